@@ -1,0 +1,408 @@
+//! A bounded MessagePack decoder.
+//!
+//! Hand-written rather than serde-driven for two reasons: n-d array payloads
+//! are copied exactly once (wire bytes -> typed `Vec`), and hostile input
+//! cannot exhaust memory or stack: nesting depth is limited and every length
+//! is checked against the bytes actually present before anything is allocated.
+
+use crate::array::{ArrayError, DType, NdArray};
+use crate::value::Value;
+
+/// The key that marks a map as an n-d array. It must be the map's first key.
+pub const NDARRAY_KEY: &str = "__ndarray__";
+
+/// Limits applied while decoding untrusted input.
+#[derive(Clone, Copy, Debug)]
+pub struct DecodeLimits {
+    /// Maximum nesting of arrays and maps.
+    pub max_depth: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        Self { max_depth: 64 }
+    }
+}
+
+/// Why a frame is not a valid Periscope MessagePack value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("truncated MessagePack: needed {needed} more bytes at offset {offset}")]
+    Truncated { offset: usize, needed: usize },
+    #[error("invalid MessagePack marker 0x{marker:02x} at offset {offset}")]
+    InvalidMarker { offset: usize, marker: u8 },
+    #[error("MessagePack ext types are not supported (ext type {ext_type} at offset {offset})")]
+    Ext { offset: usize, ext_type: i8 },
+    #[error("MessagePack string at offset {offset} is not valid UTF-8")]
+    Utf8 { offset: usize },
+    #[error("MessagePack nesting deeper than {max} levels at offset {offset}")]
+    TooDeep { offset: usize, max: usize },
+    #[error("{len} trailing bytes after the MessagePack value")]
+    Trailing { len: usize },
+    #[error("bad n-d array at offset {offset}: {reason}")]
+    NdArray { offset: usize, reason: String },
+    #[error("bad n-d array at offset {offset}: {source}")]
+    ArrayBytes {
+        offset: usize,
+        #[source]
+        source: ArrayError,
+    },
+}
+
+/// Decodes exactly one MessagePack value that must span all of `bytes`.
+pub fn decode_value(bytes: &[u8], limits: DecodeLimits) -> Result<Value, DecodeError> {
+    let mut d = Decoder { buf: bytes, pos: 0, limits };
+    let v = d.value(0)?;
+    if d.pos != bytes.len() {
+        return Err(DecodeError::Trailing { len: bytes.len() - d.pos });
+    }
+    Ok(v)
+}
+
+struct Decoder<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    limits: DecodeLimits,
+}
+
+impl<'a> Decoder<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let remaining = self.buf.len() - self.pos;
+        if n > remaining {
+            return Err(DecodeError::Truncated { offset: self.pos, needed: n - remaining });
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    fn array_of<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let s = self.take(N)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.array_of::<1>()?[0])
+    }
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        Ok(u16::from_be_bytes(self.array_of()?))
+    }
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(u32::from_be_bytes(self.array_of()?))
+    }
+    fn u64(&mut self) -> Result<u64, DecodeError> {
+        Ok(u64::from_be_bytes(self.array_of()?))
+    }
+
+    /// Checks that `count` items of at least one byte each can still follow.
+    fn check_count(&self, count: usize) -> Result<(), DecodeError> {
+        let remaining = self.buf.len() - self.pos;
+        if count > remaining {
+            return Err(DecodeError::Truncated { offset: self.pos, needed: count - remaining });
+        }
+        Ok(())
+    }
+
+    fn str(&mut self, len: usize) -> Result<String, DecodeError> {
+        let offset = self.pos;
+        let s = self.take(len)?;
+        std::str::from_utf8(s).map(str::to_owned).map_err(|_| DecodeError::Utf8 { offset })
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, DecodeError> {
+        let offset = self.pos;
+        let m = self.u8()?;
+        Ok(match m {
+            0x00..=0x7f => Value::Int(m as i64),
+            0x80..=0x8f => return self.map((m & 0x0f) as usize, depth, offset),
+            0x90..=0x9f => return self.array((m & 0x0f) as usize, depth, offset),
+            0xa0..=0xbf => Value::Str(self.str((m & 0x1f) as usize)?),
+            0xc0 => Value::Nil,
+            0xc2 => Value::Bool(false),
+            0xc3 => Value::Bool(true),
+            0xc4 => {
+                let n = self.u8()? as usize;
+                Value::Bin(self.take(n)?.to_vec())
+            }
+            0xc5 => {
+                let n = self.u16()? as usize;
+                Value::Bin(self.take(n)?.to_vec())
+            }
+            0xc6 => {
+                let n = self.u32()? as usize;
+                Value::Bin(self.take(n)?.to_vec())
+            }
+            0xc7..=0xc9 | 0xd4..=0xd8 => {
+                let ext_type = match m {
+                    0xc7 => self.take(2)?[1] as i8,
+                    0xc8 => self.take(3)?[2] as i8,
+                    0xc9 => self.take(5)?[4] as i8,
+                    _ => self.u8()? as i8,
+                };
+                return Err(DecodeError::Ext { offset, ext_type });
+            }
+            0xca => Value::Float(f32::from_be_bytes(self.array_of()?) as f64),
+            0xcb => Value::Float(f64::from_be_bytes(self.array_of()?)),
+            0xcc => Value::Int(self.u8()? as i64),
+            0xcd => Value::Int(self.u16()? as i64),
+            0xce => Value::Int(self.u32()? as i64),
+            0xcf => Value::from(self.u64()?),
+            0xd0 => Value::Int(i8::from_be_bytes(self.array_of()?) as i64),
+            0xd1 => Value::Int(i16::from_be_bytes(self.array_of()?) as i64),
+            0xd2 => Value::Int(i32::from_be_bytes(self.array_of()?) as i64),
+            0xd3 => Value::Int(i64::from_be_bytes(self.array_of()?)),
+            0xd9 => {
+                let n = self.u8()? as usize;
+                Value::Str(self.str(n)?)
+            }
+            0xda => {
+                let n = self.u16()? as usize;
+                Value::Str(self.str(n)?)
+            }
+            0xdb => {
+                let n = self.u32()? as usize;
+                Value::Str(self.str(n)?)
+            }
+            0xdc => {
+                let n = self.u16()? as usize;
+                return self.array(n, depth, offset);
+            }
+            0xdd => {
+                let n = self.u32()? as usize;
+                return self.array(n, depth, offset);
+            }
+            0xde => {
+                let n = self.u16()? as usize;
+                return self.map(n, depth, offset);
+            }
+            0xdf => {
+                let n = self.u32()? as usize;
+                return self.map(n, depth, offset);
+            }
+            0xe0..=0xff => Value::Int(m as i8 as i64),
+            0xc1 => return Err(DecodeError::InvalidMarker { offset, marker: m }),
+        })
+    }
+
+    fn enter(&self, depth: usize, offset: usize) -> Result<usize, DecodeError> {
+        if depth >= self.limits.max_depth {
+            return Err(DecodeError::TooDeep { offset, max: self.limits.max_depth });
+        }
+        Ok(depth + 1)
+    }
+
+    fn array(&mut self, n: usize, depth: usize, offset: usize) -> Result<Value, DecodeError> {
+        let depth = self.enter(depth, offset)?;
+        self.check_count(n)?;
+        let mut items = Vec::with_capacity(n);
+        for _ in 0..n {
+            items.push(self.value(depth)?);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn map(&mut self, n: usize, depth: usize, offset: usize) -> Result<Value, DecodeError> {
+        let depth = self.enter(depth, offset)?;
+        self.check_count(n.saturating_mul(2))?;
+        if n == 0 {
+            return Ok(Value::Map(Vec::new()));
+        }
+        let first_key = self.value(depth)?;
+        if first_key.as_str() == Some(NDARRAY_KEY) {
+            return self.ndarray_rest(n - 1, depth, offset);
+        }
+        let mut entries = Vec::with_capacity(n);
+        let first_val = self.value(depth)?;
+        entries.push((first_key, first_val));
+        for _ in 1..n {
+            let k = self.value(depth)?;
+            let v = self.value(depth)?;
+            entries.push((k, v));
+        }
+        Ok(Value::Map(entries))
+    }
+
+    /// Reads a bin payload as a borrowed slice (no copy).
+    fn bin_slice(&mut self) -> Result<&'a [u8], DecodeError> {
+        let offset = self.pos;
+        let m = self.u8()?;
+        let n = match m {
+            0xc4 => self.u8()? as usize,
+            0xc5 => self.u16()? as usize,
+            0xc6 => self.u32()? as usize,
+            _ => {
+                return Err(DecodeError::NdArray {
+                    offset,
+                    reason: format!("\"data\" must be MessagePack bin, found marker 0x{m:02x}"),
+                });
+            }
+        };
+        self.take(n)
+    }
+
+    /// Decodes the rest of an `{"__ndarray__": dtype, "shape": [...], "data": bin}` map.
+    fn ndarray_rest(&mut self, remaining_entries: usize, depth: usize, offset: usize) -> Result<Value, DecodeError> {
+        let bad = |reason: String| DecodeError::NdArray { offset, reason };
+        let dtype_val = self.value(depth)?;
+        let dtype_name = dtype_val
+            .as_str()
+            .ok_or_else(|| bad(format!("dtype must be a string, found {}", dtype_val.type_name())))?;
+        let dtype = DType::parse(dtype_name).ok_or_else(|| {
+            bad(format!(
+                "unsupported dtype {dtype_name:?} (accepted: bool, uint8, int8, uint16, int16, uint32, int32, uint64, int64, float32, float64; little-endian)"
+            ))
+        })?;
+        let mut shape: Option<Vec<usize>> = None;
+        let mut data: Option<&'a [u8]> = None;
+        for _ in 0..remaining_entries {
+            let key = self.value(depth)?;
+            match key.as_str() {
+                Some("shape") => {
+                    let v = self.value(depth)?;
+                    let Value::Array(dims) = v else {
+                        return Err(bad(format!("shape must be a list of integers, found {}", v.type_name())));
+                    };
+                    let dims = dims
+                        .iter()
+                        .map(|d| d.as_i64().and_then(|d| usize::try_from(d).ok()))
+                        .collect::<Option<Vec<usize>>>()
+                        .ok_or_else(|| bad("shape must hold non-negative integers".into()))?;
+                    shape = Some(dims);
+                }
+                Some("data") => data = Some(self.bin_slice()?),
+                _ => {
+                    // Unknown fields are ignored, as everywhere in the protocol.
+                    self.value(depth)?;
+                }
+            }
+        }
+        let shape = shape.ok_or_else(|| bad("missing \"shape\"".into()))?;
+        let data = data.ok_or_else(|| bad("missing \"data\"".into()))?;
+        NdArray::from_le_bytes(dtype, shape, data)
+            .map(Value::NdArray)
+            .map_err(|source| DecodeError::ArrayBytes { offset, source })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encode::encode_value;
+
+    fn roundtrip(v: &Value) -> Value {
+        decode_value(&encode_value(v), DecodeLimits::default()).unwrap()
+    }
+
+    #[test]
+    fn scalars_and_containers_round_trip() {
+        let v = Value::map([
+            ("nil", Value::Nil),
+            ("t", Value::Bool(true)),
+            ("small", Value::Int(5)),
+            ("neg", Value::Int(-33)),
+            ("big", Value::Int(1 << 40)),
+            ("huge", Value::UInt(u64::MAX)),
+            ("min", Value::Int(i64::MIN)),
+            ("f", Value::Float(0.125)),
+            ("s", Value::Str("héllo".repeat(20))),
+            ("b", Value::Bin(vec![1, 2, 3])),
+            ("list", Value::Array((0..300).map(Value::Int).collect())),
+        ]);
+        assert_eq!(roundtrip(&v), v);
+    }
+
+    #[test]
+    fn ndarray_round_trip() {
+        let a = NdArray::from_f32(vec![2, 2], vec![1.0, 2.0, 3.0, 4.0]);
+        let v = Value::map([("vertices", Value::NdArray(a))]);
+        assert_eq!(roundtrip(&v), v);
+    }
+
+    #[test]
+    fn every_truncation_is_an_error_not_a_panic() {
+        let a = NdArray::from_f32(vec![3], vec![1.0, 2.0, 3.0]);
+        let v = Value::map([("a", Value::NdArray(a)), ("s", "text".into()), ("n", Value::Int(70000))]);
+        let bytes = encode_value(&v);
+        for cut in 0..bytes.len() {
+            assert!(decode_value(&bytes[..cut], DecodeLimits::default()).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn huge_claimed_lengths_do_not_allocate() {
+        // array32 claiming 4 billion elements with 2 bytes present.
+        let err = decode_value(&[0xdd, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02], DecodeLimits::default()).unwrap_err();
+        assert!(matches!(err, DecodeError::Truncated { .. }), "{err}");
+        let err = decode_value(&[0xc6, 0xff, 0xff, 0xff, 0xff, 0x00], DecodeLimits::default()).unwrap_err();
+        assert!(matches!(err, DecodeError::Truncated { .. }), "{err}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let bytes = vec![0x91; 10_000];
+        let err = decode_value(&bytes, DecodeLimits::default()).unwrap_err();
+        assert!(matches!(err, DecodeError::TooDeep { max: 64, .. }), "{err}");
+    }
+
+    #[test]
+    fn trailing_bytes_and_bad_markers() {
+        assert_eq!(decode_value(&[0xc0, 0xc0], DecodeLimits::default()), Err(DecodeError::Trailing { len: 1 }));
+        assert!(matches!(
+            decode_value(&[0xc1], DecodeLimits::default()),
+            Err(DecodeError::InvalidMarker { marker: 0xc1, .. })
+        ));
+        assert!(matches!(
+            decode_value(&[0xd4, 0x05, 0x00], DecodeLimits::default()),
+            Err(DecodeError::Ext { ext_type: 5, .. })
+        ));
+        assert!(matches!(decode_value(&[0xa2, 0xff, 0xfe], DecodeLimits::default()), Err(DecodeError::Utf8 { .. })));
+    }
+
+    #[test]
+    fn ndarray_errors_are_specific() {
+        let make = |dtype: &str, shape: Vec<Value>, data: Vec<u8>| {
+            let v = Value::Map(vec![
+                (NDARRAY_KEY.into(), dtype.into()),
+                ("shape".into(), Value::Array(shape)),
+                ("data".into(), Value::Bin(data)),
+            ]);
+            decode_value(&encode_value(&v), DecodeLimits::default()).unwrap_err().to_string()
+        };
+        assert!(make("complex64", vec![Value::Int(1)], vec![0; 8]).contains("unsupported dtype \"complex64\""));
+        assert!(make("float32", vec![Value::Int(2)], vec![0; 7]).contains("needs 8 bytes but 7 were sent"));
+        assert!(make("float32", vec![Value::Int(-2)], vec![]).contains("non-negative"));
+    }
+
+    /// Deterministic fuzzing: random mutations of valid frames never panic.
+    #[test]
+    fn mutated_frames_never_panic() {
+        let a = NdArray::from_f32(vec![2, 3], vec![0.5; 6]);
+        let v = Value::map([
+            ("type", Value::Int(2)),
+            ("uid", Value::Int(7)),
+            ("args", Value::Array(vec![Value::NdArray(a)])),
+            ("kwargs", Value::map([("name", Value::from("x")), ("scale", Value::Float(0.5))])),
+        ]);
+        let base = encode_value(&v);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut b = base.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let i = (next() as usize) % b.len();
+                b[i] = next() as u8;
+            }
+            if next() % 5 == 0 {
+                b.truncate((next() as usize) % b.len());
+            }
+            let _ = decode_value(&b, DecodeLimits::default());
+        }
+    }
+}

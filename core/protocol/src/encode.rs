@@ -1,0 +1,67 @@
+//! MessagePack encoding of [`Value`]s.
+
+use crate::decode::NDARRAY_KEY;
+use crate::value::Value;
+
+/// Encodes a value as MessagePack (maps keep their order; arrays as
+/// `{"__ndarray__", "shape", "data"}` maps).
+pub fn encode_value(v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(estimate(v));
+    write_value(&mut out, v);
+    out
+}
+
+fn estimate(v: &Value) -> usize {
+    match v {
+        Value::NdArray(a) => a.nbytes() + 64,
+        Value::Array(items) => 8 + items.iter().map(estimate).sum::<usize>(),
+        Value::Map(entries) => 8 + entries.iter().map(|(k, v)| estimate(k) + estimate(v)).sum::<usize>(),
+        Value::Str(s) => s.len() + 5,
+        Value::Bin(b) => b.len() + 5,
+        _ => 9,
+    }
+}
+
+// Writing into a Vec<u8> cannot fail, so the `rmp` results are discarded
+// through this helper rather than unwrapped.
+fn ok<T, E: std::fmt::Debug>(r: Result<T, E>) {
+    debug_assert!(r.is_ok(), "writing MessagePack into a Vec failed: {:?}", r.err());
+}
+
+fn write_value(out: &mut Vec<u8>, v: &Value) {
+    use rmp::encode as e;
+    match v {
+        Value::Nil => ok(e::write_nil(out)),
+        Value::Bool(b) => ok(e::write_bool(out, *b)),
+        Value::Int(i) => ok(e::write_sint(out, *i)),
+        Value::UInt(u) => ok(e::write_uint(out, *u)),
+        Value::Float(f) => ok(e::write_f64(out, *f)),
+        Value::Str(s) => ok(e::write_str(out, s)),
+        Value::Bin(b) => ok(e::write_bin(out, b)),
+        Value::Array(items) => {
+            ok(e::write_array_len(out, items.len() as u32));
+            for item in items {
+                write_value(out, item);
+            }
+        }
+        Value::Map(entries) => {
+            ok(e::write_map_len(out, entries.len() as u32));
+            for (k, v) in entries {
+                write_value(out, k);
+                write_value(out, v);
+            }
+        }
+        Value::NdArray(a) => {
+            ok(e::write_map_len(out, 3));
+            ok(e::write_str(out, NDARRAY_KEY));
+            ok(e::write_str(out, a.dtype().name()));
+            ok(e::write_str(out, "shape"));
+            ok(e::write_array_len(out, a.shape().len() as u32));
+            for &d in a.shape() {
+                ok(e::write_uint(out, d as u64));
+            }
+            ok(e::write_str(out, "data"));
+            ok(e::write_bin(out, &a.le_bytes()));
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! The Periscope wire protocol.
+//!
+//! Every WebSocket binary frame carries one MessagePack map. Client frames are
+//! [`Envelope`]s (`{type, uid, args, kwargs, seq}`); server frames are
+//! [`Reply`]s (`{type, ...fields}`). N-dimensional arrays travel as maps
+//! `{"__ndarray__": dtype, "shape": [..], "data": bin}` with little-endian data
+//! and are decoded with a single copy into typed, shared buffers ([`NdArray`]).
+//!
+//! This crate does no I/O. See `docs/protocol.md` for the full specification.
+
+mod array;
+mod decode;
+mod encode;
+mod envelope;
+mod reply;
+mod types;
+mod value;
+
+pub use array::{ArrayData, ArrayError, DType, NdArray};
+pub use decode::{DecodeError, DecodeLimits, decode_value};
+pub use encode::encode_value;
+pub use envelope::{Envelope, EnvelopeError, Hello};
+pub use reply::{ClientSummary, NodeSummary, Reply, SceneState};
+pub use types::{MessageType, PROTOCOL_NAME, PROTOCOL_VERSION};
+pub use value::Value;

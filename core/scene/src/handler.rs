@@ -1,0 +1,409 @@
+//! The built-in message handler: aitviewer's scene semantics.
+//!
+//! Every handler validates the whole message before changing anything, so a
+//! refused message leaves the scene exactly as it was.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use periscope_protocol::{Envelope, MessageType, NdArray, SceneState, Value};
+
+use crate::args::{fmt_shape, read_attr, read_bool, read_color, read_f32, read_frames, read_index_rows, to_array};
+use crate::error::{SceneError, SceneWarning, err};
+use crate::frames::FrameSeq;
+use crate::node::{ClientId, LineMode, Node};
+use crate::scene::Scene;
+use crate::spec::{NodeKind, Setting, TRANSFORM_ATTRS};
+
+/// What an accepted message produced.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// Remarks for the sender (ignored kwargs and the like).
+    pub warnings: Vec<SceneWarning>,
+    /// The answer to a query.
+    pub state: Option<SceneState>,
+}
+
+impl Applied {
+    fn warn(&mut self, code: &'static str, message: String) {
+        self.warnings.push(SceneWarning { code, message });
+    }
+}
+
+/// Per-frame attributes read from a message, and the node's dimensions with them bound.
+type FrameData = (Vec<(&'static str, FrameSeq)>, BTreeMap<char, usize>);
+
+/// Named arguments: positional args mapped onto `positional` names, then kwargs.
+fn named_args<'a>(env: &'a Envelope, positional: &[&'static str]) -> Result<Vec<(&'a str, &'a Value)>, SceneError> {
+    if env.args.len() > positional.len() {
+        return Err(err(
+            "bad_value",
+            format!(
+                "{} positional arguments given but this message takes at most {} ({})",
+                env.args.len(),
+                positional.len(),
+                positional.join(", ")
+            ),
+        ));
+    }
+    let mut out: Vec<(&str, &Value)> = positional.iter().copied().zip(&env.args).collect();
+    for (k, v) in &env.kwargs {
+        if out.iter().any(|(n, _)| n == k) {
+            return Err(err("bad_value", format!("{k} given both positionally and as a keyword")));
+        }
+        out.push((k.as_str(), v));
+    }
+    Ok(out)
+}
+
+impl Scene {
+    /// Applies one message from `client`. On error the scene is unchanged.
+    pub fn apply(&mut self, client: ClientId, env: &Envelope) -> Result<Applied, SceneError> {
+        let Some(t) = env.message_type() else {
+            return Err(err("unknown_type", format!("unknown message type {}", env.kind)));
+        };
+        let mut applied = Applied::default();
+        match t {
+            MessageType::UserMessage => {}
+            MessageType::Smpl => {
+                return Err(err("unsupported", "SMPL sequences (type 10) are not supported by this viewer yet"));
+            }
+            t if NodeKind::from_message_type(t).is_some() => {
+                let kind = NodeKind::from_message_type(t).expect("checked");
+                self.create(client, kind, env, &mut applied)?;
+            }
+            MessageType::Delete => {
+                let id = self.lookup(client, env)?;
+                self.remove_node(id);
+            }
+            MessageType::AddFrames => self.add_frames(client, env, &mut applied)?,
+            MessageType::UpdateFrames => self.update_frames(client, env, &mut applied)?,
+            MessageType::RemoveFrames => self.remove_frames(client, env)?,
+            MessageType::SetFrame => {
+                let v = env.args.first().or_else(|| env.kwarg("frame")).ok_or_else(|| {
+                    err("missing_arg", "set_frame needs the frame number (first argument or kwarg \"frame\")")
+                })?;
+                let f = v
+                    .as_i64()
+                    .ok_or_else(|| err("bad_value", format!("frame must be an int, got {}", v.type_name())))?;
+                self.set_frame(f);
+            }
+            MessageType::NextFrame => self.next_frame(),
+            MessageType::PreviousFrame => self.previous_frame(),
+            MessageType::Query => applied.state = Some(self.query(client, env)?),
+            MessageType::Hello => return Err(err("bad_value", "hello is only valid as the first message")),
+            other => {
+                return Err(err(
+                    "unknown_type",
+                    format!("message type {} ({}) is sent by the viewer, not to it", other.as_i64(), other.name()),
+                ));
+            }
+        }
+        Ok(applied)
+    }
+
+    fn lookup(&self, client: ClientId, env: &Envelope) -> Result<u64, SceneError> {
+        let t = env.message_type().map_or("message", MessageType::name);
+        let uid = env.uid.ok_or_else(|| err("missing_arg", format!("{t} needs a uid")))?;
+        self.by_remote
+            .get(&(client, uid))
+            .copied()
+            .ok_or_else(|| err("unknown_uid", format!("{t}: no node with uid {uid} for this client")))
+    }
+
+    fn create(
+        &mut self,
+        client: ClientId,
+        kind: NodeKind,
+        env: &Envelope,
+        applied: &mut Applied,
+    ) -> Result<(), SceneError> {
+        if self.nodes.len() >= self.config.max_nodes {
+            return Err(err("limit", format!("the scene already holds {} nodes (scene.max_nodes)", self.nodes.len())));
+        }
+        let mut node = Node::new(self.next_node_id, client, env.uid, kind);
+        let mut dims = BTreeMap::new();
+        let mut attrs: BTreeMap<&'static str, FrameSeq> = BTreeMap::new();
+        let mut faces_value = None;
+        let mut connections_value = None;
+        for (key, v) in named_args(env, kind.create_positional())? {
+            if let Some(spec) = kind.attr(key) {
+                attrs.insert(spec.name, read_attr(spec, v, &mut dims)?);
+                continue;
+            }
+            match key {
+                "faces" if kind == NodeKind::Meshes => faces_value = Some(v),
+                "joint_connections" if kind == NodeKind::Skeletons => connections_value = Some(v),
+                "name" => {
+                    node.name = v
+                        .as_str()
+                        .ok_or_else(|| err("bad_value", format!("name must be a string, got {}", v.type_name())))?
+                        .to_owned();
+                }
+                "enabled" => node.enabled = read_bool(key, v)?,
+                "scale" => node.scale = read_f32(key, v)?,
+                "color" => {
+                    let a = to_array(key, v)?;
+                    if a.shape().len() <= 1 {
+                        node.color = read_color(key, &a)?;
+                    } else if let Some(spec) = kind.attr("colors") {
+                        attrs.insert(spec.name, read_attr(spec, v, &mut dims)?);
+                    } else {
+                        return Err(err(
+                            "bad_shape",
+                            format!("color must be RGB or RGBA (3 or 4 numbers), got {}", fmt_shape(a.shape())),
+                        ));
+                    }
+                }
+                _ => match kind.settings().iter().find(|s| s.name() == key) {
+                    Some(&s) => apply_setting(&mut node, s, v)?,
+                    None => applied.warn(
+                        "unknown_kwarg",
+                        format!("{}: keyword {key:?} is not known and was ignored", kind.name()),
+                    ),
+                },
+            }
+        }
+        for spec in &kind.attrs()[..kind.n_required()] {
+            if !attrs.contains_key(spec.name) {
+                return Err(err("missing_arg", format!("{} needs {}", kind.name(), spec.name)));
+            }
+        }
+        match kind {
+            NodeKind::Meshes => {
+                let v = faces_value.ok_or_else(|| err("missing_arg", "meshes needs faces"))?;
+                let n_vertices = dims.get(&'V').copied();
+                let (rows, idx) = read_index_rows("faces", v, 3, 0, n_vertices)?;
+                if let Some(&t) = dims.get(&'T').filter(|&&t| t != rows) {
+                    return Err(err("bad_shape", format!("face_colors has {t} rows but there are {rows} faces")));
+                }
+                dims.insert('T', rows);
+                node.faces = Some(Arc::new(idx.into_iter().map(|i| i as u32).collect()));
+            }
+            NodeKind::Skeletons => {
+                let v = connections_value.ok_or_else(|| err("missing_arg", "skeletons needs joint_connections"))?;
+                let (_, idx) = read_index_rows("joint_connections", v, 2, -1, dims.get(&'J').copied())?;
+                node.joint_connections =
+                    Some(Arc::new(idx.chunks_exact(2).map(|c| [c[0] as i32, c[1] as i32]).collect()));
+            }
+            _ => {}
+        }
+        node.attrs = attrs;
+        node.dims = dims;
+        if let Some(uid) = env.uid
+            && let Some(old) = self.by_remote.get(&(client, uid)).copied()
+        {
+            self.remove_node(old);
+            applied.warn("replaced", format!("uid {uid} already existed; the old node was replaced"));
+        }
+        self.next_node_id += 1;
+        if let Some(uid) = env.uid {
+            self.by_remote.insert((client, uid), node.id);
+        }
+        tracing::debug!(id = node.id, kind = kind.name(), name = %node.name, frames = node.n_frames(), "node created");
+        self.nodes.insert(node.id, node);
+        self.touch();
+        Ok(())
+    }
+
+    /// Reads the per-frame attributes of an add/update message: positional
+    /// args are the kind's required attributes; everything must share F.
+    fn frame_attrs(
+        &self,
+        node: &Node,
+        env: &Envelope,
+        applied: &mut Applied,
+        skip: &[&str],
+    ) -> Result<FrameData, SceneError> {
+        let positional: Vec<&'static str> =
+            node.kind.attrs()[..node.kind.n_required()].iter().map(|a| a.name).collect();
+        let mut dims = node.dims.clone();
+        let mut out = Vec::new();
+        for (key, v) in named_args(env, &positional)? {
+            if skip.contains(&key) {
+                continue;
+            }
+            let key = if key == "color" && node.kind.attr("colors").is_some() { "colors" } else { key };
+            match node.kind.attr(key) {
+                Some(spec) => out.push((spec.name, read_attr(spec, v, &mut dims)?)),
+                None => applied.warn(
+                    "unknown_kwarg",
+                    format!("{}: keyword {key:?} is not a per-frame attribute and was ignored", node.kind.name()),
+                ),
+            }
+        }
+        if out.is_empty() {
+            return Err(err(
+                "missing_arg",
+                format!("no frame data given; {} takes {}", node.kind.name(), attr_list(node.kind)),
+            ));
+        }
+        if let Some(((a, first), (b, other))) =
+            out.iter().zip(out.iter().skip(1)).find(|((_, x), (_, y))| x.len() != y.len())
+        {
+            return Err(err(
+                "bad_shape",
+                format!("{a} has {} frames but {b} has {}; send the same number", first.len(), other.len()),
+            ));
+        }
+        Ok((out, dims))
+    }
+
+    fn add_frames(&mut self, client: ClientId, env: &Envelope, applied: &mut Applied) -> Result<(), SceneError> {
+        let id = self.lookup(client, env)?;
+        let node = &self.nodes[&id];
+        let (new, dims) = self.frame_attrs(node, env, applied, &[])?;
+        let node = self.nodes.get_mut(&id).expect("looked up");
+        for (name, seq) in new {
+            match node.attrs.get_mut(name) {
+                Some(existing) => existing.append(seq),
+                None => {
+                    node.attrs.insert(name, seq);
+                }
+            }
+        }
+        node.dims = dims;
+        node.version += 1;
+        self.touch();
+        Ok(())
+    }
+
+    fn update_frames(&mut self, client: ClientId, env: &Envelope, applied: &mut Applied) -> Result<(), SceneError> {
+        let id = self.lookup(client, env)?;
+        let node = &self.nodes[&id];
+        let frames_v = env.kwarg("frames").ok_or_else(|| err("missing_arg", "update_frames needs kwarg \"frames\""))?;
+        let (new, _) = self.frame_attrs(node, env, applied, &["frames"])?;
+        let mut plan = Vec::with_capacity(new.len());
+        for (name, seq) in new {
+            let existing = node.attrs.get(name).ok_or_else(|| {
+                err("bad_value", format!("update_frames: the node has no {name}; use add_frames to add it"))
+            })?;
+            let indices = read_frames(frames_v, existing.len())?;
+            if seq.len() != 1 && seq.len() != indices.len() {
+                return Err(err(
+                    "bad_shape",
+                    format!("update_frames: {name} has {} frames for {} frame indices", seq.len(), indices.len()),
+                ));
+            }
+            if seq.inner_shape() != existing.inner_shape() {
+                return Err(err(
+                    "bad_shape",
+                    format!(
+                        "update_frames: {name} frames have shape {} but the node's have {}",
+                        fmt_shape(seq.inner_shape()),
+                        fmt_shape(existing.inner_shape())
+                    ),
+                ));
+            }
+            plan.push((name, indices, seq));
+        }
+        let node = self.nodes.get_mut(&id).expect("looked up");
+        for (name, indices, seq) in plan {
+            node.attrs.get_mut(name).expect("checked").replace(&indices, &seq);
+        }
+        node.version += 1;
+        self.touch();
+        Ok(())
+    }
+
+    fn remove_frames(&mut self, client: ClientId, env: &Envelope) -> Result<(), SceneError> {
+        let id = self.lookup(client, env)?;
+        let node = &self.nodes[&id];
+        let frames_v = env
+            .kwarg("frames")
+            .or_else(|| env.args.first())
+            .ok_or_else(|| err("missing_arg", "remove_frames needs kwarg \"frames\""))?;
+        let mut indices = read_frames(frames_v, node.n_frames())?;
+        indices.sort_unstable();
+        indices.dedup();
+        let mut plan = Vec::new();
+        for (&name, seq) in &node.attrs {
+            if seq.len() <= 1 {
+                continue; // static attributes stay
+            }
+            let mine: Vec<usize> = indices.iter().copied().filter(|&i| i < seq.len()).collect();
+            if mine.len() == seq.len() {
+                return Err(err(
+                    "bad_frames",
+                    format!("remove_frames would remove every frame of {name}; delete the node instead"),
+                ));
+            }
+            plan.push((name, mine));
+        }
+        let node = self.nodes.get_mut(&id).expect("looked up");
+        for (name, mine) in plan {
+            node.attrs.get_mut(name).expect("present").remove(&mine);
+        }
+        node.version += 1;
+        self.clamp_frame();
+        self.touch();
+        Ok(())
+    }
+
+    fn query(&self, client: ClientId, env: &Envelope) -> Result<SceneState, SceneError> {
+        let mut state = self.state();
+        state.ref_seq = env.seq;
+        if env.uid.is_some() {
+            let owner = match env.kwarg("client_id") {
+                Some(v) => v.as_i64().ok_or_else(|| err("bad_value", "client_id must be an int"))? as ClientId,
+                None => client,
+            };
+            let id = self.lookup(owner, env)?;
+            let node = &self.nodes[&id];
+            let attr = env.kwarg("attribute").and_then(Value::as_str).unwrap_or(match node.kind {
+                NodeKind::Node => "position",
+                k => k.attrs()[0].name,
+            });
+            let Some(seq) = node.attr(attr) else {
+                let names: Vec<_> = node.attr_names().collect();
+                return Err(err("bad_value", format!("node has no attribute {attr:?} (it has: {})", names.join(", "))));
+            };
+            let frame = match env.kwarg("frame") {
+                Some(v) => read_frames(v, seq.len())?[0],
+                None => node.frame_for(self.current_frame).min(seq.len() - 1),
+            };
+            let data = seq.frame(frame).expect("non-empty").to_vec();
+            state.data = Some(Value::NdArray(NdArray::from_f32(seq.inner_shape().to_vec(), data)));
+        }
+        Ok(state)
+    }
+}
+
+fn attr_list(kind: NodeKind) -> String {
+    kind.attrs().iter().chain(TRANSFORM_ATTRS).map(|a| a.name).collect::<Vec<_>>().join(", ")
+}
+
+fn apply_setting(node: &mut Node, s: Setting, v: &Value) -> Result<(), SceneError> {
+    let st = &mut node.style;
+    let name = s.name();
+    match s {
+        Setting::FlatShading => st.flat_shading = read_bool(name, v)?,
+        Setting::DrawEdges => st.draw_edges = read_bool(name, v)?,
+        Setting::Radius => st.radius = read_f32(name, v)?,
+        Setting::RBase => st.r_base = read_f32(name, v)?,
+        Setting::RTip => st.r_tip = if v.is_nil() { None } else { Some(read_f32(name, v)?) },
+        Setting::RHead => st.r_head = read_f32(name, v)?,
+        Setting::P => st.p = read_f32(name, v)?,
+        Setting::Length => st.length = read_f32(name, v)?,
+        Setting::Mode => {
+            st.mode = match v.as_str() {
+                Some("line_strip") => LineMode::LineStrip,
+                Some("lines") => LineMode::Lines,
+                _ => {
+                    return Err(err(
+                        "bad_value",
+                        format!("mode must be \"line_strip\" or \"lines\", got {}", describe(v)),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Str(s) => format!("{s:?}"),
+        other => other.type_name(),
+    }
+}

@@ -1,0 +1,21 @@
+//! The Periscope scene model: nodes with per-frame data, the
+//! `(client, remote uid) -> node` map, the playhead, and the built-in message
+//! handler that gives aitviewer's semantics. No GPU and no I/O here.
+
+mod args;
+mod error;
+mod frames;
+mod handler;
+mod node;
+mod scene;
+mod spec;
+
+pub use error::{SceneError, SceneWarning};
+pub use frames::FrameSeq;
+pub use handler::Applied;
+pub use node::{ClientId, DEFAULT_COLOR, LineMode, Node, NodeId, Style};
+pub use scene::{ClientInfo, Scene, SceneConfig};
+pub use spec::{AttrSpec, Dim, NodeKind, Setting, TRANSFORM_ATTRS};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,201 @@
+//! The scene: nodes by id, the (client, uid) map, clients and the playhead.
+
+use std::collections::{BTreeMap, HashMap};
+
+use periscope_protocol::{ClientSummary, NodeSummary, SceneState};
+
+use crate::node::{ClientId, Node, NodeId};
+
+/// Scene settings (the `[scene]` section of `config.toml`).
+#[derive(Clone, Debug)]
+pub struct SceneConfig {
+    /// Delete a client's nodes when it disconnects (aitviewer keeps them).
+    pub drop_nodes_on_disconnect: bool,
+    /// Refuse node creation beyond this many nodes.
+    pub max_nodes: usize,
+}
+
+impl Default for SceneConfig {
+    fn default() -> Self {
+        Self { drop_nodes_on_disconnect: false, max_nodes: 100_000 }
+    }
+}
+
+/// A client as the scene knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub id: ClientId,
+    pub name: String,
+    /// `ip:port` of its latest connection.
+    pub addr: String,
+    pub connected: bool,
+}
+
+/// Every node the viewer holds, and the playhead.
+#[derive(Debug)]
+pub struct Scene {
+    pub(crate) config: SceneConfig,
+    pub(crate) nodes: BTreeMap<NodeId, Node>,
+    pub(crate) by_remote: HashMap<(ClientId, i64), NodeId>,
+    pub(crate) clients: BTreeMap<ClientId, ClientInfo>,
+    pub(crate) next_node_id: NodeId,
+    pub(crate) current_frame: usize,
+    /// Whether playback runs (the UI advances frames; headless ignores it).
+    pub playing: bool,
+    /// Bumped on every change, so the UI and renderer know when to look again.
+    pub(crate) version: u64,
+}
+
+impl Scene {
+    pub fn new(config: SceneConfig) -> Self {
+        Self {
+            config,
+            nodes: BTreeMap::new(),
+            by_remote: HashMap::new(),
+            clients: BTreeMap::new(),
+            next_node_id: 1,
+            current_frame: 0,
+            playing: false,
+            version: 0,
+        }
+    }
+
+    pub fn config(&self) -> &SceneConfig {
+        &self.config
+    }
+
+    /// A counter bumped on every change.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    pub(crate) fn touch(&mut self) {
+        self.version += 1;
+    }
+
+    /// Nodes in creation order.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.values()
+    }
+
+    pub fn node(&self, id: NodeId) -> Option<&Node> {
+        self.nodes.get(&id)
+    }
+
+    /// Mutable access to a node; marks the scene and the node changed.
+    pub fn node_mut(&mut self, id: NodeId) -> Option<&mut Node> {
+        self.version += 1;
+        let node = self.nodes.get_mut(&id)?;
+        node.version += 1;
+        Some(node)
+    }
+
+    /// The node a client calls `uid`.
+    pub fn node_by_remote(&self, client: ClientId, uid: i64) -> Option<&Node> {
+        self.by_remote.get(&(client, uid)).and_then(|id| self.nodes.get(id))
+    }
+
+    /// Removes a node and its uid mapping.
+    pub fn remove_node(&mut self, id: NodeId) -> Option<Node> {
+        let node = self.nodes.remove(&id)?;
+        if let Some(uid) = node.uid {
+            self.by_remote.remove(&(node.client, uid));
+        }
+        self.clamp_frame();
+        self.touch();
+        Some(node)
+    }
+
+    /// Scene frame count: the longest node (at least 1).
+    pub fn n_frames(&self) -> usize {
+        self.nodes.values().map(Node::n_frames).max().unwrap_or(1)
+    }
+
+    pub fn current_frame(&self) -> usize {
+        self.current_frame
+    }
+
+    /// Sets the playhead, clamped to `[0, n_frames)` (aitviewer clamps too).
+    pub fn set_frame(&mut self, frame: i64) {
+        let last = self.n_frames() as i64 - 1;
+        self.current_frame = frame.clamp(0, last) as usize;
+        self.touch();
+    }
+
+    /// Next frame, wrapping from the last to the first.
+    pub fn next_frame(&mut self) {
+        self.current_frame = (self.current_frame + 1) % self.n_frames();
+        self.touch();
+    }
+
+    /// Previous frame, wrapping from the first to the last.
+    pub fn previous_frame(&mut self) {
+        let n = self.n_frames();
+        self.current_frame = (self.current_frame + n - 1) % n;
+        self.touch();
+    }
+
+    pub(crate) fn clamp_frame(&mut self) {
+        self.current_frame = self.current_frame.min(self.n_frames() - 1);
+    }
+
+    /// Records a client connection (new or resumed).
+    pub fn client_connected(&mut self, id: ClientId, name: &str, addr: &str) {
+        self.clients.insert(id, ClientInfo { id, name: name.to_owned(), addr: addr.to_owned(), connected: true });
+        self.touch();
+    }
+
+    /// Records a disconnection; drops the client's nodes if so configured.
+    pub fn client_disconnected(&mut self, id: ClientId) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.connected = false;
+        }
+        if self.config.drop_nodes_on_disconnect {
+            let ids: Vec<NodeId> = self.nodes.values().filter(|n| n.client == id).map(|n| n.id).collect();
+            for nid in ids {
+                self.remove_node(nid);
+            }
+        }
+        self.touch();
+    }
+
+    pub fn clients(&self) -> impl Iterator<Item = &ClientInfo> {
+        self.clients.values()
+    }
+
+    pub fn client(&self, id: ClientId) -> Option<&ClientInfo> {
+        self.clients.get(&id)
+    }
+
+    /// Summary of the scene, as sent in answer to a query.
+    pub fn state(&self) -> SceneState {
+        let client_name = |id: ClientId| self.clients.get(&id).map(|c| c.name.clone()).unwrap_or_default();
+        SceneState {
+            ref_seq: None,
+            n_frames: self.n_frames(),
+            current_frame: self.current_frame,
+            playing: self.playing,
+            nodes: self
+                .nodes
+                .values()
+                .map(|n| NodeSummary {
+                    id: n.id,
+                    uid: n.uid,
+                    client_id: n.client,
+                    client_name: client_name(n.client),
+                    name: n.name.clone(),
+                    kind: n.kind.name().to_owned(),
+                    n_frames: n.n_frames(),
+                    current_frame: n.frame_for(self.current_frame),
+                    enabled: n.enabled,
+                })
+                .collect(),
+            clients: self
+                .clients
+                .values()
+                .map(|c| ClientSummary { id: c.id, name: c.name.clone(), addr: c.addr.clone(), connected: c.connected })
+                .collect(),
+            data: None,
+        }
+    }
+}

@@ -1,0 +1,238 @@
+use periscope_protocol::{Envelope, MessageType as T, NdArray, Value};
+
+use crate::{LineMode, NodeKind, Scene, SceneConfig};
+
+const C: u64 = 1;
+
+fn arr(shape: &[usize], f: impl Fn(usize) -> f32) -> Value {
+    let n: usize = shape.iter().product();
+    Value::NdArray(NdArray::from_f32(shape.to_vec(), (0..n).map(f).collect::<Vec<_>>()))
+}
+
+fn faces(rows: &[[i64; 3]]) -> Value {
+    Value::NdArray(NdArray::from_i64(vec![rows.len(), 3], rows.iter().flatten().copied().collect::<Vec<_>>()))
+}
+
+fn mesh(uid: i64, frames: usize) -> Envelope {
+    Envelope::new(T::Meshes.as_i64())
+        .with_uid(uid)
+        .with_arg(arr(&[frames, 4, 3], |i| i as f32))
+        .with_arg(faces(&[[0, 1, 2], [0, 2, 3]]))
+}
+
+fn scene() -> Scene {
+    let mut s = Scene::new(SceneConfig::default());
+    s.client_connected(C, "test", "127.0.0.1:1");
+    s
+}
+
+fn first_x(s: &Scene, uid: i64, frame: usize) -> f32 {
+    s.node_by_remote(C, uid).unwrap().frame_data("vertices", frame).unwrap()[0]
+}
+
+#[test]
+fn mesh_lifecycle() {
+    let mut s = scene();
+    let env = mesh(1, 1)
+        .with_kwarg("name", "Mesh 0")
+        .with_kwarg("flat_shading", true)
+        .with_kwarg("position", Value::from(vec![-1.0f64, 0.0, 0.0]))
+        .with_kwarg("scale", 0.12f64);
+    let a = s.apply(C, &env).unwrap();
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+    let n = s.node_by_remote(C, 1).unwrap();
+    assert_eq!((n.name.as_str(), n.kind, n.n_frames()), ("Mesh 0", NodeKind::Meshes, 1));
+    assert!(n.style.flat_shading);
+    assert_eq!(n.position(0), [-1.0, 0.0, 0.0]);
+    assert!((n.scale - 0.12).abs() < 1e-6);
+
+    // (V,3) and (F,V,3) both append.
+    s.apply(C, &Envelope::new(T::AddFrames.as_i64()).with_uid(1).with_arg(arr(&[4, 3], |_| 100.0))).unwrap();
+    s.apply(
+        C,
+        &Envelope::new(T::AddFrames.as_i64()).with_uid(1).with_arg(arr(&[3, 4, 3], |i| 200.0 + (i / 12) as f32)),
+    )
+    .unwrap();
+    assert_eq!(s.node_by_remote(C, 1).unwrap().n_frames(), 5);
+    assert_eq!(first_x(&s, 1, 1), 100.0);
+    assert_eq!(first_x(&s, 1, 4), 202.0);
+
+    // update one frame (int), several (list), broadcasting one frame of data.
+    let upd = |frames: Value, data: Value| {
+        Envelope::new(T::UpdateFrames.as_i64()).with_uid(1).with_arg(data).with_kwarg("frames", frames)
+    };
+    s.apply(C, &upd(Value::Int(2), arr(&[4, 3], |_| 7.0))).unwrap();
+    assert_eq!(first_x(&s, 1, 2), 7.0);
+    s.apply(C, &upd(Value::from(vec![0i64, 4]), arr(&[2, 4, 3], |i| if i < 12 { 8.0 } else { 9.0 }))).unwrap();
+    assert_eq!((first_x(&s, 1, 0), first_x(&s, 1, 4)), (8.0, 9.0));
+    s.apply(C, &upd(Value::from(vec![-1i64]), arr(&[4, 3], |_| 5.0))).unwrap();
+    assert_eq!(first_x(&s, 1, 4), 5.0, "negative frame indices count from the end");
+
+    // remove frames 1 and 2: [8, 100, 7, 201, 5] -> [8, 201, 5]
+    s.apply(C, &Envelope::new(T::RemoveFrames.as_i64()).with_uid(1).with_kwarg("frames", Value::from(vec![1i64, 2])))
+        .unwrap();
+    let xs: Vec<f32> = (0..3).map(|f| first_x(&s, 1, f)).collect();
+    assert_eq!(xs, vec![8.0, 201.0, 5.0]);
+
+    s.apply(C, &Envelope::new(T::Delete.as_i64()).with_uid(1)).unwrap();
+    assert!(s.node_by_remote(C, 1).is_none());
+    assert_eq!(s.nodes().count(), 0);
+    let e = s.apply(C, &Envelope::new(T::Delete.as_i64()).with_uid(1)).unwrap_err();
+    assert_eq!(e.code, "unknown_uid");
+}
+
+#[test]
+fn frames_wrap_and_shorter_nodes_hold_their_last_frame() {
+    let mut s = scene();
+    s.apply(C, &mesh(1, 200)).unwrap();
+    s.apply(C, &mesh(2, 100)).unwrap();
+    assert_eq!(s.n_frames(), 200);
+    s.set_frame(150);
+    let st = s.state();
+    assert_eq!(st.nodes[1].current_frame, 99);
+    s.apply(C, &Envelope::new(T::SetFrame.as_i64()).with_arg(Value::Int(199))).unwrap();
+    s.apply(C, &Envelope::new(T::NextFrame.as_i64())).unwrap();
+    assert_eq!(s.current_frame(), 0, "next wraps to the first frame");
+    s.apply(C, &Envelope::new(T::PreviousFrame.as_i64())).unwrap();
+    assert_eq!(s.current_frame(), 199, "previous wraps to the last frame");
+    s.set_frame(10_000);
+    assert_eq!(s.current_frame(), 199, "set_frame clamps");
+    s.apply(C, &Envelope::new(T::Delete.as_i64()).with_uid(1)).unwrap();
+    assert_eq!(s.current_frame(), 99, "the playhead follows a shrinking scene");
+}
+
+#[test]
+fn refused_messages_change_nothing() {
+    let mut s = scene();
+    s.apply(C, &mesh(1, 2)).unwrap();
+    let before = s.version();
+    // wrong inner shape
+    let e = s.apply(C, &Envelope::new(T::AddFrames.as_i64()).with_uid(1).with_arg(arr(&[5, 3], |_| 0.0))).unwrap_err();
+    assert_eq!(e.code, "bad_shape");
+    assert!(e.message.contains("vertices has 5 rows per frame (shape (5, 3)) but this node has V=4"), "{e}");
+    // wrong rank
+    let e = s.apply(C, &Envelope::new(T::AddFrames.as_i64()).with_uid(1).with_arg(arr(&[4, 2], |_| 0.0))).unwrap_err();
+    assert!(e.message.contains("vertices must have shape (V,3) or (F,V,3), got (4, 2)"), "{e}");
+    // out-of-range frames
+    let e = s
+        .apply(
+            C,
+            &Envelope::new(T::UpdateFrames.as_i64())
+                .with_uid(1)
+                .with_arg(arr(&[4, 3], |_| 0.0))
+                .with_kwarg("frames", 2i64),
+        )
+        .unwrap_err();
+    assert_eq!(e.code, "bad_frames");
+    // removing everything
+    let e = s
+        .apply(C, &Envelope::new(T::RemoveFrames.as_i64()).with_uid(1).with_kwarg("frames", Value::from(vec![0i64, 1])))
+        .unwrap_err();
+    assert!(e.message.contains("delete the node instead"), "{e}");
+    assert_eq!(s.version(), before);
+    assert_eq!(s.node_by_remote(C, 1).unwrap().n_frames(), 2);
+}
+
+#[test]
+fn creation_errors_are_specific() {
+    let mut s = scene();
+    let e = s.apply(C, &Envelope::new(T::Meshes.as_i64()).with_uid(1).with_arg(arr(&[4, 3], |_| 0.0))).unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), ("missing_arg", "meshes needs faces"));
+    let e = s
+        .apply(
+            C,
+            &Envelope::new(T::Meshes.as_i64())
+                .with_uid(1)
+                .with_arg(arr(&[4, 3], |_| 0.0))
+                .with_arg(faces(&[[0, 1, 4]])),
+        )
+        .unwrap_err();
+    assert_eq!(e.message, "faces[0, 2] = 4 is out of range [0, 4)");
+    let e = s.apply(C, &Envelope::new(T::Spheres.as_i64()).with_uid(1).with_arg(Value::from("x"))).unwrap_err();
+    assert_eq!(e.message, "positions must be an array, got str");
+    let e = s.apply(C, &Envelope::new(77)).unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), ("unknown_type", "unknown message type 77"));
+    assert_eq!(s.nodes().count(), 0);
+}
+
+#[test]
+fn unknown_kwargs_warn_and_user_messages_pass() {
+    let mut s = scene();
+    let a = s.apply(C, &mesh(1, 1).with_kwarg("gui_affine", true)).unwrap();
+    assert_eq!(a.warnings.len(), 1);
+    assert_eq!(a.warnings[0].message, "meshes: keyword \"gui_affine\" is not known and was ignored");
+    let a = s.apply(C, &Envelope::new(10_001).with_kwarg("anything", 1i64)).unwrap();
+    assert!(a.warnings.is_empty() && a.state.is_none());
+}
+
+#[test]
+fn every_kind_is_created() {
+    let mut s = scene();
+    let p = |n: usize| arr(&[n, 3], |i| i as f32 * 0.1);
+    s.apply(C, &Envelope::new(T::Node.as_i64()).with_uid(1).with_kwarg("position", p(1))).unwrap();
+    s.apply(
+        C,
+        &Envelope::new(T::Spheres.as_i64())
+            .with_uid(2)
+            .with_arg(p(5))
+            .with_kwarg("radius", 0.05f64)
+            .with_kwarg("color", arr(&[5, 3], |_| 0.5)),
+    )
+    .unwrap();
+    s.apply(
+        C,
+        &Envelope::new(T::Lines.as_i64())
+            .with_uid(3)
+            .with_arg(p(6))
+            .with_kwarg("mode", "lines")
+            .with_kwarg("r_tip", 0.0f64),
+    )
+    .unwrap();
+    s.apply(C, &Envelope::new(T::Arrows.as_i64()).with_uid(4).with_arg(p(4)).with_arg(p(4)).with_kwarg("p", 0.2f64))
+        .unwrap();
+    let rot = arr(&[10, 2, 3, 3], |i| if i % 4 == 0 { 1.0 } else { 0.0 });
+    s.apply(C, &Envelope::new(T::RigidBodies.as_i64()).with_uid(5).with_arg(arr(&[10, 2, 3], |_| 0.0)).with_arg(rot))
+        .unwrap();
+    let conn = Value::NdArray(NdArray::from_i64(vec![3, 2], vec![-1, 0, 0, 1, 1, 2]));
+    s.apply(C, &Envelope::new(T::Skeletons.as_i64()).with_uid(6).with_arg(arr(&[7, 3, 3], |_| 0.0)).with_arg(conn))
+        .unwrap();
+    let kinds: Vec<String> = s.state().nodes.iter().map(|n| n.kind.clone()).collect();
+    assert_eq!(kinds, ["node", "spheres", "lines", "arrows", "rigid_bodies", "skeletons"]);
+    let sph = s.node_by_remote(C, 2).unwrap();
+    assert_eq!(sph.frame_data("colors", 0).unwrap()[..4], [0.5, 0.5, 0.5, 1.0], "RGB gets alpha 1");
+    assert_eq!(s.node_by_remote(C, 3).unwrap().style.mode, LineMode::Lines);
+    assert_eq!(s.node_by_remote(C, 5).unwrap().n_frames(), 10);
+    assert_eq!(s.node_by_remote(C, 6).unwrap().joint_connections().unwrap(), &[[-1, 0], [0, 1], [1, 2]]);
+    // arrows need origins and tips with matching counts
+    let e = s
+        .apply(C, &Envelope::new(T::AddFrames.as_i64()).with_uid(4).with_arg(arr(&[2, 4, 3], |_| 0.)).with_arg(p(4)))
+        .unwrap_err();
+    assert_eq!(e.message, "origins has 2 frames but tips has 1; send the same number");
+}
+
+#[test]
+fn query_returns_frame_data() {
+    let mut s = scene();
+    s.apply(C, &mesh(1, 3)).unwrap();
+    let mut q = Envelope::new(T::Query.as_i64()).with_uid(1).with_kwarg("frame", 2i64);
+    q.seq = Some(42);
+    let st = s.apply(C, &q).unwrap().state.unwrap();
+    assert_eq!(st.ref_seq, Some(42));
+    let data = st.data.unwrap();
+    let a = data.as_array().unwrap();
+    assert_eq!(a.shape(), &[4, 3]);
+    assert_eq!(a.to_f32()[0], 24.0);
+}
+
+#[test]
+fn nodes_survive_disconnect_unless_configured() {
+    let mut s = scene();
+    s.apply(C, &mesh(1, 1)).unwrap();
+    s.client_disconnected(C);
+    assert_eq!(s.nodes().count(), 1);
+    let mut s = Scene::new(SceneConfig { drop_nodes_on_disconnect: true, ..Default::default() });
+    s.client_connected(C, "x", "y");
+    s.apply(C, &mesh(1, 1)).unwrap();
+    s.client_disconnected(C);
+    assert_eq!(s.nodes().count(), 0);
+}

@@ -1,0 +1,318 @@
+//! One client connection: WebSocket handshake, hello/welcome, then reading,
+//! decoding and queueing frames while writing queued replies.
+//!
+//! Reads and writes share this thread. The socket has a short, adaptive read
+//! timeout (1 ms right after traffic, growing to 50 ms when idle) so replies
+//! go out promptly without busy-waiting on idle connections.
+
+use std::io::Read;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::time::{Duration, Instant};
+
+use periscope_protocol::{
+    DecodeLimits, Envelope, Hello, PROTOCOL_NAME, PROTOCOL_VERSION, Reply, decode_value, encode_value,
+};
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::{Message, WebSocket};
+
+use crate::queue::PushError;
+use crate::server::{ClientRef, Event, Session, Shared, lock};
+
+type Ws = WebSocket<TcpStream>;
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_IDLE_WAIT: Duration = Duration::from_millis(50);
+const WRITE_TIMEOUT: Duration = Duration::from_millis(20);
+/// Bytes of unsent replies buffered before further replies are dropped.
+const MAX_WRITE_BUFFER: usize = 64 << 20;
+
+pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>) {
+    let Ok(addr) = stream.peer_addr() else { return };
+    if shared.shutdown.load(Ordering::SeqCst) {
+        return;
+    }
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
+    let _ = stream.set_write_timeout(Some(HANDSHAKE_TIMEOUT));
+    let max = shared.config.max_message_bytes;
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .read_buffer_size(256 << 10);
+    let mut ws = match tungstenite::accept_with_config(stream, Some(ws_config)) {
+        Ok(ws) => ws,
+        Err(e) => {
+            tracing::debug!(%addr, error = %e, "WebSocket handshake failed");
+            return;
+        }
+    };
+    shared.live.fetch_add(1, Ordering::SeqCst);
+    if let Some((client, rx)) = handshake(&mut ws, addr, &shared) {
+        serve(&mut ws, &client, &rx, &shared);
+        lock(&shared.outboxes).remove(&client.id());
+        for s in lock(&shared.sessions).values_mut().filter(|s| s.client_id == client.id()) {
+            s.connected = false;
+        }
+        tracing::info!(client = client.id(), name = client.name(), %addr, "client disconnected");
+        push_blocking(&shared, Event::Disconnected { client }, 0, None);
+    }
+    shared.live.fetch_sub(1, Ordering::SeqCst);
+}
+
+fn refuse(ws: &mut Ws, addr: SocketAddr, reason: String) {
+    tracing::warn!(%addr, %reason, "connection refused");
+    let _ = ws.send(Message::binary(encode_value(&Reply::Refused { reason: reason.clone() }.to_value())));
+    let _ = ws.close(Some(CloseFrame { code: CloseCode::Policy, reason: "refused".into() }));
+    let _ = ws.flush();
+}
+
+/// Reads `hello`, checks it, registers the client and sends `welcome`.
+fn handshake(ws: &mut Ws, addr: SocketAddr, shared: &Arc<Shared>) -> Option<(ClientRef, Receiver<Reply>)> {
+    let hello = loop {
+        match ws.read() {
+            Ok(Message::Binary(bytes)) => {
+                let env = decode_value(&bytes, DecodeLimits::default())
+                    .map_err(|e| e.to_string())
+                    .and_then(|v| Envelope::from_value(v).map_err(|e| e.to_string()))
+                    .and_then(|env| Hello::from_envelope(&env));
+                match env {
+                    Ok(h) => break h,
+                    Err(reason) => {
+                        refuse(ws, addr, format!("bad hello: {reason}"));
+                        return None;
+                    }
+                }
+            }
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Ok(_) => {
+                refuse(ws, addr, "the first message must be a MessagePack hello in a binary frame".into());
+                return None;
+            }
+            Err(e) => {
+                tracing::debug!(%addr, error = %e, "no hello received");
+                return None;
+            }
+        }
+    };
+    if hello.protocol != PROTOCOL_NAME || hello.version != PROTOCOL_VERSION {
+        refuse(
+            ws,
+            addr,
+            format!(
+                "protocol mismatch: this viewer speaks {PROTOCOL_NAME} version {PROTOCOL_VERSION}, the client sent {} version {}",
+                hello.protocol, hello.version
+            ),
+        );
+        return None;
+    }
+    if let Some(expected) = &shared.config.token
+        && hello.token.as_deref() != Some(expected.as_str())
+    {
+        refuse(ws, addr, "bad or missing token (server.token is set in the viewer's config)".into());
+        return None;
+    }
+    if shared.live.load(Ordering::SeqCst) > shared.config.max_clients {
+        refuse(ws, addr, format!("too many clients (server.max_clients = {})", shared.config.max_clients));
+        return None;
+    }
+    let (client_id, session, resumed) = {
+        let mut sessions = lock(&shared.sessions);
+        match hello.session.as_ref().and_then(|t| sessions.get_mut(t).map(|s| (t, s))) {
+            Some((_, s)) if s.connected => {
+                drop(sessions);
+                refuse(ws, addr, "that session is in use by a live connection".into());
+                return None;
+            }
+            Some((token, s)) => {
+                s.connected = true;
+                (s.client_id, token.clone(), true)
+            }
+            None => {
+                let id = shared.next_client.fetch_add(1, Ordering::SeqCst);
+                let token = format!("{:032x}", rand::random::<u128>());
+                sessions.insert(token.clone(), Session { client_id: id, connected: true });
+                (id, token, false)
+            }
+        }
+    };
+    let (tx, rx) = sync_channel(shared.config.outbox_messages.max(1));
+    lock(&shared.outboxes).insert(client_id, tx);
+    let welcome = Reply::Welcome {
+        server: format!("periscope {}", env!("CARGO_PKG_VERSION")),
+        version: PROTOCOL_VERSION,
+        client_id,
+        session,
+        resumed,
+        max_message_bytes: shared.config.max_message_bytes as u64,
+    };
+    if ws.send(Message::binary(encode_value(&welcome.to_value()))).is_err() {
+        lock(&shared.outboxes).remove(&client_id);
+        return None;
+    }
+    let client = ClientRef::new(client_id, hello.client_name, addr);
+    tracing::info!(client = client_id, name = client.name(), %addr, resumed, "client connected");
+    if !push_blocking(shared, Event::Connected { client: client.clone(), resumed }, 0, None) {
+        return None;
+    }
+    Some((client, rx))
+}
+
+/// Pushes into the scene queue, waiting while it is full (this is the
+/// backpressure) and keeping replies flowing meanwhile. False on shutdown.
+fn push_blocking(shared: &Shared, mut event: Event, cost: usize, mut io: Option<(&mut Ws, &Receiver<Reply>)>) -> bool {
+    loop {
+        match shared.queue.push_timeout(event, cost, MAX_IDLE_WAIT) {
+            Ok(()) => return true,
+            Err(PushError::Closed(_)) => return false,
+            Err(PushError::Timeout(e)) => {
+                if shared.shutdown.load(Ordering::SeqCst) {
+                    return false;
+                }
+                if let Some((ws, rx)) = io.as_mut()
+                    && !write_replies(ws, rx, shared)
+                {
+                    return false;
+                }
+                event = e;
+            }
+        }
+    }
+}
+
+/// Writes every queued reply and flushes. False when the connection is broken.
+fn write_replies(ws: &mut Ws, rx: &Receiver<Reply>, shared: &Shared) -> bool {
+    while let Ok(reply) = rx.try_recv() {
+        match ws.write(Message::binary(encode_value(&reply.to_value()))) {
+            Ok(()) => {}
+            Err(tungstenite::Error::WriteBufferFull(_)) => {
+                shared.stats.replies_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
+            Err(_) => return false,
+        }
+    }
+    match ws.flush() {
+        Ok(()) => true,
+        Err(tungstenite::Error::Io(e)) if is_timeout(&e) => true,
+        Err(_) => false,
+    }
+}
+
+fn is_timeout(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+}
+
+fn decode(bytes: &[u8]) -> Result<Envelope, String> {
+    let v = decode_value(bytes, DecodeLimits::default()).map_err(|e| e.to_string())?;
+    Envelope::from_value(v).map_err(|e| e.to_string())
+}
+
+fn serve(ws: &mut Ws, client: &ClientRef, rx: &Receiver<Reply>, shared: &Arc<Shared>) {
+    let _ = ws.get_mut().set_write_timeout(Some(WRITE_TIMEOUT));
+    let mut wait = Duration::from_millis(1);
+    let _ = ws.get_mut().set_read_timeout(Some(wait));
+    let mut n: u64 = 0;
+    loop {
+        if shared.shutdown.load(Ordering::SeqCst) {
+            let _ = ws.close(Some(CloseFrame { code: CloseCode::Away, reason: "viewer shutting down".into() }));
+            let _ = ws.flush();
+            return;
+        }
+        let read = ws.read();
+        let active = !matches!(&read, Err(tungstenite::Error::Io(e)) if is_timeout(e));
+        match read {
+            Ok(Message::Binary(bytes)) => {
+                n += 1;
+                shared.stats.messages.fetch_add(1, Ordering::Relaxed);
+                shared.stats.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                let size = bytes.len();
+                match decode(&bytes) {
+                    Ok(mut envelope) => {
+                        drop(bytes);
+                        envelope.seq.get_or_insert(n);
+                        let event =
+                            Event::Message { client: client.clone(), envelope, bytes: size, received: Instant::now() };
+                        if !push_blocking(shared, event, size, Some((ws, rx))) {
+                            return;
+                        }
+                    }
+                    Err(reason) => reject(client, shared, n, None, "bad_message", reason),
+                }
+            }
+            Ok(Message::Text(_)) => {
+                n += 1;
+                reject(
+                    client,
+                    shared,
+                    n,
+                    None,
+                    "bad_message",
+                    "text frames are not accepted; send MessagePack in binary frames".into(),
+                );
+            }
+            Ok(_) => {} // ping/pong are answered by tungstenite; close completes on the next read
+            Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
+            Err(tungstenite::Error::Capacity(e)) => {
+                let message = format!(
+                    "{e}: the message exceeds server.max_message_bytes ({} bytes); the connection is closed",
+                    shared.config.max_message_bytes
+                );
+                reject(client, shared, n + 1, None, "too_large", message);
+                let _ = write_replies(ws, rx, shared);
+                let _ = ws.close(Some(CloseFrame { code: CloseCode::Size, reason: "message too large".into() }));
+                let _ = ws.flush();
+                linger(ws.get_mut());
+                return;
+            }
+            Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => return,
+            Err(e) => {
+                tracing::warn!(client = client.id(), error = %e, "connection error");
+                return;
+            }
+        }
+        if !write_replies(ws, rx, shared) {
+            return;
+        }
+        let next = if active { Duration::from_millis(1) } else { (wait * 2).min(MAX_IDLE_WAIT) };
+        if next != wait {
+            wait = next;
+            let _ = ws.get_mut().set_read_timeout(Some(wait));
+        }
+    }
+}
+
+/// Replies with an error the scene never sees, and tells the scene side (for the log/UI).
+fn reject(client: &ClientRef, shared: &Arc<Shared>, seq: u64, kind: Option<i64>, code: &str, reason: String) {
+    shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
+    tracing::warn!(client = client.id(), name = client.name(), seq, code, %reason, "message rejected");
+    let reply = Reply::error(Some(seq), kind, None, code, reason.clone());
+    if let Some(tx) = lock(&shared.outboxes).get(&client.id()) {
+        let _ = tx.try_send(reply);
+    }
+    // Best effort: the log line above is the record if the queue is full.
+    let _ = shared.queue.push_timeout(Event::Rejected { client: client.clone(), reason }, 0, Duration::ZERO);
+}
+
+/// After refusing an oversized message, stop writing and drain what the
+/// client is still sending for a moment, so closing does not reset the
+/// connection before the client has read the error.
+fn linger(stream: &mut TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut buf = vec![0u8; 1 << 16];
+    while Instant::now() < deadline {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if is_timeout(&e) => {}
+            Err(_) => break,
+        }
+    }
+}

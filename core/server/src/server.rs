@@ -1,0 +1,302 @@
+//! Listening, client bookkeeping and the handle the scene uses to reply.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use periscope_protocol::{Envelope, Reply};
+
+use crate::connection;
+use crate::queue::ByteQueue;
+
+/// Server settings (the `[server]` section of `config.toml`).
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub host: IpAddr,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    /// Largest accepted WebSocket message; bigger ones get an error and the
+    /// connection is closed with code 1009.
+    pub max_message_bytes: usize,
+    /// Byte budget of the queue between network threads and the scene.
+    pub queue_bytes: usize,
+    /// Item budget of that queue.
+    pub queue_messages: usize,
+    /// Connections beyond this are refused.
+    pub max_clients: usize,
+    /// When set, `hello` must carry this token.
+    pub token: Option<String>,
+    /// Replies buffered per client before further replies are dropped.
+    pub outbox_messages: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 8417,
+            max_message_bytes: 1536 << 20,
+            queue_bytes: 512 << 20,
+            queue_messages: 65_536,
+            max_clients: 256,
+            token: None,
+            outbox_messages: 4096,
+        }
+    }
+}
+
+/// A connected (or formerly connected) client, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ClientRef(Arc<ClientMeta>);
+
+#[derive(Debug)]
+struct ClientMeta {
+    id: u64,
+    name: String,
+    addr: SocketAddr,
+}
+
+impl ClientRef {
+    pub(crate) fn new(id: u64, name: String, addr: SocketAddr) -> Self {
+        Self(Arc::new(ClientMeta { id, name, addr }))
+    }
+    /// The viewer's id for this client (kept when a session is resumed).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+    /// The `client_name` from its hello.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// `ip:port` of the connection.
+    pub fn addr(&self) -> SocketAddr {
+        self.0.addr
+    }
+}
+
+/// What the network side tells the scene side, in per-client order.
+#[derive(Debug)]
+pub enum Event {
+    Connected {
+        client: ClientRef,
+        resumed: bool,
+    },
+    Message {
+        client: ClientRef,
+        envelope: Envelope,
+        bytes: usize,
+        received: Instant,
+    },
+    /// A frame that could not be decoded (the sender already got an error reply).
+    Rejected {
+        client: ClientRef,
+        reason: String,
+    },
+    Disconnected {
+        client: ClientRef,
+    },
+}
+
+impl Event {
+    pub fn client(&self) -> &ClientRef {
+        match self {
+            Event::Connected { client, .. }
+            | Event::Message { client, .. }
+            | Event::Rejected { client, .. }
+            | Event::Disconnected { client } => client,
+        }
+    }
+}
+
+/// Errors starting the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start the accept thread: {0}")]
+    Spawn(#[source] std::io::Error),
+}
+
+/// Counters for the UI and benchmarks.
+#[derive(Debug, Default)]
+pub struct ServerStats {
+    pub messages: AtomicU64,
+    pub bytes: AtomicU64,
+    pub rejected: AtomicU64,
+    pub replies_dropped: AtomicU64,
+}
+
+pub(crate) struct Session {
+    pub client_id: u64,
+    pub connected: bool,
+}
+
+pub(crate) struct Shared {
+    pub config: ServerConfig,
+    pub queue: Arc<ByteQueue<Event>>,
+    pub shutdown: AtomicBool,
+    pub outboxes: Mutex<HashMap<u64, SyncSender<Reply>>>,
+    pub sessions: Mutex<HashMap<String, Session>>,
+    pub next_client: AtomicU64,
+    pub live: AtomicUsize,
+    pub stats: ServerStats,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every critical section here is a single map operation; a panic in one
+    // cannot leave the map half-updated, so poisoning is ignored.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The running server. Dropping it shuts it down.
+pub struct Server {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+    accept: Option<JoinHandle<()>>,
+}
+
+/// A cheap handle for sending replies, usable from any thread.
+#[derive(Clone)]
+pub struct ServerHandle {
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Binds and starts accepting. Events go to `queue`.
+    pub fn start(config: ServerConfig, queue: Arc<ByteQueue<Event>>) -> Result<Self, ServerError> {
+        let addr = SocketAddr::new(config.host, config.port);
+        let listener = TcpListener::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
+        let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+        if !config.host.is_loopback() {
+            tracing::warn!(
+                %local_addr,
+                token = config.token.is_some(),
+                "listening on a non-loopback address: anyone who can reach it can send data to this viewer"
+            );
+        }
+        let shared = Arc::new(Shared {
+            config,
+            queue,
+            shutdown: AtomicBool::new(false),
+            outboxes: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(HashMap::new()),
+            next_client: AtomicU64::new(1),
+            live: AtomicUsize::new(0),
+            stats: ServerStats::default(),
+            threads: Mutex::new(Vec::new()),
+        });
+        let s2 = Arc::clone(&shared);
+        let accept = std::thread::Builder::new()
+            .name("periscope-accept".into())
+            .spawn(move || accept_loop(listener, s2))
+            .map_err(ServerError::Spawn)?;
+        tracing::info!(%local_addr, "server listening");
+        Ok(Self { shared, local_addr, accept: Some(accept) })
+    }
+
+    /// The bound address (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle { shared: Arc::clone(&self.shared) }
+    }
+
+    /// Stops accepting, closes every connection (close code 1001) and joins the threads.
+    pub fn shutdown(&mut self) {
+        if self.shared.shutdown.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Wake the blocking accept() with a throwaway connection.
+        let _ = TcpStream::connect_timeout(&self.local_addr, Duration::from_millis(200));
+        if let Some(t) = self.accept.take() {
+            let _ = t.join();
+        }
+        let threads = std::mem::take(&mut *lock(&self.shared.threads));
+        for t in threads {
+            let _ = t.join();
+        }
+        tracing::info!("server stopped");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl ServerHandle {
+    /// Queues `reply` for `client`. Never blocks: returns false (and counts a
+    /// dropped reply) when the client is gone or its outbox is full.
+    pub fn send(&self, client: u64, reply: Reply) -> bool {
+        let Some(tx) = lock(&self.shared.outboxes).get(&client).cloned() else { return false };
+        match tx.try_send(reply) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.shared.stats.replies_dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(client, "reply dropped: the client is not reading its replies");
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+
+    /// Sends `reply` to every connected client; returns how many got it.
+    pub fn broadcast(&self, reply: &Reply) -> usize {
+        let ids: Vec<u64> = lock(&self.shared.outboxes).keys().copied().collect();
+        ids.into_iter().filter(|&id| self.send(id, reply.clone())).count()
+    }
+
+    /// Number of live connections.
+    pub fn connections(&self) -> usize {
+        self.shared.live.load(Ordering::Relaxed)
+    }
+
+    pub fn stats(&self) -> &ServerStats {
+        &self.shared.stats
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.shared.config
+    }
+}
+
+fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut n = 0u64;
+    for stream in listener.incoming() {
+        if shared.shutdown.load(Ordering::SeqCst) {
+            break;
+        }
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        n += 1;
+        let s2 = Arc::clone(&shared);
+        let spawned =
+            std::thread::Builder::new().name(format!("periscope-conn-{n}")).spawn(move || connection::run(stream, s2));
+        match spawned {
+            Ok(handle) => {
+                let mut threads = lock(&shared.threads);
+                threads.retain(|t| !t.is_finished());
+                threads.push(handle);
+            }
+            Err(e) => tracing::error!(error = %e, "cannot start a connection thread"),
+        }
+    }
+}

@@ -1,0 +1,374 @@
+//! Rust client for the Periscope viewer.
+//!
+//! Mirrors the Python client (`clients/python`): connect, create nodes,
+//! add/update/remove frames, move the playhead, send custom messages and read
+//! what the viewer sends back.
+//!
+//! ```no_run
+//! use periscope_client::{Viewer, kw};
+//! use periscope_protocol::NdArray;
+//!
+//! let mut v = Viewer::connect("127.0.0.1:8417", "example")?;
+//! let vertices = NdArray::from_f32(vec![3, 3], vec![0., 0., 0., 1., 0., 0., 0., 1., 0.]);
+//! let faces = NdArray::from_i64(vec![1, 3], vec![0, 1, 2]);
+//! let mesh = v.meshes(vertices, faces, vec![kw("name", "triangle")])?;
+//! v.set_frame(0)?;
+//! let state = v.query()?;
+//! assert!(state.nodes.iter().any(|n| n.uid == Some(mesh)));
+//! # Ok::<(), periscope_client::ClientError>(())
+//! ```
+
+use std::collections::VecDeque;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use periscope_protocol::{
+    DecodeLimits, Envelope, Hello, MessageType, NdArray, Reply, SceneState, Value, decode_value, encode_value,
+};
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::{Message, WebSocket};
+
+/// Replies kept for [`Viewer::recv`] while waiting for a query's answer.
+const MAX_PENDING: usize = 10_000;
+/// How long [`Viewer::query`] waits for its answer by default.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A keyword argument.
+pub type Kwarg = (String, Value);
+
+/// Builds a keyword argument: `kw("name", "cube")`.
+pub fn kw(name: &str, value: impl Into<Value>) -> Kwarg {
+    (name.to_owned(), value.into())
+}
+
+/// Client errors.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("WebSocket error: {0}")]
+    WebSocket(#[from] tungstenite::Error),
+    #[error("the viewer refused the connection: {0}")]
+    Refused(String),
+    #[error("unexpected message from the viewer: {0}")]
+    Protocol(String),
+    #[error("no answer from the viewer within {0:?}")]
+    Timeout(Duration),
+    #[error("the viewer refused message {seq:?}: [{code}] {message}")]
+    Rejected { seq: Option<u64>, code: String, message: String },
+}
+
+/// Connection options beyond the address.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectOptions {
+    pub client_name: String,
+    pub token: Option<String>,
+    /// A session from an earlier [`Viewer::session`], to address that client's nodes again.
+    pub session: Option<String>,
+}
+
+/// A connection to a viewer.
+pub struct Viewer {
+    ws: WebSocket<TcpStream>,
+    seq: u64,
+    next_uid: i64,
+    client_id: u64,
+    session: String,
+    resumed: bool,
+    pending: VecDeque<Reply>,
+    dropped: u64,
+}
+
+impl Viewer {
+    /// Connects and does the handshake.
+    pub fn connect(addr: impl ToSocketAddrs + std::fmt::Debug, client_name: &str) -> Result<Self, ClientError> {
+        Self::connect_with(addr, ConnectOptions { client_name: client_name.to_owned(), ..Default::default() })
+    }
+
+    /// Connects with a token and/or a session to resume.
+    pub fn connect_with(addr: impl ToSocketAddrs + std::fmt::Debug, opts: ConnectOptions) -> Result<Self, ClientError> {
+        let label = format!("{addr:?}");
+        let stream =
+            TcpStream::connect(&addr).map_err(|source| ClientError::Connect { addr: label.clone(), source })?;
+        let peer = stream.peer_addr().map_err(|source| ClientError::Connect { addr: label, source })?;
+        stream.set_nodelay(true).ok();
+        let config = WebSocketConfig::default().max_message_size(None).max_frame_size(None);
+        let (mut ws, _) = tungstenite::client::client_with_config(format!("ws://{peer}/"), stream, Some(config))
+            .map_err(|e| match e {
+                tungstenite::HandshakeError::Failure(e) => ClientError::WebSocket(e),
+                tungstenite::HandshakeError::Interrupted(_) => ClientError::Protocol("handshake interrupted".into()),
+            })?;
+        let mut hello = Hello::new(opts.client_name);
+        hello.token = opts.token;
+        hello.session = opts.session;
+        ws.send(Message::binary(encode_value(&hello.to_envelope().to_value())))?;
+        let reply = read_reply(&mut ws)?;
+        match reply {
+            Reply::Welcome { client_id, session, resumed, .. } => {
+                let mut v =
+                    Self { ws, seq: 0, next_uid: 1, client_id, session, resumed, pending: VecDeque::new(), dropped: 0 };
+                if resumed {
+                    // Continue numbering after this client's existing nodes.
+                    let state = v.query()?;
+                    let max = state.nodes.iter().filter(|n| n.client_id == client_id).filter_map(|n| n.uid).max();
+                    v.next_uid = max.unwrap_or(0) + 1;
+                }
+                Ok(v)
+            }
+            Reply::Refused { reason } => Err(ClientError::Refused(reason)),
+            other => Err(ClientError::Protocol(format!("expected welcome, got type {}", other.kind()))),
+        }
+    }
+
+    /// The viewer's id for this client.
+    pub fn client_id(&self) -> u64 {
+        self.client_id
+    }
+
+    /// The session token to resume this identity after a reconnect.
+    pub fn session(&self) -> &str {
+        &self.session
+    }
+
+    /// Whether this connection resumed an earlier session.
+    pub fn resumed(&self) -> bool {
+        self.resumed
+    }
+
+    /// Uids start after `first`; use after resuming so new nodes do not reuse old uids.
+    pub fn set_next_uid(&mut self, first: i64) {
+        self.next_uid = first;
+    }
+
+    /// Sends a message; fills in `seq` and returns it.
+    pub fn send(&mut self, mut env: Envelope) -> Result<u64, ClientError> {
+        self.seq += 1;
+        env.seq = Some(self.seq);
+        self.ws.send(Message::binary(encode_value(&env.to_value())))?;
+        Ok(self.seq)
+    }
+
+    /// Sends any message (custom ones use types >= 10000).
+    pub fn send_message(
+        &mut self,
+        kind: i64,
+        uid: Option<i64>,
+        args: Vec<Value>,
+        kwargs: Vec<Kwarg>,
+    ) -> Result<u64, ClientError> {
+        self.send(Envelope { kind, uid, args, kwargs, seq: None })
+    }
+
+    /// Creates a node of `kind` and returns its uid.
+    pub fn create(&mut self, kind: MessageType, args: Vec<Value>, kwargs: Vec<Kwarg>) -> Result<i64, ClientError> {
+        let uid = self.next_uid;
+        self.next_uid += 1;
+        self.send_message(kind.as_i64(), Some(uid), args, kwargs)?;
+        Ok(uid)
+    }
+
+    /// A plain node (transform only).
+    pub fn node(&mut self, kwargs: Vec<Kwarg>) -> Result<i64, ClientError> {
+        self.create(MessageType::Node, vec![], kwargs)
+    }
+
+    /// Meshes: vertices `(V,3)` or `(F,V,3)`, faces `(T,3)`.
+    pub fn meshes(&mut self, vertices: NdArray, faces: NdArray, kwargs: Vec<Kwarg>) -> Result<i64, ClientError> {
+        self.create(MessageType::Meshes, vec![vertices.into(), faces.into()], kwargs)
+    }
+
+    /// Spheres at `(N,3)` or `(F,N,3)` positions.
+    pub fn spheres(&mut self, positions: NdArray, kwargs: Vec<Kwarg>) -> Result<i64, ClientError> {
+        self.create(MessageType::Spheres, vec![positions.into()], kwargs)
+    }
+
+    /// Lines through `(N,3)` or `(F,N,3)` points (`mode` `line_strip` or `lines`).
+    pub fn lines(&mut self, lines: NdArray, kwargs: Vec<Kwarg>) -> Result<i64, ClientError> {
+        self.create(MessageType::Lines, vec![lines.into()], kwargs)
+    }
+
+    /// Arrows from `origins` to `tips`, each `(N,3)` or `(F,N,3)`.
+    pub fn arrows(&mut self, origins: NdArray, tips: NdArray, kwargs: Vec<Kwarg>) -> Result<i64, ClientError> {
+        self.create(MessageType::Arrows, vec![origins.into(), tips.into()], kwargs)
+    }
+
+    /// Rigid bodies: positions `(N,3)`/`(F,N,3)`, orientations `(N,3,3)`/`(F,N,3,3)`.
+    pub fn rigid_bodies(&mut self, rb_pos: NdArray, rb_ori: NdArray, kwargs: Vec<Kwarg>) -> Result<i64, ClientError> {
+        self.create(MessageType::RigidBodies, vec![rb_pos.into(), rb_ori.into()], kwargs)
+    }
+
+    /// Skeletons: joints `(J,3)`/`(F,J,3)`, connections `(N,2)` with -1 for roots.
+    pub fn skeletons(
+        &mut self,
+        joint_positions: NdArray,
+        joint_connections: NdArray,
+        kwargs: Vec<Kwarg>,
+    ) -> Result<i64, ClientError> {
+        self.create(MessageType::Skeletons, vec![joint_positions.into(), joint_connections.into()], kwargs)
+    }
+
+    /// Appends frames: positional data in the kind's order (e.g. `vertices`).
+    pub fn add_frames(&mut self, uid: i64, args: Vec<Value>, kwargs: Vec<Kwarg>) -> Result<u64, ClientError> {
+        self.send_message(MessageType::AddFrames.as_i64(), Some(uid), args, kwargs)
+    }
+
+    /// Replaces the listed frames (one frame of data is applied to all of them).
+    pub fn update_frames(
+        &mut self,
+        uid: i64,
+        args: Vec<Value>,
+        frames: &[i64],
+        mut kwargs: Vec<Kwarg>,
+    ) -> Result<u64, ClientError> {
+        kwargs.push(kw("frames", frames.to_vec()));
+        self.send_message(MessageType::UpdateFrames.as_i64(), Some(uid), args, kwargs)
+    }
+
+    /// Removes the listed frames.
+    pub fn remove_frames(&mut self, uid: i64, frames: &[i64]) -> Result<u64, ClientError> {
+        self.send_message(MessageType::RemoveFrames.as_i64(), Some(uid), vec![], vec![kw("frames", frames.to_vec())])
+    }
+
+    /// Deletes a node.
+    pub fn delete(&mut self, uid: i64) -> Result<u64, ClientError> {
+        self.send_message(MessageType::Delete.as_i64(), Some(uid), vec![], vec![])
+    }
+
+    pub fn set_frame(&mut self, frame: i64) -> Result<u64, ClientError> {
+        self.send_message(MessageType::SetFrame.as_i64(), None, vec![frame.into()], vec![])
+    }
+
+    pub fn next_frame(&mut self) -> Result<u64, ClientError> {
+        self.send_message(MessageType::NextFrame.as_i64(), None, vec![], vec![])
+    }
+
+    pub fn previous_frame(&mut self) -> Result<u64, ClientError> {
+        self.send_message(MessageType::PreviousFrame.as_i64(), None, vec![], vec![])
+    }
+
+    /// The scene state. Because each client's messages are handled in order,
+    /// this also confirms that everything sent before it was processed.
+    pub fn query(&mut self) -> Result<SceneState, ClientError> {
+        let seq = self.send_message(MessageType::Query.as_i64(), None, vec![], vec![])?;
+        self.await_state(seq, QUERY_TIMEOUT)
+    }
+
+    /// One frame of one attribute of one of this client's nodes (e.g. `vertices`).
+    pub fn query_data(&mut self, uid: i64, attribute: &str, frame: i64) -> Result<NdArray, ClientError> {
+        let seq = self.send_message(
+            MessageType::Query.as_i64(),
+            Some(uid),
+            vec![],
+            vec![kw("attribute", attribute), kw("frame", frame)],
+        )?;
+        let state = self.await_state(seq, QUERY_TIMEOUT)?;
+        match state.data {
+            Some(Value::NdArray(a)) => Ok(a),
+            _ => Err(ClientError::Protocol("query answer without data".into())),
+        }
+    }
+
+    fn await_state(&mut self, seq: u64, timeout: Duration) -> Result<SceneState, ClientError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ClientError::Timeout(timeout));
+            }
+            match self.read_timeout(left)? {
+                Some(Reply::SceneState(s)) if s.ref_seq == Some(seq) => return Ok(s),
+                Some(Reply::Problem { warning: false, ref_seq: Some(r), code, message, .. }) if r == seq => {
+                    return Err(ClientError::Rejected { seq: Some(r), code, message });
+                }
+                Some(other) => self.stash(other),
+                None => {}
+            }
+        }
+    }
+
+    fn stash(&mut self, reply: Reply) {
+        if self.pending.len() >= MAX_PENDING {
+            self.pending.pop_front();
+            self.dropped += 1;
+        }
+        self.pending.push_back(reply);
+    }
+
+    fn read_timeout(&mut self, timeout: Duration) -> Result<Option<Reply>, ClientError> {
+        self.ws.get_mut().set_read_timeout(Some(timeout.max(Duration::from_millis(1)))).ok();
+        match read_reply(&mut self.ws) {
+            Ok(r) => Ok(Some(r)),
+            Err(ClientError::WebSocket(tungstenite::Error::Io(e)))
+                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The next message from the viewer (errors, warnings, custom replies),
+    /// waiting up to `timeout`.
+    pub fn recv(&mut self, timeout: Duration) -> Result<Option<Reply>, ClientError> {
+        if let Some(r) = self.pending.pop_front() {
+            return Ok(Some(r));
+        }
+        self.read_timeout(timeout)
+    }
+
+    /// Every message already received, without waiting for more than a moment.
+    pub fn drain(&mut self) -> Result<Vec<Reply>, ClientError> {
+        let mut out: Vec<Reply> = self.pending.drain(..).collect();
+        while let Some(r) = self.read_timeout(Duration::from_millis(1))? {
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// Replies dropped because more than 10,000 were waiting unread.
+    pub fn dropped_replies(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Closes the connection politely.
+    pub fn close(mut self) -> Result<(), ClientError> {
+        self.ws.close(None)?;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            match self.ws.read() {
+                Ok(_) => {}
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => break,
+                Err(tungstenite::Error::Io(e))
+                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// The raw WebSocket, for tests that need to send malformed frames.
+    pub fn raw_socket(&mut self) -> &mut WebSocket<TcpStream> {
+        &mut self.ws
+    }
+}
+
+fn read_reply(ws: &mut WebSocket<TcpStream>) -> Result<Reply, ClientError> {
+    loop {
+        match ws.read()? {
+            Message::Binary(bytes) => {
+                let v =
+                    decode_value(&bytes, DecodeLimits::default()).map_err(|e| ClientError::Protocol(e.to_string()))?;
+                return Reply::from_value(v).ok_or_else(|| ClientError::Protocol("a reply without a type".into()));
+            }
+            Message::Close(frame) => {
+                let why = frame.map(|f| format!("{} ({})", f.reason, u16::from(f.code))).unwrap_or_default();
+                return Err(ClientError::Protocol(format!("the viewer closed the connection {why}")));
+            }
+            _ => continue,
+        }
+    }
+}

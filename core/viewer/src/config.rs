@@ -1,0 +1,170 @@
+//! `config.toml`: every section and key, with defaults. Unknown keys are an
+//! error that names the key.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerSection,
+    pub viewer: ViewerSection,
+    pub scene: SceneSection,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSection {
+    pub host: IpAddr,
+    pub port: u16,
+    pub max_message_bytes: usize,
+    pub queue_bytes: usize,
+    pub queue_messages: usize,
+    pub max_clients: usize,
+    pub token: Option<String>,
+    pub outbox_messages: usize,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        let d = periscope_server::ServerConfig::default();
+        Self {
+            host: d.host,
+            port: d.port,
+            max_message_bytes: d.max_message_bytes,
+            queue_bytes: d.queue_bytes,
+            queue_messages: d.queue_messages,
+            max_clients: d.max_clients,
+            token: d.token,
+            outbox_messages: d.outbox_messages,
+        }
+    }
+}
+
+impl ServerSection {
+    pub fn to_server_config(&self) -> periscope_server::ServerConfig {
+        periscope_server::ServerConfig {
+            host: self.host,
+            port: self.port,
+            max_message_bytes: self.max_message_bytes,
+            queue_bytes: self.queue_bytes,
+            queue_messages: self.queue_messages,
+            max_clients: self.max_clients,
+            token: self.token.clone().filter(|t| !t.is_empty()),
+            outbox_messages: self.outbox_messages,
+        }
+    }
+}
+
+/// `[viewer]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ViewerSection {
+    pub title: String,
+    pub width: f32,
+    pub height: f32,
+    /// Playback speed in frames per second.
+    pub playback_fps: f32,
+    /// Milliseconds per UI frame spent applying queued messages.
+    pub drain_budget_ms: u64,
+    /// Run without a window even when a display exists.
+    pub headless: bool,
+}
+
+impl Default for ViewerSection {
+    fn default() -> Self {
+        Self {
+            title: "Periscope".into(),
+            width: 1280.0,
+            height: 800.0,
+            playback_fps: 30.0,
+            drain_budget_ms: 8,
+            headless: false,
+        }
+    }
+}
+
+/// `[scene]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SceneSection {
+    pub drop_nodes_on_disconnect: bool,
+    pub max_nodes: usize,
+}
+
+impl Default for SceneSection {
+    fn default() -> Self {
+        let d = periscope_scene::SceneConfig::default();
+        Self { drop_nodes_on_disconnect: d.drop_nodes_on_disconnect, max_nodes: d.max_nodes }
+    }
+}
+
+impl SceneSection {
+    pub fn to_scene_config(&self) -> periscope_scene::SceneConfig {
+        periscope_scene::SceneConfig {
+            drop_nodes_on_disconnect: self.drop_nodes_on_disconnect,
+            max_nodes: self.max_nodes,
+        }
+    }
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// Parses a configuration file's text.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: e.to_string() })
+    }
+
+    /// Reads `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Self::from_toml(&text, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_parses_and_matches_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config.toml");
+        let c = Config::load(&path).unwrap();
+        assert_eq!(c.server.port, 8417);
+        assert!(c.server.host.is_loopback());
+        let d = Config::default();
+        assert_eq!(c.server.max_message_bytes, d.server.max_message_bytes);
+        assert_eq!(c.viewer.playback_fps, d.viewer.playback_fps);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = Config::from_toml("[server]\nprot = 1\n", Path::new("c.toml")).unwrap_err().to_string();
+        assert!(e.contains("unknown field `prot`"), "{e}");
+        let e = Config::from_toml("[sever]\n", Path::new("c.toml")).unwrap_err().to_string();
+        assert!(e.contains("unknown field `sever`"), "{e}");
+    }
+
+    #[test]
+    fn max_message_default_fits_a_million_vertex_hundred_frame_mesh() {
+        let need = 1_000_000 * 100 * 3 * 4;
+        assert!(Config::default().server.max_message_bytes > need + 1024);
+    }
+}

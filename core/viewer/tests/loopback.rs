@@ -1,0 +1,279 @@
+//! End-to-end tests over real loopback sockets against the real binary.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Periscope;
+use periscope_client::{ClientError, ConnectOptions, Viewer, kw};
+use periscope_protocol::{Envelope, MessageType, NdArray, Reply, Value, encode_value};
+use tungstenite::Message;
+
+fn verts(frames: usize, v: usize, base: f32) -> NdArray {
+    let n = frames * v * 3;
+    NdArray::from_f32(vec![frames, v, 3], (0..n).map(|i| base + (i / (v * 3)) as f32).collect::<Vec<_>>())
+}
+
+fn tri_faces(v: usize) -> NdArray {
+    let t = v - 2;
+    NdArray::from_i64(vec![t, 3], (0..t).flat_map(|i| [0, i as i64 + 1, i as i64 + 2]).collect::<Vec<_>>())
+}
+
+/// The next error reply, skipping anything else.
+fn next_error(v: &mut Viewer) -> (Option<u64>, String, String) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if let Some(Reply::Problem { warning: false, ref_seq, code, message, .. }) =
+            v.recv(Duration::from_secs(1)).unwrap()
+        {
+            return (ref_seq, code, message);
+        }
+    }
+    panic!("no error reply");
+}
+
+#[test]
+fn three_meshes_full_flow() {
+    let p = Periscope::start("");
+    let mut v = p.client("flow");
+    let a = v.meshes(verts(200, 8, 0.0), tri_faces(8), vec![kw("name", "A")]).unwrap();
+    let b = v.meshes(verts(1, 8, 0.0), tri_faces(8), vec![kw("name", "B"), kw("flat_shading", true)]).unwrap();
+    for f in 1..200 {
+        v.add_frames(b, vec![verts(1, 8, f as f32).into()], vec![]).unwrap();
+    }
+    let c = v.meshes(verts(100, 8, 0.0), tri_faces(8), vec![kw("name", "C")]).unwrap();
+    let s = v.query().unwrap();
+    let frames: Vec<usize> = s.nodes.iter().map(|n| n.n_frames).collect();
+    assert_eq!(frames, vec![200, 200, 100]);
+    assert_eq!(s.n_frames, 200);
+
+    // update_frames with an int, a list and a range-like list
+    v.update_frames(a, vec![verts(1, 8, 1000.0).into()], &[100], vec![]).unwrap();
+    v.update_frames(b, vec![verts(2, 8, 2000.0).into()], &[5, 7], vec![]).unwrap();
+    let range: Vec<i64> = (10..20).collect();
+    v.update_frames(c, vec![verts(10, 8, 3000.0).into()], &range, vec![]).unwrap();
+    assert_eq!(v.query_data(a, "vertices", 100).unwrap().to_f32()[0], 1000.0);
+    assert_eq!(v.query_data(b, "vertices", 7).unwrap().to_f32()[0], 2001.0);
+    assert_eq!(v.query_data(c, "vertices", 19).unwrap().to_f32()[0], 3009.0);
+    assert_eq!(v.query_data(b, "vertices", 150).unwrap().to_f32()[0], 150.0);
+
+    // remove_frames(range(100, 199)) on A leaves frames 0..100 and 199
+    let range: Vec<i64> = (100..199).collect();
+    v.remove_frames(a, &range).unwrap();
+    assert_eq!(v.query_data(a, "vertices", 100).unwrap().to_f32()[0], 199.0);
+
+    v.set_frame(150).unwrap();
+    let s = v.query().unwrap();
+    assert_eq!(s.current_frame, 150);
+    let cur: Vec<usize> = s.nodes.iter().map(|n| n.current_frame).collect();
+    assert_eq!(cur, vec![100, 150, 99], "shorter nodes hold their last frame");
+    v.set_frame(199).unwrap();
+    v.next_frame().unwrap();
+    assert_eq!(v.query().unwrap().current_frame, 0);
+    v.previous_frame().unwrap();
+    assert_eq!(v.query().unwrap().current_frame, 199);
+
+    v.delete(b).unwrap();
+    let s = v.query().unwrap();
+    let names: Vec<&str> = s.nodes.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, vec!["A", "C"]);
+    assert_eq!(s.n_frames, 101);
+    assert_eq!(s.current_frame, 100, "the playhead is clamped when the scene shrinks");
+    assert!(v.drain().unwrap().is_empty(), "no errors or warnings expected");
+}
+
+#[test]
+fn every_kind_and_custom_messages() {
+    let p = Periscope::start("");
+    let mut v = p.client("kinds");
+    let pts = |n: usize| NdArray::from_f32(vec![n, 3], vec![0.5; n * 3]);
+    v.node(vec![kw("position", Value::from(vec![1.0f64, 2.0, 3.0]))]).unwrap();
+    v.meshes(verts(2, 4, 0.0), tri_faces(4), vec![kw("draw_edges", true)]).unwrap();
+    v.spheres(pts(10), vec![kw("radius", 0.1f64), kw("color", Value::from(vec![1.0f64, 0.0, 0.0, 1.0]))]).unwrap();
+    v.lines(pts(6), vec![kw("mode", "lines"), kw("r_base", 0.02f64)]).unwrap();
+    v.arrows(pts(3), pts(3), vec![kw("r_head", 0.05f64)]).unwrap();
+    let ori = NdArray::from_f32(vec![2, 3, 3], [1., 0., 0., 0., 1., 0., 0., 0., 1.].repeat(2));
+    v.rigid_bodies(pts(2), ori, vec![kw("length", 0.3f64)]).unwrap();
+    let conn = NdArray::from_i64(vec![3, 2], vec![-1, 0, 0, 1, 1, 2]);
+    v.skeletons(pts(3), conn, vec![]).unwrap();
+    v.send_message(10_001, None, vec![Value::from("hello")], vec![kw("x", 1i64)]).unwrap();
+    let s = v.query().unwrap();
+    let kinds: Vec<&str> = s.nodes.iter().map(|n| n.kind.as_str()).collect();
+    assert_eq!(kinds, ["node", "meshes", "spheres", "lines", "arrows", "rigid_bodies", "skeletons"]);
+    assert!(v.drain().unwrap().is_empty());
+}
+
+#[test]
+fn bad_input_gets_clear_errors_and_nothing_else_is_lost() {
+    let p = Periscope::start("[server]\nmax_message_bytes = 1000000\n");
+    let mut good = p.client("good");
+    let mesh = good.meshes(verts(3, 4, 0.0), tri_faces(4), vec![]).unwrap();
+    let mut bad = p.client("bad");
+
+    // garbage bytes
+    bad.raw_socket().send(Message::binary(vec![0xc1, 0xff, 0x00])).unwrap();
+    let (seq, code, msg) = next_error(&mut bad);
+    assert_eq!((seq, code.as_str()), (Some(1), "bad_message"));
+    assert!(msg.contains("invalid MessagePack marker 0xc1 at offset 0"), "{msg}");
+
+    // truncated MessagePack
+    let mut frame = encode_value(&Envelope::new(2).with_arg(Value::NdArray(verts(1, 4, 0.0))).to_value());
+    frame.truncate(frame.len() - 5);
+    bad.raw_socket().send(Message::binary(frame)).unwrap();
+    let (_, code, msg) = next_error(&mut bad);
+    assert_eq!(code, "bad_message");
+    assert!(msg.starts_with("truncated MessagePack"), "{msg}");
+
+    // a text frame
+    bad.raw_socket().send(Message::text("hello")).unwrap();
+    assert!(next_error(&mut bad).2.contains("text frames are not accepted"));
+
+    // wrong shape, unknown uid, unknown type
+    let wrong = NdArray::from_f32(vec![4, 2], vec![0.0; 8]);
+    bad.meshes(wrong, tri_faces(4), vec![]).unwrap();
+    let (rs, code, msg) = next_error(&mut bad);
+    assert_eq!((rs, code.as_str()), (Some(1), "bad_shape"), "cites the client's own seq");
+    assert_eq!(msg, "vertices must have shape (V,3) or (F,V,3), got (4, 2)");
+    let seq = bad.add_frames(12345, vec![verts(1, 4, 0.0).into()], vec![]).unwrap();
+    let (rs, code, msg) = next_error(&mut bad);
+    assert_eq!(
+        (rs, code.as_str(), msg.as_str()),
+        (Some(seq), "unknown_uid", "add_frames: no node with uid 12345 for this client")
+    );
+    bad.send_message(999, None, vec![], vec![]).unwrap();
+    assert_eq!(next_error(&mut bad).2, "unknown message type 999");
+
+    // another client's nodes are not addressable by uid
+    let seq = bad.delete(mesh).unwrap();
+    assert_eq!(
+        next_error(&mut bad),
+        (Some(seq), "unknown_uid".into(), format!("delete: no node with uid {mesh} for this client"))
+    );
+
+    // the bad client still works after all that
+    bad.spheres(NdArray::from_f32(vec![1, 3], vec![0.0; 3]), vec![]).unwrap();
+    assert_eq!(bad.query().unwrap().nodes.len(), 2);
+
+    // oversized message: error, then the connection is closed (code 1009)
+    let big = NdArray::from_f32(vec![100_000, 3], vec![0.0; 300_000]);
+    let _ = bad.add_frames(1, vec![big.into()], vec![]);
+    let (_, code, msg) = next_error(&mut bad);
+    assert_eq!(code, "too_large");
+    assert!(msg.contains("exceeds server.max_message_bytes (1000000 bytes)"), "{msg}");
+
+    // the good client and its node are untouched
+    good.add_frames(mesh, vec![verts(1, 4, 9.0).into()], vec![]).unwrap();
+    let s = good.query().unwrap();
+    assert_eq!(s.nodes.iter().find(|n| n.uid == Some(mesh)).unwrap().n_frames, 4);
+    assert!(good.drain().unwrap().is_empty());
+}
+
+#[test]
+fn unknown_kwargs_warn() {
+    let p = Periscope::start("");
+    let mut v = p.client("warn");
+    v.meshes(verts(1, 4, 0.0), tri_faces(4), vec![kw("gui_affine", true)]).unwrap();
+    match v.recv(Duration::from_secs(10)).unwrap() {
+        Some(Reply::Problem { warning: true, ref_seq, code, message, .. }) => {
+            assert_eq!(ref_seq, Some(1), "the first message after hello has seq 1");
+            assert_eq!(code, "unknown_kwarg");
+            assert_eq!(message, "meshes: keyword \"gui_affine\" is not known and was ignored");
+        }
+        other => panic!("expected a warning, got {other:?}"),
+    }
+    assert_eq!(v.query().unwrap().nodes.len(), 1);
+}
+
+#[test]
+fn sessions_resume_and_nodes_survive_disconnect() {
+    let p = Periscope::start("");
+    let mut v = p.client("resumer");
+    let uid = v.meshes(verts(1, 4, 0.0), tri_faces(4), vec![]).unwrap();
+    let session = v.session().to_owned();
+    let id = v.client_id();
+    v.close().unwrap();
+
+    let opts = ConnectOptions { client_name: "resumer".into(), session: Some(session.clone()), token: None };
+    let mut v = Viewer::connect_with(p.addr, opts.clone()).unwrap();
+    assert!(v.resumed());
+    assert_eq!(v.client_id(), id);
+    v.add_frames(uid, vec![verts(1, 4, 5.0).into()], vec![]).unwrap();
+    assert_eq!(v.query().unwrap().nodes[0].n_frames, 2);
+    // a second live connection cannot take the same session
+    match Viewer::connect_with(p.addr, opts) {
+        Err(ClientError::Refused(r)) => assert_eq!(r, "that session is in use by a live connection"),
+        other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+    }
+    // a fresh client cannot address the node
+    let mut other = p.client("other");
+    other.delete(uid).unwrap();
+    assert_eq!(next_error(&mut other).1, "unknown_uid");
+}
+
+#[test]
+fn handshake_refusals() {
+    let p = Periscope::start("[server]\ntoken = \"s3cret\"\n");
+    match Viewer::connect(p.addr, "no-token") {
+        Err(ClientError::Refused(r)) => assert!(r.contains("bad or missing token"), "{r}"),
+        other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+    }
+    let opts = ConnectOptions { client_name: "ok".into(), token: Some("s3cret".into()), session: None };
+    let mut v = Viewer::connect_with(p.addr, opts).unwrap();
+    assert_eq!(v.query().unwrap().clients.len(), 1);
+
+    // wrong protocol version
+    let stream = std::net::TcpStream::connect(p.addr).unwrap();
+    let (mut ws, _) = tungstenite::client(format!("ws://{}/", p.addr), stream).unwrap();
+    let hello = Envelope::new(MessageType::Hello.as_i64())
+        .with_kwarg("protocol", "periscope")
+        .with_kwarg("version", 99i64)
+        .with_kwarg("token", "s3cret");
+    ws.send(Message::binary(encode_value(&hello.to_value()))).unwrap();
+    let Message::Binary(b) = ws.read().unwrap() else { panic!() };
+    let reply = Reply::from_value(periscope_protocol::decode_value(&b, Default::default()).unwrap()).unwrap();
+    assert_eq!(
+        reply,
+        Reply::Refused {
+            reason: "protocol mismatch: this viewer speaks periscope version 1, the client sent periscope version 99"
+                .into()
+        }
+    );
+}
+
+#[test]
+fn concurrent_clients_keep_their_order() {
+    let p = Periscope::start("");
+    let addr = p.addr;
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut v = Viewer::connect(addr, &format!("c{i}")).unwrap();
+                let uid = v.spheres(NdArray::from_f32(vec![1, 3], vec![0.0; 3]), vec![]).unwrap();
+                for f in 1..300 {
+                    v.add_frames(uid, vec![NdArray::from_f32(vec![1, 3], vec![f as f32; 3]).into()], vec![]).unwrap();
+                }
+                // in-order handling: the last frame holds the last value sent
+                let last = v.query_data(uid, "positions", 299).unwrap();
+                assert_eq!(last.to_f32()[0], 299.0);
+                v.query().unwrap().nodes.len()
+            })
+        })
+        .collect();
+    for t in threads {
+        assert!(t.join().unwrap() >= 1);
+    }
+    let mut v = p.client("check");
+    let s = v.query().unwrap();
+    assert_eq!(s.nodes.len(), 8);
+    assert!(s.nodes.iter().all(|n| n.n_frames == 300));
+}
+
+#[test]
+fn ctrl_c_shuts_down_cleanly_with_clients_connected() {
+    let p = Periscope::start("");
+    let mut v = p.client("stay");
+    v.spheres(NdArray::from_f32(vec![1, 3], vec![0.0; 3]), vec![]).unwrap();
+    v.query().unwrap();
+    let status = p.interrupt();
+    assert!(status.success(), "{status:?}");
+}

@@ -1,0 +1,34 @@
+"""Python client for the Periscope remote viewer.
+
+Mirrors ``aitviewer.remote``: switch by changing the import::
+
+    from periscope import RemoteViewer, RemoteMeshes
+"""
+
+from .codec import pack, unpack
+from .message import Message
+from .renderables import (
+    RemoteArrows,
+    RemoteLines,
+    RemoteMeshes,
+    RemoteRigidBodies,
+    RemoteSkeletons,
+    RemoteSpheres,
+)
+from .viewer import RemoteNode, RemoteViewer, ViewerError
+
+__all__ = [
+    "Message",
+    "RemoteArrows",
+    "RemoteLines",
+    "RemoteMeshes",
+    "RemoteNode",
+    "RemoteRigidBodies",
+    "RemoteSkeletons",
+    "RemoteSpheres",
+    "RemoteViewer",
+    "ViewerError",
+    "pack",
+    "unpack",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,39 @@
+"""Message type numbers (aitviewer's numbering, plus Periscope's own)."""
+
+import enum
+
+
+class Message(enum.IntEnum):
+    """Wire message types. Custom messages use ``USER_MESSAGE`` (10000) and up."""
+
+    NODE = 1
+    MESHES = 2
+    SPHERES = 3
+    LINES = 4
+    ARROWS = 5
+    RIGID_BODIES = 6
+    SMPL = 10
+    SKELETONS = 11
+
+    DELETE = 100
+    ADD_FRAMES = 101
+    UPDATE_FRAMES = 102
+    REMOVE_FRAMES = 103
+
+    SET_FRAME = 200
+    NEXT_FRAME = 201
+    PREVIOUS_FRAME = 202
+
+    QUERY = 300
+    SCENE_STATE = 301
+    ERROR = 400
+    WARNING = 401
+    HELLO = 500
+    WELCOME = 501
+    REFUSED = 502
+
+    USER_MESSAGE = 10000
+
+
+PROTOCOL_NAME = "periscope"
+PROTOCOL_VERSION = 1

@@ -1,0 +1,103 @@
+"""The built-in node kinds, mirroring ``aitviewer.remote.renderables``."""
+
+from .message import Message
+from .viewer import RemoteNode
+
+
+class RemoteMeshes(RemoteNode):
+    """Triangle meshes: ``vertices`` (V,3) or (F,V,3), ``faces`` (T,3).
+
+    Options: name, position, rotation, scale, color, enabled, vertex_colors,
+    face_colors, flat_shading, draw_edges.
+    """
+
+    MESSAGE_TYPE = Message.MESHES
+
+    def __init__(self, viewer, vertices, faces, **kwargs):
+        super().__init__(viewer, vertices=vertices, faces=faces, **kwargs)
+
+    def add_frames(self, vertices, **kwargs):
+        return super().add_frames(vertices=vertices, **kwargs)
+
+    def update_frames(self, vertices, frames, **kwargs):
+        return super().update_frames(vertices=vertices, frames=frames, **kwargs)
+
+
+class RemoteSpheres(RemoteNode):
+    """Spheres at ``positions`` (N,3) or (F,N,3). Options: radius, color (one
+    RGBA, or one per sphere (N,4)), name, position, rotation, scale, enabled."""
+
+    MESSAGE_TYPE = Message.SPHERES
+
+    def __init__(self, viewer, positions, **kwargs):
+        super().__init__(viewer, positions=positions, **kwargs)
+
+    def add_frames(self, positions, **kwargs):
+        return super().add_frames(positions=positions, **kwargs)
+
+    def update_frames(self, positions, frames, **kwargs):
+        return super().update_frames(positions=positions, frames=frames, **kwargs)
+
+
+class RemoteLines(RemoteNode):
+    """Lines through ``lines`` (N,3) or (F,N,3). Options: mode ("line_strip"
+    or "lines"), r_base, r_tip, color, name, position, rotation, scale."""
+
+    MESSAGE_TYPE = Message.LINES
+
+    def __init__(self, viewer, lines, **kwargs):
+        super().__init__(viewer, lines=lines, **kwargs)
+
+    def add_frames(self, lines, **kwargs):
+        return super().add_frames(lines=lines, **kwargs)
+
+    def update_frames(self, lines, frames, **kwargs):
+        return super().update_frames(lines=lines, frames=frames, **kwargs)
+
+
+class RemoteArrows(RemoteNode):
+    """Arrows from ``origins`` to ``tips``, each (N,3) or (F,N,3). Options:
+    r_base, r_head, p (head fraction), color, name, position, rotation, scale."""
+
+    MESSAGE_TYPE = Message.ARROWS
+
+    def __init__(self, viewer, origins, tips, **kwargs):
+        super().__init__(viewer, origins=origins, tips=tips, **kwargs)
+
+    def add_frames(self, origins, tips, **kwargs):
+        return super().add_frames(origins=origins, tips=tips, **kwargs)
+
+    def update_frames(self, origins, tips, frames, **kwargs):
+        return super().update_frames(origins=origins, tips=tips, frames=frames, **kwargs)
+
+
+class RemoteRigidBodies(RemoteNode):
+    """Rigid bodies: ``rb_pos`` (N,3)/(F,N,3), ``rb_ori`` rotation matrices
+    (N,3,3)/(F,N,3,3). Options: radius, length, color, name, position, ..."""
+
+    MESSAGE_TYPE = Message.RIGID_BODIES
+
+    def __init__(self, viewer, rb_pos, rb_ori, **kwargs):
+        super().__init__(viewer, rb_pos=rb_pos, rb_ori=rb_ori, **kwargs)
+
+    def add_frames(self, rb_pos, rb_ori, **kwargs):
+        return super().add_frames(rb_pos=rb_pos, rb_ori=rb_ori, **kwargs)
+
+    def update_frames(self, rb_pos, rb_ori, frames, **kwargs):
+        return super().update_frames(rb_pos=rb_pos, rb_ori=rb_ori, frames=frames, **kwargs)
+
+
+class RemoteSkeletons(RemoteNode):
+    """Skeletons: ``joint_positions`` (J,3)/(F,J,3) and ``joint_connections``
+    (N,2) index pairs, -1 marking a root. Options: radius, color, name, ..."""
+
+    MESSAGE_TYPE = Message.SKELETONS
+
+    def __init__(self, viewer, joint_positions, joint_connections, **kwargs):
+        super().__init__(viewer, joint_positions=joint_positions, joint_connections=joint_connections, **kwargs)
+
+    def add_frames(self, joint_positions, **kwargs):
+        return super().add_frames(joint_positions=joint_positions, **kwargs)
+
+    def update_frames(self, joint_positions, frames, **kwargs):
+        return super().update_frames(joint_positions=joint_positions, frames=frames, **kwargs)

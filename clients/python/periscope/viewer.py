@@ -1,0 +1,321 @@
+"""The connection to a Periscope viewer."""
+
+import collections
+import itertools
+import logging
+import os
+import threading
+import time
+
+import numpy as np
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from .codec import pack, unpack
+from .message import PROTOCOL_NAME, PROTOCOL_VERSION, Message
+
+log = logging.getLogger("periscope")
+
+#: The viewer's default port (aitviewer's); ``PERISCOPE_PORT`` overrides it.
+DEFAULT_PORT = 8417
+
+#: Replies kept for get_message()/process_messages() before the oldest are dropped.
+MAX_PENDING = 10_000
+
+
+class ViewerError(RuntimeError):
+    """The viewer refused a message or the connection."""
+
+    def __init__(self, message, code=None, seq=None):
+        super().__init__(message)
+        self.code = code
+        self.seq = seq
+
+
+def open_websocket(url, timeout=10):
+    """A synchronous WebSocket connection tuned for bulk binary data (no
+    compression, no message size limit). The caller closes it."""
+    ws = connect(url, open_timeout=timeout, max_size=None, compression=None, close_timeout=timeout)
+    # We own the connection's lifetime (closed in RemoteViewer.close); entering
+    # it is what websockets >= 17.1 expects of connections not used in a with-block.
+    return ws.__enter__()
+
+
+def _float32(value):
+    """Node data is stored as float32 by the viewer: convert float64 once here,
+    halving the bytes on the wire. Other values pass through unchanged."""
+    if isinstance(value, np.ndarray) and value.dtype == np.float64:
+        return value.astype(np.float32)
+    return value
+
+
+class RemoteViewer:
+    """A connection to a running Periscope viewer.
+
+    ``RemoteViewer("127.0.0.1")`` connects to port 8417 (or ``$PERISCOPE_PORT``). Use it as a context
+    manager, or call :meth:`close` when done. Messages sent through one viewer
+    object are handled in order.
+
+    Errors the viewer reports (a wrong array shape, an unknown uid, ...) are
+    logged with the ``periscope`` logger, queued for :meth:`get_message`, and
+    raised by :meth:`sync`.
+    """
+
+    def __init__(self, host="localhost", port=None, timeout=10, verbose=True,
+                 client_name=None, token=None, session=None):
+        if port is None:
+            port = int(os.environ.get("PERISCOPE_PORT", DEFAULT_PORT))
+        self.host, self.port, self.timeout, self.verbose = host, port, timeout, verbose
+        self.url = f"ws://{host}:{port}"
+        self._seq = itertools.count(1)
+        self._uid = itertools.count(1)
+        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._pending = collections.deque(maxlen=MAX_PENDING)
+        self._errors = collections.deque(maxlen=MAX_PENDING)
+        self._states = {}
+        self._closed = False
+        try:
+            self._ws = open_websocket(self.url, timeout)
+        except (OSError, TimeoutError) as e:
+            raise ConnectionError(f"cannot connect to a Periscope viewer at {self.url}: {e}") from e
+        hello = {
+            "protocol": PROTOCOL_NAME,
+            "version": PROTOCOL_VERSION,
+            "client_name": client_name or "python",
+        }
+        if token is not None:
+            hello["token"] = token
+        if session is not None:
+            hello["session"] = session
+        self._ws.send(pack({"type": int(Message.HELLO), "uid": None, "args": [], "kwargs": hello}))
+        try:
+            welcome = unpack(self._ws.recv(timeout=timeout))
+        except (TimeoutError, ConnectionClosed) as e:
+            self._ws.close()
+            raise ConnectionError(f"no welcome from the viewer at {self.url}: {e}") from e
+        if welcome.get("type") == Message.REFUSED:
+            self._ws.close()
+            raise ViewerError(f"the viewer refused the connection: {welcome.get('reason')}", code="refused")
+        if welcome.get("type") != Message.WELCOME:
+            self._ws.close()
+            raise ViewerError(f"unexpected handshake reply: {welcome!r}")
+        self.client_id = welcome["client_id"]
+        self.session = welcome["session"]
+        self.resumed = welcome.get("resumed", False)
+        self.max_message_bytes = welcome.get("max_message_bytes")
+        self._reader = threading.Thread(target=self._read_loop, name="periscope-reader", daemon=True)
+        self._reader.start()
+        if self.resumed:
+            # Continue numbering after this client's existing nodes so new
+            # nodes never replace old ones.
+            mine = [n["uid"] for n in self.query()["nodes"] if n["client_id"] == self.client_id and n["uid"]]
+            self._uid = itertools.count(max(mine, default=0) + 1)
+
+    # -- connection -------------------------------------------------------
+
+    def _read_loop(self):
+        try:
+            for raw in self._ws:
+                if isinstance(raw, str):
+                    continue
+                msg = unpack(raw)
+                kind = msg.get("type")
+                with self._cond:
+                    if kind == Message.SCENE_STATE and msg.get("ref_seq") in self._states:
+                        self._states[msg["ref_seq"]] = msg
+                    else:
+                        if kind == Message.ERROR:
+                            self._errors.append(msg)
+                            if msg.get("ref_seq") in self._states:
+                                self._states[msg["ref_seq"]] = msg
+                            if self.verbose:
+                                log.warning("viewer error (message %s): [%s] %s",
+                                            msg.get("ref_seq"), msg.get("code"), msg.get("message"))
+                        elif kind == Message.WARNING and self.verbose:
+                            log.info("viewer warning (message %s): %s", msg.get("ref_seq"), msg.get("message"))
+                        self._pending.append(msg)
+                    self._cond.notify_all()
+        except ConnectionClosed:
+            pass
+        finally:
+            with self._cond:
+                self._closed = True
+                self._cond.notify_all()
+
+    @property
+    def connected(self):
+        """True while the connection is open."""
+        return not self._closed
+
+    def close(self):
+        """Closes the connection after everything sent so far was delivered."""
+        if not self._closed:
+            self._ws.close()
+        self._reader.join(timeout=self.timeout)
+        self._closed = True
+
+    close_connection = close
+    wait_close = close
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- sending ----------------------------------------------------------
+
+    def _send(self, type, uid, args, kwargs):
+        with self._lock:
+            seq = next(self._seq)
+            data = pack({"type": int(type), "uid": uid, "args": list(args), "kwargs": kwargs, "seq": seq})
+            self._ws.send(data)
+        return seq
+
+    def send_message(self, type, uid=None, *args, **kwargs):
+        """Sends any message; custom messages use types >= 10000.
+
+        Returns the message's sequence number, which replies cite as ``ref_seq``.
+        """
+        return self._send(type, uid, args, kwargs)
+
+    def _node_message(self, type, uid, args, kwargs):
+        args = [_float32(a) for a in args]
+        kwargs = {k: _float32(v) for k, v in kwargs.items()}
+        return self._send(type, uid, args, kwargs)
+
+    def _next_uid(self):
+        return next(self._uid)
+
+    def set_frame(self, frame):
+        """Moves the playhead (clamped to the scene's frames)."""
+        return self._send(Message.SET_FRAME, None, [int(frame)], {})
+
+    def next_frame(self):
+        """Next frame, wrapping to the first after the last."""
+        return self._send(Message.NEXT_FRAME, None, [], {})
+
+    def previous_frame(self):
+        """Previous frame, wrapping to the last before the first."""
+        return self._send(Message.PREVIOUS_FRAME, None, [], {})
+
+    # -- queries and replies ---------------------------------------------
+
+    def _request(self, uid=None, **kwargs):
+        with self._lock:
+            seq = next(self._seq)
+            with self._cond:
+                self._states[seq] = None
+            self._ws.send(pack({"type": int(Message.QUERY), "uid": uid, "args": [], "kwargs": kwargs, "seq": seq}))
+        with self._cond:
+            deadline = time.monotonic() + max(self.timeout, 60)
+            while self._states[seq] is None:
+                left = deadline - time.monotonic()
+                if self._closed:
+                    self._states.pop(seq, None)
+                    raise ConnectionError("the viewer closed the connection")
+                if left <= 0:
+                    self._states.pop(seq, None)
+                    raise TimeoutError("no answer from the viewer")
+                self._cond.wait(left)
+            msg = self._states.pop(seq)
+        if msg.get("type") == Message.ERROR:
+            raise ViewerError(msg.get("message"), code=msg.get("code"), seq=seq)
+        return msg
+
+    def query(self):
+        """The scene state: ``{"n_frames", "current_frame", "playing", "nodes": [...], "clients": [...]}``.
+
+        Each node is a dict with ``id, uid, client_id, client_name, name, kind,
+        n_frames, current_frame, enabled``. Since messages are handled in order,
+        the answer also confirms that everything sent before was processed.
+        """
+        return self._request()
+
+    def query_data(self, node, attribute=None, frame=None):
+        """One frame of a node's data (e.g. ``"vertices"``) as a numpy array."""
+        uid = node.uid if isinstance(node, RemoteNode) else node
+        kwargs = {}
+        if attribute is not None:
+            kwargs["attribute"] = attribute
+        if frame is not None:
+            kwargs["frame"] = int(frame)
+        return self._request(uid, **kwargs)["data"]
+
+    def errors(self):
+        """Every error reply received so far (oldest first); clears the list."""
+        with self._cond:
+            out = list(self._errors)
+            self._errors.clear()
+        return out
+
+    def sync(self, raise_errors=True):
+        """Waits until the viewer has handled everything sent so far.
+
+        Raises :class:`ViewerError` if the viewer refused any message since the
+        last ``sync``/``errors`` call (unless ``raise_errors=False``).
+        Returns the scene state.
+        """
+        state = self.query()
+        errors = self.errors()
+        if errors and raise_errors:
+            text = "; ".join(f"message {e.get('ref_seq')}: [{e.get('code')}] {e.get('message')}" for e in errors)
+            raise ViewerError(f"the viewer refused {len(errors)} message(s): {text}",
+                              code=errors[0].get("code"), seq=errors[0].get("ref_seq"))
+        return state
+
+    def get_message(self, block=True, timeout=None):
+        """The next message from the viewer as a dict (``msg["type"]`` is a
+        :class:`Message` number), or None if none arrives in time."""
+        with self._cond:
+            if block:
+                self._cond.wait_for(lambda: self._pending or self._closed, timeout)
+            return self._pending.popleft() if self._pending else None
+
+    def process_messages(self, handler, block=True, timeout=None):
+        """Calls ``handler(viewer, msg)`` for each message received; with
+        ``block`` waits for at least one. Returns how many were handled."""
+        n = 0
+        msg = self.get_message(block=block, timeout=timeout)
+        while msg is not None:
+            handler(self, msg)
+            n += 1
+            msg = self.get_message(block=False)
+        return n
+
+
+class RemoteNode:
+    """A node on the viewer. Subclasses set ``MESSAGE_TYPE``."""
+
+    MESSAGE_TYPE = Message.NODE
+
+    def __init__(self, viewer, *args, **kwargs):
+        self.viewer = viewer
+        self.uid = viewer._next_uid()
+        viewer._node_message(self.MESSAGE_TYPE, self.uid, args, kwargs)
+
+    def add_frames(self, *args, **kwargs):
+        """Appends frames; data is ``(...)`` for one frame or ``(F, ...)``."""
+        return self.viewer._node_message(Message.ADD_FRAMES, self.uid, args, kwargs)
+
+    def update_frames(self, *args, frames, **kwargs):
+        """Replaces ``frames`` (an int, a list or a range); one frame of data
+        is applied to every listed frame."""
+        return self.viewer._node_message(Message.UPDATE_FRAMES, self.uid, args, dict(kwargs, frames=_frames(frames)))
+
+    def remove_frames(self, frames):
+        """Removes ``frames`` (an int, a list or a range); later frames move up."""
+        return self.viewer._send(Message.REMOVE_FRAMES, self.uid, [], {"frames": _frames(frames)})
+
+    def delete(self):
+        """Removes the node from the viewer."""
+        return self.viewer._send(Message.DELETE, self.uid, [], {})
+
+
+def _frames(frames):
+    if isinstance(frames, range):
+        return np.arange(frames.start, frames.stop, frames.step, dtype=np.int64)
+    if isinstance(frames, (int, np.integer)):
+        return int(frames)
+    return np.asarray(frames, dtype=np.int64)

@@ -1,0 +1,104 @@
+"""Bad input gets a clear error; other clients and nodes keep going."""
+
+import msgpack
+import numpy as np
+import pytest
+from periscope import Message, RemoteMeshes, RemoteSpheres, RemoteViewer, ViewerError, pack, unpack
+from periscope.viewer import open_websocket
+
+FACES = np.array([[0, 1, 2]])
+
+
+def raw_client(port):
+    ws = open_websocket(f"ws://127.0.0.1:{port}")
+    ws.send(pack({"type": 500, "kwargs": {"protocol": "periscope", "version": 1, "client_name": "raw"}}))
+    assert unpack(ws.recv(timeout=10))["type"] == Message.WELCOME
+    return ws
+
+
+def test_malformed_frames(viewer_process):
+    with RemoteViewer("127.0.0.1", viewer_process.port) as good:
+        m = RemoteMeshes(good, np.zeros((3, 3)), FACES)
+        ws = raw_client(viewer_process.port)
+        ws.send(b"\xc1garbage")
+        err = unpack(ws.recv(timeout=10))
+        assert err["type"] == Message.ERROR and err["code"] == "bad_message"
+        assert "invalid MessagePack marker 0xc1" in err["message"]
+        frame = pack({"type": 2, "uid": 1, "args": [np.zeros((3, 3), np.float32)], "kwargs": {}})
+        ws.send(frame[:-4])
+        assert unpack(ws.recv(timeout=10))["message"].startswith("truncated MessagePack")
+        ws.send(msgpack.packb([1, 2, 3]))
+        assert unpack(ws.recv(timeout=10))["message"] == "a message must be a MessagePack map, found list of 3"
+        bad_array = {"__ndarray__": "float32", "shape": [2, 3], "data": b"\x00" * 7}
+        ws.send(msgpack.packb({"type": 3, "uid": 1, "args": [bad_array]}, use_bin_type=True))
+        assert "needs 24 bytes but 7 were sent" in unpack(ws.recv(timeout=10))["message"]
+        ws.close()
+
+        m.add_frames(np.ones((3, 3)))
+        state = good.sync()
+        assert state["nodes"][0]["n_frames"] == 2
+
+
+def test_wrong_shapes_unknown_uid_unknown_type(viewer_process):
+    with RemoteViewer("127.0.0.1", viewer_process.port, verbose=False) as v:
+        with pytest.raises(ViewerError, match=r"vertices must have shape \(V,3\) or \(F,V,3\), got \(3, 2\)"):
+            RemoteMeshes(v, np.zeros((3, 2)), FACES)
+            v.sync()
+        m = RemoteMeshes(v, np.zeros((3, 3)), FACES)
+        m.add_frames(np.zeros((4, 3)))
+        with pytest.raises(ViewerError) as e:
+            v.sync()
+        assert e.value.code == "bad_shape"
+        assert "vertices has 4 rows per frame (shape (4, 3)) but this node has V=3" in str(e.value)
+        v.send_message(Message.DELETE, 4242)
+        with pytest.raises(ViewerError, match="delete: no node with uid 4242 for this client"):
+            v.sync()
+        v.send_message(12)
+        with pytest.raises(ViewerError, match="unknown message type 12"):
+            v.sync()
+        with pytest.raises(ViewerError, match="faces\\[0, 2\\] = 9 is out of range \\[0, 3\\)"):
+            RemoteMeshes(v, np.zeros((3, 3)), np.array([[0, 1, 9]]))
+            v.sync()
+        with pytest.raises(ViewerError, match="frame 5 is out of range: the node has 1 frames"):
+            m.update_frames(np.zeros((3, 3)), frames=5)
+            v.sync()
+        assert [n["n_frames"] for n in v.sync()["nodes"]] == [1], "refused messages changed nothing"
+
+
+def test_oversized_message_closes_only_that_client(start_viewer):
+    proc = start_viewer("[server]\nmax_message_bytes = 100000\n")
+    with RemoteViewer("127.0.0.1", proc.port) as good:
+        s = RemoteSpheres(good, np.zeros((2, 3)))
+        big = RemoteViewer("127.0.0.1", proc.port, verbose=False)
+        try:
+            RemoteSpheres(big, np.zeros((100_000, 3), np.float32))
+        except Exception:
+            pass  # the viewer may close the connection while we are still sending
+        msg = big.get_message(timeout=10)
+        assert msg["code"] == "too_large"
+        assert "exceeds server.max_message_bytes (100000 bytes)" in msg["message"]
+        big.close()
+        s.add_frames(np.ones((2, 3)))
+        assert good.sync()["nodes"][0]["n_frames"] == 2
+
+
+def test_refused_handshake(start_viewer):
+    proc = start_viewer('[server]\ntoken = "abc"\n')
+    with pytest.raises(ViewerError, match="bad or missing token"):
+        RemoteViewer("127.0.0.1", proc.port)
+    with RemoteViewer("127.0.0.1", proc.port, token="abc") as v:
+        assert v.sync()["clients"][0]["connected"]
+
+
+def test_session_resume(viewer_process):
+    v = RemoteViewer("127.0.0.1", viewer_process.port, client_name="job")
+    s = RemoteSpheres(v, np.zeros((2, 3)))
+    v.sync()
+    session = v.session
+    v.close()
+    v2 = RemoteViewer("127.0.0.1", viewer_process.port, client_name="job", session=session)
+    assert v2.resumed and v2.client_id == v.client_id
+    s.viewer = v2  # the old node handle, now sent through the new connection
+    s.add_frames(np.ones((2, 3)))
+    assert v2.sync()["nodes"][0]["n_frames"] == 2
+    v2.close()

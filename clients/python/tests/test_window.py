@@ -1,0 +1,83 @@
+"""Opens the real window under a virtual X display (Xvfb, software Vulkan),
+streams data into it, takes a screenshot, and stops it with Ctrl-C."""
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+import pytest
+
+from conftest import BIN, REPO
+from periscope import RemoteMeshes, RemoteSpheres, RemoteViewer
+
+REQUIRED = os.environ.get("PERISCOPE_REQUIRE_WINDOW_TEST") == "1"
+MISSING = [tool for tool in ("Xvfb", "import", "convert") if shutil.which(tool) is None]
+if MISSING:
+    if REQUIRED:
+        raise RuntimeError(f"the window test needs {', '.join(MISSING)} (apt: xvfb imagemagick)")
+    pytest.skip(f"window test skipped: {', '.join(MISSING)} not installed (apt: xvfb imagemagick)",
+                allow_module_level=True)
+
+
+def screenshot(display, path):
+    subprocess.run(["import", "-display", display, "-window", "root", str(path)], check=True)
+    colors = subprocess.run(["convert", str(path), "-format", "%k", "info:"],
+                            check=True, capture_output=True, text=True).stdout
+    return int(colors)
+
+
+def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
+    n = random.randint(100, 400)
+    display = f":{n}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stderr=subprocess.DEVNULL)
+    cfg = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
+    cfg.write('[viewer]\ntitle = "Periscope window test"\n')
+    cfg.close()
+    proc = None
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            assert time.monotonic() < deadline, "Xvfb did not start"
+            time.sleep(0.05)
+        env = dict(os.environ, DISPLAY=display)
+        env.pop("WAYLAND_DISPLAY", None)
+        env.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp())
+        proc = subprocess.Popen([str(BIN), "--port", "0", "--config", cfg.name], env=env,
+                                stdout=subprocess.PIPE, text=True)
+        line = proc.stdout.readline().strip()
+        port = int(line.rsplit(":", 1)[1])
+        with RemoteViewer("127.0.0.1", port, client_name="window-test") as v:
+            verts = np.random.default_rng(1).random((20, 30, 3))
+            RemoteMeshes(v, verts, np.array([[0, 1, 2], [2, 3, 4]]), name="Window test mesh")
+            RemoteSpheres(v, np.zeros((4, 3)), name="Window test spheres")
+            v.set_frame(7)
+            assert len(v.sync()["nodes"]) == 2
+            # The window needs a moment to appear on a software renderer.
+            out = REPO / "target" / "screenshots"
+            out.mkdir(parents=True, exist_ok=True)
+            shot = out / "window.png"
+            deadline = time.monotonic() + 60
+            colors = 0
+            while time.monotonic() < deadline:
+                time.sleep(1.0)
+                assert proc.poll() is None, "the viewer exited while opening its window"
+                colors = screenshot(display, shot)
+                if colors > 50:
+                    break
+            assert colors > 50, f"the screen stayed blank ({colors} colors); see {shot}"
+            time.sleep(1.0)
+            screenshot(display, shot)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0, "Ctrl-C must stop the viewer cleanly"
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+        xvfb.terminate()
+        xvfb.wait()
+        os.unlink(cfg.name)

@@ -1,0 +1,38 @@
+# Periscope: `make run` starts the viewer, `make test` runs every test.
+# Both work on a fresh machine with Rust and Python 3 installed.
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+CARGO   ?= cargo
+
+.PHONY: run test test-rust test-python lint venv clean
+
+run:
+	$(CARGO) run --release --bin periscope
+
+# A venv with the Python client (editable) and pytest; rebuilt when the client's metadata changes.
+$(VENV)/.installed: clients/python/pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e "clients/python[test]"
+	touch $@
+
+venv: $(VENV)/.installed
+
+test: test-rust test-python
+
+test-rust:
+	$(CARGO) build --workspace
+	$(CARGO) test --workspace
+
+test-python: venv
+	$(CARGO) build --workspace
+	$(PY) -m pytest -q clients/python/tests
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	rm -rf $(VENV)
+	$(CARGO) clean

@@ -1,0 +1,32 @@
+"""Every example program runs against the real viewer."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import BIN, REPO
+
+EXAMPLES = REPO / "examples"
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("remote_meshes.py", "Cube has 140 frames; showing frame 42"),
+    ("all_kinds.py", "6 nodes, 120 frames"),
+])
+def test_python_example(viewer_process, name, expected):
+    env = dict(os.environ, PERISCOPE_PORT=str(viewer_process.port))
+    out = subprocess.run([sys.executable, str(EXAMPLES / "python" / name)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == expected
+
+
+def test_rust_example(viewer_process):
+    exe = BIN.parent / "stream_mesh"
+    out = subprocess.run([str(exe), f"127.0.0.1:{viewer_process.port}", "50"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("sent 50 frames of 4096 vertices")
+    assert out.stdout.rstrip().endswith("the viewer has 1 node(s), 50 frames")

@@ -6,8 +6,9 @@ use periscope_protocol::{ClientSummary, NodeSummary, SceneState};
 
 use crate::node::{ClientId, Node, NodeId};
 
-/// Scene settings (the `[scene]` section of `config.toml`).
-#[derive(Clone, Debug)]
+/// Scene settings (the `[scene]` section of `config.toml`; unknown keys are refused).
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct SceneConfig {
     /// Delete a client's nodes when it disconnects (aitviewer keeps them).
     pub drop_nodes_on_disconnect: bool,

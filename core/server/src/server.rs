@@ -13,8 +13,9 @@ use periscope_protocol::{Envelope, Reply};
 use crate::connection;
 use crate::queue::ByteQueue;
 
-/// Server settings (the `[server]` section of `config.toml`).
-#[derive(Clone, Debug)]
+/// Server settings (the `[server]` section of `config.toml`; unknown keys are refused).
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub host: IpAddr,
     /// 0 picks a free port (tests).
@@ -28,7 +29,7 @@ pub struct ServerConfig {
     pub queue_messages: usize,
     /// Connections beyond this are refused.
     pub max_clients: usize,
-    /// When set, `hello` must carry this token.
+    /// When set (and not empty), `hello` must carry this token.
     pub token: Option<String>,
     /// Replies buffered per client before further replies are dropped.
     pub outbox_messages: usize,
@@ -172,7 +173,8 @@ pub struct ServerHandle {
 
 impl Server {
     /// Binds and starts accepting. Events go to `queue`.
-    pub fn start(config: ServerConfig, queue: Arc<ByteQueue<Event>>) -> Result<Self, ServerError> {
+    pub fn start(mut config: ServerConfig, queue: Arc<ByteQueue<Event>>) -> Result<Self, ServerError> {
+        config.token = config.token.filter(|t| !t.is_empty());
         let addr = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;

@@ -1,63 +1,19 @@
 //! `config.toml`: every section and key, with defaults. Unknown keys are an
 //! error that names the key.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use periscope_scene::SceneConfig;
+use periscope_server::ServerConfig;
 use serde::Deserialize;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
-    pub server: ServerSection,
+    pub server: ServerConfig,
     pub viewer: ViewerSection,
-    pub scene: SceneSection,
-}
-
-/// `[server]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ServerSection {
-    pub host: IpAddr,
-    pub port: u16,
-    pub max_message_bytes: usize,
-    pub queue_bytes: usize,
-    pub queue_messages: usize,
-    pub max_clients: usize,
-    pub token: Option<String>,
-    pub outbox_messages: usize,
-}
-
-impl Default for ServerSection {
-    fn default() -> Self {
-        let d = periscope_server::ServerConfig::default();
-        Self {
-            host: d.host,
-            port: d.port,
-            max_message_bytes: d.max_message_bytes,
-            queue_bytes: d.queue_bytes,
-            queue_messages: d.queue_messages,
-            max_clients: d.max_clients,
-            token: d.token,
-            outbox_messages: d.outbox_messages,
-        }
-    }
-}
-
-impl ServerSection {
-    pub fn to_server_config(&self) -> periscope_server::ServerConfig {
-        periscope_server::ServerConfig {
-            host: self.host,
-            port: self.port,
-            max_message_bytes: self.max_message_bytes,
-            queue_bytes: self.queue_bytes,
-            queue_messages: self.queue_messages,
-            max_clients: self.max_clients,
-            token: self.token.clone().filter(|t| !t.is_empty()),
-            outbox_messages: self.outbox_messages,
-        }
-    }
+    pub scene: SceneConfig,
 }
 
 /// `[viewer]`
@@ -84,30 +40,6 @@ impl Default for ViewerSection {
             playback_fps: 30.0,
             drain_budget_ms: 8,
             headless: false,
-        }
-    }
-}
-
-/// `[scene]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SceneSection {
-    pub drop_nodes_on_disconnect: bool,
-    pub max_nodes: usize,
-}
-
-impl Default for SceneSection {
-    fn default() -> Self {
-        let d = periscope_scene::SceneConfig::default();
-        Self { drop_nodes_on_disconnect: d.drop_nodes_on_disconnect, max_nodes: d.max_nodes }
-    }
-}
-
-impl SceneSection {
-    pub fn to_scene_config(&self) -> periscope_scene::SceneConfig {
-        periscope_scene::SceneConfig {
-            drop_nodes_on_disconnect: self.drop_nodes_on_disconnect,
-            max_nodes: self.max_nodes,
         }
     }
 }

@@ -101,7 +101,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     let queue = Arc::new(ByteQueue::new(config.server.queue_bytes, config.server.queue_messages));
-    let mut server = Server::start(config.server.to_server_config(), Arc::clone(&queue))?;
+    let mut server = Server::start(config.server.clone(), Arc::clone(&queue))?;
     let listen = server.local_addr();
     // A machine-readable line for scripts and tests (the port matters when 0 was asked for).
     println!("periscope listening on ws://{listen}");
@@ -117,7 +117,7 @@ fn main() -> anyhow::Result<()> {
         .context("cannot install the Ctrl-C handler")?;
     }
 
-    let rt = Runtime::new(Scene::new(config.scene.to_scene_config()), Arc::clone(&queue), server.handle());
+    let rt = Runtime::new(Scene::new(config.scene.clone()), Arc::clone(&queue), server.handle());
     let want_window = !(cli.headless || config.viewer.headless);
     if want_window && !display_available() {
         tracing::warn!("no display (DISPLAY and WAYLAND_DISPLAY are unset): running headless");

@@ -242,7 +242,7 @@ fn serve(ws: &mut Ws, client: &ClientRef, rx: &Receiver<Reply>, shared: &Arc<Sha
                             return;
                         }
                     }
-                    Err(reason) => reject(client, shared, n, None, "bad_message", reason),
+                    Err(reason) => reject(client, shared, n, "bad_message", reason),
                 }
             }
             Ok(Message::Text(_)) => {
@@ -251,7 +251,6 @@ fn serve(ws: &mut Ws, client: &ClientRef, rx: &Receiver<Reply>, shared: &Arc<Sha
                     client,
                     shared,
                     n,
-                    None,
                     "bad_message",
                     "text frames are not accepted; send MessagePack in binary frames".into(),
                 );
@@ -263,7 +262,7 @@ fn serve(ws: &mut Ws, client: &ClientRef, rx: &Receiver<Reply>, shared: &Arc<Sha
                     "{e}: the message exceeds server.max_message_bytes ({} bytes); the connection is closed",
                     shared.config.max_message_bytes
                 );
-                reject(client, shared, n + 1, None, "too_large", message);
+                reject(client, shared, n + 1, "too_large", message);
                 let _ = write_replies(ws, rx, shared);
                 let _ = ws.close(Some(CloseFrame { code: CloseCode::Size, reason: "message too large".into() }));
                 let _ = ws.flush();
@@ -288,10 +287,10 @@ fn serve(ws: &mut Ws, client: &ClientRef, rx: &Receiver<Reply>, shared: &Arc<Sha
 }
 
 /// Replies with an error the scene never sees, and tells the scene side (for the log/UI).
-fn reject(client: &ClientRef, shared: &Arc<Shared>, seq: u64, kind: Option<i64>, code: &str, reason: String) {
+fn reject(client: &ClientRef, shared: &Arc<Shared>, seq: u64, code: &str, reason: String) {
     shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
     tracing::warn!(client = client.id(), name = client.name(), seq, code, %reason, "message rejected");
-    let reply = Reply::error(Some(seq), kind, None, code, reason.clone());
+    let reply = Reply::error(Some(seq), None, None, code, reason.clone());
     if let Some(tx) = lock(&shared.outboxes).get(&client.id()) {
         let _ = tx.try_send(reply);
     }

@@ -59,11 +59,12 @@ struct ClientMeta {
     id: u64,
     name: String,
     addr: SocketAddr,
+    addr_text: String,
 }
 
 impl ClientRef {
     pub(crate) fn new(id: u64, name: String, addr: SocketAddr) -> Self {
-        Self(Arc::new(ClientMeta { id, name, addr }))
+        Self(Arc::new(ClientMeta { id, name, addr, addr_text: addr.to_string() }))
     }
     /// The viewer's id for this client (kept when a session is resumed).
     pub fn id(&self) -> u64 {
@@ -76,6 +77,10 @@ impl ClientRef {
     /// `ip:port` of the connection.
     pub fn addr(&self) -> SocketAddr {
         self.0.addr
+    }
+    /// `ip:port` as text (formatted once per connection).
+    pub fn addr_text(&self) -> &str {
+        &self.0.addr_text
     }
 }
 
@@ -246,8 +251,11 @@ impl ServerHandle {
         match tx.try_send(reply) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
-                self.shared.stats.replies_dropped.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(client, "reply dropped: the client is not reading its replies");
+                let n = self.shared.stats.replies_dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                // Logged at 1, 2, 4, 8, ... drops so a client that never reads cannot flood the log.
+                if n.is_power_of_two() {
+                    tracing::warn!(client, dropped = n, "reply dropped: the client is not reading its replies");
+                }
                 false
             }
             Err(TrySendError::Disconnected(_)) => false,

@@ -111,7 +111,7 @@ impl Runtime {
     fn handle(&mut self, ev: Event) {
         match ev {
             Event::Connected { client, resumed } => {
-                self.scene.client_connected(client.id(), client.name(), &client.addr().to_string());
+                self.scene.client_connected(client.id(), client.name(), client.addr_text());
                 let how = if resumed { "resumed" } else { "connected" };
                 self.note(Level::Info, format!("{} #{} {how} from {}", client.name(), client.id(), client.addr()));
             }
@@ -124,10 +124,9 @@ impl Runtime {
             }
             Event::Message { client, envelope, .. } => {
                 self.handled += 1;
-                let addr = client.addr().to_string();
                 let msg = Incoming {
                     envelope: &envelope,
-                    client: ClientCtx { id: client.id(), name: client.name(), addr: &addr },
+                    client: ClientCtx { id: client.id(), name: client.name(), addr: client.addr_text() },
                 };
                 let report = self.chain.run(&msg, &mut self.scene, &self.out);
                 for e in report.errors {

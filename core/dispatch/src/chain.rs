@@ -1,9 +1,19 @@
 //! The ordered list of stages and how a message runs through it.
 
-use periscope_protocol::{Envelope, Reply};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use periscope_protocol::{Envelope, MessageType, Reply, Value};
 use periscope_scene::Scene;
 
 use crate::Stage;
+use crate::builtin::BuiltinStage;
+use crate::config::{DispatchConfig, ScriptsConfig};
+use crate::script::ScriptStage;
+use crate::script::api::{Ctx, build_engine};
+use crate::watch::{DirWatcher, Wake};
 
 /// The client a message came from, as stages see it.
 #[derive(Clone, Copy, Debug)]
@@ -36,15 +46,25 @@ pub trait Outbox {
     fn broadcast(&self, reply: &Reply) -> usize;
 }
 
-/// A stage's failure. The chain reports it to the sender once and goes on.
+/// A stage's failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StageError {
-    /// The message was refused for a reason the sender should fix.
+    /// The message was refused for a reason the sender should fix (every time).
     #[error("{message}")]
     Refused { code: &'static str, message: String },
-    /// The stage itself failed (a script error, a plugin panic, ...).
+    /// The stage itself failed (a script error, a plugin panic, ...): reported
+    /// to each client once per stage version, and counted towards disabling it.
     #[error("stage {stage} failed: {message}")]
     Failed { stage: String, message: String },
+}
+
+/// Why the chain could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ChainError {
+    #[error(
+        "dispatch.chain entry {0:?} is neither \"builtin\" nor a .rhai script path or glob (plugins are not supported yet)"
+    )]
+    UnknownStage(String),
 }
 
 /// What happened to one message, for logs, the UI and tests.
@@ -57,56 +77,361 @@ pub struct StageReport {
     pub errors: Vec<String>,
 }
 
+/// A stage as the UI and the chain query show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageStatus {
+    pub name: String,
+    /// The `dispatch.chain` entry it came from.
+    pub entry: String,
+    pub path: Option<PathBuf>,
+    pub generation: u64,
+    pub calls: u64,
+    pub failures: u64,
+    /// Set while the stage is disabled after repeated failures.
+    pub disabled: Option<String>,
+    /// The latest load error (the last good version, if any, keeps running).
+    pub load_error: Option<String>,
+    pub last_error: Option<String>,
+}
+
+impl StageStatus {
+    fn to_value(&self) -> Value {
+        Value::map([
+            ("name", Value::from(self.name.as_str())),
+            ("entry", self.entry.as_str().into()),
+            ("path", self.path.as_ref().map(|p| p.display().to_string()).into()),
+            ("generation", self.generation.into()),
+            ("calls", self.calls.into()),
+            ("failures", self.failures.into()),
+            ("disabled", self.disabled.clone().into()),
+            ("load_error", self.load_error.clone().into()),
+            ("last_error", self.last_error.clone().into()),
+        ])
+    }
+}
+
+/// What [`Chain::poll`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PollResult {
+    /// Scripts were added, removed or reloaded.
+    pub changed: bool,
+    /// File changes are settling; poll again after this long.
+    pub again_in: Option<Duration>,
+}
+
+struct Slot {
+    stage: Box<dyn Stage>,
+    seen_generation: u64,
+    failures_in_row: u32,
+    disabled: Option<String>,
+    calls: u64,
+    failures: u64,
+    last_error: Option<String>,
+    /// Clients already told about this stage version's failures.
+    told: HashSet<u64>,
+}
+
+impl Slot {
+    /// A new version of the stage starts with a clean record (and re-enabled).
+    fn sync_generation(&mut self) {
+        let generation = self.stage.generation();
+        if generation != self.seen_generation {
+            self.seen_generation = generation;
+            self.failures_in_row = 0;
+            self.told.clear();
+            if self.disabled.take().is_some() {
+                tracing::info!(stage = self.stage.name(), "stage re-enabled after reload");
+            }
+        }
+    }
+
+    fn new(stage: Box<dyn Stage>) -> Self {
+        Self {
+            seen_generation: stage.generation(),
+            stage,
+            failures_in_row: 0,
+            disabled: None,
+            calls: 0,
+            failures: 0,
+            last_error: None,
+            told: HashSet::new(),
+        }
+    }
+}
+
+enum EntryKind {
+    Fixed,
+    /// Script files matching `dir/pattern`, kept in file-name order.
+    Scripts {
+        dir: PathBuf,
+        pattern: String,
+    },
+}
+
+struct Entry {
+    text: String,
+    kind: EntryKind,
+    slots: Vec<Slot>,
+}
+
+struct ScriptHost {
+    engine: Arc<rhai::Engine>,
+    ctx: Arc<Mutex<Ctx>>,
+    watcher: Option<DirWatcher>,
+    debounce: Duration,
+}
+
 /// The ordered stages.
-#[derive(Default)]
 pub struct Chain {
-    stages: Vec<Box<dyn Stage>>,
+    entries: Vec<Entry>,
+    max_failures: u32,
+    scripts: Option<ScriptHost>,
+}
+
+impl Default for Chain {
+    fn default() -> Self {
+        Self::new(vec![Box::new(BuiltinStage)])
+    }
+}
+
+/// `*` and `?` wildcard match of a file name.
+fn wildcard(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.split_first(), name.split_first()) {
+        (None, None) => true,
+        (Some((b'*', rest)), _) => wildcard(rest, name) || (!name.is_empty() && wildcard(pattern, &name[1..])),
+        (Some((b'?', rest)), Some((_, n))) => wildcard(rest, n),
+        (Some((p, rest)), Some((c, n))) if p == c => wildcard(rest, n),
+        _ => false,
+    }
+}
+
+fn list_scripts(dir: &Path, pattern: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            !name.starts_with('.') && wildcard(pattern.as_bytes(), name.as_bytes())
+        })
+        .collect();
+    files.sort();
+    files
 }
 
 impl Chain {
+    /// A chain of fixed stages (no scripts, no reload).
     pub fn new(stages: Vec<Box<dyn Stage>>) -> Self {
-        Self { stages }
+        let entries = stages
+            .into_iter()
+            .map(|s| Entry { text: s.name().to_owned(), kind: EntryKind::Fixed, slots: vec![Slot::new(s)] })
+            .collect();
+        Self { entries, max_failures: ScriptsConfig::default().max_failures, scripts: None }
+    }
+
+    /// Builds the chain from `[dispatch]`; script paths are relative to `base`.
+    /// Scripts are loaded right away (their top-level code and `init()` may use the scene).
+    pub fn from_config(
+        dispatch: &DispatchConfig,
+        scripts: &ScriptsConfig,
+        base: &Path,
+        scene: &mut Scene,
+    ) -> Result<Self, ChainError> {
+        let ctx = Arc::new(Mutex::new(Ctx { max_array_size: scripts.max_array_size, ..Ctx::default() }));
+        let engine = Arc::new(build_engine(scripts, &ctx));
+        let mut host = ScriptHost {
+            engine,
+            ctx,
+            watcher: scripts.watch.then(DirWatcher::new),
+            debounce: Duration::from_millis(scripts.debounce_ms),
+        };
+        let mut entries = Vec::new();
+        for text in &dispatch.chain {
+            let kind = if text == "builtin" {
+                EntryKind::Fixed
+            } else if text.ends_with(".rhai") || text.contains('*') {
+                let full = base.join(text);
+                let dir = full.parent().map_or_else(|| base.to_path_buf(), Path::to_path_buf);
+                let pattern = full.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                if let Some(w) = host.watcher.as_mut() {
+                    w.watch(&dir);
+                }
+                EntryKind::Scripts { dir, pattern }
+            } else {
+                return Err(ChainError::UnknownStage(text.clone()));
+            };
+            let slots = match kind {
+                EntryKind::Fixed => vec![Slot::new(Box::new(BuiltinStage))],
+                EntryKind::Scripts { .. } => Vec::new(),
+            };
+            entries.push(Entry { text: text.clone(), kind, slots });
+        }
+        let mut chain = Self { entries, max_failures: scripts.max_failures.max(1), scripts: Some(host) };
+        chain.rescan(scene);
+        Ok(chain)
+    }
+
+    /// Called when script files change (e.g. to wake the UI).
+    pub fn set_wake(&self, wake: Wake) {
+        if let Some(w) = self.scripts.as_ref().and_then(|h| h.watcher.as_ref()) {
+            w.set_wake(wake);
+        }
+    }
+
+    /// Applies settled file changes: new scripts are loaded, removed ones
+    /// dropped, edited ones reloaded (a failed compile keeps the old version).
+    pub fn poll(&mut self, scene: &mut Scene) -> PollResult {
+        let Some(host) = self.scripts.as_ref() else { return PollResult::default() };
+        let Some(w) = host.watcher.as_ref() else { return PollResult::default() };
+        match w.take_settled(host.debounce) {
+            Ok(true) => PollResult { changed: self.rescan(scene), again_in: None },
+            Ok(false) => PollResult::default(),
+            Err(left) => PollResult { changed: false, again_in: Some(left) },
+        }
+    }
+
+    /// Re-lists every script entry and reloads what changed. True if anything changed.
+    pub fn rescan(&mut self, scene: &mut Scene) -> bool {
+        let Some(host) = self.scripts.as_mut() else { return false };
+        let mut changed = false;
+        for entry in &mut self.entries {
+            let EntryKind::Scripts { dir, pattern } = &entry.kind else { continue };
+            if let Some(w) = host.watcher.as_mut() {
+                w.watch(dir);
+            }
+            let files = list_scripts(dir, pattern);
+            let before = entry.slots.len();
+            entry.slots.retain(|s| {
+                let keep = s.stage.path().is_some_and(|p| files.iter().any(|f| f == p));
+                if !keep {
+                    tracing::info!(script = s.stage.name(), "script removed");
+                }
+                keep
+            });
+            changed |= entry.slots.len() != before;
+            for file in files {
+                match entry.slots.iter_mut().find(|s| s.stage.path() == Some(file.as_path())) {
+                    Some(slot) => changed |= slot.stage.reload(scene),
+                    None => {
+                        let mut stage = ScriptStage::new(file, Arc::clone(&host.engine), Arc::clone(&host.ctx));
+                        stage.reload(scene);
+                        entry.slots.push(Slot::new(Box::new(stage)));
+                        changed = true;
+                    }
+                }
+            }
+            entry.slots.sort_by(|a, b| a.stage.path().cmp(&b.stage.path()));
+            entry.slots.iter_mut().for_each(Slot::sync_generation);
+        }
+        changed
     }
 
     pub fn stage_names(&self) -> Vec<String> {
-        self.stages.iter().map(|s| s.name().to_owned()).collect()
+        self.slots().map(|s| s.stage.name().to_owned()).collect()
     }
 
-    /// Offers `msg` to every stage in order until one stops the chain. A
-    /// failing stage is reported to the sender (an error reply citing the
-    /// message's seq) and the chain continues.
+    fn slots(&self) -> impl Iterator<Item = &Slot> {
+        self.entries.iter().flat_map(|e| e.slots.iter())
+    }
+
+    /// Every stage's state, in chain order.
+    pub fn status(&self) -> Vec<StageStatus> {
+        self.entries
+            .iter()
+            .flat_map(|e| {
+                e.slots.iter().map(|s| StageStatus {
+                    name: s.stage.name().to_owned(),
+                    entry: e.text.clone(),
+                    path: s.stage.path().map(Path::to_path_buf),
+                    generation: s.stage.generation(),
+                    calls: s.calls,
+                    failures: s.failures,
+                    disabled: s.disabled.clone(),
+                    load_error: s.stage.load_error().map(str::to_owned),
+                    last_error: s.last_error.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Offers `msg` to every enabled stage in order until one stops the chain.
+    /// A chain-status query (type 302) is answered here and goes no further.
     pub fn run(&mut self, msg: &Incoming<'_>, scene: &mut Scene, out: &dyn Outbox) -> StageReport {
         let mut report = StageReport::default();
         let env = msg.envelope;
-        for stage in &mut self.stages {
-            report.ran.push(stage.name().to_owned());
-            match stage.process(msg, scene, out) {
-                Ok(Flow::Continue) => {}
-                Ok(Flow::Stop) => {
-                    report.stopped_by = Some(stage.name().to_owned());
-                    break;
+        if env.kind == MessageType::QueryChain.as_i64() {
+            let stages = self.status().iter().map(StageStatus::to_value).collect();
+            let fields =
+                vec![("ref_seq".to_owned(), Value::from(env.seq)), ("stages".to_owned(), Value::Array(stages))];
+            out.send(msg.client.id, Reply::Other { kind: MessageType::ChainState.as_i64(), fields });
+            return report;
+        }
+        let max_failures = self.max_failures;
+        'entries: for entry in &mut self.entries {
+            for slot in &mut entry.slots {
+                slot.sync_generation();
+                if slot.disabled.is_some() {
+                    continue;
                 }
-                Err(e) => {
-                    let code = match &e {
-                        StageError::Refused { code, .. } => *code,
-                        StageError::Failed { .. } => "stage_failed",
-                    };
-                    tracing::warn!(
-                        client = msg.client.id,
-                        name = msg.client.name,
-                        seq = env.seq,
-                        kind = env.kind,
-                        uid = env.uid,
-                        stage = stage.name(),
-                        code,
-                        error = %e,
-                        "message refused"
-                    );
-                    out.send(msg.client.id, Reply::error(env.seq, Some(env.kind), env.uid, code, e.to_string()));
-                    report.errors.push(e.to_string());
+                let name = slot.stage.name().to_owned();
+                slot.calls += 1;
+                report.ran.push(name.clone());
+                match slot.stage.process(msg, scene, out) {
+                    Ok(flow) => {
+                        slot.failures_in_row = 0;
+                        if flow == Flow::Stop {
+                            report.stopped_by = Some(name);
+                            break 'entries;
+                        }
+                    }
+                    Err(StageError::Refused { code, message }) => {
+                        tracing::warn!(
+                            client = msg.client.id, name = msg.client.name, seq = env.seq, kind = env.kind,
+                            uid = env.uid, stage = %name, code, "message refused: {message}"
+                        );
+                        out.send(msg.client.id, Reply::error(env.seq, Some(env.kind), env.uid, code, message.clone()));
+                        report.errors.push(message);
+                    }
+                    Err(e @ StageError::Failed { .. }) => {
+                        let text = e.to_string();
+                        slot.failures += 1;
+                        slot.failures_in_row += 1;
+                        slot.last_error = Some(text.clone());
+                        tracing::warn!(client = msg.client.id, seq = env.seq, kind = env.kind, "{text}");
+                        if slot.told.insert(msg.client.id) {
+                            let reply = Reply::error(env.seq, Some(env.kind), env.uid, "stage_failed", text.clone());
+                            out.send(msg.client.id, reply);
+                        }
+                        if slot.failures_in_row >= max_failures {
+                            let why = format!(
+                                "disabled after {} failures in a row (last: {text}); edit or touch the file to reload it",
+                                slot.failures_in_row
+                            );
+                            tracing::error!(stage = %name, "{why}");
+                            slot.disabled = Some(why);
+                        }
+                        report.errors.push(text);
+                    }
                 }
             }
         }
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard;
+
+    #[test]
+    fn wildcards() {
+        assert!(wildcard(b"*.rhai", b"a.rhai"));
+        assert!(wildcard(b"*.rhai", b".rhai"));
+        assert!(!wildcard(b"*.rhai", b"a.rhai~"));
+        assert!(wildcard(b"log_?.rhai", b"log_1.rhai"));
+        assert!(wildcard(b"exact.rhai", b"exact.rhai"));
+        assert!(!wildcard(b"exact.rhai", b"other.rhai"));
     }
 }

@@ -3,13 +3,22 @@
 //! `builtin` (the scene's own handler) is one stage like the others, so a
 //! stage can run before it (filter, rewrite, consume) or after it (react).
 //!
-//! Scripts (rhai) and native plugins are further [`Stage`] implementations.
+//! Stages are the builtin handler, hot-reloaded rhai scripts ([`script`]) and
+//! (with the plugins issue) native plugins.
 
 mod builtin;
 mod chain;
+mod config;
+pub mod script;
+mod watch;
+
+use std::path::Path;
 
 pub use builtin::BuiltinStage;
-pub use chain::{Chain, ClientCtx, Flow, Incoming, Outbox, StageError, StageReport};
+pub use chain::{
+    Chain, ChainError, ClientCtx, Flow, Incoming, Outbox, PollResult, StageError, StageReport, StageStatus,
+};
+pub use config::{DispatchConfig, ScriptsConfig};
 
 /// A step of the chain.
 pub trait Stage: Send {
@@ -22,4 +31,20 @@ pub trait Stage: Send {
         scene: &mut periscope_scene::Scene,
         out: &dyn Outbox,
     ) -> Result<Flow, StageError>;
+    /// The file this stage was loaded from, if any.
+    fn path(&self) -> Option<&Path> {
+        None
+    }
+    /// Bumped on every successful (re)load; a new generation re-enables a disabled stage.
+    fn generation(&self) -> u64 {
+        0
+    }
+    /// Why the latest (re)load failed, while an older version (or nothing) runs.
+    fn load_error(&self) -> Option<&str> {
+        None
+    }
+    /// Reloads from disk if the source changed; true when a new version runs.
+    fn reload(&mut self, _scene: &mut periscope_scene::Scene) -> bool {
+        false
+    }
 }

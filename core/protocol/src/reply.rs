@@ -18,6 +18,8 @@ pub struct NodeSummary {
     pub n_frames: usize,
     pub current_frame: usize,
     pub enabled: bool,
+    /// Node color, RGBA in [0, 1].
+    pub color: [f32; 4],
 }
 
 /// One client as reported by a scene query.
@@ -39,6 +41,10 @@ pub struct SceneState {
     pub playing: bool,
     pub nodes: Vec<NodeSummary>,
     pub clients: Vec<ClientSummary>,
+    /// The selected node's viewer id.
+    pub selected: Option<u64>,
+    /// The node the view was last centered on.
+    pub focused: Option<u64>,
     /// For a query naming `uid`, `attribute` and `frame`: that frame's data.
     pub data: Option<Value>,
 }
@@ -151,6 +157,7 @@ impl Reply {
                             ("n_frames", n.n_frames.into()),
                             ("current_frame", n.current_frame.into()),
                             ("enabled", n.enabled.into()),
+                            ("color", Value::from(n.color.iter().map(|&c| Value::from(c)).collect::<Vec<_>>())),
                         ])
                     })
                     .collect();
@@ -168,6 +175,8 @@ impl Reply {
                     })
                     .collect();
                 f.push(("clients", Value::Array(clients)));
+                f.push(("selected", s.selected.into()));
+                f.push(("focused", s.focused.into()));
                 if let Some(d) = &s.data {
                     f.push(("data", d.clone()));
                 }
@@ -229,6 +238,13 @@ impl Reply {
                         n_frames: n.get("n_frames").and_then(Value::as_i64).unwrap_or(0) as usize,
                         current_frame: n.get("current_frame").and_then(Value::as_i64).unwrap_or(0) as usize,
                         enabled: n.get("enabled").and_then(Value::as_bool).unwrap_or(true),
+                        color: match n.get("color") {
+                            Some(Value::Array(c)) if c.len() == 4 => {
+                                let f = |i: usize| c[i].as_f64().unwrap_or(0.0) as f32;
+                                [f(0), f(1), f(2), f(3)]
+                            }
+                            _ => [0.0; 4],
+                        },
                     })
                     .collect();
                 let clients = list("clients")
@@ -247,6 +263,8 @@ impl Reply {
                     playing: v.get("playing").and_then(Value::as_bool).unwrap_or(false),
                     nodes,
                     clients,
+                    selected: u("selected"),
+                    focused: u("focused"),
                     data: v.get("data").cloned(),
                 })
             }
@@ -300,8 +318,11 @@ mod tests {
                     n_frames: 200,
                     current_frame: 3,
                     enabled: true,
+                    color: [0.5, 0.25, 1.0, 1.0],
                 }],
                 clients: vec![ClientSummary { id: 2, name: "py".into(), addr: "127.0.0.1:5".into(), connected: true }],
+                selected: Some(1),
+                focused: None,
                 data: None,
             }),
             Reply::Other { kind: 10001, fields: vec![("answer".into(), Value::Int(42))] },

@@ -31,6 +31,10 @@ pub enum MessageType {
     Query = 300,
     /// Server -> client: the answer to `Query`.
     SceneState = 301,
+    /// Ask for the dispatch chain's stages (scripts: status, generation, errors).
+    QueryChain = 302,
+    /// Server -> client: the answer to `QueryChain`.
+    ChainState = 303,
     /// Server -> client: a message was refused.
     Error = 400,
     /// Server -> client: a message was accepted with a remark (e.g. an unknown kwarg).
@@ -68,6 +72,8 @@ impl MessageType {
             202 => PreviousFrame,
             300 => Query,
             301 => SceneState,
+            302 => QueryChain,
+            303 => ChainState,
             400 => Error,
             401 => Warning,
             500 => Hello,
@@ -104,6 +110,8 @@ impl MessageType {
             PreviousFrame => "previous_frame",
             Query => "query",
             SceneState => "scene_state",
+            QueryChain => "query_chain",
+            ChainState => "chain_state",
             Error => "error",
             Warning => "warning",
             Hello => "hello",
@@ -120,7 +128,9 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for n in [1, 2, 3, 4, 5, 6, 10, 11, 100, 101, 102, 103, 200, 201, 202, 300, 301, 400, 401, 500, 501, 502] {
+        for n in
+            [1, 2, 3, 4, 5, 6, 10, 11, 100, 101, 102, 103, 200, 201, 202, 300, 301, 302, 303, 400, 401, 500, 501, 502]
+        {
             let t = MessageType::from_i64(n).unwrap();
             assert_eq!(t.as_i64(), n, "{}", t.name());
         }

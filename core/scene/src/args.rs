@@ -30,25 +30,37 @@ pub(crate) fn to_array(name: &str, v: &Value) -> Result<NdArray, SceneError> {
             }
             let mut flat = Vec::with_capacity(shape.iter().product());
             flatten(name, v, &shape, &mut flat)?;
-            Ok(NdArray::from_f32(shape, flat))
+            // Lists of integers stay integers (faces, joint connections, frames).
+            if flat.iter().all(|x| matches!(x, Value::Int(_))) && !flat.is_empty() {
+                let ints: Vec<i64> = flat.iter().filter_map(|x| x.as_i64()).collect();
+                return Ok(NdArray::from_i64(shape, ints));
+            }
+            let floats = flat
+                .iter()
+                .map(|x| {
+                    x.as_f64().map(|f| f as f32).ok_or_else(|| {
+                        err("bad_value", format!("{name} must hold only numbers, found {}", x.type_name()))
+                    })
+                })
+                .collect::<Result<Vec<f32>, _>>()?;
+            Ok(NdArray::from_f32(shape, floats))
         }
         other => Err(err("bad_value", format!("{name} must be an array, got {}", other.type_name()))),
     }
 }
 
-fn flatten(name: &str, v: &Value, shape: &[usize], out: &mut Vec<f32>) -> Result<(), SceneError> {
+fn flatten<'a>(name: &str, v: &'a Value, shape: &[usize], out: &mut Vec<&'a Value>) -> Result<(), SceneError> {
     match (v, shape.split_first()) {
         (Value::Array(items), Some((&n, rest))) if items.len() == n => {
             items.iter().try_for_each(|item| flatten(name, item, rest, out))
         }
+        (Value::Array(_), _) | (_, Some(_)) => {
+            Err(err("bad_shape", format!("{name} is a ragged nested list; send a rectangular array")))
+        }
         (other, None) => {
-            let x = other.as_f64().ok_or_else(|| {
-                err("bad_value", format!("{name} must hold only numbers, found {}", other.type_name()))
-            })?;
-            out.push(x as f32);
+            out.push(other);
             Ok(())
         }
-        _ => Err(err("bad_shape", format!("{name} is a ragged nested list; send a rectangular array"))),
     }
 }
 

@@ -22,6 +22,8 @@ pub struct Applied {
     pub warnings: Vec<SceneWarning>,
     /// The answer to a query.
     pub state: Option<SceneState>,
+    /// The node a creation message made.
+    pub created: Option<u64>,
 }
 
 impl Applied {
@@ -201,6 +203,7 @@ impl Scene {
             self.by_remote.insert((client, uid), node.id);
         }
         tracing::debug!(id = node.id, kind = kind.name(), name = %node.name, frames = node.n_frames(), "node created");
+        applied.created = Some(node.id);
         self.nodes.insert(node.id, node);
         self.touch();
         Ok(())

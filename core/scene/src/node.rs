@@ -138,6 +138,18 @@ impl Node {
         })
     }
 
+    /// Makes the position static (one frame for every frame).
+    pub fn set_position(&mut self, p: [f32; 3]) {
+        self.attrs.insert("position", FrameSeq::from_chunk(vec![3], 1, Arc::new(p.to_vec())));
+        self.version += 1;
+    }
+
+    /// Makes the rotation static (row-major 3x3).
+    pub fn set_rotation(&mut self, r: [f32; 9]) {
+        self.attrs.insert("rotation", FrameSeq::from_chunk(vec![3, 3], 1, Arc::new(r.to_vec())));
+        self.version += 1;
+    }
+
     /// Triangle indices `(T, 3)` flattened, for meshes.
     pub fn faces(&self) -> Option<&[u32]> {
         self.faces.as_deref().map(Vec::as_slice)

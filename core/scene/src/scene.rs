@@ -43,8 +43,19 @@ pub struct Scene {
     pub(crate) current_frame: usize,
     /// Whether playback runs (the UI advances frames; headless ignores it).
     pub playing: bool,
+    /// The selected node (UI, scripts and plugins share it).
+    pub selected: Option<NodeId>,
+    /// The node the view should center on, with a counter bumped per request
+    /// so the renderer can tell a new request from an old one.
+    pub focus: Option<(NodeId, u64)>,
     /// Bumped on every change, so the UI and renderer know when to look again.
     pub(crate) version: u64,
+}
+
+impl Default for Scene {
+    fn default() -> Self {
+        Self::new(SceneConfig::default())
+    }
 }
 
 impl Scene {
@@ -57,8 +68,17 @@ impl Scene {
             next_node_id: 1,
             current_frame: 0,
             playing: false,
+            selected: None,
+            focus: None,
             version: 0,
         }
+    }
+
+    /// Asks the view to center on `id` (the renderer moves the camera).
+    pub fn request_focus(&mut self, id: NodeId) {
+        let n = self.focus.map_or(1, |(_, n)| n + 1);
+        self.focus = Some((id, n));
+        self.touch();
     }
 
     pub fn config(&self) -> &SceneConfig {
@@ -99,6 +119,12 @@ impl Scene {
     /// Removes a node and its uid mapping.
     pub fn remove_node(&mut self, id: NodeId) -> Option<Node> {
         let node = self.nodes.remove(&id)?;
+        if self.selected == Some(id) {
+            self.selected = None;
+        }
+        if self.focus.is_some_and(|(f, _)| f == id) {
+            self.focus = None;
+        }
         if let Some(uid) = node.uid {
             self.by_remote.remove(&(node.client, uid));
         }
@@ -189,6 +215,7 @@ impl Scene {
                     n_frames: n.n_frames(),
                     current_frame: n.frame_for(self.current_frame),
                     enabled: n.enabled,
+                    color: n.color,
                 })
                 .collect(),
             clients: self
@@ -196,6 +223,8 @@ impl Scene {
                 .values()
                 .map(|c| ClientSummary { id: c.id, name: c.name.clone(), addr: c.addr.clone(), connected: c.connected })
                 .collect(),
+            selected: self.selected,
+            focused: self.focus.map(|(id, _)| id),
             data: None,
         }
     }

@@ -17,7 +17,7 @@ pub struct ViewerApp {
     rt: Runtime,
     cfg: ViewerSection,
     listen: SocketAddr,
-    selected: Option<NodeId>,
+    show_scripts: bool,
     last_step: Instant,
     shutdown: Arc<AtomicBool>,
 }
@@ -44,6 +44,8 @@ pub fn run(
             let ctx = cc.egui_ctx.clone();
             rt.queue().set_waker(Arc::new(move || ctx.request_repaint()));
             let ctx = cc.egui_ctx.clone();
+            rt.chain().set_wake(Arc::new(move || ctx.request_repaint()));
+            let ctx = cc.egui_ctx.clone();
             let flag = Arc::clone(&shutdown);
             std::thread::Builder::new()
                 .name("periscope-ctrlc-watch".into())
@@ -54,7 +56,7 @@ pub fn run(
                     ctx.request_repaint();
                 })
                 .ok();
-            Ok(Box::new(ViewerApp { rt, cfg, listen, selected: None, last_step: Instant::now(), shutdown }))
+            Ok(Box::new(ViewerApp { rt, cfg, listen, show_scripts: true, last_step: Instant::now(), shutdown }))
         }),
     )
 }
@@ -114,6 +116,8 @@ impl ViewerApp {
             ui.label(format!("queue {items} msg / {:.1} MB", bytes as f64 / 1e6));
             ui.separator();
             ui.label(format!("{} message(s) handled", self.rt.handled));
+            ui.separator();
+            ui.toggle_value(&mut self.show_scripts, "Scripts");
         });
     }
 
@@ -163,19 +167,15 @@ impl ViewerApp {
                         n.enabled = enabled;
                     }
                     ui.monospace(tag).on_hover_text(kind);
-                    if ui.selectable_label(self.selected == Some(id), label).clicked() {
-                        self.selected = Some(id);
+                    if ui.selectable_label(self.rt.scene.selected == Some(id), label).clicked() {
+                        self.rt.scene.selected = Some(id);
                     }
                 });
             }
         });
         ui.separator();
-        if let Some(id) = self.selected {
-            if self.rt.scene.node(id).is_none() {
-                self.selected = None;
-            } else {
-                self.properties(ui, id);
-            }
+        if let Some(id) = self.rt.scene.selected {
+            self.properties(ui, id);
         }
     }
 
@@ -243,6 +243,44 @@ impl ViewerApp {
         }
     }
 
+    fn scripts_panel(&mut self, ui: &mut egui::Ui) {
+        ui.heading("Dispatch chain");
+        ui.weak("Every message passes these stages in order ([dispatch] chain in config.toml).");
+        ui.separator();
+        let stages = self.rt.stages();
+        if stages.is_empty() {
+            ui.weak("No stages.");
+        }
+        egui::ScrollArea::vertical().id_salt("stages").show(ui, |ui| {
+            for s in stages {
+                ui.horizontal(|ui| {
+                    let (text, color) = if s.disabled.is_some() {
+                        ("disabled", ui.visuals().error_fg_color)
+                    } else if s.load_error.is_some() {
+                        ("error", ui.visuals().warn_fg_color)
+                    } else {
+                        ("ok", ui.visuals().text_color())
+                    };
+                    ui.colored_label(color, text);
+                    ui.strong(&s.name);
+                    if s.path.is_some() {
+                        ui.weak(format!("gen {}", s.generation));
+                    }
+                    ui.weak(format!("{} calls, {} failures", s.calls, s.failures));
+                })
+                .response
+                .on_hover_text(format!("from chain entry \"{}\"", s.entry));
+                for (label, text) in
+                    [("disabled", &s.disabled), ("load error", &s.load_error), ("last error", &s.last_error)]
+                {
+                    if let Some(t) = text {
+                        ui.colored_label(ui.visuals().error_fg_color, format!("  {label}: {t}"));
+                    }
+                }
+            }
+        });
+    }
+
     fn central(&mut self, ui: &mut egui::Ui) {
         ui.heading("Viewport");
         ui.weak("The 3D view draws here once the renderer is in place; the scene, frames and messages are live.");
@@ -279,6 +317,9 @@ impl eframe::App for ViewerApp {
         if !self.rt.queue().is_empty() {
             ctx.request_repaint();
         }
+        if let Some(again) = self.rt.poll_scripts().again_in {
+            ctx.request_repaint_after(again);
+        }
         self.step_playback(ctx);
     }
 
@@ -286,6 +327,9 @@ impl eframe::App for ViewerApp {
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
         egui::Panel::bottom("playback").show(ui, |ui| self.playback_bar(ui));
         egui::Panel::left("scene").resizable(true).default_size(300.0).show(ui, |ui| self.scene_tree(ui));
+        if self.show_scripts {
+            egui::Panel::right("scripts").resizable(true).default_size(340.0).show(ui, |ui| self.scripts_panel(ui));
+        }
         egui::CentralPanel::default().show(ui, |ui| self.central(ui));
     }
 }

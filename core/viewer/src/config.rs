@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use periscope_dispatch::{DispatchConfig, ScriptsConfig};
 use periscope_scene::SceneConfig;
 use periscope_server::ServerConfig;
 use serde::Deserialize;
@@ -14,6 +15,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub viewer: ViewerSection,
     pub scene: SceneConfig,
+    pub dispatch: DispatchConfig,
+    pub scripts: ScriptsConfig,
 }
 
 /// `[viewer]`
@@ -84,6 +87,8 @@ mod tests {
         let d = Config::default();
         assert_eq!(c.server.max_message_bytes, d.server.max_message_bytes);
         assert_eq!(c.viewer.playback_fps, d.viewer.playback_fps);
+        assert_eq!(c.dispatch.chain, d.dispatch.chain);
+        assert_eq!(c.scripts.max_operations, d.scripts.max_operations);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
+use periscope_dispatch::Chain;
 use periscope_scene::Scene;
 use periscope_server::{ByteQueue, Server};
 
@@ -68,13 +69,19 @@ fn init_logging(level: Option<&str>) {
         None => tracing_subscriber::EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,wgpu_core=warn,wgpu_hal=warn,naga=warn")),
     };
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    use std::io::IsTerminal as _;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
 }
 
 fn run_headless(mut rt: Runtime, shutdown: &AtomicBool) {
     tracing::info!("running headless (no window)");
     while !shutdown.load(Ordering::SeqCst) {
         rt.pump_blocking(Duration::from_millis(100), Duration::from_millis(50));
+        rt.poll_scripts();
     }
 }
 
@@ -82,15 +89,17 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_logging(cli.log_level.as_deref());
 
-    let mut config = match find_config(&cli) {
+    let (mut config, base) = match find_config(&cli) {
         Some(path) => {
             let c = Config::load(&path)?;
             tracing::info!(path = %path.display(), "configuration loaded");
-            c
+            let base =
+                path.parent().map(PathBuf::from).filter(|p| !p.as_os_str().is_empty()).unwrap_or_else(|| ".".into());
+            (c, base)
         }
         None => {
             tracing::info!("no config.toml found; using built-in defaults");
-            Config::default()
+            (Config::default(), PathBuf::from("."))
         }
     };
     if let Some(h) = cli.host {
@@ -99,6 +108,11 @@ fn main() -> anyhow::Result<()> {
     if let Some(p) = cli.port {
         config.server.port = p;
     }
+
+    // The chain (and its scripts) is ready before the first client can connect.
+    let mut scene = Scene::new(config.scene.clone());
+    let chain = Chain::from_config(&config.dispatch, &config.scripts, &base, &mut scene)?;
+    tracing::info!(chain = ?chain.stage_names(), "dispatch chain ready");
 
     let queue = Arc::new(ByteQueue::new(config.server.queue_bytes, config.server.queue_messages));
     let mut server = Server::start(config.server.clone(), Arc::clone(&queue))?;
@@ -117,7 +131,7 @@ fn main() -> anyhow::Result<()> {
         .context("cannot install the Ctrl-C handler")?;
     }
 
-    let rt = Runtime::new(Scene::new(config.scene.clone()), Arc::clone(&queue), server.handle());
+    let rt = Runtime::new(scene, chain, Arc::clone(&queue), server.handle());
     let want_window = !(cli.headless || config.viewer.headless);
     if want_window && !display_available() {
         tracing::warn!("no display (DISPLAY and WAYLAND_DISPLAY are unset): running headless");

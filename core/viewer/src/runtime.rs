@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use periscope_dispatch::{BuiltinStage, Chain, ClientCtx, Incoming, Outbox};
+use periscope_dispatch::{Chain, ClientCtx, Incoming, Outbox, PollResult, StageStatus};
 use periscope_protocol::Reply;
 use periscope_scene::Scene;
 use periscope_server::{ByteQueue, Event, ServerHandle};
@@ -52,15 +52,8 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    pub fn new(scene: Scene, queue: Arc<ByteQueue<Event>>, server: ServerHandle) -> Self {
-        Self {
-            scene,
-            chain: Chain::new(vec![Box::new(BuiltinStage)]),
-            queue,
-            out: ServerOutbox(server),
-            log: VecDeque::new(),
-            handled: 0,
-        }
+    pub fn new(scene: Scene, chain: Chain, queue: Arc<ByteQueue<Event>>, server: ServerHandle) -> Self {
+        Self { scene, chain, queue, out: ServerOutbox(server), log: VecDeque::new(), handled: 0 }
     }
 
     pub fn server(&self) -> &ServerHandle {
@@ -69,6 +62,33 @@ impl Runtime {
 
     pub fn queue(&self) -> &ByteQueue<Event> {
         &self.queue
+    }
+
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// Every stage's state, for the Scripts panel.
+    pub fn stages(&self) -> Vec<StageStatus> {
+        self.chain.status()
+    }
+
+    /// Applies settled script changes (hot reload).
+    pub fn poll_scripts(&mut self) -> PollResult {
+        let before: Vec<Option<String>> = self.chain.status().into_iter().map(|s| s.load_error).collect();
+        let r = self.chain.poll(&mut self.scene);
+        if r.changed || before.len() != self.chain.status().len() {
+            let names = self.chain.stage_names().join(", ");
+            self.note(Level::Info, format!("scripts reloaded; chain: {names}"));
+        }
+        for s in self.chain.status() {
+            if let Some(e) = &s.load_error
+                && !before.iter().any(|b| b.as_deref() == Some(e.as_str()))
+            {
+                self.note(Level::Error, e.clone());
+            }
+        }
+        r
     }
 
     /// Handles queued events for up to `budget`; returns how many.

@@ -1,10 +1,11 @@
-//! Starts the real `periscope --headless` binary on an ephemeral loopback port.
+//! Starts the real `periscope --headless` binary on an ephemeral loopback port,
+//! with its own directory holding `config.toml` (and any scripts).
 
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,25 +15,50 @@ use periscope_client::Viewer;
 pub struct Periscope {
     pub child: Child,
     pub addr: SocketAddr,
-    config: PathBuf,
+    dir: PathBuf,
 }
 
 static N: AtomicUsize = AtomicUsize::new(0);
 
+/// A fresh, empty directory for one test viewer.
+pub fn test_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "periscope-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The repository's example scripts directory.
+pub fn example_scripts() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/examples")
+}
+
 impl Periscope {
-    /// Starts the viewer with `extra_config` appended to an empty config.
-    pub fn start(extra_config: &str) -> Self {
-        let config = std::env::temp_dir().join(format!(
-            "periscope-test-{}-{}.toml",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::write(&config, extra_config).unwrap();
+    /// Starts the viewer with `config` as its config.toml in a fresh directory.
+    pub fn start(config: &str) -> Self {
+        Self::start_in(test_dir(), config, false)
+    }
+
+    /// Starts the viewer in `dir` (which may already hold scripts); with
+    /// `log_to_file`, stderr goes to `dir/viewer.log` at info level.
+    pub fn start_in(dir: PathBuf, config: &str, log_to_file: bool) -> Self {
+        let config_path = dir.join("config.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let stderr = if log_to_file {
+            Stdio::from(std::fs::File::create(dir.join("viewer.log")).unwrap())
+        } else {
+            Stdio::inherit()
+        };
+        let level = if log_to_file { "info" } else { "warn" };
         let mut child = Command::new(env!("CARGO_BIN_EXE_periscope"))
-            .args(["--headless", "--port", "0", "--log-level", "warn", "--config"])
-            .arg(&config)
+            .args(["--headless", "--port", "0", "--log-level", level, "--config"])
+            .arg(&config_path)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("start periscope");
         let mut line = String::new();
@@ -43,7 +69,15 @@ impl Periscope {
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .parse()
             .unwrap();
-        Self { child, addr, config }
+        Self { child, addr, dir }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("viewer.log")).unwrap_or_default()
     }
 
     pub fn client(&self, name: &str) -> Viewer {
@@ -68,6 +102,6 @@ impl Drop for Periscope {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.config);
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

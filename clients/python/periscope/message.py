@@ -26,6 +26,8 @@ class Message(enum.IntEnum):
 
     QUERY = 300
     SCENE_STATE = 301
+    QUERY_CHAIN = 302
+    CHAIN_STATE = 303
     ERROR = 400
     WARNING = 401
     HELLO = 500

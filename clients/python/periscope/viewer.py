@@ -122,7 +122,7 @@ class RemoteViewer:
                 msg = unpack(raw)
                 kind = msg.get("type")
                 with self._cond:
-                    if kind == Message.SCENE_STATE and msg.get("ref_seq") in self._states:
+                    if kind in (Message.SCENE_STATE, Message.CHAIN_STATE) and msg.get("ref_seq") in self._states:
                         self._states[msg["ref_seq"]] = msg
                     else:
                         if kind == Message.ERROR:
@@ -202,12 +202,12 @@ class RemoteViewer:
 
     # -- queries and replies ---------------------------------------------
 
-    def _request(self, uid=None, **kwargs):
+    def _request(self, uid=None, kind=Message.QUERY, **kwargs):
         with self._lock:
             seq = next(self._seq)
             with self._cond:
                 self._states[seq] = None
-            self._ws.send(pack({"type": int(Message.QUERY), "uid": uid, "args": [], "kwargs": kwargs, "seq": seq}))
+            self._ws.send(pack({"type": int(kind), "uid": uid, "args": [], "kwargs": kwargs, "seq": seq}))
         with self._cond:
             deadline = time.monotonic() + max(self.timeout, 60)
             while self._states[seq] is None:
@@ -242,6 +242,11 @@ class RemoteViewer:
         if frame is not None:
             kwargs["frame"] = int(frame)
         return self._request(uid, **kwargs)["data"]
+
+    def stages(self):
+        """The dispatch chain's stages, in order: dicts with ``name, entry, path,
+        generation, calls, failures, disabled, load_error, last_error``."""
+        return self._request(kind=Message.QUERY_CHAIN)["stages"]
 
     def errors(self):
         """Every error reply received so far (oldest first); clears the list."""

@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import shutil
 import subprocess
 import tempfile
 
@@ -12,14 +13,19 @@ BIN = pathlib.Path(os.environ.get("PERISCOPE_BIN", REPO / "target" / "debug" / "
 
 
 class Viewer:
-    def __init__(self, config=""):
+    """A headless viewer in its own directory (config.toml, scripts/)."""
+
+    def __init__(self, config="", scripts=None):
         if not BIN.exists():
             raise RuntimeError(f"{BIN} not found: run `cargo build --workspace` first (or set PERISCOPE_BIN)")
-        self._cfg = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
-        self._cfg.write(config)
-        self._cfg.close()
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="periscope-py-"))
+        (self.dir / "config.toml").write_text(config)
+        for name, text in (scripts or {}).items():
+            path = self.dir / "scripts" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
         self.proc = subprocess.Popen(
-            [str(BIN), "--headless", "--port", "0", "--log-level", "warn", "--config", self._cfg.name],
+            [str(BIN), "--headless", "--port", "0", "--log-level", "warn", "--config", str(self.dir / "config.toml")],
             stdout=subprocess.PIPE, text=True,
         )
         line = self.proc.stdout.readline().strip()
@@ -32,7 +38,7 @@ class Viewer:
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
-        os.unlink(self._cfg.name)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -46,8 +52,8 @@ def viewer_process():
 def start_viewer():
     started = []
 
-    def start(config=""):
-        v = Viewer(config)
+    def start(config="", scripts=None):
+        v = Viewer(config, scripts)
         started.append(v)
         return v
 

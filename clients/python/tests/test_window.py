@@ -2,6 +2,7 @@
 streams data into it, takes a screenshot, and stops it with Ctrl-C."""
 
 import os
+import pathlib
 import random
 import shutil
 import signal
@@ -36,9 +37,12 @@ def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
     display = f":{n}"
     xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
                             stderr=subprocess.DEVNULL)
-    cfg = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
-    cfg.write('[viewer]\ntitle = "Periscope window test"\n')
-    cfg.close()
+    home = pathlib.Path(tempfile.mkdtemp(prefix="periscope-window-"))
+    (home / "scripts").mkdir()
+    (home / "scripts" / "custom_viewer.rhai").write_text((REPO / "scripts/examples/custom_viewer.rhai").read_text())
+    (home / "scripts" / "broken.rhai").write_text("fn process_message(type, uid, args, kwargs, client) {\n  let = 1;\n}\n")
+    cfg = home / "config.toml"
+    cfg.write_text('[viewer]\ntitle = "Periscope window test"\n[dispatch]\nchain = ["builtin", "scripts/*.rhai"]\n')
     proc = None
     try:
         deadline = time.monotonic() + 10
@@ -48,7 +52,7 @@ def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
         env = dict(os.environ, DISPLAY=display)
         env.pop("WAYLAND_DISPLAY", None)
         env.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp())
-        proc = subprocess.Popen([str(BIN), "--port", "0", "--config", cfg.name], env=env,
+        proc = subprocess.Popen([str(BIN), "--port", "0", "--config", str(cfg)], env=env,
                                 stdout=subprocess.PIPE, text=True)
         line = proc.stdout.readline().strip()
         port = int(line.rsplit(":", 1)[1])
@@ -57,7 +61,9 @@ def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
             RemoteMeshes(v, verts, np.array([[0, 1, 2], [2, 3, 4]]), name="Window test mesh")
             RemoteSpheres(v, np.zeros((4, 3)), name="Window test spheres")
             v.set_frame(7)
-            assert len(v.sync()["nodes"]) == 2
+            state = v.sync()
+            assert len(state["nodes"]) == 2
+            assert state["selected"] == state["nodes"][1]["id"], "custom_viewer.rhai selected the newest node"
             # The window needs a moment to appear on a software renderer.
             out = REPO / "target" / "screenshots"
             out.mkdir(parents=True, exist_ok=True)
@@ -80,4 +86,4 @@ def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
             proc.kill()
         xvfb.terminate()
         xvfb.wait()
-        os.unlink(cfg.name)
+        shutil.rmtree(home, ignore_errors=True)

@@ -270,6 +270,11 @@ fn serve(ws: &mut Ws, client: &ClientRef, rx: &Receiver<Reply>, shared: &Arc<Sha
                 return;
             }
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => return,
+            Err(tungstenite::Error::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake)) => {
+                // The client process ended without closing (e.g. Ctrl-C): a normal way to go.
+                tracing::debug!(client = client.id(), "connection reset without a closing handshake");
+                return;
+            }
             Err(e) => {
                 tracing::warn!(client = client.id(), error = %e, "connection error");
                 return;

@@ -53,7 +53,12 @@ pub struct Runtime {
 
 impl Runtime {
     pub fn new(scene: Scene, chain: Chain, queue: Arc<ByteQueue<Event>>, server: ServerHandle) -> Self {
-        Self { scene, chain, queue, out: ServerOutbox(server), log: VecDeque::new(), handled: 0 }
+        let mut rt = Self { scene, chain, queue, out: ServerOutbox(server), log: VecDeque::new(), handled: 0 };
+        // Scripts were loaded before the log existed: show their errors now.
+        for e in rt.chain.status().into_iter().filter_map(|s| s.load_error) {
+            rt.note(Level::Error, e);
+        }
+        rt
     }
 
     pub fn server(&self) -> &ServerHandle {

@@ -274,6 +274,7 @@ fn script_api_nodes_arrays_and_creation() {
                 set_frame(0);
                 play();
                 send(client, #{ type: 10012, lines: l.kind, mesh: m.name, selected: selected() });
+                broadcast(#{ type: 10013, from: client.name });
             }
         }
         "#,
@@ -296,9 +297,12 @@ fn script_api_nodes_arrays_and_creation() {
     assert_eq!(s.nodes[1].name, "renamed meshes");
     assert_eq!(v.query_data(1, "position", 0).unwrap().to_f32().as_slice(), &[1.0, 2.0, 3.0]);
 
+    let mut other = p.client("bystander");
+    other.query().unwrap();
     v.send_message(10_011, None, vec![], vec![]).unwrap();
     let r = reply_of(&mut v, 10_012);
     assert_eq!((field(&r, "lines"), field(&r, "mesh")), (&Value::from("lines"), &Value::from("script mesh")));
+    assert_eq!(field(&reply_of(&mut other, 10_013), "from"), &Value::from("api"), "broadcast reaches every client");
     let s = v.query().unwrap();
     let names: Vec<&str> = s.nodes.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names.len(), 3);

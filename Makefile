@@ -17,7 +17,17 @@ $(VENV)/.installed: clients/python/pyproject.toml
 	$(PY) -m pip install --quiet -e "clients/python[test]"
 	touch $@
 
-venv: $(VENV)/.installed
+# The unmodified aitviewer remote client, for the compatibility tests. aitviewer
+# 1.14 pins numpy<2; its client hangs on close with websockets >= 14, so the
+# versions its users run are installed (only aitviewer.remote is imported).
+AITVENV := .venv-aitviewer
+$(AITVENV)/.installed:
+	python3 -m venv $(AITVENV)
+	$(AITVENV)/bin/python -m pip install --quiet "numpy<2" "websockets<14"
+	$(AITVENV)/bin/python -m pip install --quiet --no-deps aitviewer==1.14.2
+	touch $@
+
+venv: $(VENV)/.installed $(AITVENV)/.installed
 
 test: test-rust test-python
 
@@ -27,12 +37,12 @@ test-rust:
 
 test-python: venv
 	$(CARGO) build --workspace
-	$(PY) -m pytest -q clients/python/tests
+	PERISCOPE_REQUIRE_AITVIEWER=1 $(PY) -m pytest -q clients/python/tests
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(AITVENV)
 	$(CARGO) clean

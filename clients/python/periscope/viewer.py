@@ -233,10 +233,13 @@ class RemoteViewer:
         """
         return self._request()
 
-    def query_data(self, node, attribute=None, frame=None):
-        """One frame of a node's data (e.g. ``"vertices"``) as a numpy array."""
+    def query_data(self, node, attribute=None, frame=None, client_id=None):
+        """One frame of a node's data (e.g. ``"vertices"``) as a numpy array.
+
+        ``node`` is a node object or a uid of this client's; with ``client_id``,
+        a uid of another client's (as listed by :meth:`query`)."""
         uid = node.uid if isinstance(node, RemoteNode) else node
-        kwargs = {}
+        kwargs = {} if client_id is None else {"client_id": int(client_id)}
         if attribute is not None:
             kwargs["attribute"] = attribute
         if frame is not None:

@@ -20,10 +20,38 @@ use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
+use periscope_compat::{envelope_from_pickle, is_pickle, pickle_value};
+use tungstenite::Bytes;
+
 use crate::queue::PushError;
 use crate::server::{ClientRef, Event, Session, Shared, lock};
 
 type Ws = WebSocket<TcpStream>;
+
+/// How a connection encodes its messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wire {
+    /// Periscope's own protocol (docs/protocol.md).
+    MsgPack,
+    /// The unmodified aitviewer client: pickles in, pickles out.
+    Pickle,
+}
+
+impl Wire {
+    fn encode(self, reply: &Reply) -> Vec<u8> {
+        match self {
+            Wire::MsgPack => encode_value(&reply.to_value()),
+            Wire::Pickle => pickle_value(&reply.to_value()),
+        }
+    }
+
+    fn decode(self, frame: &[u8]) -> Result<Envelope, String> {
+        match self {
+            Wire::MsgPack => decode(frame),
+            Wire::Pickle => envelope_from_pickle(frame),
+        }
+    }
+}
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_IDLE_WAIT: Duration = Duration::from_millis(50);
@@ -53,8 +81,8 @@ pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>) {
         }
     };
     shared.live.fetch_add(1, Ordering::SeqCst);
-    if let Some((client, rx)) = handshake(&mut ws, addr, &shared) {
-        serve(&mut ws, &client, &rx, &shared);
+    if let Some((client, rx, wire, first)) = handshake(&mut ws, addr, &shared) {
+        serve(&mut ws, &client, &rx, &shared, wire, first);
         lock(&shared.outboxes).remove(&client.id());
         for s in lock(&shared.sessions).values_mut().filter(|s| s.client_id == client.id()) {
             s.connected = false;
@@ -73,9 +101,62 @@ fn refuse(ws: &mut Ws, addr: SocketAddr, reason: String) {
 }
 
 /// Reads `hello`, checks it, registers the client and sends `welcome`.
-fn handshake(ws: &mut Ws, addr: SocketAddr, shared: &Arc<Shared>) -> Option<(ClientRef, Receiver<Reply>)> {
+type Accepted = (ClientRef, Receiver<Reply>, Wire, Option<Bytes>);
+
+/// Registers a new client (or resumes a session) and opens its outbox.
+fn register(shared: &Shared, session: Option<&String>) -> Result<(u64, String, bool, Receiver<Reply>), String> {
+    let (client_id, session, resumed) = {
+        let mut sessions = lock(&shared.sessions);
+        match session.and_then(|t| sessions.get_mut(t).map(|s| (t, s))) {
+            Some((_, s)) if s.connected => return Err("that session is in use by a live connection".into()),
+            Some((token, s)) => {
+                s.connected = true;
+                (s.client_id, token.clone(), true)
+            }
+            None => {
+                let id = shared.next_client.fetch_add(1, Ordering::SeqCst);
+                let token = format!("{:032x}", rand::random::<u128>());
+                sessions.insert(token.clone(), Session { client_id: id, connected: true });
+                (id, token, false)
+            }
+        }
+    };
+    let (tx, rx) = sync_channel(shared.config.outbox_messages.max(1));
+    lock(&shared.outboxes).insert(client_id, tx);
+    Ok((client_id, session, resumed, rx))
+}
+
+/// The unmodified aitviewer client sends no hello: its first frame is already
+/// a pickled message.
+fn accept_aitviewer(ws: &mut Ws, addr: SocketAddr, shared: &Arc<Shared>, first: Bytes) -> Option<Accepted> {
+    if !shared.config.compat_enabled() {
+        tracing::warn!(
+            %addr,
+            "refused an aitviewer (pickle) client: server.aitviewer_compat is off (it is on by default only for loopback binds without a token)"
+        );
+        let reason = "aitviewer compatibility is off in this viewer's config (server.aitviewer_compat)";
+        let _ = ws.close(Some(CloseFrame { code: CloseCode::Policy, reason: reason.into() }));
+        let _ = ws.flush();
+        return None;
+    }
+    if shared.live.load(Ordering::SeqCst) > shared.config.max_clients {
+        let _ = ws.close(Some(CloseFrame { code: CloseCode::Again, reason: "too many clients".into() }));
+        let _ = ws.flush();
+        return None;
+    }
+    let (client_id, _, _, rx) = register(shared, None).ok()?;
+    let client = ClientRef::new(client_id, "aitviewer".into(), addr);
+    tracing::info!(client = client_id, %addr, "aitviewer client connected (pickle protocol)");
+    if !push_blocking(shared, Event::Connected { client: client.clone(), resumed: false }, 0, None) {
+        return None;
+    }
+    Some((client, rx, Wire::Pickle, Some(first)))
+}
+
+fn handshake(ws: &mut Ws, addr: SocketAddr, shared: &Arc<Shared>) -> Option<Accepted> {
     let hello = loop {
         match ws.read() {
+            Ok(Message::Binary(bytes)) if is_pickle(&bytes) => return accept_aitviewer(ws, addr, shared, bytes),
             Ok(Message::Binary(bytes)) => {
                 let env = decode_value(&bytes, DecodeLimits::default())
                     .map_err(|e| e.to_string())
@@ -121,28 +202,13 @@ fn handshake(ws: &mut Ws, addr: SocketAddr, shared: &Arc<Shared>) -> Option<(Cli
         refuse(ws, addr, format!("too many clients (server.max_clients = {})", shared.config.max_clients));
         return None;
     }
-    let (client_id, session, resumed) = {
-        let mut sessions = lock(&shared.sessions);
-        match hello.session.as_ref().and_then(|t| sessions.get_mut(t).map(|s| (t, s))) {
-            Some((_, s)) if s.connected => {
-                drop(sessions);
-                refuse(ws, addr, "that session is in use by a live connection".into());
-                return None;
-            }
-            Some((token, s)) => {
-                s.connected = true;
-                (s.client_id, token.clone(), true)
-            }
-            None => {
-                let id = shared.next_client.fetch_add(1, Ordering::SeqCst);
-                let token = format!("{:032x}", rand::random::<u128>());
-                sessions.insert(token.clone(), Session { client_id: id, connected: true });
-                (id, token, false)
-            }
+    let (client_id, session, resumed, rx) = match register(shared, hello.session.as_ref()) {
+        Ok(r) => r,
+        Err(reason) => {
+            refuse(ws, addr, reason);
+            return None;
         }
     };
-    let (tx, rx) = sync_channel(shared.config.outbox_messages.max(1));
-    lock(&shared.outboxes).insert(client_id, tx);
     let welcome = Reply::Welcome {
         server: format!("periscope {}", env!("CARGO_PKG_VERSION")),
         version: PROTOCOL_VERSION,
@@ -160,12 +226,17 @@ fn handshake(ws: &mut Ws, addr: SocketAddr, shared: &Arc<Shared>) -> Option<(Cli
     if !push_blocking(shared, Event::Connected { client: client.clone(), resumed }, 0, None) {
         return None;
     }
-    Some((client, rx))
+    Some((client, rx, Wire::MsgPack, None))
 }
 
 /// Pushes into the scene queue, waiting while it is full (this is the
 /// backpressure) and keeping replies flowing meanwhile. False on shutdown.
-fn push_blocking(shared: &Shared, mut event: Event, cost: usize, mut io: Option<(&mut Ws, &Receiver<Reply>)>) -> bool {
+fn push_blocking(
+    shared: &Shared,
+    mut event: Event,
+    cost: usize,
+    mut io: Option<(&mut Ws, &Receiver<Reply>, Wire)>,
+) -> bool {
     loop {
         match shared.queue.push_timeout(event, cost, MAX_IDLE_WAIT) {
             Ok(()) => return true,
@@ -174,8 +245,8 @@ fn push_blocking(shared: &Shared, mut event: Event, cost: usize, mut io: Option<
                 if shared.shutdown.load(Ordering::SeqCst) {
                     return false;
                 }
-                if let Some((ws, rx)) = io.as_mut()
-                    && !write_replies(ws, rx, shared)
+                if let Some((ws, rx, wire)) = io.as_mut()
+                    && !write_replies(ws, rx, shared, *wire)
                 {
                     return false;
                 }
@@ -186,9 +257,9 @@ fn push_blocking(shared: &Shared, mut event: Event, cost: usize, mut io: Option<
 }
 
 /// Writes every queued reply and flushes. False when the connection is broken.
-fn write_replies(ws: &mut Ws, rx: &Receiver<Reply>, shared: &Shared) -> bool {
+fn write_replies(ws: &mut Ws, rx: &Receiver<Reply>, shared: &Shared, wire: Wire) -> bool {
     while let Ok(reply) = rx.try_recv() {
-        match ws.write(Message::binary(encode_value(&reply.to_value()))) {
+        match ws.write(Message::binary(wire.encode(&reply))) {
             Ok(()) => {}
             Err(tungstenite::Error::WriteBufferFull(_)) => {
                 shared.stats.replies_dropped.fetch_add(1, Ordering::Relaxed);
@@ -213,11 +284,52 @@ fn decode(bytes: &[u8]) -> Result<Envelope, String> {
     Envelope::from_value(v).map_err(|e| e.to_string())
 }
 
-fn serve(ws: &mut Ws, client: &ClientRef, rx: &Receiver<Reply>, shared: &Arc<Shared>) {
+/// Decodes one frame and queues it for the scene (or replies with the
+/// decoding error). False when the connection should end.
+fn handle_frame(
+    ws: &mut Ws,
+    client: &ClientRef,
+    rx: &Receiver<Reply>,
+    shared: &Arc<Shared>,
+    wire: Wire,
+    bytes: Bytes,
+    n: u64,
+) -> bool {
+    shared.stats.messages.fetch_add(1, Ordering::Relaxed);
+    shared.stats.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    let size = bytes.len();
+    match wire.decode(&bytes) {
+        Ok(mut envelope) => {
+            drop(bytes);
+            envelope.seq.get_or_insert(n);
+            let event = Event::Message { client: client.clone(), envelope, bytes: size, received: Instant::now() };
+            push_blocking(shared, event, size, Some((ws, rx, wire)))
+        }
+        Err(reason) => {
+            reject(client, shared, n, "bad_message", reason);
+            true
+        }
+    }
+}
+
+fn serve(
+    ws: &mut Ws,
+    client: &ClientRef,
+    rx: &Receiver<Reply>,
+    shared: &Arc<Shared>,
+    wire: Wire,
+    first: Option<Bytes>,
+) {
     let _ = ws.get_mut().set_write_timeout(Some(WRITE_TIMEOUT));
     let mut wait = Duration::from_millis(1);
     let _ = ws.get_mut().set_read_timeout(Some(wait));
     let mut n: u64 = 0;
+    if let Some(bytes) = first {
+        n += 1;
+        if !handle_frame(ws, client, rx, shared, wire, bytes, n) {
+            return;
+        }
+    }
     loop {
         if shared.shutdown.load(Ordering::SeqCst) {
             let _ = ws.close(Some(CloseFrame { code: CloseCode::Away, reason: "viewer shutting down".into() }));
@@ -229,20 +341,8 @@ fn serve(ws: &mut Ws, client: &ClientRef, rx: &Receiver<Reply>, shared: &Arc<Sha
         match read {
             Ok(Message::Binary(bytes)) => {
                 n += 1;
-                shared.stats.messages.fetch_add(1, Ordering::Relaxed);
-                shared.stats.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                let size = bytes.len();
-                match decode(&bytes) {
-                    Ok(mut envelope) => {
-                        drop(bytes);
-                        envelope.seq.get_or_insert(n);
-                        let event =
-                            Event::Message { client: client.clone(), envelope, bytes: size, received: Instant::now() };
-                        if !push_blocking(shared, event, size, Some((ws, rx))) {
-                            return;
-                        }
-                    }
-                    Err(reason) => reject(client, shared, n, "bad_message", reason),
+                if !handle_frame(ws, client, rx, shared, wire, bytes, n) {
+                    return;
                 }
             }
             Ok(Message::Text(_)) => {
@@ -263,7 +363,7 @@ fn serve(ws: &mut Ws, client: &ClientRef, rx: &Receiver<Reply>, shared: &Arc<Sha
                     shared.config.max_message_bytes
                 );
                 reject(client, shared, n + 1, "too_large", message);
-                let _ = write_replies(ws, rx, shared);
+                let _ = write_replies(ws, rx, shared, wire);
                 let _ = ws.close(Some(CloseFrame { code: CloseCode::Size, reason: "message too large".into() }));
                 let _ = ws.flush();
                 linger(ws.get_mut());
@@ -280,7 +380,7 @@ fn serve(ws: &mut Ws, client: &ClientRef, rx: &Receiver<Reply>, shared: &Arc<Sha
                 return;
             }
         }
-        if !write_replies(ws, rx, shared) {
+        if !write_replies(ws, rx, shared, wire) {
             return;
         }
         let next = if active { Duration::from_millis(1) } else { (wait * 2).min(MAX_IDLE_WAIT) };

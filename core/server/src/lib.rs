@@ -13,4 +13,4 @@ mod queue;
 mod server;
 
 pub use queue::{ByteQueue, PushError, Waker};
-pub use server::{ClientRef, Event, Server, ServerConfig, ServerError, ServerHandle, ServerStats};
+pub use server::{ClientRef, Compat, Event, Server, ServerConfig, ServerError, ServerHandle, ServerStats};

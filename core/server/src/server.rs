@@ -33,6 +33,31 @@ pub struct ServerConfig {
     pub token: Option<String>,
     /// Replies buffered per client before further replies are dropped.
     pub outbox_messages: usize,
+    /// Accept the unmodified aitviewer client (pickled messages, decoded by a
+    /// restricted decoder). `auto`: only when bound to loopback without a token.
+    pub aitviewer_compat: Compat,
+}
+
+/// Whether the aitviewer (pickle) compatibility path is open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compat {
+    /// On for a loopback bind without a token, off otherwise.
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+impl ServerConfig {
+    /// Whether aitviewer clients are accepted with these settings.
+    pub fn compat_enabled(&self) -> bool {
+        match self.aitviewer_compat {
+            Compat::On => true,
+            Compat::Off => false,
+            Compat::Auto => self.host.is_loopback() && self.token.as_deref().is_none_or(str::is_empty),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -46,6 +71,7 @@ impl Default for ServerConfig {
             max_clients: 256,
             token: None,
             outbox_messages: 4096,
+            aitviewer_compat: Compat::Auto,
         }
     }
 }
@@ -183,6 +209,9 @@ impl Server {
         let addr = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
+        if config.compat_enabled() {
+            tracing::info!("aitviewer clients are accepted (pickles are decoded by a restricted decoder)");
+        }
         if !config.host.is_loopback() {
             tracing::warn!(
                 %local_addr,
@@ -308,5 +337,22 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             }
             Err(e) => tracing::error!(error = %e, "cannot start a connection thread"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aitviewer_compat_auto_needs_loopback_and_no_token() {
+        let base = ServerConfig::default();
+        assert!(base.compat_enabled(), "loopback, no token");
+        let public = ServerConfig { host: IpAddr::from([0, 0, 0, 0]), ..base.clone() };
+        assert!(!public.compat_enabled(), "a non-loopback bind needs it explicitly");
+        let with_token = ServerConfig { token: Some("t".into()), ..base.clone() };
+        assert!(!with_token.compat_enabled(), "aitviewer clients cannot send a token");
+        assert!(ServerConfig { aitviewer_compat: Compat::On, ..public }.compat_enabled());
+        assert!(!ServerConfig { aitviewer_compat: Compat::Off, ..base }.compat_enabled());
     }
 }

@@ -160,7 +160,7 @@ impl Viewer {
         args: Vec<Value>,
         kwargs: Vec<Kwarg>,
     ) -> Result<u64, ClientError> {
-        self.send(Envelope { kind, uid, args, kwargs, seq: None })
+        self.send(Envelope { kind, uid, args, kwargs, seq: None, raw: None })
     }
 
     /// Creates a node of `kind` and returns its uid.

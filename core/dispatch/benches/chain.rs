@@ -5,13 +5,14 @@
 //! Runs the real chain (real rhai) in process against a real scene, for a
 //! small message and for a message carrying a 10 MB float32 array, with: no
 //! stages (the baseline), `builtin` only, one no-op script, and both. Prints
+//! (also: one no-op native plugin). Prints
 //! messages per second, microseconds per message, and the overhead of each
 //! configuration over the empty chain measured in the same run.
 
 use std::time::{Duration, Instant};
 
-use periscope_dispatch::{Chain, ClientCtx, DispatchConfig, Incoming, Outbox, ScriptsConfig};
-use periscope_protocol::{Envelope, NdArray, Reply, Value};
+use periscope_dispatch::{Chain, ClientCtx, DispatchConfig, Incoming, Outbox, PluginsConfig, ScriptsConfig};
+use periscope_protocol::{Envelope, NdArray, Reply, Value, encode_value};
 use periscope_scene::Scene;
 
 struct NullOut;
@@ -27,7 +28,30 @@ impl Outbox for NullOut {
 fn chain(entries: &[&str], dir: &std::path::Path, scene: &mut Scene) -> Chain {
     let dispatch = DispatchConfig { chain: entries.iter().map(|s| s.to_string()).collect() };
     let scripts = ScriptsConfig { watch: false, ..ScriptsConfig::default() };
-    Chain::from_config(&dispatch, &scripts, dir, scene).expect("chain")
+    let plugins = if entries.contains(&"probe") {
+        PluginsConfig { paths: vec![probe_lib().display().to_string()], ..PluginsConfig::default() }
+    } else {
+        PluginsConfig::default()
+    };
+    Chain::from_config(&dispatch, &scripts, &plugins, dir, scene).expect("chain")
+}
+
+/// The test plugin (mode "noop"), built in release like this benchmark.
+fn probe_lib() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let ok = std::process::Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["build", "-q", "--release", "-p", "periscope-test-probe"])
+        .status()
+        .expect("cargo build")
+        .success();
+    assert!(ok, "building the probe plugin failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), std::path::PathBuf::from);
+    target.join("release").join(format!(
+        "{}periscope_test_probe{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
 }
 
 /// Runs `env` through the chain for about `budget`; returns seconds per message.
@@ -55,12 +79,18 @@ fn main() {
     std::fs::create_dir_all(dir.join("scripts")).unwrap();
     std::fs::write(dir.join("scripts/noop.rhai"), "fn process_message(type, uid, args, kwargs, client) { }\n").unwrap();
 
-    let small = Envelope::new(200).with_arg(Value::Int(0));
-    let big = Envelope::new(10_000).with_kwarg("data", NdArray::from_f32(vec![2_621_440], vec![0.5f32; 2_621_440]));
+    // Decoded from wire frames, as the server does, so the frame is kept for plugins.
+    let from_wire =
+        |e: Envelope| Envelope::decode_frame(encode_value(&e.to_value()).into(), Default::default()).unwrap();
+    let small = from_wire(Envelope::new(200).with_arg(Value::Int(0)));
+    let big = from_wire(
+        Envelope::new(10_000).with_kwarg("data", NdArray::from_f32(vec![2_621_440], vec![0.5f32; 2_621_440])),
+    );
     let workloads = [("small (set_frame)", &small), ("10 MB array (user message)", &big)];
-    let configs: [(&str, &[&str]); 4] = [
+    let configs: [(&str, &[&str]); 5] = [
         ("empty chain (baseline)", &[]),
         ("builtin", &["builtin"]),
+        ("one no-op plugin", &["probe"]),
         ("one no-op script", &["scripts/noop.rhai"]),
         ("builtin + no-op script", &["builtin", "scripts/noop.rhai"]),
     ];

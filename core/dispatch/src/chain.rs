@@ -10,7 +10,8 @@ use periscope_scene::Scene;
 
 use crate::Stage;
 use crate::builtin::BuiltinStage;
-use crate::config::{DispatchConfig, ScriptsConfig};
+use crate::config::{DispatchConfig, PluginsConfig, ScriptsConfig, toml_to_msgpack};
+use crate::plugin::{PluginStage, plugin_files};
 use crate::script::ScriptStage;
 use crate::script::api::{Ctx, build_engine};
 use crate::watch::{DirWatcher, Wake};
@@ -56,15 +57,21 @@ pub enum StageError {
     /// to each client once per stage version, and counted towards disabling it.
     #[error("stage {stage} failed: {message}")]
     Failed { stage: String, message: String },
+    /// The stage can no longer be trusted (a plugin panicked): reported and
+    /// disabled at once until it is reloaded.
+    #[error("stage {stage} failed: {message}")]
+    Fatal { stage: String, message: String },
 }
 
 /// Why the chain could not be built from its configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ChainError {
     #[error(
-        "dispatch.chain entry {0:?} is neither \"builtin\" nor a .rhai script path or glob (plugins are not supported yet)"
+        "dispatch.chain entry {entry:?} is neither \"builtin\", a .rhai script path or glob, nor a loaded plugin (loaded: {loaded})"
     )]
-    UnknownStage(String),
+    UnknownStage { entry: String, loaded: String },
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin::PluginError),
 }
 
 /// What happened to one message, for logs, the UI and tests.
@@ -84,6 +91,8 @@ pub struct StageStatus {
     /// The `dispatch.chain` entry it came from.
     pub entry: String,
     pub path: Option<PathBuf>,
+    /// The version a plugin declares.
+    pub version: Option<String>,
     pub generation: u64,
     pub calls: u64,
     pub failures: u64,
@@ -100,6 +109,7 @@ impl StageStatus {
             ("name", Value::from(self.name.as_str())),
             ("entry", self.entry.as_str().into()),
             ("path", self.path.as_ref().map(|p| p.display().to_string()).into()),
+            ("version", self.version.clone().into()),
             ("generation", self.generation.into()),
             ("calls", self.calls.into()),
             ("failures", self.failures.into()),
@@ -161,6 +171,8 @@ impl Slot {
 
 enum EntryKind {
     Fixed,
+    /// A native plugin, reloaded when its file changes.
+    Plugin,
     /// Script files matching `dir/pattern`, kept in file-name order.
     Scripts {
         dir: PathBuf,
@@ -186,6 +198,12 @@ pub struct Chain {
     entries: Vec<Entry>,
     max_failures: u32,
     scripts: Option<ScriptHost>,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain").field("stages", &self.stage_names()).finish()
+    }
 }
 
 impl Default for Chain {
@@ -236,6 +254,7 @@ impl Chain {
     pub fn from_config(
         dispatch: &DispatchConfig,
         scripts: &ScriptsConfig,
+        plugins: &PluginsConfig,
         base: &Path,
         scene: &mut Scene,
     ) -> Result<Self, ChainError> {
@@ -247,10 +266,21 @@ impl Chain {
             watcher: scripts.watch.then(DirWatcher::new),
             debounce: Duration::from_millis(scripts.debounce_ms),
         };
+        let mut loaded: Vec<PluginStage> = Vec::new();
+        let settings = |name: &str| plugins.settings.get(name).map_or_else(|| vec![0x80], toml_to_msgpack);
+        for file in plugin_files(base, &plugins.paths) {
+            let stage = PluginStage::load(&file, &settings, scene)?;
+            if let Some(w) = host.watcher.as_mut()
+                && let Some(dir) = file.parent()
+            {
+                w.watch(dir);
+            }
+            loaded.push(stage);
+        }
         let mut entries = Vec::new();
         for text in &dispatch.chain {
-            let kind = if text == "builtin" {
-                EntryKind::Fixed
+            let (kind, slots) = if text == "builtin" {
+                (EntryKind::Fixed, vec![Slot::new(Box::new(BuiltinStage))])
             } else if text.ends_with(".rhai") || text.contains('*') {
                 let full = base.join(text);
                 let dir = full.parent().map_or_else(|| base.to_path_buf(), Path::to_path_buf);
@@ -258,15 +288,18 @@ impl Chain {
                 if let Some(w) = host.watcher.as_mut() {
                     w.watch(&dir);
                 }
-                EntryKind::Scripts { dir, pattern }
+                (EntryKind::Scripts { dir, pattern }, Vec::new())
+            } else if let Some(i) = loaded.iter().position(|p| p.name() == text) {
+                (EntryKind::Plugin, vec![Slot::new(Box::new(loaded.remove(i)))])
             } else {
-                return Err(ChainError::UnknownStage(text.clone()));
-            };
-            let slots = match kind {
-                EntryKind::Fixed => vec![Slot::new(Box::new(BuiltinStage))],
-                EntryKind::Scripts { .. } => Vec::new(),
+                let names: Vec<&str> = loaded.iter().map(|p| p.name()).collect();
+                let loaded = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
+                return Err(ChainError::UnknownStage { entry: text.clone(), loaded });
             };
             entries.push(Entry { text: text.clone(), kind, slots });
+        }
+        for p in loaded {
+            tracing::warn!(plugin = p.name(), "plugin loaded but not listed in dispatch.chain; it will not run");
         }
         let mut chain = Self { entries, max_failures: scripts.max_failures.max(1), scripts: Some(host) };
         chain.rescan(scene);
@@ -297,6 +330,13 @@ impl Chain {
         let Some(host) = self.scripts.as_mut() else { return false };
         let mut changed = false;
         for entry in &mut self.entries {
+            if let EntryKind::Plugin = entry.kind {
+                for slot in &mut entry.slots {
+                    changed |= slot.stage.reload(scene);
+                    slot.sync_generation();
+                }
+                continue;
+            }
             let EntryKind::Scripts { dir, pattern } = &entry.kind else { continue };
             if let Some(w) = host.watcher.as_mut() {
                 w.watch(dir);
@@ -345,6 +385,7 @@ impl Chain {
                     name: s.stage.name().to_owned(),
                     entry: e.text.clone(),
                     path: s.stage.path().map(Path::to_path_buf),
+                    version: s.stage.version().map(str::to_owned),
                     generation: s.stage.generation(),
                     calls: s.calls,
                     failures: s.failures,
@@ -394,7 +435,8 @@ impl Chain {
                         out.send(msg.client.id, Reply::error(env.seq, Some(env.kind), env.uid, code, message.clone()));
                         report.errors.push(message);
                     }
-                    Err(e @ StageError::Failed { .. }) => {
+                    Err(e @ (StageError::Failed { .. } | StageError::Fatal { .. })) => {
+                        let fatal = matches!(e, StageError::Fatal { .. });
                         let text = e.to_string();
                         slot.failures += 1;
                         slot.failures_in_row += 1;
@@ -404,11 +446,15 @@ impl Chain {
                             let reply = Reply::error(env.seq, Some(env.kind), env.uid, "stage_failed", text.clone());
                             out.send(msg.client.id, reply);
                         }
-                        if slot.failures_in_row >= max_failures {
-                            let why = format!(
-                                "disabled after {} failures in a row (last: {text}); edit or touch the file to reload it",
-                                slot.failures_in_row
-                            );
+                        if fatal || slot.failures_in_row >= max_failures {
+                            let why = if fatal {
+                                format!("disabled: {text}; rebuild or touch the file to reload it")
+                            } else {
+                                format!(
+                                    "disabled after {} failures in a row (last: {text}); edit or touch the file to reload it",
+                                    slot.failures_in_row
+                                )
+                            };
                             tracing::error!(stage = %name, "{why}");
                             slot.disabled = Some(why);
                         }

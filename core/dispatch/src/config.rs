@@ -20,6 +20,35 @@ impl Default for DispatchConfig {
     }
 }
 
+/// `[plugins]`: native plugin libraries and their settings.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginsConfig {
+    /// Plugin library files, or directories of them, relative to the config
+    /// file. Each is loaded at start-up and reloaded when the file changes.
+    pub paths: Vec<String>,
+    /// Each plugin's own settings, by plugin name, passed to its `init` as a
+    /// MessagePack map (`[plugins.settings.stats]`).
+    pub settings: std::collections::BTreeMap<String, toml::Table>,
+}
+
+/// A TOML table as a MessagePack map (for a plugin's `init`).
+pub fn toml_to_msgpack(table: &toml::Table) -> Vec<u8> {
+    fn conv(v: &toml::Value) -> periscope_protocol::Value {
+        use periscope_protocol::Value as V;
+        match v {
+            toml::Value::String(s) => V::Str(s.clone()),
+            toml::Value::Integer(i) => V::Int(*i),
+            toml::Value::Float(f) => V::Float(*f),
+            toml::Value::Boolean(b) => V::Bool(*b),
+            toml::Value::Datetime(d) => V::Str(d.to_string()),
+            toml::Value::Array(a) => V::Array(a.iter().map(conv).collect()),
+            toml::Value::Table(t) => V::map(t.iter().map(|(k, v)| (k.clone(), conv(v)))),
+        }
+    }
+    periscope_protocol::encode_value(&conv(&toml::Value::Table(table.clone())))
+}
+
 /// `[scripts]`: limits for untrusted scripts and hot reload.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]

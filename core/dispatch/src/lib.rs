@@ -4,11 +4,12 @@
 //! stage can run before it (filter, rewrite, consume) or after it (react).
 //!
 //! Stages are the builtin handler, hot-reloaded rhai scripts ([`script`]) and
-//! (with the plugins issue) native plugins.
+//! native plugins ([`plugin`]).
 
 mod builtin;
 mod chain;
 mod config;
+pub mod plugin;
 pub mod script;
 mod watch;
 
@@ -18,7 +19,8 @@ pub use builtin::BuiltinStage;
 pub use chain::{
     Chain, ChainError, ClientCtx, Flow, Incoming, Outbox, PollResult, StageError, StageReport, StageStatus,
 };
-pub use config::{DispatchConfig, ScriptsConfig};
+pub use config::{DispatchConfig, PluginsConfig, ScriptsConfig, toml_to_msgpack};
+pub use plugin::{PluginError, PluginStage};
 
 /// A step of the chain.
 pub trait Stage: Send {
@@ -31,6 +33,10 @@ pub trait Stage: Send {
         scene: &mut periscope_scene::Scene,
         out: &dyn Outbox,
     ) -> Result<Flow, StageError>;
+    /// A version the stage declares (plugins).
+    fn version(&self) -> Option<&str> {
+        None
+    }
     /// The file this stage was loaded from, if any.
     fn path(&self) -> Option<&Path> {
         None

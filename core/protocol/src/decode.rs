@@ -11,6 +11,9 @@ use crate::value::Value;
 /// The key that marks a map as an n-d array. It must be the map's first key.
 pub const NDARRAY_KEY: &str = "__ndarray__";
 
+/// Byte ranges of a top-level map's values, by key.
+pub type Spans = Vec<(String, std::ops::Range<usize>)>;
+
 /// Limits applied while decoding untrusted input.
 #[derive(Clone, Copy, Debug)]
 pub struct DecodeLimits {
@@ -51,18 +54,25 @@ pub enum DecodeError {
 
 /// Decodes exactly one MessagePack value that must span all of `bytes`.
 pub fn decode_value(bytes: &[u8], limits: DecodeLimits) -> Result<Value, DecodeError> {
-    let mut d = Decoder { buf: bytes, pos: 0, limits };
+    decode_value_with_spans(bytes, limits).map(|(v, _)| v)
+}
+
+/// Like [`decode_value`], and also returns the byte range of every value of
+/// a top-level map, by key (so `args`/`kwargs` can be handed on without re-encoding).
+pub fn decode_value_with_spans(bytes: &[u8], limits: DecodeLimits) -> Result<(Value, Spans), DecodeError> {
+    let mut d = Decoder { buf: bytes, pos: 0, limits, spans: Vec::new() };
     let v = d.value(0)?;
     if d.pos != bytes.len() {
         return Err(DecodeError::Trailing { len: bytes.len() - d.pos });
     }
-    Ok(v)
+    Ok((v, d.spans))
 }
 
 struct Decoder<'a> {
     buf: &'a [u8],
     pos: usize,
     limits: DecodeLimits,
+    spans: Spans,
 }
 
 impl<'a> Decoder<'a> {
@@ -213,12 +223,21 @@ impl<'a> Decoder<'a> {
         if first_key.as_str() == Some(NDARRAY_KEY) {
             return self.ndarray_rest(n - 1, depth, offset);
         }
+        let top = depth == 1;
         let mut entries = Vec::with_capacity(n);
+        let start = self.pos;
         let first_val = self.value(depth)?;
+        if top && let Some(k) = first_key.as_str() {
+            self.spans.push((k.to_owned(), start..self.pos));
+        }
         entries.push((first_key, first_val));
         for _ in 1..n {
             let k = self.value(depth)?;
+            let start = self.pos;
             let v = self.value(depth)?;
+            if top && let Some(k) = k.as_str() {
+                self.spans.push((k.to_owned(), start..self.pos));
+            }
             entries.push((k, v));
         }
         Ok(Value::Map(entries))
@@ -318,6 +337,21 @@ mod tests {
         let a = NdArray::from_f32(vec![2, 2], vec![1.0, 2.0, 3.0, 4.0]);
         let v = Value::map([("vertices", Value::NdArray(a))]);
         assert_eq!(roundtrip(&v), v);
+    }
+
+    #[test]
+    fn top_level_spans_cover_each_value() {
+        let v = Value::map([
+            ("type", Value::Int(2)),
+            ("args", Value::from(vec![1i64, 2])),
+            ("kwargs", Value::map([("a", Value::Int(1))])),
+        ]);
+        let bytes = encode_value(&v);
+        let (_, spans) = decode_value_with_spans(&bytes, DecodeLimits::default()).unwrap();
+        let args = &spans.iter().find(|(k, _)| k == "args").unwrap().1;
+        assert_eq!(decode_value(&bytes[args.clone()], DecodeLimits::default()).unwrap(), Value::from(vec![1i64, 2]));
+        let kwargs = &spans.iter().find(|(k, _)| k == "kwargs").unwrap().1;
+        assert_eq!(&bytes[kwargs.clone()], &encode_value(&Value::map([("a", Value::Int(1))]))[..]);
     }
 
     #[test]

@@ -16,6 +16,29 @@ pub struct Envelope {
     pub kwargs: Vec<(String, Value)>,
     /// The client's sequence number for this message; the server cites it in replies.
     pub seq: Option<u64>,
+    /// The frame this envelope was decoded from, when it came as MessagePack:
+    /// lets plugins borrow `args`/`kwargs` as MessagePack without re-encoding.
+    pub raw: Option<RawFrame>,
+}
+
+/// A received frame and where its `args` and `kwargs` values are in it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawFrame {
+    pub frame: bytes::Bytes,
+    pub args: Option<std::ops::Range<usize>>,
+    pub kwargs: Option<std::ops::Range<usize>>,
+}
+
+impl RawFrame {
+    /// The MessagePack of `args` (an empty array if the frame had none).
+    pub fn args(&self) -> &[u8] {
+        self.args.as_ref().map_or(&[0x90], |r| &self.frame[r.clone()])
+    }
+
+    /// The MessagePack of `kwargs` (an empty map if the frame had none).
+    pub fn kwargs(&self) -> &[u8] {
+        self.kwargs.as_ref().map_or(&[0x80], |r| &self.frame[r.clone()])
+    }
 }
 
 /// Why a decoded value is not an envelope.
@@ -34,7 +57,7 @@ pub enum EnvelopeError {
 impl Envelope {
     /// A message of `kind` with no uid, args or kwargs.
     pub fn new(kind: impl Into<i64>) -> Self {
-        Self { kind: kind.into(), uid: None, args: Vec::new(), kwargs: Vec::new(), seq: None }
+        Self { kind: kind.into(), uid: None, args: Vec::new(), kwargs: Vec::new(), seq: None, raw: None }
     }
 
     pub fn with_uid(mut self, uid: i64) -> Self {
@@ -122,6 +145,16 @@ impl Envelope {
         if !have_type {
             return Err(EnvelopeError::MissingType);
         }
+        Ok(env)
+    }
+
+    /// Decodes a received frame, keeping it (shared, not copied) with the
+    /// positions of `args` and `kwargs`.
+    pub fn decode_frame(frame: bytes::Bytes, limits: crate::DecodeLimits) -> Result<Self, String> {
+        let (v, spans) = crate::decode::decode_value_with_spans(&frame, limits).map_err(|e| e.to_string())?;
+        let mut env = Self::from_value(v).map_err(|e| e.to_string())?;
+        let span = |key: &str| spans.iter().find(|(k, _)| k == key).map(|(_, r)| r.clone());
+        env.raw = Some(RawFrame { args: span("args"), kwargs: span("kwargs"), frame });
         Ok(env)
     }
 

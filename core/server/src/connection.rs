@@ -45,10 +45,11 @@ impl Wire {
         }
     }
 
-    fn decode(self, frame: &[u8]) -> Result<Envelope, String> {
+    fn decode(self, frame: Bytes) -> Result<Envelope, String> {
         match self {
-            Wire::MsgPack => decode(frame),
-            Wire::Pickle => envelope_from_pickle(frame),
+            // Keeps the frame (shared) so plugins can borrow args/kwargs as MessagePack.
+            Wire::MsgPack => Envelope::decode_frame(frame, DecodeLimits::default()),
+            Wire::Pickle => envelope_from_pickle(&frame),
         }
     }
 }
@@ -279,11 +280,6 @@ fn is_timeout(e: &std::io::Error) -> bool {
     matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
 }
 
-fn decode(bytes: &[u8]) -> Result<Envelope, String> {
-    let v = decode_value(bytes, DecodeLimits::default()).map_err(|e| e.to_string())?;
-    Envelope::from_value(v).map_err(|e| e.to_string())
-}
-
 /// Decodes one frame and queues it for the scene (or replies with the
 /// decoding error). False when the connection should end.
 fn handle_frame(
@@ -298,9 +294,8 @@ fn handle_frame(
     shared.stats.messages.fetch_add(1, Ordering::Relaxed);
     shared.stats.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
     let size = bytes.len();
-    match wire.decode(&bytes) {
+    match wire.decode(bytes) {
         Ok(mut envelope) => {
-            drop(bytes);
             envelope.seq.get_or_insert(n);
             let event = Event::Message { client: client.clone(), envelope, bytes: size, received: Instant::now() };
             push_blocking(shared, event, size, Some((ws, rx, wire)))

@@ -244,8 +244,8 @@ impl ViewerApp {
     }
 
     fn scripts_panel(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Dispatch chain");
-        ui.weak("Every message passes these stages in order ([dispatch] chain in config.toml).");
+        ui.heading("Scripts and plugins");
+        ui.weak("Every message passes these stages in order ([dispatch] chain in config.toml). Hover for the file.");
         ui.separator();
         let stages = self.rt.stages();
         if stages.is_empty() {
@@ -263,13 +263,19 @@ impl ViewerApp {
                     };
                     ui.colored_label(color, text);
                     ui.strong(&s.name);
+                    if let Some(v) = &s.version {
+                        ui.weak(format!("v{v}"));
+                    }
                     if s.path.is_some() {
                         ui.weak(format!("gen {}", s.generation));
                     }
                     ui.weak(format!("{} calls, {} failures", s.calls, s.failures));
                 })
                 .response
-                .on_hover_text(format!("from chain entry \"{}\"", s.entry));
+                .on_hover_text(match &s.path {
+                    Some(p) => format!("{}\nfrom chain entry \"{}\"", p.display(), s.entry),
+                    None => format!("from chain entry \"{}\"", s.entry),
+                });
                 for (label, text) in
                     [("disabled", &s.disabled), ("load error", &s.load_error), ("last error", &s.last_error)]
                 {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use periscope_dispatch::{DispatchConfig, ScriptsConfig};
+use periscope_dispatch::{DispatchConfig, PluginsConfig, ScriptsConfig};
 use periscope_scene::SceneConfig;
 use periscope_server::ServerConfig;
 use serde::Deserialize;
@@ -17,6 +17,7 @@ pub struct Config {
     pub scene: SceneConfig,
     pub dispatch: DispatchConfig,
     pub scripts: ScriptsConfig,
+    pub plugins: PluginsConfig,
 }
 
 /// `[viewer]`

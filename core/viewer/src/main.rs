@@ -111,7 +111,7 @@ fn main() -> anyhow::Result<()> {
 
     // The chain (and its scripts) is ready before the first client can connect.
     let mut scene = Scene::new(config.scene.clone());
-    let chain = Chain::from_config(&config.dispatch, &config.scripts, &base, &mut scene)?;
+    let chain = Chain::from_config(&config.dispatch, &config.scripts, &config.plugins, &base, &mut scene)?;
     tracing::info!(chain = ?chain.stage_names(), "dispatch chain ready");
 
     let queue = Arc::new(ByteQueue::new(config.server.queue_bytes, config.server.queue_messages));

@@ -101,14 +101,18 @@ fn color_by_client_and_log_messages() {
     let mut b = p.client("beta");
     a.spheres(points(2), vec![]).unwrap();
     b.spheres(points(2), vec![]).unwrap();
-    b.spheres(points(2), vec![kw("color", Value::from(vec![0.0f64, 0.0, 0.0, 1.0]))]).unwrap();
+    b.spheres(points(2), vec![kw("color", Value::from(vec![0.0f64, 0.0, 0.0, 1.0])), kw("name", "explicit")]).unwrap();
     a.add_frames(1, vec![NdArray::from_f32(vec![1, 2, 3], vec![0.0; 6]).into()], vec![]).unwrap();
     a.query().unwrap();
     let s = b.query().unwrap();
-    let colors: Vec<[f32; 4]> = s.nodes.iter().map(|n| n.color).collect();
-    assert_eq!(colors[0], [0.25, 0.60, 0.90, 1.0], "client 1 gets palette entry 1");
-    assert_eq!(colors[1], [0.30, 0.75, 0.35, 1.0], "client 2 gets palette entry 2");
-    assert_eq!(colors[2], [0.0, 0.0, 0.0, 1.0], "an explicit color is kept");
+    // Messages of different clients interleave, so look nodes up by owner.
+    let color_of = |client: u64, name: Option<&str>| {
+        s.nodes.iter().find(|n| n.client_id == client && name.is_none_or(|x| n.name == x)).unwrap().color
+    };
+    assert_eq!(color_of(a.client_id(), None), [0.25, 0.60, 0.90, 1.0], "client 1 gets palette entry 1");
+    let b_plain = s.nodes.iter().find(|n| n.client_id == b.client_id() && n.name != "explicit").unwrap().color;
+    assert_eq!(b_plain, [0.30, 0.75, 0.35, 1.0], "client 2 gets palette entry 2");
+    assert_eq!(color_of(b.client_id(), Some("explicit")), [0.0, 0.0, 0.0, 1.0], "an explicit color is kept");
     let log = p.log();
     let line = log
         .lines()
@@ -322,7 +326,9 @@ fn unknown_chain_entry_is_a_clear_startup_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("dispatch.chain entry \"stats\" is neither \"builtin\" nor a .rhai script path or glob"),
+        err.contains(
+            "dispatch.chain entry \"stats\" is neither \"builtin\", a .rhai script path or glob, nor a loaded plugin (loaded: none)"
+        ),
         "{err}"
     );
 }

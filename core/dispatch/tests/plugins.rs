@@ -1,0 +1,213 @@
+//! Native plugins through the real loader: the example and test plugins are
+//! built as real cdylibs by cargo, then loaded, called, reloaded and broken.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use periscope_dispatch::{
+    Chain, ChainError, ClientCtx, DispatchConfig, Incoming, Outbox, PluginError, PluginsConfig, ScriptsConfig,
+};
+use periscope_protocol::{Envelope, MessageType, NdArray, Reply, Value, encode_value};
+use periscope_scene::Scene;
+
+/// Builds the plugin crates once and returns the directory holding the libraries.
+fn plugin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let status = std::process::Command::new(env!("CARGO"))
+            .current_dir(&root)
+            .args(["build", "-q", "-p", "periscope-stats", "-p", "periscope-recolor"])
+            .args(["-p", "periscope-test-probe", "-p", "periscope-test-bad_abi"])
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the plugins failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+        target.join("debug")
+    })
+}
+
+fn lib(name: &str) -> PathBuf {
+    plugin_dir().join(format!("{}{name}{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX))
+}
+
+#[derive(Default)]
+struct Collect(RefCell<Vec<(u64, Reply)>>);
+impl Outbox for Collect {
+    fn send(&self, client: u64, reply: Reply) -> bool {
+        self.0.borrow_mut().push((client, reply));
+        true
+    }
+    fn broadcast(&self, reply: &Reply) -> usize {
+        self.send(0, reply.clone());
+        1
+    }
+}
+
+fn chain(entries: &[&str], libs: &[PathBuf], settings: &str, scene: &mut Scene) -> Result<Chain, ChainError> {
+    let plugins = PluginsConfig {
+        paths: libs.iter().map(|p| p.display().to_string()).collect(),
+        settings: toml::from_str(settings).unwrap(),
+    };
+    let dispatch = DispatchConfig { chain: entries.iter().map(|s| s.to_string()).collect() };
+    let scripts = ScriptsConfig { watch: false, ..ScriptsConfig::default() };
+    Chain::from_config(&dispatch, &scripts, &plugins, Path::new("."), scene)
+}
+
+/// Runs `env` from client `id` as if it came over the wire (MessagePack, raw frame kept).
+fn run(c: &mut Chain, scene: &mut Scene, out: &Collect, id: u64, env: Envelope) {
+    let frame = encode_value(&env.to_value());
+    let env = Envelope::decode_frame(frame.into(), Default::default()).unwrap();
+    let name = format!("client{id}");
+    c.run(&Incoming { envelope: &env, client: ClientCtx { id, name: &name, addr: "127.0.0.1:9" } }, scene, out);
+}
+
+fn spheres(uid: i64) -> Envelope {
+    Envelope::new(MessageType::Spheres.as_i64()).with_uid(uid).with_arg(NdArray::from_f32(vec![2, 3], vec![0.0; 6]))
+}
+
+#[test]
+fn stats_counts_and_answers() {
+    let mut scene = Scene::default();
+    let out = Collect::default();
+    let mut c =
+        chain(&["stats", "builtin"], &[lib("periscope_stats")], "[stats]\nreply_type = 10099\n", &mut scene).unwrap();
+    run(&mut c, &mut scene, &out, 1, spheres(1));
+    run(&mut c, &mut scene, &out, 1, spheres(2));
+    run(&mut c, &mut scene, &out, 1, Envelope::new(MessageType::SetFrame.as_i64()).with_arg(Value::Int(0)));
+    run(&mut c, &mut scene, &out, 2, Envelope::new(10_005).with_kwarg("x", 1i64));
+    run(&mut c, &mut scene, &out, 2, Envelope::new(10_020));
+    assert_eq!(scene.nodes().count(), 2, "builtin ran after the plugin");
+    let replies = out.0.borrow();
+    let (to, Reply::Other { kind: 10099, fields }) = &replies[0] else { panic!("{replies:?}") };
+    assert_eq!(*to, 2);
+    let get = |k: &str| &fields.iter().find(|(f, _)| f == k).unwrap().1;
+    assert_eq!(get("total"), &Value::Int(4), "the request itself is not counted");
+    let Value::Array(clients) = get("clients") else { panic!() };
+    assert_eq!(clients[0].get("messages"), Some(&Value::Int(3)));
+    assert_eq!(clients[0].get("name"), Some(&Value::from("client1")));
+    let types = clients[0].get("types").unwrap();
+    assert_eq!((types.get("3"), types.get("200")), (Some(&Value::Int(2)), Some(&Value::Int(1))));
+    assert!(clients[0].get("bytes").unwrap().as_i64().unwrap() > 2 * 24, "argument bytes are counted");
+    let status = c.status();
+    assert_eq!((status[0].name.as_str(), status[0].generation), ("stats", 1));
+}
+
+#[test]
+fn recolor_changes_data_on_the_way_in() {
+    let mut scene = Scene::default();
+    let out = Collect::default();
+    let settings = "[recolor]\npalette = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.5]]\n";
+    let mut c = chain(&["builtin", "recolor"], &[lib("periscope_recolor")], settings, &mut scene).unwrap();
+    run(&mut c, &mut scene, &out, 1, spheres(1));
+    run(&mut c, &mut scene, &out, 2, spheres(1));
+    run(&mut c, &mut scene, &out, 2, spheres(2).with_kwarg("color", Value::from(vec![0.0f64, 0.0, 1.0])));
+    let colors: Vec<[f32; 4]> = scene.nodes().map(|n| n.color).collect();
+    assert_eq!(colors, vec![[0.0, 1.0, 0.0, 0.5], [1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]]);
+    assert!(out.0.borrow().is_empty());
+    // Without a palette, init fails with a clear error.
+    let err = chain(&["recolor"], &[lib("periscope_recolor")], "", &mut scene).unwrap_err().to_string();
+    assert!(err.contains("plugin recolor") && err.contains("failed to initialize: recolor needs `palette"), "{err}");
+}
+
+#[test]
+fn loading_errors_are_clear() {
+    let mut scene = Scene::default();
+    let err = chain(&[], &[PathBuf::from("/nonexistent/libnothing.so")], "", &mut scene).unwrap_err().to_string();
+    assert_eq!(err, "plugin file /nonexistent/libnothing.so does not exist");
+
+    let dir = std::env::temp_dir().join(format!("periscope-plugin-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let garbage = dir.join("libgarbage.so");
+    std::fs::write(&garbage, b"this is not a shared library").unwrap();
+    let err = chain(&[], std::slice::from_ref(&garbage), "", &mut scene).unwrap_err();
+    assert!(matches!(err, ChainError::Plugin(PluginError::NotALibrary { .. })), "{err}");
+    assert!(err.to_string().starts_with(&format!("{} is not a loadable library", garbage.display())), "{err}");
+
+    if let Some(system_lib) =
+        ["/usr/lib/x86_64-linux-gnu/libm.so.6", "/lib/x86_64-linux-gnu/libm.so.6", "/usr/lib64/libm.so.6"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+    {
+        let err = chain(&[], std::slice::from_ref(&system_lib), "", &mut scene).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!("{} is not a Periscope plugin (it exports no `periscope_plugin` symbol)", system_lib.display())
+        );
+    }
+
+    let bad = lib("periscope_test_bad_abi");
+    let err = chain(&[], std::slice::from_ref(&bad), "", &mut scene).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "{} was built for plugin ABI version 999, but this viewer speaks version 1; rebuild it against this viewer's periscope-plugin-api",
+            bad.display()
+        )
+    );
+
+    let err = chain(&[], &[lib("periscope_test_probe")], "[probe]\nmode = \"init_panic\"\n", &mut scene).unwrap_err();
+    assert!(err.to_string().contains("failed to initialize: panicked: probe was told to panic in init"), "{err}");
+
+    let err = chain(&["nope"], &[lib("periscope_test_probe")], "", &mut scene).unwrap_err().to_string();
+    assert!(err.contains("entry \"nope\"") && err.contains("(loaded: probe)"), "{err}");
+}
+
+#[test]
+fn errors_are_reported_and_panics_disable_the_plugin() {
+    let mut scene = Scene::default();
+    let out = Collect::default();
+    let mut c = chain(&["probe", "builtin"], &[lib("periscope_test_probe")], "[probe]\nmode = \"error\"\n", &mut scene)
+        .unwrap();
+    run(&mut c, &mut scene, &out, 1, Envelope::new(10_030));
+    run(&mut c, &mut scene, &out, 1, Envelope::new(10_030));
+    run(&mut c, &mut scene, &out, 1, spheres(1));
+    assert_eq!(scene.nodes().count(), 1, "builtin keeps running after a failing plugin");
+    let replies = out.0.borrow();
+    assert_eq!(replies.len(), 1, "reported to the client once: {replies:?}");
+    let Reply::Problem { code, message, .. } = &replies[0].1 else { panic!() };
+    assert_eq!(
+        (code.as_str(), message.as_str()),
+        ("stage_failed", "stage probe failed: probe refuses message type 10030")
+    );
+    drop(replies);
+
+    let mut scene = Scene::default();
+    let out = Collect::default();
+    let mut c = chain(&["probe", "builtin"], &[lib("periscope_test_probe")], "[probe]\nmode = \"panic\"\n", &mut scene)
+        .unwrap();
+    run(&mut c, &mut scene, &out, 1, Envelope::new(10_030));
+    run(&mut c, &mut scene, &out, 1, spheres(1));
+    assert_eq!(scene.nodes().count(), 1, "a panic in a plugin does not take the viewer down");
+    let status = &c.status()[0];
+    let disabled = status.disabled.as_deref().unwrap();
+    assert!(
+        disabled.starts_with("disabled: stage probe failed: panicked: probe was told to panic on type 10030"),
+        "{disabled}"
+    );
+    assert_eq!(status.calls, 1, "a disabled plugin is not called again");
+}
+
+#[test]
+fn a_rebuilt_plugin_is_reloaded_without_restarting() {
+    let dir = std::env::temp_dir().join(format!("periscope-plugin-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{}probe{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+    std::fs::copy(lib("periscope_test_probe"), &file).unwrap();
+    let mut scene = Scene::default();
+    let out = Collect::default();
+    let mut c = chain(&["probe"], std::slice::from_ref(&file), "[probe]\nmode = \"panic\"\n", &mut scene).unwrap();
+    run(&mut c, &mut scene, &out, 1, Envelope::new(10_030));
+    assert!(c.status()[0].disabled.is_some());
+    // "Rebuild": replace the file (new mtime and contents), then rescan.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut bytes = std::fs::read(lib("periscope_test_probe")).unwrap();
+    bytes.extend_from_slice(&[0u8; 16]);
+    std::fs::write(&file, bytes).unwrap();
+    assert!(c.rescan(&mut scene));
+    let status = &c.status()[0];
+    assert_eq!((status.generation, status.disabled.as_deref()), (2, None), "reloaded and re-enabled");
+    let _ = std::fs::remove_dir_all(&dir);
+}

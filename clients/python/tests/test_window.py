@@ -42,7 +42,10 @@ def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
     (home / "scripts" / "custom_viewer.rhai").write_text((REPO / "scripts/examples/custom_viewer.rhai").read_text())
     (home / "scripts" / "broken.rhai").write_text("fn process_message(type, uid, args, kwargs, client) {\n  let = 1;\n}\n")
     cfg = home / "config.toml"
-    cfg.write_text('[viewer]\ntitle = "Periscope window test"\n[dispatch]\nchain = ["builtin", "scripts/*.rhai"]\n')
+    stats = BIN.parent / "libperiscope_stats.so"
+    cfg.write_text('[viewer]\ntitle = "Periscope window test"\n'
+                   '[dispatch]\nchain = ["stats", "builtin", "scripts/*.rhai"]\n'
+                   f'[plugins]\npaths = ["{stats}"]\n')
     proc = None
     try:
         deadline = time.monotonic() + 10

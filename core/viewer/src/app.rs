@@ -265,6 +265,9 @@ impl ViewerApp {
                     ui.strong(&s.name);
                     if let Some(v) = &s.version {
                         ui.weak(format!("v{v}"));
+                        if let Some(file) = s.path.as_ref().and_then(|p| p.file_name()) {
+                            ui.weak(file.to_string_lossy());
+                        }
                     }
                     if s.path.is_some() {
                         ui.weak(format!("gen {}", s.generation));

@@ -119,6 +119,7 @@ extern "C" fn host_node_info(host: *mut c_void, node: u64, out: *mut NodeInfoC) 
         client_id: n.client,
         kind: n.kind.message_type().as_i64(),
         n_frames: n.n_frames() as u64,
+        current_frame: frame as u64,
         enabled: n.enabled as u8,
         color: n.color,
         position: n.position(frame),

@@ -211,3 +211,25 @@ fn a_rebuilt_plugin_is_reloaded_without_restarting() {
     assert_eq!((status.generation, status.disabled.as_deref()), (2, None), "reloaded and re-enabled");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn host_functions_read_and_write_nodes() {
+    let mut scene = Scene::default();
+    let out = Collect::default();
+    let mut c =
+        chain(&["builtin", "probe"], &[lib("periscope_test_probe")], "[probe]\nmode = \"info\"\n", &mut scene).unwrap();
+    let mut frames = spheres(7).with_kwarg("name", "dots");
+    frames.args = vec![NdArray::from_f32(vec![5, 2, 3], vec![0.0; 30]).into()];
+    run(&mut c, &mut scene, &out, 1, frames);
+    scene.set_frame(3);
+    run(&mut c, &mut scene, &out, 1, Envelope::new(10_030).with_uid(7));
+    let replies = out.0.borrow();
+    let (_, Reply::Other { kind: 10_031, fields }) = &replies[0] else { panic!("{replies:?}") };
+    let get = |k: &str| fields.iter().find(|(f, _)| f == k).unwrap().1.clone();
+    assert_eq!(get("name"), Value::from("dots"));
+    assert_eq!(
+        (get("n_frames"), get("current_frame"), get("enabled")),
+        (Value::Int(5), Value::Int(3), Value::Bool(true))
+    );
+    assert_eq!(scene.nodes().next().unwrap().name, "dots (seen)", "set_name reached the scene");
+}

@@ -119,6 +119,8 @@ pub struct NodeInfoC {
     /// Message type of the kind (2 = meshes, 3 = spheres, ...).
     pub kind: i64,
     pub n_frames: u64,
+    /// The frame the node shows at the scene's current frame.
+    pub current_frame: u64,
     pub enabled: u8,
     pub color: [f32; 4],
     pub position: [f32; 3],
@@ -221,6 +223,7 @@ pub struct NodeInfo {
     pub client_id: u64,
     pub kind: i64,
     pub n_frames: u64,
+    pub current_frame: u64,
     pub enabled: bool,
     pub color: [f32; 4],
     pub position: [f32; 3],
@@ -267,6 +270,7 @@ impl<'a> Host<'a> {
             client_id: 0,
             kind: 0,
             n_frames: 0,
+            current_frame: 0,
             enabled: 0,
             color: [0.0; 4],
             position: [0.0; 3],
@@ -283,6 +287,7 @@ impl<'a> Host<'a> {
             client_id: out.client_id,
             kind: out.kind,
             n_frames: out.n_frames,
+            current_frame: out.current_frame,
             enabled: out.enabled != 0,
             color: out.color,
             position: out.position,

@@ -1,5 +1,6 @@
 //! Test-only plugin whose behaviour comes from its settings: `mode` is
-//! "noop" (default), "error", "panic", "init_error", "init_panic" or "stop";
+//! "noop" (default), "error", "panic", "init_error", "init_panic", "stop" or
+//! "info" (replies with the host's node_info for the message's uid);
 //! modes other than noop act only on messages of type `on_type` (default 10030).
 
 use periscope_plugin_api::{Flow, Host, Message, Plugin, declare_plugin};
@@ -34,6 +35,23 @@ impl Plugin for Probe {
         match self.mode.as_str() {
             "error" => Err(format!("probe refuses message type {}", msg.kind)),
             "panic" => panic!("probe was told to panic on type {}", msg.kind),
+            "info" => {
+                // Replies with what the host reports about the client's node `uid` (kwarg-free).
+                let info = msg.uid.and_then(|uid| host.find_node(msg.client.id, uid)).and_then(|id| host.node_info(id));
+                let Some(n) = info else { return Err("no such node".into()) };
+                host.set_name(n.id, &format!("{} (seen)", n.name));
+                let reply = rmpv::Value::Map(vec![
+                    ("type".into(), 10_031.into()),
+                    ("name".into(), n.name.as_str().into()),
+                    ("n_frames".into(), n.n_frames.into()),
+                    ("current_frame".into(), n.current_frame.into()),
+                    ("enabled".into(), n.enabled.into()),
+                ]);
+                let mut out = Vec::new();
+                rmpv::encode::write_value(&mut out, &reply).map_err(|e| e.to_string())?;
+                host.send(msg.client.id, &out);
+                Ok(Flow::Stop)
+            }
             "stop" => {
                 host.info("probe stopped the chain");
                 Ok(Flow::Stop)

@@ -123,7 +123,9 @@ impl StageStatus {
 /// What [`Chain::poll`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct PollResult {
-    /// Scripts were added, removed or reloaded.
+    /// File changes settled and the chain rescanned its scripts and plugins.
+    pub rescanned: bool,
+    /// Scripts or plugins were added, removed or reloaded.
     pub changed: bool,
     /// File changes are settling; poll again after this long.
     pub again_in: Option<Duration>,
@@ -319,9 +321,9 @@ impl Chain {
         let Some(host) = self.scripts.as_ref() else { return PollResult::default() };
         let Some(w) = host.watcher.as_ref() else { return PollResult::default() };
         match w.take_settled(host.debounce) {
-            Ok(true) => PollResult { changed: self.rescan(scene), again_in: None },
+            Ok(true) => PollResult { rescanned: true, changed: self.rescan(scene), again_in: None },
             Ok(false) => PollResult::default(),
-            Err(left) => PollResult { changed: false, again_in: Some(left) },
+            Err(left) => PollResult { again_in: Some(left), ..PollResult::default() },
         }
     }
 

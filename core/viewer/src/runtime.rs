@@ -49,15 +49,27 @@ pub struct Runtime {
     log: VecDeque<LogLine>,
     /// Messages handled since start.
     pub handled: u64,
+    /// Load errors already shown in the log.
+    load_errors: Vec<String>,
 }
 
 impl Runtime {
     pub fn new(scene: Scene, chain: Chain, queue: Arc<ByteQueue<Event>>, server: ServerHandle) -> Self {
-        let mut rt = Self { scene, chain, queue, out: ServerOutbox(server), log: VecDeque::new(), handled: 0 };
+        let load_errors: Vec<String> = chain.status().into_iter().filter_map(|s| s.load_error).collect();
+        let mut rt = Self {
+            scene,
+            chain,
+            queue,
+            out: ServerOutbox(server),
+            log: VecDeque::new(),
+            handled: 0,
+            load_errors: Vec::new(),
+        };
         // Scripts were loaded before the log existed: show their errors now.
-        for e in rt.chain.status().into_iter().filter_map(|s| s.load_error) {
-            rt.note(Level::Error, e);
+        for e in &load_errors {
+            rt.note(Level::Error, e.clone());
         }
+        rt.load_errors = load_errors;
         rt
     }
 
@@ -78,20 +90,21 @@ impl Runtime {
         self.chain.status()
     }
 
-    /// Applies settled script changes (hot reload).
+    /// Applies settled script and plugin changes (hot reload); notes what
+    /// changed and any new load errors in the log. Cheap when nothing changed.
     pub fn poll_scripts(&mut self) -> PollResult {
-        let before: Vec<Option<String>> = self.chain.status().into_iter().map(|s| s.load_error).collect();
         let r = self.chain.poll(&mut self.scene);
-        if r.changed || before.len() != self.chain.status().len() {
+        if !r.rescanned {
+            return r;
+        }
+        if r.changed {
             let names = self.chain.stage_names().join(", ");
             self.note(Level::Info, format!("scripts reloaded; chain: {names}"));
         }
-        for s in self.chain.status() {
-            if let Some(e) = &s.load_error
-                && !before.iter().any(|b| b.as_deref() == Some(e.as_str()))
-            {
-                self.note(Level::Error, e.clone());
-            }
+        let errors: Vec<String> = self.chain.status().into_iter().filter_map(|s| s.load_error).collect();
+        let seen = std::mem::replace(&mut self.load_errors, errors.clone());
+        for e in errors.into_iter().filter(|e| !seen.contains(e)) {
+            self.note(Level::Error, e);
         }
         r
     }

@@ -50,7 +50,11 @@ pub struct Scene {
     pub focus: Option<(NodeId, u64)>,
     /// Bumped on every change, so the UI and renderer know when to look again.
     pub(crate) version: u64,
+    /// Unique per scene in this process, so caches keyed by node id can tell scenes apart.
+    instance: u64,
 }
+
+static NEXT_INSTANCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Default for Scene {
     fn default() -> Self {
@@ -71,7 +75,13 @@ impl Scene {
             selected: None,
             focus: None,
             version: 0,
+            instance: NEXT_INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// A process-unique id of this scene (node ids repeat across scenes).
+    pub fn instance(&self) -> u64 {
+        self.instance
     }
 
     /// Asks the view to center on `id` (the renderer moves the camera).

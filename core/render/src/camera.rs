@@ -1,0 +1,142 @@
+//! A turntable camera: orbit around a target, pan, zoom, fit to bounds.
+//!
+//! The camera lives in *display space* (y up). With `z_up` the world is
+//! rotated into display space by [`world_to_display`], so a z-up dataset
+//! stands upright and the turntable still spins around the world's up axis.
+
+use glam::{Mat4, Vec3};
+use serde::{Deserialize, Serialize};
+
+/// The smallest distance the camera may zoom to, relative to world units.
+const MIN_DISTANCE: f32 = 1e-4;
+/// Pitch stays just short of the poles so the view never flips.
+const MAX_PITCH: f32 = 1.55;
+
+/// A turntable camera. Angles are radians; `yaw` 0 looks down -z.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Camera {
+    /// The point the camera orbits around, in display space.
+    pub target: [f32; 3],
+    pub yaw: f32,
+    pub pitch: f32,
+    pub distance: f32,
+    /// Vertical field of view.
+    pub fov_y: f32,
+}
+
+impl Default for Camera {
+    fn default() -> Self {
+        Self { target: [0.0, 0.5, 0.0], yaw: 0.6, pitch: 0.35, distance: 4.0, fov_y: 45f32.to_radians() }
+    }
+}
+
+/// The rotation taking world coordinates to display space (y up).
+pub fn world_to_display(z_up: bool) -> Mat4 {
+    if z_up { Mat4::from_rotation_x(-std::f32::consts::FRAC_PI_2) } else { Mat4::IDENTITY }
+}
+
+impl Camera {
+    /// Camera position in display space.
+    pub fn eye(&self) -> Vec3 {
+        let (sy, cy) = self.yaw.sin_cos();
+        let (sp, cp) = self.pitch.sin_cos();
+        Vec3::from(self.target) + self.distance * Vec3::new(cp * sy, sp, cp * cy)
+    }
+
+    /// Near and far planes scaled with the distance so depth precision follows the zoom.
+    pub fn clip_planes(&self) -> (f32, f32) {
+        let near = (self.distance * 0.01).max(1e-5);
+        (near, self.distance * 1000.0 + 100.0)
+    }
+
+    /// Display-space view matrix (right-handed, looking down -z).
+    pub fn view(&self) -> Mat4 {
+        Mat4::look_at_rh(self.eye(), Vec3::from(self.target), Vec3::Y)
+    }
+
+    /// Perspective projection with wgpu's 0..1 depth range.
+    pub fn projection(&self, aspect: f32) -> Mat4 {
+        let (near, far) = self.clip_planes();
+        Mat4::perspective_rh(self.fov_y, aspect.max(1e-3), near, far)
+    }
+
+    /// Rotates around the target; `dx`, `dy` in pixels.
+    pub fn orbit(&mut self, dx: f32, dy: f32) {
+        self.yaw -= dx * 0.008;
+        self.pitch = (self.pitch + dy * 0.008).clamp(-MAX_PITCH, MAX_PITCH);
+    }
+
+    /// Moves the target in the view plane so the point under the cursor follows it;
+    /// `dx`, `dy` in pixels of a viewport `height` pixels tall.
+    pub fn pan(&mut self, dx: f32, dy: f32, height: f32) {
+        let view = self.view();
+        let right = Vec3::new(view.x_axis.x, view.y_axis.x, view.z_axis.x);
+        let up = Vec3::new(view.x_axis.y, view.y_axis.y, view.z_axis.y);
+        let per_pixel = 2.0 * self.distance * (self.fov_y * 0.5).tan() / height.max(1.0);
+        let t = Vec3::from(self.target) - right * dx * per_pixel + up * dy * per_pixel;
+        self.target = t.into();
+    }
+
+    /// Zooms by `steps` wheel notches (positive zooms in).
+    pub fn zoom(&mut self, steps: f32) {
+        self.distance = (self.distance * (-steps * 0.1).exp()).max(MIN_DISTANCE);
+    }
+
+    /// Frames a display-space bounding box, keeping the viewing direction.
+    pub fn fit(&mut self, min: Vec3, max: Vec3) {
+        let center = (min + max) * 0.5;
+        let radius = ((max - min).length() * 0.5).max(1e-3);
+        self.target = center.into();
+        self.distance = (radius / (self.fov_y * 0.5).sin() * 1.1).max(MIN_DISTANCE);
+    }
+
+    /// Centers the orbit on `point` (display space) without changing the distance.
+    pub fn center_on(&mut self, point: Vec3) {
+        self.target = point.into();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_projects_to_the_centre() {
+        let cam = Camera::default();
+        let clip = cam.projection(1.5) * cam.view() * Vec3::from(cam.target).extend(1.0);
+        let ndc = clip.truncate() / clip.w;
+        assert!(ndc.x.abs() < 1e-5 && ndc.y.abs() < 1e-5, "{ndc}");
+        assert!(ndc.z > 0.0 && ndc.z < 1.0);
+    }
+
+    #[test]
+    fn fit_contains_the_box_and_orbit_keeps_distance() {
+        let mut cam = Camera::default();
+        cam.fit(Vec3::splat(-10.0), Vec3::splat(10.0));
+        let d = cam.eye().distance(Vec3::ZERO);
+        assert!(d > 10.0 * 3f32.sqrt(), "camera inside the box: {d}");
+        cam.orbit(100.0, 40.0);
+        assert!((cam.eye().distance(Vec3::ZERO) - d).abs() < 1e-3);
+        cam.orbit(0.0, 1e6);
+        assert!(cam.pitch <= MAX_PITCH);
+    }
+
+    #[test]
+    fn pan_moves_target_sideways_and_zoom_scales() {
+        let mut cam = Camera { yaw: 0.0, pitch: 0.0, target: [0.0; 3], ..Camera::default() };
+        cam.pan(-100.0, 0.0, 500.0);
+        assert!(cam.target[0] > 0.0 && cam.target[1].abs() < 1e-6 && cam.target[2].abs() < 1e-6);
+        let d = cam.distance;
+        cam.zoom(1.0);
+        assert!(cam.distance < d);
+        cam.zoom(-1.0);
+        assert!((cam.distance - d).abs() < 1e-4);
+    }
+
+    #[test]
+    fn z_up_world_maps_z_to_display_y() {
+        let p = world_to_display(true).transform_point3(Vec3::Z);
+        assert!((p - Vec3::Y).length() < 1e-6);
+    }
+}

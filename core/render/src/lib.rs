@@ -1,0 +1,35 @@
+//! Periscope's renderer: wgpu pipelines for every built-in renderable.
+//!
+//! The same [`Renderer`] draws into a [`RenderTarget`] for the window (which
+//! shows the target as an egui image) and for offscreen screenshots
+//! ([`Offscreen`]). GPU data per node is built from the scene in
+//! [`Renderer::prepare`] only when a node's data or shown frame changed, and
+//! freed when the node is deleted.
+
+mod camera;
+pub mod extract;
+mod gpu;
+mod primitives;
+mod renderer;
+mod target;
+
+pub use camera::{Camera, world_to_display};
+pub use gpu::{Gpu, Offscreen};
+pub use renderer::{FrameStats, RenderOptions, Renderer};
+pub use target::{COLOR_FORMAT, COLOR_FORMAT_LINEAR_VIEW, Image, RenderTarget};
+pub use wgpu;
+
+/// Why rendering failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("no graphics adapter: {0}")]
+    NoAdapter(String),
+    #[error("GPU error: {0}")]
+    Gpu(String),
+    #[error("image size {width}x{height} is outside 1..={max}")]
+    Size { width: u32, height: u32, max: u32 },
+    #[error("PNG encoding failed: {0}")]
+    Png(String),
+    #[error("cannot write {0}")]
+    Io(String),
+}

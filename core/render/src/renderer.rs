@@ -1,0 +1,631 @@
+//! The renderer: pipelines, per-node GPU data kept in sync with the scene,
+//! and one render pass into a [`RenderTarget`].
+
+use std::collections::HashMap;
+
+use bytemuck::{Pod, Zeroable};
+use glam::{Mat4, Vec3, Vec4};
+use periscope_scene::{NodeId, Scene};
+use wgpu::util::DeviceExt as _;
+
+use crate::camera::{Camera, world_to_display};
+use crate::extract::{MeshVertex, SphereInstance, TubeInstance, extract, node_transform};
+use crate::primitives::{Shape, UnitVertex, icosphere, tube};
+use crate::target::{COLOR_FORMAT, DEPTH_FORMAT, ID_FORMAT, RenderTarget};
+
+/// How the scene looks; part of the viewer's configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenderOptions {
+    /// Background color, sRGB in [0, 1].
+    pub background: [f32; 3],
+    /// The data's up axis is +z (else +y).
+    pub z_up: bool,
+    /// Draw the ground grid.
+    pub grid: bool,
+    /// Ambient light fraction in [0, 1].
+    pub ambient: f32,
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self { background: [0.12, 0.13, 0.15], z_up: false, grid: true, ambient: 0.3 }
+    }
+}
+
+/// What the last [`Renderer::render`] drew.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FrameStats {
+    pub draw_calls: u32,
+    pub triangles: u64,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct Globals {
+    view_proj: [[f32; 4]; 4],
+    eye: [f32; 4],
+    light: [f32; 4],
+    world_to_display: [[f32; 4]; 4],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct NodeUniform {
+    model: [[f32; 4]; 4],
+    normal_mat: [[f32; 4]; 4],
+    color: [f32; 4],
+    flags: [u32; 4],
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Pod, Zeroable)]
+struct LineVertex {
+    position: [f32; 3],
+    color: [f32; 4],
+}
+
+/// A GPU buffer reused while its capacity suffices.
+struct GrowBuffer {
+    buffer: wgpu::Buffer,
+    capacity: u64,
+    /// Elements currently in use.
+    count: u32,
+}
+
+fn upload<T: Pod>(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    slot: &mut Option<GrowBuffer>,
+    data: &[T],
+    usage: wgpu::BufferUsages,
+    label: &str,
+) {
+    if data.is_empty() {
+        *slot = None;
+        return;
+    }
+    let bytes: &[u8] = bytemuck::cast_slice(data);
+    match slot {
+        Some(b) if b.capacity >= bytes.len() as u64 => {
+            queue.write_buffer(&b.buffer, 0, bytes);
+            b.count = data.len() as u32;
+        }
+        _ => {
+            let buffer = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents: bytes,
+                usage: usage | wgpu::BufferUsages::COPY_DST,
+            });
+            *slot = Some(GrowBuffer { buffer, capacity: bytes.len() as u64, count: data.len() as u32 });
+        }
+    }
+}
+
+/// One node's GPU data.
+struct GpuNode {
+    /// (node version, node frame) the data was built from.
+    key: (u64, usize),
+    enabled: bool,
+    uniform: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    mesh_vertices: Option<GrowBuffer>,
+    mesh_indices: Option<GrowBuffer>,
+    mesh_edges: Option<GrowBuffer>,
+    spheres: Option<GrowBuffer>,
+    tubes: Option<GrowBuffer>,
+    /// World-space bounds.
+    bounds: Option<(Vec3, Vec3)>,
+}
+
+struct GpuShape {
+    vertices: wgpu::Buffer,
+    indices: wgpu::Buffer,
+    n_indices: u32,
+}
+
+impl GpuShape {
+    fn new(device: &wgpu::Device, shape: &Shape, label: &str) -> Self {
+        let init = |contents: &[u8], usage| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor { label: Some(label), contents, usage })
+        };
+        Self {
+            vertices: init(bytemuck::cast_slice(&shape.vertices), wgpu::BufferUsages::VERTEX),
+            indices: init(bytemuck::cast_slice(&shape.indices), wgpu::BufferUsages::INDEX),
+            n_indices: shape.indices.len() as u32,
+        }
+    }
+}
+
+struct Pipelines {
+    mesh: wgpu::RenderPipeline,
+    edges: wgpu::RenderPipeline,
+    sphere: wgpu::RenderPipeline,
+    tube: wgpu::RenderPipeline,
+    line: wgpu::RenderPipeline,
+}
+
+/// Draws a [`Scene`] with wgpu.
+pub struct Renderer {
+    device: wgpu::Device,
+    queue: wgpu::Queue,
+    pipelines: Pipelines,
+    globals: wgpu::Buffer,
+    globals_bind_group: wgpu::BindGroup,
+    node_layout: wgpu::BindGroupLayout,
+    sphere: GpuShape,
+    /// Coarser sphere for nodes with many spheres.
+    sphere_coarse: GpuShape,
+    tube: GpuShape,
+    grid: GpuNodeGrid,
+    nodes: HashMap<NodeId, GpuNode>,
+    /// [`Scene::instance`] the nodes belong to.
+    scene_instance: u64,
+    options: RenderOptions,
+    stats: FrameStats,
+}
+
+/// The ground grid: a line list in display space.
+struct GpuNodeGrid {
+    vertices: Option<GrowBuffer>,
+    uniform: wgpu::Buffer,
+    bind_group: wgpu::BindGroup,
+    /// Grid spacing it was built for.
+    spacing: f32,
+}
+
+/// Spheres per node above which the coarse sphere is used.
+const COARSE_SPHERES: u32 = 5_000;
+
+/// The pick id written for `node` (0 means background).
+fn pick_id(node: NodeId) -> u32 {
+    (node as u32).wrapping_add(1)
+}
+
+impl Renderer {
+    /// Builds the pipelines on `device`. Cheap to keep for the program's life.
+    pub fn new(device: &wgpu::Device, queue: &wgpu::Queue, options: RenderOptions) -> Self {
+        let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("periscope scene shader"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("shaders/scene.wgsl").into()),
+        });
+        let uniform_layout = |label| {
+            device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some(label),
+                entries: &[wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+                    ty: wgpu::BindingType::Buffer {
+                        ty: wgpu::BufferBindingType::Uniform,
+                        has_dynamic_offset: false,
+                        min_binding_size: None,
+                    },
+                    count: None,
+                }],
+            })
+        };
+        let globals_layout = uniform_layout("periscope globals");
+        let node_layout = uniform_layout("periscope node");
+        let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("periscope scene"),
+            bind_group_layouts: &[Some(&globals_layout), Some(&node_layout)],
+            immediate_size: 0,
+        });
+        let globals = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("periscope globals"),
+            size: std::mem::size_of::<Globals>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let globals_bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("periscope globals"),
+            layout: &globals_layout,
+            entries: &[wgpu::BindGroupEntry { binding: 0, resource: globals.as_entire_binding() }],
+        });
+
+        let unit_attrs = wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x3];
+        let unit = wgpu::VertexBufferLayout {
+            array_stride: std::mem::size_of::<UnitVertex>() as u64,
+            step_mode: wgpu::VertexStepMode::Vertex,
+            attributes: &unit_attrs,
+        };
+        let mesh_attrs = wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x3, 2 => Unorm8x4];
+        let mesh = wgpu::VertexBufferLayout {
+            array_stride: std::mem::size_of::<MeshVertex>() as u64,
+            step_mode: wgpu::VertexStepMode::Vertex,
+            attributes: &mesh_attrs,
+        };
+        let sphere_attrs = wgpu::vertex_attr_array![2 => Float32x3, 3 => Float32, 4 => Float32x4];
+        let sphere_inst = wgpu::VertexBufferLayout {
+            array_stride: std::mem::size_of::<SphereInstance>() as u64,
+            step_mode: wgpu::VertexStepMode::Instance,
+            attributes: &sphere_attrs,
+        };
+        let tube_attrs =
+            wgpu::vertex_attr_array![2 => Float32x3, 3 => Float32, 4 => Float32x3, 5 => Float32, 6 => Float32x4];
+        let tube_inst = wgpu::VertexBufferLayout {
+            array_stride: std::mem::size_of::<TubeInstance>() as u64,
+            step_mode: wgpu::VertexStepMode::Instance,
+            attributes: &tube_attrs,
+        };
+        let line_attrs = wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x4];
+        let line = wgpu::VertexBufferLayout {
+            array_stride: std::mem::size_of::<LineVertex>() as u64,
+            step_mode: wgpu::VertexStepMode::Vertex,
+            attributes: &line_attrs,
+        };
+
+        let pipeline = |label: &str,
+                        vs: &str,
+                        fs: &str,
+                        buffers: &[Option<wgpu::VertexBufferLayout>],
+                        topology: wgpu::PrimitiveTopology,
+                        cull: Option<wgpu::Face>| {
+            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+                label: Some(label),
+                layout: Some(&layout),
+                vertex: wgpu::VertexState {
+                    module: &shader,
+                    entry_point: Some(vs),
+                    compilation_options: Default::default(),
+                    buffers,
+                },
+                primitive: wgpu::PrimitiveState { topology, cull_mode: cull, ..Default::default() },
+                depth_stencil: Some(wgpu::DepthStencilState {
+                    format: DEPTH_FORMAT,
+                    depth_write_enabled: Some(true),
+                    depth_compare: Some(wgpu::CompareFunction::Less),
+                    stencil: Default::default(),
+                    bias: Default::default(),
+                }),
+                multisample: Default::default(),
+                fragment: Some(wgpu::FragmentState {
+                    module: &shader,
+                    entry_point: Some(fs),
+                    compilation_options: Default::default(),
+                    targets: &[
+                        Some(wgpu::ColorTargetState {
+                            format: COLOR_FORMAT,
+                            blend: None,
+                            write_mask: wgpu::ColorWrites::ALL,
+                        }),
+                        Some(wgpu::ColorTargetState {
+                            format: ID_FORMAT,
+                            blend: None,
+                            write_mask: wgpu::ColorWrites::ALL,
+                        }),
+                    ],
+                }),
+                multiview_mask: None,
+                cache: None,
+            })
+        };
+        use wgpu::PrimitiveTopology::{LineList, TriangleList};
+        let pipelines = Pipelines {
+            mesh: pipeline("periscope mesh", "vs_mesh", "fs_lit", &[Some(mesh.clone())], TriangleList, None),
+            edges: pipeline("periscope edges", "vs_edges", "fs_flat", &[Some(mesh)], LineList, None),
+            sphere: pipeline(
+                "periscope spheres",
+                "vs_sphere",
+                "fs_lit",
+                &[Some(unit.clone()), Some(sphere_inst)],
+                TriangleList,
+                Some(wgpu::Face::Back),
+            ),
+            tube: pipeline(
+                "periscope tubes",
+                "vs_tube",
+                "fs_lit",
+                &[Some(unit), Some(tube_inst)],
+                TriangleList,
+                Some(wgpu::Face::Back),
+            ),
+            line: pipeline("periscope lines", "vs_line", "fs_flat", &[Some(line)], LineList, None),
+        };
+        let (grid_uniform, grid_bg) = Self::node_uniform(device, &node_layout);
+        Self {
+            sphere: GpuShape::new(device, &icosphere(2), "unit sphere"),
+            sphere_coarse: GpuShape::new(device, &icosphere(1), "unit sphere (coarse)"),
+            tube: GpuShape::new(device, &tube(16), "unit tube"),
+            grid: GpuNodeGrid { vertices: None, uniform: grid_uniform, bind_group: grid_bg, spacing: 0.0 },
+            device: device.clone(),
+            queue: queue.clone(),
+            pipelines,
+            globals,
+            globals_bind_group,
+            node_layout,
+            nodes: HashMap::new(),
+            scene_instance: 0,
+            options,
+            stats: FrameStats::default(),
+        }
+    }
+
+    fn node_uniform(device: &wgpu::Device, layout: &wgpu::BindGroupLayout) -> (wgpu::Buffer, wgpu::BindGroup) {
+        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("periscope node"),
+            size: std::mem::size_of::<NodeUniform>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bg = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("periscope node"),
+            layout,
+            entries: &[wgpu::BindGroupEntry { binding: 0, resource: buffer.as_entire_binding() }],
+        });
+        (buffer, bg)
+    }
+
+    pub fn options(&self) -> &RenderOptions {
+        &self.options
+    }
+
+    /// Changes how the scene looks; the next render uses it.
+    pub fn set_options(&mut self, options: RenderOptions) {
+        self.options = options;
+    }
+
+    /// Statistics of the last render.
+    pub fn stats(&self) -> FrameStats {
+        self.stats
+    }
+
+    /// Nodes with GPU data.
+    pub fn gpu_nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Brings GPU data in line with `scene`: builds or updates nodes whose data
+    /// or shown frame changed, frees deleted ones. Returns whether anything changed.
+    pub fn prepare(&mut self, scene: &Scene) -> bool {
+        if scene.instance() != self.scene_instance {
+            self.nodes.clear();
+            self.scene_instance = scene.instance();
+        }
+        let before = self.nodes.len();
+        self.nodes.retain(|id, _| scene.node(*id).is_some());
+        let mut changed = self.nodes.len() != before;
+        let current = scene.current_frame();
+        for node in scene.nodes() {
+            let frame = node.frame_for(current);
+            let key = (node.version, frame);
+            let gpu = match self.nodes.get_mut(&node.id) {
+                Some(g) if g.key == key => continue,
+                Some(g) => g,
+                None => {
+                    let (uniform, bind_group) = Self::node_uniform(&self.device, &self.node_layout);
+                    self.nodes.entry(node.id).or_insert(GpuNode {
+                        key,
+                        enabled: node.enabled,
+                        uniform,
+                        bind_group,
+                        mesh_vertices: None,
+                        mesh_indices: None,
+                        mesh_edges: None,
+                        spheres: None,
+                        tubes: None,
+                        bounds: None,
+                    })
+                }
+            };
+            changed = true;
+            let _span = tracing::trace_span!("prepare node", id = node.id).entered();
+            let geom = extract(node, frame);
+            let model = node_transform(node, frame);
+            let (dev, q) = (&self.device, &self.queue);
+            use wgpu::BufferUsages as U;
+            match &geom.mesh {
+                Some(m) => {
+                    upload(dev, q, &mut gpu.mesh_vertices, &m.vertices, U::VERTEX, "mesh vertices");
+                    upload(dev, q, &mut gpu.mesh_indices, &m.indices, U::INDEX, "mesh indices");
+                    upload(dev, q, &mut gpu.mesh_edges, &m.edges, U::INDEX, "mesh edges");
+                }
+                None => (gpu.mesh_vertices, gpu.mesh_indices, gpu.mesh_edges) = (None, None, None),
+            }
+            upload(dev, q, &mut gpu.spheres, &geom.spheres, U::VERTEX, "sphere instances");
+            upload(dev, q, &mut gpu.tubes, &geom.tubes, U::VERTEX, "tube instances");
+            let normal = model.inverse().transpose();
+            let flags = [
+                u32::from(node.style.flat_shading),
+                u32::from(geom.mesh.as_ref().is_some_and(|m| m.vertex_colors)),
+                pick_id(node.id),
+                0,
+            ];
+            let u = NodeUniform {
+                model: model.to_cols_array_2d(),
+                normal_mat: normal.to_cols_array_2d(),
+                color: node.color,
+                flags,
+            };
+            q.write_buffer(&gpu.uniform, 0, bytemuck::bytes_of(&u));
+            gpu.bounds = geom.bounds.map(|(lo, hi)| transform_aabb(&model, lo, hi));
+            gpu.enabled = node.enabled;
+            gpu.key = key;
+        }
+        changed
+    }
+
+    /// World-space bounds of the enabled nodes (or of `only`).
+    pub fn world_bounds(&self, only: Option<NodeId>) -> Option<(Vec3, Vec3)> {
+        self.nodes
+            .iter()
+            .filter(|(id, g)| only.map_or(g.enabled, |o| **id == o))
+            .filter_map(|(_, g)| g.bounds)
+            .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
+    }
+
+    /// Display-space bounds, what [`Camera::fit`] takes.
+    pub fn display_bounds(&self, only: Option<NodeId>) -> Option<(Vec3, Vec3)> {
+        let (lo, hi) = self.world_bounds(only)?;
+        Some(transform_aabb(&world_to_display(self.options.z_up), lo, hi))
+    }
+
+    /// The node whose pick id is `id` (as read from the target's id texture).
+    pub fn node_for_pick(&self, id: u32) -> Option<NodeId> {
+        if id == 0 {
+            return None;
+        }
+        self.nodes.keys().copied().find(|n| pick_id(*n) == id)
+    }
+
+    fn update_grid(&mut self) {
+        // Spacing follows the scene's size: 1 unit for a body-sized scene, 10 for a room.
+        let extent =
+            self.display_bounds(None).map_or(1.0, |(lo, hi)| lo.abs().max(hi.abs()).max_element()).clamp(1e-3, 1e7);
+        let spacing = 10f32.powf((extent / 5.0).log10().ceil()).max(1e-3);
+        let w2d = world_to_display(self.options.z_up);
+        let model = w2d.inverse();
+        let u = NodeUniform {
+            model: model.to_cols_array_2d(),
+            normal_mat: Mat4::IDENTITY.to_cols_array_2d(),
+            color: [0.0; 4],
+            flags: [0; 4],
+        };
+        self.queue.write_buffer(&self.grid.uniform, 0, bytemuck::bytes_of(&u));
+        if spacing == self.grid.spacing && self.grid.vertices.is_some() {
+            return;
+        }
+        let n = 20i32;
+        let mut verts = Vec::with_capacity((n as usize * 2 + 1) * 4);
+        let half = n as f32 * spacing;
+        for i in -n..=n {
+            let t = i as f32 * spacing;
+            let color = match i {
+                0 => [0.45, 0.45, 0.5, 1.0],
+                _ if i % 5 == 0 => [0.3, 0.3, 0.33, 1.0],
+                _ => [0.22, 0.22, 0.25, 1.0],
+            };
+            for p in [[t, 0.0, -half], [t, 0.0, half], [-half, 0.0, t], [half, 0.0, t]] {
+                // Grid lines are in display space; the grid's model undoes world_to_display.
+                let world = model.transform_point3(Vec3::from(p));
+                verts.push(LineVertex { position: world.into(), color });
+            }
+        }
+        upload(&self.device, &self.queue, &mut self.grid.vertices, &verts, wgpu::BufferUsages::VERTEX, "grid");
+        self.grid.spacing = spacing;
+    }
+
+    /// Draws the prepared scene from `camera` into `target` and submits it.
+    pub fn render(&mut self, target: &RenderTarget, camera: &Camera) {
+        let _span = tracing::trace_span!("render").entered();
+        if self.options.grid {
+            self.update_grid();
+        }
+        let view = camera.view();
+        let aspect = target.width as f32 / target.height as f32;
+        // A headlight from above-left of the camera, so faces facing different ways differ.
+        let inv = view.inverse();
+        let light = inv.transform_vector3(Vec3::new(-0.35, 0.6, 1.0)).normalize();
+        let g = Globals {
+            view_proj: (camera.projection(aspect) * view).to_cols_array_2d(),
+            eye: camera.eye().extend(1.0).into(),
+            light: Vec4::from((light, self.options.ambient.clamp(0.0, 1.0))).into(),
+            world_to_display: world_to_display(self.options.z_up).to_cols_array_2d(),
+        };
+        self.queue.write_buffer(&self.globals, 0, bytemuck::bytes_of(&g));
+
+        let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("scene") });
+        let mut stats = FrameStats::default();
+        {
+            let [r, gr, b] = self.options.background.map(|c| f64::from(srgb_to_linear(c)));
+            let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("scene"),
+                color_attachments: &[
+                    Some(wgpu::RenderPassColorAttachment {
+                        view: &target.color_view,
+                        depth_slice: None,
+                        resolve_target: None,
+                        ops: wgpu::Operations {
+                            load: wgpu::LoadOp::Clear(wgpu::Color { r, g: gr, b, a: 1.0 }),
+                            store: wgpu::StoreOp::Store,
+                        },
+                    }),
+                    Some(wgpu::RenderPassColorAttachment {
+                        view: &target.id_view,
+                        depth_slice: None,
+                        resolve_target: None,
+                        ops: wgpu::Operations {
+                            load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
+                            store: wgpu::StoreOp::Store,
+                        },
+                    }),
+                ],
+                depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
+                    view: &target.depth_view,
+                    depth_ops: Some(wgpu::Operations { load: wgpu::LoadOp::Clear(1.0), store: wgpu::StoreOp::Discard }),
+                    stencil_ops: None,
+                }),
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            pass.set_bind_group(0, &self.globals_bind_group, &[]);
+            let p = &self.pipelines;
+            if self.options.grid
+                && let Some(v) = &self.grid.vertices
+            {
+                pass.set_pipeline(&p.line);
+                pass.set_bind_group(1, &self.grid.bind_group, &[]);
+                pass.set_vertex_buffer(0, v.buffer.slice(..));
+                pass.draw(0..v.count, 0..1);
+                stats.draw_calls += 1;
+            }
+            for gpu in self.nodes.values().filter(|g| g.enabled) {
+                pass.set_bind_group(1, &gpu.bind_group, &[]);
+                if let (Some(v), Some(i)) = (&gpu.mesh_vertices, &gpu.mesh_indices) {
+                    pass.set_pipeline(&p.mesh);
+                    pass.set_vertex_buffer(0, v.buffer.slice(..));
+                    pass.set_index_buffer(i.buffer.slice(..), wgpu::IndexFormat::Uint32);
+                    pass.draw_indexed(0..i.count, 0, 0..1);
+                    stats.draw_calls += 1;
+                    stats.triangles += u64::from(i.count / 3);
+                    if let Some(e) = &gpu.mesh_edges {
+                        pass.set_pipeline(&p.edges);
+                        pass.set_index_buffer(e.buffer.slice(..), wgpu::IndexFormat::Uint32);
+                        pass.draw_indexed(0..e.count, 0, 0..1);
+                        stats.draw_calls += 1;
+                    }
+                }
+                if let Some(s) = &gpu.spheres {
+                    let shape = if s.count > COARSE_SPHERES { &self.sphere_coarse } else { &self.sphere };
+                    pass.set_pipeline(&p.sphere);
+                    draw_instanced(&mut pass, shape, s, &mut stats);
+                }
+                if let Some(t) = &gpu.tubes {
+                    pass.set_pipeline(&p.tube);
+                    draw_instanced(&mut pass, &self.tube, t, &mut stats);
+                }
+            }
+        }
+        self.queue.submit([enc.finish()]);
+        self.stats = stats;
+    }
+}
+
+fn draw_instanced(pass: &mut wgpu::RenderPass<'_>, shape: &GpuShape, inst: &GrowBuffer, stats: &mut FrameStats) {
+    pass.set_vertex_buffer(0, shape.vertices.slice(..));
+    pass.set_vertex_buffer(1, inst.buffer.slice(..));
+    pass.set_index_buffer(shape.indices.slice(..), wgpu::IndexFormat::Uint32);
+    pass.draw_indexed(0..shape.n_indices, 0, 0..inst.count);
+    stats.draw_calls += 1;
+    stats.triangles += u64::from(shape.n_indices / 3) * u64::from(inst.count);
+}
+
+/// The axis-aligned box around a transformed box.
+fn transform_aabb(m: &Mat4, lo: Vec3, hi: Vec3) -> (Vec3, Vec3) {
+    let mut out = (Vec3::splat(f32::INFINITY), Vec3::splat(f32::NEG_INFINITY));
+    for i in 0..8 {
+        let c = Vec3::new(
+            if i & 1 == 0 { lo.x } else { hi.x },
+            if i & 2 == 0 { lo.y } else { hi.y },
+            if i & 4 == 0 { lo.z } else { hi.z },
+        );
+        let p = m.transform_point3(c);
+        out = (out.0.min(p), out.1.max(p));
+    }
+    out
+}
+
+/// The clear color is given in sRGB; the target stores sRGB but clears take linear values.
+fn srgb_to_linear(c: f32) -> f32 {
+    if c <= 0.04045 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+}

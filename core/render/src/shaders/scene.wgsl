@@ -1,0 +1,205 @@
+// Periscope's scene shader: meshes, instanced spheres and tubes, lines.
+// Every pipeline writes a color and the picked node's id (0 = nothing).
+
+struct Globals {
+    view_proj: mat4x4<f32>,
+    // Display-space camera position (xyz).
+    eye: vec4<f32>,
+    // Direction *towards* the light, display space (xyz), ambient in w.
+    light: vec4<f32>,
+    // World -> display rotation (identity unless z_up).
+    world_to_display: mat4x4<f32>,
+};
+
+struct NodeUniform {
+    model: mat4x4<f32>,
+    // Inverse-transpose of the model's 3x3, for normals (columns in xyz).
+    normal_mat: mat4x4<f32>,
+    color: vec4<f32>,
+    // x: flat shading, y: use vertex colors, z: pick id, w: unused.
+    flags: vec4<u32>,
+};
+
+@group(0) @binding(0) var<uniform> globals: Globals;
+@group(1) @binding(0) var<uniform> node: NodeUniform;
+
+struct Lit {
+    @builtin(position) clip: vec4<f32>,
+    @location(0) world: vec3<f32>,
+    @location(1) normal: vec3<f32>,
+    @location(2) color: vec4<f32>,
+};
+
+struct Out {
+    @location(0) color: vec4<f32>,
+    @location(1) id: u32,
+};
+
+fn to_clip(local: vec3<f32>) -> vec4<f32> {
+    return globals.view_proj * globals.world_to_display * node.model * vec4<f32>(local, 1.0);
+}
+
+fn to_display(local: vec3<f32>) -> vec3<f32> {
+    return (globals.world_to_display * node.model * vec4<f32>(local, 1.0)).xyz;
+}
+
+fn normal_to_display(n: vec3<f32>) -> vec3<f32> {
+    return (globals.world_to_display * vec4<f32>((node.normal_mat * vec4<f32>(n, 0.0)).xyz, 0.0)).xyz;
+}
+
+// Colors arrive sRGB-encoded (what users pick); lighting happens in linear space.
+fn linear(c: vec4<f32>) -> vec4<f32> {
+    let lo = c.rgb / 12.92;
+    let hi = pow((c.rgb + vec3<f32>(0.055)) / 1.055, vec3<f32>(2.4));
+    return vec4<f32>(select(hi, lo, c.rgb <= vec3<f32>(0.04045)), c.a);
+}
+
+fn shade(world: vec3<f32>, normal_in: vec3<f32>, base: vec4<f32>) -> Out {
+    // Derivatives must be taken in uniform control flow: always compute the face normal.
+    let face = cross(dpdx(world), dpdy(world));
+    var n = normal_in;
+    if node.flags.x != 0u || dot(n, n) < 1e-12 {
+        n = face;
+    }
+    n = normalize(n);
+    let to_eye = normalize(globals.eye.xyz - world);
+    // Two-sided lighting: open meshes look right from both sides.
+    if dot(n, to_eye) < 0.0 {
+        n = -n;
+    }
+    let l = normalize(globals.light.xyz);
+    let ambient = globals.light.w;
+    let diffuse = max(dot(n, l), 0.0);
+    let h = normalize(l + to_eye);
+    let spec = pow(max(dot(n, h), 0.0), 48.0) * 0.25;
+    let rgb = base.rgb * (ambient + (1.0 - ambient) * diffuse) + vec3<f32>(spec);
+    var out: Out;
+    out.color = vec4<f32>(rgb, 1.0);
+    out.id = node.flags.z;
+    return out;
+}
+
+// ---- meshes -------------------------------------------------------------
+
+struct MeshIn {
+    @location(0) position: vec3<f32>,
+    @location(1) normal: vec3<f32>,
+    @location(2) color: vec4<f32>,
+};
+
+@vertex
+fn vs_mesh(v: MeshIn) -> Lit {
+    var o: Lit;
+    o.clip = to_clip(v.position);
+    o.world = to_display(v.position);
+    o.normal = normal_to_display(v.normal);
+    o.color = linear(select(node.color, v.color, node.flags.y != 0u));
+    return o;
+}
+
+@fragment
+fn fs_lit(i: Lit) -> Out {
+    return shade(i.world, i.normal, i.color);
+}
+
+// Wireframe overlay: the mesh's edges, pulled slightly towards the camera.
+@vertex
+fn vs_edges(v: MeshIn) -> Lit {
+    var o: Lit;
+    let c = to_clip(v.position);
+    o.clip = vec4<f32>(c.xy, c.z - 2e-4 * c.w, c.w);
+    o.world = to_display(v.position);
+    o.normal = vec3<f32>(0.0);
+    o.color = linear(vec4<f32>(node.color.rgb * 0.25, 1.0));
+    return o;
+}
+
+@fragment
+fn fs_flat(i: Lit) -> Out {
+    var out: Out;
+    out.color = i.color;
+    out.id = node.flags.z;
+    return out;
+}
+
+// ---- instanced spheres ---------------------------------------------------
+
+struct UnitIn {
+    @location(0) position: vec3<f32>,
+    @location(1) normal: vec3<f32>,
+};
+
+struct SphereIn {
+    @location(2) center: vec3<f32>,
+    @location(3) radius: f32,
+    @location(4) color: vec4<f32>,
+};
+
+fn instance_color(c: vec4<f32>) -> vec4<f32> {
+    return linear(select(c, node.color, c.a < 0.0));
+}
+
+@vertex
+fn vs_sphere(v: UnitIn, s: SphereIn) -> Lit {
+    let local = s.center + v.position * s.radius;
+    var o: Lit;
+    o.clip = to_clip(local);
+    o.world = to_display(local);
+    o.normal = normal_to_display(v.normal);
+    o.color = instance_color(s.color);
+    return o;
+}
+
+// ---- instanced tubes (cylinders, cones, tapered) ------------------------
+
+struct TubeIn {
+    @location(2) start: vec3<f32>,
+    @location(3) r0: f32,
+    @location(4) end: vec3<f32>,
+    @location(5) r1: f32,
+    @location(6) color: vec4<f32>,
+};
+
+@vertex
+fn vs_tube(v: UnitIn, t: TubeIn) -> Lit {
+    let d = t.end - t.start;
+    let len = length(d);
+    let z = select(vec3<f32>(0.0, 0.0, 1.0), d / max(len, 1e-20), len > 1e-20);
+    // Any unit vector perpendicular to z, then complete the frame.
+    let helper = select(vec3<f32>(1.0, 0.0, 0.0), vec3<f32>(0.0, 1.0, 0.0), abs(z.x) > 0.9);
+    let x = normalize(cross(helper, z));
+    let y = cross(z, x);
+    // The unit tube has radius 1 and runs z = 0..1.
+    let r = mix(t.r0, t.r1, v.position.z);
+    let local_unit = vec3<f32>(v.position.xy * r, v.position.z * len);
+    var n_unit = v.normal;
+    if abs(v.normal.z) < 0.5 {
+        // Side of a cone/taper: normal tilts by the radius change along the length.
+        n_unit = vec3<f32>(v.normal.xy * len, t.r0 - t.r1);
+    }
+    let local = t.start + x * local_unit.x + y * local_unit.y + z * local_unit.z;
+    let n_local = x * n_unit.x + y * n_unit.y + z * n_unit.z;
+    var o: Lit;
+    o.clip = to_clip(local);
+    o.world = to_display(local);
+    o.normal = normal_to_display(n_local);
+    o.color = instance_color(t.color);
+    return o;
+}
+
+// ---- plain colored lines (ground grid, axes) -----------------------------
+
+struct LineIn {
+    @location(0) position: vec3<f32>,
+    @location(1) color: vec4<f32>,
+};
+
+@vertex
+fn vs_line(v: LineIn) -> Lit {
+    var o: Lit;
+    o.clip = to_clip(v.position);
+    o.world = to_display(v.position);
+    o.normal = vec3<f32>(0.0);
+    o.color = linear(v.color);
+    return o;
+}

@@ -1,0 +1,180 @@
+//! What the renderer draws into: a color texture (sRGB), a node-id texture
+//! for picking and a depth buffer; plus reading them back to the CPU.
+
+use std::path::Path;
+
+use crate::RenderError;
+
+/// Color format of the target. Stored bytes are sRGB-encoded, ready for PNG.
+pub const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrgb;
+/// The same bytes viewed without sRGB decoding: what egui expects to sample.
+pub const COLOR_FORMAT_LINEAR_VIEW: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+pub const ID_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R32Uint;
+pub const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
+
+/// An RGBA8 image read back from the GPU (sRGB-encoded, rows top to bottom).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+}
+
+impl Image {
+    /// The pixel at (`x`, `y`), `x` to the right and `y` down from the top left.
+    pub fn pixel(&self, x: u32, y: u32) -> [u8; 4] {
+        let i = ((y * self.width + x) * 4) as usize;
+        [self.rgba[i], self.rgba[i + 1], self.rgba[i + 2], self.rgba[i + 3]]
+    }
+
+    /// PNG-encodes the image.
+    pub fn encode_png(&self) -> Result<Vec<u8>, RenderError> {
+        let mut out = Vec::new();
+        {
+            let mut enc = png::Encoder::new(&mut out, self.width, self.height);
+            enc.set_color(png::ColorType::Rgba);
+            enc.set_depth(png::BitDepth::Eight);
+            enc.set_source_srgb(png::SrgbRenderingIntent::Perceptual);
+            let mut w = enc.write_header().map_err(|e| RenderError::Png(e.to_string()))?;
+            w.write_image_data(&self.rgba).map_err(|e| RenderError::Png(e.to_string()))?;
+        }
+        Ok(out)
+    }
+
+    /// Writes the image as a PNG file, creating the parent directory.
+    pub fn save_png(&self, path: &Path) -> Result<(), RenderError> {
+        let bytes = self.encode_png()?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| RenderError::Io(format!("{}: {e}", dir.display())))?;
+        }
+        std::fs::write(path, bytes).map_err(|e| RenderError::Io(format!("{}: {e}", path.display())))
+    }
+}
+
+/// Textures the renderer draws into.
+pub struct RenderTarget {
+    pub color: wgpu::Texture,
+    pub color_view: wgpu::TextureView,
+    /// `color` viewed as plain `Rgba8Unorm`, for showing it through egui.
+    pub color_view_linear: wgpu::TextureView,
+    pub id: wgpu::Texture,
+    pub id_view: wgpu::TextureView,
+    pub depth_view: wgpu::TextureView,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl RenderTarget {
+    /// A target of `width` x `height` pixels (at least 1x1).
+    pub fn new(device: &wgpu::Device, width: u32, height: u32) -> Self {
+        let (width, height) = (width.max(1), height.max(1));
+        let size = wgpu::Extent3d { width, height, depth_or_array_layers: 1 };
+        let texture = |label, format, usage, view_formats: &[wgpu::TextureFormat]| {
+            device.create_texture(&wgpu::TextureDescriptor {
+                label: Some(label),
+                size,
+                mip_level_count: 1,
+                sample_count: 1,
+                dimension: wgpu::TextureDimension::D2,
+                format,
+                usage,
+                view_formats,
+            })
+        };
+        use wgpu::TextureUsages as U;
+        let color = texture(
+            "periscope color",
+            COLOR_FORMAT,
+            U::RENDER_ATTACHMENT | U::TEXTURE_BINDING | U::COPY_SRC,
+            &[COLOR_FORMAT_LINEAR_VIEW],
+        );
+        let id = texture("periscope ids", ID_FORMAT, U::RENDER_ATTACHMENT | U::COPY_SRC, &[]);
+        let depth = texture("periscope depth", DEPTH_FORMAT, U::RENDER_ATTACHMENT, &[]);
+        let color_view = color.create_view(&Default::default());
+        let color_view_linear = color
+            .create_view(&wgpu::TextureViewDescriptor { format: Some(COLOR_FORMAT_LINEAR_VIEW), ..Default::default() });
+        Self {
+            color_view,
+            color_view_linear,
+            id_view: id.create_view(&Default::default()),
+            depth_view: depth.create_view(&Default::default()),
+            color,
+            id,
+            width,
+            height,
+        }
+    }
+
+    /// Reads the whole color texture back (blocks until the GPU is done).
+    pub fn read_color(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Image, RenderError> {
+        let rows = read_region(device, queue, &self.color, 0, 0, self.width, self.height, 4)?;
+        Ok(Image { width: self.width, height: self.height, rgba: rows })
+    }
+
+    /// The pick id under pixel (`x`, `y`): 0 for background, else what the renderer wrote.
+    pub fn read_id(&self, device: &wgpu::Device, queue: &wgpu::Queue, x: u32, y: u32) -> Result<u32, RenderError> {
+        if x >= self.width || y >= self.height {
+            return Ok(0);
+        }
+        let px = read_region(device, queue, &self.id, x, y, 1, 1, 4)?;
+        Ok(u32::from_le_bytes([px[0], px[1], px[2], px[3]]))
+    }
+}
+
+/// Copies a region of a texture to the CPU, removing wgpu's row padding.
+#[allow(clippy::too_many_arguments)]
+fn read_region(
+    device: &wgpu::Device,
+    queue: &wgpu::Queue,
+    texture: &wgpu::Texture,
+    x: u32,
+    y: u32,
+    width: u32,
+    height: u32,
+    bytes_per_pixel: u32,
+) -> Result<Vec<u8>, RenderError> {
+    let row = width * bytes_per_pixel;
+    let padded = row.div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("periscope readback"),
+        size: u64::from(padded) * u64::from(height),
+        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+        mapped_at_creation: false,
+    });
+    let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+    enc.copy_texture_to_buffer(
+        wgpu::TexelCopyTextureInfo {
+            texture,
+            mip_level: 0,
+            origin: wgpu::Origin3d { x, y, z: 0 },
+            aspect: wgpu::TextureAspect::All,
+        },
+        wgpu::TexelCopyBufferInfo {
+            buffer: &buffer,
+            layout: wgpu::TexelCopyBufferLayout {
+                offset: 0,
+                bytes_per_row: Some(padded),
+                rows_per_image: Some(height),
+            },
+        },
+        wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+    );
+    queue.submit([enc.finish()]);
+    let slice = buffer.slice(..);
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    slice.map_async(wgpu::MapMode::Read, move |r| {
+        let _ = tx.send(r);
+    });
+    device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| RenderError::Gpu(e.to_string()))?;
+    rx.recv()
+        .map_err(|_| RenderError::Gpu("readback callback dropped".into()))?
+        .map_err(|e| RenderError::Gpu(e.to_string()))?;
+    let mapped = slice.get_mapped_range().map_err(|e| RenderError::Gpu(e.to_string()))?;
+    let mut out = Vec::with_capacity((row * height) as usize);
+    for r in mapped.chunks_exact(padded as usize) {
+        out.extend_from_slice(&r[..row as usize]);
+    }
+    drop(mapped);
+    buffer.unmap();
+    Ok(out)
+}

@@ -1,0 +1,279 @@
+//! Offscreen pixel tests on whatever adapter wgpu finds (lavapipe in CI).
+//! Colors are compared with tolerances, never byte for byte.
+
+use periscope_protocol::{Envelope, MessageType as T, NdArray, Value};
+use periscope_render::{Camera, Image, Offscreen, RenderOptions};
+use periscope_scene::{NodeId, Scene, SceneConfig};
+
+const W: u32 = 160;
+const H: u32 = 120;
+const BG: [f32; 3] = [0.0, 0.0, 0.0];
+
+/// The offscreen renderer, or `None` (test skipped) when no adapter exists and
+/// `PERISCOPE_REQUIRE_RENDER` is unset. CI sets it, so CI never skips.
+fn offscreen() -> Option<Offscreen> {
+    match Offscreen::new(RenderOptions { background: BG, grid: false, ..Default::default() }) {
+        Ok(o) => Some(o),
+        Err(e) if std::env::var_os("PERISCOPE_REQUIRE_RENDER").is_none() => {
+            eprintln!("skipping: {e}");
+            None
+        }
+        Err(e) => panic!("PERISCOPE_REQUIRE_RENDER is set but rendering is unavailable: {e}"),
+    }
+}
+
+fn save(img: &Image, name: &str) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    img.save_png(&dir.join(format!("render-{name}.png"))).expect("png written");
+}
+
+fn arr(shape: &[usize], data: Vec<f32>) -> Value {
+    Value::NdArray(NdArray::from_f32(shape.to_vec(), data))
+}
+
+fn ints(shape: &[usize], data: Vec<i64>) -> Value {
+    Value::NdArray(NdArray::from_i64(shape.to_vec(), data))
+}
+
+fn scene() -> Scene {
+    let mut s = Scene::new(SceneConfig::default());
+    s.client_connected(1, "test", "127.0.0.1:1");
+    s
+}
+
+fn add(s: &mut Scene, env: Envelope) -> NodeId {
+    let a = s.apply(1, &env).expect("message applies");
+    let uid = a.created.expect("creates a node");
+    s.node_by_remote(1, uid as i64).expect("node exists").id
+}
+
+/// Looking down -z at the origin from distance 3.
+fn front_camera() -> Camera {
+    Camera { target: [0.0; 3], yaw: 0.0, pitch: 0.0, distance: 3.0, ..Camera::default() }
+}
+
+fn is_bg(p: [u8; 4]) -> bool {
+    p[0] < 8 && p[1] < 8 && p[2] < 8
+}
+
+fn coverage(img: &Image) -> usize {
+    img.rgba.chunks_exact(4).filter(|p| !is_bg([p[0], p[1], p[2], p[3]])).count()
+}
+
+fn cube() -> Envelope {
+    let v: Vec<f32> =
+        (0..8).flat_map(|i| [(i & 1) as f32 - 0.5, ((i >> 1) & 1) as f32 - 0.5, ((i >> 2) & 1) as f32 - 0.5]).collect();
+    let f = vec![
+        0, 2, 1, 1, 2, 3, // -z
+        4, 5, 6, 5, 7, 6, // +z
+        0, 1, 4, 1, 5, 4, // -y
+        2, 6, 3, 3, 6, 7, // +y
+        0, 4, 2, 2, 4, 6, // -x
+        1, 3, 5, 3, 7, 5, // +x
+    ];
+    Envelope::new(T::Meshes.as_i64()).with_uid(1).with_arg(arr(&[8, 3], v)).with_arg(ints(&[12, 3], f))
+}
+
+#[test]
+fn red_sphere_is_red_in_the_centre_and_can_be_picked() {
+    let Some(mut off) = offscreen() else { return };
+    let mut s = scene();
+    let id = add(
+        &mut s,
+        Envelope::new(T::Spheres.as_i64())
+            .with_uid(1)
+            .with_arg(arr(&[1, 3], vec![0.0, 0.0, 0.0]))
+            .with_kwarg("radius", 0.5f64)
+            .with_kwarg("color", Value::from(vec![1.0f64, 0.0, 0.0, 1.0])),
+    );
+    let img = off.render(&s, &front_camera(), W, H).unwrap();
+    save(&img, "red-sphere");
+    let c = img.pixel(W / 2, H / 2);
+    assert!(c[0] > 150 && c[1] < 60 && c[2] < 60, "centre is {c:?}");
+    assert!(is_bg(img.pixel(2, 2)), "corner is {:?}", img.pixel(2, 2));
+    assert_eq!(off.pick(W / 2, H / 2).unwrap(), Some(id));
+    assert_eq!(off.pick(2, 2).unwrap(), None);
+}
+
+#[test]
+fn flat_cube_faces_have_distinct_shades() {
+    let Some(mut off) = offscreen() else { return };
+    let mut s = scene();
+    add(&mut s, cube().with_kwarg("flat_shading", true).with_kwarg("color", Value::from(vec![0.8f64, 0.8, 0.8])));
+    // From above, front and right: three faces in view.
+    let cam = Camera { target: [0.0; 3], yaw: 0.7, pitch: 0.5, distance: 3.5, ..Camera::default() };
+    let img = off.render(&s, &cam, W, H).unwrap();
+    save(&img, "flat-cube");
+    let mut shades: Vec<u8> =
+        img.rgba.chunks_exact(4).filter(|p| !is_bg([p[0], p[1], p[2], p[3]])).map(|p| p[0]).collect();
+    shades.sort_unstable();
+    // Group the gray levels into clusters separated by more than 12 levels.
+    let mut clusters: Vec<(u8, usize)> = Vec::new();
+    for v in shades {
+        match clusters.last_mut() {
+            Some((last, n)) if v - *last <= 12 => (*last, *n) = (v, *n + 1),
+            _ => clusters.push((v, 1)),
+        }
+    }
+    let big: Vec<_> = clusters.iter().filter(|(_, n)| *n > 200).collect();
+    assert!(big.len() >= 3, "expected three face shades, got {clusters:?}");
+}
+
+#[test]
+fn disabled_node_disappears_and_deleted_node_is_freed() {
+    let Some(mut off) = offscreen() else { return };
+    let mut s = scene();
+    let id = add(&mut s, cube());
+    let cam = front_camera();
+    let shown = off.render(&s, &cam, W, H).unwrap();
+    assert!(coverage(&shown) > 1000, "cube covers {} px", coverage(&shown));
+    s.node_mut(id).unwrap().enabled = false;
+    let hidden = off.render(&s, &cam, W, H).unwrap();
+    assert_eq!(coverage(&hidden), 0);
+    s.node_mut(id).unwrap().enabled = true;
+    assert!(coverage(&off.render(&s, &cam, W, H).unwrap()) > 1000);
+    assert_eq!(off.renderer.gpu_nodes(), 1);
+    s.apply(1, &Envelope::new(T::Delete.as_i64()).with_uid(1)).unwrap();
+    assert_eq!(coverage(&off.render(&s, &cam, W, H).unwrap()), 0);
+    assert_eq!(off.renderer.gpu_nodes(), 0, "GPU data freed with the node");
+}
+
+#[test]
+fn mesh_frames_differ_where_vertices_differ() {
+    let Some(mut off) = offscreen() else { return };
+    let mut s = scene();
+    // A quad facing the camera; frame 1 moves it to the right.
+    let quad = |dx: f32| vec![-0.5 + dx, -0.5, 0.0, 0.5 + dx, -0.5, 0.0, 0.5 + dx, 0.5, 0.0, -0.5 + dx, 0.5, 0.0];
+    let mut v = quad(-0.6);
+    v.extend(quad(0.6));
+    add(
+        &mut s,
+        Envelope::new(T::Meshes.as_i64())
+            .with_uid(1)
+            .with_arg(arr(&[2, 4, 3], v))
+            .with_arg(ints(&[2, 3], vec![0, 1, 2, 0, 2, 3])),
+    );
+    let cam = front_camera();
+    let f0 = off.render(&s, &cam, W, H).unwrap();
+    s.set_frame(1);
+    let f1 = off.render(&s, &cam, W, H).unwrap();
+    save(&f0, "frame0");
+    save(&f1, "frame1");
+    let (left, right) = (W / 4, 3 * W / 4);
+    assert!(!is_bg(f0.pixel(left, H / 2)) && is_bg(f0.pixel(right, H / 2)));
+    assert!(is_bg(f1.pixel(left, H / 2)) && !is_bg(f1.pixel(right, H / 2)));
+}
+
+#[test]
+fn vertex_colors_and_face_colors_show() {
+    let Some(mut off) = offscreen() else { return };
+    let mut s = scene();
+    let quad = vec![-1.0, -1.0, 0.0, 1.0, -1.0, 0.0, 1.0, 1.0, 0.0, -1.0, 1.0, 0.0];
+    // Two triangles split along the diagonal: bottom-right green, top-left blue.
+    add(
+        &mut s,
+        Envelope::new(T::Meshes.as_i64())
+            .with_uid(1)
+            .with_arg(arr(&[4, 3], quad))
+            .with_arg(ints(&[2, 3], vec![0, 1, 2, 0, 2, 3]))
+            .with_kwarg("face_colors", arr(&[2, 3], vec![0.0, 1.0, 0.0, 0.0, 0.0, 1.0])),
+    );
+    let img = off.render(&s, &front_camera(), W, H).unwrap();
+    save(&img, "face-colors");
+    let br = img.pixel(W / 2 + 20, H / 2 + 15);
+    let tl = img.pixel(W / 2 - 20, H / 2 - 15);
+    // Dominant channel, with room for the specular highlight.
+    assert!(br[1] > 100 && br[1] > 2 * br[0].max(br[2]), "bottom right {br:?}");
+    assert!(tl[2] > 100 && tl[2] > 2 * tl[0].max(tl[1]), "top left {tl:?}");
+}
+
+#[test]
+fn every_kind_draws_something() {
+    let Some(mut off) = offscreen() else { return };
+    let kinds = [
+        (
+            "lines",
+            Envelope::new(T::Lines.as_i64())
+                .with_arg(arr(&[3, 3], vec![-1., -0.5, 0., 0., 0.5, 0., 1., -0.5, 0.]))
+                .with_kwarg("r_base", 0.05f64),
+        ),
+        (
+            "arrows",
+            Envelope::new(T::Arrows.as_i64())
+                .with_arg(arr(&[1, 3], vec![-1., 0., 0.]))
+                .with_arg(arr(&[1, 3], vec![1., 0., 0.]))
+                .with_kwarg("r_base", 0.05f64)
+                .with_kwarg("r_head", 0.15f64)
+                .with_kwarg("p", 0.3f64),
+        ),
+        (
+            "rigid-bodies",
+            Envelope::new(T::RigidBodies.as_i64())
+                .with_arg(arr(&[1, 3], vec![0., 0., 0.]))
+                .with_arg(arr(&[1, 3, 3], vec![1., 0., 0., 0., 1., 0., 0., 0., 1.]))
+                .with_kwarg("radius", 0.15f64)
+                .with_kwarg("length", 0.8f64),
+        ),
+        (
+            "skeleton",
+            Envelope::new(T::Skeletons.as_i64())
+                .with_arg(arr(&[3, 3], vec![0., -0.8, 0., 0., 0., 0., 0.5, 0.6, 0.]))
+                .with_arg(ints(&[3, 2], vec![-1, 0, 0, 1, 1, 2]))
+                .with_kwarg("radius", 0.1f64),
+        ),
+    ];
+    for (name, env) in kinds {
+        let mut s = scene();
+        add(&mut s, env.with_uid(1));
+        let cam = Camera { target: [0.0; 3], yaw: 0.3, pitch: 0.3, distance: 3.0, ..Camera::default() };
+        let img = off.render(&s, &cam, W, H).unwrap();
+        save(&img, name);
+        assert!(coverage(&img) > 300, "{name} covers only {} px", coverage(&img));
+    }
+}
+
+#[test]
+fn rigid_body_axes_are_red_green_blue() {
+    let Some(mut off) = offscreen() else { return };
+    let mut s = scene();
+    add(
+        &mut s,
+        Envelope::new(T::RigidBodies.as_i64())
+            .with_uid(1)
+            .with_arg(arr(&[1, 3], vec![0., 0., 0.]))
+            .with_arg(arr(&[1, 3, 3], vec![1., 0., 0., 0., 1., 0., 0., 0., 1.]))
+            .with_kwarg("radius", 0.1f64)
+            .with_kwarg("length", 1.0f64),
+    );
+    let img = off.render(&s, &front_camera(), W, H).unwrap();
+    save(&img, "rb-axes");
+    // +x axis to the right of the centre, +y above it.
+    let x = img.pixel(W / 2 + 30, H / 2);
+    let y = img.pixel(W / 2, H / 2 - 30);
+    assert!(x[0] > 80 && x[0] > x[1] && x[0] > x[2], "x axis {x:?}");
+    assert!(y[1] > y[0] && y[1] > y[2] && y[1] > 80, "y axis {y:?}");
+}
+
+#[test]
+fn z_up_stands_data_upright() {
+    let Some(mut off) = offscreen() else { return };
+    let mut s = scene();
+    // A thin line along +z.
+    add(
+        &mut s,
+        Envelope::new(T::Lines.as_i64())
+            .with_uid(1)
+            .with_arg(arr(&[2, 3], vec![0., 0., -1., 0., 0., 1.]))
+            .with_kwarg("r_base", 0.05f64),
+    );
+    let cam = front_camera();
+    let y_up = off.render(&s, &cam, W, H).unwrap();
+    // y up: the line points at the camera, so it covers little; z up: it stands vertical.
+    let mut opts = off.renderer.options().clone();
+    opts.z_up = true;
+    off.renderer.set_options(opts);
+    let z_up = off.render(&s, &cam, W, H).unwrap();
+    save(&z_up, "z-up");
+    assert!(!is_bg(z_up.pixel(W / 2, 15)) && !is_bg(z_up.pixel(W / 2, H - 15)), "vertical line expected");
+    assert!(is_bg(y_up.pixel(W / 2, 15)));
+}

@@ -15,7 +15,7 @@ from .renderables import (
     RemoteSkeletons,
     RemoteSpheres,
 )
-from .viewer import RemoteNode, RemoteViewer, ViewerError
+from .viewer import RemoteNode, RemoteViewer, ViewerError, save_png
 
 __all__ = [
     "Message",
@@ -29,6 +29,7 @@ __all__ = [
     "RemoteViewer",
     "ViewerError",
     "pack",
+    "save_png",
     "unpack",
 ]
 __version__ = "0.1.0"

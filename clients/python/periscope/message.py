@@ -28,6 +28,8 @@ class Message(enum.IntEnum):
     SCENE_STATE = 301
     QUERY_CHAIN = 302
     CHAIN_STATE = 303
+    SCREENSHOT = 304
+    SCREENSHOT_RESULT = 305
     ERROR = 400
     WARNING = 401
     HELLO = 500

@@ -32,6 +32,31 @@ class ViewerError(RuntimeError):
         self.seq = seq
 
 
+_ANSWERS = (Message.SCENE_STATE, Message.CHAIN_STATE, Message.SCREENSHOT_RESULT)
+
+
+def save_png(path, rgba):
+    """Writes an ``(H, W, 3|4)`` uint8 array as a PNG (standard library only)."""
+    import struct
+    import zlib
+
+    import numpy as np
+
+    img = np.ascontiguousarray(rgba, dtype=np.uint8)
+    if img.ndim != 3 or img.shape[2] not in (3, 4):
+        raise ValueError(f"expected an (H, W, 3|4) array, got shape {img.shape}")
+    h, w, c = img.shape
+    rows = np.concatenate([np.zeros((h, 1), np.uint8), img.reshape(h, w * c)], axis=1)
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 6 if c == 4 else 2, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
+                + chunk(b"IEND", b""))
+
+
 def open_websocket(url, timeout=10):
     """A synchronous WebSocket connection tuned for bulk binary data (no
     compression, no message size limit). The caller closes it."""
@@ -122,13 +147,14 @@ class RemoteViewer:
                 msg = unpack(raw)
                 kind = msg.get("type")
                 with self._cond:
-                    if kind in (Message.SCENE_STATE, Message.CHAIN_STATE) and msg.get("ref_seq") in self._states:
+                    if kind in _ANSWERS and msg.get("ref_seq") in self._states:
+                        self._states[msg["ref_seq"]] = msg
+                    elif kind == Message.ERROR and msg.get("ref_seq") in self._states:
+                        # The answer to a request: raised there, so not also kept in errors().
                         self._states[msg["ref_seq"]] = msg
                     else:
                         if kind == Message.ERROR:
                             self._errors.append(msg)
-                            if msg.get("ref_seq") in self._states:
-                                self._states[msg["ref_seq"]] = msg
                             if self.verbose:
                                 log.warning("viewer error (message %s): [%s] %s",
                                             msg.get("ref_seq"), msg.get("code"), msg.get("message"))
@@ -250,6 +276,27 @@ class RemoteViewer:
         """The dispatch chain's stages, in order: dicts with ``name, entry, path,
         generation, calls, failures, disabled, load_error, last_error``."""
         return self._request(kind=Message.QUERY_CHAIN)["stages"]
+
+    def screenshot(self, path=None, width=None, height=None, frame=None, camera=None, fit=False):
+        """Renders the scene on the viewer and returns it as a ``(H, W, 4)`` uint8 array.
+
+        The window renders from the user's camera; a headless viewer keeps its
+        own camera, framing the data when it first appears. ``width``/``height``
+        default to the viewer's configured screenshot size; ``frame`` renders
+        that scene frame (then restores the playhead). ``fit=True`` frames the
+        shown data first; ``camera`` sets the camera (and keeps it):
+        ``{"target": [x, y, z], "yaw": deg, "pitch": deg, "distance": d, "fov_y": deg}``
+        (y up; yaw 0 looks along -z). With ``path`` the image is also written as a PNG.
+        """
+        kwargs = {k: int(v) for k, v in (("width", width), ("height", height), ("frame", frame)) if v is not None}
+        if fit:
+            kwargs["fit"] = True
+        if camera is not None:
+            kwargs["camera"] = {k: ([float(x) for x in v] if k == "target" else float(v)) for k, v in camera.items()}
+        image = self._request(kind=Message.SCREENSHOT, **kwargs)["image"]
+        if path is not None:
+            save_png(path, image)
+        return image
 
     def errors(self):
         """Every error reply received so far (oldest first); clears the list."""

@@ -35,6 +35,10 @@ pub enum MessageType {
     QueryChain = 302,
     /// Server -> client: the answer to `QueryChain`.
     ChainState = 303,
+    /// Ask the viewer to render the scene offscreen; answered by `ScreenshotResult`.
+    Screenshot = 304,
+    /// Server -> client: the rendered image (RGBA, uint8, (H, W, 4)).
+    ScreenshotResult = 305,
     /// Server -> client: a message was refused.
     Error = 400,
     /// Server -> client: a message was accepted with a remark (e.g. an unknown kwarg).
@@ -74,6 +78,8 @@ impl MessageType {
             301 => SceneState,
             302 => QueryChain,
             303 => ChainState,
+            304 => Screenshot,
+            305 => ScreenshotResult,
             400 => Error,
             401 => Warning,
             500 => Hello,
@@ -112,6 +118,8 @@ impl MessageType {
             SceneState => "scene_state",
             QueryChain => "query_chain",
             ChainState => "chain_state",
+            Screenshot => "screenshot",
+            ScreenshotResult => "screenshot_result",
             Error => "error",
             Warning => "warning",
             Hello => "hello",
@@ -128,9 +136,10 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for n in
-            [1, 2, 3, 4, 5, 6, 10, 11, 100, 101, 102, 103, 200, 201, 202, 300, 301, 302, 303, 400, 401, 500, 501, 502]
-        {
+        for n in [
+            1, 2, 3, 4, 5, 6, 10, 11, 100, 101, 102, 103, 200, 201, 202, 300, 301, 302, 303, 304, 305, 400, 401, 500,
+            501, 502,
+        ] {
             let t = MessageType::from_i64(n).unwrap();
             assert_eq!(t.as_i64(), n, "{}", t.name());
         }

@@ -1,5 +1,5 @@
-//! The egui window: scene tree, node properties, playback bar and log.
-//! Drawing the renderables in the central area is the renderer's job.
+//! The egui window: top bar, scene tree and properties, the 3D viewport,
+//! server and scripts panels, log, playback bar.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,19 +7,31 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use eframe::egui;
-use periscope_scene::{Node, NodeId, NodeKind};
 
 use crate::config::ViewerSection;
+use crate::panels;
 use crate::runtime::{Level, Runtime};
+use crate::screenshot::at_frame;
+use crate::viewport::Viewport;
+
+/// How long an error stays on screen as a toast.
+const TOAST_SECS: f32 = 6.0;
 
 /// The window's state.
 pub struct ViewerApp {
-    rt: Runtime,
+    pub rt: Runtime,
     cfg: ViewerSection,
     listen: SocketAddr,
-    show_scripts: bool,
+    /// `None` when eframe runs without wgpu (egui_kittest tests); the panels still work.
+    viewport: Option<Viewport>,
+    show_side: bool,
+    show_log: bool,
     last_step: Instant,
     shutdown: Arc<AtomicBool>,
+    /// Smoothed interval between frames while the window is busy, and UI time per frame.
+    frame_interval: f32,
+    last_frame: Option<Instant>,
+    ui_ms: f32,
 }
 
 /// Opens the window and runs until it is closed or Ctrl-C.
@@ -56,39 +68,61 @@ pub fn run(
                     ctx.request_repaint();
                 })
                 .ok();
-            Ok(Box::new(ViewerApp { rt, cfg, listen, show_scripts: true, last_step: Instant::now(), shutdown }))
+            let viewport = cc.wgpu_render_state.as_ref().map(|rs| {
+                let info = rs.adapter.get_info();
+                tracing::info!(adapter = %info.name, backend = ?info.backend, "renderer ready");
+                Viewport::new(rs, cfg.render_options(), cfg.export_dir.clone())
+            });
+            Ok(Box::new(ViewerApp::new(rt, cfg, listen, viewport, shutdown)))
         }),
     )
 }
 
-/// A one-letter tag per kind (egui's default fonts have no icon glyphs for these).
-fn kind_tag(kind: NodeKind) -> &'static str {
-    match kind {
-        NodeKind::Node => "N",
-        NodeKind::Meshes => "M",
-        NodeKind::Spheres => "S",
-        NodeKind::Lines => "L",
-        NodeKind::Arrows => "A",
-        NodeKind::RigidBodies => "R",
-        NodeKind::Skeletons => "K",
-    }
-}
-
 impl ViewerApp {
+    pub fn new(
+        rt: Runtime,
+        cfg: ViewerSection,
+        listen: SocketAddr,
+        viewport: Option<Viewport>,
+        shutdown: Arc<AtomicBool>,
+    ) -> Self {
+        Self {
+            rt,
+            cfg,
+            listen,
+            viewport,
+            show_side: true,
+            show_log: true,
+            last_step: Instant::now(),
+            shutdown,
+            frame_interval: 0.0,
+            last_frame: None,
+            ui_ms: 0.0,
+        }
+    }
+
     fn step_playback(&mut self, ctx: &egui::Context) {
-        let input = ctx.input(|i| {
-            (i.key_pressed(egui::Key::Space), i.key_pressed(egui::Key::Period), i.key_pressed(egui::Key::Comma))
-        });
-        let editing = ctx.egui_wants_keyboard_input();
-        if !editing {
-            if input.0 {
+        let keys_free = !ctx.egui_wants_keyboard_input();
+        if keys_free {
+            let (space, next, prev, esc) = ctx.input(|i| {
+                (
+                    i.key_pressed(egui::Key::Space),
+                    i.key_pressed(egui::Key::Period),
+                    i.key_pressed(egui::Key::Comma),
+                    i.key_pressed(egui::Key::Escape),
+                )
+            });
+            if space {
                 self.rt.scene.playing = !self.rt.scene.playing;
             }
-            if input.1 {
+            if next {
                 self.rt.scene.next_frame();
             }
-            if input.2 {
+            if prev {
                 self.rt.scene.previous_frame();
+            }
+            if esc {
+                self.rt.scene.selected = None;
             }
         }
         if self.rt.scene.playing {
@@ -107,17 +141,34 @@ impl ViewerApp {
             ui.separator();
             ui.label(format!("ws://{}", self.listen));
             ui.separator();
-            let server = self.rt.server();
-            ui.label(format!("{} client(s)", server.connections()));
+            ui.label(format!("{} client(s)", self.rt.server().connections()));
             ui.separator();
             ui.label(format!("{} node(s)", self.rt.scene.nodes().count()));
             ui.separator();
-            let (items, bytes) = self.rt.queue().len();
-            ui.label(format!("queue {items} msg / {:.1} MB", bytes as f64 / 1e6));
-            ui.separator();
-            ui.label(format!("{} message(s) handled", self.rt.handled));
-            ui.separator();
-            ui.toggle_value(&mut self.show_scripts, "Scripts");
+            if let Some(vp) = &mut self.viewport {
+                if ui.button("Fit").on_hover_text("Frame the whole scene (Home)").clicked() {
+                    vp.fit_all();
+                }
+                if ui.button("Center").on_hover_text("Frame the selected node (X, or double-click)").clicked() {
+                    vp.center_on(self.rt.scene.selected);
+                }
+                if ui
+                    .button("Screenshot")
+                    .on_hover_text(format!("Save a PNG to {} (P)", self.cfg.export_dir.display()))
+                    .clicked()
+                {
+                    vp.request_screenshot();
+                }
+                let mut o = vp.options().clone();
+                ui.checkbox(&mut o.grid, "Grid");
+                ui.checkbox(&mut o.z_up, "Z up");
+                if &o != vp.options() {
+                    vp.set_options(o);
+                }
+                ui.separator();
+            }
+            ui.toggle_value(&mut self.show_side, "Panels");
+            ui.toggle_value(&mut self.show_log, "Log");
         });
     }
 
@@ -138,6 +189,8 @@ impl ViewerApp {
             if ui.button(">").on_hover_text("Next frame (.)").clicked() {
                 scene.next_frame();
             }
+            ui.add(egui::DragValue::new(&mut self.cfg.playback_fps).range(1.0..=240.0).suffix(" fps").speed(0.5))
+                .on_hover_text("Playback speed");
             let mut f = scene.current_frame();
             ui.spacing_mut().slider_width = (ui.available_width() - 120.0).max(100.0);
             if ui.add(egui::Slider::new(&mut f, 0..=n.saturating_sub(1)).text(format!("/ {n}"))).changed() {
@@ -146,173 +199,136 @@ impl ViewerApp {
         });
     }
 
-    fn scene_tree(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Scene");
-        ui.separator();
-        let ids: Vec<NodeId> = self.rt.scene.nodes().map(|n| n.id).collect();
-        if ids.is_empty() {
-            ui.weak("No nodes yet. Connect a client, e.g.\nfrom periscope import RemoteViewer");
-        }
-        egui::ScrollArea::vertical().id_salt("tree").max_height(ui.available_height() * 0.5).show(ui, |ui| {
-            for id in ids {
-                let Some(node) = self.rt.scene.node(id) else { continue };
-                let client = self.rt.scene.client(node.client).map(|c| c.name.clone()).unwrap_or_default();
-                let (mut enabled, tag, label) =
-                    (node.enabled, kind_tag(node.kind), format!("{}  · {}", node.name, client));
-                let kind = node.kind.title();
-                ui.horizontal(|ui| {
-                    if ui.checkbox(&mut enabled, "").changed()
-                        && let Some(n) = self.rt.scene.node_mut(id)
-                    {
-                        n.enabled = enabled;
-                    }
-                    ui.monospace(tag).on_hover_text(kind);
-                    if ui.selectable_label(self.rt.scene.selected == Some(id), label).clicked() {
-                        self.rt.scene.selected = Some(id);
-                    }
-                });
-            }
-        });
-        ui.separator();
-        if let Some(id) = self.rt.scene.selected {
-            self.properties(ui, id);
-        }
-    }
-
-    fn properties(&mut self, ui: &mut egui::Ui, id: NodeId) {
-        let frame = self.rt.scene.current_frame();
-        let Some(node) = self.rt.scene.node(id) else { return };
-        let mut edit: Node = node.clone();
-        let f = node.frame_for(frame);
-        ui.heading("Properties");
-        egui::Grid::new("props").num_columns(2).striped(true).show(ui, |ui| {
-            ui.label("Name");
-            ui.text_edit_singleline(&mut edit.name);
-            ui.end_row();
-            ui.label("Kind");
-            ui.label(node.kind.title());
-            ui.end_row();
-            ui.label("Remote uid");
-            ui.label(node.uid.map_or("-".into(), |u| u.to_string()));
-            ui.end_row();
-            ui.label("Frames");
-            ui.label(format!("{} (showing {})", node.n_frames(), f));
-            ui.end_row();
-            ui.label("Enabled");
-            ui.checkbox(&mut edit.enabled, "");
-            ui.end_row();
-            ui.label("Color");
-            ui.color_edit_button_rgba_unmultiplied(&mut edit.color);
-            ui.end_row();
-            let p = node.position(f);
-            ui.label("Position");
-            ui.label(format!("{:.3}, {:.3}, {:.3}", p[0], p[1], p[2]));
-            ui.end_row();
-            ui.label("Scale");
-            ui.add(egui::DragValue::new(&mut edit.scale).speed(0.01));
-            ui.end_row();
-            if node.kind == NodeKind::Meshes {
-                ui.label("Flat shading");
-                ui.checkbox(&mut edit.style.flat_shading, "");
-                ui.end_row();
-                ui.label("Edges");
-                ui.checkbox(&mut edit.style.draw_edges, "");
-                ui.end_row();
-            }
-            for name in node.attr_names() {
-                let seq = node.attr(name).expect("listed");
-                ui.label(name);
-                ui.weak(format!("{} frame(s) of {:?}", seq.len(), seq.inner_shape()));
-                ui.end_row();
-            }
-            ui.label("Data");
-            ui.weak(format!("{:.2} MB", node.data_bytes() as f64 / 1e6));
-            ui.end_row();
-        });
-        let changed = edit.name != node.name
-            || edit.enabled != node.enabled
-            || edit.color != node.color
-            || edit.scale != node.scale
-            || edit.style != node.style;
-        if changed && let Some(n) = self.rt.scene.node_mut(id) {
-            n.name = edit.name;
-            n.enabled = edit.enabled;
-            n.color = edit.color;
-            n.scale = edit.scale;
-            n.style = edit.style;
-        }
-    }
-
-    fn scripts_panel(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Scripts and plugins");
-        ui.weak("Every message passes these stages in order ([dispatch] chain in config.toml). Hover for the file.");
-        ui.separator();
-        let stages = self.rt.stages();
-        if stages.is_empty() {
-            ui.weak("No stages.");
-        }
-        egui::ScrollArea::vertical().id_salt("stages").show(ui, |ui| {
-            for s in stages {
-                ui.horizontal(|ui| {
-                    let (text, color) = if s.disabled.is_some() {
-                        ("disabled", ui.visuals().error_fg_color)
-                    } else if s.load_error.is_some() {
-                        ("error", ui.visuals().warn_fg_color)
-                    } else {
-                        ("ok", ui.visuals().text_color())
-                    };
-                    ui.colored_label(color, text);
-                    ui.strong(&s.name);
-                    if let Some(v) = &s.version {
-                        ui.weak(format!("v{v}"));
-                        if let Some(file) = s.path.as_ref().and_then(|p| p.file_name()) {
-                            ui.weak(file.to_string_lossy());
-                        }
-                    }
-                    if s.path.is_some() {
-                        ui.weak(format!("gen {}", s.generation));
-                    }
-                    ui.weak(format!("{} calls, {} failures", s.calls, s.failures));
-                })
-                .response
-                .on_hover_text(match &s.path {
-                    Some(p) => format!("{}\nfrom chain entry \"{}\"", p.display(), s.entry),
-                    None => format!("from chain entry \"{}\"", s.entry),
-                });
-                for (label, text) in
-                    [("disabled", &s.disabled), ("load error", &s.load_error), ("last error", &s.last_error)]
-                {
-                    if let Some(t) = text {
-                        ui.colored_label(ui.visuals().error_fg_color, format!("  {label}: {t}"));
-                    }
+    fn central(&mut self, ui: &mut egui::Ui) {
+        let keys_free = !ui.ctx().egui_wants_keyboard_input();
+        let rect = ui.available_rect_before_wrap();
+        match &mut self.viewport {
+            Some(vp) => {
+                let out = vp.show(ui, &mut self.rt.scene, keys_free);
+                match out.screenshot {
+                    Some(Ok(path)) => self.rt.info(format!("screenshot saved to {}", path.display())),
+                    Some(Err(e)) => self.rt.error(format!("screenshot failed: {e}")),
+                    None => {}
                 }
             }
-        });
+            None => {
+                ui.weak("No GPU renderer in this window; the scene, frames and messages are live.");
+            }
+        }
+        self.overlay(ui, rect);
     }
 
-    fn central(&mut self, ui: &mut egui::Ui) {
-        ui.heading("Viewport");
-        ui.weak("The 3D view draws here once the renderer is in place; the scene, frames and messages are live.");
-        ui.add_space(8.0);
-        ui.label(format!(
-            "Frame {} of {} · {} node(s) · {} client(s) known",
-            self.rt.scene.current_frame(),
-            self.rt.scene.n_frames(),
-            self.rt.scene.nodes().count(),
-            self.rt.scene.clients().count()
-        ));
-        ui.add_space(8.0);
-        ui.separator();
-        ui.strong("Log");
-        egui::ScrollArea::vertical().id_salt("log").stick_to_bottom(true).show(ui, |ui| {
-            for line in self.rt.log() {
-                let color = match line.level {
-                    Level::Info => ui.visuals().text_color(),
-                    Level::Error => ui.visuals().error_fg_color,
-                };
-                ui.colored_label(color, format!("{:>6.1}s  {}", line.at.elapsed().as_secs_f32(), line.text));
+    /// Frame-time readout (top right) and error toasts (bottom right) over the viewport.
+    fn overlay(&self, ui: &egui::Ui, rect: egui::Rect) {
+        let painter = ui.painter_at(rect);
+        let font = egui::FontId::monospace(12.0);
+        let mut text =
+            format!("frame {}/{}   ui {:.1} ms", self.rt.scene.current_frame(), self.rt.scene.n_frames(), self.ui_ms);
+        if self.frame_interval > 0.0 {
+            text += &format!("   {:.0} fps", 1.0 / self.frame_interval);
+        }
+        if let Some(vp) = &self.viewport {
+            let s = vp.stats();
+            text += &format!("   render {:.1} ms   {} draws   {} tris", vp.render_ms, s.draw_calls, s.triangles);
+        }
+        painter.text(
+            rect.right_top() + egui::vec2(-8.0, 6.0),
+            egui::Align2::RIGHT_TOP,
+            text,
+            font.clone(),
+            egui::Color32::from_gray(200),
+        );
+        let toasts: Vec<_> = self
+            .rt
+            .log()
+            .rev()
+            .filter(|l| l.level == Level::Error && l.at.elapsed().as_secs_f32() < TOAST_SECS)
+            .take(4)
+            .collect();
+        let mut y = rect.bottom() - 8.0;
+        for t in toasts {
+            let galley = painter.layout(t.text.clone(), font.clone(), egui::Color32::WHITE, rect.width() * 0.6);
+            let size = galley.size() + egui::vec2(16.0, 10.0);
+            let r = egui::Rect::from_min_size(egui::pos2(rect.right() - 8.0 - size.x, y - size.y), size);
+            painter.rect_filled(r, 4.0, egui::Color32::from_rgba_unmultiplied(150, 30, 30, 230));
+            painter.galley(r.min + egui::vec2(8.0, 5.0), galley, egui::Color32::WHITE);
+            y = r.top() - 6.0;
+        }
+        if self.rt.log().rev().any(|l| l.level == Level::Error && l.at.elapsed().as_secs_f32() < TOAST_SECS) {
+            ui.ctx().request_repaint_after(Duration::from_millis(500));
+        }
+    }
+
+    /// Draws the whole window into `ui` (used by eframe and by the kittest tests).
+    pub fn draw(&mut self, ui: &mut egui::Ui) {
+        let t0 = Instant::now();
+        if let Some(last) = self.last_frame.replace(t0) {
+            let dt = last.elapsed().as_secs_f32();
+            // Only busy frames count; an idle window does not draw at all.
+            self.frame_interval = if dt < 0.5 { self.frame_interval * 0.9 + dt * 0.1 } else { 0.0 };
+        }
+        egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
+        egui::Panel::bottom("playback").show(ui, |ui| self.playback_bar(ui));
+        if self.show_log {
+            egui::Panel::bottom("log")
+                .resizable(true)
+                .default_size(110.0)
+                .show(ui, |ui| panels::log_panel(ui, &self.rt));
+        }
+        if self.show_side {
+            egui::Panel::left("scene")
+                .resizable(true)
+                .default_size(300.0)
+                .show(ui, |ui| panels::scene_tree(ui, &mut self.rt));
+            egui::Panel::right("side").resizable(true).default_size(330.0).show(ui, |ui| {
+                egui::ScrollArea::vertical().id_salt("side").show(ui, |ui| {
+                    egui::CollapsingHeader::new("Server").default_open(true).show(ui, |ui| {
+                        panels::server_panel(ui, &mut self.rt, self.listen);
+                    });
+                    egui::CollapsingHeader::new("Scripts and plugins").default_open(true).show(ui, |ui| {
+                        panels::scripts_panel(ui, &self.rt);
+                    });
+                });
+            });
+        }
+        egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| self.central(ui));
+        self.ui_ms = t0.elapsed().as_secs_f32() * 1000.0;
+    }
+
+    /// Per-frame work before drawing: messages, hot reload, playback.
+    pub fn tick(&mut self, ctx: &egui::Context) {
+        self.rt.pump(Duration::from_millis(self.cfg.drain_budget_ms));
+        if !self.rt.queue().is_empty() {
+            ctx.request_repaint();
+        }
+        if let Some(again) = self.rt.poll_scripts().again_in {
+            ctx.request_repaint_after(again);
+        }
+        self.serve_screenshots();
+        self.step_playback(ctx);
+    }
+
+    /// Answers clients' screenshot requests with the window's renderer and camera.
+    fn serve_screenshots(&mut self) {
+        for req in self.rt.take_screenshots() {
+            let Some(vp) = &mut self.viewport else {
+                self.rt.answer_screenshot(&req, Err("this window has no GPU renderer".into()));
+                continue;
+            };
+            let (w, h) =
+                (req.width.unwrap_or(self.cfg.screenshot_width), req.height.unwrap_or(self.cfg.screenshot_height));
+            if let Some(camera) = req.camera {
+                vp.camera = camera;
             }
-        });
+            let (result, frame) = at_frame(&mut self.rt.scene, req.frame, |scene| {
+                if req.fit {
+                    vp.prepare(scene);
+                    vp.fit_all();
+                }
+                vp.capture(scene, w, h)
+            });
+            self.rt.answer_screenshot(&req, result.map(|img| (img, frame)));
+        }
     }
 }
 
@@ -322,23 +338,10 @@ impl eframe::App for ViewerApp {
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             return;
         }
-        self.rt.pump(Duration::from_millis(self.cfg.drain_budget_ms));
-        if !self.rt.queue().is_empty() {
-            ctx.request_repaint();
-        }
-        if let Some(again) = self.rt.poll_scripts().again_in {
-            ctx.request_repaint_after(again);
-        }
-        self.step_playback(ctx);
+        self.tick(ctx);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
-        egui::Panel::bottom("playback").show(ui, |ui| self.playback_bar(ui));
-        egui::Panel::left("scene").resizable(true).default_size(300.0).show(ui, |ui| self.scene_tree(ui));
-        if self.show_scripts {
-            egui::Panel::right("scripts").resizable(true).default_size(340.0).show(ui, |ui| self.scripts_panel(ui));
-        }
-        egui::CentralPanel::default().show(ui, |ui| self.central(ui));
+        self.draw(ui);
     }
 }

@@ -33,6 +33,29 @@ pub struct ViewerSection {
     pub drain_budget_ms: u64,
     /// Run without a window even when a display exists.
     pub headless: bool,
+    /// Background color, sRGB in [0, 1].
+    pub background: [f32; 3],
+    /// The data's up axis is +z (else +y).
+    pub z_up: bool,
+    /// Draw the ground grid.
+    pub grid: bool,
+    /// Where screenshots go (relative paths are relative to the config file).
+    pub export_dir: PathBuf,
+    /// Size of headless screenshots (`--screenshot`, screenshot requests without a size).
+    pub screenshot_width: u32,
+    pub screenshot_height: u32,
+}
+
+impl ViewerSection {
+    /// The renderer options this section describes.
+    pub fn render_options(&self) -> periscope_render::RenderOptions {
+        periscope_render::RenderOptions {
+            background: self.background,
+            z_up: self.z_up,
+            grid: self.grid,
+            ..Default::default()
+        }
+    }
 }
 
 impl Default for ViewerSection {
@@ -44,6 +67,12 @@ impl Default for ViewerSection {
             playback_fps: 30.0,
             drain_budget_ms: 8,
             headless: false,
+            background: periscope_render::RenderOptions::default().background,
+            z_up: false,
+            grid: true,
+            export_dir: PathBuf::from("exports"),
+            screenshot_width: 1280,
+            screenshot_height: 800,
         }
     }
 }
@@ -88,6 +117,8 @@ mod tests {
         let d = Config::default();
         assert_eq!(c.server.max_message_bytes, d.server.max_message_bytes);
         assert_eq!(c.viewer.playback_fps, d.viewer.playback_fps);
+        assert_eq!(c.viewer.background, d.viewer.background);
+        assert_eq!(c.viewer.export_dir, d.viewer.export_dir);
         assert_eq!(c.dispatch.chain, d.dispatch.chain);
         assert_eq!(c.scripts.max_operations, d.scripts.max_operations);
     }

@@ -2,7 +2,10 @@
 
 mod app;
 mod config;
+mod panels;
 mod runtime;
+mod screenshot;
+mod viewport;
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -19,6 +22,7 @@ use periscope_server::{ByteQueue, Server};
 
 use crate::config::Config;
 use crate::runtime::Runtime;
+use crate::screenshot::{HeadlessRenderer, ScreenshotOnExit};
 
 /// A fast, scriptable remote viewer. Programs connect over WebSocket and stream
 /// meshes, points, lines and more; see README.md.
@@ -40,6 +44,16 @@ struct Cli {
     /// Log filter: error, warn, info, debug, trace, or a tracing filter like `periscope_server=debug`.
     #[arg(long)]
     log_level: Option<String>,
+    /// Run headless; once clients have connected, sent their data and all disconnected,
+    /// render the scene offscreen to this PNG and exit.
+    #[arg(long, value_name = "PNG")]
+    screenshot: Option<PathBuf>,
+    /// Size of the --screenshot image (default: [viewer] screenshot_width x screenshot_height).
+    #[arg(long, value_name = "WxH", value_parser = screenshot::parse_size)]
+    screenshot_size: Option<(u32, u32)>,
+    /// Scene frame the --screenshot shows (default: the current frame).
+    #[arg(long, value_name = "N")]
+    screenshot_frame: Option<i64>,
 }
 
 fn find_config(cli: &Cli) -> Option<PathBuf> {
@@ -77,12 +91,39 @@ fn init_logging(level: Option<&str>) {
         .init();
 }
 
-fn run_headless(mut rt: Runtime, shutdown: &AtomicBool) {
+/// The clients that came have all gone and their messages are handled.
+fn clients_done(rt: &Runtime) -> bool {
+    let mut clients = rt.scene.clients().peekable();
+    clients.peek().is_some() && rt.scene.clients().all(|c| !c.connected) && rt.queue().is_empty()
+}
+
+fn run_headless(
+    mut rt: Runtime,
+    shutdown: &AtomicBool,
+    viewer: &config::ViewerSection,
+    on_exit: Option<ScreenshotOnExit>,
+) -> anyhow::Result<()> {
     tracing::info!("running headless (no window)");
+    let mut renderer = HeadlessRenderer::new(viewer.render_options());
+    let size = (viewer.screenshot_width, viewer.screenshot_height);
     while !shutdown.load(Ordering::SeqCst) {
         rt.pump_blocking(Duration::from_millis(100), Duration::from_millis(50));
         rt.poll_scripts();
+        rt.serve_screenshots(&mut renderer, size);
+        if let Some(shot) = &on_exit
+            && clients_done(&rt)
+        {
+            let (image, frame) = screenshot::at_frame(&mut rt.scene, shot.frame, |s| {
+                renderer.render(s, shot.width, shot.height, None, true)
+            });
+            let image = image.map_err(|e| anyhow::anyhow!("cannot render the screenshot: {e}"))?;
+            image.save_png(&shot.path)?;
+            tracing::info!(path = %shot.path.display(), frame, "screenshot written; exiting");
+            println!("periscope wrote {}", shot.path.display());
+            return Ok(());
+        }
     }
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -102,6 +143,9 @@ fn main() -> anyhow::Result<()> {
             (Config::default(), PathBuf::from("."))
         }
     };
+    if config.viewer.export_dir.is_relative() {
+        config.viewer.export_dir = base.join(&config.viewer.export_dir);
+    }
     if let Some(h) = cli.host {
         config.server.host = h;
     }
@@ -132,7 +176,12 @@ fn main() -> anyhow::Result<()> {
     }
 
     let rt = Runtime::new(scene, chain, Arc::clone(&queue), server.handle());
-    let want_window = !(cli.headless || config.viewer.headless);
+    let on_exit = cli.screenshot.clone().map(|path| {
+        let (width, height) =
+            cli.screenshot_size.unwrap_or((config.viewer.screenshot_width, config.viewer.screenshot_height));
+        ScreenshotOnExit { path, width, height, frame: cli.screenshot_frame }
+    });
+    let want_window = !(cli.headless || config.viewer.headless || on_exit.is_some());
     if want_window && !display_available() {
         tracing::warn!("no display (DISPLAY and WAYLAND_DISPLAY are unset): running headless");
     }
@@ -142,11 +191,12 @@ fn main() -> anyhow::Result<()> {
             // clients' data only until we exit, so say so clearly.
             anyhow::bail!("cannot open the window: {e} (use --headless to run without one)");
         }
-    } else {
-        run_headless(rt, &shutdown);
+        queue.close();
+        server.shutdown();
+        return Ok(());
     }
-
+    let result = run_headless(rt, &shutdown, &config.viewer, on_exit);
     queue.close();
     server.shutdown();
-    Ok(())
+    result
 }

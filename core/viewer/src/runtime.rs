@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use periscope_dispatch::{Chain, ClientCtx, Incoming, Outbox, PollResult, StageStatus};
-use periscope_protocol::Reply;
+use periscope_protocol::{MessageType, Reply};
+use periscope_render::Image;
 use periscope_scene::Scene;
 use periscope_server::{ByteQueue, Event, ServerHandle};
+
+use crate::screenshot::{HeadlessRenderer, ScreenshotRequest, at_frame};
 
 /// Lines kept for the UI's log panel.
 const LOG_LINES: usize = 500;
@@ -26,6 +29,19 @@ pub struct LogLine {
     pub at: Instant,
     pub level: Level,
     pub text: String,
+}
+
+/// Traffic of one client, for the Server panel.
+#[derive(Clone, Debug, Default)]
+pub struct ClientStats {
+    pub messages: u64,
+    pub bytes: u64,
+    /// Messages refused by the server or failed in the chain.
+    pub errors: u64,
+    /// Messages and bytes per second over the last sampling interval.
+    pub rate_messages: f64,
+    pub rate_bytes: f64,
+    sampled: (u64, u64),
 }
 
 /// Sends replies through the server.
@@ -51,7 +67,14 @@ pub struct Runtime {
     pub handled: u64,
     /// Load errors already shown in the log.
     load_errors: Vec<String>,
+    clients: std::collections::HashMap<u64, ClientStats>,
+    last_sample: Instant,
+    /// Screenshot requests the chain let through, answered by the window or headless loop.
+    screenshots: Vec<ScreenshotRequest>,
 }
+
+/// Screenshot requests waiting beyond this are refused (a client asking faster than we render).
+const MAX_PENDING_SCREENSHOTS: usize = 8;
 
 impl Runtime {
     pub fn new(scene: Scene, chain: Chain, queue: Arc<ByteQueue<Event>>, server: ServerHandle) -> Self {
@@ -64,6 +87,9 @@ impl Runtime {
             log: VecDeque::new(),
             handled: 0,
             load_errors: Vec::new(),
+            clients: Default::default(),
+            last_sample: Instant::now(),
+            screenshots: Vec::new(),
         };
         // Scripts were loaded before the log existed: show their errors now.
         for e in &load_errors {
@@ -134,11 +160,82 @@ impl Runtime {
         }
     }
 
+    /// Adds an info line to the UI log (and the tracing log).
+    pub fn info(&mut self, text: String) {
+        tracing::info!("{text}");
+        self.note(Level::Info, text);
+    }
+
+    /// Adds an error line to the UI log (and the tracing log); the window shows it as a toast.
+    pub fn error(&mut self, text: String) {
+        tracing::error!("{text}");
+        self.note(Level::Error, text);
+    }
+
     fn note(&mut self, level: Level, text: String) {
         if self.log.len() >= LOG_LINES {
             self.log.pop_front();
         }
         self.log.push_back(LogLine { at: Instant::now(), level, text });
+    }
+
+    /// Traffic of client `id` (zeros for an unknown one).
+    pub fn client_stats(&self, id: u64) -> ClientStats {
+        self.clients.get(&id).cloned().unwrap_or_default()
+    }
+
+    /// Updates the per-client rates when a second has passed since the last sample.
+    pub fn sample_rates(&mut self) {
+        let dt = self.last_sample.elapsed().as_secs_f64();
+        if dt < 1.0 {
+            return;
+        }
+        self.last_sample = Instant::now();
+        for s in self.clients.values_mut() {
+            s.rate_messages = (s.messages - s.sampled.0) as f64 / dt;
+            s.rate_bytes = (s.bytes - s.sampled.1) as f64 / dt;
+            s.sampled = (s.messages, s.bytes);
+        }
+    }
+
+    fn queue_screenshot(&mut self, client: u64, envelope: &periscope_protocol::Envelope) {
+        let refuse = |code: &str, message: String| Reply::error(envelope.seq, Some(envelope.kind), None, code, message);
+        match ScreenshotRequest::parse(client, envelope) {
+            Ok(_) if self.screenshots.len() >= MAX_PENDING_SCREENSHOTS => {
+                self.out.send(client, refuse("busy", "too many screenshot requests waiting; try again".into()));
+            }
+            Ok(req) => self.screenshots.push(req),
+            Err(e) => {
+                self.out.send(client, refuse("bad_value", format!("screenshot: {e}")));
+            }
+        }
+    }
+
+    /// Takes the screenshot requests waiting to be rendered.
+    pub fn take_screenshots(&mut self) -> Vec<ScreenshotRequest> {
+        std::mem::take(&mut self.screenshots)
+    }
+
+    /// Sends a rendered screenshot (or the failure) to the client that asked.
+    pub fn answer_screenshot(&mut self, req: &ScreenshotRequest, result: Result<(Image, usize), String>) {
+        let reply = match result {
+            Ok((image, frame)) => req.reply(&image, frame),
+            Err(e) => {
+                self.error(format!("screenshot for client #{} failed: {e}", req.client));
+                req.error(e)
+            }
+        };
+        self.out.send(req.client, reply);
+    }
+
+    /// Renders waiting screenshot requests offscreen (headless mode).
+    pub fn serve_screenshots(&mut self, renderer: &mut HeadlessRenderer, default_size: (u32, u32)) {
+        for req in self.take_screenshots() {
+            let (w, h) = (req.width.unwrap_or(default_size.0), req.height.unwrap_or(default_size.1));
+            let (result, frame) =
+                at_frame(&mut self.scene, req.frame, |scene| renderer.render(scene, w, h, req.camera, req.fit));
+            self.answer_screenshot(&req, result.map(|img| (img, frame)));
+        }
     }
 
     /// Recent log lines, oldest first.
@@ -158,15 +255,25 @@ impl Runtime {
                 self.note(Level::Info, format!("{} #{} disconnected", client.name(), client.id()));
             }
             Event::Rejected { client, reason } => {
+                self.clients.entry(client.id()).or_default().errors += 1;
                 self.note(Level::Error, format!("{} #{}: {reason}", client.name(), client.id()));
             }
-            Event::Message { client, envelope, .. } => {
+            Event::Message { client, envelope, bytes, .. } => {
                 self.handled += 1;
+                let stats = self.clients.entry(client.id()).or_default();
+                stats.messages += 1;
+                stats.bytes += bytes as u64;
                 let msg = Incoming {
                     envelope: &envelope,
                     client: ClientCtx { id: client.id(), name: client.name(), addr: client.addr_text() },
                 };
                 let report = self.chain.run(&msg, &mut self.scene, &self.out);
+                if !report.errors.is_empty() {
+                    self.clients.entry(client.id()).or_default().errors += 1;
+                }
+                if envelope.kind == MessageType::Screenshot.as_i64() && report.stopped_by.is_none() {
+                    self.queue_screenshot(client.id(), &envelope);
+                }
                 for e in report.errors {
                     self.note(Level::Error, format!("{} #{} seq {:?}: {e}", client.name(), client.id(), envelope.seq));
                 }

@@ -1,0 +1,311 @@
+//! The side panels: scene tree, node properties, server, scripts, log.
+//! Each is a function over the [`Runtime`] so tests can drive it with egui_kittest.
+
+use eframe::egui;
+use periscope_scene::{Node, NodeId, NodeKind};
+
+use crate::runtime::{Level, Runtime};
+
+/// A one-letter tag per kind (egui's default fonts have no icon glyphs for these).
+pub fn kind_tag(kind: NodeKind) -> &'static str {
+    match kind {
+        NodeKind::Node => "N",
+        NodeKind::Meshes => "M",
+        NodeKind::Spheres => "S",
+        NodeKind::Lines => "L",
+        NodeKind::Arrows => "A",
+        NodeKind::RigidBodies => "R",
+        NodeKind::Skeletons => "K",
+    }
+}
+
+/// The scene tree and, below it, the selected node's properties.
+pub fn scene_tree(ui: &mut egui::Ui, rt: &mut Runtime) {
+    ui.heading("Scene");
+    ui.separator();
+    let ids: Vec<NodeId> = rt.scene.nodes().map(|n| n.id).collect();
+    if ids.is_empty() {
+        ui.weak("No nodes yet. Connect a client, e.g.\nfrom periscope import RemoteViewer");
+    }
+    egui::ScrollArea::vertical().id_salt("tree").max_height(ui.available_height() * 0.45).show(ui, |ui| {
+        for id in ids {
+            let Some(node) = rt.scene.node(id) else { continue };
+            let client = rt.scene.client(node.client).map(|c| c.name.clone()).unwrap_or_default();
+            let (mut enabled, tag, label) = (node.enabled, kind_tag(node.kind), format!("{}  · {}", node.name, client));
+            let kind = node.kind.title();
+            ui.horizontal(|ui| {
+                if ui.checkbox(&mut enabled, "").on_hover_text("Show / hide").changed()
+                    && let Some(n) = rt.scene.node_mut(id)
+                {
+                    n.enabled = enabled;
+                }
+                ui.monospace(tag).on_hover_text(kind);
+                if ui.selectable_label(rt.scene.selected == Some(id), label).clicked() {
+                    rt.scene.selected = Some(id);
+                }
+            });
+        }
+    });
+    ui.separator();
+    if let Some(id) = rt.scene.selected {
+        properties(ui, rt, id);
+    }
+}
+
+/// Row-major rotation -> XYZ Euler angles in degrees (R = Rz * Ry * Rx).
+fn euler_deg(r: [f32; 9]) -> [f32; 3] {
+    let sy = -r[6].clamp(-1.0, 1.0);
+    let y = sy.asin();
+    let (x, z) = if sy.abs() < 0.9999 { (r[7].atan2(r[8]), r[3].atan2(r[0])) } else { ((-r[5]).atan2(r[4]), 0.0) };
+    [x.to_degrees(), y.to_degrees(), z.to_degrees()]
+}
+
+/// XYZ Euler angles in degrees -> row-major rotation (R = Rz * Ry * Rx).
+fn rotation_from_euler(e: [f32; 3]) -> [f32; 9] {
+    let [x, y, z] = e.map(f32::to_radians);
+    let (sx, cx) = x.sin_cos();
+    let (sy, cy) = y.sin_cos();
+    let (sz, cz) = z.sin_cos();
+    [
+        cz * cy,
+        cz * sy * sx - sz * cx,
+        cz * sy * cx + sz * sx,
+        sz * cy,
+        sz * sy * sx + cz * cx,
+        sz * sy * cx - cz * sx,
+        -sy,
+        cy * sx,
+        cy * cx,
+    ]
+}
+
+fn vec3_edit(ui: &mut egui::Ui, v: &mut [f32; 3], speed: f64) -> bool {
+    let mut changed = false;
+    ui.horizontal(|ui| {
+        for c in v.iter_mut() {
+            changed |= ui.add(egui::DragValue::new(c).speed(speed).max_decimals(3)).changed();
+        }
+    });
+    changed
+}
+
+/// The selected node's properties, editable live.
+pub fn properties(ui: &mut egui::Ui, rt: &mut Runtime, id: NodeId) {
+    let frame = rt.scene.current_frame();
+    let Some(node) = rt.scene.node(id) else { return };
+    let mut edit: Node = node.clone();
+    let f = node.frame_for(frame);
+    let mut position = node.position(f);
+    let mut euler = euler_deg(node.rotation(f));
+    let (mut set_position, mut set_rotation) = (false, false);
+    ui.heading("Properties");
+    egui::ScrollArea::vertical().id_salt("props").show(ui, |ui| {
+        egui::Grid::new("props").num_columns(2).striped(true).show(ui, |ui| {
+            ui.label("Name");
+            ui.text_edit_singleline(&mut edit.name);
+            ui.end_row();
+            ui.label("Kind");
+            ui.label(node.kind.title());
+            ui.end_row();
+            ui.label("Client / uid");
+            let client = rt.scene.client(node.client).map_or("?".into(), |c| format!("{} #{}", c.name, c.id));
+            ui.label(format!("{client} / {}", node.uid.map_or("-".into(), |u| u.to_string())));
+            ui.end_row();
+            ui.label("Frames");
+            ui.label(format!("{} (showing {})", node.n_frames(), f));
+            ui.end_row();
+            ui.label("Enabled");
+            ui.checkbox(&mut edit.enabled, "");
+            ui.end_row();
+            ui.label("Color");
+            ui.color_edit_button_rgba_unmultiplied(&mut edit.color);
+            ui.end_row();
+            ui.label("Position");
+            set_position = vec3_edit(ui, &mut position, 0.01);
+            ui.end_row();
+            ui.label("Rotation (XYZ°)");
+            set_rotation = vec3_edit(ui, &mut euler, 0.5);
+            ui.end_row();
+            ui.label("Scale");
+            ui.add(egui::DragValue::new(&mut edit.scale).speed(0.01).range(1e-6..=1e6));
+            ui.end_row();
+            use periscope_scene::Setting;
+            for s in node.kind.settings() {
+                ui.label(s.name());
+                let st = &mut edit.style;
+                match s {
+                    Setting::FlatShading => ui.checkbox(&mut st.flat_shading, ""),
+                    Setting::DrawEdges => ui.checkbox(&mut st.draw_edges, ""),
+                    Setting::Radius => ui.add(egui::DragValue::new(&mut st.radius).speed(0.001).range(0.0..=1e6)),
+                    Setting::RBase => ui.add(egui::DragValue::new(&mut st.r_base).speed(0.001).range(0.0..=1e6)),
+                    Setting::RHead => ui.add(egui::DragValue::new(&mut st.r_head).speed(0.001).range(0.0..=1e6)),
+                    Setting::P => ui.add(egui::Slider::new(&mut st.p, 0.0..=1.0)),
+                    Setting::Length => ui.add(egui::DragValue::new(&mut st.length).speed(0.005).range(0.0..=1e6)),
+                    Setting::RTip => ui.weak(st.r_tip.map_or("same as r_base".into(), |r| r.to_string())),
+                    Setting::Mode => ui.weak(format!("{:?}", st.mode)),
+                };
+                ui.end_row();
+            }
+            for name in node.attr_names() {
+                let seq = node.attr(name).expect("listed");
+                ui.label(name);
+                ui.weak(format!("{} frame(s) of {:?}", seq.len(), seq.inner_shape()));
+                ui.end_row();
+            }
+            ui.label("Data");
+            ui.weak(format!("{:.2} MB", node.data_bytes() as f64 / 1e6));
+            ui.end_row();
+        });
+    });
+    let changed = edit.name != node.name
+        || edit.enabled != node.enabled
+        || edit.color != node.color
+        || edit.scale != node.scale
+        || edit.style != node.style;
+    if (changed || set_position || set_rotation)
+        && let Some(n) = rt.scene.node_mut(id)
+    {
+        n.name = edit.name;
+        n.enabled = edit.enabled;
+        n.color = edit.color;
+        n.scale = edit.scale;
+        n.style = edit.style;
+        if set_position {
+            n.set_position(position);
+        }
+        if set_rotation {
+            n.set_rotation(rotation_from_euler(euler));
+        }
+    }
+}
+
+/// The server: address, clients with their rates and errors, totals.
+pub fn server_panel(ui: &mut egui::Ui, rt: &mut Runtime, listen: std::net::SocketAddr) {
+    rt.sample_rates();
+    let server = rt.server();
+    let stats = server.stats();
+    use std::sync::atomic::Ordering::Relaxed;
+    egui::Grid::new("server").num_columns(2).show(ui, |ui| {
+        ui.label("Listening");
+        ui.monospace(format!("ws://{listen}"));
+        ui.end_row();
+        ui.label("Connections");
+        ui.label(server.connections().to_string());
+        ui.end_row();
+        ui.label("Received");
+        ui.label(format!(
+            "{} messages, {:.1} MB",
+            stats.messages.load(Relaxed),
+            stats.bytes.load(Relaxed) as f64 / 1e6
+        ));
+        ui.end_row();
+        ui.label("Rejected");
+        ui.label(stats.rejected.load(Relaxed).to_string());
+        ui.end_row();
+        let (items, bytes) = rt.queue().len();
+        ui.label("Queue");
+        ui.label(format!("{items} messages, {:.1} MB", bytes as f64 / 1e6));
+        ui.end_row();
+    });
+    ui.add_space(4.0);
+    let clients: Vec<_> = rt.scene.clients().cloned().collect();
+    if clients.is_empty() {
+        ui.weak("No clients yet.");
+    }
+    egui::Grid::new("clients").num_columns(5).striped(true).show(ui, |ui| {
+        if !clients.is_empty() {
+            for h in ["Client", "Address", "msg/s", "MB/s", "Errors"] {
+                ui.strong(h);
+            }
+            ui.end_row();
+        }
+        for c in clients {
+            let s = rt.client_stats(c.id);
+            let name = format!("{} #{}", c.name, c.id);
+            if c.connected {
+                ui.label(name)
+            } else {
+                ui.weak(format!("{name} (gone)"))
+            };
+            ui.monospace(&c.addr);
+            ui.label(format!("{:.0}", s.rate_messages));
+            ui.label(format!("{:.1}", s.rate_bytes / 1e6));
+            if s.errors > 0 {
+                ui.colored_label(ui.visuals().error_fg_color, s.errors.to_string());
+            } else {
+                ui.label("0");
+            }
+            ui.end_row();
+        }
+    });
+}
+
+/// Every stage of the dispatch chain with its state and errors.
+pub fn scripts_panel(ui: &mut egui::Ui, rt: &Runtime) {
+    ui.weak("Every message passes these stages in order ([dispatch] chain in config.toml). Hover for the file.");
+    let stages = rt.stages();
+    if stages.is_empty() {
+        ui.weak("No stages.");
+    }
+    for s in stages {
+        ui.horizontal(|ui| {
+            let (text, color) = if s.disabled.is_some() {
+                ("disabled", ui.visuals().error_fg_color)
+            } else if s.load_error.is_some() {
+                ("error", ui.visuals().warn_fg_color)
+            } else {
+                ("ok", ui.visuals().text_color())
+            };
+            ui.colored_label(color, text);
+            ui.strong(&s.name);
+            if let Some(v) = &s.version {
+                ui.weak(format!("v{v}"));
+                if let Some(file) = s.path.as_ref().and_then(|p| p.file_name()) {
+                    ui.weak(file.to_string_lossy());
+                }
+            }
+            if s.path.is_some() {
+                ui.weak(format!("gen {}", s.generation));
+            }
+            ui.weak(format!("{} calls, {} failures", s.calls, s.failures));
+        })
+        .response
+        .on_hover_text(match &s.path {
+            Some(p) => format!("{}\nfrom chain entry \"{}\"", p.display(), s.entry),
+            None => format!("from chain entry \"{}\"", s.entry),
+        });
+        for (label, text) in [("disabled", &s.disabled), ("load error", &s.load_error), ("last error", &s.last_error)] {
+            if let Some(t) = text {
+                ui.colored_label(ui.visuals().error_fg_color, format!("  {label}: {t}"));
+            }
+        }
+    }
+}
+
+/// The log, newest at the bottom.
+pub fn log_panel(ui: &mut egui::Ui, rt: &Runtime) {
+    egui::ScrollArea::vertical().id_salt("log").stick_to_bottom(true).auto_shrink([false, false]).show(ui, |ui| {
+        for line in rt.log() {
+            let color = match line.level {
+                Level::Info => ui.visuals().text_color(),
+                Level::Error => ui.visuals().error_fg_color,
+            };
+            ui.colored_label(color, format!("{:>6.1}s ago  {}", line.at.elapsed().as_secs_f32(), line.text));
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn euler_round_trips() {
+        for e in [[10.0, 20.0, 30.0], [-45.0, 5.0, 170.0], [0.0, 0.0, 0.0]] {
+            let back = euler_deg(rotation_from_euler(e));
+            for k in 0..3 {
+                assert!((back[k] - e[k]).abs() < 1e-3, "{e:?} -> {back:?}");
+            }
+        }
+    }
+}

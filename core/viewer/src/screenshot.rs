@@ -1,0 +1,249 @@
+//! Screenshot requests from clients (message 304) and `--screenshot`.
+//!
+//! The runtime collects requests after the dispatch chain has seen them; the
+//! window answers them with its own renderer and camera, headless mode with an
+//! offscreen renderer opened on first use and a camera framing the scene.
+
+use std::path::PathBuf;
+
+use periscope_protocol::{DType, Envelope, MessageType, NdArray, Reply, Value};
+use periscope_render::{Camera, Image, Offscreen, RenderOptions};
+use periscope_scene::Scene;
+
+/// Largest side of a requested image.
+pub const MAX_SIDE: u32 = 8192;
+
+/// A client's request for a rendered image.
+#[derive(Clone, Debug)]
+pub struct ScreenshotRequest {
+    pub client: u64,
+    pub seq: Option<u64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Scene frame to render (the current one when `None`).
+    pub frame: Option<i64>,
+    /// Frame the shown data before rendering.
+    pub fit: bool,
+    /// An explicit camera (kept for later requests).
+    pub camera: Option<Camera>,
+}
+
+fn vec3(v: &Value) -> Option<[f32; 3]> {
+    match v {
+        Value::Array(items) if items.len() == 3 => {
+            let mut out = [0.0; 3];
+            for (o, i) in out.iter_mut().zip(items) {
+                *o = i.as_f64()? as f32;
+            }
+            Some(out)
+        }
+        Value::NdArray(a) if a.len() == 3 => {
+            let d = a.to_f32();
+            Some([d[0], d[1], d[2]])
+        }
+        _ => None,
+    }
+}
+
+/// `{"target": [x, y, z], "yaw": deg, "pitch": deg, "distance": d, "fov_y": deg}`; missing keys keep defaults.
+fn parse_camera(v: &Value) -> Result<Camera, String> {
+    if !matches!(v, Value::Map(_)) {
+        return Err(format!("camera must be a map, got {}", v.type_name()));
+    }
+    let mut cam = Camera::default();
+    if let Some(t) = v.get("target") {
+        cam.target = vec3(t).ok_or("camera.target must be 3 numbers")?;
+    }
+    let num = |key: &str| -> Result<Option<f32>, String> {
+        match v.get(key) {
+            None => Ok(None),
+            Some(x) => x.as_f64().map(|f| Some(f as f32)).ok_or_else(|| format!("camera.{key} must be a number")),
+        }
+    };
+    if let Some(y) = num("yaw")? {
+        cam.yaw = y.to_radians();
+    }
+    if let Some(p) = num("pitch")? {
+        cam.pitch = p.to_radians().clamp(-1.55, 1.55);
+    }
+    if let Some(d) = num("distance")? {
+        if !(d > 0.0 && d.is_finite()) {
+            return Err("camera.distance must be positive".into());
+        }
+        cam.distance = d;
+    }
+    if let Some(f) = num("fov_y")? {
+        cam.fov_y = f.clamp(1.0, 170.0).to_radians();
+    }
+    Ok(cam)
+}
+
+impl ScreenshotRequest {
+    /// Reads the kwargs `width`, `height`, `frame`; a bad value is an error for the sender.
+    pub fn parse(client: u64, env: &Envelope) -> Result<Self, String> {
+        let side = |name: &str| -> Result<Option<u32>, String> {
+            match env.kwarg(name) {
+                None | Some(Value::Nil) => Ok(None),
+                Some(v) => match v.as_i64() {
+                    Some(n) if (1..=i64::from(MAX_SIDE)).contains(&n) => Ok(Some(n as u32)),
+                    Some(n) => Err(format!("{name} must be in 1..={MAX_SIDE}, got {n}")),
+                    None => Err(format!("{name} must be an int, got {}", v.type_name())),
+                },
+            }
+        };
+        let frame = match env.kwarg("frame") {
+            None | Some(Value::Nil) => None,
+            Some(v) => Some(v.as_i64().ok_or_else(|| format!("frame must be an int, got {}", v.type_name()))?),
+        };
+        let fit = match env.kwarg("fit") {
+            None | Some(Value::Nil) => false,
+            Some(v) => v.as_bool().ok_or_else(|| format!("fit must be a bool, got {}", v.type_name()))?,
+        };
+        let camera = match env.kwarg("camera") {
+            None | Some(Value::Nil) => None,
+            Some(v) => Some(parse_camera(v)?),
+        };
+        Ok(Self { client, seq: env.seq, width: side("width")?, height: side("height")?, frame, fit, camera })
+    }
+
+    /// The reply carrying `image`.
+    pub fn reply(&self, image: &Image, frame: usize) -> Reply {
+        let shape = vec![image.height as usize, image.width as usize, 4];
+        let array = NdArray::from_le_bytes(DType::U8, shape, &image.rgba).expect("shape matches the pixels");
+        Reply::Other {
+            kind: MessageType::ScreenshotResult.as_i64(),
+            fields: vec![
+                ("ref_seq".into(), self.seq.map_or(Value::Nil, Value::from)),
+                ("width".into(), Value::Int(i64::from(image.width))),
+                ("height".into(), Value::Int(i64::from(image.height))),
+                ("frame".into(), Value::Int(frame as i64)),
+                ("image".into(), Value::NdArray(array)),
+            ],
+        }
+    }
+
+    /// The error reply for a failed render.
+    pub fn error(&self, message: String) -> Reply {
+        Reply::error(self.seq, Some(MessageType::Screenshot.as_i64()), None, "render_failed", message)
+    }
+}
+
+/// Runs `f` with the scene showing `frame` (if given), then restores the frame.
+/// Returns `f`'s result and the frame shown.
+pub fn at_frame<T>(scene: &mut Scene, frame: Option<i64>, f: impl FnOnce(&mut Scene) -> T) -> (T, usize) {
+    let previous = scene.current_frame();
+    if let Some(fr) = frame {
+        scene.set_frame(fr);
+    }
+    let shown = scene.current_frame();
+    let out = f(scene);
+    if scene.current_frame() != previous {
+        scene.set_frame(previous as i64);
+    }
+    (out, shown)
+}
+
+/// An offscreen renderer opened on first use (opening costs tens of milliseconds),
+/// with a camera that persists between requests like a window's would.
+pub struct HeadlessRenderer {
+    options: RenderOptions,
+    state: Option<Result<Offscreen, String>>,
+    camera: Option<Camera>,
+}
+
+impl HeadlessRenderer {
+    pub fn new(options: RenderOptions) -> Self {
+        Self { options, state: None, camera: None }
+    }
+
+    /// Renders `scene`. The camera is `camera` if given (and kept), else the kept
+    /// one; it is fitted to the shown data when `fit` is set or none was kept yet.
+    pub fn render(
+        &mut self,
+        scene: &Scene,
+        width: u32,
+        height: u32,
+        camera: Option<Camera>,
+        fit: bool,
+    ) -> Result<Image, String> {
+        let options = self.options.clone();
+        let off = self.state.get_or_insert_with(|| {
+            let o = Offscreen::new(options).map_err(|e| e.to_string());
+            match &o {
+                Ok(o) => tracing::info!(adapter = %o.gpu.adapter, "offscreen renderer ready"),
+                Err(e) => tracing::error!("offscreen rendering unavailable: {e}"),
+            }
+            o
+        });
+        let off = off.as_mut().map_err(|e| format!("offscreen rendering unavailable: {e}"))?;
+        // Prepare first so the camera can frame the scene's current bounds.
+        off.renderer.prepare(scene);
+        if camera.is_some() {
+            self.camera = camera;
+        } else if fit || self.camera.is_none() {
+            let fitted = off.fitted_camera();
+            // An empty scene keeps no camera, so the first data gets framed.
+            self.camera = off.renderer.display_bounds(None).map(|_| fitted);
+        }
+        let cam = self.camera.unwrap_or_default();
+        off.render(scene, &cam, width, height).map_err(|e| e.to_string())
+    }
+}
+
+/// `--screenshot PATH`: what to write once the clients are done.
+#[derive(Clone, Debug)]
+pub struct ScreenshotOnExit {
+    pub path: PathBuf,
+    pub width: u32,
+    pub height: u32,
+    pub frame: Option<i64>,
+}
+
+/// Parses `WxH`.
+pub fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("expected WIDTHxHEIGHT, got {s:?}"))?;
+    let parse = |v: &str| -> Result<u32, String> {
+        v.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_SIDE).contains(n))
+            .ok_or_else(|| format!("size must be 1..={MAX_SIDE}, got {v:?}"))
+    };
+    Ok((parse(w)?, parse(h)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("640x480"), Ok((640, 480)));
+        assert!(parse_size("640").is_err());
+        assert!(parse_size("0x10").is_err());
+        assert!(parse_size("10x99999").is_err());
+    }
+
+    #[test]
+    fn bad_request_values_are_named() {
+        let env = Envelope::new(MessageType::Screenshot.as_i64()).with_kwarg("width", 0i64);
+        assert!(ScreenshotRequest::parse(1, &env).unwrap_err().contains("width"));
+        let env = Envelope::new(MessageType::Screenshot.as_i64()).with_kwarg("frame", "x");
+        assert!(ScreenshotRequest::parse(1, &env).unwrap_err().contains("frame"));
+        let env = Envelope::new(MessageType::Screenshot.as_i64()).with_kwarg("height", 20i64);
+        let r = ScreenshotRequest::parse(1, &env).unwrap();
+        assert_eq!((r.width, r.height, r.frame, r.fit), (None, Some(20), None, false));
+        let cam = Value::map([
+            ("target", Value::Array(vec![Value::Int(1), Value::Float(2.0), Value::Int(3)])),
+            ("yaw", Value::Float(90.0)),
+            ("distance", Value::Float(5.0)),
+        ]);
+        let env = Envelope::new(MessageType::Screenshot.as_i64()).with_kwarg("camera", cam);
+        let c = ScreenshotRequest::parse(1, &env).unwrap().camera.unwrap();
+        assert_eq!((c.target, c.distance), ([1.0, 2.0, 3.0], 5.0));
+        assert!((c.yaw - std::f32::consts::FRAC_PI_2).abs() < 1e-6);
+        let env = Envelope::new(MessageType::Screenshot.as_i64())
+            .with_kwarg("camera", Value::map([("distance", Value::Float(-1.0))]));
+        assert!(ScreenshotRequest::parse(1, &env).unwrap_err().contains("distance"));
+    }
+}

@@ -1,0 +1,252 @@
+//! The 3D viewport: the renderer's target shown as an egui image, with the
+//! turntable camera, picking, fit/center and screenshots.
+//!
+//! It renders only when the scene, the camera, the size or the look changed,
+//! so an idle window costs nothing.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use eframe::egui;
+use eframe::egui_wgpu;
+use periscope_render::{Camera, Image, RenderOptions, RenderTarget, Renderer, wgpu};
+use periscope_scene::{NodeId, Scene};
+
+/// What happened in the viewport this frame that the app reports.
+#[derive(Default)]
+pub struct ViewportOutput {
+    /// A screenshot written (path) or the error.
+    pub screenshot: Option<Result<PathBuf, String>>,
+}
+
+/// The viewport's GPU state and camera.
+pub struct Viewport {
+    rs: egui_wgpu::RenderState,
+    renderer: Renderer,
+    target: Option<RenderTarget>,
+    texture: Option<egui::TextureId>,
+    pub camera: Camera,
+    /// Camera, size and options of the last render, to skip identical ones.
+    last: Option<(Camera, [u32; 2], RenderOptions)>,
+    /// The camera was fitted to data once (auto-fit when the first data arrives).
+    fitted: bool,
+    focus_seen: u64,
+    /// Milliseconds the last render took on the CPU side (encode + submit).
+    pub render_ms: f32,
+    pub renders: u64,
+    export_dir: PathBuf,
+    screenshot_requested: bool,
+}
+
+impl Viewport {
+    pub fn new(rs: &egui_wgpu::RenderState, options: RenderOptions, export_dir: PathBuf) -> Self {
+        Self {
+            renderer: Renderer::new(&rs.device, &rs.queue, options),
+            rs: rs.clone(),
+            target: None,
+            texture: None,
+            camera: Camera::default(),
+            last: None,
+            fitted: false,
+            focus_seen: 0,
+            render_ms: 0.0,
+            renders: 0,
+            export_dir,
+            screenshot_requested: false,
+        }
+    }
+
+    pub fn options(&self) -> &RenderOptions {
+        self.renderer.options()
+    }
+
+    pub fn set_options(&mut self, o: RenderOptions) {
+        self.renderer.set_options(o);
+    }
+
+    pub fn stats(&self) -> periscope_render::FrameStats {
+        self.renderer.stats()
+    }
+
+    /// Brings the GPU data in line with `scene` (so bounds are current).
+    pub fn prepare(&mut self, scene: &Scene) {
+        self.renderer.prepare(scene);
+    }
+
+    /// Frames the whole scene.
+    pub fn fit_all(&mut self) {
+        if let Some((lo, hi)) = self.renderer.display_bounds(None) {
+            self.camera.fit(lo, hi);
+        }
+    }
+
+    /// Frames one node (the selection), or everything when it has no bounds.
+    pub fn center_on(&mut self, id: Option<NodeId>) {
+        match id.and_then(|id| self.renderer.display_bounds(Some(id))) {
+            Some((lo, hi)) => self.camera.fit(lo, hi),
+            None => self.fit_all(),
+        }
+    }
+
+    /// Asks for a screenshot of the next rendered frame.
+    pub fn request_screenshot(&mut self) {
+        self.screenshot_requested = true;
+    }
+
+    /// Shows the viewport in `rect`, handles camera input, renders if needed.
+    pub fn show(&mut self, ui: &mut egui::Ui, scene: &mut Scene, keys_free: bool) -> ViewportOutput {
+        let mut out = ViewportOutput::default();
+        let rect = ui.available_rect_before_wrap();
+        let response = ui.allocate_rect(rect, egui::Sense::click_and_drag());
+        let changed = self.renderer.prepare(scene);
+
+        // First data in an empty view: frame it, like opening a file would.
+        if !self.fitted && self.renderer.display_bounds(None).is_some() {
+            self.fit_all();
+            self.fitted = true;
+        }
+        if let Some((id, n)) = scene.focus
+            && n != self.focus_seen
+        {
+            self.focus_seen = n;
+            self.center_on(Some(id));
+        }
+        self.handle_input(ui, &response, scene, keys_free);
+
+        let ppp = ui.pixels_per_point();
+        let size = [(rect.width() * ppp).round().max(1.0) as u32, (rect.height() * ppp).round().max(1.0) as u32];
+        self.ensure_target(size);
+        let state = (self.camera, size, self.renderer.options().clone());
+        if changed || self.last.as_ref() != Some(&state) || self.screenshot_requested {
+            let t0 = Instant::now();
+            let target = self.target.as_ref().expect("ensured");
+            self.renderer.render(target, &self.camera);
+            self.render_ms = t0.elapsed().as_secs_f32() * 1000.0;
+            self.renders += 1;
+            self.last = Some(state);
+        }
+        if std::mem::take(&mut self.screenshot_requested) {
+            out.screenshot = Some(self.save_screenshot());
+        }
+        if let Some(tex) = self.texture {
+            let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+            ui.painter().image(tex, rect, uv, egui::Color32::WHITE);
+        }
+        out
+    }
+
+    fn ensure_target(&mut self, size: [u32; 2]) {
+        if self.target.as_ref().is_some_and(|t| [t.width, t.height] == size) {
+            return;
+        }
+        let target = RenderTarget::new(&self.rs.device, size[0], size[1]);
+        let mut egui_renderer = self.rs.renderer.write();
+        match self.texture {
+            Some(id) => egui_renderer.update_egui_texture_from_wgpu_texture(
+                &self.rs.device,
+                &target.color_view_linear,
+                wgpu::FilterMode::Linear,
+                id,
+            ),
+            None => {
+                self.texture = Some(egui_renderer.register_native_texture(
+                    &self.rs.device,
+                    &target.color_view_linear,
+                    wgpu::FilterMode::Linear,
+                ))
+            }
+        }
+        self.target = Some(target);
+    }
+
+    fn handle_input(&mut self, ui: &egui::Ui, response: &egui::Response, scene: &mut Scene, keys_free: bool) {
+        let shift = ui.input(|i| i.modifiers.shift);
+        let delta = response.drag_delta();
+        if response.dragged_by(egui::PointerButton::Secondary)
+            || response.dragged_by(egui::PointerButton::Middle)
+            || (shift && response.dragged_by(egui::PointerButton::Primary))
+        {
+            self.camera.pan(delta.x, delta.y, response.rect.height());
+        } else if response.dragged_by(egui::PointerButton::Primary) {
+            self.camera.orbit(delta.x, delta.y);
+        }
+        if response.hovered() {
+            let (scroll, zoom) = ui.input(|i| (i.smooth_scroll_delta.y, i.zoom_delta()));
+            if scroll != 0.0 {
+                self.camera.zoom(scroll / 50.0);
+            }
+            if zoom != 1.0 {
+                self.camera.zoom(zoom.ln() * 10.0);
+            }
+        }
+        if response.clicked()
+            && let Some(pos) = response.interact_pointer_pos()
+        {
+            let ppp = ui.pixels_per_point();
+            let p = (pos - response.rect.min) * ppp;
+            scene.selected = self.pick(p.x.max(0.0) as u32, p.y.max(0.0) as u32);
+        }
+        if response.double_clicked() {
+            self.center_on(scene.selected);
+        }
+        if keys_free {
+            let (x, home, p) = ui
+                .input(|i| (i.key_pressed(egui::Key::X), i.key_pressed(egui::Key::Home), i.key_pressed(egui::Key::P)));
+            if x {
+                self.center_on(scene.selected);
+            }
+            if home {
+                self.fit_all();
+            }
+            if p {
+                self.request_screenshot();
+            }
+        }
+    }
+
+    /// The node under target pixel (`x`, `y`) in the last render.
+    fn pick(&self, x: u32, y: u32) -> Option<NodeId> {
+        let t = self.target.as_ref()?;
+        match t.read_id(&self.rs.device, &self.rs.queue, x, y) {
+            Ok(id) => self.renderer.node_for_pick(id),
+            Err(e) => {
+                tracing::warn!("picking failed: {e}");
+                None
+            }
+        }
+    }
+
+    /// Renders `scene` from the current camera into a separate `width` x `height`
+    /// image (screenshot requests from clients); the window's view is untouched.
+    pub fn capture(&mut self, scene: &Scene, width: u32, height: u32) -> Result<Image, String> {
+        let max = self.rs.device.limits().max_texture_dimension_2d;
+        if width > max || height > max {
+            return Err(format!("{width}x{height} exceeds the GPU's {max} pixel limit"));
+        }
+        self.renderer.prepare(scene);
+        let target = RenderTarget::new(&self.rs.device, width, height);
+        self.renderer.render(&target, &self.camera);
+        // The window's target must be drawn again with its own aspect ratio.
+        self.last = None;
+        target.read_color(&self.rs.device, &self.rs.queue).map_err(|e| e.to_string())
+    }
+
+    /// The last rendered frame.
+    pub fn read_image(&self) -> Result<Image, String> {
+        let t = self.target.as_ref().ok_or("nothing rendered yet")?;
+        t.read_color(&self.rs.device, &self.rs.queue).map_err(|e| e.to_string())
+    }
+
+    fn save_screenshot(&self) -> Result<PathBuf, String> {
+        let img = self.read_image()?;
+        let path = unique_path(&self.export_dir);
+        img.save_png(&path).map_err(|e| e.to_string())?;
+        Ok(path)
+    }
+}
+
+/// `dir/periscope-<unix seconds>-<n>.png` that does not exist yet.
+pub fn unique_path(dir: &Path) -> PathBuf {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    (0..).map(|n| dir.join(format!("periscope-{secs}-{n}.png"))).find(|p| !p.exists()).expect("some name is free")
+}

@@ -1,6 +1,8 @@
 //! `periscope`: the viewer binary.
 
 mod app;
+#[cfg(test)]
+mod app_tests;
 mod config;
 mod panels;
 mod runtime;

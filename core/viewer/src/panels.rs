@@ -33,8 +33,9 @@ pub fn scene_tree(ui: &mut egui::Ui, rt: &mut Runtime) {
             let client = rt.scene.client(node.client).map(|c| c.name.clone()).unwrap_or_default();
             let (mut enabled, tag, label) = (node.enabled, kind_tag(node.kind), format!("{}  · {}", node.name, client));
             let kind = node.kind.title();
+            let hide = format!("Show or hide {}", node.name);
             ui.horizontal(|ui| {
-                if ui.checkbox(&mut enabled, "").on_hover_text("Show / hide").changed()
+                if ui.checkbox(&mut enabled, "").on_hover_text(hide).changed()
                     && let Some(n) = rt.scene.node_mut(id)
                 {
                     n.enabled = enabled;

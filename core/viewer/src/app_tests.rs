@@ -1,0 +1,121 @@
+//! egui_kittest tests of the window's panels, fed by a real server and a real
+//! client over loopback (no GPU: the viewport is left out, the panels are real).
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable as _;
+use periscope_client::Viewer;
+use periscope_dispatch::{BuiltinStage, Chain};
+use periscope_protocol::{NdArray, Value};
+use periscope_scene::Scene;
+use periscope_server::{ByteQueue, Server, ServerConfig};
+
+use crate::app::ViewerApp;
+use crate::config::ViewerSection;
+use crate::runtime::Runtime;
+
+struct Fixture {
+    harness: Harness<'static, ViewerApp>,
+    _server: Server,
+    client: Viewer,
+}
+
+/// A window app over a real server on an ephemeral port, and a client connected to it.
+fn fixture() -> Fixture {
+    let queue = Arc::new(ByteQueue::new(64 << 20, 10_000));
+    let config = ServerConfig { port: 0, ..Default::default() };
+    let server = Server::start(config, Arc::clone(&queue)).expect("server starts");
+    let listen = server.local_addr();
+    let chain = Chain::new(vec![Box::new(BuiltinStage)]);
+    let rt = Runtime::new(Scene::default(), chain, queue, server.handle());
+    let app = ViewerApp::new(rt, ViewerSection::default(), listen, None, Arc::new(AtomicBool::new(false)));
+    let harness = Harness::builder().with_size(eframe::egui::vec2(1400.0, 900.0)).build_ui_state(
+        |ui, app: &mut ViewerApp| {
+            app.tick(ui.ctx());
+            app.draw(ui);
+        },
+        app,
+    );
+    let client = Viewer::connect(listen, "kittest").expect("client connects");
+    Fixture { harness, _server: server, client }
+}
+
+/// Steps the UI until `done` holds (the runtime drains the queue each frame).
+fn step_until(h: &mut Harness<'static, ViewerApp>, what: &str, done: impl Fn(&ViewerApp) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done(h.state()) {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.run_steps(2);
+}
+
+fn spheres(frames: usize) -> NdArray {
+    NdArray::from_f32(vec![frames, 2, 3], (0..frames * 6).map(|i| i as f32).collect::<Vec<_>>())
+}
+
+#[test]
+fn tree_lists_client_nodes_and_selecting_shows_properties() {
+    let mut f = fixture();
+    f.client.spheres(spheres(3), vec![("name".into(), Value::from("Ring"))]).unwrap();
+    f.client.spheres(spheres(1), vec![("name".into(), Value::from("Dots"))]).unwrap();
+    step_until(&mut f.harness, "two nodes", |a| a.rt.scene.nodes().count() == 2);
+
+    // Each row names the node and its client.
+    f.harness.get_by_label("Ring  · kittest");
+    f.harness.get_by_label("Dots  · kittest").click();
+    f.harness.run_steps(2);
+    let dots = f.harness.state().rt.scene.nodes().find(|n| n.name == "Dots").unwrap().id;
+    assert_eq!(f.harness.state().rt.scene.selected, Some(dots));
+    f.harness.get_by_label("Properties");
+    f.harness.get_by_label("1 (showing 0)");
+
+    // The row's checkbox hides the node.
+    f.harness.get_by_label("Show or hide Dots").click();
+    f.harness.run_steps(2);
+    assert!(!f.harness.state().rt.scene.node(dots).unwrap().enabled);
+    // The server panel lists the client.
+    f.harness.get_by_label("kittest #1");
+    let port = f.client.raw_socket().get_ref().local_addr().unwrap().port();
+    f.harness.get_by_label(&format!("127.0.0.1:{port}"));
+}
+
+#[test]
+fn playback_buttons_step_and_play_frames() {
+    let mut f = fixture();
+    f.client.spheres(spheres(5), vec![]).unwrap();
+    step_until(&mut f.harness, "a node", |a| a.rt.scene.n_frames() == 5);
+    assert_eq!(f.harness.state().rt.scene.current_frame(), 0);
+
+    f.harness.get_by_label(">").click();
+    f.harness.run_steps(2);
+    assert_eq!(f.harness.state().rt.scene.current_frame(), 1);
+    f.harness.get_by_label("<").click();
+    f.harness.run_steps(2);
+    assert_eq!(f.harness.state().rt.scene.current_frame(), 0);
+
+    f.harness.get_by_label("Play").click();
+    f.harness.run_steps(1);
+    assert!(f.harness.state().rt.scene.playing);
+    step_until(&mut f.harness, "playback to advance", |a| a.rt.scene.current_frame() >= 2);
+    f.harness.get_by_label("Pause").click();
+    f.harness.run_steps(2);
+    assert!(!f.harness.state().rt.scene.playing);
+    let stopped = f.harness.state().rt.scene.current_frame();
+    std::thread::sleep(Duration::from_millis(100));
+    f.harness.run_steps(3);
+    assert_eq!(f.harness.state().rt.scene.current_frame(), stopped, "paused playback stays put");
+}
+
+#[test]
+fn errors_show_in_the_log() {
+    let mut f = fixture();
+    // A delete of a node that does not exist is refused; the log says so.
+    f.client.send_message(100, Some(42), vec![], vec![]).unwrap();
+    step_until(&mut f.harness, "the error", |a| a.rt.log().any(|l| l.text.contains("uid 42")));
+    f.harness.get_by_label_contains("no node with uid 42");
+}

@@ -17,7 +17,7 @@ from conftest import BIN, REPO
 from periscope import RemoteMeshes, RemoteSpheres, RemoteViewer
 
 REQUIRED = os.environ.get("PERISCOPE_REQUIRE_WINDOW_TEST") == "1"
-MISSING = [tool for tool in ("Xvfb", "import", "convert") if shutil.which(tool) is None]
+MISSING = [tool for tool in ("Xvfb", "import", "convert", "identify") if shutil.which(tool) is None]
 if MISSING:
     if REQUIRED:
         raise RuntimeError(f"the window test needs {', '.join(MISSING)} (apt: xvfb imagemagick)")
@@ -30,6 +30,19 @@ def screenshot(display, path):
     colors = subprocess.run(["convert", str(path), "-format", "%k", "info:"],
                             check=True, capture_output=True, text=True).stdout
     return int(colors)
+
+
+def red_pixels_of(rgb):
+    r, g, b = (rgb[..., i].astype(int) for i in range(3))
+    return int(((r > 150) & (g < 70) & (b < 70)).sum())
+
+
+def red_pixels(path):
+    size = subprocess.run(["identify", "-format", "%w %h", str(path)], check=True, capture_output=True,
+                          text=True).stdout.split()
+    w, h = int(size[0]), int(size[1])
+    raw = subprocess.run(["convert", str(path), "rgb:-"], check=True, capture_output=True).stdout
+    return red_pixels_of(np.frombuffer(raw, np.uint8).reshape(h, w, 3))
 
 
 def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
@@ -62,7 +75,7 @@ def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
         with RemoteViewer("127.0.0.1", port, client_name="window-test") as v:
             verts = np.random.default_rng(1).random((20, 30, 3))
             RemoteMeshes(v, verts, np.array([[0, 1, 2], [2, 3, 4]]), name="Window test mesh")
-            RemoteSpheres(v, np.zeros((4, 3)), name="Window test spheres")
+            RemoteSpheres(v, np.zeros((4, 3)), radius=0.3, color=(1, 0, 0, 1), name="Window test spheres")
             v.set_frame(7)
             state = v.sync()
             assert len(state["nodes"]) == 2
@@ -80,8 +93,17 @@ def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
                 if colors > 50:
                     break
             assert colors > 50, f"the screen stayed blank ({colors} colors); see {shot}"
-            time.sleep(1.0)
-            screenshot(display, shot)
+            # The 3D viewport draws the red spheres (the camera framed the data on arrival).
+            deadline = time.monotonic() + 30
+            while red_pixels(shot) < 100:
+                assert time.monotonic() < deadline, f"no red spheres in the viewport; see {shot}"
+                time.sleep(1.0)
+                screenshot(display, shot)
+            # A client's screenshot request is rendered by the window from the user's camera.
+            image = v.screenshot(width=320, height=200)
+            assert image.shape == (200, 320, 4)
+            assert red_pixels_of(image) > 50
+            v.sync()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0, "Ctrl-C must stop the viewer cleanly"
     finally:

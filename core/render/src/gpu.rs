@@ -83,9 +83,10 @@ impl Offscreen {
         self.target.as_ref().expect("drawn").read_color(&self.gpu.device, &self.gpu.queue)
     }
 
-    /// The node drawn at pixel (`x`, `y`) of the last render, if any.
-    pub fn pick(&self, x: u32, y: u32) -> Result<Option<periscope_scene::NodeId>, RenderError> {
+    /// The node drawn at pixel (`x`, `y`) seen from `camera`, if any.
+    pub fn pick(&mut self, camera: &Camera, x: u32, y: u32) -> Result<Option<periscope_scene::NodeId>, RenderError> {
         let Some(t) = &self.target else { return Ok(None) };
+        self.renderer.render_pick(t, camera);
         let id = t.read_id(&self.gpu.device, &self.gpu.queue, x, y)?;
         Ok(self.renderer.node_for_pick(id))
     }

@@ -11,7 +11,7 @@ use wgpu::util::DeviceExt as _;
 use crate::camera::{Camera, world_to_display};
 use crate::extract::{MeshVertex, SphereInstance, TubeInstance, extract, node_transform};
 use crate::primitives::{Shape, UnitVertex, icosphere, tube};
-use crate::target::{COLOR_FORMAT, DEPTH_FORMAT, ID_FORMAT, RenderTarget};
+use crate::target::{COLOR_FORMAT, DEPTH_FORMAT, ID_FORMAT, MSAA_SAMPLES, RenderTarget};
 
 /// How the scene looks; part of the viewer's configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,6 +46,7 @@ struct Globals {
     eye: [f32; 4],
     light: [f32; 4],
     world_to_display: [[f32; 4]; 4],
+    fog: [f32; 4],
 }
 
 #[repr(C)]
@@ -141,7 +142,18 @@ struct Pipelines {
     edges: wgpu::RenderPipeline,
     sphere: wgpu::RenderPipeline,
     tube: wgpu::RenderPipeline,
-    line: wgpu::RenderPipeline,
+    grid: wgpu::RenderPipeline,
+    /// The pick pass: same geometry, node ids into a single-sampled integer target.
+    pick_mesh: wgpu::RenderPipeline,
+    pick_sphere: wgpu::RenderPipeline,
+    pick_tube: wgpu::RenderPipeline,
+}
+
+/// Which pass a draw belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Color,
+    Pick,
 }
 
 /// Draws a [`Scene`] with wgpu.
@@ -153,8 +165,9 @@ pub struct Renderer {
     globals_bind_group: wgpu::BindGroup,
     node_layout: wgpu::BindGroupLayout,
     sphere: GpuShape,
-    /// Coarser sphere for nodes with many spheres.
+    /// Coarser spheres for nodes with many spheres (80 and 20 triangles).
     sphere_coarse: GpuShape,
+    sphere_coarsest: GpuShape,
     tube: GpuShape,
     grid: GpuNodeGrid,
     nodes: HashMap<NodeId, GpuNode>,
@@ -173,8 +186,12 @@ struct GpuNodeGrid {
     spacing: f32,
 }
 
-/// Spheres per node above which the coarse sphere is used.
+/// Grid lines on each side of the origin.
+const GRID_LINES: u32 = 20;
+
+/// Spheres per node above which coarser spheres are used: so many spheres are small on screen.
 const COARSE_SPHERES: u32 = 5_000;
+const COARSEST_SPHERES: u32 = 50_000;
 
 /// The pick id written for `node` (0 means background).
 fn pick_id(node: NodeId) -> u32 {
@@ -259,7 +276,12 @@ impl Renderer {
                         fs: &str,
                         buffers: &[Option<wgpu::VertexBufferLayout>],
                         topology: wgpu::PrimitiveTopology,
-                        cull: Option<wgpu::Face>| {
+                        cull: Option<wgpu::Face>,
+                        pass: Pass| {
+            let (format, samples) = match pass {
+                Pass::Color => (COLOR_FORMAT, MSAA_SAMPLES),
+                Pass::Pick => (ID_FORMAT, 1),
+            };
             device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
                 label: Some(label),
                 layout: Some(&layout),
@@ -277,54 +299,57 @@ impl Renderer {
                     stencil: Default::default(),
                     bias: Default::default(),
                 }),
-                multisample: Default::default(),
+                multisample: wgpu::MultisampleState { count: samples, ..Default::default() },
                 fragment: Some(wgpu::FragmentState {
                     module: &shader,
                     entry_point: Some(fs),
                     compilation_options: Default::default(),
-                    targets: &[
-                        Some(wgpu::ColorTargetState {
-                            format: COLOR_FORMAT,
-                            blend: None,
-                            write_mask: wgpu::ColorWrites::ALL,
-                        }),
-                        Some(wgpu::ColorTargetState {
-                            format: ID_FORMAT,
-                            blend: None,
-                            write_mask: wgpu::ColorWrites::ALL,
-                        }),
-                    ],
+                    targets: &[Some(wgpu::ColorTargetState {
+                        format,
+                        blend: None,
+                        write_mask: wgpu::ColorWrites::ALL,
+                    })],
                 }),
                 multiview_mask: None,
                 cache: None,
             })
         };
         use wgpu::PrimitiveTopology::{LineList, TriangleList};
+        let back = Some(wgpu::Face::Back);
+        let sphere_bufs = [Some(unit.clone()), Some(sphere_inst)];
+        let tube_bufs = [Some(unit), Some(tube_inst)];
+        let mesh_bufs = [Some(mesh)];
         let pipelines = Pipelines {
-            mesh: pipeline("periscope mesh", "vs_mesh", "fs_lit", &[Some(mesh.clone())], TriangleList, None),
-            edges: pipeline("periscope edges", "vs_edges", "fs_flat", &[Some(mesh)], LineList, None),
-            sphere: pipeline(
-                "periscope spheres",
-                "vs_sphere",
-                "fs_lit",
-                &[Some(unit.clone()), Some(sphere_inst)],
+            mesh: pipeline("periscope mesh", "vs_mesh", "fs_lit", &mesh_bufs, TriangleList, None, Pass::Color),
+            edges: pipeline("periscope edges", "vs_edges", "fs_flat", &mesh_bufs, LineList, None, Pass::Color),
+            sphere: pipeline("periscope spheres", "vs_sphere", "fs_lit", &sphere_bufs, TriangleList, back, Pass::Color),
+            tube: pipeline("periscope tubes", "vs_tube", "fs_lit", &tube_bufs, TriangleList, back, Pass::Color),
+            grid: pipeline("periscope grid", "vs_line", "fs_grid", &[Some(line)], LineList, None, Pass::Color),
+            pick_mesh: pipeline(
+                "periscope pick mesh",
+                "vs_mesh",
+                "fs_pick",
+                &mesh_bufs,
                 TriangleList,
-                Some(wgpu::Face::Back),
+                None,
+                Pass::Pick,
             ),
-            tube: pipeline(
-                "periscope tubes",
+            pick_sphere: pipeline("pick spheres", "vs_sphere", "fs_pick", &sphere_bufs, TriangleList, back, Pass::Pick),
+            pick_tube: pipeline(
+                "periscope pick tubes",
                 "vs_tube",
-                "fs_lit",
-                &[Some(unit), Some(tube_inst)],
+                "fs_pick",
+                &tube_bufs,
                 TriangleList,
-                Some(wgpu::Face::Back),
+                back,
+                Pass::Pick,
             ),
-            line: pipeline("periscope lines", "vs_line", "fs_flat", &[Some(line)], LineList, None),
         };
         let (grid_uniform, grid_bg) = Self::node_uniform(device, &node_layout);
         Self {
             sphere: GpuShape::new(device, &icosphere(2), "unit sphere"),
             sphere_coarse: GpuShape::new(device, &icosphere(1), "unit sphere (coarse)"),
+            sphere_coarsest: GpuShape::new(device, &icosphere(0), "unit sphere (coarsest)"),
             tube: GpuShape::new(device, &tube(16), "unit tube"),
             grid: GpuNodeGrid { vertices: None, uniform: grid_uniform, bind_group: grid_bg, spacing: 0.0 },
             device: device.clone(),
@@ -484,7 +509,7 @@ impl Renderer {
         if spacing == self.grid.spacing && self.grid.vertices.is_some() {
             return;
         }
-        let n = 20i32;
+        let n = GRID_LINES as i32;
         let mut verts = Vec::with_capacity((n as usize * 2 + 1) * 4);
         let half = n as f32 * spacing;
         for i in -n..=n {
@@ -504,51 +529,45 @@ impl Renderer {
         self.grid.spacing = spacing;
     }
 
+    fn write_globals(&mut self, target: &RenderTarget, camera: &Camera) {
+        let view = camera.view();
+        let aspect = target.width as f32 / target.height as f32;
+        // A headlight from above-left of the camera, so faces facing different ways differ.
+        let light = view.inverse().transform_vector3(Vec3::new(-0.35, 0.6, 1.0)).normalize();
+        let [r, g, b] = self.options.background.map(srgb_to_linear);
+        let globals = Globals {
+            view_proj: (camera.projection(aspect) * view).to_cols_array_2d(),
+            eye: camera.eye().extend(1.0).into(),
+            light: Vec4::from((light, self.options.ambient.clamp(0.0, 1.0))).into(),
+            world_to_display: world_to_display(self.options.z_up).to_cols_array_2d(),
+            fog: [r, g, b, GRID_LINES as f32 * self.grid.spacing],
+        };
+        self.queue.write_buffer(&self.globals, 0, bytemuck::bytes_of(&globals));
+    }
+
     /// Draws the prepared scene from `camera` into `target` and submits it.
     pub fn render(&mut self, target: &RenderTarget, camera: &Camera) {
         let _span = tracing::trace_span!("render").entered();
         if self.options.grid {
             self.update_grid();
         }
-        let view = camera.view();
-        let aspect = target.width as f32 / target.height as f32;
-        // A headlight from above-left of the camera, so faces facing different ways differ.
-        let inv = view.inverse();
-        let light = inv.transform_vector3(Vec3::new(-0.35, 0.6, 1.0)).normalize();
-        let g = Globals {
-            view_proj: (camera.projection(aspect) * view).to_cols_array_2d(),
-            eye: camera.eye().extend(1.0).into(),
-            light: Vec4::from((light, self.options.ambient.clamp(0.0, 1.0))).into(),
-            world_to_display: world_to_display(self.options.z_up).to_cols_array_2d(),
-        };
-        self.queue.write_buffer(&self.globals, 0, bytemuck::bytes_of(&g));
-
+        self.write_globals(target, camera);
         let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("scene") });
         let mut stats = FrameStats::default();
         {
-            let [r, gr, b] = self.options.background.map(|c| f64::from(srgb_to_linear(c)));
+            let [r, g, b] = self.options.background.map(|c| f64::from(srgb_to_linear(c)));
             let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
                 label: Some("scene"),
-                color_attachments: &[
-                    Some(wgpu::RenderPassColorAttachment {
-                        view: &target.color_view,
-                        depth_slice: None,
-                        resolve_target: None,
-                        ops: wgpu::Operations {
-                            load: wgpu::LoadOp::Clear(wgpu::Color { r, g: gr, b, a: 1.0 }),
-                            store: wgpu::StoreOp::Store,
-                        },
-                    }),
-                    Some(wgpu::RenderPassColorAttachment {
-                        view: &target.id_view,
-                        depth_slice: None,
-                        resolve_target: None,
-                        ops: wgpu::Operations {
-                            load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
-                            store: wgpu::StoreOp::Store,
-                        },
-                    }),
-                ],
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &target.msaa_view,
+                    depth_slice: None,
+                    resolve_target: Some(&target.color_view),
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color { r, g, b, a: 1.0 }),
+                        // Only the resolved image is kept.
+                        store: wgpu::StoreOp::Discard,
+                    },
+                })],
                 depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
                     view: &target.depth_view,
                     depth_ops: Some(wgpu::Operations { load: wgpu::LoadOp::Clear(1.0), store: wgpu::StoreOp::Discard }),
@@ -559,45 +578,91 @@ impl Renderer {
                 multiview_mask: None,
             });
             pass.set_bind_group(0, &self.globals_bind_group, &[]);
-            let p = &self.pipelines;
             if self.options.grid
                 && let Some(v) = &self.grid.vertices
             {
-                pass.set_pipeline(&p.line);
+                pass.set_pipeline(&self.pipelines.grid);
                 pass.set_bind_group(1, &self.grid.bind_group, &[]);
                 pass.set_vertex_buffer(0, v.buffer.slice(..));
                 pass.draw(0..v.count, 0..1);
                 stats.draw_calls += 1;
             }
-            for gpu in self.nodes.values().filter(|g| g.enabled) {
-                pass.set_bind_group(1, &gpu.bind_group, &[]);
-                if let (Some(v), Some(i)) = (&gpu.mesh_vertices, &gpu.mesh_indices) {
-                    pass.set_pipeline(&p.mesh);
-                    pass.set_vertex_buffer(0, v.buffer.slice(..));
-                    pass.set_index_buffer(i.buffer.slice(..), wgpu::IndexFormat::Uint32);
-                    pass.draw_indexed(0..i.count, 0, 0..1);
-                    stats.draw_calls += 1;
-                    stats.triangles += u64::from(i.count / 3);
-                    if let Some(e) = &gpu.mesh_edges {
-                        pass.set_pipeline(&p.edges);
-                        pass.set_index_buffer(e.buffer.slice(..), wgpu::IndexFormat::Uint32);
-                        pass.draw_indexed(0..e.count, 0, 0..1);
-                        stats.draw_calls += 1;
-                    }
-                }
-                if let Some(s) = &gpu.spheres {
-                    let shape = if s.count > COARSE_SPHERES { &self.sphere_coarse } else { &self.sphere };
-                    pass.set_pipeline(&p.sphere);
-                    draw_instanced(&mut pass, shape, s, &mut stats);
-                }
-                if let Some(t) = &gpu.tubes {
-                    pass.set_pipeline(&p.tube);
-                    draw_instanced(&mut pass, &self.tube, t, &mut stats);
-                }
-            }
+            self.draw_nodes(&mut pass, Pass::Color, &mut stats);
         }
         self.queue.submit([enc.finish()]);
         self.stats = stats;
+    }
+
+    /// Draws node ids into `target`'s pick texture, for [`RenderTarget::read_id`].
+    /// Only needed when the user clicks, so it is not part of [`Self::render`].
+    pub fn render_pick(&mut self, target: &RenderTarget, camera: &Camera) {
+        self.write_globals(target, camera);
+        let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pick") });
+        {
+            let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
+                label: Some("pick"),
+                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                    view: &target.id_view,
+                    depth_slice: None,
+                    resolve_target: None,
+                    ops: wgpu::Operations {
+                        load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
+                        store: wgpu::StoreOp::Store,
+                    },
+                })],
+                depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
+                    view: &target.pick_depth_view,
+                    depth_ops: Some(wgpu::Operations { load: wgpu::LoadOp::Clear(1.0), store: wgpu::StoreOp::Discard }),
+                    stencil_ops: None,
+                }),
+                timestamp_writes: None,
+                occlusion_query_set: None,
+                multiview_mask: None,
+            });
+            pass.set_bind_group(0, &self.globals_bind_group, &[]);
+            self.draw_nodes(&mut pass, Pass::Pick, &mut FrameStats::default());
+        }
+        self.queue.submit([enc.finish()]);
+    }
+
+    fn draw_nodes(&self, pass: &mut wgpu::RenderPass<'_>, which: Pass, stats: &mut FrameStats) {
+        let p = &self.pipelines;
+        let (mesh, sphere, tube) = match which {
+            Pass::Color => (&p.mesh, &p.sphere, &p.tube),
+            Pass::Pick => (&p.pick_mesh, &p.pick_sphere, &p.pick_tube),
+        };
+        for gpu in self.nodes.values().filter(|g| g.enabled) {
+            pass.set_bind_group(1, &gpu.bind_group, &[]);
+            if let (Some(v), Some(i)) = (&gpu.mesh_vertices, &gpu.mesh_indices) {
+                pass.set_pipeline(mesh);
+                pass.set_vertex_buffer(0, v.buffer.slice(..));
+                pass.set_index_buffer(i.buffer.slice(..), wgpu::IndexFormat::Uint32);
+                pass.draw_indexed(0..i.count, 0, 0..1);
+                stats.draw_calls += 1;
+                stats.triangles += u64::from(i.count / 3);
+                if which == Pass::Color
+                    && let Some(e) = &gpu.mesh_edges
+                {
+                    pass.set_pipeline(&p.edges);
+                    pass.set_index_buffer(e.buffer.slice(..), wgpu::IndexFormat::Uint32);
+                    pass.draw_indexed(0..e.count, 0, 0..1);
+                    stats.draw_calls += 1;
+                }
+            }
+            if let Some(s) = &gpu.spheres {
+                let shape = match s.count {
+                    n if n > COARSEST_SPHERES => &self.sphere_coarsest,
+                    n if n > COARSE_SPHERES => &self.sphere_coarse,
+                    _ => &self.sphere,
+                };
+                pass.set_pipeline(sphere);
+                draw_instanced(pass, shape, s, stats);
+            }
+            if let Some(t) = &gpu.tubes {
+                pass.set_pipeline(tube);
+                draw_instanced(pass, &self.tube, t, stats);
+            }
+        }
     }
 }
 

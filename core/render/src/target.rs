@@ -11,6 +11,8 @@ pub const COLOR_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8UnormSrg
 pub const COLOR_FORMAT_LINEAR_VIEW: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 pub const ID_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::R32Uint;
 pub const DEPTH_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Depth32Float;
+/// Multisampling of the color pass. WebGPU guarantees 4x for these formats.
+pub const MSAA_SAMPLES: u32 = 4;
 
 /// An RGBA8 image read back from the GPU (sRGB-encoded, rows top to bottom).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,15 +53,18 @@ impl Image {
     }
 }
 
-/// Textures the renderer draws into.
+/// Textures the renderer draws into: a multisampled color pass resolved into
+/// `color`, and a single-sampled pick pass (node ids) drawn only when picking.
 pub struct RenderTarget {
     pub color: wgpu::Texture,
     pub color_view: wgpu::TextureView,
     /// `color` viewed as plain `Rgba8Unorm`, for showing it through egui.
     pub color_view_linear: wgpu::TextureView,
+    pub msaa_view: wgpu::TextureView,
+    pub depth_view: wgpu::TextureView,
     pub id: wgpu::Texture,
     pub id_view: wgpu::TextureView,
-    pub depth_view: wgpu::TextureView,
+    pub pick_depth_view: wgpu::TextureView,
     pub width: u32,
     pub height: u32,
 }
@@ -69,12 +74,12 @@ impl RenderTarget {
     pub fn new(device: &wgpu::Device, width: u32, height: u32) -> Self {
         let (width, height) = (width.max(1), height.max(1));
         let size = wgpu::Extent3d { width, height, depth_or_array_layers: 1 };
-        let texture = |label, format, usage, view_formats: &[wgpu::TextureFormat]| {
+        let texture = |label, format, usage, view_formats: &[wgpu::TextureFormat], sample_count| {
             device.create_texture(&wgpu::TextureDescriptor {
                 label: Some(label),
                 size,
                 mip_level_count: 1,
-                sample_count: 1,
+                sample_count,
                 dimension: wgpu::TextureDimension::D2,
                 format,
                 usage,
@@ -87,17 +92,22 @@ impl RenderTarget {
             COLOR_FORMAT,
             U::RENDER_ATTACHMENT | U::TEXTURE_BINDING | U::COPY_SRC,
             &[COLOR_FORMAT_LINEAR_VIEW],
+            1,
         );
-        let id = texture("periscope ids", ID_FORMAT, U::RENDER_ATTACHMENT | U::COPY_SRC, &[]);
-        let depth = texture("periscope depth", DEPTH_FORMAT, U::RENDER_ATTACHMENT, &[]);
+        let msaa = texture("periscope color (msaa)", COLOR_FORMAT, U::RENDER_ATTACHMENT, &[], MSAA_SAMPLES);
+        let depth = texture("periscope depth", DEPTH_FORMAT, U::RENDER_ATTACHMENT, &[], MSAA_SAMPLES);
+        let id = texture("periscope ids", ID_FORMAT, U::RENDER_ATTACHMENT | U::COPY_SRC, &[], 1);
+        let pick_depth = texture("periscope pick depth", DEPTH_FORMAT, U::RENDER_ATTACHMENT, &[], 1);
         let color_view = color.create_view(&Default::default());
         let color_view_linear = color
             .create_view(&wgpu::TextureViewDescriptor { format: Some(COLOR_FORMAT_LINEAR_VIEW), ..Default::default() });
         Self {
             color_view,
             color_view_linear,
-            id_view: id.create_view(&Default::default()),
+            msaa_view: msaa.create_view(&Default::default()),
             depth_view: depth.create_view(&Default::default()),
+            id_view: id.create_view(&Default::default()),
+            pick_depth_view: pick_depth.create_view(&Default::default()),
             color,
             id,
             width,
@@ -111,7 +121,8 @@ impl RenderTarget {
         Ok(Image { width: self.width, height: self.height, rgba: rows })
     }
 
-    /// The pick id under pixel (`x`, `y`): 0 for background, else what the renderer wrote.
+    /// The pick id under pixel (`x`, `y`) of the last pick pass
+    /// ([`crate::Renderer::render_pick`]): 0 for background.
     pub fn read_id(&self, device: &wgpu::Device, queue: &wgpu::Queue, x: u32, y: u32) -> Result<u32, RenderError> {
         if x >= self.width || y >= self.height {
             return Ok(0);

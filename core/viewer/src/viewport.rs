@@ -204,9 +204,10 @@ impl Viewport {
         }
     }
 
-    /// The node under target pixel (`x`, `y`) in the last render.
-    fn pick(&self, x: u32, y: u32) -> Option<NodeId> {
+    /// The node under target pixel (`x`, `y`) from the current camera.
+    fn pick(&mut self, x: u32, y: u32) -> Option<NodeId> {
         let t = self.target.as_ref()?;
+        self.renderer.render_pick(t, &self.camera);
         match t.read_id(&self.rs.device, &self.rs.queue, x, y) {
             Ok(id) => self.renderer.node_for_pick(id),
             Err(e) => {

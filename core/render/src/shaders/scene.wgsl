@@ -9,6 +9,8 @@ struct Globals {
     light: vec4<f32>,
     // World -> display rotation (identity unless z_up).
     world_to_display: mat4x4<f32>,
+    // Background (linear rgb) the ground grid fades into, and the fade radius (w).
+    fog: vec4<f32>,
 };
 
 struct NodeUniform {
@@ -30,11 +32,6 @@ struct Lit {
     @location(2) color: vec4<f32>,
 };
 
-struct Out {
-    @location(0) color: vec4<f32>,
-    @location(1) id: u32,
-};
-
 fn to_clip(local: vec3<f32>) -> vec4<f32> {
     return globals.view_proj * globals.world_to_display * node.model * vec4<f32>(local, 1.0);
 }
@@ -54,7 +51,7 @@ fn linear(c: vec4<f32>) -> vec4<f32> {
     return vec4<f32>(select(hi, lo, c.rgb <= vec3<f32>(0.04045)), c.a);
 }
 
-fn shade(world: vec3<f32>, normal_in: vec3<f32>, base: vec4<f32>) -> Out {
+fn shade(world: vec3<f32>, normal_in: vec3<f32>, base: vec4<f32>) -> vec4<f32> {
     // Derivatives must be taken in uniform control flow: always compute the face normal.
     let face = cross(dpdx(world), dpdy(world));
     var n = normal_in;
@@ -73,10 +70,7 @@ fn shade(world: vec3<f32>, normal_in: vec3<f32>, base: vec4<f32>) -> Out {
     let h = normalize(l + to_eye);
     let spec = pow(max(dot(n, h), 0.0), 48.0) * 0.25;
     let rgb = base.rgb * (ambient + (1.0 - ambient) * diffuse) + vec3<f32>(spec);
-    var out: Out;
-    out.color = vec4<f32>(rgb, 1.0);
-    out.id = node.flags.z;
-    return out;
+    return vec4<f32>(rgb, 1.0);
 }
 
 // ---- meshes -------------------------------------------------------------
@@ -98,8 +92,14 @@ fn vs_mesh(v: MeshIn) -> Lit {
 }
 
 @fragment
-fn fs_lit(i: Lit) -> Out {
+fn fs_lit(i: Lit) -> @location(0) vec4<f32> {
     return shade(i.world, i.normal, i.color);
+}
+
+// The pick pass: the node's id instead of a color (0 is the background).
+@fragment
+fn fs_pick(i: Lit) -> @location(0) u32 {
+    return node.flags.z;
 }
 
 // Wireframe overlay: the mesh's edges, pulled slightly towards the camera.
@@ -115,11 +115,8 @@ fn vs_edges(v: MeshIn) -> Lit {
 }
 
 @fragment
-fn fs_flat(i: Lit) -> Out {
-    var out: Out;
-    out.color = i.color;
-    out.id = node.flags.z;
-    return out;
+fn fs_flat(i: Lit) -> @location(0) vec4<f32> {
+    return i.color;
 }
 
 // ---- instanced spheres ---------------------------------------------------
@@ -202,4 +199,12 @@ fn vs_line(v: LineIn) -> Lit {
     o.normal = vec3<f32>(0.0);
     o.color = linear(v.color);
     return o;
+}
+
+// The ground grid fades into the background towards its edge (no aliasing at the horizon).
+@fragment
+fn fs_grid(i: Lit) -> @location(0) vec4<f32> {
+    let r = length(i.world.xz);
+    let f = smoothstep(0.35 * globals.fog.w, globals.fog.w, r);
+    return vec4<f32>(mix(i.color.rgb, globals.fog.rgb, f), 1.0);
 }

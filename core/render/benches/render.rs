@@ -1,0 +1,140 @@
+//! Render benchmark: frame times offscreen for large meshes and many spheres.
+//!
+//!     cargo bench -p periscope-render --bench render [-- --size 1280x720 --frames 20]
+//!
+//! Every figure is also given as a ratio to the empty-scene frame measured in
+//! the same run, so runs on noisy or different machines compare. On lavapipe
+//! (no GPU) the numbers only compare against themselves.
+
+use std::time::{Duration, Instant};
+
+use periscope_protocol::{Envelope, MessageType as T, NdArray, Value};
+use periscope_render::{Camera, Offscreen, RenderOptions};
+use periscope_scene::{Scene, SceneConfig};
+
+struct Args {
+    width: u32,
+    height: u32,
+    frames: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args { width: 1280, height: 720, frames: 20 };
+    let mut it = std::env::args().skip(1);
+    while let Some(x) = it.next() {
+        match x.as_str() {
+            "--size" => {
+                let v = it.next().expect("--size WxH");
+                let (w, h) = v.split_once('x').expect("--size WxH");
+                (a.width, a.height) = (w.parse().expect("width"), h.parse().expect("height"));
+            }
+            "--frames" => a.frames = it.next().and_then(|v| v.parse().ok()).expect("--frames N"),
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    a
+}
+
+/// A `n x n` vertex grid mesh (2 (n-1)^2 triangles), rippled; `frames` frames with moving ripples.
+fn grid_mesh(n: usize, frames: usize) -> Envelope {
+    let mut v = Vec::with_capacity(frames * n * n * 3);
+    for f in 0..frames {
+        for i in 0..n {
+            for j in 0..n {
+                let (x, z) = (i as f32 / n as f32 * 2.0 - 1.0, j as f32 / n as f32 * 2.0 - 1.0);
+                v.extend([x, 0.05 * ((x * 20.0 + f as f32).sin() + (z * 17.0).cos()), z]);
+            }
+        }
+    }
+    let mut faces = Vec::with_capacity((n - 1) * (n - 1) * 6);
+    for i in 0..n - 1 {
+        for j in 0..n - 1 {
+            let a = (i * n + j) as i64;
+            let (b, c, d) = (a + 1, a + n as i64, a + n as i64 + 1);
+            faces.extend([a, c, b, b, c, d]);
+        }
+    }
+    Envelope::new(T::Meshes.as_i64())
+        .with_uid(1)
+        .with_arg(Value::NdArray(NdArray::from_f32(vec![frames, n * n, 3], v)))
+        .with_arg(Value::NdArray(NdArray::from_i64(vec![faces.len() / 3, 3], faces)))
+}
+
+fn spheres(n: usize) -> Envelope {
+    let side = (n as f32).cbrt().ceil() as usize;
+    let pos: Vec<f32> = (0..n)
+        .flat_map(|i| {
+            let (x, y, z) = (i % side, (i / side) % side, i / (side * side));
+            [x, y, z].map(|c| c as f32 / side as f32 * 2.0 - 1.0)
+        })
+        .collect();
+    Envelope::new(T::Spheres.as_i64())
+        .with_uid(2)
+        .with_arg(Value::NdArray(NdArray::from_f32(vec![n, 3], pos)))
+        .with_kwarg("radius", 0.004f64)
+}
+
+fn scene_with(env: Option<Envelope>) -> Scene {
+    let mut s = Scene::new(SceneConfig::default());
+    s.client_connected(1, "bench", "127.0.0.1:1");
+    if let Some(e) = env {
+        s.apply(1, &e).expect("bench data applies");
+    }
+    s
+}
+
+/// Median frame time of `frames` renders; `step` runs before each (e.g. to change frames).
+fn measure(off: &mut Offscreen, scene: &mut Scene, a: &Args, step: impl Fn(&mut Scene, usize)) -> Duration {
+    let cam = Camera { target: [0.0; 3], yaw: 0.6, pitch: 0.5, distance: 3.0, ..Camera::default() };
+    // Warm up: first upload and pipeline compilation are not what we measure.
+    off.draw(scene, &cam, a.width, a.height).expect("renders");
+    off.wait().expect("gpu");
+    let mut times: Vec<Duration> = (0..a.frames)
+        .map(|i| {
+            step(scene, i);
+            let t0 = Instant::now();
+            off.draw(scene, &cam, a.width, a.height).expect("renders");
+            off.wait().expect("gpu");
+            t0.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn main() {
+    let a = args();
+    let mut off = match Offscreen::new(RenderOptions::default()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("no renderer: {e}");
+            std::process::exit(2);
+        }
+    };
+    println!("render benchmark: {}x{}, median of {} frames, adapter {}", a.width, a.height, a.frames, off.gpu.adapter);
+    let mut rows: Vec<(&str, Duration, u64)> = Vec::new();
+
+    let mut empty = scene_with(None);
+    rows.push(("empty scene (baseline: clear + grid)", measure(&mut off, &mut empty, &a, |_, _| {}), 0));
+
+    let mut mesh = scene_with(Some(grid_mesh(708, 2)));
+    let t = measure(&mut off, &mut mesh, &a, |_, _| {});
+    rows.push(("mesh 1.0M triangles, static", t, off.renderer.stats().triangles));
+    let t = measure(&mut off, &mut mesh, &a, |s, i| s.set_frame((i % 2) as i64));
+    rows.push(("mesh 1.0M triangles, new frame each render", t, off.renderer.stats().triangles));
+
+    let mut smpl = scene_with(Some(grid_mesh(59, 100)));
+    let t = measure(&mut off, &mut smpl, &a, |s, _| s.next_frame());
+    rows.push(("SMPL-sized mesh (3.5k verts), playback", t, off.renderer.stats().triangles));
+
+    let mut balls = scene_with(Some(spheres(100_000)));
+    let t = measure(&mut off, &mut balls, &a, |_, _| {});
+    rows.push(("100k instanced spheres", t, off.renderer.stats().triangles));
+
+    let base = rows[0].1.as_secs_f64();
+    println!("{:<46} {:>10} {:>9} {:>12}", "case", "ms/frame", "x base", "triangles");
+    for (name, t, tris) in &rows {
+        let ms = t.as_secs_f64() * 1e3;
+        println!("{name:<46} {ms:>10.2} {:>9.1} {tris:>12}", t.as_secs_f64() / base);
+    }
+}

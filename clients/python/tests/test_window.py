@@ -32,6 +32,16 @@ def screenshot(display, path):
     return int(colors)
 
 
+def cpu_seconds(pid, interval):
+    """CPU time (user + system) the process used during `interval` seconds."""
+    def ticks():
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    t0 = ticks()
+    time.sleep(interval)
+    return (ticks() - t0) / os.sysconf("SC_CLK_TCK")
+
+
 def red_pixels_of(rgb):
     r, g, b = (rgb[..., i].astype(int) for i in range(3))
     return int(((r > 150) & (g < 70) & (b < 70)).sum())
@@ -104,6 +114,10 @@ def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
             assert image.shape == (200, 320, 4)
             assert red_pixels_of(image) > 50
             v.sync()
+            # An idle window does not redraw: (almost) no CPU while nothing changes.
+            time.sleep(1.5)
+            idle = cpu_seconds(proc.pid, 3.0)
+            assert idle < 0.15, f"idle viewer used {idle:.2f} CPU seconds in 3 s"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0, "Ctrl-C must stop the viewer cleanly"
     finally:

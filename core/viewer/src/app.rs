@@ -159,6 +159,18 @@ impl ViewerApp {
                 {
                     vp.request_screenshot();
                 }
+                if ui.button("Save view").on_hover_text("Save the camera to view.toml in the export folder").clicked() {
+                    match vp.save_view() {
+                        Ok(p) => self.rt.info(format!("view saved to {}", p.display())),
+                        Err(e) => self.rt.error(format!("cannot save the view: {e}")),
+                    }
+                }
+                if ui.button("Restore view").on_hover_text("Restore the camera saved with Save view").clicked() {
+                    match vp.restore_view() {
+                        Ok(p) => self.rt.info(format!("view restored from {}", p.display())),
+                        Err(e) => self.rt.error(format!("cannot restore the view: {e}")),
+                    }
+                }
                 let mut o = vp.options().clone();
                 ui.checkbox(&mut o.grid, "Grid");
                 ui.checkbox(&mut o.z_up, "Z up");
@@ -254,8 +266,16 @@ impl ViewerApp {
             painter.galley(r.min + egui::vec2(8.0, 5.0), galley, egui::Color32::WHITE);
             y = r.top() - 6.0;
         }
-        if self.rt.log().rev().any(|l| l.level == Level::Error && l.at.elapsed().as_secs_f32() < TOAST_SECS) {
-            ui.ctx().request_repaint_after(Duration::from_millis(500));
+        // Repaint once when the oldest visible toast expires; nothing in between.
+        let expiry = self
+            .rt
+            .log()
+            .filter(|l| l.level == Level::Error)
+            .map(|l| TOAST_SECS - l.at.elapsed().as_secs_f32())
+            .filter(|left| *left > 0.0)
+            .reduce(f32::min);
+        if let Some(left) = expiry {
+            ui.ctx().request_repaint_after(Duration::from_secs_f32(left + 0.05));
         }
     }
 

@@ -88,6 +88,29 @@ impl Viewport {
         }
     }
 
+    fn view_file(&self) -> PathBuf {
+        self.export_dir.join("view.toml")
+    }
+
+    /// Writes the camera to `<export_dir>/view.toml`.
+    pub fn save_view(&self) -> Result<PathBuf, String> {
+        let path = self.view_file();
+        let text = toml::to_string(&self.camera).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&self.export_dir).map_err(|e| format!("{}: {e}", self.export_dir.display()))?;
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(path)
+    }
+
+    /// Reads the camera saved by [`Self::save_view`].
+    pub fn restore_view(&mut self) -> Result<PathBuf, String> {
+        let path = self.view_file();
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.camera = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        // Keep the auto-fit from overriding a restored view.
+        self.fitted = true;
+        Ok(path)
+    }
+
     /// Asks for a screenshot of the next rendered frame.
     pub fn request_screenshot(&mut self) {
         self.screenshot_requested = true;

@@ -39,6 +39,18 @@ pub enum MessageType {
     Screenshot = 304,
     /// Server -> client: the rendered image (RGBA, uint8, (H, W, 4)).
     ScreenshotResult = 305,
+    /// Client -> server: remote-rendered images, one viewer window per list index.
+    Images = 306,
+    /// Client -> server: start or stop receiving the viewer's camera (`enabled`).
+    RequireCamera = 307,
+    /// Server -> client: the camera of the client's image windows.
+    Camera = 308,
+    /// Client -> server: resume reading images after a `single` image ("Read remote").
+    ReadRemote = 309,
+    /// Client -> server: ask for the image windows' state; answered by `ImagesState`.
+    QueryImages = 310,
+    /// Server -> client: the answer to `QueryImages`.
+    ImagesState = 311,
     /// Server -> client: a message was refused.
     Error = 400,
     /// Server -> client: a message was accepted with a remark (e.g. an unknown kwarg).
@@ -80,6 +92,12 @@ impl MessageType {
             303 => ChainState,
             304 => Screenshot,
             305 => ScreenshotResult,
+            306 => Images,
+            307 => RequireCamera,
+            308 => Camera,
+            309 => ReadRemote,
+            310 => QueryImages,
+            311 => ImagesState,
             400 => Error,
             401 => Warning,
             500 => Hello,
@@ -120,6 +138,12 @@ impl MessageType {
             ChainState => "chain_state",
             Screenshot => "screenshot",
             ScreenshotResult => "screenshot_result",
+            Images => "images",
+            RequireCamera => "require_camera",
+            Camera => "camera",
+            ReadRemote => "read_remote",
+            QueryImages => "query_images",
+            ImagesState => "images_state",
             Error => "error",
             Warning => "warning",
             Hello => "hello",
@@ -137,8 +161,8 @@ mod tests {
     #[test]
     fn numbers_round_trip() {
         for n in [
-            1, 2, 3, 4, 5, 6, 10, 11, 100, 101, 102, 103, 200, 201, 202, 300, 301, 302, 303, 304, 305, 400, 401, 500,
-            501, 502,
+            1, 2, 3, 4, 5, 6, 10, 11, 100, 101, 102, 103, 200, 201, 202, 300, 301, 302, 303, 304, 305, 306, 307, 308,
+            309, 310, 311, 400, 401, 500, 501, 502,
         ] {
             let t = MessageType::from_i64(n).unwrap();
             assert_eq!(t.as_i64(), n, "{}", t.name());

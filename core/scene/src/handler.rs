@@ -93,8 +93,12 @@ impl Scene {
             MessageType::NextFrame => self.next_frame(),
             MessageType::PreviousFrame => self.previous_frame(),
             MessageType::Query => applied.state = Some(self.query(client, env)?),
-            // Rendered by the viewer once the chain has run (the scene has no renderer).
-            MessageType::Screenshot => {}
+            // Handled by the viewer once the chain has run (screenshots, remote-rendered images).
+            MessageType::Screenshot
+            | MessageType::Images
+            | MessageType::RequireCamera
+            | MessageType::ReadRemote
+            | MessageType::QueryImages => {}
             MessageType::Hello => return Err(err("bad_value", "hello is only valid as the first message")),
             other => {
                 return Err(err(

@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::{Duration, Instant};
 
 use periscope_protocol::{
-    DecodeLimits, Envelope, Hello, PROTOCOL_NAME, PROTOCOL_VERSION, Reply, decode_value, encode_value,
+    DecodeLimits, Envelope, Hello, MessageType, PROTOCOL_NAME, PROTOCOL_VERSION, Reply, decode_value, encode_value,
 };
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::protocol::frame::CloseFrame;
@@ -297,8 +297,34 @@ fn handle_frame(
     match wire.decode(bytes) {
         Ok(mut envelope) => {
             envelope.seq.get_or_insert(n);
-            let event = Event::Message { client: client.clone(), envelope, bytes: size, received: Instant::now() };
-            push_blocking(shared, event, size, Some((ws, rx, wire)))
+            let newest_wins = envelope.kind == MessageType::Images.as_i64();
+            let event = Event::Message {
+                client: client.clone(),
+                envelope,
+                bytes: size,
+                received: Instant::now(),
+                coalesced: 0,
+            };
+            if !newest_wins {
+                return push_blocking(shared, event, size, Some((ws, rx, wire)));
+            }
+            // Images still waiting for the viewer are stale once a newer set arrives:
+            // replace them in place, so a fast renderer never waits on a slow viewer.
+            let id = client.id();
+            let same = |e: &Event| {
+                matches!(e, Event::Message { client, envelope, .. }
+                    if client.id() == id && envelope.kind == MessageType::Images.as_i64())
+            };
+            // The replacement carries the count of frames dropped so far.
+            let carry = |old: &Event, new: &mut Event| {
+                if let (Event::Message { coalesced: before, .. }, Event::Message { coalesced, .. }) = (old, new) {
+                    *coalesced = before + 1;
+                }
+            };
+            match shared.queue.replace_where(event, size, same, carry) {
+                Ok(_) => true,
+                Err(event) => push_blocking(shared, event, size, Some((ws, rx, wire))),
+            }
         }
         Err(reason) => {
             reject(client, shared, n, "bad_message", reason);

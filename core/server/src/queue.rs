@@ -94,6 +94,31 @@ impl<T> ByteQueue<T> {
         Ok(())
     }
 
+    /// Newest wins: swaps `item` in for the first queued item that `same` matches,
+    /// keeping its place in line, and returns the replaced item; `carry` may move
+    /// state (e.g. a drop count) from the old item into the new one first.
+    /// Never waits. When nothing matches (or the queue is closed) the item is handed back.
+    pub fn replace_where(
+        &self,
+        mut item: T,
+        cost: usize,
+        same: impl Fn(&T) -> bool,
+        carry: impl FnOnce(&T, &mut T),
+    ) -> Result<T, T> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(item);
+        }
+        let Some(pos) = inner.items.iter().position(|(t, _)| same(t)) else { return Err(item) };
+        carry(&inner.items[pos].0, &mut item);
+        let (old, old_cost) = std::mem::replace(&mut inner.items[pos], (item, cost));
+        inner.bytes = inner.bytes - old_cost + cost;
+        drop(inner);
+        // The replacement may be smaller: a blocked producer may fit now.
+        self.not_full.notify_all();
+        Ok(old)
+    }
+
     /// Pops the oldest item without waiting.
     pub fn try_pop(&self) -> Option<T> {
         let mut inner = self.lock();
@@ -147,6 +172,19 @@ impl<T> ByteQueue<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn replace_where_keeps_the_place_and_the_byte_count() {
+        let q = ByteQueue::new(100, 10);
+        q.push_timeout(("a", 1), 10, Duration::ZERO).unwrap();
+        q.push_timeout(("b", 1), 20, Duration::ZERO).unwrap();
+        q.push_timeout(("c", 1), 30, Duration::ZERO).unwrap();
+        let carry = |old: &(&str, u32), new: &mut (&str, u32)| new.1 += old.1;
+        assert_eq!(q.replace_where(("b", 2), 5, |t| t.0 == "b", carry), Ok(("b", 1)));
+        assert_eq!(q.len(), (3, 45));
+        assert_eq!(q.replace_where(("z", 1), 5, |t| t.0 == "z", carry), Err(("z", 1)));
+        assert_eq!([q.try_pop(), q.try_pop(), q.try_pop()], [Some(("a", 1)), Some(("b", 3)), Some(("c", 1))]);
+    }
 
     #[test]
     fn byte_budget_blocks_then_frees() {

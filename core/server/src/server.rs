@@ -122,6 +122,8 @@ pub enum Event {
         envelope: Envelope,
         bytes: usize,
         received: Instant,
+        /// Earlier messages this one replaced while queued (newest-wins streams such as images).
+        coalesced: u32,
     },
     /// A frame that could not be decoded (the sender already got an error reply).
     Rejected {

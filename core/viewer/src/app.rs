@@ -58,6 +58,8 @@ pub fn run(
             let ctx = cc.egui_ctx.clone();
             rt.chain().set_wake(Arc::new(move || ctx.request_repaint()));
             let ctx = cc.egui_ctx.clone();
+            rt.images.set_wake(Arc::new(move || ctx.request_repaint()));
+            let ctx = cc.egui_ctx.clone();
             let flag = Arc::clone(&shutdown);
             std::thread::Builder::new()
                 .name("periscope-ctrlc-watch".into())
@@ -175,6 +177,7 @@ impl ViewerApp {
                 ui.checkbox(&mut o.grid, "Grid");
                 ui.checkbox(&mut o.z_up, "Z up");
                 if &o != vp.options() {
+                    self.rt.images.z_up = o.z_up;
                     vp.set_options(o);
                 }
                 ui.separator();
@@ -312,6 +315,7 @@ impl ViewerApp {
             });
         }
         egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| self.central(ui));
+        crate::images::window::show(ui.ctx(), &mut self.rt.images);
         self.ui_ms = t0.elapsed().as_secs_f32() * 1000.0;
     }
 
@@ -325,6 +329,9 @@ impl ViewerApp {
             ctx.request_repaint_after(again);
         }
         self.serve_screenshots();
+        if let Some(again) = self.rt.poll_images() {
+            ctx.request_repaint_after(again);
+        }
         self.step_playback(ctx);
     }
 

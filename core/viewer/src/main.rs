@@ -4,6 +4,7 @@ mod app;
 #[cfg(test)]
 mod app_tests;
 mod config;
+mod images;
 mod panels;
 mod runtime;
 mod screenshot;
@@ -112,6 +113,7 @@ fn run_headless(
         rt.pump_blocking(Duration::from_millis(100), Duration::from_millis(50));
         rt.poll_scripts();
         rt.serve_screenshots(&mut renderer, size);
+        rt.poll_images();
         if let Some(shot) = &on_exit
             && clients_done(&rt)
         {
@@ -177,7 +179,8 @@ fn main() -> anyhow::Result<()> {
         .context("cannot install the Ctrl-C handler")?;
     }
 
-    let rt = Runtime::new(scene, chain, Arc::clone(&queue), server.handle());
+    let mut rt = Runtime::new(scene, chain, Arc::clone(&queue), server.handle());
+    rt.images.z_up = config.viewer.z_up;
     let on_exit = cli.screenshot.clone().map(|path| {
         let (width, height) =
             cli.screenshot_size.unwrap_or((config.viewer.screenshot_width, config.viewer.screenshot_height));

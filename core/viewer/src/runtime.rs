@@ -11,6 +11,7 @@ use periscope_render::Image;
 use periscope_scene::Scene;
 use periscope_server::{ByteQueue, Event, ServerHandle};
 
+use crate::images::{self, ImageHub};
 use crate::screenshot::{HeadlessRenderer, ScreenshotRequest, at_frame};
 
 /// Lines kept for the UI's log panel.
@@ -71,6 +72,8 @@ pub struct Runtime {
     last_sample: Instant,
     /// Screenshot requests the chain let through, answered by the window or headless loop.
     screenshots: Vec<ScreenshotRequest>,
+    /// Remote-rendered image windows and their cameras.
+    pub images: ImageHub,
 }
 
 /// Screenshot requests waiting beyond this are refused (a client asking faster than we render).
@@ -90,6 +93,7 @@ impl Runtime {
             clients: Default::default(),
             last_sample: Instant::now(),
             screenshots: Vec::new(),
+            images: ImageHub::new(false),
         };
         // Scripts were loaded before the log existed: show their errors now.
         for e in &load_errors {
@@ -211,6 +215,12 @@ impl Runtime {
         }
     }
 
+    /// Updates image windows from the decoder and sends cameras that changed;
+    /// returns when to call again (a throttled camera is waiting).
+    pub fn poll_images(&mut self) -> Option<Duration> {
+        self.images.poll(&self.out)
+    }
+
     /// Takes the screenshot requests waiting to be rendered.
     pub fn take_screenshots(&mut self) -> Vec<ScreenshotRequest> {
         std::mem::take(&mut self.screenshots)
@@ -252,13 +262,14 @@ impl Runtime {
             }
             Event::Disconnected { client } => {
                 self.scene.client_disconnected(client.id());
+                self.images.client_disconnected(client.id());
                 self.note(Level::Info, format!("{} #{} disconnected", client.name(), client.id()));
             }
             Event::Rejected { client, reason } => {
                 self.clients.entry(client.id()).or_default().errors += 1;
                 self.note(Level::Error, format!("{} #{}: {reason}", client.name(), client.id()));
             }
-            Event::Message { client, envelope, bytes, .. } => {
+            Event::Message { client, envelope, bytes, received, coalesced } => {
                 self.handled += 1;
                 let stats = self.clients.entry(client.id()).or_default();
                 stats.messages += 1;
@@ -273,6 +284,18 @@ impl Runtime {
                 }
                 if envelope.kind == MessageType::Screenshot.as_i64() && report.stopped_by.is_none() {
                     self.queue_screenshot(client.id(), &envelope);
+                }
+                if images::handles(envelope.kind) && report.stopped_by.is_none() {
+                    let r = self.images.handle(client.id(), client.name(), &envelope, coalesced, received, &self.out);
+                    if let Err(e) = r {
+                        let reply = Reply::error(envelope.seq, Some(envelope.kind), None, "bad_value", e.clone());
+                        self.out.send(client.id(), reply);
+                        self.clients.entry(client.id()).or_default().errors += 1;
+                        self.note(
+                            Level::Error,
+                            format!("{} #{} seq {:?}: {e}", client.name(), client.id(), envelope.seq),
+                        );
+                    }
                 }
                 for e in report.errors {
                     self.note(Level::Error, format!("{} #{} seq {:?}: {e}", client.name(), client.id(), envelope.seq));

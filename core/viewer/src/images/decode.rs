@@ -1,0 +1,405 @@
+//! Remote-rendered images: reading them from a message (cheap, on the UI
+//! thread) and turning them into RGBA8 (on the decoder thread).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
+
+use periscope_protocol::{ArrayData, Envelope, NdArray, Value};
+
+/// Which window an image goes to: the sending client and its index in the list.
+pub type ImageKey = (u64, usize);
+
+/// The largest side accepted, in pixels.
+pub const MAX_SIDE: usize = 16_384;
+
+/// What arrived, before decoding.
+#[derive(Clone, Debug)]
+pub enum Payload {
+    /// A raw array: uint8 or float (values in [0, 1]), (H, W), (H, W, 1|3|4).
+    Raw(NdArray),
+    /// JPEG or PNG bytes.
+    Encoded { format: Format, bytes: Arc<Vec<u8>> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Jpeg,
+    Png,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpeg",
+            Format::Png => "png",
+        }
+    }
+
+    /// Recognises JPEG and PNG by their first bytes.
+    pub fn sniff(bytes: &[u8]) -> Option<Self> {
+        if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(Format::Jpeg)
+        } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(Format::Png)
+        } else {
+            None
+        }
+    }
+}
+
+/// One image of an `images` message.
+#[derive(Clone, Debug)]
+pub struct Incoming {
+    pub key: ImageKey,
+    pub payload: Payload,
+    /// The message's sequence number.
+    pub seq: Option<u64>,
+    /// The camera message (`seq`) the renderer says it rendered from, for round-trip latency.
+    pub camera_seq: Option<u64>,
+    pub received: Instant,
+}
+
+impl Incoming {
+    pub fn format_name(&self) -> &'static str {
+        match &self.payload {
+            Payload::Raw(_) => "raw",
+            Payload::Encoded { format, .. } => format.name(),
+        }
+    }
+}
+
+/// A decoded image, ready for a texture.
+#[derive(Clone, Debug)]
+pub struct Decoded {
+    pub key: ImageKey,
+    pub width: usize,
+    pub height: usize,
+    /// RGBA8, rows top to bottom.
+    pub rgba: Vec<u8>,
+    pub seq: Option<u64>,
+    pub camera_seq: Option<u64>,
+    pub received: Instant,
+    pub format: &'static str,
+    /// Milliseconds spent decoding (shown in the window).
+    pub decode_ms: f32,
+}
+
+/// Checks the shape of a raw image array; returns (height, width, channels).
+pub fn raw_shape(a: &NdArray) -> Result<(usize, usize, usize), String> {
+    let (h, w, c) = match *a.shape() {
+        [h, w] => (h, w, 1),
+        [h, w, c] if matches!(c, 1 | 3 | 4) => (h, w, c),
+        _ => {
+            return Err(format!(
+                "an image array must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {:?}",
+                a.shape()
+            ));
+        }
+    };
+    if h == 0 || w == 0 || h > MAX_SIDE || w > MAX_SIDE {
+        return Err(format!("image size {w}x{h} is outside 1..={MAX_SIDE}"));
+    }
+    match a.data() {
+        ArrayData::U8(_) | ArrayData::F32(_) | ArrayData::F64(_) => Ok((h, w, c)),
+        _ => Err(format!("image arrays must be uint8 or float (values in [0, 1]), got {}", a.dtype())),
+    }
+}
+
+/// Reads the images of an `images` message: kwarg `images` (or the first
+/// argument), a list, or one image. Each is an array, JPEG/PNG bytes, or
+/// `{format, data}`. Errors name the index.
+pub fn parse(client: u64, env: &Envelope, received: Instant) -> Result<Vec<Incoming>, String> {
+    let camera_seq = env.kwarg("camera_seq").and_then(Value::as_i64).and_then(|s| u64::try_from(s).ok());
+    let list = env.kwarg("images").or(env.args.first()).ok_or("images needs the kwarg \"images\": a list of images")?;
+    let items: Vec<&Value> = match list {
+        Value::Array(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    if items.is_empty() {
+        return Err("images is an empty list".into());
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, v)| {
+            let payload = match v {
+                Value::NdArray(a) => {
+                    raw_shape(a).map_err(|e| format!("image {index}: {e}"))?;
+                    Payload::Raw(a.clone())
+                }
+                Value::Bin(b) => encoded(b.clone(), None).map_err(|e| format!("image {index}: {e}"))?,
+                Value::Map(_) => {
+                    let data = match v.get("data") {
+                        Some(Value::Bin(b)) => b.clone(),
+                        _ => return Err(format!("image {index}: a map image needs \"data\" bytes")),
+                    };
+                    let format = v.get("format").and_then(Value::as_str);
+                    encoded(data, format).map_err(|e| format!("image {index}: {e}"))?
+                }
+                other => {
+                    return Err(format!(
+                        "image {index}: expected an array or JPEG/PNG bytes, got {}",
+                        other.type_name()
+                    ));
+                }
+            };
+            Ok(Incoming { key: (client, index), payload, seq: env.seq, camera_seq, received })
+        })
+        .collect()
+}
+
+fn encoded(bytes: Vec<u8>, declared: Option<&str>) -> Result<Payload, String> {
+    let sniffed = Format::sniff(&bytes);
+    let format = match (declared, sniffed) {
+        (_, Some(f)) => f,
+        (Some(d), None) => return Err(format!("the data is not a {d} image (unrecognised first bytes)")),
+        (None, None) => return Err("bytes that are neither JPEG nor PNG".into()),
+    };
+    Ok(Payload::Encoded { format, bytes: Arc::new(bytes) })
+}
+
+/// Converts any accepted payload to RGBA8.
+pub fn decode(img: &Incoming) -> Result<Decoded, String> {
+    let t0 = Instant::now();
+    let (width, height, rgba) = match &img.payload {
+        Payload::Raw(a) => {
+            let (h, w, c) = raw_shape(a)?;
+            (w, h, raw_to_rgba(a, c))
+        }
+        Payload::Encoded { format, bytes } => {
+            let fmt = match format {
+                Format::Jpeg => image::ImageFormat::Jpeg,
+                Format::Png => image::ImageFormat::Png,
+            };
+            let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes.as_slice()), fmt);
+            let mut limits = image::Limits::default();
+            limits.max_image_width = Some(MAX_SIDE as u32);
+            limits.max_image_height = Some(MAX_SIDE as u32);
+            reader.limits(limits);
+            let decoded = reader.decode().map_err(|e| format!("cannot decode the {}: {e}", format.name()))?;
+            let rgba = decoded.into_rgba8();
+            (rgba.width() as usize, rgba.height() as usize, rgba.into_raw())
+        }
+    };
+    Ok(Decoded {
+        key: img.key,
+        width,
+        height,
+        rgba,
+        seq: img.seq,
+        camera_seq: img.camera_seq,
+        received: img.received,
+        format: img.format_name(),
+        decode_ms: t0.elapsed().as_secs_f32() * 1000.0,
+    })
+}
+
+fn raw_to_rgba(a: &NdArray, c: usize) -> Vec<u8> {
+    fn expand<T: Copy>(src: &[T], c: usize, to_u8: impl Fn(T) -> u8) -> Vec<u8> {
+        let mut out = Vec::with_capacity(src.len() / c * 4);
+        match c {
+            4 => out.extend(src.iter().map(|&v| to_u8(v))),
+            3 => {
+                for px in src.chunks_exact(3) {
+                    out.extend([to_u8(px[0]), to_u8(px[1]), to_u8(px[2]), 255]);
+                }
+            }
+            _ => {
+                for &v in src {
+                    let g = to_u8(v);
+                    out.extend([g, g, g, 255]);
+                }
+            }
+        }
+        out
+    }
+    let unit = |v: f64| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+    match a.data() {
+        ArrayData::U8(v) => expand(v, c, |x| x),
+        ArrayData::F32(v) => expand(v, c, |x| unit(f64::from(x))),
+        ArrayData::F64(v) => expand(v, c, unit),
+        _ => unreachable!("raw_shape accepted only uint8 and float arrays"),
+    }
+}
+
+/// Newest-wins slots between the UI thread and the decoder thread.
+#[derive(Default)]
+struct Slots {
+    input: BTreeMap<ImageKey, Incoming>,
+    output: BTreeMap<ImageKey, Result<Decoded, (Incoming, String)>>,
+    closed: bool,
+}
+
+/// One background thread decoding images. Every queue in it holds at most one
+/// image per window: a newer image replaces a waiting one (counted as dropped).
+pub struct Decoder {
+    shared: Arc<(Mutex<Slots>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Called after each decoded image (the window asks egui to repaint).
+pub type Wake = Arc<dyn Fn() + Send + Sync>;
+
+impl Decoder {
+    pub fn new(wake: Arc<Mutex<Option<Wake>>>) -> Self {
+        let shared: Arc<(Mutex<Slots>, Condvar)> = Arc::default();
+        let s = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("periscope-image-decode".into())
+            .spawn(move || decode_loop(&s, &wake))
+            .expect("can spawn the image decoder thread");
+        Self { shared, thread: Some(thread) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
+        self.shared.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `img`; true if it replaced an image still waiting for the same window.
+    pub fn push(&self, img: Incoming) -> bool {
+        let replaced = self.lock().input.insert(img.key, img).is_some();
+        self.shared.1.notify_one();
+        replaced
+    }
+
+    /// Takes every image decoded since the last call (failures carry the image and the reason).
+    pub fn take(&self) -> Vec<Result<Decoded, (Incoming, String)>> {
+        std::mem::take(&mut self.lock().output).into_values().collect()
+    }
+}
+
+impl Drop for Decoder {
+    fn drop(&mut self) {
+        self.lock().closed = true;
+        self.shared.1.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn decode_loop(shared: &(Mutex<Slots>, Condvar), wake: &Mutex<Option<Wake>>) {
+    let (lock, cvar) = shared;
+    loop {
+        let img = {
+            let mut slots = lock.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if slots.closed {
+                    return;
+                }
+                if let Some((_, img)) = slots.input.pop_first() {
+                    break img;
+                }
+                slots = cvar.wait(slots).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let result = decode(&img).map_err(|e| (img, e));
+        let key = match &result {
+            Ok(d) => d.key,
+            Err((i, _)) => i.key,
+        };
+        lock.lock().unwrap_or_else(|e| e.into_inner()).output.insert(key, result);
+        if let Some(w) = wake.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            w();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use periscope_protocol::MessageType;
+
+    fn env(images: Value) -> Envelope {
+        Envelope::new(MessageType::Images.as_i64()).with_kwarg("images", images)
+    }
+
+    #[test]
+    fn raw_kinds_become_rgba() {
+        let gray =
+            NdArray::from_le_bytes(periscope_protocol::DType::U8, vec![2, 3], &[0, 50, 100, 150, 200, 250]).unwrap();
+        let rgb = NdArray::from_f32(vec![1, 2, 3], vec![1.0, 0.0, 0.5, 0.0, 2.0, -1.0]);
+        let imgs =
+            parse(7, &env(Value::Array(vec![Value::NdArray(gray), Value::NdArray(rgb)])), Instant::now()).unwrap();
+        assert_eq!(imgs.iter().map(|i| i.key).collect::<Vec<_>>(), [(7, 0), (7, 1)]);
+        let g = decode(&imgs[0]).unwrap();
+        assert_eq!((g.width, g.height), (3, 2));
+        assert_eq!(&g.rgba[4..8], &[50, 50, 50, 255]);
+        let c = decode(&imgs[1]).unwrap();
+        assert_eq!(c.rgba, [255, 0, 128, 255, 0, 255, 0, 255], "floats clamp to [0, 1]");
+    }
+
+    #[test]
+    fn encoded_png_and_jpeg_decode() {
+        let mut png = Vec::new();
+        image::RgbaImage::from_pixel(4, 2, image::Rgba([10, 20, 30, 255]))
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        let mut jpg = Vec::new();
+        image::RgbImage::from_pixel(16, 8, image::Rgb([200, 30, 30]))
+            .write_to(&mut std::io::Cursor::new(&mut jpg), image::ImageFormat::Jpeg)
+            .unwrap_or_else(|_| panic!("the jpeg encoder is built in"));
+        let list = Value::Array(vec![
+            Value::Bin(png),
+            Value::map([("format", Value::from("jpeg")), ("data", Value::Bin(jpg))]),
+        ]);
+        let imgs = parse(1, &env(list), Instant::now()).unwrap();
+        let p = decode(&imgs[0]).unwrap();
+        assert_eq!((p.width, p.height, p.format), (4, 2, "png"));
+        assert_eq!(&p.rgba[..4], &[10, 20, 30, 255]);
+        let j = decode(&imgs[1]).unwrap();
+        assert_eq!((j.width, j.height, j.format), (16, 8, "jpeg"));
+        assert!(j.rgba[0] > 150 && j.rgba[1] < 80, "{:?}", &j.rgba[..4]);
+    }
+
+    #[test]
+    fn bad_images_name_the_index_and_the_problem() {
+        let bad_shape = NdArray::from_f32(vec![2, 2, 2], vec![0.0; 8]);
+        let e = parse(1, &env(Value::Array(vec![Value::NdArray(bad_shape)])), Instant::now()).unwrap_err();
+        assert!(e.contains("image 0") && e.contains("(H, W, 3)"), "{e}");
+        let ints = NdArray::from_i64(vec![2, 2], vec![0; 4]);
+        let e = parse(1, &env(Value::NdArray(ints)), Instant::now()).unwrap_err();
+        assert!(e.contains("uint8 or float"), "{e}");
+        let e = parse(1, &env(Value::Array(vec![Value::Int(1), Value::Bin(b"GIF89a".to_vec())])), Instant::now())
+            .unwrap_err();
+        assert!(e.contains("image 0"), "{e}");
+        let e = parse(1, &env(Value::Bin(b"GIF89a".to_vec())), Instant::now()).unwrap_err();
+        assert!(e.contains("neither JPEG nor PNG"), "{e}");
+        // Truncated JPEG: accepted on arrival (cheap check), refused by the decoder with a reason.
+        let imgs = parse(1, &env(Value::Bin(vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 1])), Instant::now()).unwrap();
+        assert!(decode(&imgs[0]).unwrap_err().contains("cannot decode the jpeg"));
+    }
+
+    #[test]
+    fn decoder_keeps_only_the_newest_per_window() {
+        let wake: Arc<Mutex<Option<Wake>>> = Arc::default();
+        let d = Decoder::new(wake);
+        // Stall the decoder by holding the lock while pushing twice for one window.
+        let mk = |v: u8| Incoming {
+            key: (1, 0),
+            payload: Payload::Raw(NdArray::from_le_bytes(periscope_protocol::DType::U8, vec![1, 1], &[v]).unwrap()),
+            seq: Some(u64::from(v)),
+            camera_seq: None,
+            received: Instant::now(),
+        };
+        let replaced = {
+            let mut slots = d.lock();
+            slots.input.insert((1, 0), mk(1));
+            slots.input.insert((1, 0), mk(2)).is_some()
+        };
+        assert!(replaced);
+        d.shared.1.notify_one();
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let got = loop {
+            let t = d.take();
+            if !t.is_empty() {
+                break t;
+            }
+            assert!(Instant::now() < deadline, "decoder never answered");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        };
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].as_ref().unwrap().seq, Some(2));
+    }
+}

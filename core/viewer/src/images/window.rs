@@ -1,0 +1,114 @@
+//! One egui window per remote image: the picture, its statistics, Pause and
+//! "Read remote", and camera control by dragging in the picture.
+
+use eframe::egui;
+
+use super::{ImageHub, ImageKey};
+
+/// Draws every image window; uploads new images to their textures in place.
+pub fn show(ctx: &egui::Context, hub: &mut ImageHub) {
+    let keys: Vec<ImageKey> = hub.windows.keys().copied().collect();
+    for key in keys {
+        let (client_id, index) = key;
+        let Some(client) = hub.clients.get(&client_id) else { continue };
+        let title = format!("{} #{client_id} · image {index}", client.name);
+        let Some(w) = hub.windows.get_mut(&key) else { continue };
+        if let Some(d) = w.pending.take() {
+            let image = egui::ColorImage::from_rgba_unmultiplied([d.width, d.height], &d.rgba);
+            match &mut w.texture {
+                // Same size: egui-wgpu writes into the existing texture.
+                Some(t) => t.set(image, egui::TextureOptions::LINEAR),
+                None => {
+                    w.texture = Some(ctx.load_texture(
+                        format!("remote-{client_id}-{index}"),
+                        image,
+                        egui::TextureOptions::LINEAR,
+                    ))
+                }
+            }
+        }
+        let stats = format!(
+            "{}x{} {} · {:.0} fps · decode {:.1} ms · {} · dropped {}{}",
+            w.width,
+            w.height,
+            w.format,
+            w.fps,
+            w.decode_ms,
+            w.latency_ms.map_or("latency -".into(), |l| format!("latency {l:.0} ms")),
+            w.dropped,
+            if w.errors > 0 { format!(" · {} bad", w.errors) } else { String::new() },
+        );
+        let texture = w.texture.as_ref().map(|t| (t.id(), t.size_vec2()));
+        let native = egui::vec2(w.width.max(64) as f32, w.height.max(48) as f32) / ctx.pixels_per_point();
+        let mut changed_camera = None;
+        let mut new_size = None;
+        let mut toggle_pause = false;
+        let mut read_remote = false;
+        let client = hub.clients.get(&client_id).expect("checked above");
+        let (paused, reading, mut camera) = (client.paused, client.reading, client.camera);
+        egui::Window::new(title)
+            .id(egui::Id::unique(("remote-image", client_id, index)))
+            .default_size(native + egui::vec2(0.0, 40.0))
+            .resizable(true)
+            .show(ctx, |ui| {
+                ui.horizontal(|ui| {
+                    ui.weak(stats);
+                    if ui.selectable_label(paused, "Pause").on_hover_text("Stop accepting images").clicked() {
+                        toggle_pause = true;
+                    }
+                    if !reading && ui.button("Read remote").on_hover_text("Show the renderer's next image").clicked() {
+                        read_remote = true;
+                    }
+                });
+                let avail = ui.available_size().max(egui::vec2(32.0, 24.0));
+                let (rect, response) = ui.allocate_exact_size(avail, egui::Sense::click_and_drag());
+                if let Some((id, size)) = texture {
+                    // Keep the aspect ratio, centred.
+                    let scale = (rect.width() / size.x).min(rect.height() / size.y);
+                    let shown = egui::Rect::from_center_size(rect.center(), size * scale);
+                    let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+                    ui.painter().image(id, shown, uv, egui::Color32::WHITE);
+                } else {
+                    ui.painter().text(
+                        rect.center(),
+                        egui::Align2::CENTER_CENTER,
+                        "waiting for the first image",
+                        egui::FontId::proportional(14.0),
+                        ui.visuals().weak_text_color(),
+                    );
+                }
+                let delta = response.drag_delta();
+                if response.dragged_by(egui::PointerButton::Secondary)
+                    || response.dragged_by(egui::PointerButton::Middle)
+                    || (ui.input(|i| i.modifiers.shift) && response.dragged_by(egui::PointerButton::Primary))
+                {
+                    camera.pan(delta.x, delta.y, rect.height());
+                } else if response.dragged_by(egui::PointerButton::Primary) {
+                    camera.orbit(delta.x, delta.y);
+                }
+                if response.hovered() {
+                    let scroll = ui.input(|i| i.smooth_scroll_delta.y);
+                    if scroll != 0.0 {
+                        camera.zoom(scroll / 50.0);
+                    }
+                }
+                changed_camera = Some(camera);
+                if index == 0 {
+                    let ppp = ui.pixels_per_point();
+                    new_size = Some([(rect.width() * ppp).round() as u32, (rect.height() * ppp).round() as u32]);
+                }
+            });
+        if let Some(c) = changed_camera {
+            hub.set_camera(client_id, c);
+        }
+        if let Some(s) = new_size {
+            hub.set_size(client_id, s);
+        }
+        if let Some(c) = hub.clients.get_mut(&client_id) {
+            c.paused ^= toggle_pause;
+        }
+        if read_remote {
+            hub.read_remote(Some(client_id));
+        }
+    }
+}

@@ -5,7 +5,9 @@ Mirrors ``aitviewer.remote``: switch by changing the import::
     from periscope import RemoteViewer, RemoteMeshes
 """
 
+from . import camera
 from .codec import pack, unpack
+from .images import encode_image
 from .message import Message
 from .renderables import (
     RemoteArrows,
@@ -18,6 +20,8 @@ from .renderables import (
 from .viewer import RemoteNode, RemoteViewer, ViewerError, save_png
 
 __all__ = [
+    "camera",
+    "encode_image",
     "Message",
     "RemoteArrows",
     "RemoteLines",

@@ -12,6 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from .codec import pack, unpack
+from .images import RemoteRenderer
 from .message import PROTOCOL_NAME, PROTOCOL_VERSION, Message
 
 log = logging.getLogger("periscope")
@@ -32,15 +33,12 @@ class ViewerError(RuntimeError):
         self.seq = seq
 
 
-_ANSWERS = (Message.SCENE_STATE, Message.CHAIN_STATE, Message.SCREENSHOT_RESULT)
+_ANSWERS = (Message.SCENE_STATE, Message.CHAIN_STATE, Message.SCREENSHOT_RESULT, Message.IMAGES_STATE)
 
 
-def save_png(path, rgba):
-    """Writes an ``(H, W, 3|4)`` uint8 array as a PNG (standard library only)."""
+def _png_bytes(rgba, level=6):
     import struct
     import zlib
-
-    import numpy as np
 
     img = np.ascontiguousarray(rgba, dtype=np.uint8)
     if img.ndim != 3 or img.shape[2] not in (3, 4):
@@ -52,9 +50,15 @@ def save_png(path, rgba):
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", w, h, 8, 6 if c == 4 else 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), level))
+            + chunk(b"IEND", b""))
+
+
+def save_png(path, rgba):
+    """Writes an ``(H, W, 3|4)`` uint8 array as a PNG (standard library only)."""
+    data = _png_bytes(rgba)
     with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
-                + chunk(b"IEND", b""))
+        f.write(data)
 
 
 def open_websocket(url, timeout=10):
@@ -74,24 +78,39 @@ def _float32(value):
     return value
 
 
-class RemoteViewer:
-    """A connection to a running Periscope viewer.
+class RemoteViewer(RemoteRenderer):
+    """A connection to a Periscope viewer.
 
     ``RemoteViewer("127.0.0.1")`` connects to port 8417 (or ``$PERISCOPE_PORT``). Use it as a context
     manager, or call :meth:`close` when done. Messages sent through one viewer
     object are handled in order.
+
+    Like aitviewer's, it never raises when no viewer is up: :attr:`connected`
+    is False and messages are dropped (counted in :attr:`dropped`). With
+    ``reconnect=True`` (the default) a background thread connects when a viewer
+    appears and reconnects after the viewer restarts; pass ``required=True`` to
+    get a :class:`ConnectionError` instead when the first attempt fails.
 
     Errors the viewer reports (a wrong array shape, an unknown uid, ...) are
     logged with the ``periscope`` logger, queued for :meth:`get_message`, and
     raised by :meth:`sync`.
     """
 
+    #: Seconds between attempts to reach a viewer that is not up.
+    RETRY_INTERVAL = 0.5
+
     def __init__(self, host="localhost", port=None, timeout=10, verbose=True,
-                 client_name=None, token=None, session=None):
+                 client_name=None, token=None, session=None, reconnect=True, required=False):
         if port is None:
             port = int(os.environ.get("PERISCOPE_PORT", DEFAULT_PORT))
         self.host, self.port, self.timeout, self.verbose = host, port, timeout, verbose
         self.url = f"ws://{host}:{port}"
+        self.client_name, self.token, self.session = client_name or "python", token, session
+        self.client_id = None
+        self.resumed = False
+        self.max_message_bytes = None
+        #: Messages (and images) dropped because no viewer was connected.
+        self.dropped = 0
         self._seq = itertools.count(1)
         self._uid = itertools.count(1)
         self._lock = threading.Lock()
@@ -99,49 +118,106 @@ class RemoteViewer:
         self._pending = collections.deque(maxlen=MAX_PENDING)
         self._errors = collections.deque(maxlen=MAX_PENDING)
         self._states = {}
-        self._closed = False
+        self._ws = None
+        self._generation = 0  # bumped per connection, so requests notice a lost one
+        self._stopped = False
+        self._reader = None
+        self._connector = None
+        self._camera = None
+        self._camera_new = False
+        self._camera_used = None
+        self._want_camera = None  # None: never asked; else the last require_camera_from_remote value
+        self._camera_sent = False
         try:
-            self._ws = open_websocket(self.url, timeout)
+            self._connect()
+        except ViewerError:
+            raise  # refused (bad token, wrong protocol): retrying cannot help
+        except ConnectionError as e:
+            if required or not reconnect:
+                raise
+            if verbose:
+                log.info("%s; will connect when a viewer appears", e)
+        if reconnect:
+            self._connector = threading.Thread(target=self._connect_loop, name="periscope-connector", daemon=True)
+            self._connector.start()
+
+    # -- connection -------------------------------------------------------
+
+    def _connect(self):
+        """Opens a connection and does the handshake; raises ConnectionError or ViewerError."""
+        try:
+            ws = open_websocket(self.url, self.timeout)
         except (OSError, TimeoutError) as e:
             raise ConnectionError(f"cannot connect to a Periscope viewer at {self.url}: {e}") from e
-        hello = {
-            "protocol": PROTOCOL_NAME,
-            "version": PROTOCOL_VERSION,
-            "client_name": client_name or "python",
-        }
-        if token is not None:
-            hello["token"] = token
-        if session is not None:
-            hello["session"] = session
-        self._ws.send(pack({"type": int(Message.HELLO), "uid": None, "args": [], "kwargs": hello}))
+        hello = {"protocol": PROTOCOL_NAME, "version": PROTOCOL_VERSION, "client_name": self.client_name}
+        if self.token is not None:
+            hello["token"] = self.token
+        if self.session is not None:
+            hello["session"] = self.session
         try:
-            welcome = unpack(self._ws.recv(timeout=timeout))
-        except (TimeoutError, ConnectionClosed) as e:
-            self._ws.close()
+            ws.send(pack({"type": int(Message.HELLO), "uid": None, "args": [], "kwargs": hello}))
+            welcome = unpack(ws.recv(timeout=self.timeout))
+        except (TimeoutError, ConnectionClosed, OSError) as e:
+            ws.close()
             raise ConnectionError(f"no welcome from the viewer at {self.url}: {e}") from e
         if welcome.get("type") == Message.REFUSED:
-            self._ws.close()
+            ws.close()
             raise ViewerError(f"the viewer refused the connection: {welcome.get('reason')}", code="refused")
         if welcome.get("type") != Message.WELCOME:
-            self._ws.close()
+            ws.close()
             raise ViewerError(f"unexpected handshake reply: {welcome!r}")
         self.client_id = welcome["client_id"]
         self.session = welcome["session"]
         self.resumed = welcome.get("resumed", False)
         self.max_message_bytes = welcome.get("max_message_bytes")
-        self._reader = threading.Thread(target=self._read_loop, name="periscope-reader", daemon=True)
+        with self._cond:
+            self._ws = ws
+            self._generation += 1
+            generation = self._generation
+            self._camera_sent = False
+            self._cond.notify_all()
+        self._reader = threading.Thread(target=self._read_loop, args=(ws, generation), name="periscope-reader",
+                                        daemon=True)
         self._reader.start()
+        if self.verbose:
+            log.info("connected to %s as client %s%s", self.url, self.client_id, " (resumed)" if self.resumed else "")
         if self.resumed:
             # Continue numbering after this client's existing nodes so new
             # nodes never replace old ones.
             mine = [n["uid"] for n in self.query()["nodes"] if n["client_id"] == self.client_id and n["uid"]]
             self._uid = itertools.count(max(mine, default=0) + 1)
+        if self._want_camera:
+            self.require_camera_from_remote(True)
 
-    # -- connection -------------------------------------------------------
+    def _connect_loop(self):
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._stopped or self._ws is None)
+                if self._stopped:
+                    return
+            try:
+                self._connect()
+            except ViewerError as e:
+                log.warning("%s; not retrying", e)
+                return
+            except ConnectionError:
+                with self._cond:
+                    self._cond.wait_for(lambda: self._stopped, self.RETRY_INTERVAL)
 
-    def _read_loop(self):
+    def _lost(self, ws):
+        """Marks the connection `ws` gone (once), so requests fail and the connector retries."""
+        with self._cond:
+            if self._ws is ws:
+                self._ws = None
+                self._camera = None
+                self._camera_new = False
+                if self.verbose and not self._stopped:
+                    log.info("lost the viewer at %s", self.url)
+            self._cond.notify_all()
+
+    def _read_loop(self, ws, generation):
         try:
-            for raw in self._ws:
+            for raw in ws:
                 if isinstance(raw, str):
                     continue
                 msg = unpack(raw)
@@ -152,6 +228,10 @@ class RemoteViewer:
                     elif kind == Message.ERROR and msg.get("ref_seq") in self._states:
                         # The answer to a request: raised there, so not also kept in errors().
                         self._states[msg["ref_seq"]] = msg
+                    elif kind == Message.CAMERA:
+                        # Newest wins: only the latest camera matters to a renderer.
+                        self._camera = msg
+                        self._camera_new = True
                     else:
                         if kind == Message.ERROR:
                             self._errors.append(msg)
@@ -162,24 +242,33 @@ class RemoteViewer:
                             log.info("viewer warning (message %s): %s", msg.get("ref_seq"), msg.get("message"))
                         self._pending.append(msg)
                     self._cond.notify_all()
-        except ConnectionClosed:
+        except (ConnectionClosed, OSError):
             pass
         finally:
-            with self._cond:
-                self._closed = True
-                self._cond.notify_all()
+            self._lost(ws)
 
     @property
     def connected(self):
-        """True while the connection is open."""
-        return not self._closed
+        """True while a connection to a viewer is open."""
+        return self._ws is not None
+
+    def wait_connected(self, timeout=None):
+        """Waits until a viewer is connected; returns :attr:`connected`."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._ws is not None or self._stopped, timeout)
+        return self.connected
 
     def close(self):
-        """Closes the connection after everything sent so far was delivered."""
-        if not self._closed:
-            self._ws.close()
-        self._reader.join(timeout=self.timeout)
-        self._closed = True
+        """Closes the connection after everything sent so far was delivered, and stops reconnecting."""
+        with self._cond:
+            self._stopped = True
+            ws = self._ws
+            self._cond.notify_all()
+        if ws is not None:
+            ws.close()
+        if self._reader is not None:
+            self._reader.join(timeout=self.timeout)
+        self._lost(ws)
 
     close_connection = close
     wait_close = close
@@ -193,11 +282,25 @@ class RemoteViewer:
     # -- sending ----------------------------------------------------------
 
     def _send(self, type, uid, args, kwargs):
+        """Sends one message; returns its sequence number, or None when it was
+        dropped because no viewer is connected."""
+        data = None
         with self._lock:
             seq = next(self._seq)
-            data = pack({"type": int(type), "uid": uid, "args": list(args), "kwargs": kwargs, "seq": seq})
-            self._ws.send(data)
-        return seq
+            ws = self._ws
+            if ws is not None:
+                data = pack({"type": int(type), "uid": uid, "args": list(args), "kwargs": kwargs, "seq": seq})
+                try:
+                    ws.send(data)
+                    return seq
+                except (ConnectionClosed, OSError):
+                    pass
+        if ws is not None:
+            self._lost(ws)
+        self.dropped += 1
+        if self.verbose and self.dropped == 1:
+            log.warning("no viewer connected at %s: dropping messages (counted in .dropped)", self.url)
+        return None
 
     def send_message(self, type, uid=None, *args, **kwargs):
         """Sends any message; custom messages use types >= 10000.
@@ -231,14 +334,21 @@ class RemoteViewer:
     def _request(self, uid=None, kind=Message.QUERY, **kwargs):
         with self._lock:
             seq = next(self._seq)
+            ws, generation = self._ws, self._generation
+            if ws is None:
+                raise ConnectionError(f"not connected to a Periscope viewer at {self.url}")
             with self._cond:
                 self._states[seq] = None
-            self._ws.send(pack({"type": int(kind), "uid": uid, "args": [], "kwargs": kwargs, "seq": seq}))
+            try:
+                ws.send(pack({"type": int(kind), "uid": uid, "args": [], "kwargs": kwargs, "seq": seq}))
+            except (ConnectionClosed, OSError) as e:
+                self._states.pop(seq, None)
+                raise ConnectionError(f"lost the viewer at {self.url}: {e}") from e
         with self._cond:
             deadline = time.monotonic() + max(self.timeout, 60)
             while self._states[seq] is None:
                 left = deadline - time.monotonic()
-                if self._closed:
+                if self._generation != generation or self._ws is None:
                     self._states.pop(seq, None)
                     raise ConnectionError("the viewer closed the connection")
                 if left <= 0:
@@ -325,7 +435,7 @@ class RemoteViewer:
         :class:`Message` number), or None if none arrives in time."""
         with self._cond:
             if block:
-                self._cond.wait_for(lambda: self._pending or self._closed, timeout)
+                self._cond.wait_for(lambda: self._pending or self._ws is None, timeout)
             return self._pending.popleft() if self._pending else None
 
     def process_messages(self, handler, block=True, timeout=None):

@@ -15,7 +15,7 @@ BIN = pathlib.Path(os.environ.get("PERISCOPE_BIN", REPO / "target" / "debug" / "
 class Viewer:
     """A headless viewer in its own directory (config.toml, scripts/)."""
 
-    def __init__(self, config="", scripts=None):
+    def __init__(self, config="", scripts=None, port=0):
         if not BIN.exists():
             raise RuntimeError(f"{BIN} not found: run `cargo build --workspace` first (or set PERISCOPE_BIN)")
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="periscope-py-"))
@@ -25,7 +25,7 @@ class Viewer:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
         self.proc = subprocess.Popen(
-            [str(BIN), "--headless", "--port", "0", "--log-level", "warn", "--config", str(self.dir / "config.toml")],
+            [str(BIN), "--headless", "--port", str(port), "--log-level", "warn", "--config", str(self.dir / "config.toml")],
             stdout=subprocess.PIPE, text=True,
         )
         line = self.proc.stdout.readline().strip()
@@ -52,8 +52,8 @@ def viewer_process():
 def start_viewer():
     started = []
 
-    def start(config="", scripts=None):
-        v = Viewer(config, scripts)
+    def start(config="", scripts=None, port=0):
+        v = Viewer(config, scripts, port)
         started.append(v)
         return v
 

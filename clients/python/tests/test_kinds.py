@@ -60,4 +60,15 @@ def test_unknown_kwargs_warn_but_create(viewer_process):
 
 def test_connection_errors_are_clear():
     with pytest.raises(ConnectionError, match="cannot connect to a Periscope viewer at ws://127.0.0.1:1"):
-        RemoteViewer("127.0.0.1", 1, timeout=2)
+        RemoteViewer("127.0.0.1", 1, timeout=2, required=True)
+
+
+def test_no_viewer_is_not_an_error_until_asked_for_an_answer():
+    """Like aitviewer: without a viewer, sends are dropped (counted), nothing raises."""
+    with RemoteViewer("127.0.0.1", 1, timeout=2, verbose=False) as v:
+        assert not v.connected
+        RemoteSpheres(v, np.zeros((3, 3)))
+        v.set_frame(3)
+        assert v.dropped == 2
+        with pytest.raises(ConnectionError, match="not connected"):
+            v.query()

@@ -126,3 +126,59 @@ def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
         xvfb.terminate()
         xvfb.wait()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_image_windows_show_the_example_renderer():
+    """The remote renderer example with --two: two image windows in the real window."""
+    import sys
+
+    n = random.randint(401, 700)
+    display = f":{n}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stderr=subprocess.DEVNULL)
+    home = pathlib.Path(tempfile.mkdtemp(prefix="periscope-images-"))
+    cfg = home / "config.toml"
+    cfg.write_text('[viewer]\ntitle = "Periscope image windows"\n')
+    proc = renderer = None
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+            assert time.monotonic() < deadline, "Xvfb did not start"
+            time.sleep(0.05)
+        env = dict(os.environ, DISPLAY=display)
+        env.pop("WAYLAND_DISPLAY", None)
+        env.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp())
+        proc = subprocess.Popen([str(BIN), "--port", "0", "--config", str(cfg)], env=env,
+                                stdout=subprocess.PIPE, text=True)
+        port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
+        renderer = subprocess.Popen([sys.executable, str(REPO / "examples/python/image_renderer.py"), "--two",
+                                     "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        shot = REPO / "target" / "screenshots" / "image-windows.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        with RemoteViewer("127.0.0.1", port, client_name="observer") as v:
+            deadline = time.monotonic() + 60
+            while True:
+                assert renderer.poll() is None, renderer.stderr.read().decode()
+                wins = [w for w in v.images_state()["windows"] if w["decoded"] >= 3]
+                clients = v.images_state()["clients"]
+                if len(wins) == 2 and clients and clients[0]["camera_seq"] >= 1:
+                    break
+                assert time.monotonic() < deadline, f"image windows did not fill: {v.images_state()}"
+                time.sleep(0.5)
+            # The renderer renders at half the window's drawable size, which the camera reports.
+            assert clients[0]["width"] > 200 and clients[0]["height"] > 150, clients
+            time.sleep(1.0)
+            screenshot(display, shot)
+            assert int(subprocess.run(["convert", str(shot), "-format", "%k", "info:"], check=True,
+                                      capture_output=True, text=True).stdout) > 200, f"see {shot}"
+    finally:
+        for p in (renderer, proc):
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGINT)
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        xvfb.terminate()
+        xvfb.wait()
+        shutil.rmtree(home, ignore_errors=True)

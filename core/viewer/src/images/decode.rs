@@ -177,7 +177,9 @@ pub fn decode(img: &Incoming) -> Result<Decoded, String> {
             limits.max_image_width = Some(MAX_SIDE as u32);
             limits.max_image_height = Some(MAX_SIDE as u32);
             reader.limits(limits);
-            let decoded = reader.decode().map_err(|e| format!("cannot decode the {}: {e}", format.name()))?;
+            let decoded = reader
+                .decode()
+                .map_err(|e| format!("cannot decode the {}: {}", format.name(), e.to_string().trim()))?;
             let rgba = decoded.into_rgba8();
             (rgba.width() as usize, rgba.height() as usize, rgba.into_raw())
         }

@@ -49,9 +49,13 @@ pub struct ImageWindow {
     pub fps: f32,
     /// Milliseconds the last decode took.
     pub decode_ms: f32,
-    /// Camera-to-image round trip when the renderer cites the camera (`camera_seq`),
-    /// else arrival-to-decoded, in milliseconds (smoothed).
+    /// Arrival to ready-to-show, in milliseconds (smoothed): the viewer's own latency.
     pub latency_ms: Option<f32>,
+    /// Camera sent to the first image rendered from it (cited as `camera_seq`)
+    /// ready to show, in milliseconds: the renderer round trip (smoothed).
+    pub camera_rtt_ms: Option<f32>,
+    /// The newest camera a round trip was measured for.
+    rtt_seq: u64,
     last_decoded_at: Option<Instant>,
     /// The newest decoded image, not yet uploaded to a texture.
     pub pending: Option<Decoded>,
@@ -73,6 +77,8 @@ impl ImageWindow {
             fps: 0.0,
             decode_ms: 0.0,
             latency_ms: None,
+            camera_rtt_ms: None,
+            rtt_seq: 0,
             last_decoded_at: None,
             pending: None,
             texture: None,
@@ -268,11 +274,17 @@ impl ImageHub {
             match result {
                 Ok(d) => {
                     let Some(w) = self.windows.get_mut(&d.key) else { continue };
-                    let sent = d
-                        .camera_seq
-                        .and_then(|s| self.clients.get(&d.key.0)?.sent_at.iter().find(|(q, _)| *q == s).map(|x| x.1));
-                    let latency = now.duration_since(sent.unwrap_or(d.received)).as_secs_f32() * 1000.0;
-                    w.latency_ms = Some(w.latency_ms.map_or(latency, |l| l * 0.8 + latency * 0.2));
+                    let smooth = |old: Option<f32>, new: f32| Some(old.map_or(new, |o| o * 0.8 + new * 0.2));
+                    let latency = now.duration_since(d.received).as_secs_f32() * 1000.0;
+                    w.latency_ms = smooth(w.latency_ms, latency);
+                    // Only the first image from a newer camera measures the round trip.
+                    if let Some(seq) = d.camera_seq.filter(|s| *s > w.rtt_seq)
+                        && let Some(&(_, sent)) =
+                            self.clients.get(&d.key.0).and_then(|c| c.sent_at.iter().find(|(q, _)| *q == seq))
+                    {
+                        w.rtt_seq = seq;
+                        w.camera_rtt_ms = smooth(w.camera_rtt_ms, now.duration_since(sent).as_secs_f32() * 1000.0);
+                    }
                     if let Some(prev) = w.last_decoded_at {
                         let dt = now.duration_since(prev).as_secs_f32().max(1e-4);
                         w.fps = if w.fps == 0.0 { 1.0 / dt } else { w.fps * 0.8 + 0.2 / dt };
@@ -344,6 +356,7 @@ impl ImageHub {
                     ("last_seq", w.last_seq.map_or(Value::Nil, Value::from)),
                     ("fps", Value::from(w.fps)),
                     ("latency_ms", w.latency_ms.map_or(Value::Nil, Value::from)),
+                    ("camera_rtt_ms", w.camera_rtt_ms.map_or(Value::Nil, Value::from)),
                 ])
             })
             .collect();

@@ -12,6 +12,7 @@ pub fn show(ctx: &egui::Context, hub: &mut ImageHub) {
         let (client_id, index) = key;
         let Some(client) = hub.clients.get(&client_id) else { continue };
         let title = format!("{} #{client_id} · image {index}", client.name);
+        let size = client.size;
         let Some(w) = hub.windows.get_mut(&key) else { continue };
         if let Some(d) = w.pending.take() {
             let image = egui::ColorImage::from_rgba_unmultiplied([d.width, d.height], &d.rgba);
@@ -28,18 +29,20 @@ pub fn show(ctx: &egui::Context, hub: &mut ImageHub) {
             }
         }
         let stats = format!(
-            "{}x{} {} · {:.0} fps · decode {:.1} ms · {} · dropped {}{}",
+            "{}x{} {} · {:.0} fps · decode {:.1} ms · latency {} · camera rtt {} · dropped {}{}",
             w.width,
             w.height,
             w.format,
             w.fps,
             w.decode_ms,
-            w.latency_ms.map_or("latency -".into(), |l| format!("latency {l:.0} ms")),
+            w.latency_ms.map_or("-".into(), |l| format!("{l:.0} ms")),
+            w.camera_rtt_ms.map_or("-".into(), |l| format!("{l:.0} ms")),
             w.dropped,
             if w.errors > 0 { format!(" · {} bad", w.errors) } else { String::new() },
         );
         let texture = w.texture.as_ref().map(|t| (t.id(), t.size_vec2()));
-        let native = egui::vec2(w.width.max(64) as f32, w.height.max(48) as f32) / ctx.pixels_per_point();
+        // Open at the size the renderer is asked to render (the camera's size), then the user resizes.
+        let native = egui::vec2(size[0] as f32, size[1] as f32) / ctx.pixels_per_point();
         let mut changed_camera = None;
         let mut new_size = None;
         let mut toggle_pause = false;
@@ -48,7 +51,8 @@ pub fn show(ctx: &egui::Context, hub: &mut ImageHub) {
         let (paused, reading, mut camera) = (client.paused, client.reading, client.camera);
         egui::Window::new(title)
             .id(egui::Id::unique(("remote-image", client_id, index)))
-            .default_size(native + egui::vec2(0.0, 40.0))
+            .default_size(native + egui::vec2(0.0, 28.0))
+            .min_size(egui::vec2(160.0, 120.0))
             .resizable(true)
             .show(ctx, |ui| {
                 ui.horizontal(|ui| {

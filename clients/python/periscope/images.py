@@ -1,0 +1,154 @@
+"""The remote-renderer side: send images, receive the viewer's camera.
+
+Mixed into :class:`periscope.RemoteViewer`::
+
+    rv = RemoteViewer("127.0.0.1", 8417)   # never raises; connects when a viewer appears
+    while True:
+        rv.require_camera_from_remote(True)
+        info = rv.read()                    # {"status": 1, "camera": {...}, "new": bool} or {"status": 0}
+        cam = info["camera"] if info["status"] == 1 else default_cam
+        rv.send_images([render(cam), depth(cam)])   # one viewer window per image
+"""
+
+import io
+
+import numpy as np
+
+from .message import Message
+
+_JPEG = b"\xff\xd8\xff"
+_PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _to_uint8(img):
+    """An (H, W), (H, W, 1|3|4) array as uint8; floats are taken as [0, 1]."""
+    a = np.asarray(img)
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)):
+        raise ValueError(f"an image must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {a.shape}")
+    if a.dtype == np.uint8:
+        return np.ascontiguousarray(a)
+    if np.issubdtype(a.dtype, np.floating):
+        return (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    if a.dtype == np.bool_:
+        return a.astype(np.uint8) * 255
+    raise ValueError(f"image arrays must be uint8 or float in [0, 1], got {a.dtype}")
+
+
+def encode_image(img, format="png", quality=90):
+    """Encodes an image array as JPEG or PNG bytes.
+
+    PNG works with the standard library alone; JPEG needs Pillow (``pip install pillow``).
+    """
+    a = _to_uint8(img)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if format == "png":
+        try:
+            from PIL import Image
+        except ImportError:
+            from .viewer import _png_bytes
+
+            rgb = np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a
+            return _png_bytes(rgb, level=1)
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, format="PNG", compress_level=1)
+        return buf.getvalue()
+    if format == "jpeg":
+        try:
+            from PIL import Image
+        except ImportError as e:
+            raise ImportError("format='jpeg' needs Pillow: pip install pillow") from e
+        if a.ndim == 3 and a.shape[2] == 4:
+            a = a[..., :3]  # JPEG has no alpha
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, format="JPEG", quality=int(quality))
+        return buf.getvalue()
+    raise ValueError(f"format must be 'raw', 'jpeg' or 'png', got {format!r}")
+
+
+class RemoteRenderer:
+    """Sending images and reading the viewer's camera (mixed into RemoteViewer)."""
+
+    def require_camera_from_remote(self, enabled=True):
+        """Asks the viewer to send its camera now and whenever the user moves it
+        (``enabled=False`` stops it). Cheap to call every frame: it is sent once
+        per connection, and again after a reconnect."""
+        enabled = bool(enabled)
+        with self._cond:
+            changed = self._want_camera != enabled or not self._camera_sent
+            self._want_camera = enabled
+        if changed and self.connected:
+            if self._send(Message.REQUIRE_CAMERA, None, [], {"enabled": enabled}) is not None:
+                with self._cond:
+                    self._camera_sent = True
+
+    def read(self, timeout=1.0):
+        """The viewer's latest camera.
+
+        Returns ``{"status": 1, "camera": {...}, "new": bool}`` when a camera is
+        known (``new``: it arrived since the last read), else ``{"status": 0}``
+        (nothing yet, or no viewer). Waits up to ``timeout`` seconds only while
+        no camera is known; never blocks forever unless ``timeout=None``.
+        The camera's fields are documented in docs/protocol.md ("Camera").
+        """
+        with self._cond:
+            if self._camera is None and timeout != 0:
+                self._cond.wait_for(lambda: self._camera is not None or self._stopped, timeout)
+            if self._camera is None:
+                return {"status": 0}
+            cam = {k: v for k, v in self._camera.items() if k != "type"}
+            new, self._camera_new = self._camera_new, False
+            self._camera_used = cam.get("seq")
+        return {"status": 1, "camera": cam, "new": new}
+
+    def send_images(self, images, single=False, format="raw", quality=90, camera=None):
+        """Sends one image or a list (one viewer window per list index).
+
+        Each image is an (H, W, 3|4) or (H, W) array, uint8 or float in [0, 1],
+        or already-encoded JPEG/PNG ``bytes``. ``format="jpeg"|"png"`` encodes
+        arrays here first (``quality`` for JPEG). ``single=True`` shows this
+        image and makes the viewer ignore further ones until its "Read remote"
+        button (or :meth:`read_remote`). ``camera`` is the camera dict the
+        images were rendered from (default: the last one :meth:`read` returned),
+        so the viewer can measure the round trip.
+
+        Returns True when sent, False when dropped because no viewer is connected.
+        """
+        if isinstance(images, (list, tuple)):
+            items = list(images)
+        else:
+            items = [images]
+        if not items:
+            raise ValueError("send_images needs at least one image")
+        wire = []
+        for i, img in enumerate(items):
+            if isinstance(img, (bytes, bytearray, memoryview)):
+                data = bytes(img)
+                if not (data.startswith(_JPEG) or data.startswith(_PNG)):
+                    raise ValueError(f"image {i}: bytes must be a JPEG or PNG file")
+                wire.append(data)
+            elif format == "raw":
+                wire.append(_to_uint8(img))
+            else:
+                wire.append(encode_image(img, format, quality))
+        kwargs = {"images": wire}
+        if single:
+            kwargs["single"] = True
+        seq = (camera or {}).get("seq", self._camera_used)
+        if seq is not None:
+            kwargs["camera_seq"] = int(seq)
+        return self._send(Message.IMAGES, None, [], kwargs) is not None
+
+    def read_remote(self, client_id=None):
+        """Makes the viewer read images again after a ``single`` one (its "Read
+        remote" button), for one renderer client or all."""
+        kwargs = {} if client_id is None else {"client_id": int(client_id)}
+        return self._send(Message.READ_REMOTE, None, [], kwargs) is not None
+
+    def images_state(self):
+        """The viewer's image windows and renderer clients:
+        ``{"windows": [{client_id, index, width, height, format, received, decoded,
+        dropped, errors, last_seq, fps, latency_ms, camera_rtt_ms}], "clients": [{client_id, name,
+        require_camera, reading, paused, width, height, camera_seq}]}``."""
+        msg = self._request(kind=Message.QUERY_IMAGES)
+        return {"windows": msg["windows"], "clients": msg["clients"]}

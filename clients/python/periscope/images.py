@@ -82,18 +82,20 @@ class RemoteRenderer:
                 with self._cond:
                     self._camera_sent = True
 
-    def read(self, timeout=1.0):
+    def read(self, timeout=1.0, new=False):
         """The viewer's latest camera.
 
         Returns ``{"status": 1, "camera": {...}, "new": bool}`` when a camera is
         known (``new``: it arrived since the last read), else ``{"status": 0}``
         (nothing yet, or no viewer). Waits up to ``timeout`` seconds only while
-        no camera is known; never blocks forever unless ``timeout=None``.
+        no camera is known (with ``new=True``: until one arrives that was not
+        read yet); never blocks forever unless ``timeout=None``.
         The camera's fields are documented in docs/protocol.md ("Camera").
         """
         with self._cond:
-            if self._camera is None and timeout != 0:
-                self._cond.wait_for(lambda: self._camera is not None or self._stopped, timeout)
+            if timeout != 0 and (self._camera is None or (new and not self._camera_new)):
+                self._cond.wait_for(lambda: (self._camera is not None and (self._camera_new or not new))
+                                    or self._stopped, timeout)
             if self._camera is None:
                 return {"status": 0}
             cam = {k: v for k, v in self._camera.items() if k != "type"}

@@ -3,7 +3,12 @@
 //!
 //! Reads and writes share this thread. The socket has a short, adaptive read
 //! timeout (1 ms right after traffic, growing to 50 ms when idle) so replies
-//! go out promptly without busy-waiting on idle connections.
+//! go out promptly without busy-waiting on idle connections. A client waiting
+//! for an answer (a query) or subscribed to the camera is latency-sensitive:
+//! its socket turns non-blocking and the thread waits on the reply channel
+//! instead (0.25 ms at most between socket reads), so a reply leaves the moment
+//! it is queued. (A socket read timeout cannot do that: the kernel rounds it
+//! up to scheduler ticks, several milliseconds.)
 
 use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -257,16 +262,24 @@ fn push_blocking(
     }
 }
 
+/// Queues one reply in the WebSocket's buffer. False when the connection is broken.
+fn write_reply(ws: &mut Ws, reply: &Reply, shared: &Shared, wire: Wire) -> bool {
+    match ws.write(Message::binary(wire.encode(reply))) {
+        Ok(()) => true,
+        Err(tungstenite::Error::WriteBufferFull(_)) => {
+            shared.stats.replies_dropped.fetch_add(1, Ordering::Relaxed);
+            true
+        }
+        Err(tungstenite::Error::Io(e)) if is_timeout(&e) => true,
+        Err(_) => false,
+    }
+}
+
 /// Writes every queued reply and flushes. False when the connection is broken.
 fn write_replies(ws: &mut Ws, rx: &Receiver<Reply>, shared: &Shared, wire: Wire) -> bool {
     while let Ok(reply) = rx.try_recv() {
-        match ws.write(Message::binary(wire.encode(&reply))) {
-            Ok(()) => {}
-            Err(tungstenite::Error::WriteBufferFull(_)) => {
-                shared.stats.replies_dropped.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(tungstenite::Error::Io(e)) if is_timeout(&e) => {}
-            Err(_) => return false,
+        if !write_reply(ws, &reply, shared, wire) {
+            return false;
         }
     }
     match ws.flush() {
@@ -280,6 +293,39 @@ fn is_timeout(e: &std::io::Error) -> bool {
     matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
 }
 
+/// Whether this connection's replies are latency-sensitive right now.
+#[derive(Default)]
+struct Urgency {
+    /// A request that will be answered was forwarded recently.
+    answer_due: Option<Instant>,
+    /// The client asked for camera updates.
+    camera: bool,
+}
+
+/// How long after a request the connection keeps polling fast for its answer.
+const ANSWER_WINDOW: Duration = Duration::from_secs(2);
+/// Longest wait on the reply channel between two socket reads of an urgent connection.
+const URGENT_POLL: Duration = Duration::from_micros(250);
+
+impl Urgency {
+    fn note(&mut self, env: &Envelope) {
+        match MessageType::from_i64(env.kind) {
+            Some(MessageType::Query | MessageType::QueryChain | MessageType::Screenshot | MessageType::QueryImages) => {
+                self.answer_due = Some(Instant::now() + ANSWER_WINDOW);
+            }
+            Some(MessageType::RequireCamera) => {
+                let enabled = env.kwarg("enabled").or(env.args.first());
+                self.camera = enabled.is_none_or(|v| v.is_nil() || v.as_bool().unwrap_or(true));
+            }
+            _ => {}
+        }
+    }
+
+    fn urgent(&self) -> bool {
+        self.camera || self.answer_due.is_some_and(|t| Instant::now() < t)
+    }
+}
+
 /// Decodes one frame and queues it for the scene (or replies with the
 /// decoding error). False when the connection should end.
 fn handle_frame(
@@ -290,6 +336,7 @@ fn handle_frame(
     wire: Wire,
     bytes: Bytes,
     n: u64,
+    urgency: &mut Urgency,
 ) -> bool {
     shared.stats.messages.fetch_add(1, Ordering::Relaxed);
     shared.stats.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -297,6 +344,7 @@ fn handle_frame(
     match wire.decode(bytes) {
         Ok(mut envelope) => {
             envelope.seq.get_or_insert(n);
+            urgency.note(&envelope);
             let newest_wins = envelope.kind == MessageType::Images.as_i64();
             let event = Event::Message {
                 client: client.clone(),
@@ -345,9 +393,11 @@ fn serve(
     let mut wait = Duration::from_millis(1);
     let _ = ws.get_mut().set_read_timeout(Some(wait));
     let mut n: u64 = 0;
+    let mut urgency = Urgency::default();
+    let mut nonblocking = false;
     if let Some(bytes) = first {
         n += 1;
-        if !handle_frame(ws, client, rx, shared, wire, bytes, n) {
+        if !handle_frame(ws, client, rx, shared, wire, bytes, n, &mut urgency) {
             return;
         }
     }
@@ -357,12 +407,16 @@ fn serve(
             let _ = ws.flush();
             return;
         }
+        let urgent = urgency.urgent();
+        if urgent != nonblocking && ws.get_mut().set_nonblocking(urgent).is_ok() {
+            nonblocking = urgent;
+        }
         let read = ws.read();
         let active = !matches!(&read, Err(tungstenite::Error::Io(e)) if is_timeout(e));
         match read {
             Ok(Message::Binary(bytes)) => {
                 n += 1;
-                if !handle_frame(ws, client, rx, shared, wire, bytes, n) {
+                if !handle_frame(ws, client, rx, shared, wire, bytes, n, &mut urgency) {
                     return;
                 }
             }
@@ -403,6 +457,16 @@ fn serve(
         }
         if !write_replies(ws, rx, shared, wire) {
             return;
+        }
+        if nonblocking {
+            // Sleep on the reply channel, not on the socket: a reply wakes us at once.
+            if !active
+                && let Ok(reply) = rx.recv_timeout(URGENT_POLL)
+                && !(write_reply(ws, &reply, shared, wire) && write_replies(ws, rx, shared, wire))
+            {
+                return;
+            }
+            continue;
         }
         let next = if active { Duration::from_millis(1) } else { (wait * 2).min(MAX_IDLE_WAIT) };
         if next != wait {

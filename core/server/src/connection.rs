@@ -293,6 +293,13 @@ fn is_timeout(e: &std::io::Error) -> bool {
     matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
 }
 
+/// Per-connection counters: frames read so far (the default `seq`) and urgency.
+#[derive(Default)]
+struct Conn {
+    n: u64,
+    urgency: Urgency,
+}
+
 /// Whether this connection's replies are latency-sensitive right now.
 #[derive(Default)]
 struct Urgency {
@@ -335,16 +342,17 @@ fn handle_frame(
     shared: &Arc<Shared>,
     wire: Wire,
     bytes: Bytes,
-    n: u64,
-    urgency: &mut Urgency,
+    conn: &mut Conn,
 ) -> bool {
+    conn.n += 1;
+    let n = conn.n;
     shared.stats.messages.fetch_add(1, Ordering::Relaxed);
     shared.stats.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
     let size = bytes.len();
     match wire.decode(bytes) {
         Ok(mut envelope) => {
             envelope.seq.get_or_insert(n);
-            urgency.note(&envelope);
+            conn.urgency.note(&envelope);
             let newest_wins = envelope.kind == MessageType::Images.as_i64();
             let event = Event::Message {
                 client: client.clone(),
@@ -392,12 +400,10 @@ fn serve(
     let _ = ws.get_mut().set_write_timeout(Some(WRITE_TIMEOUT));
     let mut wait = Duration::from_millis(1);
     let _ = ws.get_mut().set_read_timeout(Some(wait));
-    let mut n: u64 = 0;
-    let mut urgency = Urgency::default();
+    let mut conn = Conn::default();
     let mut nonblocking = false;
     if let Some(bytes) = first {
-        n += 1;
-        if !handle_frame(ws, client, rx, shared, wire, bytes, n, &mut urgency) {
+        if !handle_frame(ws, client, rx, shared, wire, bytes, &mut conn) {
             return;
         }
     }
@@ -407,7 +413,7 @@ fn serve(
             let _ = ws.flush();
             return;
         }
-        let urgent = urgency.urgent();
+        let urgent = conn.urgency.urgent();
         if urgent != nonblocking && ws.get_mut().set_nonblocking(urgent).is_ok() {
             nonblocking = urgent;
         }
@@ -415,17 +421,16 @@ fn serve(
         let active = !matches!(&read, Err(tungstenite::Error::Io(e)) if is_timeout(e));
         match read {
             Ok(Message::Binary(bytes)) => {
-                n += 1;
-                if !handle_frame(ws, client, rx, shared, wire, bytes, n, &mut urgency) {
+                if !handle_frame(ws, client, rx, shared, wire, bytes, &mut conn) {
                     return;
                 }
             }
             Ok(Message::Text(_)) => {
-                n += 1;
+                conn.n += 1;
                 reject(
                     client,
                     shared,
-                    n,
+                    conn.n,
                     "bad_message",
                     "text frames are not accepted; send MessagePack in binary frames".into(),
                 );
@@ -437,7 +442,7 @@ fn serve(
                     "{e}: the message exceeds server.max_message_bytes ({} bytes); the connection is closed",
                     shared.config.max_message_bytes
                 );
-                reject(client, shared, n + 1, "too_large", message);
+                reject(client, shared, conn.n + 1, "too_large", message);
                 let _ = write_replies(ws, rx, shared, wire);
                 let _ = ws.close(Some(CloseFrame { code: CloseCode::Size, reason: "message too large".into() }));
                 let _ = ws.flush();

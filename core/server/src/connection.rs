@@ -402,10 +402,10 @@ fn serve(
     let _ = ws.get_mut().set_read_timeout(Some(wait));
     let mut conn = Conn::default();
     let mut nonblocking = false;
-    if let Some(bytes) = first {
-        if !handle_frame(ws, client, rx, shared, wire, bytes, &mut conn) {
-            return;
-        }
+    if let Some(bytes) = first
+        && !handle_frame(ws, client, rx, shared, wire, bytes, &mut conn)
+    {
+        return;
     }
     loop {
         if shared.shutdown.load(Ordering::SeqCst) {

@@ -119,3 +119,29 @@ fn errors_show_in_the_log() {
     step_until(&mut f.harness, "the error", |a| a.rt.log().any(|l| l.text.contains("uid 42")));
     f.harness.get_by_label_contains("no node with uid 42");
 }
+
+#[test]
+fn image_windows_show_stats_pause_and_read_remote() {
+    let mut f = fixture();
+    let img = || Value::NdArray(NdArray::from_f32(vec![6, 8, 3], vec![0.5; 6 * 8 * 3]));
+    let single = vec![("images".into(), Value::Array(vec![img()])), ("single".into(), Value::Bool(true))];
+    f.client.send_message(306, None, vec![], single).unwrap();
+    step_until(&mut f.harness, "the image", |a| a.rt.images.windows.values().any(|w| w.decoded == 1));
+    f.harness.get_by_label_contains("kittest #1 · image 0");
+    f.harness.get_by_label_contains("8x6 raw");
+
+    // After a single image the window offers "Read remote"; clicking it resumes reading.
+    let id = f.client.client_id();
+    assert!(!f.harness.state().rt.images.clients[&id].reading);
+    f.harness.get_by_label("Read remote").click();
+    f.harness.run_steps(2);
+    assert!(f.harness.state().rt.images.clients[&id].reading);
+
+    // Pause drops what arrives.
+    f.harness.get_by_label("Pause").click();
+    f.harness.run_steps(2);
+    assert!(f.harness.state().rt.images.clients[&id].paused);
+    f.client.send_message(306, None, vec![], vec![("images".into(), img())]).unwrap();
+    step_until(&mut f.harness, "a dropped image", |a| a.rt.images.windows.values().any(|w| w.dropped == 1));
+    assert_eq!(f.harness.state().rt.images.windows.values().next().unwrap().decoded, 1);
+}

@@ -15,6 +15,7 @@ from .renderables import (
     RemoteMeshes,
     RemoteRigidBodies,
     RemoteSkeletons,
+    RemoteSMPLSequence,
     RemoteSpheres,
 )
 from .viewer import RemoteNode, RemoteViewer, ViewerError, save_png
@@ -29,6 +30,7 @@ __all__ = [
     "RemoteNode",
     "RemoteRigidBodies",
     "RemoteSkeletons",
+    "RemoteSMPLSequence",
     "RemoteSpheres",
     "RemoteViewer",
     "ViewerError",

@@ -101,3 +101,36 @@ class RemoteSkeletons(RemoteNode):
 
     def update_frames(self, joint_positions, frames, **kwargs):
         return super().update_frames(joint_positions=joint_positions, frames=frames, **kwargs)
+
+
+class RemoteSMPLSequence(RemoteNode):
+    """A body-model sequence the viewer skins with its SMPL / SMPL-H / SMPL-X
+    model files (``[smpl] models_dir``), shown as a mesh.
+
+    ``poses_body`` is (F, 69) for SMPL or (F, 63) for SMPL-H/SMPL-X (one frame
+    may be (69,)/(63,)); optional per-frame or static ``poses_root`` (3),
+    ``trans`` (3), ``betas`` (B), ``poses_left_hand``/``poses_right_hand`` (45,
+    axis-angle, SMPL-H/X). Options: ``model_type`` ("smpl", "smplh", "smplx"),
+    ``gender`` ("neutral", "male", "female"), ``num_betas``, ``show_skeleton``,
+    name, color, position, rotation, scale, flat_shading, draw_edges.
+    Query ``"vertices"`` or ``"joints"`` with ``viewer.query_data``.
+    """
+
+    MESSAGE_TYPE = Message.SMPL
+
+    def __init__(self, viewer, poses_body, **kwargs):
+        super().__init__(viewer, poses_body=poses_body, **_given(kwargs))
+
+    def add_frames(self, poses_body, poses_root=None, trans=None, betas=None, **kwargs):
+        """Appends frames; ``betas`` may be left out (the last ones hold)."""
+        return super().add_frames(poses_body=poses_body,
+                                  **_given(dict(kwargs, poses_root=poses_root, trans=trans, betas=betas)))
+
+    def update_frames(self, poses_body, frames, poses_root=None, trans=None, betas=None, **kwargs):
+        return super().update_frames(poses_body=poses_body, frames=frames,
+                                     **_given(dict(kwargs, poses_root=poses_root, trans=trans, betas=betas)))
+
+
+def _given(kwargs):
+    """Leaves out parameters that were not given (None)."""
+    return {k: v for k, v in kwargs.items() if v is not None}

@@ -54,6 +54,23 @@ impl FrameSeq {
         Some(&r.chunk[r.offset..r.offset + self.frame_len])
     }
 
+    /// `n_frames` frames of zeros.
+    pub fn zeros(inner_shape: Vec<usize>, n_frames: usize) -> Self {
+        let frame_len: usize = inner_shape.iter().product();
+        let chunk = Arc::new(vec![0.0; frame_len]);
+        let frames = (0..n_frames).map(|_| FrameRef { chunk: Arc::clone(&chunk), offset: 0 }).collect();
+        Self { inner_shape, frame_len, frames }
+    }
+
+    /// Repeats the last frame until there are `n` frames (no data is copied).
+    pub fn pad_to(&mut self, n: usize) {
+        if let Some(last) = self.frames.last().cloned() {
+            while self.frames.len() < n {
+                self.frames.push(last.clone());
+            }
+        }
+    }
+
     /// Appends all frames of `other` (same inner shape, checked by the caller).
     pub fn append(&mut self, other: FrameSeq) {
         debug_assert_eq!(self.inner_shape, other.inner_shape);

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use periscope_protocol::{Envelope, MessageType, NdArray, SceneState, Value};
 
 use crate::args::{fmt_shape, read_attr, read_bool, read_color, read_f32, read_frames, read_index_rows, to_array};
+use crate::body::{Reskin, check_aligned};
 use crate::error::{SceneError, SceneWarning, err};
 use crate::frames::FrameSeq;
 use crate::node::{ClientId, LineMode, Node};
@@ -67,9 +68,6 @@ impl Scene {
         let mut applied = Applied::default();
         match t {
             MessageType::UserMessage => {}
-            MessageType::Smpl => {
-                return Err(err("unsupported", "SMPL sequences (type 10) are not supported by this viewer yet"));
-            }
             t if NodeKind::from_message_type(t).is_some() => {
                 let kind = NodeKind::from_message_type(t).expect("checked");
                 self.create(client, kind, env, &mut applied)?;
@@ -77,6 +75,11 @@ impl Scene {
             MessageType::Delete => {
                 let id = self.lookup(client, env)?;
                 self.remove_node(id);
+            }
+            MessageType::AddFrames | MessageType::UpdateFrames
+                if self.lookup(client, env).is_ok_and(|id| self.nodes[&id].kind == NodeKind::Smpl) =>
+            {
+                self.body_frames(client, env, t, &mut applied)?;
             }
             MessageType::AddFrames => self.add_frames(client, env, &mut applied)?,
             MessageType::UpdateFrames => self.update_frames(client, env, &mut applied)?,
@@ -110,6 +113,43 @@ impl Scene {
         Ok(applied)
     }
 
+    /// add/update frames of a body node: the parameters change as for any node,
+    /// then the affected frames are skinned; on failure the node is restored.
+    fn body_frames(
+        &mut self,
+        client: ClientId,
+        env: &Envelope,
+        t: MessageType,
+        applied: &mut Applied,
+    ) -> Result<(), SceneError> {
+        let id = self.lookup(client, env)?;
+        let before = self.nodes[&id].clone();
+        let n_before = before.attr("vertices").map_or(0, FrameSeq::len);
+        let which = if t == MessageType::AddFrames {
+            return self.add_body_frames(id, env, applied);
+        } else {
+            self.update_frames(client, env, applied)?;
+            // A static parameter (one frame, e.g. betas) applies to every frame.
+            let node = &self.nodes[&id];
+            let frames_v = env.kwarg("frames").expect("update_frames checked it");
+            let touched_static = named_args(env, &["poses_body"])?
+                .iter()
+                .any(|(k, v)| !v.is_nil() && node.attr(k).is_some_and(|a| a.len() == 1));
+            if touched_static { Reskin::All } else { Reskin::Frames(read_frames(frames_v, n_before.max(1))?) }
+        };
+        let mut node = self.nodes.remove(&id).expect("looked up");
+        match self.reskin(&mut node, which) {
+            Ok(_) => {
+                self.nodes.insert(id, node);
+                Ok(())
+            }
+            Err(e) => {
+                self.nodes.insert(id, before);
+                Err(e)
+            }
+        }
+    }
+
     fn lookup(&self, client: ClientId, env: &Envelope) -> Result<u64, SceneError> {
         let t = env.message_type().map_or("message", MessageType::name);
         let uid = env.uid.ok_or_else(|| err("missing_arg", format!("{t} needs a uid")))?;
@@ -136,7 +176,10 @@ impl Scene {
         let mut connections_value = None;
         for (key, v) in named_args(env, kind.create_positional())? {
             if let Some(spec) = kind.attr(key) {
-                attrs.insert(spec.name, read_attr(spec, v, &mut dims)?);
+                // aitviewer sends None for parameters it does not use.
+                if !v.is_nil() {
+                    attrs.insert(spec.name, read_attr(spec, v, &mut dims)?);
+                }
                 continue;
             }
             match key {
@@ -198,6 +241,12 @@ impl Scene {
         }
         node.attrs = attrs;
         node.dims = dims;
+        if kind == NodeKind::Smpl {
+            check_aligned(&node)?;
+            for note in self.reskin(&mut node, Reskin::All)? {
+                applied.warn("note", note);
+            }
+        }
         if let Some(uid) = env.uid
             && let Some(old) = self.by_remote.get(&(client, uid)).copied()
         {
@@ -217,7 +266,7 @@ impl Scene {
 
     /// Reads the per-frame attributes of an add/update message: positional
     /// args are the kind's required attributes; everything must share F.
-    fn frame_attrs(
+    pub(crate) fn frame_attrs(
         &self,
         node: &Node,
         env: &Envelope,
@@ -231,6 +280,9 @@ impl Scene {
         for (key, v) in named_args(env, &positional)? {
             if skip.contains(&key) {
                 continue;
+            }
+            if v.is_nil() {
+                continue; // aitviewer sends None for parameters it does not change
             }
             let key = if key == "color" && node.kind.attr("colors").is_some() { "colors" } else { key };
             match node.kind.attr(key) {
@@ -394,6 +446,24 @@ fn apply_setting(node: &mut Node, s: Setting, v: &Value) -> Result<(), SceneErro
         Setting::RHead => st.r_head = read_f32(name, v)?,
         Setting::P => st.p = read_f32(name, v)?,
         Setting::Length => st.length = read_f32(name, v)?,
+        Setting::ModelType | Setting::Gender => {
+            let text = v
+                .as_str()
+                .ok_or_else(|| err("bad_value", format!("{name} must be a string, got {}", v.type_name())))?
+                .to_owned();
+            if s == Setting::ModelType { st.model_type = text } else { st.gender = text }
+        }
+        Setting::NumBetas => {
+            st.num_betas = match v {
+                Value::Nil => None,
+                _ => Some(
+                    v.as_i64()
+                        .and_then(|n| usize::try_from(n).ok())
+                        .ok_or_else(|| err("bad_value", format!("num_betas must be a count, got {}", describe(v))))?,
+                ),
+            }
+        }
+        Setting::ShowSkeleton => st.show_skeleton = read_bool(name, v)?,
         Setting::Mode => {
             st.mode = match v.as_str() {
                 Some("line_strip") => LineMode::LineStrip,

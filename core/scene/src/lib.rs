@@ -3,6 +3,7 @@
 //! handler that gives aitviewer's semantics. No GPU and no I/O here.
 
 mod args;
+mod body;
 mod error;
 mod frames;
 mod handler;
@@ -10,6 +11,7 @@ mod node;
 mod scene;
 mod spec;
 
+pub use body::{BodyModels, BodyPose, Skinned};
 pub use error::{SceneError, SceneWarning};
 pub use frames::FrameSeq;
 pub use handler::Applied;

@@ -36,6 +36,14 @@ pub struct Style {
     pub p: f32,
     pub length: f32,
     pub mode: LineMode,
+    /// Body models: `smpl`, `smplh` or `smplx`.
+    pub model_type: String,
+    /// Body models: `neutral`, `male` or `female`.
+    pub gender: String,
+    /// Body models: use only the first `num_betas` shape coefficients.
+    pub num_betas: Option<usize>,
+    /// Body models: draw the joints and bones over the mesh.
+    pub show_skeleton: bool,
 }
 
 impl Default for Style {
@@ -50,6 +58,10 @@ impl Default for Style {
             p: 0.1,
             length: 0.2,
             mode: LineMode::LineStrip,
+            model_type: "smpl".into(),
+            gender: "neutral".into(),
+            num_betas: None,
+            show_skeleton: false,
         }
     }
 }

@@ -52,6 +52,8 @@ pub struct Scene {
     pub(crate) version: u64,
     /// Unique per scene in this process, so caches keyed by node id can tell scenes apart.
     instance: u64,
+    /// Computes body-model meshes (SMPL); none until the viewer installs one.
+    pub(crate) body_models: crate::body::ModelSlot,
 }
 
 static NEXT_INSTANCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -76,7 +78,13 @@ impl Scene {
             focus: None,
             version: 0,
             instance: NEXT_INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            body_models: Default::default(),
         }
+    }
+
+    /// Installs the provider that turns body-model parameters (SMPL) into meshes.
+    pub fn set_body_models(&mut self, models: std::sync::Arc<dyn crate::BodyModels>) {
+        self.body_models.0 = Some(models);
     }
 
     /// A process-unique id of this scene (node ids repeat across scenes).

@@ -53,6 +53,15 @@ const RIGID_BODY_ATTRS: &[AttrSpec] = &[
     attr("rb_ori", &[Named('N'), Fixed(3), Fixed(3)]),
     color_attr("colors", &[Named('N'), Fixed(4)]),
 ];
+/// Body-model parameters; `vertices` and `joints` are derived from them.
+pub const SMPL_ATTRS: &[AttrSpec] = &[
+    attr("poses_body", &[Named('P')]),
+    attr("poses_root", &[Fixed(3)]),
+    attr("trans", &[Fixed(3)]),
+    attr("betas", &[Named('B')]),
+    attr("poses_left_hand", &[Fixed(45)]),
+    attr("poses_right_hand", &[Fixed(45)]),
+];
 const SKELETON_ATTRS: &[AttrSpec] =
     &[attr("joint_positions", &[Named('J'), Fixed(3)]), color_attr("colors", &[Named('J'), Fixed(4)])];
 
@@ -66,6 +75,8 @@ pub enum NodeKind {
     Arrows,
     RigidBodies,
     Skeletons,
+    /// A body-model sequence (SMPL, SMPL-H, SMPL-X), drawn as a mesh.
+    Smpl,
 }
 
 /// Settings (non-array kwargs) a kind accepts besides the common ones.
@@ -80,6 +91,10 @@ pub enum Setting {
     P,
     Length,
     Mode,
+    ModelType,
+    Gender,
+    NumBetas,
+    ShowSkeleton,
 }
 
 impl Setting {
@@ -94,6 +109,10 @@ impl Setting {
             Setting::P => "p",
             Setting::Length => "length",
             Setting::Mode => "mode",
+            Setting::ModelType => "model_type",
+            Setting::Gender => "gender",
+            Setting::NumBetas => "num_betas",
+            Setting::ShowSkeleton => "show_skeleton",
         }
     }
 }
@@ -109,6 +128,7 @@ impl NodeKind {
             MessageType::Arrows => NodeKind::Arrows,
             MessageType::RigidBodies => NodeKind::RigidBodies,
             MessageType::Skeletons => NodeKind::Skeletons,
+            MessageType::Smpl => NodeKind::Smpl,
             _ => return None,
         })
     }
@@ -122,6 +142,7 @@ impl NodeKind {
             NodeKind::Arrows => MessageType::Arrows,
             NodeKind::RigidBodies => MessageType::RigidBodies,
             NodeKind::Skeletons => MessageType::Skeletons,
+            NodeKind::Smpl => MessageType::Smpl,
         }
     }
 
@@ -140,6 +161,7 @@ impl NodeKind {
             NodeKind::Arrows => "Arrows",
             NodeKind::RigidBodies => "RigidBodies",
             NodeKind::Skeletons => "Skeletons",
+            NodeKind::Smpl => "SMPL",
         }
     }
 
@@ -154,6 +176,7 @@ impl NodeKind {
             NodeKind::Arrows => ARROW_ATTRS,
             NodeKind::RigidBodies => RIGID_BODY_ATTRS,
             NodeKind::Skeletons => SKELETON_ATTRS,
+            NodeKind::Smpl => SMPL_ATTRS,
         }
     }
 
@@ -176,6 +199,7 @@ impl NodeKind {
             NodeKind::Arrows => &["origins", "tips"],
             NodeKind::RigidBodies => &["rb_pos", "rb_ori"],
             NodeKind::Skeletons => &["joint_positions", "joint_connections"],
+            NodeKind::Smpl => &["poses_body"],
         }
     }
 
@@ -190,6 +214,7 @@ impl NodeKind {
             NodeKind::Arrows => &[RBase, RHead, P],
             NodeKind::RigidBodies => &[Radius, Length],
             NodeKind::Skeletons => &[Radius],
+            NodeKind::Smpl => &[ModelType, Gender, NumBetas, ShowSkeleton, FlatShading, DrawEdges, Radius],
         }
     }
 

@@ -277,7 +277,13 @@ fn write_reply(ws: &mut Ws, reply: &Reply, shared: &Shared, wire: Wire) -> bool 
 
 /// Writes every queued reply and flushes. False when the connection is broken.
 fn write_replies(ws: &mut Ws, rx: &Receiver<Reply>, shared: &Shared, wire: Wire) -> bool {
+    drain_replies(ws, rx, shared, wire, |_| {})
+}
+
+/// [`write_replies`], showing each reply to `seen` first.
+fn drain_replies(ws: &mut Ws, rx: &Receiver<Reply>, shared: &Shared, wire: Wire, mut seen: impl FnMut(&Reply)) -> bool {
     while let Ok(reply) = rx.try_recv() {
+        seen(&reply);
         if !write_reply(ws, &reply, shared, wire) {
             return false;
         }
@@ -311,8 +317,11 @@ struct Urgency {
 
 /// How long after a request the connection keeps polling fast for its answer.
 const ANSWER_WINDOW: Duration = Duration::from_secs(2);
-/// Longest wait on the reply channel between two socket reads of an urgent connection.
+/// Wait on the reply channel between two socket reads of an urgent connection:
+/// short right after traffic, doubling up to the maximum while the client is quiet
+/// (replies still leave at once; only reading a quiet client's next frame waits).
 const URGENT_POLL: Duration = Duration::from_micros(250);
+const URGENT_POLL_MAX: Duration = Duration::from_millis(4);
 
 impl Urgency {
     fn note(&mut self, env: &Envelope) {
@@ -330,6 +339,17 @@ impl Urgency {
 
     fn urgent(&self) -> bool {
         self.camera || self.answer_due.is_some_and(|t| Instant::now() < t)
+    }
+
+    /// An answer went out: no longer waiting for one.
+    fn replied(&mut self, reply: &Reply) {
+        let answer = [MessageType::SceneState, MessageType::ChainState, MessageType::ScreenshotResult]
+            .iter()
+            .chain(&[MessageType::ImagesState, MessageType::Error])
+            .any(|t| t.as_i64() == reply.kind());
+        if answer {
+            self.answer_due = None;
+        }
     }
 }
 
@@ -402,6 +422,7 @@ fn serve(
     let _ = ws.get_mut().set_read_timeout(Some(wait));
     let mut conn = Conn::default();
     let mut nonblocking = false;
+    let mut urgent_wait = URGENT_POLL;
     if let Some(bytes) = first
         && !handle_frame(ws, client, rx, shared, wire, bytes, &mut conn)
     {
@@ -460,16 +481,24 @@ fn serve(
                 return;
             }
         }
-        if !write_replies(ws, rx, shared, wire) {
+        let mut wrote = false;
+        if !drain_replies(ws, rx, shared, wire, |r| {
+            wrote = true;
+            conn.urgency.replied(r);
+        }) {
             return;
         }
         if nonblocking {
+            urgent_wait = if active || wrote { URGENT_POLL } else { (urgent_wait * 2).min(URGENT_POLL_MAX) };
             // Sleep on the reply channel, not on the socket: a reply wakes us at once.
-            if !active
-                && let Ok(reply) = rx.recv_timeout(URGENT_POLL)
-                && !(write_reply(ws, &reply, shared, wire) && write_replies(ws, rx, shared, wire))
-            {
-                return;
+            if !active && let Ok(reply) = rx.recv_timeout(urgent_wait) {
+                conn.urgency.replied(&reply);
+                urgent_wait = URGENT_POLL;
+                if !(write_reply(ws, &reply, shared, wire)
+                    && drain_replies(ws, rx, shared, wire, |r| conn.urgency.replied(r)))
+                {
+                    return;
+                }
             }
             continue;
         }

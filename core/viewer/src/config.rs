@@ -18,6 +18,23 @@ pub struct Config {
     pub dispatch: DispatchConfig,
     pub scripts: ScriptsConfig,
     pub plugins: PluginsConfig,
+    pub smpl: SmplSection,
+}
+
+/// `[smpl]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmplSection {
+    /// Body model files, laid out as the smplx package expects
+    /// (`smpl/SMPL_NEUTRAL.npz`, `smplh/SMPLH_MALE.npz`, `smplx/SMPLX_FEMALE.npz`, ...);
+    /// relative paths are relative to the config file.
+    pub models_dir: PathBuf,
+}
+
+impl Default for SmplSection {
+    fn default() -> Self {
+        Self { models_dir: PathBuf::from("models") }
+    }
 }
 
 /// `[viewer]`

@@ -159,6 +159,8 @@ fn main() -> anyhow::Result<()> {
 
     // The chain (and its scripts) is ready before the first client can connect.
     let mut scene = Scene::new(config.scene.clone());
+    let models_dir = base.join(&config.smpl.models_dir);
+    scene.set_body_models(Arc::new(periscope_smpl::ModelStore::new(models_dir)));
     let chain = Chain::from_config(&config.dispatch, &config.scripts, &config.plugins, &base, &mut scene)?;
     tracing::info!(chain = ?chain.stage_names(), "dispatch chain ready");
 

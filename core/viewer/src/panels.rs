@@ -16,6 +16,7 @@ pub fn kind_tag(kind: NodeKind) -> &'static str {
         NodeKind::Arrows => "A",
         NodeKind::RigidBodies => "R",
         NodeKind::Skeletons => "K",
+        NodeKind::Smpl => "B",
     }
 }
 
@@ -144,6 +145,10 @@ pub fn properties(ui: &mut egui::Ui, rt: &mut Runtime, id: NodeId) {
                     Setting::Length => ui.add(egui::DragValue::new(&mut st.length).speed(0.005).range(0.0..=1e6)),
                     Setting::RTip => ui.weak(st.r_tip.map_or("same as r_base".into(), |r| r.to_string())),
                     Setting::Mode => ui.weak(format!("{:?}", st.mode)),
+                    Setting::ModelType => ui.weak(&st.model_type),
+                    Setting::Gender => ui.weak(&st.gender),
+                    Setting::NumBetas => ui.weak(st.num_betas.map_or("all".into(), |n| n.to_string())),
+                    Setting::ShowSkeleton => ui.checkbox(&mut st.show_skeleton, ""),
                 };
                 ui.end_row();
             }

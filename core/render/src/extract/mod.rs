@@ -104,6 +104,15 @@ pub fn extract(node: &Node, frame: usize) -> NodeGeometry {
     match node.kind {
         NodeKind::Node => NodeGeometry::default(),
         NodeKind::Meshes => mesh(node, frame),
+        NodeKind::Smpl => {
+            let mut g = mesh(node, frame);
+            if s.show_skeleton {
+                let sk = skeleton(node, "joints", frame);
+                g.spheres = sk.spheres;
+                g.tubes = sk.tubes;
+            }
+            g
+        }
         NodeKind::Spheres => {
             let Some(pos) = node.frame_data("positions", frame) else { return NodeGeometry::default() };
             let colors = node.frame_data("colors", frame);
@@ -194,35 +203,39 @@ pub fn extract(node: &Node, frame: usize) -> NodeGeometry {
             let bounds = bounds_of(vec3s(pos), s.radius.max(s.length));
             NodeGeometry { bounds, spheres, tubes, ..Default::default() }
         }
-        NodeKind::Skeletons => {
-            let Some(joints) = node.frame_data("joint_positions", frame) else { return NodeGeometry::default() };
-            let colors = node.frame_data("colors", frame);
-            let j: Vec<Vec3> = vec3s(joints).collect();
-            let color_of = |i: usize| colors.and_then(|c| rgba(c, i)).unwrap_or(NODE_COLOR);
-            let spheres = j
-                .iter()
-                .enumerate()
-                .map(|(i, p)| SphereInstance { center: (*p).into(), radius: s.radius, color: color_of(i) })
-                .collect();
-            let bone_r = s.radius * 0.5;
-            let tubes = node
-                .joint_connections()
-                .unwrap_or(&[])
-                .iter()
-                .filter_map(|&[a, b]| {
-                    let (a, b) = (usize::try_from(a).ok()?, usize::try_from(b).ok()?);
-                    Some(TubeInstance {
-                        start: j.get(a)?.to_array(),
-                        r0: bone_r,
-                        end: j.get(b)?.to_array(),
-                        r1: bone_r,
-                        color: color_of(b),
-                    })
-                })
-                .collect();
-            NodeGeometry { bounds: bounds_of(j.into_iter(), s.radius), spheres, tubes, ..Default::default() }
-        }
+        NodeKind::Skeletons => skeleton(node, "joint_positions", frame),
     }
+}
+
+/// Spheres at the joints in attribute `attr` and bones between connected joints.
+fn skeleton(node: &Node, attr: &str, frame: usize) -> NodeGeometry {
+    let s = &node.style;
+    let Some(joints) = node.frame_data(attr, frame) else { return NodeGeometry::default() };
+    let colors = node.frame_data("colors", frame);
+    let j: Vec<Vec3> = vec3s(joints).collect();
+    let color_of = |i: usize| colors.and_then(|c| rgba(c, i)).unwrap_or(NODE_COLOR);
+    let spheres = j
+        .iter()
+        .enumerate()
+        .map(|(i, p)| SphereInstance { center: (*p).into(), radius: s.radius, color: color_of(i) })
+        .collect();
+    let bone_r = s.radius * 0.5;
+    let tubes = node
+        .joint_connections()
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|&[a, b]| {
+            let (a, b) = (usize::try_from(a).ok()?, usize::try_from(b).ok()?);
+            Some(TubeInstance {
+                start: j.get(a)?.to_array(),
+                r0: bone_r,
+                end: j.get(b)?.to_array(),
+                r1: bone_r,
+                color: color_of(b),
+            })
+        })
+        .collect();
+    NodeGeometry { bounds: bounds_of(j.into_iter(), s.radius), spheres, tubes, ..Default::default() }
 }
 
 fn mesh(node: &Node, frame: usize) -> NodeGeometry {

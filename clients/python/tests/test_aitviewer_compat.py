@@ -159,3 +159,41 @@ def test_compat_can_be_switched_off(start_viewer):
     with pytest.raises(ConnectionClosed) as e:
         ws.recv(timeout=10)
     assert "aitviewer compatibility is off" in str(e.value)
+
+
+SMPL_CLIENT = textwrap.dedent("""
+    import sys, threading
+    import numpy as np
+    from aitviewer.remote.viewer import RemoteViewer
+    from aitviewer.remote.renderables.smpl import RemoteSMPLSequence
+
+    v = RemoteViewer("127.0.0.1", int(sys.argv[1]), timeout=10)
+    s = RemoteSMPLSequence(v, np.zeros((2, 69)), poses_root=np.zeros((2, 3)), betas=np.zeros(10),
+                           model_type="smpl", gender="neutral", name="Body")
+    for k in range(3):
+        s.add_frames(np.full(69, 0.1 * k))          # poses_root, trans and betas go as None
+    s.update_frames(np.zeros((1, 69)), frames=[1])
+    closer = threading.Thread(target=v.close_connection, daemon=True)
+    closer.start()
+    closer.join(5)
+""")
+
+
+def test_unmodified_aitviewer_smpl_sequence(start_viewer, tmp_path):
+    """aitviewer's RemoteSMPLSequence with add_frames(betas=None), which aitviewer itself cannot show."""
+    import sys
+
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    from smpl_reference import synthetic_model
+
+    (tmp_path / "smpl").mkdir()
+    np.savez(tmp_path / "smpl" / "SMPL_NEUTRAL.npz", **synthetic_model(n_vertices=300))
+    proc = start_viewer(f'[smpl]\nmodels_dir = "{tmp_path}"\n')
+    out = subprocess.run([str(AIT_PYTHON), "-c", SMPL_CLIENT, str(proc.port)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    with RemoteViewer("127.0.0.1", proc.port) as v:
+        (node,) = v.query()["nodes"]
+        assert (node["name"], node["kind"], node["n_frames"]) == ("Body", "smpl", 5)
+        verts = v.query_data(node["uid"], "vertices", 4, client_id=node["client_id"])
+        assert verts.shape == (300, 3) and np.isfinite(verts).all()

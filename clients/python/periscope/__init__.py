@@ -8,6 +8,7 @@ Mirrors ``aitviewer.remote``: switch by changing the import::
 from . import camera
 from .codec import pack, unpack
 from .images import encode_image
+from .recording import read_recording
 from .message import Message
 from .renderables import (
     RemoteArrows,
@@ -35,6 +36,7 @@ __all__ = [
     "RemoteViewer",
     "ViewerError",
     "pack",
+    "read_recording",
     "save_png",
     "unpack",
 ]

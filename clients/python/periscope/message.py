@@ -36,6 +36,8 @@ class Message(enum.IntEnum):
     READ_REMOTE = 309
     QUERY_IMAGES = 310
     IMAGES_STATE = 311
+    SAVE_SCENE = 312
+    SCENE_SAVED = 313
     ERROR = 400
     WARNING = 401
     HELLO = 500

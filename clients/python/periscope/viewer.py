@@ -33,7 +33,8 @@ class ViewerError(RuntimeError):
         self.seq = seq
 
 
-_ANSWERS = (Message.SCENE_STATE, Message.CHAIN_STATE, Message.SCREENSHOT_RESULT, Message.IMAGES_STATE)
+_ANSWERS = (Message.SCENE_STATE, Message.CHAIN_STATE, Message.SCREENSHOT_RESULT, Message.IMAGES_STATE,
+            Message.SCENE_SAVED)
 
 
 def _png_bytes(rgba, level=6):
@@ -407,6 +408,12 @@ class RemoteViewer(RemoteRenderer):
         if path is not None:
             save_png(path, image)
         return image
+
+    def save_scene(self, name="scene.psr"):
+        """Saves every node and frame in the viewer's export folder as ``name``
+        (a plain file name); returns the path on the viewer's machine. Open it
+        again with ``periscope FILE`` (or drop it on the window)."""
+        return self._request(kind=Message.SAVE_SCENE, name=str(name))["path"]
 
     def errors(self):
         """Every error reply received so far (oldest first); clears the list."""

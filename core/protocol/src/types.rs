@@ -51,6 +51,10 @@ pub enum MessageType {
     QueryImages = 310,
     /// Server -> client: the answer to `QueryImages`.
     ImagesState = 311,
+    /// Client -> server: save the scene as a file in the viewer's export folder.
+    SaveScene = 312,
+    /// Server -> client: the answer to `SaveScene` (the file's path).
+    SceneSaved = 313,
     /// Server -> client: a message was refused.
     Error = 400,
     /// Server -> client: a message was accepted with a remark (e.g. an unknown kwarg).
@@ -98,6 +102,8 @@ impl MessageType {
             309 => ReadRemote,
             310 => QueryImages,
             311 => ImagesState,
+            312 => SaveScene,
+            313 => SceneSaved,
             400 => Error,
             401 => Warning,
             500 => Hello,
@@ -144,6 +150,8 @@ impl MessageType {
             ReadRemote => "read_remote",
             QueryImages => "query_images",
             ImagesState => "images_state",
+            SaveScene => "save_scene",
+            SceneSaved => "scene_saved",
             Error => "error",
             Warning => "warning",
             Hello => "hello",
@@ -162,7 +170,7 @@ mod tests {
     fn numbers_round_trip() {
         for n in [
             1, 2, 3, 4, 5, 6, 10, 11, 100, 101, 102, 103, 200, 201, 202, 300, 301, 302, 303, 304, 305, 306, 307, 308,
-            309, 310, 311, 400, 401, 500, 501, 502,
+            309, 310, 311, 312, 313, 400, 401, 500, 501, 502,
         ] {
             let t = MessageType::from_i64(n).unwrap();
             assert_eq!(t.as_i64(), n, "{}", t.name());

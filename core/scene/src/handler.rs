@@ -101,7 +101,8 @@ impl Scene {
             | MessageType::Images
             | MessageType::RequireCamera
             | MessageType::ReadRemote
-            | MessageType::QueryImages => {}
+            | MessageType::QueryImages
+            | MessageType::SaveScene => {}
             MessageType::Hello => return Err(err("bad_value", "hello is only valid as the first message")),
             other => {
                 return Err(err(

@@ -9,6 +9,7 @@ mod frames;
 mod handler;
 mod node;
 mod scene;
+mod snapshot;
 mod spec;
 
 pub use body::{BodyModels, BodyPose, Skinned};
@@ -17,6 +18,7 @@ pub use frames::FrameSeq;
 pub use handler::Applied;
 pub use node::{ClientId, DEFAULT_COLOR, LineMode, Node, NodeId, Style};
 pub use scene::{ClientInfo, Scene, SceneConfig};
+pub use snapshot::node_message;
 pub use spec::{AttrSpec, Dim, NodeKind, Setting, TRANSFORM_ATTRS};
 
 #[cfg(test)]

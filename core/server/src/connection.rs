@@ -326,7 +326,13 @@ const URGENT_POLL_MAX: Duration = Duration::from_millis(4);
 impl Urgency {
     fn note(&mut self, env: &Envelope) {
         match MessageType::from_i64(env.kind) {
-            Some(MessageType::Query | MessageType::QueryChain | MessageType::Screenshot | MessageType::QueryImages) => {
+            Some(
+                MessageType::Query
+                | MessageType::QueryChain
+                | MessageType::Screenshot
+                | MessageType::QueryImages
+                | MessageType::SaveScene,
+            ) => {
                 self.answer_due = Some(Instant::now() + ANSWER_WINDOW);
             }
             Some(MessageType::RequireCamera) => {
@@ -345,7 +351,7 @@ impl Urgency {
     fn replied(&mut self, reply: &Reply) {
         let answer = [MessageType::SceneState, MessageType::ChainState, MessageType::ScreenshotResult]
             .iter()
-            .chain(&[MessageType::ImagesState, MessageType::Error])
+            .chain(&[MessageType::ImagesState, MessageType::SceneSaved, MessageType::Error])
             .any(|t| t.as_i64() == reply.kind());
         if answer {
             self.answer_due = None;

@@ -92,6 +92,13 @@ impl ClientRef {
     pub(crate) fn new(id: u64, name: String, addr: SocketAddr) -> Self {
         Self(Arc::new(ClientMeta { id, name, addr, addr_text: addr.to_string() }))
     }
+
+    /// A client that is not a connection, e.g. one replayed from a recording;
+    /// `origin` replaces the address in logs and the UI.
+    pub fn detached(id: u64, name: &str, origin: &str) -> Self {
+        let addr = SocketAddr::from(([0, 0, 0, 0], 0));
+        Self(Arc::new(ClientMeta { id, name: name.to_owned(), addr, addr_text: origin.to_owned() }))
+    }
     /// The viewer's id for this client (kept when a session is resumed).
     pub fn id(&self) -> u64 {
         self.0.id

@@ -10,6 +10,7 @@ use eframe::egui;
 
 use crate::config::ViewerSection;
 use crate::panels;
+use crate::replay::{Replay, clear_replayed};
 use crate::runtime::{Level, Runtime};
 use crate::screenshot::at_frame;
 use crate::viewport::Viewport;
@@ -32,6 +33,10 @@ pub struct ViewerApp {
     frame_interval: f32,
     last_frame: Option<Instant>,
     ui_ms: f32,
+    /// A recording or saved scene being replayed.
+    replay: Option<Replay>,
+    /// The "Open" dialog's path text, while it is open.
+    open_dialog: Option<String>,
 }
 
 /// Opens the window and runs until it is closed or Ctrl-C.
@@ -40,6 +45,7 @@ pub fn run(
     cfg: ViewerSection,
     listen: SocketAddr,
     shutdown: Arc<AtomicBool>,
+    replay: Option<Replay>,
 ) -> Result<(), eframe::Error> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
@@ -75,7 +81,9 @@ pub fn run(
                 tracing::info!(adapter = %info.name, backend = ?info.backend, "renderer ready");
                 Viewport::new(rs, cfg.render_options(), cfg.export_dir.clone())
             });
-            Ok(Box::new(ViewerApp::new(rt, cfg, listen, viewport, shutdown)))
+            let mut app = ViewerApp::new(rt, cfg, listen, viewport, shutdown);
+            app.replay = replay;
+            Ok(Box::new(app))
         }),
     )
 }
@@ -100,11 +108,13 @@ impl ViewerApp {
             frame_interval: 0.0,
             last_frame: None,
             ui_ms: 0.0,
+            replay: None,
+            open_dialog: None,
         }
     }
 
     fn step_playback(&mut self, ctx: &egui::Context) {
-        let keys_free = !ctx.egui_wants_keyboard_input();
+        let keys_free = !ctx.egui_wants_keyboard_input() && self.open_dialog.is_none();
         if keys_free {
             let (space, next, prev, esc) = ctx.input(|i| {
                 (
@@ -182,6 +192,29 @@ impl ViewerApp {
                 }
                 ui.separator();
             }
+            let recording = self.rt.recording().is_some();
+            let label = if recording { "Stop recording" } else { "Record" };
+            if ui.selectable_label(recording, label).on_hover_text("Record every message to a .psr file").clicked() {
+                if recording {
+                    self.rt.stop_recording();
+                } else {
+                    let path = unique_file(&self.cfg.export_dir, "recording", "psr");
+                    if let Err(e) = self.rt.start_recording(&path) {
+                        self.rt.error(e);
+                    }
+                }
+            }
+            if ui.button("Save scene").on_hover_text("Save every node and frame to a .psr file").clicked() {
+                let path = unique_file(&self.cfg.export_dir, "scene", "psr");
+                match crate::replay::save_scene(&self.rt.scene, &path) {
+                    Ok(n) => self.rt.info(format!("scene saved to {} ({n} records)", path.display())),
+                    Err(e) => self.rt.error(format!("cannot save the scene: {e}")),
+                }
+            }
+            if ui.button("Open").on_hover_text("Open a recording or saved scene (or drop the file here)").clicked() {
+                self.open_dialog = Some(String::new());
+            }
+            ui.separator();
             ui.toggle_value(&mut self.show_side, "Panels");
             ui.toggle_value(&mut self.show_log, "Log");
         });
@@ -292,6 +325,9 @@ impl ViewerApp {
         }
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
         egui::Panel::bottom("playback").show(ui, |ui| self.playback_bar(ui));
+        if self.replay.is_some() {
+            egui::Panel::bottom("replay").show(ui, |ui| self.replay_bar(ui));
+        }
         if self.show_log {
             egui::Panel::bottom("log")
                 .resizable(true)
@@ -316,11 +352,106 @@ impl ViewerApp {
         }
         egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| self.central(ui));
         crate::images::window::show(ui.ctx(), &mut self.rt.images);
+        self.open_dialog(ui.ctx());
         self.ui_ms = t0.elapsed().as_secs_f32() * 1000.0;
+    }
+
+    /// Opens a recording or saved scene, replacing a replay in progress.
+    fn open(&mut self, path: &std::path::Path, speed: f32) {
+        clear_replayed(&mut self.rt.scene);
+        match Replay::open(path, speed) {
+            Ok(r) => {
+                self.rt.info(format!("opened {}", path.display()));
+                if let Some(w) = &r.warning {
+                    self.rt.error(w.clone());
+                }
+                self.replay = Some(r);
+            }
+            Err(e) => self.rt.error(format!("cannot open {}: {e}", path.display())),
+        }
+    }
+
+    fn replay_bar(&mut self, ui: &mut egui::Ui) {
+        let Some(r) = &mut self.replay else { return };
+        let mut close = false;
+        let mut seek = None;
+        ui.horizontal(|ui| {
+            ui.strong("Replay");
+            ui.label(r.path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned()));
+            let label = if r.paused { "Play" } else { "Pause" };
+            if ui.button(label).clicked() {
+                r.paused = !r.paused;
+            }
+            let mut realtime = r.speed > 0.0;
+            if ui.checkbox(&mut realtime, "real time").on_hover_text("Replay at the recorded pace").changed() {
+                r.speed = if realtime { 1.0 } else { 0.0 };
+            }
+            if r.speed > 0.0 {
+                ui.add(egui::DragValue::new(&mut r.speed).range(0.05..=32.0).speed(0.05).suffix("x"));
+            }
+            let (done, total) = r.records();
+            let mut t = r.position();
+            ui.spacing_mut().slider_width = (ui.available_width() - 220.0).max(80.0);
+            if ui.add(egui::Slider::new(&mut t, 0.0..=r.duration().max(1e-3)).suffix(" s")).changed() {
+                seek = Some(t);
+            }
+            ui.weak(format!("{done}/{total} records"));
+            if ui.button("Close").clicked() {
+                close = true;
+            }
+        });
+        if let Some(t) = seek
+            && let Some(r) = &mut self.replay
+        {
+            r.seek(&mut self.rt, t);
+        }
+        if close {
+            clear_replayed(&mut self.rt.scene);
+            self.replay = None;
+        }
+    }
+
+    fn open_dialog(&mut self, ctx: &egui::Context) {
+        let Some(text) = &mut self.open_dialog else { return };
+        let mut open = None;
+        let mut keep = true;
+        egui::Window::new("Open a recording or scene").collapsible(false).resizable(false).show(ctx, |ui| {
+            ui.label("Path of a .psr file (recordings and saved scenes), or drop the file on the window:");
+            let r = ui.text_edit_singleline(text);
+            r.request_focus();
+            ui.horizontal(|ui| {
+                if ui.button("Open").clicked() || (r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter))) {
+                    open = Some(std::path::PathBuf::from(text.trim()));
+                }
+                if ui.button("Cancel").clicked() || ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+                    keep = false;
+                }
+            });
+        });
+        if let Some(p) = open {
+            self.open_dialog = None;
+            self.open(&p, 0.0);
+        } else if !keep {
+            self.open_dialog = None;
+        }
     }
 
     /// Per-frame work before drawing: messages, hot reload, playback.
     pub fn tick(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<std::path::PathBuf> = ctx.input(|i| {
+            i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect()
+        });
+        if let Some(p) = dropped.first() {
+            self.open(p, 0.0);
+        }
+        if let Some(r) = &mut self.replay {
+            let budget = Duration::from_millis(self.cfg.drain_budget_ms);
+            match r.step(&mut self.rt, budget) {
+                Some(wait) if wait.is_zero() => ctx.request_repaint(),
+                Some(wait) => ctx.request_repaint_after(wait),
+                None => {}
+            }
+        }
         self.rt.pump(Duration::from_millis(self.cfg.drain_budget_ms));
         if !self.rt.queue().is_empty() {
             ctx.request_repaint();
@@ -359,9 +490,21 @@ impl ViewerApp {
     }
 }
 
+/// `dir/<stem>-<unix seconds>[-n].<ext>` that does not exist yet.
+fn unique_file(dir: &std::path::Path, stem: &str, ext: &str) -> std::path::PathBuf {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    (0..)
+        .map(|n| {
+            if n == 0 { dir.join(format!("{stem}-{secs}.{ext}")) } else { dir.join(format!("{stem}-{secs}-{n}.{ext}")) }
+        })
+        .find(|p| !p.exists())
+        .expect("some name is free")
+}
+
 impl eframe::App for ViewerApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         if self.shutdown.load(Ordering::SeqCst) {
+            self.rt.stop_recording();
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             return;
         }

@@ -19,6 +19,16 @@ pub struct Config {
     pub scripts: ScriptsConfig,
     pub plugins: PluginsConfig,
     pub smpl: SmplSection,
+    pub recording: RecordingSection,
+}
+
+/// `[recording]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingSection {
+    /// Record every accepted message to this file from the start (like `--record`);
+    /// empty: off. Relative to the config file.
+    pub path: PathBuf,
 }
 
 /// `[smpl]`

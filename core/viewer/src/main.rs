@@ -6,6 +6,7 @@ mod app_tests;
 mod config;
 mod images;
 mod panels;
+mod replay;
 mod runtime;
 mod screenshot;
 mod viewport;
@@ -24,6 +25,7 @@ use periscope_scene::Scene;
 use periscope_server::{ByteQueue, Server};
 
 use crate::config::Config;
+use crate::replay::Replay;
 use crate::runtime::Runtime;
 use crate::screenshot::{HeadlessRenderer, ScreenshotOnExit};
 
@@ -57,6 +59,21 @@ struct Cli {
     /// Scene frame the --screenshot shows (default: the current frame).
     #[arg(long, value_name = "N")]
     screenshot_frame: Option<i64>,
+    /// A recording or saved scene (.psr) to open: replayed through the dispatch chain.
+    #[arg(value_name = "FILE", conflicts_with = "replay")]
+    file: Option<PathBuf>,
+    /// Same as FILE.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// Replay at the recorded pace (times --speed) instead of as fast as possible.
+    #[arg(long)]
+    realtime: bool,
+    /// Replay speed with --realtime (2 = twice as fast).
+    #[arg(long, default_value_t = 1.0)]
+    speed: f32,
+    /// Record every accepted message to this file (see docs/recording.md).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
 }
 
 fn find_config(cli: &Cli) -> Option<PathBuf> {
@@ -96,6 +113,9 @@ fn init_logging(level: Option<&str>) {
 
 /// The clients that came have all gone and their messages are handled.
 fn clients_done(rt: &Runtime) -> bool {
+    if rt.scene.clients().all(|c| c.id >= replay::REPLAY_ID_BASE) {
+        return false;
+    }
     let mut clients = rt.scene.clients().peekable();
     clients.peek().is_some() && rt.scene.clients().all(|c| !c.connected) && rt.queue().is_empty()
 }
@@ -105,17 +125,30 @@ fn run_headless(
     shutdown: &AtomicBool,
     viewer: &config::ViewerSection,
     on_exit: Option<ScreenshotOnExit>,
+    mut replay: Option<Replay>,
 ) -> anyhow::Result<()> {
     tracing::info!("running headless (no window)");
     let mut renderer = HeadlessRenderer::new(viewer.render_options());
     let size = (viewer.screenshot_width, viewer.screenshot_height);
+    let mut replay_done = false;
     while !shutdown.load(Ordering::SeqCst) {
-        rt.pump_blocking(Duration::from_millis(100), Duration::from_millis(50));
+        let mut wait = Duration::from_millis(100);
+        if let Some(r) = replay.as_mut() {
+            if let Some(next) = r.step(&mut rt, Duration::from_millis(50)) {
+                wait = wait.min(next);
+            }
+            if r.finished() && !replay_done {
+                replay_done = true;
+                tracing::info!(path = %r.path.display(), nodes = rt.scene.nodes().count(), "replay finished");
+            }
+        }
+        rt.pump_blocking(wait, Duration::from_millis(50));
         rt.poll_scripts();
         rt.serve_screenshots(&mut renderer, size);
         rt.poll_images();
+        let done = if replay.is_some() { replay_done && rt.queue().is_empty() } else { clients_done(&rt) };
         if let Some(shot) = &on_exit
-            && clients_done(&rt)
+            && done
         {
             let (image, frame) = screenshot::at_frame(&mut rt.scene, shot.frame, |s| {
                 renderer.render(s, shot.width, shot.height, None, true)
@@ -124,9 +157,11 @@ fn run_headless(
             image.save_png(&shot.path)?;
             tracing::info!(path = %shot.path.display(), frame, "screenshot written; exiting");
             println!("periscope wrote {}", shot.path.display());
+            rt.stop_recording();
             return Ok(());
         }
     }
+    rt.stop_recording();
     Ok(())
 }
 
@@ -183,6 +218,21 @@ fn main() -> anyhow::Result<()> {
 
     let mut rt = Runtime::new(scene, chain, Arc::clone(&queue), server.handle());
     rt.images.z_up = config.viewer.z_up;
+    rt.export_dir = config.viewer.export_dir.clone();
+    let record_to = cli.record.clone().or_else(|| {
+        let p = &config.recording.path;
+        (!p.as_os_str().is_empty()).then(|| base.join(p))
+    });
+    if let Some(path) = record_to {
+        rt.start_recording(&path).map_err(|e| anyhow::anyhow!(e))?;
+    }
+    let replay = match cli.file.as_ref().or(cli.replay.as_ref()) {
+        Some(path) => {
+            let speed = if cli.realtime { cli.speed.max(0.01) } else { 0.0 };
+            Some(Replay::open(path, speed).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?)
+        }
+        None => None,
+    };
     let on_exit = cli.screenshot.clone().map(|path| {
         let (width, height) =
             cli.screenshot_size.unwrap_or((config.viewer.screenshot_width, config.viewer.screenshot_height));
@@ -193,7 +243,7 @@ fn main() -> anyhow::Result<()> {
         tracing::warn!("no display (DISPLAY and WAYLAND_DISPLAY are unset): running headless");
     }
     if want_window && display_available() {
-        if let Err(e) = app::run(rt, config.viewer.clone(), listen, Arc::clone(&shutdown)) {
+        if let Err(e) = app::run(rt, config.viewer.clone(), listen, Arc::clone(&shutdown), replay) {
             // The runtime moved into the failed window; the server keeps its
             // clients' data only until we exit, so say so clearly.
             anyhow::bail!("cannot open the window: {e} (use --headless to run without one)");
@@ -202,7 +252,7 @@ fn main() -> anyhow::Result<()> {
         server.shutdown();
         return Ok(());
     }
-    let result = run_headless(rt, &shutdown, &config.viewer, on_exit);
+    let result = run_headless(rt, &shutdown, &config.viewer, on_exit, replay);
     queue.close();
     server.shutdown();
     result

@@ -11,7 +11,12 @@ use periscope_render::Image;
 use periscope_scene::Scene;
 use periscope_server::{ByteQueue, Event, ServerHandle};
 
+use std::path::{Path, PathBuf};
+
+use periscope_record::{Kind, Recorder};
+
 use crate::images::{self, ImageHub};
+use crate::replay::frame_of;
 use crate::screenshot::{HeadlessRenderer, ScreenshotRequest, at_frame};
 
 /// Lines kept for the UI's log panel.
@@ -74,6 +79,10 @@ pub struct Runtime {
     screenshots: Vec<ScreenshotRequest>,
     /// Remote-rendered image windows and their cameras.
     pub images: ImageHub,
+    /// Writes every accepted message when recording.
+    recorder: Option<Recorder>,
+    /// Where files go that clients ask for (saved scenes), `[viewer] export_dir`.
+    pub export_dir: PathBuf,
 }
 
 /// Screenshot requests waiting beyond this are refused (a client asking faster than we render).
@@ -94,6 +103,8 @@ impl Runtime {
             last_sample: Instant::now(),
             screenshots: Vec::new(),
             images: ImageHub::new(false),
+            recorder: None,
+            export_dir: PathBuf::from("exports"),
         };
         // Scripts were loaded before the log existed: show their errors now.
         for e in &load_errors {
@@ -253,7 +264,101 @@ impl Runtime {
         self.log.iter()
     }
 
+    /// Handles an event that did not come from the server (a replayed recording).
+    pub fn inject(&mut self, ev: Event) {
+        self.handle(ev);
+    }
+
+    /// Starts writing every accepted message to `path`.
+    pub fn start_recording(&mut self, path: &Path) -> Result<(), String> {
+        let r = Recorder::create(path).map_err(|e| e.to_string())?;
+        // Clients already connected appear connected at the start of the recording.
+        let mut r = r;
+        for c in self.scene.clients().filter(|c| c.connected) {
+            r.record(Kind::Connect, c.id, &c.name, None, bytes::Bytes::new());
+        }
+        self.recorder = Some(r);
+        self.info(format!("recording to {}", path.display()));
+        Ok(())
+    }
+
+    /// Stops recording; the file is complete when this returns.
+    pub fn stop_recording(&mut self) {
+        if let Some(r) = self.recorder.take() {
+            let path = r.path().to_owned();
+            match r.finish() {
+                Ok(n) => self.info(format!("recording saved: {} ({n} records)", path.display())),
+                Err(e) => self.error(e.to_string()),
+            }
+        }
+    }
+
+    /// The file being recorded to, if any.
+    pub fn recording(&self) -> Option<&Path> {
+        self.recorder.as_ref().map(Recorder::path)
+    }
+
+    fn record(&mut self, ev: &Event) {
+        let Some(r) = self.recorder.as_mut() else { return };
+        let ok = match ev {
+            Event::Connected { client, .. } => {
+                r.record(Kind::Connect, client.id(), client.name(), None, bytes::Bytes::new())
+            }
+            Event::Disconnected { client } => {
+                r.record(Kind::Disconnect, client.id(), client.name(), None, bytes::Bytes::new())
+            }
+            Event::Message { client, envelope, .. } => {
+                r.record(Kind::Message, client.id(), client.name(), envelope.seq, frame_of(envelope))
+            }
+            Event::Rejected { .. } => true,
+        };
+        if !ok {
+            self.error("the recording stopped: the file could not be written".into());
+            self.stop_recording();
+        }
+    }
+
+    fn save_scene_request(&mut self, client: u64, envelope: &periscope_protocol::Envelope) {
+        let name = envelope.kwarg("name").and_then(periscope_protocol::Value::as_str).unwrap_or("scene.psr");
+        let reply = if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            Reply::error(
+                envelope.seq,
+                Some(envelope.kind),
+                None,
+                "bad_value",
+                format!("save_scene: {name:?} must be a plain file name (it is saved in the viewer's export folder)"),
+            )
+        } else {
+            let mut path = self.export_dir.join(name);
+            if path.extension().is_none() {
+                path.set_extension("psr");
+            }
+            match crate::replay::save_scene(&self.scene, &path) {
+                Ok(records) => {
+                    self.info(format!("scene saved to {} ({records} records)", path.display()));
+                    Reply::Other {
+                        kind: MessageType::SceneSaved.as_i64(),
+                        fields: vec![
+                            (
+                                "ref_seq".into(),
+                                envelope.seq.map_or(periscope_protocol::Value::Nil, periscope_protocol::Value::from),
+                            ),
+                            ("path".into(), periscope_protocol::Value::from(path.display().to_string())),
+                            ("records".into(), periscope_protocol::Value::from(records)),
+                        ],
+                    }
+                }
+                Err(e) => {
+                    self.error(format!("cannot save the scene: {e}"));
+                    Reply::error(envelope.seq, Some(envelope.kind), None, "io", e)
+                }
+            }
+        };
+        self.out.send(client, reply);
+    }
+
     fn handle(&mut self, ev: Event) {
+        self.record(&ev);
         match ev {
             Event::Connected { client, resumed } => {
                 self.scene.client_connected(client.id(), client.name(), client.addr_text());
@@ -284,6 +389,9 @@ impl Runtime {
                 }
                 if envelope.kind == MessageType::Screenshot.as_i64() && report.stopped_by.is_none() {
                     self.queue_screenshot(client.id(), &envelope);
+                }
+                if envelope.kind == MessageType::SaveScene.as_i64() && report.stopped_by.is_none() {
+                    self.save_scene_request(client.id(), &envelope);
                 }
                 if images::handles(envelope.kind) && report.stopped_by.is_none() {
                     let r = self.images.handle(client.id(), client.name(), &envelope, coalesced, received, &self.out);

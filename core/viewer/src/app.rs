@@ -392,7 +392,7 @@ impl ViewerApp {
             let (done, total) = r.records();
             let mut t = r.position();
             ui.spacing_mut().slider_width = (ui.available_width() - 220.0).max(80.0);
-            if ui.add(egui::Slider::new(&mut t, 0.0..=r.duration().max(1e-3)).suffix(" s")).changed() {
+            if ui.add(egui::Slider::new(&mut t, 0.0..=r.duration().max(1e-3)).suffix(" s").max_decimals(2)).changed() {
                 seek = Some(t);
             }
             ui.weak(format!("{done}/{total} records"));

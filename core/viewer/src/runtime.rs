@@ -363,7 +363,7 @@ impl Runtime {
             Event::Connected { client, resumed } => {
                 self.scene.client_connected(client.id(), client.name(), client.addr_text());
                 let how = if resumed { "resumed" } else { "connected" };
-                self.note(Level::Info, format!("{} #{} {how} from {}", client.name(), client.id(), client.addr()));
+                self.note(Level::Info, format!("{} #{} {how} from {}", client.name(), client.id(), client.addr_text()));
             }
             Event::Disconnected { client } => {
                 self.scene.client_disconnected(client.id());

@@ -59,7 +59,6 @@ impl Wire {
     }
 }
 
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_IDLE_WAIT: Duration = Duration::from_millis(50);
 const WRITE_TIMEOUT: Duration = Duration::from_millis(20);
 /// Bytes of unsent replies buffered before further replies are dropped.
@@ -71,8 +70,12 @@ pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>) {
         return;
     }
     let _ = stream.set_nodelay(true);
-    let _ = stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT));
-    let _ = stream.set_write_timeout(Some(HANDSHAKE_TIMEOUT));
+    let handshake_timeout = Duration::from_millis(shared.config.handshake_timeout_ms.max(1));
+    let _ = stream.set_read_timeout(Some(handshake_timeout));
+    let _ = stream.set_write_timeout(Some(handshake_timeout));
+    // Read timeouts restart with every byte: a deadline for the whole handshake
+    // closes connections that trickle (slowloris) or never say hello.
+    let watchdog = HandshakeWatchdog::start(&stream, handshake_timeout, addr);
     let max = shared.config.max_message_bytes;
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(max))
@@ -87,7 +90,9 @@ pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>) {
         }
     };
     shared.live.fetch_add(1, Ordering::SeqCst);
-    if let Some((client, rx, wire, first)) = handshake(&mut ws, addr, &shared) {
+    let accepted = handshake(&mut ws, addr, &shared);
+    watchdog.done();
+    if let Some((client, rx, wire, first)) = accepted {
         serve(&mut ws, &client, &rx, &shared, wire, first);
         lock(&shared.outboxes).remove(&client.id());
         for s in lock(&shared.sessions).values_mut().filter(|s| s.client_id == client.id()) {
@@ -97,6 +102,44 @@ pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>) {
         push_blocking(&shared, Event::Disconnected { client }, 0, None);
     }
     shared.live.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Shuts a connection down if its handshake is not done by a deadline.
+struct HandshakeWatchdog {
+    done: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl HandshakeWatchdog {
+    fn start(stream: &TcpStream, timeout: Duration, addr: SocketAddr) -> Self {
+        let done: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)> = Arc::default();
+        if let Ok(socket) = stream.try_clone() {
+            let flag = Arc::clone(&done);
+            let spawned = std::thread::Builder::new().name("periscope-handshake-watchdog".into()).spawn(move || {
+                let (lock, cvar) = &*flag;
+                let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+                let (finished, _) = cvar.wait_timeout_while(guard, timeout, |d| !*d).unwrap_or_else(|e| e.into_inner());
+                if !*finished {
+                    tracing::warn!(%addr, ms = timeout.as_millis() as u64, "handshake not finished in time; closing");
+                    let _ = socket.shutdown(Shutdown::Both);
+                }
+            });
+            if spawned.is_err() {
+                tracing::warn!(%addr, "cannot start the handshake watchdog");
+            }
+        }
+        Self { done }
+    }
+
+    fn done(&self) {
+        *self.done.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.done.1.notify_all();
+    }
+}
+
+impl Drop for HandshakeWatchdog {
+    fn drop(&mut self) {
+        self.done();
+    }
 }
 
 fn refuse(ws: &mut Ws, addr: SocketAddr, reason: String) {

@@ -36,6 +36,9 @@ pub struct ServerConfig {
     /// Accept the unmodified aitviewer client (pickled messages, decoded by a
     /// restricted decoder). `auto`: only when bound to loopback without a token.
     pub aitviewer_compat: Compat,
+    /// A connection must finish the WebSocket upgrade and its `hello` within
+    /// this many milliseconds, however slowly it trickles bytes (slowloris).
+    pub handshake_timeout_ms: u64,
 }
 
 /// Whether the aitviewer (pickle) compatibility path is open.
@@ -72,6 +75,7 @@ impl Default for ServerConfig {
             token: None,
             outbox_messages: 4096,
             aitviewer_compat: Compat::Auto,
+            handshake_timeout_ms: 10_000,
         }
     }
 }

@@ -160,6 +160,16 @@ mod tests {
         assert_eq!((scalar.shape.len(), scalar.data[0]), (0, 2.5));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_npy_bytes_never_panic(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = parse_npy(&body);
+            let mut with_magic = b"\x93NUMPY\x01\x00".to_vec();
+            with_magic.extend(&body);
+            let _ = parse_npy(&with_magic);
+        }
+    }
+
     #[test]
     fn rejects_bad_arrays_with_reasons() {
         assert!(parse_npy(b"hello world").unwrap_err().contains("magic"));

@@ -373,6 +373,19 @@ mod tests {
         assert!(decode(&imgs[0]).unwrap_err().contains("cannot decode the jpeg"));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+        /// Image bytes from a client: any content after a JPEG or PNG signature is an error or an image.
+        #[test]
+        fn arbitrary_encoded_images_never_panic(png in proptest::prelude::any::<bool>(), body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let mut bytes = if png { b"\x89PNG\r\n\x1a\n".to_vec() } else { vec![0xFF, 0xD8, 0xFF] };
+            bytes.extend(body);
+            if let Ok(imgs) = parse(1, &env(Value::Bin(bytes)), Instant::now()) {
+                let _ = decode(&imgs[0]);
+            }
+        }
+    }
+
     #[test]
     fn decoder_keeps_only_the_newest_per_window() {
         let wake: Arc<Mutex<Option<Wake>>> = Arc::default();

@@ -1,0 +1,249 @@
+//! Load and fault tests against the real binary on loopback: many clients,
+//! clients that die, stall, trickle or flood, and a misbehaving script and
+//! plugin under load. Each ends with a check that everyone else still works.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{Periscope, test_dir};
+use periscope_client::Viewer;
+use periscope_protocol::{Envelope, MessageType, NdArray, Value, encode_value};
+
+fn one_point(v: f32) -> Value {
+    NdArray::from_f32(vec![1, 3], vec![v; 3]).into()
+}
+
+/// A client still gets answers and its data is kept.
+fn still_serves(p: &Periscope) {
+    let mut v = p.client("after");
+    let uid = v.spheres(NdArray::from_f32(vec![1, 3], vec![7.0; 3]), vec![]).unwrap();
+    assert_eq!(v.query_data(uid, "positions", 0).unwrap().to_f32()[0], 7.0);
+}
+
+#[test]
+fn sixty_four_clients_five_thousand_messages_each_in_order() {
+    // The queue is FIFO across clients: a query waits behind what is queued, so
+    // its budget bounds how long an answer can take under load.
+    let p = Periscope::start("[server]\nqueue_messages = 4096\n");
+    let addr = p.addr;
+    let start = Instant::now();
+    let threads: Vec<_> = (0..64)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut v = Viewer::connect(addr, &format!("load{i}")).unwrap();
+                let uid = v.spheres(NdArray::from_f32(vec![1, 3], vec![0.0; 3]), vec![]).unwrap();
+                for f in 1..5000 {
+                    v.add_frames(uid, vec![one_point(f as f32)], vec![]).unwrap();
+                }
+                // Handled in order: frame k holds value k for every k checked.
+                for k in [1i64, 999, 2500, 4999] {
+                    assert_eq!(v.query_data(uid, "positions", k).unwrap().to_f32()[0], k as f32);
+                }
+            })
+        })
+        .collect();
+    // The viewer stays responsive while it ingests: a query from another client is answered promptly.
+    let mut probe = p.client("probe");
+    let mut worst = Duration::ZERO;
+    while threads.iter().any(|t| !t.is_finished()) {
+        let t0 = Instant::now();
+        probe.query().unwrap();
+        worst = worst.max(t0.elapsed());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    let s = probe.query().unwrap();
+    assert_eq!(s.nodes.len(), 64);
+    assert!(s.nodes.iter().all(|n| n.n_frames == 5000), "no message lost");
+    eprintln!(
+        "64 x 5000 messages in {:.1} s; slowest query during the load {:?}",
+        start.elapsed().as_secs_f32(),
+        worst
+    );
+    assert!(worst < Duration::from_secs(5), "the viewer answered too slowly during the load ({worst:?})");
+}
+
+#[test]
+fn client_killed_mid_frame_does_not_hurt_others() {
+    let p = Periscope::start("");
+    let mut other = p.client("other");
+    let uid = other.spheres(NdArray::from_f32(vec![1, 3], vec![1.0; 3]), vec![]).unwrap();
+    // A client starts a large binary frame and vanishes halfway through.
+    let mut v = p.client("dies");
+    let big = encode_value(
+        &Envelope::new(MessageType::Spheres.as_i64())
+            .with_uid(1)
+            .with_arg(NdArray::from_f32(vec![100_000, 3], vec![0.5; 300_000]))
+            .to_value(),
+    );
+    let sock = v.raw_socket().get_mut();
+    // WebSocket header for a masked binary frame with a 64-bit length, then half the payload.
+    let mut header = vec![0x82, 0xFF];
+    header.extend((big.len() as u64).to_be_bytes());
+    header.extend([0, 0, 0, 0]); // zero mask
+    sock.write_all(&header).unwrap();
+    sock.write_all(&big[..big.len() / 2]).unwrap();
+    sock.flush().unwrap();
+    drop(v);
+    other.add_frames(uid, vec![one_point(2.0)], vec![]).unwrap();
+    assert_eq!(other.query_data(uid, "positions", 1).unwrap().to_f32()[0], 2.0);
+    still_serves(&p);
+}
+
+#[test]
+fn client_that_never_reads_replies_loses_only_its_replies() {
+    let p = Periscope::start("[server]\noutbox_messages = 16\n");
+    let mut lazy = p.client("lazy");
+    // Hundreds of requests whose answers it never reads: its outbox overflows.
+    for _ in 0..2000 {
+        lazy.send_message(MessageType::Query.as_i64(), None, vec![], vec![]).unwrap();
+    }
+    for _ in 0..200 {
+        lazy.send_message(MessageType::Delete.as_i64(), Some(999), vec![], vec![]).unwrap();
+    }
+    still_serves(&p);
+    let mut other = p.client("other");
+    assert!(other.query().unwrap().clients.iter().any(|c| c.name == "lazy"));
+}
+
+#[test]
+fn slowloris_is_closed_at_the_handshake_deadline() {
+    let p = Periscope::start("[server]\nhandshake_timeout_ms = 500\n");
+    // Trickles the HTTP upgrade a byte at a time, never finishing.
+    let mut slow = TcpStream::connect(p.addr).unwrap();
+    slow.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n";
+    let start = Instant::now();
+    let mut closed = false;
+    for b in request.iter().cycle().take(200) {
+        if slow.write_all(&[*b]).is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 64];
+        match slow.read(&mut buf) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(_) | Err(_) => {}
+        }
+        if start.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+    }
+    assert!(closed, "a trickling connection must be closed");
+    assert!(start.elapsed() < Duration::from_secs(3), "closed after {:?}", start.elapsed());
+    // A connection that upgrades but never says hello is closed too.
+    let silent = TcpStream::connect(p.addr).unwrap();
+    let (mut ws, _) = tungstenite::client(format!("ws://{}/", p.addr), silent).unwrap();
+    ws.get_mut().set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let t0 = Instant::now();
+    assert!(ws.read().is_err(), "no hello: the viewer hangs up");
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    still_serves(&p);
+}
+
+#[test]
+fn flood_beyond_the_size_limit_closes_that_connection_only() {
+    let p = Periscope::start("[server]\nmax_message_bytes = 100000\n");
+    let mut ok = p.client("fine");
+    let uid = ok.spheres(NdArray::from_f32(vec![1, 3], vec![1.0; 3]), vec![]).unwrap();
+    let mut flood = p.client("flood");
+    let r = flood.spheres(NdArray::from_f32(vec![20_000, 3], vec![0.0; 60_000]), vec![]);
+    let closed = r.is_err() || flood.query().is_err();
+    assert!(closed, "the flooding connection is closed (1009)");
+    ok.add_frames(uid, vec![one_point(3.0)], vec![]).unwrap();
+    assert_eq!(ok.query_data(uid, "positions", 1).unwrap().to_f32()[0], 3.0);
+}
+
+#[test]
+fn reconnect_storm_leaves_the_viewer_healthy() {
+    let p = Periscope::start("");
+    let addr = p.addr;
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            std::thread::spawn(move || {
+                for i in 0..50 {
+                    let mut v = Viewer::connect(addr, &format!("storm{t}-{i}")).unwrap();
+                    if i % 2 == 0 {
+                        v.spheres(NdArray::from_f32(vec![1, 3], vec![0.0; 3]), vec![]).unwrap();
+                    }
+                    if i % 5 == 0 {
+                        v.query().unwrap();
+                    }
+                    // Half close cleanly, half just drop the socket.
+                    if i % 3 == 0 {
+                        let _ = v.close();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut v = p.client("check");
+    let state = v.query().unwrap();
+    assert_eq!(state.nodes.len(), 100, "every node of the storm arrived");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while v.query().unwrap().clients.iter().filter(|c| c.connected).count() > 1 {
+        assert!(Instant::now() < deadline, "storm connections still open");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    still_serves(&p);
+}
+
+#[test]
+fn looping_script_and_panicking_plugin_under_load() {
+    let dir = test_dir();
+    std::fs::create_dir_all(dir.join("scripts")).unwrap();
+    std::fs::write(
+        dir.join("scripts/spin.rhai"),
+        "fn process_message(type, uid, args, kwargs, client) { if type == 10001 { loop { } } }",
+    )
+    .unwrap();
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let status = std::process::Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["build", "-q", "-p", "periscope-test-probe"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_periscope"));
+    let probe = exe.parent().unwrap().join(format!(
+        "{}periscope_test_probe{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    let config = format!(
+        "[dispatch]\nchain = [\"probe\", \"builtin\", \"scripts/*.rhai\"]\n[plugins]\npaths = [{:?}]\n\
+         [plugins.settings.probe]\nmode = \"panic\"\non_type = 10002\n[scripts]\nmax_failures = 1000000\n",
+        probe.display().to_string()
+    );
+    let p = Periscope::start_in(dir, &config, true);
+    let addr = p.addr;
+    let bad = std::thread::spawn(move || {
+        let mut v = Viewer::connect(addr, "bad").unwrap();
+        for i in 0..200 {
+            v.send_message(10001 + (i % 2), None, vec![], vec![]).unwrap();
+        }
+        v.query().unwrap();
+    });
+    let mut good = Viewer::connect(addr, "good").unwrap();
+    let uid = good.spheres(NdArray::from_f32(vec![1, 3], vec![0.0; 3]), vec![]).unwrap();
+    for f in 1..500 {
+        good.add_frames(uid, vec![one_point(f as f32)], vec![]).unwrap();
+    }
+    assert_eq!(good.query_data(uid, "positions", 499).unwrap().to_f32()[0], 499.0);
+    bad.join().unwrap();
+    still_serves(&p);
+    let log = p.log();
+    assert!(log.contains("too many operations"), "the loop was stopped and reported:\n{log}");
+    assert!(log.contains("panic"), "the plugin's panic was caught and reported:\n{log}");
+}

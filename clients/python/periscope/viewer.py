@@ -106,6 +106,8 @@ class RemoteViewer(RemoteRenderer):
             port = int(os.environ.get("PERISCOPE_PORT", DEFAULT_PORT))
         self.host, self.port, self.timeout, self.verbose = host, port, timeout, verbose
         self.url = f"ws://{host}:{port}"
+        if token is None:
+            token = os.environ.get("PERISCOPE_TOKEN") or None
         self.client_name, self.token, self.session = client_name or "python", token, session
         self.client_id = None
         self.resumed = False

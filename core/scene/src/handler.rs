@@ -65,6 +65,7 @@ impl Scene {
         let Some(t) = env.message_type() else {
             return Err(err("unknown_type", format!("unknown message type {}", env.kind)));
         };
+        self.check_client_limits(client, t)?;
         let mut applied = Applied::default();
         match t {
             MessageType::UserMessage => {}
@@ -112,6 +113,28 @@ impl Scene {
             }
         }
         Ok(applied)
+    }
+
+    /// Per-client limits (`max_nodes_per_client`, `max_bytes_per_client`) for messages that add data.
+    fn check_client_limits(&self, client: ClientId, t: MessageType) -> Result<(), SceneError> {
+        let creates = NodeKind::from_message_type(t).is_some();
+        let adds = creates || matches!(t, MessageType::AddFrames | MessageType::UpdateFrames);
+        let (max_nodes, max_bytes) = (self.config.max_nodes_per_client, self.config.max_bytes_per_client);
+        if !adds || (max_nodes == 0 && max_bytes == 0) {
+            return Ok(());
+        }
+        let mine = self.nodes.values().filter(|n| n.client == client);
+        let (count, bytes) = mine.fold((0usize, 0usize), |(c, b), n| (c + 1, b + n.data_bytes()));
+        if creates && max_nodes > 0 && count >= max_nodes {
+            return Err(err("limit", format!("this client already has {count} nodes (scene.max_nodes_per_client)")));
+        }
+        if max_bytes > 0 && bytes >= max_bytes {
+            return Err(err(
+                "limit",
+                format!("this client's nodes already hold {bytes} bytes (scene.max_bytes_per_client = {max_bytes})"),
+            ));
+        }
+        Ok(())
     }
 
     /// add/update frames of a body node: the parameters change as for any node,

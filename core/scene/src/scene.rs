@@ -14,11 +14,15 @@ pub struct SceneConfig {
     pub drop_nodes_on_disconnect: bool,
     /// Refuse node creation beyond this many nodes.
     pub max_nodes: usize,
+    /// Refuse node creation by one client beyond this many of its nodes (0: no limit).
+    pub max_nodes_per_client: usize,
+    /// Refuse data from one client once its nodes hold this many bytes (0: no limit).
+    pub max_bytes_per_client: usize,
 }
 
 impl Default for SceneConfig {
     fn default() -> Self {
-        Self { drop_nodes_on_disconnect: false, max_nodes: 100_000 }
+        Self { drop_nodes_on_disconnect: false, max_nodes: 100_000, max_nodes_per_client: 0, max_bytes_per_client: 0 }
     }
 }
 

@@ -185,6 +185,13 @@ fn main() -> anyhow::Result<()> {
     if config.viewer.export_dir.is_relative() {
         config.viewer.export_dir = base.join(&config.viewer.export_dir);
     }
+    // The token may come from the environment rather than a file others can read.
+    if config.server.token.as_deref().is_none_or(str::is_empty)
+        && let Ok(t) = std::env::var("PERISCOPE_TOKEN")
+        && !t.is_empty()
+    {
+        config.server.token = Some(t);
+    }
     if let Some(h) = cli.host {
         config.server.host = h;
     }

@@ -1,0 +1,392 @@
+//! `periscope-bench`: measures, in one run on loopback, against the real
+//! release viewer (docs/benchmarks.md):
+//!
+//! 1. raw TCP loopback throughput (the baseline),
+//! 2. mesh ingest from the Rust client (6,890 vertices x 2,000 frames, chunked and frame by frame),
+//! 3. the same from the Python client (a subprocess, if `.venv` exists),
+//! 4. small messages per second from 1 and 16 clients, with the chain as `builtin`
+//!    only, plus a no-op script, plus a no-op plugin (per-stage overhead),
+//! 5. images per second (512x512, 1920x1080; raw and JPEG) and the camera round trip,
+//! 6. the viewer's peak resident memory over the ingested payload.
+//!
+//!     cargo build --release --workspace && cargo run --release -p periscope-bench -- [--json] [--quick]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use periscope_client::Viewer;
+use periscope_protocol::{MessageType, NdArray, Reply, Value};
+
+const VERTICES: usize = 6890;
+
+struct Row {
+    name: String,
+    value: f64,
+    unit: &'static str,
+    /// Ratio to the baseline, where one applies.
+    ratio: Option<f64>,
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn release_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| repo().join("target/release"))
+}
+
+/// A release viewer in its own directory.
+struct ViewerProc {
+    child: Child,
+    addr: SocketAddr,
+    _dir: PathBuf,
+}
+
+impl ViewerProc {
+    fn start(config: &str, scripts: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let exe = release_dir().join("periscope");
+        if !exe.exists() {
+            bail!("{} not found: run `cargo build --release --workspace` first", exe.display());
+        }
+        let dir = std::env::temp_dir().join(format!("periscope-bench-{}-{}", std::process::id(), rand_suffix()));
+        std::fs::create_dir_all(dir.join("scripts"))?;
+        std::fs::write(dir.join("config.toml"), config)?;
+        for (name, text) in scripts {
+            std::fs::write(dir.join("scripts").join(name), text)?;
+        }
+        let mut child = Command::new(exe)
+            .args(["--headless", "--port", "0", "--log-level", "error", "--config"])
+            .arg(dir.join("config.toml"))
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().context("stdout")?).read_line(&mut line)?;
+        let addr = line.trim().strip_prefix("periscope listening on ws://").context("viewer did not start")?.parse()?;
+        Ok(Self { child, addr, _dir: dir })
+    }
+
+    /// Peak resident memory (VmHWM) in bytes.
+    fn peak_rss(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let kb: u64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb * 1024)
+    }
+}
+
+impl Drop for ViewerProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self._dir);
+    }
+}
+
+fn rand_suffix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() as u64)
+}
+
+/// 1. Raw TCP loopback: one writer, one reader, 4 MiB writes.
+fn loopback_mb_s(seconds: f64) -> anyhow::Result<f64> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let reader = std::thread::spawn(move || -> std::io::Result<u64> {
+        let (mut s, _) = listener.accept()?;
+        let mut buf = vec![0u8; 4 << 20];
+        let mut total = 0u64;
+        loop {
+            match s.read(&mut buf)? {
+                0 => return Ok(total),
+                n => total += n as u64,
+            }
+        }
+    });
+    let mut w = TcpStream::connect(addr)?;
+    let chunk = vec![0u8; 4 << 20];
+    let t0 = Instant::now();
+    while t0.elapsed().as_secs_f64() < seconds {
+        w.write_all(&chunk)?;
+    }
+    drop(w);
+    let total = reader.join().map_err(|_| anyhow::anyhow!("reader panicked"))??;
+    Ok(total as f64 / t0.elapsed().as_secs_f64() / 1e6)
+}
+
+fn mesh_frames(frames: usize) -> Vec<f32> {
+    (0..frames * VERTICES * 3).map(|i| (i % 1000) as f32 * 1e-3).collect()
+}
+
+/// 2. Mesh ingest from Rust; returns MB/s.
+fn ingest(addr: SocketAddr, frames: usize, chunk: usize) -> anyhow::Result<f64> {
+    let data = mesh_frames(frames);
+    let mut v = Viewer::connect(addr, "bench-ingest")?;
+    let faces = NdArray::from_i64(vec![1, 3], vec![0, 1, 2]);
+    let per = VERTICES * 3;
+    let t0 = Instant::now();
+    let uid = v.meshes(NdArray::from_f32(vec![chunk, VERTICES, 3], data[..chunk * per].to_vec()), faces, vec![])?;
+    let mut at = chunk;
+    while at < frames {
+        let n = chunk.min(frames - at);
+        let part = NdArray::from_f32(vec![n, VERTICES, 3], data[at * per..(at + n) * per].to_vec());
+        v.add_frames(uid, vec![part.into()], vec![])?;
+        at += n;
+    }
+    let state = v.query()?;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let node = state.nodes.iter().find(|n| n.uid == Some(uid)).context("node")?;
+    if node.n_frames != frames {
+        bail!("the viewer has {} frames, expected {frames}", node.n_frames);
+    }
+    v.delete(uid)?;
+    v.query()?;
+    Ok((frames * per * 4) as f64 / elapsed / 1e6)
+}
+
+/// 3. The same from the Python client, frame by frame.
+fn python_ingest(addr: SocketAddr, frames: usize) -> anyhow::Result<Option<f64>> {
+    let py = repo().join(".venv/bin/python");
+    if !py.exists() {
+        return Ok(None);
+    }
+    let script = format!(
+        "import time, numpy as np\nfrom periscope import RemoteViewer, RemoteMeshes\n\
+         v = np.random.default_rng(0).random(({frames}, {VERTICES}, 3), dtype=np.float32)\n\
+         with RemoteViewer('127.0.0.1', {port}, client_name='bench-python') as r:\n\
+         \x20   t0 = time.perf_counter(); m = RemoteMeshes(r, v[0], np.array([[0, 1, 2]]))\n\
+         \x20   for f in v[1:]:\n\x20       m.add_frames(f)\n\
+         \x20   r.sync(); print(v.nbytes / (time.perf_counter() - t0) / 1e6); m.delete(); r.sync()\n",
+        port = addr.port()
+    );
+    let out = Command::new(py).args(["-c", &script]).output()?;
+    if !out.status.success() {
+        bail!("python ingest failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+}
+
+/// 4. Small messages per second from `clients` clients, `n` each (small add_frames).
+fn small_messages(addr: SocketAddr, clients: usize, n: usize) -> anyhow::Result<f64> {
+    let t0 = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|i| {
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                let mut v = Viewer::connect(addr, &format!("small{i}"))?;
+                let uid = v.spheres(NdArray::from_f32(vec![1, 3], vec![0.0; 3]), vec![])?;
+                for f in 0..n {
+                    v.add_frames(uid, vec![NdArray::from_f32(vec![1, 3], vec![f as f32; 3]).into()], vec![])?;
+                }
+                v.query()?;
+                v.delete(uid)?;
+                v.query()?;
+                Ok(())
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().map_err(|_| anyhow::anyhow!("client panicked"))??;
+    }
+    Ok((clients * n) as f64 / t0.elapsed().as_secs_f64())
+}
+
+fn images_message(image: Value) -> Vec<(String, Value)> {
+    vec![("images".into(), Value::Array(vec![image]))]
+}
+
+fn image_window(v: &mut Viewer) -> anyhow::Result<(u64, u64)> {
+    let seq = v.send_message(MessageType::QueryImages.as_i64(), None, vec![], vec![])?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(Reply::Other { kind, fields }) = v.recv(Duration::from_secs(1))?
+            && kind == MessageType::ImagesState.as_i64()
+            && fields.iter().any(|(k, val)| k == "ref_seq" && val.as_i64() == Some(seq as i64))
+        {
+            let windows = fields.iter().find(|(k, _)| k == "windows").map(|(_, w)| w.clone());
+            let first = match windows {
+                Some(Value::Array(w)) if !w.is_empty() => w[0].clone(),
+                _ => return Ok((0, 0)),
+            };
+            let get = |k: &str| first.get(k).and_then(Value::as_i64).unwrap_or(0) as u64;
+            return Ok((get("decoded"), get("received")));
+        }
+    }
+    bail!("no images state")
+}
+
+/// 5. Images per second shown, sending as fast as possible for `seconds`.
+fn images_fps(addr: SocketAddr, w: usize, h: usize, jpeg: bool, seconds: f64) -> anyhow::Result<(f64, f64)> {
+    let mut v = Viewer::connect(addr, "bench-images")?;
+    let rgb: Vec<u8> = (0..w * h * 3).map(|i| ((i / 3 % w) * 255 / w) as u8).collect();
+    let payload = if jpeg {
+        let mut out = Vec::new();
+        image::RgbImage::from_raw(w as u32, h as u32, rgb.clone())
+            .context("image")?
+            .write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg)?;
+        Value::Bin(out)
+    } else {
+        Value::NdArray(NdArray::from_le_bytes(periscope_protocol::DType::U8, vec![h, w, 3], &rgb)?)
+    };
+    let bytes = match &payload {
+        Value::Bin(b) => b.len(),
+        _ => rgb.len(),
+    };
+    let t0 = Instant::now();
+    let mut sent = 0u64;
+    while t0.elapsed().as_secs_f64() < seconds {
+        v.send_message(MessageType::Images.as_i64(), None, vec![], images_message(payload.clone()))?;
+        sent += 1;
+    }
+    v.query()?;
+    std::thread::sleep(Duration::from_millis(200));
+    let (decoded, _) = image_window(&mut v)?;
+    let elapsed = t0.elapsed().as_secs_f64();
+    let _ = sent;
+    Ok((decoded as f64 / elapsed, bytes as f64 * sent as f64 / elapsed / 1e6))
+}
+
+/// 5b. Camera requested -> received -> image citing it sent -> decoded (ms): median, p99.
+fn camera_round_trip(addr: SocketAddr, n: usize) -> anyhow::Result<(f64, f64)> {
+    let mut v = Viewer::connect(addr, "bench-rtt")?;
+    let img =
+        Value::NdArray(NdArray::from_le_bytes(periscope_protocol::DType::U8, vec![64, 64, 3], &[0u8; 64 * 64 * 3])?);
+    let mut times = Vec::with_capacity(n);
+    let mut decoded_before = 0;
+    for _ in 0..n {
+        let t0 = Instant::now();
+        v.send_message(MessageType::RequireCamera.as_i64(), None, vec![], vec![("enabled".into(), Value::Bool(true))])?;
+        let cam_seq = loop {
+            match v.recv(Duration::from_secs(5))? {
+                Some(Reply::Other { kind, fields }) if kind == MessageType::Camera.as_i64() => {
+                    break fields.iter().find(|(k, _)| k == "seq").and_then(|(_, s)| s.as_i64()).unwrap_or(0);
+                }
+                Some(_) => {}
+                None => bail!("no camera"),
+            }
+        };
+        let mut msg = images_message(img.clone());
+        msg.push(("camera_seq".into(), Value::Int(cam_seq)));
+        v.send_message(MessageType::Images.as_i64(), None, vec![], msg)?;
+        loop {
+            let (decoded, _) = image_window(&mut v)?;
+            if decoded > decoded_before {
+                decoded_before = decoded;
+                break;
+            }
+        }
+        times.push(t0.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok((times[times.len() / 2], times[(times.len() * 99 / 100).min(times.len() - 1)]))
+}
+
+fn main() -> anyhow::Result<()> {
+    let json = std::env::args().any(|a| a == "--json");
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (frames, small_n, seconds) = if quick { (200, 2000, 1.0) } else { (2000, 20000, 2.0) };
+    let mut rows: Vec<Row> = Vec::new();
+    let mut row = |name: &str, value: f64, unit: &'static str, ratio: Option<f64>| {
+        if !json {
+            let r = ratio.map_or(String::new(), |r| format!("{r:>8.3}"));
+            println!("{name:<52} {value:>12.2} {unit:<8} {r}");
+        }
+        rows.push(Row { name: name.into(), value, unit, ratio });
+    };
+    if !json {
+        println!("{:<52} {:>12} {:<8} {:>8}", "measurement", "value", "unit", "x base");
+    }
+
+    let base = loopback_mb_s(seconds)?;
+    row("1. raw TCP loopback (baseline)", base, "MB/s", Some(1.0));
+
+    let payload = (frames * VERTICES * 3 * 4) as f64;
+    let p = ViewerProc::start("", &[])?;
+    let chunked = ingest(p.addr, frames, 100)?;
+    row(&format!("2. mesh ingest, Rust, {frames} frames in chunks of 100"), chunked, "MB/s", Some(chunked / base));
+    let single = ingest(p.addr, frames, 1)?;
+    row(&format!("2. mesh ingest, Rust, {frames} frames one by one"), single, "MB/s", Some(single / base));
+    match python_ingest(p.addr, frames)? {
+        Some(py) => row("3. mesh ingest, Python, frame by frame", py, "MB/s", Some(py / base)),
+        None => row("3. mesh ingest, Python (no .venv: skipped)", 0.0, "MB/s", None),
+    }
+    if let Some(rss) = p.peak_rss() {
+        // The viewer held each ingested sequence (then deleted it); peak over one sequence's payload.
+        row("6. viewer peak resident memory / payload", rss as f64 / payload, "x", None);
+    }
+    drop(p);
+
+    let probe = release_dir().join(format!(
+        "{}periscope_test_probe{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    let noop_script = "fn process_message(type, uid, args, kwargs, client) { }";
+    let configs: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+        ("builtin only", "[dispatch]\nchain = [\"builtin\"]\n".into(), vec![]),
+        (
+            "+ no-op script",
+            "[dispatch]\nchain = [\"builtin\", \"scripts/*.rhai\"]\n".into(),
+            vec![("noop.rhai", noop_script)],
+        ),
+        (
+            "+ no-op plugin",
+            format!(
+                "[dispatch]\nchain = [\"builtin\", \"probe\"]\n[plugins]\npaths = [{:?}]\n",
+                probe.display().to_string()
+            ),
+            vec![],
+        ),
+    ];
+    let mut base_rate = [0.0f64; 2];
+    for (label, config, scripts) in &configs {
+        if label.contains("plugin") && !probe.exists() {
+            row(&format!("4. {label} (build the workspace in release: skipped)"), 0.0, "msg/s", None);
+            continue;
+        }
+        let p = ViewerProc::start(config, scripts)?;
+        for (k, clients) in [1usize, 16].into_iter().enumerate() {
+            let rate = small_messages(p.addr, clients, small_n / clients.max(1) * if clients > 1 { 4 } else { 1 })?;
+            row(&format!("4. small messages, {clients} client(s), {label}"), rate, "msg/s", None);
+            if base_rate[k] == 0.0 {
+                base_rate[k] = rate;
+            } else {
+                let overhead = (1.0 / rate - 1.0 / base_rate[k]) * 1e6;
+                row(&format!("4.   per-message cost of the stage, {clients} client(s)"), overhead, "us", None);
+            }
+        }
+    }
+
+    let p = ViewerProc::start("", &[])?;
+    for (w, h) in [(512usize, 512usize), (1920, 1080)] {
+        for jpeg in [false, true] {
+            let (fps, mbs) = images_fps(p.addr, w, h, jpeg, seconds)?;
+            let fmt = if jpeg { "JPEG" } else { "raw" };
+            row(&format!("5. images {w}x{h} {fmt}: shown per second"), fps, "fps", None);
+            row(&format!("5. images {w}x{h} {fmt}: accepted"), mbs, "MB/s", Some(mbs / base));
+        }
+    }
+    let (median, p99) = camera_round_trip(p.addr, if quick { 20 } else { 100 })?;
+    row("5. camera -> image round trip, median", median, "ms", None);
+    row("5. camera -> image round trip, p99", p99, "ms", None);
+
+    if json {
+        let items: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "{{\"name\": {:?}, \"value\": {}, \"unit\": {:?}, \"ratio\": {}}}",
+                    r.name,
+                    r.value,
+                    r.unit,
+                    r.ratio.map_or("null".into(), |x| x.to_string())
+                )
+            })
+            .collect();
+        println!("{{\"baseline_mb_s\": {base}, \"results\": [{}]}}", items.join(", "));
+    }
+    Ok(())
+}

@@ -284,6 +284,9 @@ fn camera_round_trip(addr: SocketAddr, n: usize) -> anyhow::Result<(f64, f64)> {
     Ok((times[times.len() / 2], times[(times.len() * 99 / 100).min(times.len() - 1)]))
 }
 
+/// A chain to measure: label, config.toml text, scripts to put in `scripts/`.
+type ChainSetup<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
+
 fn main() -> anyhow::Result<()> {
     let json = std::env::args().any(|a| a == "--json");
     let quick = std::env::args().any(|a| a == "--quick");
@@ -325,7 +328,7 @@ fn main() -> anyhow::Result<()> {
         std::env::consts::DLL_SUFFIX
     ));
     let noop_script = "fn process_message(type, uid, args, kwargs, client) { }";
-    let configs: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+    let configs: Vec<ChainSetup> = vec![
         ("builtin only", "[dispatch]\nchain = [\"builtin\"]\n".into(), vec![]),
         (
             "+ no-op script",

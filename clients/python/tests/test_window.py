@@ -32,6 +32,20 @@ def screenshot(display, path):
     return int(colors)
 
 
+def open_window(n, cfg):
+    """Waits for Xvfb display :n, then starts the viewer window on it; returns (process, port)."""
+    deadline = time.monotonic() + 10
+    while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
+        assert time.monotonic() < deadline, "Xvfb did not start"
+        time.sleep(0.05)
+    env = dict(os.environ, DISPLAY=f":{n}")
+    env.pop("WAYLAND_DISPLAY", None)
+    env.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp())
+    proc = subprocess.Popen([str(BIN), "--port", "0", "--config", str(cfg)], env=env, stdout=subprocess.PIPE,
+                            text=True)
+    return proc, int(proc.stdout.readline().strip().rsplit(":", 1)[1])
+
+
 def cpu_seconds(pid, interval):
     """CPU time (user + system) the process used during `interval` seconds."""
     def ticks():
@@ -71,17 +85,7 @@ def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
                    f'[plugins]\npaths = ["{stats}"]\n')
     proc = None
     try:
-        deadline = time.monotonic() + 10
-        while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
-            assert time.monotonic() < deadline, "Xvfb did not start"
-            time.sleep(0.05)
-        env = dict(os.environ, DISPLAY=display)
-        env.pop("WAYLAND_DISPLAY", None)
-        env.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp())
-        proc = subprocess.Popen([str(BIN), "--port", "0", "--config", str(cfg)], env=env,
-                                stdout=subprocess.PIPE, text=True)
-        line = proc.stdout.readline().strip()
-        port = int(line.rsplit(":", 1)[1])
+        proc, port = open_window(n, cfg)
         with RemoteViewer("127.0.0.1", port, client_name="window-test") as v:
             verts = np.random.default_rng(1).random((20, 30, 3))
             RemoteMeshes(v, verts, np.array([[0, 1, 2], [2, 3, 4]]), name="Window test mesh")
@@ -141,16 +145,7 @@ def test_image_windows_show_the_example_renderer():
     cfg.write_text('[viewer]\ntitle = "Periscope image windows"\n')
     proc = renderer = None
     try:
-        deadline = time.monotonic() + 10
-        while not os.path.exists(f"/tmp/.X11-unix/X{n}"):
-            assert time.monotonic() < deadline, "Xvfb did not start"
-            time.sleep(0.05)
-        env = dict(os.environ, DISPLAY=display)
-        env.pop("WAYLAND_DISPLAY", None)
-        env.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp())
-        proc = subprocess.Popen([str(BIN), "--port", "0", "--config", str(cfg)], env=env,
-                                stdout=subprocess.PIPE, text=True)
-        port = int(proc.stdout.readline().strip().rsplit(":", 1)[1])
+        proc, port = open_window(n, cfg)
         renderer = subprocess.Popen([sys.executable, str(REPO / "examples/python/image_renderer.py"), "--two",
                                      "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         shot = REPO / "target" / "screenshots" / "image-windows.png"

@@ -556,27 +556,17 @@ impl Renderer {
         let mut stats = FrameStats::default();
         {
             let [r, g, b] = self.options.background.map(|c| f64::from(srgb_to_linear(c)));
-            let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("scene"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &target.msaa_view,
-                    depth_slice: None,
-                    resolve_target: Some(&target.color_view),
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color { r, g, b, a: 1.0 }),
-                        // Only the resolved image is kept.
-                        store: wgpu::StoreOp::Discard,
-                    },
-                })],
-                depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
-                    view: &target.depth_view,
-                    depth_ops: Some(wgpu::Operations { load: wgpu::LoadOp::Clear(1.0), store: wgpu::StoreOp::Discard }),
-                    stencil_ops: None,
-                }),
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
+            let color = wgpu::RenderPassColorAttachment {
+                view: &target.msaa_view,
+                depth_slice: None,
+                resolve_target: Some(&target.color_view),
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(wgpu::Color { r, g, b, a: 1.0 }),
+                    // Only the resolved image is kept.
+                    store: wgpu::StoreOp::Discard,
+                },
+            };
+            let mut pass = begin_pass(&mut enc, "scene", color, &target.depth_view);
             pass.set_bind_group(0, &self.globals_bind_group, &[]);
             if self.options.grid
                 && let Some(v) = &self.grid.vertices
@@ -599,26 +589,16 @@ impl Renderer {
         self.write_globals(target, camera);
         let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pick") });
         {
-            let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("pick"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &target.id_view,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
-                depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
-                    view: &target.pick_depth_view,
-                    depth_ops: Some(wgpu::Operations { load: wgpu::LoadOp::Clear(1.0), store: wgpu::StoreOp::Discard }),
-                    stencil_ops: None,
-                }),
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
+            let ids = wgpu::RenderPassColorAttachment {
+                view: &target.id_view,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
+                    store: wgpu::StoreOp::Store,
+                },
+            };
+            let mut pass = begin_pass(&mut enc, "pick", ids, &target.pick_depth_view);
             pass.set_bind_group(0, &self.globals_bind_group, &[]);
             self.draw_nodes(&mut pass, Pass::Pick, &mut FrameStats::default());
         }
@@ -664,6 +644,27 @@ impl Renderer {
             }
         }
     }
+}
+
+/// A render pass with one color attachment and a cleared depth buffer that is not kept.
+fn begin_pass<'e>(
+    enc: &'e mut wgpu::CommandEncoder,
+    label: &str,
+    color: wgpu::RenderPassColorAttachment<'e>,
+    depth: &'e wgpu::TextureView,
+) -> wgpu::RenderPass<'e> {
+    enc.begin_render_pass(&wgpu::RenderPassDescriptor {
+        label: Some(label),
+        color_attachments: &[Some(color)],
+        depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
+            view: depth,
+            depth_ops: Some(wgpu::Operations { load: wgpu::LoadOp::Clear(1.0), store: wgpu::StoreOp::Discard }),
+            stencil_ops: None,
+        }),
+        timestamp_writes: None,
+        occlusion_query_set: None,
+        multiview_mask: None,
+    })
 }
 
 fn draw_instanced(pass: &mut wgpu::RenderPass<'_>, shape: &GpuShape, inst: &GrowBuffer, stats: &mut FrameStats) {

@@ -1,11 +1,15 @@
-//! A bounded, byte-limited FIFO between the network threads and the scene.
+//! A bounded, byte-limited queue between the network threads and the scene.
 //!
 //! Producers block while the queue holds more than its byte or item budget, so
 //! a fast sender stops being read and TCP pushes back on it. One item larger
 //! than the whole budget is still admitted when the queue is empty, so a
 //! single big (but allowed) message never deadlocks.
+//!
+//! Items are FIFO per key (per client) and the consumer takes keys in turn
+//! (round robin), so a client flooding the queue delays another client's next
+//! message by at most one of its own, not by everything it queued.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -13,9 +17,29 @@ use std::time::{Duration, Instant};
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
 struct Inner<T> {
-    items: VecDeque<(T, usize)>,
+    /// Per key, its items in order.
+    queues: HashMap<u64, VecDeque<(T, usize)>>,
+    /// Keys with items, in the order they are served.
+    turns: VecDeque<u64>,
+    items: usize,
     bytes: usize,
     closed: bool,
+}
+
+impl<T> Inner<T> {
+    fn pop(&mut self) -> Option<(T, usize)> {
+        let key = self.turns.pop_front()?;
+        let q = self.queues.get_mut(&key)?;
+        let item = q.pop_front()?;
+        if q.is_empty() {
+            self.queues.remove(&key);
+        } else {
+            self.turns.push_back(key);
+        }
+        self.items -= 1;
+        self.bytes -= item.1;
+        Some(item)
+    }
 }
 
 /// A multi-producer, single-consumer queue bounded by bytes and by count.
@@ -26,6 +50,7 @@ pub struct ByteQueue<T> {
     max_bytes: usize,
     max_items: usize,
     waker: Mutex<Option<Waker>>,
+    key: fn(&T) -> u64,
 }
 
 /// The outcome of a timed push.
@@ -38,14 +63,27 @@ pub enum PushError<T> {
 }
 
 impl<T> ByteQueue<T> {
+    /// A plain FIFO (every item has the same key).
     pub fn new(max_bytes: usize, max_items: usize) -> Self {
+        Self::with_key(max_bytes, max_items, |_| 0)
+    }
+
+    /// FIFO per `key(item)`, keys served in turn.
+    pub fn with_key(max_bytes: usize, max_items: usize, key: fn(&T) -> u64) -> Self {
         Self {
-            inner: Mutex::new(Inner { items: VecDeque::new(), bytes: 0, closed: false }),
+            inner: Mutex::new(Inner {
+                queues: HashMap::new(),
+                turns: VecDeque::new(),
+                items: 0,
+                bytes: 0,
+                closed: false,
+            }),
             not_full: Condvar::new(),
             not_empty: Condvar::new(),
             max_bytes,
             max_items: max_items.max(1),
             waker: Mutex::new(None),
+            key,
         }
     }
 
@@ -61,7 +99,7 @@ impl<T> ByteQueue<T> {
     }
 
     fn fits(&self, inner: &Inner<T>, cost: usize) -> bool {
-        inner.items.is_empty() || (inner.bytes + cost <= self.max_bytes && inner.items.len() < self.max_items)
+        inner.items == 0 || (inner.bytes + cost <= self.max_bytes && inner.items < self.max_items)
     }
 
     /// Pushes `item` (weighing `cost` bytes), waiting up to `timeout` for room.
@@ -81,8 +119,14 @@ impl<T> ByteQueue<T> {
             }
             inner = self.not_full.wait_timeout(inner, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
-        let was_empty = inner.items.is_empty();
-        inner.items.push_back((item, cost));
+        let was_empty = inner.items == 0;
+        let key = (self.key)(&item);
+        let q = inner.queues.entry(key).or_default();
+        q.push_back((item, cost));
+        if q.len() == 1 {
+            inner.turns.push_back(key);
+        }
+        inner.items += 1;
         inner.bytes += cost;
         drop(inner);
         self.not_empty.notify_one();
@@ -94,10 +138,11 @@ impl<T> ByteQueue<T> {
         Ok(())
     }
 
-    /// Newest wins: swaps `item` in for the first queued item that `same` matches,
-    /// keeping its place in line, and returns the replaced item; `carry` may move
-    /// state (e.g. a drop count) from the old item into the new one first.
-    /// Never waits. When nothing matches (or the queue is closed) the item is handed back.
+    /// Newest wins: swaps `item` in for the first queued item of its key that
+    /// `same` matches, keeping its place in line, and returns the replaced item;
+    /// `carry` may move state (e.g. a drop count) from the old item into the new
+    /// one first. Never waits. When nothing matches (or the queue is closed)
+    /// the item is handed back.
     pub fn replace_where(
         &self,
         mut item: T,
@@ -109,9 +154,11 @@ impl<T> ByteQueue<T> {
         if inner.closed {
             return Err(item);
         }
-        let Some(pos) = inner.items.iter().position(|(t, _)| same(t)) else { return Err(item) };
-        carry(&inner.items[pos].0, &mut item);
-        let (old, old_cost) = std::mem::replace(&mut inner.items[pos], (item, cost));
+        let key = (self.key)(&item);
+        let Some(q) = inner.queues.get_mut(&key) else { return Err(item) };
+        let Some(pos) = q.iter().position(|(t, _)| same(t)) else { return Err(item) };
+        carry(&q[pos].0, &mut item);
+        let (old, old_cost) = std::mem::replace(&mut q[pos], (item, cost));
         inner.bytes = inner.bytes - old_cost + cost;
         drop(inner);
         // The replacement may be smaller: a blocked producer may fit now.
@@ -119,29 +166,27 @@ impl<T> ByteQueue<T> {
         Ok(old)
     }
 
-    /// Pops the oldest item without waiting.
+    /// Pops the next item without waiting.
     pub fn try_pop(&self) -> Option<T> {
         let mut inner = self.lock();
-        let (item, cost) = inner.items.pop_front()?;
-        inner.bytes -= cost;
+        let (item, _) = inner.pop()?;
         drop(inner);
         self.not_full.notify_all();
         Some(item)
     }
 
-    /// Pops the oldest item, waiting up to `timeout` for one.
+    /// Pops the next item, waiting up to `timeout` for one.
     pub fn pop_timeout(&self, timeout: Duration) -> Option<T> {
         let deadline = Instant::now() + timeout;
         let mut inner = self.lock();
-        while inner.items.is_empty() {
+        while inner.items == 0 {
             let now = Instant::now();
             if now >= deadline || inner.closed {
                 return None;
             }
             inner = self.not_empty.wait_timeout(inner, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
-        let (item, cost) = inner.items.pop_front()?;
-        inner.bytes -= cost;
+        let (item, _) = inner.pop()?;
         drop(inner);
         self.not_full.notify_all();
         Some(item)
@@ -157,11 +202,11 @@ impl<T> ByteQueue<T> {
     /// `(items, bytes)` currently queued.
     pub fn len(&self) -> (usize, usize) {
         let inner = self.lock();
-        (inner.items.len(), inner.bytes)
+        (inner.items, inner.bytes)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lock().items.is_empty()
+        self.lock().items == 0
     }
 
     pub fn max_bytes(&self) -> usize {
@@ -184,6 +229,20 @@ mod tests {
         assert_eq!(q.len(), (3, 45));
         assert_eq!(q.replace_where(("z", 1), 5, |t| t.0 == "z", carry), Err(("z", 1)));
         assert_eq!([q.try_pop(), q.try_pop(), q.try_pop()], [Some(("a", 1)), Some(("b", 3)), Some(("c", 1))]);
+    }
+
+    #[test]
+    fn keys_take_turns_and_keep_their_own_order() {
+        let q = ByteQueue::with_key(1000, 100, |t: &(u64, u32)| t.0);
+        for i in 0..5 {
+            q.push_timeout((1, i), 1, Duration::ZERO).unwrap();
+        }
+        q.push_timeout((2, 0), 1, Duration::ZERO).unwrap();
+        q.push_timeout((2, 1), 1, Duration::ZERO).unwrap();
+        let order: Vec<_> = std::iter::from_fn(|| q.try_pop()).collect();
+        // Client 2's first message waits behind one of client 1's, not all five.
+        assert_eq!(order, [(1, 0), (2, 0), (1, 1), (2, 1), (1, 2), (1, 3), (1, 4)]);
+        assert_eq!(q.len(), (0, 0));
     }
 
     #[test]

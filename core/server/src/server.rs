@@ -147,6 +147,12 @@ pub enum Event {
 }
 
 impl Event {
+    /// A queue key per client, so the scene serves clients in turn
+    /// (`ByteQueue::with_key(budget, items, Event::queue_key)`).
+    pub fn queue_key(&self) -> u64 {
+        self.client().id()
+    }
+
     pub fn client(&self) -> &ClientRef {
         match self {
             Event::Connected { client, .. }

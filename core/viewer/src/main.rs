@@ -22,7 +22,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use periscope_dispatch::Chain;
 use periscope_scene::Scene;
-use periscope_server::{ByteQueue, Server};
+use periscope_server::{ByteQueue, Event, Server};
 
 use crate::config::Config;
 use crate::replay::Replay;
@@ -206,7 +206,9 @@ fn main() -> anyhow::Result<()> {
     let chain = Chain::from_config(&config.dispatch, &config.scripts, &config.plugins, &base, &mut scene)?;
     tracing::info!(chain = ?chain.stage_names(), "dispatch chain ready");
 
-    let queue = Arc::new(ByteQueue::new(config.server.queue_bytes, config.server.queue_messages));
+    // Clients take turns: a flooding client does not delay another's next message.
+    let queue =
+        Arc::new(ByteQueue::with_key(config.server.queue_bytes, config.server.queue_messages, Event::queue_key));
     let mut server = Server::start(config.server.clone(), Arc::clone(&queue))?;
     let listen = server.local_addr();
     // A machine-readable line for scripts and tests (the port matters when 0 was asked for).

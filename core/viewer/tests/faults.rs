@@ -25,9 +25,8 @@ fn still_serves(p: &Periscope) {
 
 #[test]
 fn sixty_four_clients_five_thousand_messages_each_in_order() {
-    // The queue is FIFO across clients: a query waits behind what is queued, so
-    // its budget bounds how long an answer can take under load.
-    let p = Periscope::start("[server]\nqueue_messages = 4096\n");
+    // Clients take turns in the queue: a query is not stuck behind 64 floods.
+    let p = Periscope::start("");
     let addr = p.addr;
     let start = Instant::now();
     let threads: Vec<_> = (0..64)
@@ -65,7 +64,7 @@ fn sixty_four_clients_five_thousand_messages_each_in_order() {
         start.elapsed().as_secs_f32(),
         worst
     );
-    assert!(worst < Duration::from_secs(5), "the viewer answered too slowly during the load ({worst:?})");
+    assert!(worst < Duration::from_secs(2), "the viewer answered too slowly during the load ({worst:?})");
 }
 
 #[test]

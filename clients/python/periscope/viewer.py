@@ -8,7 +8,7 @@ import threading
 import time
 
 import numpy as np
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
 from .codec import pack, unpack
@@ -62,10 +62,12 @@ def save_png(path, rgba):
         f.write(data)
 
 
-def open_websocket(url, timeout=10):
+def open_websocket(url, timeout=10, ssl=None):
     """A synchronous WebSocket connection tuned for bulk binary data (no
-    compression, no message size limit). The caller closes it."""
-    ws = connect(url, open_timeout=timeout, max_size=None, compression=None, close_timeout=timeout)
+    compression, no message size limit). The caller closes it. ``ssl`` is an
+    ``ssl.SSLContext`` for ``wss://`` URLs (None: the system's default trust)."""
+    extra = {"ssl": ssl} if ssl is not None and url.startswith("wss://") else {}
+    ws = connect(url, open_timeout=timeout, max_size=None, compression=None, close_timeout=timeout, **extra)
     # We own the connection's lifetime (closed in RemoteViewer.close); entering
     # it is what websockets >= 17.1 expects of connections not used in a with-block.
     return ws.__enter__()
@@ -101,11 +103,17 @@ class RemoteViewer(RemoteRenderer):
     RETRY_INTERVAL = 0.5
 
     def __init__(self, host="localhost", port=None, timeout=10, verbose=True,
-                 client_name=None, token=None, session=None, reconnect=True, required=False):
+                 client_name=None, token=None, session=None, reconnect=True, required=False, ssl=None):
+        scheme = "wss" if ssl is not None else "ws"
+        if "://" in host:  # a URL: ws://host:port or wss://host:port
+            scheme, rest = host.split("://", 1)
+            host, _, url_port = rest.rstrip("/").rpartition(":") if ":" in rest else (rest, "", "")
+            port = port if port is not None else (int(url_port) if url_port else None)
         if port is None:
             port = int(os.environ.get("PERISCOPE_PORT", DEFAULT_PORT))
         self.host, self.port, self.timeout, self.verbose = host, port, timeout, verbose
-        self.url = f"ws://{host}:{port}"
+        self.url = f"{scheme}://{host}:{port}"
+        self._ssl = ssl if not isinstance(ssl, bool) else None
         if token is None:
             token = os.environ.get("PERISCOPE_TOKEN") or None
         self.client_name, self.token, self.session = client_name or "python", token, session
@@ -149,9 +157,11 @@ class RemoteViewer(RemoteRenderer):
     def _connect(self):
         """Opens a connection and does the handshake; raises ConnectionError or ViewerError."""
         try:
-            ws = open_websocket(self.url, self.timeout)
-        except (OSError, TimeoutError) as e:
-            raise ConnectionError(f"cannot connect to a Periscope viewer at {self.url}: {e}") from e
+            ws = open_websocket(self.url, self.timeout, self._ssl)
+        except (OSError, TimeoutError, EOFError, WebSocketException) as e:
+            hint = " (does the viewer use TLS? then connect to wss://)" if isinstance(e, (EOFError, WebSocketException)) \
+                and self.url.startswith("ws://") else ""
+            raise ConnectionError(f"cannot connect to a Periscope viewer at {self.url}: {e}{hint}") from e
         hello = {"protocol": PROTOCOL_NAME, "version": PROTOCOL_VERSION, "client_name": self.client_name}
         if self.token is not None:
             hello["token"] = self.token

@@ -30,8 +30,9 @@ use tungstenite::Bytes;
 
 use crate::queue::PushError;
 use crate::server::{ClientRef, Event, Session, Shared, lock};
+use crate::stream::Stream;
 
-type Ws = WebSocket<TcpStream>;
+type Ws = WebSocket<Stream>;
 
 /// How a connection encodes its messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +77,13 @@ pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>) {
     // Read timeouts restart with every byte: a deadline for the whole handshake
     // closes connections that trickle (slowloris) or never say hello.
     let watchdog = HandshakeWatchdog::start(&stream, handshake_timeout, addr);
+    let stream = match Stream::new(stream, shared.tls.as_ref()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(%addr, error = %e, "cannot start TLS");
+            return;
+        }
+    };
     let max = shared.config.max_message_bytes;
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(max))
@@ -466,9 +474,9 @@ fn serve(
     wire: Wire,
     first: Option<Bytes>,
 ) {
-    let _ = ws.get_mut().set_write_timeout(Some(WRITE_TIMEOUT));
+    let _ = ws.get_mut().tcp().set_write_timeout(Some(WRITE_TIMEOUT));
     let mut wait = Duration::from_millis(1);
-    let _ = ws.get_mut().set_read_timeout(Some(wait));
+    let _ = ws.get_mut().tcp().set_read_timeout(Some(wait));
     let mut conn = Conn::default();
     let mut nonblocking = false;
     let mut urgent_wait = URGENT_POLL;
@@ -484,7 +492,7 @@ fn serve(
             return;
         }
         let urgent = conn.urgency.urgent();
-        if urgent != nonblocking && ws.get_mut().set_nonblocking(urgent).is_ok() {
+        if urgent != nonblocking && ws.get_mut().tcp().set_nonblocking(urgent).is_ok() {
             nonblocking = urgent;
         }
         let read = ws.read();
@@ -516,7 +524,7 @@ fn serve(
                 let _ = write_replies(ws, rx, shared, wire);
                 let _ = ws.close(Some(CloseFrame { code: CloseCode::Size, reason: "message too large".into() }));
                 let _ = ws.flush();
-                linger(ws.get_mut());
+                linger(ws.get_mut().tcp());
                 return;
             }
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => return,
@@ -554,7 +562,7 @@ fn serve(
         let next = if active { Duration::from_millis(1) } else { (wait * 2).min(MAX_IDLE_WAIT) };
         if next != wait {
             wait = next;
-            let _ = ws.get_mut().set_read_timeout(Some(wait));
+            let _ = ws.get_mut().tcp().set_read_timeout(Some(wait));
         }
     }
 }
@@ -574,7 +582,7 @@ fn reject(client: &ClientRef, shared: &Arc<Shared>, seq: u64, code: &str, reason
 /// After refusing an oversized message, stop writing and drain what the
 /// client is still sending for a moment, so closing does not reset the
 /// connection before the client has read the error.
-fn linger(stream: &mut TcpStream) {
+fn linger(mut stream: &TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
     let deadline = Instant::now() + Duration::from_secs(2);

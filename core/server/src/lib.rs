@@ -11,6 +11,7 @@
 mod connection;
 mod queue;
 mod server;
+mod stream;
 
 pub use queue::{ByteQueue, PushError, Waker};
 pub use server::{ClientRef, Compat, Event, Server, ServerConfig, ServerError, ServerHandle, ServerStats};

@@ -39,6 +39,9 @@ pub struct ServerConfig {
     /// A connection must finish the WebSocket upgrade and its `hello` within
     /// this many milliseconds, however slowly it trickles bytes (slowloris).
     pub handshake_timeout_ms: u64,
+    /// TLS (`wss://`): a PEM certificate chain and its PEM private key. Both or neither.
+    pub tls_cert: Option<std::path::PathBuf>,
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 /// Whether the aitviewer (pickle) compatibility path is open.
@@ -76,6 +79,8 @@ impl Default for ServerConfig {
             outbox_messages: 4096,
             aitviewer_compat: Compat::Auto,
             handshake_timeout_ms: 10_000,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -166,6 +171,8 @@ impl Event {
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -192,6 +199,8 @@ pub(crate) struct Session {
 
 pub(crate) struct Shared {
     pub config: ServerConfig,
+    /// Set when clients must speak TLS.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     pub queue: Arc<ByteQueue<Event>>,
     pub shutdown: AtomicBool,
     pub outboxes: Mutex<HashMap<u64, SyncSender<Reply>>>,
@@ -225,6 +234,11 @@ impl Server {
     /// Binds and starts accepting. Events go to `queue`.
     pub fn start(mut config: ServerConfig, queue: Arc<ByteQueue<Event>>) -> Result<Self, ServerError> {
         config.token = config.token.filter(|t| !t.is_empty());
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::stream::load_tls(cert, key).map_err(ServerError::Tls)?),
+            (None, None) => None,
+            _ => return Err(ServerError::Tls("set both server.tls_cert and server.tls_key, or neither".into())),
+        };
         let addr = SocketAddr::new(config.host, config.port);
         let listener = TcpListener::bind(addr).map_err(|source| ServerError::Bind { addr, source })?;
         let local_addr = listener.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
@@ -235,10 +249,15 @@ impl Server {
             tracing::warn!(
                 %local_addr,
                 token = config.token.is_some(),
+                tls = tls.is_some(),
                 "listening on a non-loopback address: anyone who can reach it can send data to this viewer"
             );
         }
+        if tls.is_some() {
+            tracing::info!("TLS is on: clients connect with wss://");
+        }
         let shared = Arc::new(Shared {
+            tls,
             config,
             queue,
             shutdown: AtomicBool::new(false),

@@ -182,6 +182,11 @@ fn main() -> anyhow::Result<()> {
             (Config::default(), PathBuf::from("."))
         }
     };
+    for p in [&mut config.server.tls_cert, &mut config.server.tls_key].into_iter().flatten() {
+        if p.is_relative() {
+            *p = base.join(&*p);
+        }
+    }
     if config.viewer.export_dir.is_relative() {
         config.viewer.export_dir = base.join(&config.viewer.export_dir);
     }
@@ -212,7 +217,8 @@ fn main() -> anyhow::Result<()> {
     let mut server = Server::start(config.server.clone(), Arc::clone(&queue))?;
     let listen = server.local_addr();
     // A machine-readable line for scripts and tests (the port matters when 0 was asked for).
-    println!("periscope listening on ws://{listen}");
+    let scheme = if config.server.tls_cert.is_some() { "wss" } else { "ws" };
+    println!("periscope listening on {scheme}://{listen}");
     std::io::stdout().flush().ok();
 
     let shutdown = Arc::new(AtomicBool::new(false));

@@ -119,16 +119,25 @@ macro_rules! with_data {
     };
 }
 
-/// Copies little-endian bytes into a freshly allocated typed vector (the one copy).
+/// Copies little-endian bytes into a freshly allocated typed vector (the one
+/// copy; no zero-fill first: the elements are read straight into place).
 fn from_le_bytes<T: bytemuck::Pod>(bytes: &[u8]) -> Vec<T> {
-    let n = bytes.len() / std::mem::size_of::<T>();
-    let mut out = vec![T::zeroed(); n];
-    bytemuck::cast_slice_mut::<T, u8>(&mut out).copy_from_slice(&bytes[..n * std::mem::size_of::<T>()]);
-    #[cfg(target_endian = "big")]
-    for x in out.iter_mut() {
-        bytemuck::bytes_of_mut(x).reverse();
+    let size = std::mem::size_of::<T>();
+    #[cfg(target_endian = "little")]
+    {
+        bytes.chunks_exact(size).map(bytemuck::pod_read_unaligned::<T>).collect()
     }
-    out
+    #[cfg(target_endian = "big")]
+    {
+        bytes
+            .chunks_exact(size)
+            .map(|c| {
+                let mut x = bytemuck::pod_read_unaligned::<T>(c);
+                bytemuck::bytes_of_mut(&mut x).reverse();
+                x
+            })
+            .collect()
+    }
 }
 
 /// An n-dimensional array: dtype, shape and shared typed data (row-major).

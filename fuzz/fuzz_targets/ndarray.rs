@@ -17,7 +17,8 @@ fuzz_target!(|data: &[u8]| {
         .map(|c| Value::Int(i64::from(c[0]) << (c.get(1).copied().unwrap_or(0) % 40)))
         .collect();
     let body = data.get(2 + 2 * rank..).unwrap_or(&[]).to_vec();
-    let m = Value::map([("__ndarray__", Value::from(dtype)), ("shape", Value::Array(shape)), ("data", Value::Bin(body))]);
+    let m =
+        Value::map([("__ndarray__", Value::from(dtype)), ("shape", Value::Array(shape)), ("data", Value::Bin(body))]);
     if let Ok(Value::NdArray(a)) = decode_value(&encode_value(&m), DecodeLimits::default()) {
         assert_eq!(a.shape().iter().product::<usize>(), a.len());
     }

@@ -13,7 +13,7 @@ use crate::panels;
 use crate::replay::{Replay, clear_replayed};
 use crate::runtime::{Level, Runtime};
 use crate::screenshot::at_frame;
-use crate::viewport::Viewport;
+use crate::viewport::{Viewport, unique_path};
 
 /// How long an error stays on screen as a toast.
 const TOAST_SECS: f32 = 6.0;
@@ -198,14 +198,14 @@ impl ViewerApp {
                 if recording {
                     self.rt.stop_recording();
                 } else {
-                    let path = unique_file(&self.cfg.export_dir, "recording", "psr");
+                    let path = unique_path(&self.cfg.export_dir, "recording", "psr");
                     if let Err(e) = self.rt.start_recording(&path) {
                         self.rt.error(e);
                     }
                 }
             }
             if ui.button("Save scene").on_hover_text("Save every node and frame to a .psr file").clicked() {
-                let path = unique_file(&self.cfg.export_dir, "scene", "psr");
+                let path = unique_path(&self.cfg.export_dir, "scene", "psr");
                 match crate::replay::save_scene(&self.rt.scene, &path) {
                     Ok(n) => self.rt.info(format!("scene saved to {} ({n} records)", path.display())),
                     Err(e) => self.rt.error(format!("cannot save the scene: {e}")),
@@ -488,17 +488,6 @@ impl ViewerApp {
             self.rt.answer_screenshot(&req, result.map(|img| (img, frame)));
         }
     }
-}
-
-/// `dir/<stem>-<unix seconds>[-n].<ext>` that does not exist yet.
-fn unique_file(dir: &std::path::Path, stem: &str, ext: &str) -> std::path::PathBuf {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    (0..)
-        .map(|n| {
-            if n == 0 { dir.join(format!("{stem}-{secs}.{ext}")) } else { dir.join(format!("{stem}-{secs}-{n}.{ext}")) }
-        })
-        .find(|p| !p.exists())
-        .expect("some name is free")
 }
 
 impl eframe::App for ViewerApp {

@@ -263,14 +263,19 @@ impl Viewport {
 
     fn save_screenshot(&self) -> Result<PathBuf, String> {
         let img = self.read_image()?;
-        let path = unique_path(&self.export_dir);
+        let path = unique_path(&self.export_dir, "periscope", "png");
         img.save_png(&path).map_err(|e| e.to_string())?;
         Ok(path)
     }
 }
 
-/// `dir/periscope-<unix seconds>-<n>.png` that does not exist yet.
-pub fn unique_path(dir: &Path) -> PathBuf {
+/// `dir/<stem>-<unix seconds>[-n].<ext>` that does not exist yet.
+pub fn unique_path(dir: &Path, stem: &str, ext: &str) -> PathBuf {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    (0..).map(|n| dir.join(format!("periscope-{secs}-{n}.png"))).find(|p| !p.exists()).expect("some name is free")
+    (0..)
+        .map(|n| {
+            if n == 0 { dir.join(format!("{stem}-{secs}.{ext}")) } else { dir.join(format!("{stem}-{secs}-{n}.{ext}")) }
+        })
+        .find(|p| !p.exists())
+        .expect("some name is free")
 }

@@ -580,17 +580,21 @@ fn reject(client: &ClientRef, shared: &Arc<Shared>, seq: u64, code: &str, reason
 }
 
 /// After refusing an oversized message, stop writing and drain what the
-/// client is still sending for a moment, so closing does not reset the
-/// connection before the client has read the error.
+/// client is still sending, so closing does not reset the connection (and
+/// discard the error in the client's receive buffer) before the client has
+/// read it. Ends at the client's EOF, after two seconds without data, or after
+/// ten seconds in all, whichever comes first.
 fn linger(mut stream: &TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last_data = Instant::now();
     let mut buf = vec![0u8; 1 << 16];
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && last_data.elapsed() < Duration::from_secs(2) {
         match stream.read(&mut buf) {
             Ok(0) => break,
-            Ok(_) => {}
+            Ok(_) => last_data = Instant::now(),
             Err(e) if is_timeout(&e) => {}
             Err(_) => break,
         }

@@ -8,6 +8,13 @@
 //! Items are FIFO per key (per client) and the consumer takes keys in turn
 //! (round robin), so a client flooding the queue delays another client's next
 //! message by at most one of its own, not by everything it queued.
+//!
+//! Admission is fair too: a key with nothing queued may always push one item,
+//! even over budget. Otherwise a quiet client's single message would compete
+//! for each freed slot with every blocked flooder and could wait for seconds.
+//! This does not raise the memory bound: a blocked producer holds its item in
+//! memory anyway, so the queue may exceed its budget by at most one item per
+//! producer (per connection).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -98,19 +105,22 @@ impl<T> ByteQueue<T> {
         *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker);
     }
 
-    fn fits(&self, inner: &Inner<T>, cost: usize) -> bool {
-        inner.items == 0 || (inner.bytes + cost <= self.max_bytes && inner.items < self.max_items)
+    fn fits(&self, inner: &Inner<T>, key: u64, cost: usize) -> bool {
+        inner.items == 0
+            || !inner.queues.contains_key(&key)
+            || (inner.bytes + cost <= self.max_bytes && inner.items < self.max_items)
     }
 
     /// Pushes `item` (weighing `cost` bytes), waiting up to `timeout` for room.
     pub fn push_timeout(&self, item: T, cost: usize, timeout: Duration) -> Result<(), PushError<T>> {
         let deadline = Instant::now() + timeout;
+        let key = (self.key)(&item);
         let mut inner = self.lock();
         loop {
             if inner.closed {
                 return Err(PushError::Closed(item));
             }
-            if self.fits(&inner, cost) {
+            if self.fits(&inner, key, cost) {
                 break;
             }
             let now = Instant::now();
@@ -120,7 +130,6 @@ impl<T> ByteQueue<T> {
             inner = self.not_full.wait_timeout(inner, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
         }
         let was_empty = inner.items == 0;
-        let key = (self.key)(&item);
         let q = inner.queues.entry(key).or_default();
         q.push_back((item, cost));
         if q.len() == 1 {
@@ -243,6 +252,20 @@ mod tests {
         // Client 2's first message waits behind one of client 1's, not all five.
         assert_eq!(order, [(1, 0), (2, 0), (1, 1), (2, 1), (1, 2), (1, 3), (1, 4)]);
         assert_eq!(q.len(), (0, 0));
+    }
+
+    #[test]
+    fn a_key_with_nothing_queued_is_admitted_over_budget() {
+        let q = ByteQueue::with_key(100, 2, |t: &(u64, u32)| t.0);
+        q.push_timeout((1, 0), 60, Duration::ZERO).unwrap();
+        q.push_timeout((1, 1), 40, Duration::ZERO).unwrap();
+        // Full for key 1 (bytes and count), but key 2 has nothing queued.
+        assert!(matches!(q.push_timeout((1, 2), 1, Duration::ZERO), Err(PushError::Timeout(_))));
+        q.push_timeout((2, 0), 50, Duration::ZERO).unwrap();
+        assert!(matches!(q.push_timeout((2, 1), 1, Duration::ZERO), Err(PushError::Timeout(_))));
+        assert_eq!(q.len(), (3, 150));
+        // Served in turn: key 2 waits behind one item of key 1.
+        assert_eq!([q.try_pop(), q.try_pop()], [Some((1, 0)), Some((2, 0))]);
     }
 
     #[test]

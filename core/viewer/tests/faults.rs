@@ -44,13 +44,14 @@ fn sixty_four_clients_five_thousand_messages_each_in_order() {
             })
         })
         .collect();
-    // The viewer stays responsive while it ingests: a query from another client is answered promptly.
+    // The viewer stays responsive while it ingests: a query from another
+    // client is answered while the floods go on, not after them.
     let mut probe = p.client("probe");
-    let mut worst = Duration::ZERO;
+    let mut latencies = Vec::new();
     while threads.iter().any(|t| !t.is_finished()) {
         let t0 = Instant::now();
         probe.query().unwrap();
-        worst = worst.max(t0.elapsed());
+        latencies.push(t0.elapsed());
         std::thread::sleep(Duration::from_millis(20));
     }
     for t in threads {
@@ -59,12 +60,22 @@ fn sixty_four_clients_five_thousand_messages_each_in_order() {
     let s = probe.query().unwrap();
     assert_eq!(s.nodes.len(), 64);
     assert!(s.nodes.iter().all(|n| n.n_frames == 5000), "no message lost");
+    let total = start.elapsed();
+    latencies.sort();
+    let worst = latencies.last().copied().unwrap_or_default();
+    let median = latencies.get(latencies.len() / 2).copied().unwrap_or_default();
     eprintln!(
-        "64 x 5000 messages in {:.1} s; slowest query during the load {:?}",
-        start.elapsed().as_secs_f32(),
-        worst
+        "64 x 5000 messages in {:.1} s; {} queries during the load: median {median:?}, slowest {worst:?}",
+        total.as_secs_f32(),
+        latencies.len()
     );
-    assert!(worst < Duration::from_secs(2), "the viewer answered too slowly during the load ({worst:?})");
+    // Relative bounds, not wall-clock ones: a 2-core CI machine running 130
+    // busy threads (and other tests) is slow, but a query stuck behind the
+    // floods (plain FIFO) would wait for most of the run. Round-robin turns
+    // keep every answer a small fraction of it.
+    assert!(latencies.len() >= 5, "too few probes to judge ({} in {total:?})", latencies.len());
+    assert!(median < total / 50, "queries were slow during the load: median {median:?} of a {total:?} run");
+    assert!(worst < total / 5, "a query waited {worst:?} during a {total:?} run");
 }
 
 #[test]

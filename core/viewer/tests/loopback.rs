@@ -19,17 +19,23 @@ fn tri_faces(v: usize) -> NdArray {
     NdArray::from_i64(vec![t, 3], (0..t).flat_map(|i| [0, i as i64 + 1, i as i64 + 2]).collect::<Vec<_>>())
 }
 
-/// The next error reply, skipping anything else.
+/// The next error reply, skipping anything else (a generous deadline: CI
+/// machines are slow and run tests in parallel).
+#[track_caller]
 fn next_error(v: &mut Viewer) -> (Option<u64>, String, String) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut skipped = Vec::new();
     while std::time::Instant::now() < deadline {
-        if let Some(Reply::Problem { warning: false, ref_seq, code, message, .. }) =
-            v.recv(Duration::from_secs(1)).unwrap()
-        {
-            return (ref_seq, code, message);
+        match v.recv(Duration::from_secs(1)) {
+            Ok(Some(Reply::Problem { warning: false, ref_seq, code, message, .. })) => {
+                return (ref_seq, code, message);
+            }
+            Ok(Some(other)) => skipped.push(other.kind()),
+            Ok(None) => {}
+            Err(e) => panic!("waiting for an error reply: {e} (skipped replies of types {skipped:?})"),
         }
     }
-    panic!("no error reply");
+    panic!("no error reply within 30 s (skipped replies of types {skipped:?})");
 }
 
 #[test]

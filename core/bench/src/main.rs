@@ -9,7 +9,7 @@
 //! 5. images per second (512x512, 1920x1080; raw and JPEG) and the camera round trip,
 //! 6. the viewer's peak resident memory over the ingested payload.
 //!
-//!     cargo build --release --workspace && cargo run --release -p periscope-bench -- [--json] [--quick]
+//!     cargo build --release --workspace && cargo run --release -p periscope-bench -- [--json] [--quick] [--ingest-only]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -290,6 +290,8 @@ type ChainSetup<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
 fn main() -> anyhow::Result<()> {
     let json = std::env::args().any(|a| a == "--json");
     let quick = std::env::args().any(|a| a == "--quick");
+    // Baseline, ingest and memory only (1-3, 6): for comparing a change quickly.
+    let ingest_only = std::env::args().any(|a| a == "--ingest-only");
     let (frames, small_n, seconds) = if quick { (200, 2000, 1.0) } else { (2000, 20000, 2.0) };
     let mut rows: Vec<Row> = Vec::new();
     let mut row = |name: &str, value: f64, unit: &'static str, ratio: Option<f64>| {
@@ -321,6 +323,9 @@ fn main() -> anyhow::Result<()> {
         row("6. viewer peak resident memory / payload", rss as f64 / payload, "x", None);
     }
     drop(p);
+    if ingest_only {
+        return finish(json, &rows);
+    }
 
     let probe = release_dir().join(format!(
         "{}periscope_test_probe{}",
@@ -376,7 +381,13 @@ fn main() -> anyhow::Result<()> {
     row("5. camera -> image round trip, median", median, "ms", None);
     row("5. camera -> image round trip, p99", p99, "ms", None);
 
+    finish(json, &rows)
+}
+
+/// Prints the JSON document (the table was printed row by row).
+fn finish(json: bool, rows: &[Row]) -> anyhow::Result<()> {
     if json {
+        let base = rows.first().map_or(0.0, |r| r.value);
         let items: Vec<String> = rows
             .iter()
             .map(|r| {

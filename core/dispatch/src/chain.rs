@@ -370,6 +370,11 @@ impl Chain {
         changed
     }
 
+    /// Whether any stage reads the received frames (see [`Stage::wants_raw_frames`]).
+    pub fn wants_raw_frames(&self) -> bool {
+        self.slots().any(|s| s.stage.wants_raw_frames())
+    }
+
     pub fn stage_names(&self) -> Vec<String> {
         self.slots().map(|s| s.stage.name().to_owned()).collect()
     }

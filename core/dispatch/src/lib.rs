@@ -53,4 +53,11 @@ pub trait Stage: Send {
     fn reload(&mut self, _scene: &mut periscope_scene::Scene) -> bool {
         false
     }
+    /// Whether this stage reads the received MessagePack frame
+    /// ([`periscope_protocol::Envelope::raw`]). When no stage does, the server
+    /// drops each frame as soon as it is decoded, so its buffer is reused
+    /// rather than kept alive until the scene thread gets to the message.
+    fn wants_raw_frames(&self) -> bool {
+        false
+    }
 }

@@ -328,6 +328,11 @@ impl Stage for PluginStage {
         self.load_error.as_deref()
     }
 
+    /// Plugins borrow `args`/`kwargs` from the received frame (no re-encode).
+    fn wants_raw_frames(&self) -> bool {
+        true
+    }
+
     fn reload(&mut self, scene: &mut Scene) -> bool {
         let sig = signature(&self.path);
         if sig.is_none() || sig == self.signature {

@@ -106,6 +106,21 @@ fn recolor_changes_data_on_the_way_in() {
     let colors: Vec<[f32; 4]> = scene.nodes().map(|n| n.color).collect();
     assert_eq!(colors, vec![[0.0, 1.0, 0.0, 0.5], [1.0, 0.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]]);
     assert!(out.0.borrow().is_empty());
+
+    // A chain with a plugin asks the server to keep received frames; the
+    // plugin also works on messages without one (re-encoded args/kwargs).
+    assert!(c.wants_raw_frames());
+    assert!(!Chain::default().wants_raw_frames());
+    let mut scene2 = Scene::default();
+    let mut c2 = chain(&["builtin", "recolor"], &[lib("periscope_recolor")], settings, &mut scene2).unwrap();
+    let blue = spheres(2).with_kwarg("color", Value::from(vec![0.0f64, 0.0, 1.0]));
+    for (id, env) in [(1, spheres(1)), (2, spheres(1)), (2, blue)] {
+        assert!(env.raw.is_none());
+        let name = format!("client{id}");
+        let msg = Incoming { envelope: &env, client: ClientCtx { id, name: &name, addr: "127.0.0.1:9" } };
+        c2.run(&msg, &mut scene2, &out);
+    }
+    assert_eq!(scene2.nodes().map(|n| n.color).collect::<Vec<_>>(), colors);
     // Without a palette, init fails with a clear error.
     let err = chain(&["recolor"], &[lib("periscope_recolor")], "", &mut scene).unwrap_err().to_string();
     assert!(err.contains("plugin recolor") && err.contains("failed to initialize: recolor needs `palette"), "{err}");

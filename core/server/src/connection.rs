@@ -51,10 +51,14 @@ impl Wire {
         }
     }
 
-    fn decode(self, frame: Bytes) -> Result<Envelope, String> {
+    fn decode(self, frame: Bytes, keep_frame: bool) -> Result<Envelope, String> {
         match self {
             // Keeps the frame (shared) so plugins can borrow args/kwargs as MessagePack.
-            Wire::MsgPack => Envelope::decode_frame(frame, DecodeLimits::default()),
+            Wire::MsgPack if keep_frame => Envelope::decode_frame(frame, DecodeLimits::default()),
+            // Arrays are copied out while decoding, so the frame can go now.
+            Wire::MsgPack => decode_value(&frame, DecodeLimits::default())
+                .map_err(|e| e.to_string())
+                .and_then(|v| Envelope::from_value(v).map_err(|e| e.to_string())),
             Wire::Pickle => envelope_from_pickle(&frame),
         }
     }
@@ -426,7 +430,7 @@ fn handle_frame(
     shared.stats.messages.fetch_add(1, Ordering::Relaxed);
     shared.stats.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
     let size = bytes.len();
-    match wire.decode(bytes) {
+    match wire.decode(bytes, shared.keep_frames.load(Ordering::Relaxed)) {
         Ok(mut envelope) => {
             envelope.seq.get_or_insert(n);
             conn.urgency.note(&envelope);

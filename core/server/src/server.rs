@@ -208,6 +208,8 @@ pub(crate) struct Shared {
     pub next_client: AtomicU64,
     pub live: AtomicUsize,
     pub stats: ServerStats,
+    /// Keep each received frame with its decoded envelope (`Envelope::raw`).
+    pub keep_frames: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -266,6 +268,7 @@ impl Server {
             next_client: AtomicU64::new(1),
             live: AtomicUsize::new(0),
             stats: ServerStats::default(),
+            keep_frames: AtomicBool::new(true),
             threads: Mutex::new(Vec::new()),
         });
         let s2 = Arc::clone(&shared);
@@ -336,6 +339,23 @@ impl ServerHandle {
     }
 
     /// Number of live connections.
+    /// Whether decoded messages keep their received frame (`Envelope::raw`),
+    /// for plugins (which borrow `args`/`kwargs` from it) and the recorder
+    /// (which writes it as it arrived). On by default. Off, a frame is dropped
+    /// as soon as it is decoded, so the connection reuses its read buffer
+    /// instead of allocating fresh memory for every message still queued:
+    /// faster ingest, and consumers re-encode when they need bytes.
+    pub fn set_keep_frames(&self, keep: bool) {
+        if self.shared.keep_frames.swap(keep, Ordering::Relaxed) != keep {
+            tracing::debug!(keep, "received frames are kept with their messages");
+        }
+    }
+
+    /// See [`ServerHandle::set_keep_frames`].
+    pub fn keeps_frames(&self) -> bool {
+        self.shared.keep_frames.load(Ordering::Relaxed)
+    }
+
     pub fn connections(&self) -> usize {
         self.shared.live.load(Ordering::Relaxed)
     }

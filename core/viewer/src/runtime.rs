@@ -111,7 +111,14 @@ impl Runtime {
             rt.note(Level::Error, e.clone());
         }
         rt.load_errors = load_errors;
+        rt.sync_keep_frames();
         rt
+    }
+
+    /// Received frames are kept with their messages only while something
+    /// reads them: a plugin (borrows args/kwargs) or the recorder (writes them).
+    fn sync_keep_frames(&self) {
+        self.out.0.set_keep_frames(self.recorder.is_some() || self.chain.wants_raw_frames());
     }
 
     pub fn server(&self) -> &ServerHandle {
@@ -139,6 +146,7 @@ impl Runtime {
             return r;
         }
         if r.changed {
+            self.sync_keep_frames();
             let names = self.chain.stage_names().join(", ");
             self.note(Level::Info, format!("scripts reloaded; chain: {names}"));
         }
@@ -278,6 +286,7 @@ impl Runtime {
             r.record(Kind::Connect, c.id, &c.name, None, bytes::Bytes::new());
         }
         self.recorder = Some(r);
+        self.sync_keep_frames();
         self.info(format!("recording to {}", path.display()));
         Ok(())
     }
@@ -285,6 +294,7 @@ impl Runtime {
     /// Stops recording; the file is complete when this returns.
     pub fn stop_recording(&mut self) {
         if let Some(r) = self.recorder.take() {
+            self.sync_keep_frames();
             let path = r.path().to_owned();
             match r.finish() {
                 Ok(n) => self.info(format!("recording saved: {} ({n} records)", path.display())),

@@ -18,9 +18,14 @@
 //! # Ok::<(), periscope_client::ClientError>(())
 //! ```
 
+mod stream;
+
 use std::collections::VecDeque;
 use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+pub use stream::ClientStream;
 
 use periscope_protocol::{
     DecodeLimits, Envelope, Hello, MessageType, NdArray, Reply, SceneState, Value, decode_value, encode_value,
@@ -60,6 +65,10 @@ pub enum ClientError {
     Timeout(Duration),
     #[error("the viewer refused message {seq:?}: [{code}] {message}")]
     Rejected { seq: Option<u64>, code: String, message: String },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("bad viewer URL {url:?}: {why}")]
+    Url { url: String, why: String },
 }
 
 /// Connection options beyond the address.
@@ -69,11 +78,15 @@ pub struct ConnectOptions {
     pub token: Option<String>,
     /// A session from an earlier [`Viewer::session`], to address that client's nodes again.
     pub session: Option<String>,
+    /// For `wss://` URLs: a PEM file with the certificate(s) to trust, e.g.
+    /// the viewer's own self-signed `server.tls_cert`. Without it the client
+    /// trusts the system bundle (`SSL_CERT_FILE`, else the distribution's).
+    pub ca_cert: Option<PathBuf>,
 }
 
 /// A connection to a viewer.
 pub struct Viewer {
-    ws: WebSocket<TcpStream>,
+    ws: WebSocket<ClientStream>,
     seq: u64,
     next_uid: i64,
     client_id: u64,
@@ -95,13 +108,49 @@ impl Viewer {
         let stream =
             TcpStream::connect(&addr).map_err(|source| ClientError::Connect { addr: label.clone(), source })?;
         let peer = stream.peer_addr().map_err(|source| ClientError::Connect { addr: label, source })?;
-        stream.set_nodelay(true).ok();
+        Self::start(ClientStream::Plain(stream), format!("ws://{peer}/"), opts)
+    }
+
+    /// Connects to `ws://host:port`, `wss://host:port` (TLS, see
+    /// [`ConnectOptions::ca_cert`]) or a bare `host[:port]`; the port defaults to 8417.
+    ///
+    /// ```no_run
+    /// use periscope_client::{ConnectOptions, Viewer};
+    /// let opts = ConnectOptions {
+    ///     client_name: "trainer".into(),
+    ///     token: std::env::var("PERISCOPE_TOKEN").ok(),
+    ///     ca_cert: Some("viewer-cert.pem".into()),
+    ///     ..Default::default()
+    /// };
+    /// let v = Viewer::connect_url("wss://gpu-box.lan:8417", opts)?;
+    /// # Ok::<(), periscope_client::ClientError>(())
+    /// ```
+    pub fn connect_url(url: &str, opts: ConnectOptions) -> Result<Self, ClientError> {
+        let bad = |why: &str| ClientError::Url { url: url.to_owned(), why: why.to_owned() };
+        let (tls, rest) = match url.split_once("://") {
+            Some(("wss", rest)) => (true, rest),
+            Some(("ws", rest)) => (false, rest),
+            Some((scheme, _)) => return Err(bad(&format!("the scheme must be ws or wss, not {scheme:?}"))),
+            None => (false, url),
+        };
+        let authority = rest.split('/').next().unwrap_or_default();
+        let (host, port) = split_host_port(authority).ok_or_else(|| bad("expected host[:port]"))?;
+        let tcp = TcpStream::connect((host, port))
+            .map_err(|source| ClientError::Connect { addr: format!("{host}:{port}"), source })?;
+        let stream =
+            if tls { ClientStream::tls(tcp, host, opts.ca_cert.as_deref())? } else { ClientStream::Plain(tcp) };
+        let scheme = if tls { "wss" } else { "ws" };
+        Self::start(stream, format!("{scheme}://{authority}/"), opts)
+    }
+
+    /// The WebSocket handshake, then hello/welcome.
+    fn start(stream: ClientStream, url: String, opts: ConnectOptions) -> Result<Self, ClientError> {
+        stream.tcp().set_nodelay(true).ok();
         let config = WebSocketConfig::default().max_message_size(None).max_frame_size(None);
-        let (mut ws, _) = tungstenite::client::client_with_config(format!("ws://{peer}/"), stream, Some(config))
-            .map_err(|e| match e {
-                tungstenite::HandshakeError::Failure(e) => ClientError::WebSocket(e),
-                tungstenite::HandshakeError::Interrupted(_) => ClientError::Protocol("handshake interrupted".into()),
-            })?;
+        let (mut ws, _) = tungstenite::client::client_with_config(url, stream, Some(config)).map_err(|e| match e {
+            tungstenite::HandshakeError::Failure(e) => ClientError::WebSocket(e),
+            tungstenite::HandshakeError::Interrupted(_) => ClientError::Protocol("handshake interrupted".into()),
+        })?;
         let mut hello = Hello::new(opts.client_name);
         hello.token = opts.token;
         hello.session = opts.session;
@@ -299,7 +348,7 @@ impl Viewer {
     }
 
     fn read_timeout(&mut self, timeout: Duration) -> Result<Option<Reply>, ClientError> {
-        self.ws.get_mut().set_read_timeout(Some(timeout.max(Duration::from_millis(1)))).ok();
+        self.ws.get_ref().tcp().set_read_timeout(Some(timeout.max(Duration::from_millis(1)))).ok();
         match read_reply(&mut self.ws) {
             Ok(r) => Ok(Some(r)),
             Err(ClientError::WebSocket(tungstenite::Error::Io(e)))
@@ -351,12 +400,31 @@ impl Viewer {
     }
 
     /// The raw WebSocket, for tests that need to send malformed frames.
-    pub fn raw_socket(&mut self) -> &mut WebSocket<TcpStream> {
+    pub fn raw_socket(&mut self) -> &mut WebSocket<ClientStream> {
         &mut self.ws
     }
 }
 
-fn read_reply(ws: &mut WebSocket<TcpStream>) -> Result<Reply, ClientError> {
+/// `host:port`, `[v6]:port`, or a host alone (port 8417).
+fn split_host_port(authority: &str) -> Option<(&str, u16)> {
+    const DEFAULT_PORT: u16 = 8417;
+    if let Some(rest) = authority.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().ok()?,
+            None if after.is_empty() => DEFAULT_PORT,
+            None => return None,
+        };
+        return Some((host, port));
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().ok()?),
+        None => (authority, DEFAULT_PORT),
+    };
+    (!host.is_empty()).then_some((host, port))
+}
+
+fn read_reply(ws: &mut WebSocket<ClientStream>) -> Result<Reply, ClientError> {
     loop {
         match ws.read()? {
             Message::Binary(bytes) => {
@@ -370,5 +438,21 @@ fn read_reply(ws: &mut WebSocket<TcpStream>) -> Result<Reply, ClientError> {
             }
             _ => continue,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_host_port;
+
+    #[test]
+    fn host_and_port() {
+        assert_eq!(split_host_port("gpu-box:9000"), Some(("gpu-box", 9000)));
+        assert_eq!(split_host_port("127.0.0.1"), Some(("127.0.0.1", 8417)));
+        assert_eq!(split_host_port("[::1]:9"), Some(("::1", 9)));
+        assert_eq!(split_host_port("[::1]"), Some(("::1", 8417)));
+        assert_eq!(split_host_port("host:notaport"), None);
+        assert_eq!(split_host_port(":80"), None);
+        assert_eq!(split_host_port("[::1]x"), None);
     }
 }

@@ -80,7 +80,7 @@ fn tree_lists_client_nodes_and_selecting_shows_properties() {
     assert!(!f.harness.state().rt.scene.node(dots).unwrap().enabled);
     // The server panel lists the client.
     f.harness.get_by_label("kittest #1");
-    let port = f.client.raw_socket().get_ref().local_addr().unwrap().port();
+    let port = f.client.raw_socket().get_ref().tcp().local_addr().unwrap().port();
     f.harness.get_by_label(&format!("127.0.0.1:{port}"));
 }
 

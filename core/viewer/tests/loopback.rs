@@ -199,7 +199,7 @@ fn sessions_resume_and_nodes_survive_disconnect() {
     let id = v.client_id();
     v.close().unwrap();
 
-    let opts = ConnectOptions { client_name: "resumer".into(), session: Some(session.clone()), token: None };
+    let opts = ConnectOptions { client_name: "resumer".into(), session: Some(session.clone()), ..Default::default() };
     let mut v = Viewer::connect_with(p.addr, opts.clone()).unwrap();
     assert!(v.resumed());
     assert_eq!(v.client_id(), id);
@@ -223,7 +223,7 @@ fn handshake_refusals() {
         Err(ClientError::Refused(r)) => assert!(r.contains("bad or missing token"), "{r}"),
         other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
     }
-    let opts = ConnectOptions { client_name: "ok".into(), token: Some("s3cret".into()), session: None };
+    let opts = ConnectOptions { client_name: "ok".into(), token: Some("s3cret".into()), ..Default::default() };
     let mut v = Viewer::connect_with(p.addr, opts).unwrap();
     assert_eq!(v.query().unwrap().clients.len(), 1);
 

@@ -66,6 +66,7 @@ impl Periscope {
         let addr = line
             .trim()
             .strip_prefix("periscope listening on ws://")
+            .or_else(|| line.trim().strip_prefix("periscope listening on wss://"))
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .parse()
             .unwrap();

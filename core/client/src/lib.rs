@@ -29,12 +29,15 @@ pub use stream::ClientStream;
 
 use periscope_protocol::{
     DecodeLimits, Envelope, Hello, MessageType, NdArray, Reply, SceneState, Value, decode_value, encode_value,
+    encode_value_into,
 };
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
 
 /// Replies kept for [`Viewer::recv`] while waiting for a query's answer.
 const MAX_PENDING: usize = 10_000;
+/// The send buffer is kept between messages up to this size.
+const MAX_KEPT_SEND_BUFFER: usize = 64 << 20;
 /// How long [`Viewer::query`] waits for its answer by default.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -94,6 +97,7 @@ pub struct Viewer {
     resumed: bool,
     pending: VecDeque<Reply>,
     dropped: u64,
+    send_buf: Vec<u8>,
 }
 
 impl Viewer {
@@ -158,8 +162,17 @@ impl Viewer {
         let reply = read_reply(&mut ws)?;
         match reply {
             Reply::Welcome { client_id, session, resumed, .. } => {
-                let mut v =
-                    Self { ws, seq: 0, next_uid: 1, client_id, session, resumed, pending: VecDeque::new(), dropped: 0 };
+                let mut v = Self {
+                    ws,
+                    seq: 0,
+                    next_uid: 1,
+                    client_id,
+                    session,
+                    resumed,
+                    pending: VecDeque::new(),
+                    dropped: 0,
+                    send_buf: Vec::new(),
+                };
                 if resumed {
                     // Continue numbering after this client's existing nodes.
                     let state = v.query()?;
@@ -197,7 +210,21 @@ impl Viewer {
     pub fn send(&mut self, mut env: Envelope) -> Result<u64, ClientError> {
         self.seq += 1;
         env.seq = Some(self.seq);
-        self.ws.send(Message::binary(encode_value(&env.to_value())))?;
+        // One send buffer for every message: encoding into memory already
+        // faulted in is much cheaper than into a fresh allocation each time.
+        let mut buf = std::mem::take(&mut self.send_buf);
+        buf.clear();
+        encode_value_into(&mut buf, &env.to_value());
+        let frame = bytes::Bytes::from(buf);
+        let sent = self.ws.send(Message::Binary(frame.clone()));
+        // tungstenite has copied the frame into its write buffer and dropped
+        // its handle, so the buffer is ours again (large ones are let go).
+        if let Ok(back) = frame.try_into_mut()
+            && back.capacity() <= MAX_KEPT_SEND_BUFFER
+        {
+            self.send_buf = back.into();
+        }
+        sent?;
         Ok(self.seq)
     }
 

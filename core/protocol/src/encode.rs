@@ -11,6 +11,13 @@ pub fn encode_value(v: &Value) -> Vec<u8> {
     out
 }
 
+/// Appends the MessagePack of `v` to `out` (reserving the estimated size
+/// first), so a sender can reuse one buffer for every message.
+pub fn encode_value_into(out: &mut Vec<u8>, v: &Value) {
+    out.reserve(estimate(v));
+    write_value(out, v);
+}
+
 fn estimate(v: &Value) -> usize {
     match v {
         Value::NdArray(a) => a.nbytes() + 64,

@@ -18,7 +18,7 @@ mod value;
 
 pub use array::{ArrayData, ArrayError, DType, NdArray};
 pub use decode::{DecodeError, DecodeLimits, decode_value, decode_value_with_spans};
-pub use encode::encode_value;
+pub use encode::{encode_value, encode_value_into};
 pub use envelope::{Envelope, EnvelopeError, Hello, RawFrame};
 pub use reply::{ClientSummary, NodeSummary, Reply, SceneState};
 pub use types::{MessageType, PROTOCOL_NAME, PROTOCOL_VERSION};

@@ -114,6 +114,8 @@ fn bad_input_gets_clear_errors_and_nothing_else_is_lost() {
     let p = Periscope::start("[server]\nmax_message_bytes = 1000000\n");
     let mut good = p.client("good");
     let mesh = good.meshes(verts(3, 4, 0.0), tri_faces(4), vec![]).unwrap();
+    // Sent is not handled: wait for the scene to have it before counting nodes below.
+    assert_eq!(good.query().unwrap().nodes.len(), 1);
     let mut bad = p.client("bad");
 
     // garbage bytes

@@ -350,8 +350,9 @@ impl ViewerApp {
                 });
             });
         }
-        egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| self.central(ui));
-        crate::images::window::show(ui.ctx(), &mut self.rt.images);
+        let viewport =
+            egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| self.central(ui)).response.rect;
+        crate::images::window::show(ui.ctx(), &mut self.rt.images, viewport);
         self.open_dialog(ui.ctx());
         self.ui_ms = t0.elapsed().as_secs_f32() * 1000.0;
     }

@@ -6,9 +6,10 @@ use eframe::egui;
 use super::{ImageHub, ImageKey};
 
 /// Draws every image window; uploads new images to their textures in place.
-pub fn show(ctx: &egui::Context, hub: &mut ImageHub) {
+/// New windows open cascaded over `area` (the 3D viewport), not over the panels.
+pub fn show(ctx: &egui::Context, hub: &mut ImageHub, area: egui::Rect) {
     let keys: Vec<ImageKey> = hub.windows.keys().copied().collect();
-    for key in keys {
+    for (k, key) in keys.into_iter().enumerate() {
         let (client_id, index) = key;
         let Some(client) = hub.clients.get(&client_id) else { continue };
         let title = format!("{} #{client_id} · image {index}", client.name);
@@ -51,6 +52,7 @@ pub fn show(ctx: &egui::Context, hub: &mut ImageHub) {
         let (paused, reading, mut camera) = (client.paused, client.reading, client.camera);
         egui::Window::new(title)
             .id(egui::Id::unique(("remote-image", client_id, index)))
+            .default_pos(area.min + egui::vec2(16.0, 16.0) + egui::vec2(36.0, 36.0) * k as f32)
             .default_size(native + egui::vec2(0.0, 28.0))
             .min_size(egui::vec2(160.0, 120.0))
             .resizable(true)

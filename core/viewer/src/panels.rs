@@ -296,7 +296,8 @@ pub fn log_panel(ui: &mut egui::Ui, rt: &Runtime) {
                 Level::Info => ui.visuals().text_color(),
                 Level::Error => ui.visuals().error_fg_color,
             };
-            ui.colored_label(color, format!("{:>6.1}s ago  {}", line.at.elapsed().as_secs_f32(), line.text));
+            ui.colored_label(color, format!("{}  {}", line.clock, line.text))
+                .on_hover_text("UTC, like the terminal log");
         }
     });
 }

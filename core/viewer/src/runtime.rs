@@ -33,8 +33,17 @@ pub enum Level {
 #[derive(Clone, Debug)]
 pub struct LogLine {
     pub at: Instant,
+    /// Wall-clock time of day (UTC, like the terminal log), `HH:MM:SS`.
+    pub clock: String,
     pub level: Level,
     pub text: String,
+}
+
+/// `HH:MM:SS` (UTC) of `t`: the same clock the terminal log prints, and it
+/// stays right in a window that does not repaint while idle.
+fn clock(t: std::time::SystemTime) -> String {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) % 86_400;
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 /// Traffic of one client, for the Server panel.
@@ -199,7 +208,8 @@ impl Runtime {
         if self.log.len() >= LOG_LINES {
             self.log.pop_front();
         }
-        self.log.push_back(LogLine { at: Instant::now(), level, text });
+        let clock = clock(std::time::SystemTime::now());
+        self.log.push_back(LogLine { at: Instant::now(), clock, level, text });
     }
 
     /// Traffic of client `id` (zeros for an unknown one).
@@ -420,5 +430,16 @@ impl Runtime {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn log_clock_is_utc_time_of_day() {
+        assert_eq!(super::clock(UNIX_EPOCH + Duration::from_secs(3 * 86_400 + 3_661)), "01:01:01");
+        assert_eq!(super::clock(UNIX_EPOCH + Duration::from_secs(86_399)), "23:59:59");
     }
 }

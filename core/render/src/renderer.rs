@@ -116,6 +116,8 @@ struct GpuNode {
     tubes: Option<GrowBuffer>,
     /// World-space bounds.
     bounds: Option<(Vec3, Vec3)>,
+    /// Some color has alpha < 1: drawn blended, after the opaque nodes.
+    translucent: bool,
 }
 
 struct GpuShape {
@@ -143,6 +145,10 @@ struct Pipelines {
     sphere: wgpu::RenderPipeline,
     tube: wgpu::RenderPipeline,
     grid: wgpu::RenderPipeline,
+    /// Translucent nodes: alpha blending, depth test without depth writes.
+    blend_mesh: wgpu::RenderPipeline,
+    blend_sphere: wgpu::RenderPipeline,
+    blend_tube: wgpu::RenderPipeline,
     /// The pick pass: same geometry, node ids into a single-sampled integer target.
     pick_mesh: wgpu::RenderPipeline,
     pick_sphere: wgpu::RenderPipeline,
@@ -153,6 +159,8 @@ struct Pipelines {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pass {
     Color,
+    /// Color pass, translucent nodes (blended, no depth writes).
+    Blend,
     Pick,
 }
 
@@ -279,9 +287,10 @@ impl Renderer {
                         cull: Option<wgpu::Face>,
                         pass: Pass| {
             let (format, samples) = match pass {
-                Pass::Color => (COLOR_FORMAT, MSAA_SAMPLES),
+                Pass::Color | Pass::Blend => (COLOR_FORMAT, MSAA_SAMPLES),
                 Pass::Pick => (ID_FORMAT, 1),
             };
+            let blend = (pass == Pass::Blend).then_some(wgpu::BlendState::ALPHA_BLENDING);
             device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
                 label: Some(label),
                 layout: Some(&layout),
@@ -294,7 +303,7 @@ impl Renderer {
                 primitive: wgpu::PrimitiveState { topology, cull_mode: cull, ..Default::default() },
                 depth_stencil: Some(wgpu::DepthStencilState {
                     format: DEPTH_FORMAT,
-                    depth_write_enabled: Some(true),
+                    depth_write_enabled: Some(pass != Pass::Blend),
                     depth_compare: Some(wgpu::CompareFunction::Less),
                     stencil: Default::default(),
                     bias: Default::default(),
@@ -304,11 +313,7 @@ impl Renderer {
                     module: &shader,
                     entry_point: Some(fs),
                     compilation_options: Default::default(),
-                    targets: &[Some(wgpu::ColorTargetState {
-                        format,
-                        blend: None,
-                        write_mask: wgpu::ColorWrites::ALL,
-                    })],
+                    targets: &[Some(wgpu::ColorTargetState { format, blend, write_mask: wgpu::ColorWrites::ALL })],
                 }),
                 multiview_mask: None,
                 cache: None,
@@ -325,6 +330,17 @@ impl Renderer {
             sphere: pipeline("periscope spheres", "vs_sphere", "fs_lit", &sphere_bufs, TriangleList, back, Pass::Color),
             tube: pipeline("periscope tubes", "vs_tube", "fs_lit", &tube_bufs, TriangleList, back, Pass::Color),
             grid: pipeline("periscope grid", "vs_line", "fs_grid", &[Some(line)], LineList, None, Pass::Color),
+            blend_mesh: pipeline("blend mesh", "vs_mesh", "fs_lit", &mesh_bufs, TriangleList, None, Pass::Blend),
+            blend_sphere: pipeline(
+                "blend spheres",
+                "vs_sphere",
+                "fs_lit",
+                &sphere_bufs,
+                TriangleList,
+                back,
+                Pass::Blend,
+            ),
+            blend_tube: pipeline("blend tubes", "vs_tube", "fs_lit", &tube_bufs, TriangleList, back, Pass::Blend),
             pick_mesh: pipeline(
                 "periscope pick mesh",
                 "vs_mesh",
@@ -429,6 +445,7 @@ impl Renderer {
                         spheres: None,
                         tubes: None,
                         bounds: None,
+                        translucent: false,
                     })
                 }
             };
@@ -463,6 +480,7 @@ impl Renderer {
             };
             q.write_buffer(&gpu.uniform, 0, bytemuck::bytes_of(&u));
             gpu.bounds = geom.bounds.map(|(lo, hi)| transform_aabb(&model, lo, hi));
+            gpu.translucent = translucent(&geom, node.color[3]);
             gpu.enabled = node.enabled;
             gpu.key = key;
         }
@@ -577,7 +595,7 @@ impl Renderer {
                 pass.draw(0..v.count, 0..1);
                 stats.draw_calls += 1;
             }
-            self.draw_nodes(&mut pass, Pass::Color, &mut stats);
+            self.draw_nodes(&mut pass, Pass::Color, &mut stats, camera.eye());
         }
         self.queue.submit([enc.finish()]);
         self.stats = stats;
@@ -600,50 +618,84 @@ impl Renderer {
             };
             let mut pass = begin_pass(&mut enc, "pick", ids, &target.pick_depth_view);
             pass.set_bind_group(0, &self.globals_bind_group, &[]);
-            self.draw_nodes(&mut pass, Pass::Pick, &mut FrameStats::default());
+            self.draw_nodes(&mut pass, Pass::Pick, &mut FrameStats::default(), camera.eye());
         }
         self.queue.submit([enc.finish()]);
     }
 
-    fn draw_nodes(&self, pass: &mut wgpu::RenderPass<'_>, which: Pass, stats: &mut FrameStats) {
+    /// Opaque nodes first, then translucent ones from far to near (sorted by
+    /// the distance of their bounds' centre from the eye; the triangles of one
+    /// node are not sorted). The pick pass draws every node opaque.
+    fn draw_nodes(&self, pass: &mut wgpu::RenderPass<'_>, which: Pass, stats: &mut FrameStats, eye: Vec3) {
+        let enabled = || self.nodes.values().filter(|g| g.enabled);
+        if which == Pass::Pick {
+            for gpu in enabled() {
+                self.draw_node(pass, gpu, Pass::Pick, stats);
+            }
+            return;
+        }
+        for gpu in enabled().filter(|g| !g.translucent) {
+            self.draw_node(pass, gpu, Pass::Color, stats);
+        }
+        let mut translucent: Vec<(f32, &GpuNode)> = enabled()
+            .filter(|g| g.translucent)
+            .map(|g| (g.bounds.map_or(0.0, |(lo, hi)| ((lo + hi) * 0.5).distance_squared(eye)), g))
+            .collect();
+        translucent.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (_, gpu) in translucent {
+            self.draw_node(pass, gpu, Pass::Blend, stats);
+        }
+    }
+
+    fn draw_node(&self, pass: &mut wgpu::RenderPass<'_>, gpu: &GpuNode, which: Pass, stats: &mut FrameStats) {
         let p = &self.pipelines;
         let (mesh, sphere, tube) = match which {
             Pass::Color => (&p.mesh, &p.sphere, &p.tube),
+            Pass::Blend => (&p.blend_mesh, &p.blend_sphere, &p.blend_tube),
             Pass::Pick => (&p.pick_mesh, &p.pick_sphere, &p.pick_tube),
         };
-        for gpu in self.nodes.values().filter(|g| g.enabled) {
-            pass.set_bind_group(1, &gpu.bind_group, &[]);
-            if let (Some(v), Some(i)) = (&gpu.mesh_vertices, &gpu.mesh_indices) {
-                pass.set_pipeline(mesh);
-                pass.set_vertex_buffer(0, v.buffer.slice(..));
-                pass.set_index_buffer(i.buffer.slice(..), wgpu::IndexFormat::Uint32);
-                pass.draw_indexed(0..i.count, 0, 0..1);
+        pass.set_bind_group(1, &gpu.bind_group, &[]);
+        if let (Some(v), Some(i)) = (&gpu.mesh_vertices, &gpu.mesh_indices) {
+            pass.set_pipeline(mesh);
+            pass.set_vertex_buffer(0, v.buffer.slice(..));
+            pass.set_index_buffer(i.buffer.slice(..), wgpu::IndexFormat::Uint32);
+            pass.draw_indexed(0..i.count, 0, 0..1);
+            stats.draw_calls += 1;
+            stats.triangles += u64::from(i.count / 3);
+            if which != Pass::Pick
+                && let Some(e) = &gpu.mesh_edges
+            {
+                pass.set_pipeline(&p.edges);
+                pass.set_index_buffer(e.buffer.slice(..), wgpu::IndexFormat::Uint32);
+                pass.draw_indexed(0..e.count, 0, 0..1);
                 stats.draw_calls += 1;
-                stats.triangles += u64::from(i.count / 3);
-                if which == Pass::Color
-                    && let Some(e) = &gpu.mesh_edges
-                {
-                    pass.set_pipeline(&p.edges);
-                    pass.set_index_buffer(e.buffer.slice(..), wgpu::IndexFormat::Uint32);
-                    pass.draw_indexed(0..e.count, 0, 0..1);
-                    stats.draw_calls += 1;
-                }
-            }
-            if let Some(s) = &gpu.spheres {
-                let shape = match s.count {
-                    n if n > COARSEST_SPHERES => &self.sphere_coarsest,
-                    n if n > COARSE_SPHERES => &self.sphere_coarse,
-                    _ => &self.sphere,
-                };
-                pass.set_pipeline(sphere);
-                draw_instanced(pass, shape, s, stats);
-            }
-            if let Some(t) = &gpu.tubes {
-                pass.set_pipeline(tube);
-                draw_instanced(pass, &self.tube, t, stats);
             }
         }
+        if let Some(s) = &gpu.spheres {
+            let shape = match s.count {
+                n if n > COARSEST_SPHERES => &self.sphere_coarsest,
+                n if n > COARSE_SPHERES => &self.sphere_coarse,
+                _ => &self.sphere,
+            };
+            pass.set_pipeline(sphere);
+            draw_instanced(pass, shape, s, stats);
+        }
+        if let Some(t) = &gpu.tubes {
+            pass.set_pipeline(tube);
+            draw_instanced(pass, &self.tube, t, stats);
+        }
     }
+}
+
+/// Whether any color the node draws has alpha below 1. Instance colors with a
+/// negative alpha stand for the node's color (see the shader's `instance_color`).
+fn translucent(geom: &crate::extract::NodeGeometry, node_alpha: f32) -> bool {
+    const OPAQUE: f32 = 0.999;
+    let instance = |a: f32| if a < 0.0 { node_alpha < OPAQUE } else { a < OPAQUE };
+    let mesh = geom.mesh.as_ref().is_some_and(|m| {
+        if m.vertex_colors { m.vertices.iter().any(|v| v.color[3] < 255) } else { node_alpha < OPAQUE }
+    });
+    mesh || geom.spheres.iter().any(|s| instance(s.color[3])) || geom.tubes.iter().any(|t| instance(t.color[3]))
 }
 
 /// A render pass with one color attachment and a cleared depth buffer that is not kept.

@@ -277,3 +277,40 @@ fn z_up_stands_data_upright() {
     assert!(!is_bg(z_up.pixel(W / 2, 15)) && !is_bg(z_up.pixel(W / 2, H - 15)), "vertical line expected");
     assert!(is_bg(y_up.pixel(W / 2, 15)));
 }
+
+#[test]
+fn translucent_nodes_blend_over_what_is_behind_them() {
+    let Some(mut off) = offscreen() else { return };
+    let sphere = |uid: i64, z: f32, color: [f64; 4]| {
+        Envelope::new(T::Spheres.as_i64())
+            .with_uid(uid)
+            .with_arg(arr(&[1, 3], vec![0.0, 0.0, z]))
+            .with_kwarg("radius", 0.5f64)
+            .with_kwarg("color", Value::from(color.to_vec()))
+    };
+    let green = [0.0, 1.0, 0.0, 1.0];
+    let red_half = [1.0, 0.0, 0.0, 0.5];
+    // Whatever order they arrive in: the translucent one is drawn after the opaque one.
+    for (name, first, second) in
+        [("translucent-first", (red_half, 0.6), (green, -0.6)), ("opaque-first", (green, -0.6), (red_half, 0.6))]
+    {
+        let mut s = scene();
+        add(&mut s, sphere(1, first.1, first.0));
+        add(&mut s, sphere(2, second.1, second.0));
+        let img = off.render(&s, &front_camera(), W, H).unwrap();
+        save(&img, &format!("translucent-{name}"));
+        let c = img.pixel(W / 2, H / 2);
+        assert!(c[0] > 80 && c[1] > 80 && c[2] < 60, "{name}: centre {c:?} should mix red over green");
+    }
+    // Alone over the black background: a dimmer red, not full red.
+    let mut s = scene();
+    add(&mut s, sphere(1, 0.0, red_half));
+    let c = off.render(&s, &front_camera(), W, H).unwrap().pixel(W / 2, H / 2);
+    assert!(c[0] > 60 && c[0] < 230 && c[1] < 40, "half-transparent red over black: {c:?}");
+    // Opaque colors stay opaque: the green sphere hides the red one behind it.
+    let mut s = scene();
+    add(&mut s, sphere(1, -0.6, [1.0, 0.0, 0.0, 1.0]));
+    add(&mut s, sphere(2, 0.6, green));
+    let c = off.render(&s, &front_camera(), W, H).unwrap().pixel(W / 2, H / 2);
+    assert!(c[0] < 40 && c[1] > 150, "opaque green in front: {c:?}");
+}

@@ -70,7 +70,8 @@ fn shade(world: vec3<f32>, normal_in: vec3<f32>, base: vec4<f32>) -> vec4<f32> {
     let h = normalize(l + to_eye);
     let spec = pow(max(dot(n, h), 0.0), 48.0) * 0.25;
     let rgb = base.rgb * (ambient + (1.0 - ambient) * diffuse) + vec3<f32>(spec);
-    return vec4<f32>(rgb, 1.0);
+    // Alpha is used by the blended (translucent) pipelines and ignored by the opaque ones.
+    return vec4<f32>(rgb, base.a);
 }
 
 // ---- meshes -------------------------------------------------------------

@@ -53,12 +53,14 @@ impl Wire {
 
     fn decode(self, frame: Bytes, keep_frame: bool) -> Result<Envelope, String> {
         match self {
-            // Keeps the frame (shared) so plugins can borrow args/kwargs as MessagePack.
-            Wire::MsgPack if keep_frame => Envelope::decode_frame(frame, DecodeLimits::default()),
-            // Arrays are copied out while decoding, so the frame can go now.
-            Wire::MsgPack => decode_value(&frame, DecodeLimits::default())
-                .map_err(|e| e.to_string())
-                .and_then(|v| Envelope::from_value(v).map_err(|e| e.to_string())),
+            // The frame is kept (shared) for plugins and the recorder, or else
+            // dropped here: arrays were copied out while decoding.
+            Wire::MsgPack => Envelope::decode_frame(frame, DecodeLimits::default()).map(|mut env| {
+                if !keep_frame {
+                    env.raw = None;
+                }
+                env
+            }),
             Wire::Pickle => envelope_from_pickle(&frame),
         }
     }

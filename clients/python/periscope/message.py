@@ -38,6 +38,7 @@ class Message(enum.IntEnum):
     IMAGES_STATE = 311
     SAVE_SCENE = 312
     SCENE_SAVED = 313
+    SET_PROPERTIES = 314
     ERROR = 400
     WARNING = 401
     HELLO = 500

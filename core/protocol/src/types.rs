@@ -1,165 +1,204 @@
-//! Message type numbers. aitviewer's numbers are kept so its users feel at home;
-//! Periscope's own types use the 300..=599 range.
+//! The message type table: every message type is defined here once, with its
+//! wire number, its name and its traits. aitviewer's numbers are kept so its
+//! users feel at home; Periscope's own types use the 300..=599 range.
+//!
+//! The server, the viewer, the Python client (`clients/python/periscope/message.py`)
+//! and `docs/protocol.md` all follow this table; `tests/agreement.rs` fails when
+//! the Python enum or the docs table drift from it.
 
 /// The protocol name a client announces in `hello`.
 pub const PROTOCOL_NAME: &str = "periscope";
 /// The protocol version this build speaks. A `hello` with another version is refused.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// Known message types. Numbers outside this list are still carried as raw `i64`
-/// in [`crate::Envelope::kind`]; user messages are `>= 10000`.
+/// Who sends a message type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(i64)]
-pub enum MessageType {
+pub enum Direction {
+    /// Client -> viewer.
+    ToViewer,
+    /// Viewer -> client.
+    ToClient,
+}
+
+impl Direction {
+    /// `c -> s` or `s -> c`, as the docs table writes it.
+    pub fn arrow(self) -> &'static str {
+        match self {
+            Direction::ToViewer => "c -> s",
+            Direction::ToClient => "s -> c",
+        }
+    }
+}
+
+/// What a message type is, asked by the server and the viewer instead of
+/// keeping lists of their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Traits {
+    pub direction: Direction,
+    /// The type that answers it, when the sender waits for an answer (an
+    /// [`MessageType::Error`] may come instead).
+    pub answer: Option<MessageType>,
+    /// Only the newest queued message of this type per client matters: a newer
+    /// one replaces an older one still waiting (counted as dropped).
+    pub newest_wins: bool,
+    /// Handling it may change the scene (nodes, frames, playhead, properties):
+    /// such messages are what the recorder keeps and a replay re-applies.
+    pub changes_scene: bool,
+    /// Part of aitviewer's protocol: its unmodified client sends it.
+    pub aitviewer: bool,
+}
+
+impl Traits {
+    const fn to_viewer() -> Self {
+        Self {
+            direction: Direction::ToViewer,
+            answer: None,
+            newest_wins: false,
+            changes_scene: false,
+            aitviewer: false,
+        }
+    }
+    const fn to_client() -> Self {
+        Self { direction: Direction::ToClient, ..Self::to_viewer() }
+    }
+    /// An aitviewer message that changes the scene.
+    const fn scene() -> Self {
+        Self { changes_scene: true, aitviewer: true, ..Self::to_viewer() }
+    }
+    const fn asks(answer: MessageType) -> Self {
+        Self { answer: Some(answer), ..Self::to_viewer() }
+    }
+}
+
+/// Defines [`MessageType`] and its lookups from one table.
+macro_rules! message_types {
+    ($( $(#[$doc:meta])* $variant:ident = $number:literal, $name:literal, $traits:expr; )*) => {
+        /// Known message types. Numbers outside this list are still carried as raw
+        /// `i64` in [`crate::Envelope::kind`]; user messages are `>= 10000`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(i64)]
+        pub enum MessageType {
+            $( $(#[$doc])* $variant = $number, )*
+        }
+
+        impl MessageType {
+            /// Every message type, in wire-number order.
+            pub const ALL: &'static [MessageType] = &[ $( MessageType::$variant, )* ];
+
+            /// The message type for a raw number, if it is one Periscope knows.
+            /// Every number `>= 10000` maps to [`MessageType::UserMessage`].
+            pub fn from_i64(n: i64) -> Option<Self> {
+                match n {
+                    $( $number => Some(MessageType::$variant), )*
+                    n if n >= 10_000 => Some(MessageType::UserMessage),
+                    _ => None,
+                }
+            }
+
+            /// A stable lower-case name, used in logs and error messages
+            /// (the Python enum and the docs use it upper-cased).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( MessageType::$variant => $name, )*
+                }
+            }
+
+            /// What this type is: direction, answer, newest-wins, scene change.
+            pub fn traits(self) -> Traits {
+                match self {
+                    $( MessageType::$variant => $traits, )*
+                }
+            }
+        }
+    };
+}
+
+use MessageType as T;
+
+message_types! {
     /// A plain node (transform only).
-    Node = 1,
-    Meshes = 2,
-    Spheres = 3,
-    Lines = 4,
-    Arrows = 5,
-    RigidBodies = 6,
-    Smpl = 10,
-    Skeletons = 11,
-    Delete = 100,
-    AddFrames = 101,
-    UpdateFrames = 102,
-    RemoveFrames = 103,
-    SetFrame = 200,
-    NextFrame = 201,
-    PreviousFrame = 202,
+    Node = 1, "node", Traits::scene();
+    Meshes = 2, "meshes", Traits::scene();
+    Spheres = 3, "spheres", Traits::scene();
+    Lines = 4, "lines", Traits::scene();
+    Arrows = 5, "arrows", Traits::scene();
+    RigidBodies = 6, "rigid_bodies", Traits::scene();
+    Smpl = 10, "smpl", Traits::scene();
+    Skeletons = 11, "skeletons", Traits::scene();
+    Delete = 100, "delete", Traits::scene();
+    AddFrames = 101, "add_frames", Traits::scene();
+    UpdateFrames = 102, "update_frames", Traits::scene();
+    RemoveFrames = 103, "remove_frames", Traits::scene();
+    SetFrame = 200, "set_frame", Traits::scene();
+    NextFrame = 201, "next_frame", Traits::scene();
+    PreviousFrame = 202, "previous_frame", Traits::scene();
     /// Ask for the scene state (or one node's frame data); answered by `SceneState`.
-    Query = 300,
-    /// Server -> client: the answer to `Query`.
-    SceneState = 301,
+    Query = 300, "query", Traits::asks(T::SceneState);
+    /// Viewer -> client: the answer to `Query`.
+    SceneState = 301, "scene_state", Traits::to_client();
     /// Ask for the dispatch chain's stages (scripts: status, generation, errors).
-    QueryChain = 302,
-    /// Server -> client: the answer to `QueryChain`.
-    ChainState = 303,
+    QueryChain = 302, "query_chain", Traits::asks(T::ChainState);
+    /// Viewer -> client: the answer to `QueryChain`.
+    ChainState = 303, "chain_state", Traits::to_client();
     /// Ask the viewer to render the scene offscreen; answered by `ScreenshotResult`.
-    Screenshot = 304,
-    /// Server -> client: the rendered image (RGBA, uint8, (H, W, 4)).
-    ScreenshotResult = 305,
-    /// Client -> server: remote-rendered images, one viewer window per list index.
-    Images = 306,
-    /// Client -> server: start or stop receiving the viewer's camera (`enabled`).
-    RequireCamera = 307,
-    /// Server -> client: the camera of the client's image windows.
-    Camera = 308,
-    /// Client -> server: resume reading images after a `single` image ("Read remote").
-    ReadRemote = 309,
-    /// Client -> server: ask for the image windows' state; answered by `ImagesState`.
-    QueryImages = 310,
-    /// Server -> client: the answer to `QueryImages`.
-    ImagesState = 311,
-    /// Client -> server: save the scene as a file in the viewer's export folder.
-    SaveScene = 312,
-    /// Server -> client: the answer to `SaveScene` (the file's path).
-    SceneSaved = 313,
-    /// Server -> client: a message was refused.
-    Error = 400,
-    /// Server -> client: a message was accepted with a remark (e.g. an unknown kwarg).
-    Warning = 401,
-    /// Client -> server: first frame of every connection.
-    Hello = 500,
-    /// Server -> client: handshake accepted.
-    Welcome = 501,
-    /// Server -> client: handshake refused; the connection is closed after it.
-    Refused = 502,
+    Screenshot = 304, "screenshot", Traits::asks(T::ScreenshotResult);
+    /// Viewer -> client: the rendered image (RGBA, uint8, (H, W, 4)).
+    ScreenshotResult = 305, "screenshot_result", Traits::to_client();
+    /// Client -> viewer: remote-rendered images, one viewer window per list index.
+    Images = 306, "images", Traits { newest_wins: true, ..Traits::to_viewer() };
+    /// Client -> viewer: start or stop receiving the viewer's camera (`enabled`).
+    RequireCamera = 307, "require_camera", Traits::to_viewer();
+    /// Viewer -> client: the camera of the client's image windows.
+    Camera = 308, "camera", Traits::to_client();
+    /// Client -> viewer: resume reading images after a `single` image ("Read remote").
+    ReadRemote = 309, "read_remote", Traits::to_viewer();
+    /// Client -> viewer: ask for the image windows' state; answered by `ImagesState`.
+    QueryImages = 310, "query_images", Traits::asks(T::ImagesState);
+    /// Viewer -> client: the answer to `QueryImages`.
+    ImagesState = 311, "images_state", Traits::to_client();
+    /// Client -> viewer: save the scene as a file in the viewer's export folder.
+    SaveScene = 312, "save_scene", Traits::asks(T::SceneSaved);
+    /// Viewer -> client: the answer to `SaveScene` (the file's path).
+    SceneSaved = 313, "scene_saved", Traits::to_client();
+    /// Client -> viewer: change a node's properties (name, color, enabled,
+    /// position, rotation, scale). The viewer's own panels send this too.
+    SetProperties = 314, "set_properties", Traits { changes_scene: true, ..Traits::to_viewer() };
+    /// Viewer -> client: a message was refused.
+    Error = 400, "error", Traits::to_client();
+    /// Viewer -> client: a message was accepted with a remark (e.g. an unknown kwarg).
+    Warning = 401, "warning", Traits::to_client();
+    /// Client -> viewer: first frame of every connection.
+    Hello = 500, "hello", Traits::to_viewer();
+    /// Viewer -> client: handshake accepted.
+    Welcome = 501, "welcome", Traits::to_client();
+    /// Viewer -> client: handshake refused; the connection is closed after it.
+    Refused = 502, "refused", Traits::to_client();
     /// First user-defined type; the built-in scene handler ignores these.
-    UserMessage = 10000,
+    UserMessage = 10000, "user_message", Traits { aitviewer: true, ..Traits::to_viewer() };
 }
 
 impl MessageType {
-    /// The message type for a raw number, if it is one Periscope knows.
-    /// Every number `>= 10000` maps to [`MessageType::UserMessage`].
-    pub fn from_i64(n: i64) -> Option<Self> {
-        use MessageType::*;
-        Some(match n {
-            1 => Node,
-            2 => Meshes,
-            3 => Spheres,
-            4 => Lines,
-            5 => Arrows,
-            6 => RigidBodies,
-            10 => Smpl,
-            11 => Skeletons,
-            100 => Delete,
-            101 => AddFrames,
-            102 => UpdateFrames,
-            103 => RemoveFrames,
-            200 => SetFrame,
-            201 => NextFrame,
-            202 => PreviousFrame,
-            300 => Query,
-            301 => SceneState,
-            302 => QueryChain,
-            303 => ChainState,
-            304 => Screenshot,
-            305 => ScreenshotResult,
-            306 => Images,
-            307 => RequireCamera,
-            308 => Camera,
-            309 => ReadRemote,
-            310 => QueryImages,
-            311 => ImagesState,
-            312 => SaveScene,
-            313 => SceneSaved,
-            400 => Error,
-            401 => Warning,
-            500 => Hello,
-            501 => Welcome,
-            502 => Refused,
-            n if n >= 10000 => UserMessage,
-            _ => return None,
-        })
-    }
-
     /// The wire number.
     pub fn as_i64(self) -> i64 {
         self as i64
     }
 
-    /// A stable lower-case name, used in logs and error messages.
-    pub fn name(self) -> &'static str {
-        use MessageType::*;
-        match self {
-            Node => "node",
-            Meshes => "meshes",
-            Spheres => "spheres",
-            Lines => "lines",
-            Arrows => "arrows",
-            RigidBodies => "rigid_bodies",
-            Smpl => "smpl",
-            Skeletons => "skeletons",
-            Delete => "delete",
-            AddFrames => "add_frames",
-            UpdateFrames => "update_frames",
-            RemoveFrames => "remove_frames",
-            SetFrame => "set_frame",
-            NextFrame => "next_frame",
-            PreviousFrame => "previous_frame",
-            Query => "query",
-            SceneState => "scene_state",
-            QueryChain => "query_chain",
-            ChainState => "chain_state",
-            Screenshot => "screenshot",
-            ScreenshotResult => "screenshot_result",
-            Images => "images",
-            RequireCamera => "require_camera",
-            Camera => "camera",
-            ReadRemote => "read_remote",
-            QueryImages => "query_images",
-            ImagesState => "images_state",
-            SaveScene => "save_scene",
-            SceneSaved => "scene_saved",
-            Error => "error",
-            Warning => "warning",
-            Hello => "hello",
-            Welcome => "welcome",
-            Refused => "refused",
-            UserMessage => "user_message",
-        }
+    /// The name as the Python enum and the docs spell it (`ADD_FRAMES`).
+    pub fn const_name(self) -> String {
+        self.name().to_ascii_uppercase()
     }
+
+    /// Whether this type answers a request (so a waiting sender has its answer).
+    /// An error answers any request.
+    pub fn is_answer(self) -> bool {
+        self == T::Error || T::ALL.iter().any(|t| t.traits().answer == Some(self))
+    }
+}
+
+/// The traits of a raw type number; custom numbers (`>= 10000`) are user
+/// messages, other unknown numbers have none.
+pub fn traits_of(kind: i64) -> Option<Traits> {
+    MessageType::from_i64(kind).map(MessageType::traits)
 }
 
 #[cfg(test)]
@@ -168,15 +207,39 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for n in [
-            1, 2, 3, 4, 5, 6, 10, 11, 100, 101, 102, 103, 200, 201, 202, 300, 301, 302, 303, 304, 305, 306, 307, 308,
-            309, 310, 311, 312, 313, 400, 401, 500, 501, 502,
-        ] {
-            let t = MessageType::from_i64(n).unwrap();
-            assert_eq!(t.as_i64(), n, "{}", t.name());
+        for &t in MessageType::ALL {
+            assert_eq!(MessageType::from_i64(t.as_i64()), Some(t), "{}", t.name());
         }
         assert_eq!(MessageType::from_i64(12345), Some(MessageType::UserMessage));
         assert_eq!(MessageType::from_i64(7), None);
         assert_eq!(MessageType::from_i64(-1), None);
+    }
+
+    #[test]
+    fn numbers_and_names_are_unique_and_ordered() {
+        let all = MessageType::ALL;
+        assert!(all.windows(2).all(|w| w[0].as_i64() < w[1].as_i64()), "table must be in wire order");
+        let mut names: Vec<&str> = all.iter().map(|t| t.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+    }
+
+    #[test]
+    fn answers_go_to_the_client_and_requests_to_the_viewer() {
+        for &t in MessageType::ALL {
+            let tr = t.traits();
+            if let Some(a) = tr.answer {
+                assert_eq!(tr.direction, Direction::ToViewer, "{}", t.name());
+                assert_eq!(a.traits().direction, Direction::ToClient, "{} answers {}", a.name(), t.name());
+                assert!(a.is_answer());
+            }
+            if tr.changes_scene || tr.newest_wins {
+                assert_eq!(tr.direction, Direction::ToViewer, "{}", t.name());
+            }
+        }
+        assert!(MessageType::Error.is_answer());
+        assert!(!MessageType::Camera.is_answer());
+        assert!(MessageType::Images.traits().newest_wins);
     }
 }

@@ -1,0 +1,299 @@
+//! Typed client requests, decoded once (on the connection thread) from an
+//! [`Envelope`]. The envelope stays with the request: the dispatch chain and
+//! the recorder see the message as it came, and the viewer acts on the typed
+//! form without parsing kwargs again.
+//!
+//! Node messages (create, frames, delete, playhead, properties, query) keep
+//! their arguments in the envelope: the scene checks them against each node
+//! kind's attribute table (`periscope-scene`'s `spec.rs`), with errors that
+//! name the field, so they are [`Request::Scene`] here.
+
+use crate::envelope::Envelope;
+use crate::types::MessageType;
+use crate::value::Value;
+
+/// Largest side of a requested screenshot.
+pub const MAX_SCREENSHOT_SIDE: u32 = 8192;
+
+/// A client message, typed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Request {
+    /// Handled by the scene (create, frames, delete, playhead, properties, query).
+    Scene(MessageType),
+    /// The dispatch chain's stages.
+    QueryChain,
+    /// Boxed: the largest request, and rare.
+    Screenshot(Box<Screenshot>),
+    /// Remote-rendered images: decoded by the image decoder thread (they can be large).
+    Images,
+    RequireCamera {
+        enabled: bool,
+    },
+    ReadRemote {
+        /// Only this client's windows (default: every window).
+        client_id: Option<u64>,
+    },
+    QueryImages,
+    SaveScene {
+        /// A plain file name in the viewer's export folder.
+        name: String,
+    },
+    /// A type `>= 10000`: passes the chain with its raw args and kwargs.
+    Custom(i64),
+}
+
+/// A screenshot request's kwargs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Screenshot {
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// The scene frame to render (the current one when `None`).
+    pub frame: Option<i64>,
+    /// Frame the shown data before rendering.
+    pub fit: bool,
+    /// An explicit orbit camera (kept for later requests).
+    pub camera: Option<OrbitView>,
+}
+
+/// An orbit camera given by a client: missing keys keep the viewer's defaults.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct OrbitView {
+    pub target: Option<[f32; 3]>,
+    pub yaw_deg: Option<f32>,
+    pub pitch_deg: Option<f32>,
+    /// Positive and finite.
+    pub distance: Option<f32>,
+    pub fov_y_deg: Option<f32>,
+}
+
+/// A field of a request with a value of the wrong type or out of range.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}: field {field:?} must be {expected}, found {found}")]
+pub struct RequestError {
+    /// The message type's name (`screenshot`).
+    pub message: &'static str,
+    /// The field (`width`, `camera.distance`).
+    pub field: String,
+    pub expected: String,
+    pub found: String,
+}
+
+/// Reads the kwargs of one message, naming the field in every error.
+struct Fields<'a> {
+    env: &'a Envelope,
+    message: &'static str,
+}
+
+impl<'a> Fields<'a> {
+    fn error(&self, field: &str, expected: impl Into<String>, found: impl Into<String>) -> RequestError {
+        RequestError { message: self.message, field: field.to_owned(), expected: expected.into(), found: found.into() }
+    }
+
+    /// The kwarg (nil counts as absent).
+    fn get(&self, field: &str) -> Option<&'a Value> {
+        self.env.kwarg(field).filter(|v| !v.is_nil())
+    }
+
+    fn int(&self, field: &str) -> Result<Option<i64>, RequestError> {
+        self.get(field).map(|v| v.as_i64().ok_or_else(|| self.error(field, "an int", v.type_name()))).transpose()
+    }
+
+    fn bool(&self, field: &str, value: Option<&Value>) -> Result<Option<bool>, RequestError> {
+        value
+            .filter(|v| !v.is_nil())
+            .map(|v| v.as_bool().ok_or_else(|| self.error(field, "a bool", v.type_name())))
+            .transpose()
+    }
+
+    fn side(&self, field: &str) -> Result<Option<u32>, RequestError> {
+        let expected = || format!("an int in 1..={MAX_SCREENSHOT_SIDE}");
+        match self.int(field)? {
+            None => Ok(None),
+            Some(n) if (1..=i64::from(MAX_SCREENSHOT_SIDE)).contains(&n) => Ok(Some(n as u32)),
+            Some(n) => Err(self.error(field, expected(), n.to_string())),
+        }
+    }
+
+    fn camera(&self) -> Result<Option<OrbitView>, RequestError> {
+        let Some(v) = self.get("camera") else { return Ok(None) };
+        if !matches!(v, Value::Map(_)) {
+            return Err(self.error("camera", "a map", v.type_name()));
+        }
+        let num = |key: &str| -> Result<Option<f32>, RequestError> {
+            match v.get(key).filter(|x| !x.is_nil()) {
+                None => Ok(None),
+                Some(x) => x
+                    .as_f64()
+                    .map(|f| Some(f as f32))
+                    .ok_or_else(|| self.error(&format!("camera.{key}"), "a number", x.type_name())),
+            }
+        };
+        let target = match v.get("target").filter(|x| !x.is_nil()) {
+            None => None,
+            Some(t) => Some(vec3(t).ok_or_else(|| self.error("camera.target", "3 numbers", describe(t)))?),
+        };
+        let distance = num("distance")?;
+        if let Some(d) = distance
+            && !(d > 0.0 && d.is_finite())
+        {
+            return Err(self.error("camera.distance", "a positive number", d.to_string()));
+        }
+        Ok(Some(OrbitView {
+            target,
+            yaw_deg: num("yaw")?,
+            pitch_deg: num("pitch")?,
+            distance,
+            fov_y_deg: num("fov_y")?,
+        }))
+    }
+}
+
+fn vec3(v: &Value) -> Option<[f32; 3]> {
+    match v {
+        Value::Array(items) if items.len() == 3 => {
+            let mut out = [0.0; 3];
+            for (o, i) in out.iter_mut().zip(items) {
+                *o = i.as_f64()? as f32;
+            }
+            Some(out)
+        }
+        Value::NdArray(a) if a.len() == 3 => {
+            let d = a.to_f32();
+            Some([d[0], d[1], d[2]])
+        }
+        _ => None,
+    }
+}
+
+fn describe(v: &Value) -> String {
+    match v {
+        Value::Array(items) => format!("a list of {}", items.len()),
+        Value::NdArray(a) => format!("an array of shape {:?}", a.shape()),
+        other => other.type_name(),
+    }
+}
+
+impl Request {
+    /// Decodes the typed form of `env`. Unknown kwargs are ignored; a kwarg of
+    /// the wrong type is an error naming it. `None` for a number that is not a
+    /// request type (an unknown number below 10000, or a viewer -> client type).
+    pub fn decode(env: &Envelope) -> Result<Option<Request>, RequestError> {
+        use MessageType as T;
+        let Some(t) = MessageType::from_i64(env.kind) else { return Ok(None) };
+        let f = Fields { env, message: t.name() };
+        Ok(Some(match t {
+            T::UserMessage => Request::Custom(env.kind),
+            T::QueryChain => Request::QueryChain,
+            T::Screenshot => Request::Screenshot(Box::new(Screenshot {
+                width: f.side("width")?,
+                height: f.side("height")?,
+                frame: f.int("frame")?,
+                fit: f.bool("fit", f.get("fit"))?.unwrap_or(false),
+                camera: f.camera()?,
+            })),
+            T::Images => Request::Images,
+            T::RequireCamera => {
+                // `enabled` as a kwarg or the first positional argument; absent means true.
+                let v = env.kwarg("enabled").or(env.args.first());
+                Request::RequireCamera { enabled: f.bool("enabled", v)?.unwrap_or(true) }
+            }
+            T::ReadRemote => {
+                let id = f.int("client_id")?;
+                let client_id = match id {
+                    None => None,
+                    Some(n) => {
+                        Some(u64::try_from(n).map_err(|_| f.error("client_id", "a client id (>= 0)", n.to_string()))?)
+                    }
+                };
+                Request::ReadRemote { client_id }
+            }
+            T::QueryImages => Request::QueryImages,
+            T::SaveScene => {
+                let name = match f.get("name") {
+                    None => "scene.psr".to_owned(),
+                    Some(v) => v.as_str().ok_or_else(|| f.error("name", "a str", v.type_name()))?.to_owned(),
+                };
+                Request::SaveScene { name }
+            }
+            T::Hello => Request::Scene(t),
+            t if t.traits().direction == crate::Direction::ToClient => return Ok(None),
+            t => Request::Scene(t),
+        }))
+    }
+
+    /// The message type this request is.
+    pub fn message_type(&self) -> MessageType {
+        match self {
+            Request::Scene(t) => *t,
+            Request::QueryChain => MessageType::QueryChain,
+            Request::Screenshot(_) => MessageType::Screenshot,
+            Request::Images => MessageType::Images,
+            Request::RequireCamera { .. } => MessageType::RequireCamera,
+            Request::ReadRemote { .. } => MessageType::ReadRemote,
+            Request::QueryImages => MessageType::QueryImages,
+            Request::SaveScene { .. } => MessageType::SaveScene,
+            Request::Custom(_) => MessageType::UserMessage,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(env: Envelope) -> Result<Option<Request>, String> {
+        Request::decode(&env).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn require_camera_has_one_rule() {
+        let t = MessageType::RequireCamera.as_i64();
+        let on = Ok(Some(Request::RequireCamera { enabled: true }));
+        let off = Ok(Some(Request::RequireCamera { enabled: false }));
+        assert_eq!(decode(Envelope::new(t)), on);
+        assert_eq!(decode(Envelope::new(t).with_kwarg("enabled", Value::Nil)), on);
+        assert_eq!(decode(Envelope::new(t).with_kwarg("enabled", false)), off);
+        assert_eq!(decode(Envelope::new(t).with_arg(false)), off);
+        assert_eq!(
+            decode(Envelope::new(t).with_kwarg("enabled", "yes")),
+            Err("require_camera: field \"enabled\" must be a bool, found str".into())
+        );
+    }
+
+    #[test]
+    fn screenshot_fields_are_typed_and_named_in_errors() {
+        let t = MessageType::Screenshot.as_i64();
+        let cam = Value::map([
+            ("target", Value::Array(vec![Value::Int(0), Value::Int(1), Value::Int(2)])),
+            ("yaw", Value::Int(30)),
+        ]);
+        let env = Envelope::new(t).with_kwarg("width", 64i64).with_kwarg("fit", true).with_kwarg("camera", cam);
+        let Ok(Some(Request::Screenshot(s))) = decode(env) else { panic!() };
+        assert_eq!((s.width, s.height, s.fit), (Some(64), None, true));
+        let cam = s.camera.unwrap();
+        assert_eq!((cam.target, cam.yaw_deg, cam.distance), (Some([0.0, 1.0, 2.0]), Some(30.0), None));
+        assert_eq!(
+            decode(Envelope::new(t).with_kwarg("width", 0i64)),
+            Err("screenshot: field \"width\" must be an int in 1..=8192, found 0".into())
+        );
+        let bad = Value::map([("distance", Value::from(-1.0))]);
+        assert_eq!(
+            decode(Envelope::new(t).with_kwarg("camera", bad)),
+            Err("screenshot: field \"camera.distance\" must be a positive number, found -1".into())
+        );
+        assert_eq!(decode(Envelope::new(t).with_kwarg("unknown", 1i64)), Ok(Some(Request::Screenshot(Box::default()))));
+    }
+
+    #[test]
+    fn custom_scene_and_reply_types() {
+        assert_eq!(decode(Envelope::new(10_042)), Ok(Some(Request::Custom(10_042))));
+        let add = MessageType::AddFrames;
+        assert_eq!(decode(Envelope::new(add.as_i64())), Ok(Some(Request::Scene(add))));
+        assert_eq!(decode(Envelope::new(MessageType::Camera.as_i64())), Ok(None));
+        assert_eq!(decode(Envelope::new(7)), Ok(None));
+        assert_eq!(
+            decode(Envelope::new(MessageType::SaveScene.as_i64()).with_kwarg("name", 3i64)),
+            Err("save_scene: field \"name\" must be a str, found int".into())
+        );
+    }
+}

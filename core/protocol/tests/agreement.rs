@@ -1,0 +1,181 @@
+//! The message type table is the one source of the wire numbers: the Python
+//! client's `Message` enum and the type table in `docs/protocol.md` must agree
+//! with it, and the wire form of every message type is snapshot-tested so a
+//! protocol change is a visible diff (`UPDATE_SNAPSHOTS=1` rewrites it).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use periscope_protocol::{
+    DType, Direction, Envelope, MessageType, NdArray, Reply, SceneState, Value, decode_value, encode_value,
+};
+
+fn repo_file(rel: &str) -> (PathBuf, String) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(rel);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (path, text)
+}
+
+/// `NAME = number` lines of the Python `Message` enum.
+fn python_enum() -> BTreeMap<String, i64> {
+    let (_, text) = repo_file("clients/python/periscope/message.py");
+    let body = text.split("class Message(").nth(1).expect("class Message in message.py");
+    let body = body.split("\nPROTOCOL_NAME").next().unwrap_or(body);
+    body.lines()
+        .filter_map(|l| {
+            let (name, value) = l.trim().split_once(" = ")?;
+            let ok = name.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+            Some((name.to_owned(), value.trim().parse().ok()?)).filter(|_| ok)
+        })
+        .collect()
+}
+
+/// `| number | NAME | direction |` rows of the docs' type table.
+fn docs_table() -> BTreeMap<i64, (String, String)> {
+    let (_, text) = repo_file("docs/protocol.md");
+    text.lines()
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            if cells.len() < 4 {
+                return None;
+            }
+            let n: i64 = cells[1].parse().ok()?;
+            Some((n, (cells[2].to_owned(), cells[3].to_owned())))
+        })
+        .collect()
+}
+
+#[test]
+fn python_enum_matches_the_table() {
+    let py = python_enum();
+    let rust: BTreeMap<String, i64> = MessageType::ALL.iter().map(|t| (t.const_name(), t.as_i64())).collect();
+    assert_eq!(
+        py, rust,
+        "clients/python/periscope/message.py must list exactly the types of core/protocol/src/types.rs"
+    );
+}
+
+#[test]
+fn docs_table_matches_the_table() {
+    let docs = docs_table();
+    let rust: BTreeMap<i64, (String, String)> = MessageType::ALL
+        .iter()
+        .filter(|t| **t != MessageType::UserMessage)
+        .map(|t| (t.as_i64(), (t.const_name(), t.traits().direction.arrow().to_owned())))
+        .collect();
+    assert_eq!(docs, rust, "docs/protocol.md's type table (| number | NAME | direction |) must match types.rs");
+}
+
+/// A typical message of each type, as a client or the viewer sends it.
+fn example(t: MessageType) -> Value {
+    use MessageType as T;
+    let a = NdArray::from_f32(vec![2, 3], vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    let env = |kind: MessageType| {
+        let mut e = Envelope::new(kind.as_i64());
+        e.seq = Some(7);
+        e
+    };
+    let reply = |kind: MessageType, fields: Vec<(&str, Value)>| {
+        let mut f = vec![("ref_seq".to_owned(), Value::from(7u64))];
+        f.extend(fields.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        Reply::Other { kind: kind.as_i64(), fields: f }.to_value()
+    };
+    match t {
+        T::Node => env(t).with_uid(1).with_kwarg("name", "root"),
+        T::Meshes => env(t)
+            .with_uid(2)
+            .with_arg(Value::NdArray(a.clone()))
+            .with_arg(Value::NdArray(NdArray::from_i64(vec![1, 3], vec![0, 1, 1])))
+            .with_kwarg("flat_shading", true),
+        T::Spheres | T::Lines | T::RigidBodies | T::Skeletons | T::Arrows | T::Smpl => env(t)
+            .with_uid(3)
+            .with_arg(Value::NdArray(a.clone()))
+            .with_kwarg("color", Value::Array(vec![Value::from(1.0); 3])),
+        T::Delete => env(t).with_uid(2),
+        T::AddFrames | T::UpdateFrames => env(t).with_uid(2).with_kwarg("vertices", Value::NdArray(a.clone())),
+        T::RemoveFrames => env(t).with_uid(2).with_kwarg("frames", Value::Array(vec![Value::Int(0)])),
+        T::SetFrame => env(t).with_arg(Value::Int(3)),
+        T::NextFrame | T::PreviousFrame | T::QueryChain | T::QueryImages => env(t),
+        T::Query => env(t).with_uid(2).with_kwarg("attribute", "vertices").with_kwarg("frame", Value::Int(0)),
+        T::Screenshot => env(t).with_kwarg("width", 64i64).with_kwarg("height", 48i64).with_kwarg("fit", true),
+        T::Images => env(t).with_arg(Value::Array(vec![Value::NdArray(
+            NdArray::from_le_bytes(DType::U8, vec![1, 1, 3], &[255, 0, 0]).expect("3 bytes"),
+        )])),
+        T::RequireCamera => env(t).with_kwarg("enabled", true),
+        T::ReadRemote => env(t).with_kwarg("client_id", 1i64),
+        T::SaveScene => env(t).with_kwarg("name", "scene.psr"),
+        T::SetProperties => env(t).with_uid(2).with_kwarg("client_id", 1i64).with_kwarg("enabled", false),
+        T::Hello => {
+            let mut h = periscope_protocol::Hello::new("snapshot").to_envelope();
+            h.seq = None;
+            h
+        }
+        T::UserMessage => env(t).with_kwarg("anything", "goes"),
+        T::SceneState => return Reply::SceneState(SceneState { ref_seq: Some(7), ..Default::default() }).to_value(),
+        T::ChainState => return reply(t, vec![("stages", Value::Array(vec![]))]),
+        T::ScreenshotResult => {
+            return reply(t, vec![("width", Value::Int(1)), ("height", Value::Int(1)), ("frame", Value::Int(0))]);
+        }
+        T::Camera => return reply(t, vec![("index", Value::Int(0)), ("width", Value::Int(640))]),
+        T::ImagesState => return reply(t, vec![("windows", Value::Array(vec![]))]),
+        T::SceneSaved => return reply(t, vec![("path", "exports/scene.psr".into()), ("records", Value::Int(3))]),
+        T::Error => return Reply::error(Some(7), Some(2), Some(2), "bad_shape", "vertices must be (V, 3)").to_value(),
+        T::Warning => return Reply::warning(Some(7), Some(2), None, "unknown_kwarg", "ignored").to_value(),
+        T::Welcome => {
+            return Reply::Welcome {
+                server: "periscope".into(),
+                version: 1,
+                client_id: 1,
+                session: "s".into(),
+                resumed: false,
+                max_message_bytes: 1 << 30,
+            }
+            .to_value();
+        }
+        T::Refused => return Reply::Refused { reason: "bad token".into() }.to_value(),
+    }
+    .to_value()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .chunks(32)
+        .map(|c| c.iter().map(|b| format!("{b:02x}")).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n    ")
+}
+
+#[test]
+fn wire_snapshots() {
+    let mut text = String::from(
+        "# The wire form of one message of every type (core/protocol/tests/agreement.rs).\n\
+         # A change here is a protocol change: update docs/protocol.md and the clients with it.\n\
+         # Rewrite with UPDATE_SNAPSHOTS=1 cargo test -p periscope-protocol --test agreement\n",
+    );
+    for &t in MessageType::ALL {
+        let v = example(t);
+        let bytes = encode_value(&v);
+        let back = decode_value(&bytes, Default::default()).expect("decodes");
+        assert_eq!(back, v, "{} round-trips", t.name());
+        let dir = match t.traits().direction {
+            Direction::ToViewer => "client -> viewer",
+            Direction::ToClient => "viewer -> client",
+        };
+        text.push_str(&format!("\n{} {} ({dir})\n    {}\n", t.as_i64(), t.const_name(), hex(&bytes)));
+    }
+    let (path, old) = match std::env::var_os("UPDATE_SNAPSHOTS") {
+        Some(_) => (PathBuf::new(), String::new()),
+        None => repo_file("core/protocol/tests/snapshots/wire.txt"),
+    };
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/wire.txt");
+        std::fs::create_dir_all(path.parent().expect("has a parent")).expect("snapshot dir");
+        std::fs::write(&path, &text).expect("write snapshot");
+        return;
+    }
+    assert!(
+        old == text,
+        "{} differs from the wire form of the current types; if the change is intended, rerun with UPDATE_SNAPSHOTS=1 and commit the diff",
+        path.display()
+    );
+}

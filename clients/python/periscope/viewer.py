@@ -492,6 +492,12 @@ class RemoteNode:
         """Removes ``frames`` (an int, a list or a range); later frames move up."""
         return self.viewer._send(Message.REMOVE_FRAMES, self.uid, [], {"frames": _frames(frames)})
 
+    def set_properties(self, **properties):
+        """Changes the node's ``name``, ``color``, ``enabled``, ``position``,
+        ``rotation`` (3x3), ``scale`` or its kind's settings (``radius``,
+        ``flat_shading``, ...) without resending its data."""
+        return self.viewer._node_message(Message.SET_PROPERTIES, self.uid, (), properties)
+
     def delete(self):
         """Removes the node from the viewer."""
         return self.viewer._send(Message.DELETE, self.uid, [], {})

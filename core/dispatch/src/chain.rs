@@ -404,18 +404,17 @@ impl Chain {
             .collect()
     }
 
+    /// The answer to a chain query (`query_chain`): every stage's state.
+    pub fn state_reply(&self, ref_seq: Option<u64>) -> Reply {
+        let stages = self.status().iter().map(StageStatus::to_value).collect();
+        let fields = vec![("ref_seq".to_owned(), Value::from(ref_seq)), ("stages".to_owned(), Value::Array(stages))];
+        Reply::Other { kind: MessageType::ChainState.as_i64(), fields }
+    }
+
     /// Offers `msg` to every enabled stage in order until one stops the chain.
-    /// A chain-status query (type 302) is answered here and goes no further.
     pub fn run(&mut self, msg: &Incoming<'_>, scene: &mut Scene, out: &dyn Outbox) -> StageReport {
         let mut report = StageReport::default();
         let env = msg.envelope;
-        if env.kind == MessageType::QueryChain.as_i64() {
-            let stages = self.status().iter().map(StageStatus::to_value).collect();
-            let fields =
-                vec![("ref_seq".to_owned(), Value::from(env.seq)), ("stages".to_owned(), Value::Array(stages))];
-            out.send(msg.client.id, Reply::Other { kind: MessageType::ChainState.as_i64(), fields });
-            return report;
-        }
         let max_failures = self.max_failures;
         'entries: for entry in &mut self.entries {
             for slot in &mut entry.slots {

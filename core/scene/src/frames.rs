@@ -54,6 +54,14 @@ impl FrameSeq {
         Some(&r.chunk[r.offset..r.offset + self.frame_len])
     }
 
+    /// Frame `i` (the last one past the end) as the shared chunk that holds it
+    /// and its element range: a view that stays valid however the sequence
+    /// changes afterwards.
+    pub fn frame_shared(&self, i: usize) -> Option<(Arc<Vec<f32>>, std::ops::Range<usize>)> {
+        let r = self.frames.get(i).or_else(|| self.frames.last())?;
+        Some((Arc::clone(&r.chunk), r.offset..r.offset + self.frame_len))
+    }
+
     /// `n_frames` frames of zeros.
     pub fn zeros(inner_shape: Vec<usize>, n_frames: usize) -> Self {
         let frame_len: usize = inner_shape.iter().product();

@@ -12,7 +12,7 @@ use crate::args::{fmt_shape, read_attr, read_bool, read_color, read_f32, read_fr
 use crate::body::{Reskin, check_aligned};
 use crate::error::{SceneError, SceneWarning, err};
 use crate::frames::FrameSeq;
-use crate::node::{ClientId, LineMode, Node};
+use crate::node::{ClientId, LineMode, Node, Style};
 use crate::scene::Scene;
 use crate::spec::{NodeKind, Setting, TRANSFORM_ATTRS};
 
@@ -28,7 +28,7 @@ pub struct Applied {
 }
 
 impl Applied {
-    fn warn(&mut self, code: &'static str, message: String) {
+    pub(crate) fn warn(&mut self, code: &'static str, message: String) {
         self.warnings.push(SceneWarning { code, message });
     }
 }
@@ -97,8 +97,10 @@ impl Scene {
             MessageType::NextFrame => self.next_frame(),
             MessageType::PreviousFrame => self.previous_frame(),
             MessageType::Query => applied.state = Some(self.query(client, env)?),
-            // Handled by the viewer once the chain has run (screenshots, remote-rendered images).
-            MessageType::Screenshot
+            MessageType::SetProperties => self.set_properties(client, env, &mut applied)?,
+            // Handled by the viewer once the chain has run (screenshots, images, chain query).
+            MessageType::QueryChain
+            | MessageType::Screenshot
             | MessageType::Images
             | MessageType::RequireCamera
             | MessageType::ReadRemote
@@ -174,7 +176,7 @@ impl Scene {
         }
     }
 
-    fn lookup(&self, client: ClientId, env: &Envelope) -> Result<u64, SceneError> {
+    pub(crate) fn lookup(&self, client: ClientId, env: &Envelope) -> Result<u64, SceneError> {
         let t = env.message_type().map_or("message", MessageType::name);
         let uid = env.uid.ok_or_else(|| err("missing_arg", format!("{t} needs a uid")))?;
         self.by_remote
@@ -459,7 +461,11 @@ fn attr_list(kind: NodeKind) -> String {
 }
 
 fn apply_setting(node: &mut Node, s: Setting, v: &Value) -> Result<(), SceneError> {
-    let st = &mut node.style;
+    apply_style(&mut node.style, s, v)
+}
+
+/// Sets one kind setting in `st`.
+pub(crate) fn apply_style(st: &mut Style, s: Setting, v: &Value) -> Result<(), SceneError> {
     let name = s.name();
     match s {
         Setting::FlatShading => st.flat_shading = read_bool(name, v)?,

@@ -167,6 +167,11 @@ impl Node {
         self.faces.as_deref().map(Vec::as_slice)
     }
 
+    /// The shared triangle indices, for views that outlive a borrow of the node.
+    pub fn faces_shared(&self) -> Option<Arc<Vec<u32>>> {
+        self.faces.clone()
+    }
+
     /// Bone list `(parent, child)`, `-1` marks a root, for skeletons.
     pub fn joint_connections(&self) -> Option<&[[i32; 2]]> {
         self.joint_connections.as_deref().map(Vec::as_slice)

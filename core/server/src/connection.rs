@@ -18,7 +18,8 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::{Duration, Instant};
 
 use periscope_protocol::{
-    DecodeLimits, Envelope, Hello, MessageType, PROTOCOL_NAME, PROTOCOL_VERSION, Reply, decode_value, encode_value,
+    DecodeLimits, Envelope, Hello, MessageType, PROTOCOL_NAME, PROTOCOL_VERSION, Reply, Request, decode_value,
+    encode_value,
 };
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::protocol::frame::CloseFrame;
@@ -28,6 +29,7 @@ use tungstenite::{Message, WebSocket};
 use periscope_compat::{envelope_from_pickle, is_pickle, pickle_value};
 use tungstenite::Bytes;
 
+use crate::admission::Ticket;
 use crate::queue::PushError;
 use crate::server::{ClientRef, Event, Session, Shared, lock};
 use crate::stream::Stream;
@@ -71,7 +73,7 @@ const WRITE_TIMEOUT: Duration = Duration::from_millis(20);
 /// Bytes of unsent replies buffered before further replies are dropped.
 const MAX_WRITE_BUFFER: usize = 64 << 20;
 
-pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>) {
+pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>, ticket: Ticket) {
     let Ok(addr) = stream.peer_addr() else { return };
     if shared.shutdown.load(Ordering::SeqCst) {
         return;
@@ -80,9 +82,8 @@ pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>) {
     let handshake_timeout = Duration::from_millis(shared.config.handshake_timeout_ms.max(1));
     let _ = stream.set_read_timeout(Some(handshake_timeout));
     let _ = stream.set_write_timeout(Some(handshake_timeout));
-    // Read timeouts restart with every byte: a deadline for the whole handshake
-    // closes connections that trickle (slowloris) or never say hello.
-    let watchdog = HandshakeWatchdog::start(&stream, handshake_timeout, addr);
+    // Read timeouts restart with every byte: the admission reaper closes
+    // connections that trickle (slowloris) or never say hello by a deadline.
     let stream = match Stream::new(stream, shared.tls.as_ref()) {
         Ok(s) => s,
         Err(e) => {
@@ -103,9 +104,10 @@ pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>) {
             return;
         }
     };
+    ticket.upgraded();
     shared.live.fetch_add(1, Ordering::SeqCst);
     let accepted = handshake(&mut ws, addr, &shared);
-    watchdog.done();
+    ticket.handshake_done();
     if let Some((client, rx, wire, first)) = accepted {
         serve(&mut ws, &client, &rx, &shared, wire, first);
         lock(&shared.outboxes).remove(&client.id());
@@ -116,44 +118,6 @@ pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>) {
         push_blocking(&shared, Event::Disconnected { client }, 0, None);
     }
     shared.live.fetch_sub(1, Ordering::SeqCst);
-}
-
-/// Shuts a connection down if its handshake is not done by a deadline.
-struct HandshakeWatchdog {
-    done: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
-}
-
-impl HandshakeWatchdog {
-    fn start(stream: &TcpStream, timeout: Duration, addr: SocketAddr) -> Self {
-        let done: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)> = Arc::default();
-        if let Ok(socket) = stream.try_clone() {
-            let flag = Arc::clone(&done);
-            let spawned = std::thread::Builder::new().name("periscope-handshake-watchdog".into()).spawn(move || {
-                let (lock, cvar) = &*flag;
-                let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-                let (finished, _) = cvar.wait_timeout_while(guard, timeout, |d| !*d).unwrap_or_else(|e| e.into_inner());
-                if !*finished {
-                    tracing::warn!(%addr, ms = timeout.as_millis() as u64, "handshake not finished in time; closing");
-                    let _ = socket.shutdown(Shutdown::Both);
-                }
-            });
-            if spawned.is_err() {
-                tracing::warn!(%addr, "cannot start the handshake watchdog");
-            }
-        }
-        Self { done }
-    }
-
-    fn done(&self) {
-        *self.done.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.done.1.notify_all();
-    }
-}
-
-impl Drop for HandshakeWatchdog {
-    fn drop(&mut self) {
-        self.done();
-    }
 }
 
 fn refuse(ws: &mut Ws, addr: SocketAddr, reason: String) {
@@ -381,20 +345,11 @@ const URGENT_POLL: Duration = Duration::from_micros(250);
 const URGENT_POLL_MAX: Duration = Duration::from_millis(4);
 
 impl Urgency {
-    fn note(&mut self, env: &Envelope) {
-        match MessageType::from_i64(env.kind) {
-            Some(
-                MessageType::Query
-                | MessageType::QueryChain
-                | MessageType::Screenshot
-                | MessageType::QueryImages
-                | MessageType::SaveScene,
-            ) => {
+    fn note(&mut self, request: Option<&Request>) {
+        match request {
+            Some(Request::RequireCamera { enabled }) => self.camera = *enabled,
+            Some(r) if r.message_type().traits().answer.is_some() => {
                 self.answer_due = Some(Instant::now() + ANSWER_WINDOW);
-            }
-            Some(MessageType::RequireCamera) => {
-                let enabled = env.kwarg("enabled").or(env.args.first());
-                self.camera = enabled.is_none_or(|v| v.is_nil() || v.as_bool().unwrap_or(true));
             }
             _ => {}
         }
@@ -406,11 +361,7 @@ impl Urgency {
 
     /// An answer went out: no longer waiting for one.
     fn replied(&mut self, reply: &Reply) {
-        let answer = [MessageType::SceneState, MessageType::ChainState, MessageType::ScreenshotResult]
-            .iter()
-            .chain(&[MessageType::ImagesState, MessageType::SceneSaved, MessageType::Error])
-            .any(|t| t.as_i64() == reply.kind());
-        if answer {
+        if MessageType::from_i64(reply.kind()).is_some_and(MessageType::is_answer) {
             self.answer_due = None;
         }
     }
@@ -435,11 +386,27 @@ fn handle_frame(
     match wire.decode(bytes, shared.keep_frames.load(Ordering::Relaxed)) {
         Ok(mut envelope) => {
             envelope.seq.get_or_insert(n);
-            conn.urgency.note(&envelope);
-            let newest_wins = envelope.kind == MessageType::Images.as_i64();
+            let request = match Request::decode(&envelope) {
+                Ok(r) => r,
+                Err(e) => {
+                    reject(client, shared, envelope.seq.unwrap_or(n), Some(envelope.kind), "bad_value", e.to_string());
+                    return true;
+                }
+            };
+            if wire == Wire::Pickle
+                && let Some(t) = request.as_ref().map(Request::message_type)
+                && !t.traits().aitviewer
+            {
+                let reason = format!("{} (type {}) is not part of aitviewer's protocol", t.name(), t.as_i64());
+                reject(client, shared, envelope.seq.unwrap_or(n), Some(envelope.kind), "unsupported", reason);
+                return true;
+            }
+            conn.urgency.note(request.as_ref());
+            let newest_wins = request.as_ref().is_some_and(|r| r.message_type().traits().newest_wins);
             let event = Event::Message {
                 client: client.clone(),
                 envelope,
+                request,
                 bytes: size,
                 received: Instant::now(),
                 coalesced: 0,
@@ -447,12 +414,17 @@ fn handle_frame(
             if !newest_wins {
                 return push_blocking(shared, event, size, Some((ws, rx, wire)));
             }
-            // Images still waiting for the viewer are stale once a newer set arrives:
-            // replace them in place, so a fast renderer never waits on a slow viewer.
+            // A newest-wins message (images) still waiting for the viewer is stale
+            // once a newer one of the same type arrives: replace it in place, so a
+            // fast renderer never waits on a slow viewer.
+            let kind = match &event {
+                Event::Message { envelope, .. } => envelope.kind,
+                _ => unreachable!("built above"),
+            };
             let id = client.id();
             let same = |e: &Event| {
                 matches!(e, Event::Message { client, envelope, .. }
-                    if client.id() == id && envelope.kind == MessageType::Images.as_i64())
+                    if client.id() == id && envelope.kind == kind)
             };
             // The replacement carries the count of frames dropped so far.
             let carry = |old: &Event, new: &mut Event| {
@@ -466,7 +438,7 @@ fn handle_frame(
             }
         }
         Err(reason) => {
-            reject(client, shared, n, "bad_message", reason);
+            reject(client, shared, n, None, "bad_message", reason);
             true
         }
     }
@@ -515,6 +487,7 @@ fn serve(
                     client,
                     shared,
                     conn.n,
+                    None,
                     "bad_message",
                     "text frames are not accepted; send MessagePack in binary frames".into(),
                 );
@@ -526,7 +499,7 @@ fn serve(
                     "{e}: the message exceeds server.max_message_bytes ({} bytes); the connection is closed",
                     shared.config.max_message_bytes
                 );
-                reject(client, shared, conn.n + 1, "too_large", message);
+                reject(client, shared, conn.n + 1, None, "too_large", message);
                 let _ = write_replies(ws, rx, shared, wire);
                 let _ = ws.close(Some(CloseFrame { code: CloseCode::Size, reason: "message too large".into() }));
                 let _ = ws.flush();
@@ -574,10 +547,10 @@ fn serve(
 }
 
 /// Replies with an error the scene never sees, and tells the scene side (for the log/UI).
-fn reject(client: &ClientRef, shared: &Arc<Shared>, seq: u64, code: &str, reason: String) {
+fn reject(client: &ClientRef, shared: &Arc<Shared>, seq: u64, kind: Option<i64>, code: &str, reason: String) {
     shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
     tracing::warn!(client = client.id(), name = client.name(), seq, code, %reason, "message rejected");
-    let reply = Reply::error(Some(seq), None, None, code, reason.clone());
+    let reply = Reply::error(Some(seq), kind, None, code, reason.clone());
     if let Some(tx) = lock(&shared.outboxes).get(&client.id()) {
         let _ = tx.try_send(reply);
     }

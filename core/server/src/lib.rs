@@ -8,10 +8,12 @@
 //! way through a small bounded outbox per client that the scene side never
 //! blocks on.
 
+mod admission;
 mod connection;
 mod queue;
 mod server;
 mod stream;
 
+pub use admission::AdmissionStats;
 pub use queue::{ByteQueue, PushError, Waker};
 pub use server::{ClientRef, Compat, Event, Server, ServerConfig, ServerError, ServerHandle, ServerStats};

@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use periscope_protocol::{Envelope, Reply};
+use periscope_protocol::{Envelope, Reply, Request};
 
+use crate::admission::{Admission, AdmissionStats};
 use crate::connection;
 use crate::queue::ByteQueue;
 
@@ -27,7 +28,8 @@ pub struct ServerConfig {
     pub queue_bytes: usize,
     /// Item budget of that queue.
     pub queue_messages: usize,
-    /// Connections beyond this are refused.
+    /// Connections beyond this are refused at accept; connections still in
+    /// their handshake count (the oldest not yet upgraded is evicted for a newcomer).
     pub max_clients: usize,
     /// When set (and not empty), `hello` must carry this token.
     pub token: Option<String>,
@@ -136,6 +138,9 @@ pub enum Event {
     Message {
         client: ClientRef,
         envelope: Envelope,
+        /// The typed form, decoded once on the connection thread (`None` for a
+        /// type number Periscope does not know: the chain still sees it).
+        request: Option<Request>,
         bytes: usize,
         received: Instant,
         /// Earlier messages this one replaced while queued (newest-wins streams such as images).
@@ -210,6 +215,8 @@ pub(crate) struct Shared {
     pub stats: ServerStats,
     /// Keep each received frame with its decoded envelope (`Envelope::raw`).
     pub keep_frames: AtomicBool,
+    /// Slots for connections, taken at accept (`admission.rs`).
+    pub admission: Arc<Admission>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -269,8 +276,17 @@ impl Server {
             live: AtomicUsize::new(0),
             stats: ServerStats::default(),
             keep_frames: AtomicBool::new(true),
+            admission: Arc::new(Admission::default()),
             threads: Mutex::new(Vec::new()),
         });
+        {
+            let admission = Arc::clone(&shared.admission);
+            let reaper = std::thread::Builder::new()
+                .name("periscope-handshake-reaper".into())
+                .spawn(move || admission.reap())
+                .map_err(ServerError::Spawn)?;
+            lock(&shared.threads).push(reaper);
+        }
         let s2 = Arc::clone(&shared);
         let accept = std::thread::Builder::new()
             .name("periscope-accept".into())
@@ -296,6 +312,8 @@ impl Server {
         }
         // Wake the blocking accept() with a throwaway connection.
         let _ = TcpStream::connect_timeout(&self.local_addr, Duration::from_millis(200));
+        // Ends the reaper and closes connections still in their handshake.
+        self.shared.admission.shut_down();
         if let Some(t) = self.accept.take() {
             let _ = t.join();
         }
@@ -364,6 +382,16 @@ impl ServerHandle {
         &self.shared.stats
     }
 
+    /// What admission refused, evicted and timed out.
+    pub fn admission_stats(&self) -> &AdmissionStats {
+        &self.shared.admission.stats
+    }
+
+    /// Connections holding a slot (in their handshake or serving).
+    pub fn open_connections(&self) -> usize {
+        self.shared.admission.open()
+    }
+
     pub fn config(&self) -> &ServerConfig {
         &self.shared.config
     }
@@ -383,10 +411,21 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
+        let Ok(addr) = stream.peer_addr() else { continue };
+        let timeout = Duration::from_millis(shared.config.handshake_timeout_ms.max(1));
+        let Some(ticket) = shared.admission.admit(&stream, addr, shared.config.max_clients, timeout) else {
+            // Every slot is a client or a connection mid-upgrade: close at once, no thread.
+            let refused = shared.admission.stats.refused.load(Ordering::Relaxed);
+            if refused.is_power_of_two() {
+                tracing::warn!(%addr, refused, max_clients = shared.config.max_clients, "connection refused at accept: every slot is taken");
+            }
+            continue;
+        };
         n += 1;
         let s2 = Arc::clone(&shared);
-        let spawned =
-            std::thread::Builder::new().name(format!("periscope-conn-{n}")).spawn(move || connection::run(stream, s2));
+        let spawned = std::thread::Builder::new()
+            .name(format!("periscope-conn-{n}"))
+            .spawn(move || connection::run(stream, s2, ticket));
         match spawned {
             Ok(handle) => {
                 let mut threads = lock(&shared.threads);

@@ -11,9 +11,11 @@ use eframe::egui;
 use crate::config::ViewerSection;
 use crate::panels;
 use crate::replay::{Replay, clear_replayed};
-use crate::runtime::{Level, Runtime};
-use crate::screenshot::at_frame;
+use crate::runtime::{Level, Runtime, Shooter};
+use crate::screenshot::{ScreenshotRequest, at_frame};
 use crate::viewport::{Viewport, unique_path};
+use periscope_render::Image;
+use periscope_scene::Scene;
 
 /// How long an error stays on screen as a toast.
 const TOAST_SECS: f32 = 6.0;
@@ -445,49 +447,49 @@ impl ViewerApp {
         if let Some(p) = dropped.first() {
             self.open(p, 0.0);
         }
-        if let Some(r) = &mut self.replay {
-            let budget = Duration::from_millis(self.cfg.drain_budget_ms);
-            match r.step(&mut self.rt, budget) {
-                Some(wait) if wait.is_zero() => ctx.request_repaint(),
-                Some(wait) => ctx.request_repaint_after(wait),
-                None => {}
-            }
-        }
-        self.rt.pump(Duration::from_millis(self.cfg.drain_budget_ms));
-        if !self.rt.queue().is_empty() {
+        let budget = Duration::from_millis(self.cfg.drain_budget_ms);
+        let size = self.screenshot_size();
+        let mut shooter = WindowShooter { viewport: self.viewport.as_mut(), size };
+        let step = self.rt.step(self.replay.as_mut(), Duration::ZERO, budget, &mut shooter);
+        if step.more_queued {
             ctx.request_repaint();
         }
-        if let Some(again) = self.rt.poll_scripts().again_in {
-            ctx.request_repaint_after(again);
-        }
-        self.serve_screenshots();
-        if let Some(again) = self.rt.poll_images() {
-            ctx.request_repaint_after(again);
+        match step.again_in {
+            Some(wait) if wait.is_zero() => ctx.request_repaint(),
+            Some(wait) => ctx.request_repaint_after(wait),
+            None => {}
         }
         self.step_playback(ctx);
     }
 
-    /// Answers clients' screenshot requests with the window's renderer and camera.
-    fn serve_screenshots(&mut self) {
-        for req in self.rt.take_screenshots() {
-            let Some(vp) = &mut self.viewport else {
-                self.rt.answer_screenshot(&req, Err("this window has no GPU renderer".into()));
-                continue;
-            };
-            let (w, h) =
-                (req.width.unwrap_or(self.cfg.screenshot_width), req.height.unwrap_or(self.cfg.screenshot_height));
-            if let Some(camera) = req.camera {
-                vp.camera = camera;
-            }
-            let (result, frame) = at_frame(&mut self.rt.scene, req.frame, |scene| {
-                if req.fit {
-                    vp.prepare(scene);
-                    vp.fit_all();
-                }
-                vp.capture(scene, w, h)
-            });
-            self.rt.answer_screenshot(&req, result.map(|img| (img, frame)));
+    fn screenshot_size(&self) -> (u32, u32) {
+        (self.cfg.screenshot_width, self.cfg.screenshot_height)
+    }
+}
+
+/// Answers clients' screenshot requests with the window's renderer and camera.
+struct WindowShooter<'a> {
+    viewport: Option<&'a mut Viewport>,
+    size: (u32, u32),
+}
+
+impl Shooter for WindowShooter<'_> {
+    fn shoot(&mut self, scene: &mut Scene, req: &ScreenshotRequest) -> Result<(Image, usize), String> {
+        let Some(vp) = self.viewport.as_deref_mut() else {
+            return Err("this window has no GPU renderer".into());
+        };
+        let (w, h) = (req.width.unwrap_or(self.size.0), req.height.unwrap_or(self.size.1));
+        if let Some(camera) = req.camera {
+            vp.camera = camera;
         }
+        let (result, frame) = at_frame(scene, req.frame, |scene| {
+            if req.fit {
+                vp.prepare(scene);
+                vp.fit_all();
+            }
+            vp.capture(scene, w, h)
+        });
+        result.map(|img| (img, frame))
     }
 }
 

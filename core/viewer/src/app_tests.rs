@@ -158,3 +158,63 @@ fn image_windows_show_stats_pause_and_read_remote() {
     step_until(&mut f.harness, "a dropped image", |a| a.rt.images.windows.values().any(|w| w.dropped == 1));
     assert_eq!(f.harness.state().rt.images.windows.values().next().unwrap().decoded, 1);
 }
+
+/// Steps `replay` into a fresh runtime (no server traffic) until every record is fed.
+fn replay_into_fresh_runtime(path: &std::path::Path) -> Runtime {
+    let queue = Arc::new(ByteQueue::new(64 << 20, 10_000));
+    let server = Server::start(ServerConfig { port: 0, ..Default::default() }, Arc::clone(&queue)).unwrap();
+    let chain = Chain::new(vec![Box::new(BuiltinStage)]);
+    let mut rt = Runtime::new(Scene::default(), chain, queue, server.handle());
+    let mut replay = crate::replay::Replay::open(path, 0.0).expect("the recording opens");
+    let mut shooter = NoScreenshots;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !replay.finished() {
+        assert!(Instant::now() < deadline, "replay did not finish");
+        rt.step(Some(&mut replay), Duration::ZERO, Duration::from_millis(50), &mut shooter);
+    }
+    rt
+}
+
+struct NoScreenshots;
+impl crate::runtime::Shooter for NoScreenshots {
+    fn shoot(
+        &mut self,
+        _: &mut Scene,
+        _: &crate::screenshot::ScreenshotRequest,
+    ) -> Result<(periscope_render::Image, usize), String> {
+        Err("no renderer in this test".into())
+    }
+}
+
+#[test]
+fn panel_edits_pass_the_chain_are_recorded_and_replayed() {
+    let mut f = fixture();
+    let path = std::env::temp_dir().join(format!("periscope-panel-edit-{}.psr", std::process::id()));
+    f.harness.state_mut().rt.start_recording(&path).unwrap();
+    f.client.spheres(spheres(1), vec![("name".into(), Value::from("Dots"))]).unwrap();
+    step_until(&mut f.harness, "the node", |a| a.rt.scene.nodes().count() == 1);
+    f.harness.get_by_label("Dots  · kittest").click();
+    f.harness.run_steps(2);
+
+    // Rename in the properties panel and hide it from the tree: both are
+    // set_properties messages of the local "viewer" client.
+    let name_field = egui_kittest::kittest::By::new().role(eframe::egui::accesskit::Role::TextInput).value("Dots");
+    f.harness.get(name_field.clone()).click();
+    f.harness.run_steps(2);
+    f.harness.get(name_field).type_text(" edited");
+    f.harness.run_steps(3);
+    f.harness.get_by_label_contains("Show or hide Dots").click();
+    f.harness.run_steps(2);
+    let rt = &mut f.harness.state_mut().rt;
+    let live = rt.scene.nodes().next().unwrap().clone();
+    assert!(live.name.contains("edited"), "the panel renamed the node: {:?}", live.name);
+    assert!(!live.enabled, "the tree hid the node");
+    let via_chain = rt.chain().status().iter().find(|s| s.name == "builtin").unwrap().calls;
+    assert!(via_chain >= 3, "edits passed the builtin stage ({via_chain} calls)");
+    rt.stop_recording();
+
+    let replayed = replay_into_fresh_runtime(&path);
+    let node = replayed.scene.nodes().next().expect("the replay made the node");
+    assert_eq!((node.name.as_str(), node.enabled), (live.name.as_str(), false), "the replay shows the edits");
+    let _ = std::fs::remove_file(path);
+}

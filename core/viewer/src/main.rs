@@ -1,15 +1,5 @@
-//! `periscope`: the viewer binary.
-
-mod app;
-#[cfg(test)]
-mod app_tests;
-mod config;
-mod images;
-mod panels;
-mod replay;
-mod runtime;
-mod screenshot;
-mod viewport;
+//! `periscope`: the viewer binary: command line, configuration, logging and
+//! the headless loop around the [`periscope_viewer`] library.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -24,10 +14,11 @@ use periscope_dispatch::Chain;
 use periscope_scene::Scene;
 use periscope_server::{ByteQueue, Event, Server};
 
-use crate::config::Config;
-use crate::replay::Replay;
-use crate::runtime::Runtime;
-use crate::screenshot::{HeadlessRenderer, ScreenshotOnExit};
+use periscope_viewer::app;
+use periscope_viewer::config::{self, Config};
+use periscope_viewer::replay::{self, Replay};
+use periscope_viewer::runtime::{OffscreenShooter, Runtime};
+use periscope_viewer::screenshot::{self, HeadlessRenderer, ScreenshotOnExit};
 
 /// A fast, scriptable remote viewer. Programs connect over WebSocket and stream
 /// meshes, points, lines and more; see README.md.
@@ -131,21 +122,18 @@ fn run_headless(
     let mut renderer = HeadlessRenderer::new(viewer.render_options());
     let size = (viewer.screenshot_width, viewer.screenshot_height);
     let mut replay_done = false;
+    let budget = Duration::from_millis(viewer.drain_budget_ms);
     while !shutdown.load(Ordering::SeqCst) {
-        let mut wait = Duration::from_millis(100);
-        if let Some(r) = replay.as_mut() {
-            if let Some(next) = r.step(&mut rt, Duration::from_millis(50)) {
-                wait = wait.min(next);
-            }
-            if r.finished() && !replay_done {
-                replay_done = true;
-                tracing::info!(path = %r.path.display(), nodes = rt.scene.nodes().count(), "replay finished");
-            }
+        // Idle: wait for a message (up to 100 ms, so Ctrl-C and replays are seen).
+        let mut shooter = OffscreenShooter { renderer: &mut renderer, size };
+        rt.step(replay.as_mut(), Duration::from_millis(100), budget, &mut shooter);
+        if let Some(r) = replay.as_ref()
+            && r.finished()
+            && !replay_done
+        {
+            replay_done = true;
+            tracing::info!(path = %r.path.display(), nodes = rt.scene.nodes().count(), "replay finished");
         }
-        rt.pump_blocking(wait, Duration::from_millis(50));
-        rt.poll_scripts();
-        rt.serve_screenshots(&mut renderer, size);
-        rt.poll_images();
         let done = if replay.is_some() { replay_done && rt.queue().is_empty() } else { clients_done(&rt) };
         if let Some(shot) = &on_exit
             && done

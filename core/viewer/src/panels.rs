@@ -2,7 +2,8 @@
 //! Each is a function over the [`Runtime`] so tests can drive it with egui_kittest.
 
 use eframe::egui;
-use periscope_scene::{Node, NodeId, NodeKind};
+use periscope_protocol::Value;
+use periscope_scene::{Node, NodeId, NodeKind, Setting, Style, set_properties_message};
 
 use crate::runtime::{Level, Runtime};
 
@@ -28,6 +29,7 @@ pub fn scene_tree(ui: &mut egui::Ui, rt: &mut Runtime) {
     if ids.is_empty() {
         ui.weak("No nodes yet. Connect a client, e.g.\nfrom periscope import RemoteViewer");
     }
+    let mut edits = Vec::new();
     egui::ScrollArea::vertical().id_salt("tree").max_height(ui.available_height() * 0.45).show(ui, |ui| {
         for id in ids {
             let Some(node) = rt.scene.node(id) else { continue };
@@ -35,11 +37,10 @@ pub fn scene_tree(ui: &mut egui::Ui, rt: &mut Runtime) {
             let (mut enabled, tag, label) = (node.enabled, kind_tag(node.kind), format!("{}  · {}", node.name, client));
             let kind = node.kind.title();
             let hide = format!("Show or hide {}", node.name);
+            let edit = set_properties_message(node);
             ui.horizontal(|ui| {
-                if ui.checkbox(&mut enabled, "").on_hover_text(hide).changed()
-                    && let Some(n) = rt.scene.node_mut(id)
-                {
-                    n.enabled = enabled;
+                if ui.checkbox(&mut enabled, "").on_hover_text(hide).changed() {
+                    edits.push(edit.with_kwarg("enabled", enabled));
                 }
                 ui.monospace(tag).on_hover_text(kind);
                 if ui.selectable_label(rt.scene.selected == Some(id), label).clicked() {
@@ -48,6 +49,10 @@ pub fn scene_tree(ui: &mut egui::Ui, rt: &mut Runtime) {
             });
         }
     });
+    // Edits are messages of the local viewer client: they pass the chain and are recorded.
+    for e in edits {
+        rt.submit(e);
+    }
     ui.separator();
     if let Some(id) = rt.scene.selected {
         properties(ui, rt, id);
@@ -131,7 +136,6 @@ pub fn properties(ui: &mut egui::Ui, rt: &mut Runtime, id: NodeId) {
             ui.label("Scale");
             ui.add(egui::DragValue::new(&mut edit.scale).speed(0.01).range(1e-6..=1e6));
             ui.end_row();
-            use periscope_scene::Setting;
             for s in node.kind.settings() {
                 ui.label(s.name());
                 let st = &mut edit.style;
@@ -163,26 +167,53 @@ pub fn properties(ui: &mut egui::Ui, rt: &mut Runtime, id: NodeId) {
             ui.end_row();
         });
     });
-    let changed = edit.name != node.name
-        || edit.enabled != node.enabled
-        || edit.color != node.color
-        || edit.scale != node.scale
-        || edit.style != node.style;
-    if (changed || set_position || set_rotation)
-        && let Some(n) = rt.scene.node_mut(id)
-    {
-        n.name = edit.name;
-        n.enabled = edit.enabled;
-        n.color = edit.color;
-        n.scale = edit.scale;
-        n.style = edit.style;
-        if set_position {
-            n.set_position(position);
-        }
-        if set_rotation {
-            n.set_rotation(rotation_from_euler(euler));
+    let mut msg = set_properties_message(node);
+    let n_kwargs = msg.kwargs.len();
+    if edit.name != node.name {
+        msg = msg.with_kwarg("name", edit.name.as_str());
+    }
+    if edit.enabled != node.enabled {
+        msg = msg.with_kwarg("enabled", edit.enabled);
+    }
+    if edit.color != node.color {
+        msg = msg.with_kwarg("color", floats(&edit.color));
+    }
+    if edit.scale != node.scale {
+        msg = msg.with_kwarg("scale", edit.scale);
+    }
+    if set_position {
+        msg = msg.with_kwarg("position", floats(&position));
+    }
+    if set_rotation {
+        msg = msg.with_kwarg("rotation", floats(&rotation_from_euler(euler)));
+    }
+    for &s in node.kind.settings() {
+        if let Some(v) = style_value(&edit.style, s).filter(|v| Some(v) != style_value(&node.style, s).as_ref()) {
+            msg = msg.with_kwarg(s.name(), v);
         }
     }
+    if msg.kwargs.len() > n_kwargs {
+        rt.submit(msg);
+    }
+}
+
+fn floats(v: &[f32]) -> Value {
+    Value::Array(v.iter().map(|&x| Value::from(x)).collect())
+}
+
+/// The value of a setting the panel edits, as a message carries it.
+fn style_value(st: &Style, s: Setting) -> Option<Value> {
+    Some(match s {
+        Setting::FlatShading => st.flat_shading.into(),
+        Setting::DrawEdges => st.draw_edges.into(),
+        Setting::Radius => st.radius.into(),
+        Setting::RBase => st.r_base.into(),
+        Setting::RHead => st.r_head.into(),
+        Setting::P => st.p.into(),
+        Setting::Length => st.length.into(),
+        Setting::ShowSkeleton => st.show_skeleton.into(),
+        Setting::RTip | Setting::Mode | Setting::ModelType | Setting::Gender | Setting::NumBetas => return None,
+    })
 }
 
 /// The server: address, clients with their rates and errors, totals.

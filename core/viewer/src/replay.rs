@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use periscope_protocol::{DecodeLimits, Envelope, encode_value};
+use periscope_protocol::{DecodeLimits, Envelope, MessageType, Request, Value, encode_value};
 use periscope_record::{Kind, Record, Recorder};
 use periscope_scene::Scene;
 use periscope_server::{ClientRef, Event};
@@ -82,9 +82,23 @@ impl Replay {
             Kind::Connect => Event::Connected { client, resumed: false },
             Kind::Disconnect => Event::Disconnected { client },
             Kind::Message => match Envelope::decode_frame(r.frame.clone(), DecodeLimits::default()) {
-                Ok(envelope) => {
-                    Event::Message { client, bytes: r.frame.len(), envelope, received: Instant::now(), coalesced: 0 }
-                }
+                Ok(mut envelope) => match Request::decode(&envelope) {
+                    Ok(request) => {
+                        remap_client_ids(&mut envelope);
+                        Event::Message {
+                            client,
+                            bytes: r.frame.len(),
+                            envelope,
+                            request,
+                            received: Instant::now(),
+                            coalesced: 0,
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(record = i, "skipping a recorded message that is not valid: {e}");
+                        return None;
+                    }
+                },
                 Err(e) => {
                     tracing::warn!(record = i, "skipping a recorded message that does not decode: {e}");
                     return None;
@@ -144,6 +158,23 @@ pub fn clear_replayed(scene: &mut Scene) {
     let ids: Vec<_> = scene.nodes().filter(|n| n.client >= REPLAY_ID_BASE).map(|n| n.id).collect();
     for id in ids {
         scene.remove_node(id);
+    }
+}
+
+/// A recorded message that names another client's node (`client_id` in a
+/// `set_properties`, as the viewer's panels send) names it by its replayed id.
+fn remap_client_ids(envelope: &mut Envelope) {
+    if envelope.kind != MessageType::SetProperties.as_i64() {
+        return;
+    }
+    for (k, v) in &mut envelope.kwargs {
+        if k == "client_id"
+            && let Some(id) = v.as_i64().and_then(|i| u64::try_from(i).ok())
+        {
+            *v = Value::from(REPLAY_ID_BASE + id);
+            // Stages that borrow the frame must see the same ids.
+            envelope.raw = None;
+        }
     }
 }
 

@@ -6,17 +6,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use periscope_dispatch::{Chain, ClientCtx, Incoming, Outbox, PollResult, StageStatus};
-use periscope_protocol::{MessageType, Reply};
+use periscope_protocol::{MessageType, Reply, Request, Screenshot};
 use periscope_render::Image;
 use periscope_scene::Scene;
-use periscope_server::{ByteQueue, Event, ServerHandle};
+use periscope_server::{ByteQueue, ClientRef, Event, ServerHandle};
 
 use std::path::{Path, PathBuf};
 
 use periscope_record::{Kind, Recorder};
 
-use crate::images::{self, ImageHub};
-use crate::replay::frame_of;
+use crate::images::ImageHub;
+use crate::replay::{Replay, frame_of};
 use crate::screenshot::{HeadlessRenderer, ScreenshotRequest, at_frame};
 
 /// Lines kept for the UI's log panel.
@@ -92,6 +92,52 @@ pub struct Runtime {
     recorder: Option<Recorder>,
     /// Where files go that clients ask for (saved scenes), `[viewer] export_dir`.
     pub export_dir: PathBuf,
+    /// The local client whose messages are the panels' edits.
+    viewer_client: ClientRef,
+}
+
+/// The client id of the viewer's own panels ([`Runtime::submit`]); network
+/// clients are numbered from 1.
+pub const VIEWER_CLIENT_ID: u64 = 0;
+
+/// Renders a client's screenshot request: the window with its viewport and
+/// camera, headless mode with an offscreen renderer. Returns the image and the
+/// frame shown.
+pub trait Shooter {
+    fn shoot(&mut self, scene: &mut Scene, req: &ScreenshotRequest) -> Result<(Image, usize), String>;
+}
+
+/// Headless mode renders offscreen at the requested size (or `size`).
+pub struct OffscreenShooter<'a> {
+    pub renderer: &'a mut HeadlessRenderer,
+    pub size: (u32, u32),
+}
+
+impl Shooter for OffscreenShooter<'_> {
+    fn shoot(&mut self, scene: &mut Scene, req: &ScreenshotRequest) -> Result<(Image, usize), String> {
+        let (w, h) = (req.width.unwrap_or(self.size.0), req.height.unwrap_or(self.size.1));
+        let (result, frame) =
+            at_frame(scene, req.frame, |scene| self.renderer.render(scene, w, h, req.camera, req.fit));
+        result.map(|img| (img, frame))
+    }
+}
+
+/// What one [`Runtime::step`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Step {
+    /// Messages handled.
+    pub handled: usize,
+    /// Messages are still queued (the budget ran out): step again at once.
+    pub more_queued: bool,
+    /// Something is due after this long (a replayed record, settling script
+    /// changes, a throttled camera).
+    pub again_in: Option<Duration>,
+}
+
+impl Step {
+    fn again(&mut self, after: Duration) {
+        self.again_in = Some(self.again_in.map_or(after, |a| a.min(after)));
+    }
 }
 
 /// Screenshot requests waiting beyond this are refused (a client asking faster than we render).
@@ -114,6 +160,7 @@ impl Runtime {
             images: ImageHub::new(false),
             recorder: None,
             export_dir: PathBuf::from("exports"),
+            viewer_client: ClientRef::detached(VIEWER_CLIENT_ID, "viewer", "local"),
         };
         // Scripts were loaded before the log existed: show their errors now.
         for e in &load_errors {
@@ -231,16 +278,12 @@ impl Runtime {
         }
     }
 
-    fn queue_screenshot(&mut self, client: u64, envelope: &periscope_protocol::Envelope) {
-        let refuse = |code: &str, message: String| Reply::error(envelope.seq, Some(envelope.kind), None, code, message);
-        match ScreenshotRequest::parse(client, envelope) {
-            Ok(_) if self.screenshots.len() >= MAX_PENDING_SCREENSHOTS => {
-                self.out.send(client, refuse("busy", "too many screenshot requests waiting; try again".into()));
-            }
-            Ok(req) => self.screenshots.push(req),
-            Err(e) => {
-                self.out.send(client, refuse("bad_value", format!("screenshot: {e}")));
-            }
+    fn queue_screenshot(&mut self, client: u64, seq: Option<u64>, shot: &Screenshot) {
+        if self.screenshots.len() >= MAX_PENDING_SCREENSHOTS {
+            let message = "too many screenshot requests waiting; try again".to_owned();
+            self.out.send(client, Reply::error(seq, Some(MessageType::Screenshot.as_i64()), None, "busy", message));
+        } else {
+            self.screenshots.push(ScreenshotRequest::new(client, seq, shot));
         }
     }
 
@@ -267,19 +310,58 @@ impl Runtime {
         self.out.send(req.client, reply);
     }
 
-    /// Renders waiting screenshot requests offscreen (headless mode).
-    pub fn serve_screenshots(&mut self, renderer: &mut HeadlessRenderer, default_size: (u32, u32)) {
-        for req in self.take_screenshots() {
-            let (w, h) = (req.width.unwrap_or(default_size.0), req.height.unwrap_or(default_size.1));
-            let (result, frame) =
-                at_frame(&mut self.scene, req.frame, |scene| renderer.render(scene, w, h, req.camera, req.fit));
-            self.answer_screenshot(&req, result.map(|img| (img, frame)));
+    /// One turn of the viewer's loop, the same for the window and `--headless`:
+    /// feed a replay, handle queued messages for up to `budget` (waiting up to
+    /// `wait` for the first when idle), apply script reloads, answer screenshot
+    /// requests with `shooter`, update image windows.
+    pub fn step(
+        &mut self,
+        replay: Option<&mut Replay>,
+        wait: Duration,
+        budget: Duration,
+        shooter: &mut dyn Shooter,
+    ) -> Step {
+        let mut step = Step::default();
+        let mut wait = wait;
+        if let Some(r) = replay
+            && let Some(next) = r.step(self, budget)
+        {
+            step.again(next);
+            wait = wait.min(next);
         }
+        step.handled = if wait.is_zero() { self.pump(budget) } else { self.pump_blocking(wait, budget) };
+        if let Some(again) = self.poll_scripts().again_in {
+            step.again(again);
+        }
+        for req in self.take_screenshots() {
+            let result = shooter.shoot(&mut self.scene, &req);
+            self.answer_screenshot(&req, result);
+        }
+        if let Some(again) = self.poll_images() {
+            step.again(again);
+        }
+        step.more_queued = !self.queue.is_empty();
+        step
     }
 
     /// Recent log lines, oldest first.
     pub fn log(&self) -> impl DoubleEndedIterator<Item = &LogLine> {
         self.log.iter()
+    }
+
+    /// Handles a message of the local "viewer" client (the panels' edits): it
+    /// passes the dispatch chain and the recorder like a client's message.
+    pub fn submit(&mut self, envelope: periscope_protocol::Envelope) {
+        let request = match Request::decode(&envelope) {
+            Ok(r) => r,
+            Err(e) => {
+                self.error(format!("viewer: {e}"));
+                return;
+            }
+        };
+        let client = self.viewer_client.clone();
+        let bytes = 0;
+        self.handle(Event::Message { client, envelope, request, bytes, received: Instant::now(), coalesced: 0 });
     }
 
     /// Handles an event that did not come from the server (a replayed recording).
@@ -338,8 +420,7 @@ impl Runtime {
         }
     }
 
-    fn save_scene_request(&mut self, client: u64, envelope: &periscope_protocol::Envelope) {
-        let name = envelope.kwarg("name").and_then(periscope_protocol::Value::as_str).unwrap_or("scene.psr");
+    fn save_scene_request(&mut self, client: u64, envelope: &periscope_protocol::Envelope, name: &str) {
         let reply = if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
             Reply::error(
                 envelope.seq,
@@ -377,6 +458,32 @@ impl Runtime {
         self.out.send(client, reply);
     }
 
+    /// Carries out what a request asks of the viewer once the chain has let it
+    /// through: the one place where typed requests leave the chain. Scene
+    /// changes were made by the `builtin` stage. An error is for the sender.
+    fn execute(
+        &mut self,
+        client: &ClientRef,
+        envelope: &periscope_protocol::Envelope,
+        request: &Request,
+        coalesced: u32,
+        received: Instant,
+    ) -> Result<(), String> {
+        match request {
+            Request::Scene(_) | Request::Custom(_) => {}
+            Request::QueryChain => {
+                self.out.send(client.id(), self.chain.state_reply(envelope.seq));
+            }
+            Request::Screenshot(shot) => self.queue_screenshot(client.id(), envelope.seq, shot),
+            Request::SaveScene { name } => self.save_scene_request(client.id(), envelope, name),
+            Request::Images | Request::RequireCamera { .. } | Request::ReadRemote { .. } | Request::QueryImages => {
+                let (id, name) = (client.id(), client.name());
+                self.images.handle(id, name, envelope, request, coalesced, received, &self.out)?;
+            }
+        }
+        Ok(())
+    }
+
     fn handle(&mut self, ev: Event) {
         self.record(&ev);
         match ev {
@@ -394,7 +501,7 @@ impl Runtime {
                 self.clients.entry(client.id()).or_default().errors += 1;
                 self.note(Level::Error, format!("{} #{}: {reason}", client.name(), client.id()));
             }
-            Event::Message { client, envelope, bytes, received, coalesced } => {
+            Event::Message { client, envelope, request, bytes, received, coalesced } => {
                 self.handled += 1;
                 let stats = self.clients.entry(client.id()).or_default();
                 stats.messages += 1;
@@ -407,23 +514,14 @@ impl Runtime {
                 if !report.errors.is_empty() {
                     self.clients.entry(client.id()).or_default().errors += 1;
                 }
-                if envelope.kind == MessageType::Screenshot.as_i64() && report.stopped_by.is_none() {
-                    self.queue_screenshot(client.id(), &envelope);
-                }
-                if envelope.kind == MessageType::SaveScene.as_i64() && report.stopped_by.is_none() {
-                    self.save_scene_request(client.id(), &envelope);
-                }
-                if images::handles(envelope.kind) && report.stopped_by.is_none() {
-                    let r = self.images.handle(client.id(), client.name(), &envelope, coalesced, received, &self.out);
-                    if let Err(e) = r {
-                        let reply = Reply::error(envelope.seq, Some(envelope.kind), None, "bad_value", e.clone());
-                        self.out.send(client.id(), reply);
-                        self.clients.entry(client.id()).or_default().errors += 1;
-                        self.note(
-                            Level::Error,
-                            format!("{} #{} seq {:?}: {e}", client.name(), client.id(), envelope.seq),
-                        );
-                    }
+                if report.stopped_by.is_none()
+                    && let Some(request) = &request
+                    && let Err(e) = self.execute(&client, &envelope, request, coalesced, received)
+                {
+                    let reply = Reply::error(envelope.seq, Some(envelope.kind), None, "bad_value", e.clone());
+                    self.out.send(client.id(), reply);
+                    self.clients.entry(client.id()).or_default().errors += 1;
+                    self.note(Level::Error, format!("{} #{} seq {:?}: {e}", client.name(), client.id(), envelope.seq));
                 }
                 for e in report.errors {
                     self.note(Level::Error, format!("{} #{} seq {:?}: {e}", client.name(), client.id(), envelope.seq));

@@ -6,12 +6,12 @@
 
 use std::path::PathBuf;
 
-use periscope_protocol::{DType, Envelope, MessageType, NdArray, Reply, Value};
+use periscope_protocol::{DType, MessageType, NdArray, OrbitView, Reply, Screenshot, Value};
 use periscope_render::{Camera, Image, Offscreen, RenderOptions};
 use periscope_scene::Scene;
 
 /// Largest side of a requested image.
-pub const MAX_SIDE: u32 = 8192;
+pub const MAX_SIDE: u32 = periscope_protocol::MAX_SCREENSHOT_SIDE;
 
 /// A client's request for a rendered image.
 #[derive(Clone, Debug)]
@@ -28,82 +28,39 @@ pub struct ScreenshotRequest {
     pub camera: Option<Camera>,
 }
 
-fn vec3(v: &Value) -> Option<[f32; 3]> {
-    match v {
-        Value::Array(items) if items.len() == 3 => {
-            let mut out = [0.0; 3];
-            for (o, i) in out.iter_mut().zip(items) {
-                *o = i.as_f64()? as f32;
-            }
-            Some(out)
-        }
-        Value::NdArray(a) if a.len() == 3 => {
-            let d = a.to_f32();
-            Some([d[0], d[1], d[2]])
-        }
-        _ => None,
-    }
-}
-
-/// `{"target": [x, y, z], "yaw": deg, "pitch": deg, "distance": d, "fov_y": deg}`; missing keys keep defaults.
-fn parse_camera(v: &Value) -> Result<Camera, String> {
-    if !matches!(v, Value::Map(_)) {
-        return Err(format!("camera must be a map, got {}", v.type_name()));
-    }
+/// The viewer's camera for a client's orbit view: given keys replace the defaults.
+fn camera_of(v: &OrbitView) -> Camera {
     let mut cam = Camera::default();
-    if let Some(t) = v.get("target") {
-        cam.target = vec3(t).ok_or("camera.target must be 3 numbers")?;
+    if let Some(t) = v.target {
+        cam.target = t;
     }
-    let num = |key: &str| -> Result<Option<f32>, String> {
-        match v.get(key) {
-            None => Ok(None),
-            Some(x) => x.as_f64().map(|f| Some(f as f32)).ok_or_else(|| format!("camera.{key} must be a number")),
-        }
-    };
-    if let Some(y) = num("yaw")? {
+    if let Some(y) = v.yaw_deg {
         cam.yaw = y.to_radians();
     }
-    if let Some(p) = num("pitch")? {
+    if let Some(p) = v.pitch_deg {
         cam.pitch = p.to_radians().clamp(-1.55, 1.55);
     }
-    if let Some(d) = num("distance")? {
-        if !(d > 0.0 && d.is_finite()) {
-            return Err("camera.distance must be positive".into());
-        }
+    if let Some(d) = v.distance {
         cam.distance = d;
     }
-    if let Some(f) = num("fov_y")? {
+    if let Some(f) = v.fov_y_deg {
         cam.fov_y = f.clamp(1.0, 170.0).to_radians();
     }
-    Ok(cam)
+    cam
 }
 
 impl ScreenshotRequest {
-    /// Reads the kwargs `width`, `height`, `frame`; a bad value is an error for the sender.
-    pub fn parse(client: u64, env: &Envelope) -> Result<Self, String> {
-        let side = |name: &str| -> Result<Option<u32>, String> {
-            match env.kwarg(name) {
-                None | Some(Value::Nil) => Ok(None),
-                Some(v) => match v.as_i64() {
-                    Some(n) if (1..=i64::from(MAX_SIDE)).contains(&n) => Ok(Some(n as u32)),
-                    Some(n) => Err(format!("{name} must be in 1..={MAX_SIDE}, got {n}")),
-                    None => Err(format!("{name} must be an int, got {}", v.type_name())),
-                },
-            }
-        };
-        let frame = match env.kwarg("frame") {
-            None | Some(Value::Nil) => None,
-            Some(v) => Some(v.as_i64().ok_or_else(|| format!("frame must be an int, got {}", v.type_name()))?),
-        };
-        let fit = match env.kwarg("fit") {
-            None | Some(Value::Nil) => false,
-            Some(v) => v.as_bool().ok_or_else(|| format!("fit must be a bool, got {}", v.type_name()))?,
-        };
-        let camera = match env.kwarg("camera") {
-            None | Some(Value::Nil) => None,
-            Some(v) => Some(parse_camera(v)?),
-        };
-        Ok(Self { client, seq: env.seq, width: side("width")?, height: side("height")?, frame, fit, camera })
+    /// The request of `client` from its typed form (checked when it was decoded).
+    pub fn new(client: u64, seq: Option<u64>, s: &Screenshot) -> Self {
+        Self {
+            client,
+            seq,
+            width: s.width,
+            height: s.height,
+            frame: s.frame,
+            fit: s.fit,
+            camera: s.camera.as_ref().map(camera_of),
+        }
     }
 
     /// The reply carrying `image`.
@@ -225,25 +182,15 @@ mod tests {
     }
 
     #[test]
-    fn bad_request_values_are_named() {
-        let env = Envelope::new(MessageType::Screenshot.as_i64()).with_kwarg("width", 0i64);
-        assert!(ScreenshotRequest::parse(1, &env).unwrap_err().contains("width"));
-        let env = Envelope::new(MessageType::Screenshot.as_i64()).with_kwarg("frame", "x");
-        assert!(ScreenshotRequest::parse(1, &env).unwrap_err().contains("frame"));
-        let env = Envelope::new(MessageType::Screenshot.as_i64()).with_kwarg("height", 20i64);
-        let r = ScreenshotRequest::parse(1, &env).unwrap();
-        assert_eq!((r.width, r.height, r.frame, r.fit), (None, Some(20), None, false));
-        let cam = Value::map([
-            ("target", Value::Array(vec![Value::Int(1), Value::Float(2.0), Value::Int(3)])),
-            ("yaw", Value::Float(90.0)),
-            ("distance", Value::Float(5.0)),
-        ]);
-        let env = Envelope::new(MessageType::Screenshot.as_i64()).with_kwarg("camera", cam);
-        let c = ScreenshotRequest::parse(1, &env).unwrap().camera.unwrap();
+    fn orbit_views_become_cameras() {
+        let view =
+            OrbitView { target: Some([1.0, 2.0, 3.0]), yaw_deg: Some(90.0), distance: Some(5.0), ..Default::default() };
+        let shot = Screenshot { height: Some(20), camera: Some(view), ..Default::default() };
+        let r = ScreenshotRequest::new(1, Some(4), &shot);
+        assert_eq!((r.width, r.height, r.frame, r.fit, r.seq), (None, Some(20), None, false, Some(4)));
+        let c = r.camera.unwrap();
         assert_eq!((c.target, c.distance), ([1.0, 2.0, 3.0], 5.0));
         assert!((c.yaw - std::f32::consts::FRAC_PI_2).abs() < 1e-6);
-        let env = Envelope::new(MessageType::Screenshot.as_i64())
-            .with_kwarg("camera", Value::map([("distance", Value::Float(-1.0))]));
-        assert!(ScreenshotRequest::parse(1, &env).unwrap_err().contains("distance"));
+        assert_eq!(c.fov_y, Camera::default().fov_y);
     }
 }

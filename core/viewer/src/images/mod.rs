@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use periscope_dispatch::Outbox;
-use periscope_protocol::{Envelope, MessageType, Reply, Value};
+use periscope_protocol::{Envelope, MessageType, Reply, Request, Value};
 use periscope_render::Camera;
 
 pub use camera::CameraModel;
@@ -131,13 +131,6 @@ pub struct ImageHub {
     pub z_up: bool,
 }
 
-/// A message this hub handles (after the dispatch chain).
-pub fn handles(kind: i64) -> bool {
-    [MessageType::Images, MessageType::RequireCamera, MessageType::ReadRemote, MessageType::QueryImages]
-        .iter()
-        .any(|t| t.as_i64() == kind)
-}
-
 impl ImageHub {
     pub fn new(z_up: bool) -> Self {
         let wake: Arc<Mutex<Option<Wake>>> = Arc::default();
@@ -159,25 +152,22 @@ impl ImageHub {
         self.clients.entry(id).or_insert_with(|| RendererClient::new(name))
     }
 
-    /// Handles one of [`handles`]' messages from `client`; `coalesced` counts
-    /// earlier `images` messages this one replaced in the queue.
-    /// An error is for the sender.
+    /// Handles an image request from `client`; `coalesced` counts earlier
+    /// `images` messages this one replaced in the queue. An error is for the sender.
+    #[allow(clippy::too_many_arguments)]
     pub fn handle(
         &mut self,
         client: u64,
         name: &str,
         env: &Envelope,
+        request: &Request,
         coalesced: u32,
         received: Instant,
         out: &dyn Outbox,
     ) -> Result<(), String> {
-        match MessageType::from_i64(env.kind) {
-            Some(MessageType::Images) => self.images(client, name, env, coalesced, received),
-            Some(MessageType::RequireCamera) => {
-                let enabled = match env.kwarg("enabled").or(env.args.first()) {
-                    None | Some(Value::Nil) => true,
-                    Some(v) => v.as_bool().ok_or_else(|| format!("enabled must be a bool, got {}", v.type_name()))?,
-                };
+        match *request {
+            Request::Images => self.images(client, name, env, coalesced, received),
+            Request::RequireCamera { enabled } => {
                 let c = self.client(client, name);
                 c.require_camera = enabled;
                 if enabled {
@@ -187,12 +177,11 @@ impl ImageHub {
                 }
                 Ok(())
             }
-            Some(MessageType::ReadRemote) => {
-                let only = env.kwarg("client_id").and_then(Value::as_i64).and_then(|c| u64::try_from(c).ok());
-                self.read_remote(only);
+            Request::ReadRemote { client_id } => {
+                self.read_remote(client_id);
                 Ok(())
             }
-            Some(MessageType::QueryImages) => {
+            Request::QueryImages => {
                 out.send(client, self.state(env.seq));
                 Ok(())
             }

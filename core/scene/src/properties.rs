@@ -1,0 +1,157 @@
+//! `set_properties` (type 314): change a node's name, color, visibility,
+//! transform or kind settings. Clients send it for their own nodes (by `uid`)
+//! or for any node (by `node_id`, the viewer's id); the viewer's own panels
+//! send it as the local "viewer" client, so every edit passes the dispatch
+//! chain and the recorder like any other change.
+
+use periscope_protocol::{Envelope, MessageType, Value};
+
+use crate::args::{read_bool, read_color, read_f32, to_array};
+use crate::error::{SceneError, err};
+use crate::handler::Applied;
+use crate::node::{ClientId, Node, NodeId, Style};
+use crate::scene::Scene;
+
+/// The kwargs of a `set_properties` message, checked before anything changes.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Properties {
+    name: Option<String>,
+    enabled: Option<bool>,
+    scale: Option<f32>,
+    color: Option<[f32; 4]>,
+    position: Option<[f32; 3]>,
+    /// Row-major 3x3.
+    rotation: Option<[f32; 9]>,
+    style: Option<Style>,
+}
+
+fn fixed<const N: usize>(key: &str, v: &Value, what: &str) -> Result<[f32; N], SceneError> {
+    let a = to_array(key, v)?;
+    let d = a.to_f32();
+    d.as_slice()
+        .try_into()
+        .map_err(|_| err("bad_shape", format!("set_properties: {key} must be {what}, got {} numbers", d.len())))
+}
+
+impl Properties {
+    fn read(node: &Node, env: &Envelope, applied: &mut Applied) -> Result<Self, SceneError> {
+        let mut p = Properties::default();
+        let mut style = node.style.clone();
+        let mut styled = false;
+        for (key, v) in &env.kwargs {
+            let key = key.as_str();
+            match key {
+                "node_id" | "client_id" => {}
+                "name" => {
+                    let s = v.as_str().ok_or_else(|| {
+                        err("bad_value", format!("set_properties: name must be a string, got {}", v.type_name()))
+                    })?;
+                    p.name = Some(s.to_owned());
+                }
+                "enabled" => p.enabled = Some(read_bool(key, v)?),
+                "scale" => p.scale = Some(read_f32(key, v)?),
+                "color" => p.color = Some(read_color(key, &to_array(key, v)?)?),
+                "position" => p.position = Some(fixed(key, v, "3 numbers")?),
+                "rotation" => p.rotation = Some(fixed(key, v, "a 3x3 matrix (9 numbers)")?),
+                _ => match node.kind.settings().iter().find(|s| s.name() == key) {
+                    Some(&s) => {
+                        crate::handler::apply_style(&mut style, s, v)?;
+                        styled = true;
+                    }
+                    None => applied.warn(
+                        "unknown_kwarg",
+                        format!("set_properties: keyword {key:?} is not a property of {} nodes", node.kind.name()),
+                    ),
+                },
+            }
+        }
+        if styled {
+            p.style = Some(style);
+        }
+        Ok(p)
+    }
+
+    fn apply(self, node: &mut Node) {
+        if let Some(n) = self.name {
+            node.name = n;
+        }
+        if let Some(e) = self.enabled {
+            node.enabled = e;
+        }
+        if let Some(s) = self.scale {
+            node.scale = s;
+        }
+        if let Some(c) = self.color {
+            node.color = c;
+        }
+        if let Some(p) = self.position {
+            node.set_position(p);
+        }
+        if let Some(r) = self.rotation {
+            node.set_rotation(r);
+        }
+        if let Some(s) = self.style {
+            node.style = s;
+        }
+        node.version += 1;
+    }
+}
+
+impl Scene {
+    /// The node a `set_properties` names: kwarg `node_id` (any node), else the
+    /// sender's `uid`.
+    fn property_target(&self, client: ClientId, env: &Envelope) -> Result<NodeId, SceneError> {
+        match env.kwarg("node_id").filter(|v| !v.is_nil()) {
+            Some(v) => {
+                let id = v.as_i64().and_then(|i| u64::try_from(i).ok()).ok_or_else(|| {
+                    err("bad_value", format!("set_properties: node_id must be a node id, got {}", v.type_name()))
+                })?;
+                if self.nodes.contains_key(&id) {
+                    Ok(id)
+                } else {
+                    Err(err("unknown_uid", format!("set_properties: no node with node_id {id}")))
+                }
+            }
+            // `client_id` + `uid`: another client's node by its own uid (what the
+            // viewer's panels send, so that a replay finds the node again).
+            None => match env.kwarg("client_id").filter(|v| !v.is_nil()) {
+                Some(v) => {
+                    let owner = v.as_i64().and_then(|i| u64::try_from(i).ok()).ok_or_else(|| {
+                        err(
+                            "bad_value",
+                            format!("set_properties: client_id must be a client id, got {}", v.type_name()),
+                        )
+                    })?;
+                    self.lookup(owner, env)
+                }
+                None => self.lookup(client, env),
+            },
+        }
+    }
+
+    /// Applies a `set_properties` message; on error the node is unchanged.
+    pub(crate) fn set_properties(
+        &mut self,
+        client: ClientId,
+        env: &Envelope,
+        applied: &mut Applied,
+    ) -> Result<(), SceneError> {
+        let id = self.property_target(client, env)?;
+        let props = Properties::read(&self.nodes[&id], env, applied)?;
+        let node = self.nodes.get_mut(&id).expect("looked up");
+        props.apply(node);
+        self.touch();
+        Ok(())
+    }
+}
+
+/// A `set_properties` message addressing `node` the way a replay finds it
+/// again: by its owner and uid, or by its viewer id when it has no uid. This
+/// is what the viewer's panels send; add the changed properties as kwargs.
+pub fn set_properties_message(node: &Node) -> Envelope {
+    let env = Envelope::new(MessageType::SetProperties.as_i64());
+    match node.uid {
+        Some(uid) => env.with_uid(uid).with_kwarg("client_id", node.client),
+        None => env.with_kwarg("node_id", node.id),
+    }
+}

@@ -1,0 +1,16 @@
+//! The Periscope viewer as a library: the [`runtime::Runtime`] (scene, dispatch
+//! chain, recorder, image windows) with one [`runtime::Runtime::step`] that the
+//! window ([`app`]) and the headless loop (`src/main.rs`) both call, the egui
+//! panels, replay and screenshots. The `periscope` binary is a thin shell
+//! around it; tests drive `Runtime` directly.
+
+pub mod app;
+#[cfg(test)]
+mod app_tests;
+pub mod config;
+pub mod images;
+pub mod panels;
+pub mod replay;
+pub mod runtime;
+pub mod screenshot;
+pub mod viewport;

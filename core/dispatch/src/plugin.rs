@@ -14,9 +14,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use periscope_plugin_api::{
-    ABI_VERSION, ENTRY_SYMBOL, HostTable, MessageC, NodeInfoC, OwnedBuf, PluginTable, Slice, Status,
+    ABI_VERSION, ArrayC, DTYPE_F32, DTYPE_U32, ENTRY_SYMBOL, HostTable, MessageC, NodeInfoC, OwnedBuf, PlayheadC,
+    PluginTable, Slice, Status,
 };
-use periscope_protocol::{DecodeLimits, Reply, Value, decode_value, encode_value};
+use periscope_protocol::{DecodeLimits, Envelope, MessageType, Reply, Request, Value, decode_value, encode_value};
 use periscope_scene::Scene;
 
 use crate::{Flow, Incoming, Outbox, Stage, StageError};
@@ -40,18 +41,41 @@ pub enum PluginError {
     Copy { path: PathBuf, reason: String },
 }
 
+/// Plugins' own client ids start here (below replayed clients, far above
+/// network clients): the nodes a plugin creates belong to it.
+pub const PLUGIN_CLIENT_BASE: u64 = 1 << 39;
+static NEXT_PLUGIN_CLIENT: AtomicU64 = AtomicU64::new(PLUGIN_CLIENT_BASE);
+
 /// What host callbacks work on during one call.
 struct HostCtx {
     scene: *mut Scene,
     replies: Vec<(u64, Reply)>,
+    broadcasts: Vec<Reply>,
     /// Keeps the last node name alive for `node_info`'s borrowed slice.
     name: String,
+    /// Keeps the last `apply` error alive for its borrowed slice.
+    error: String,
+    /// Buffers `frame_data` views point into, kept alive until the call returns.
+    keep: Vec<Box<dyn std::any::Any>>,
     plugin: String,
+    client: u64,
 }
 
+/// Replies a plugin queued during a call: to one client, and to all.
+type Sent = (Vec<(u64, Reply)>, Vec<Reply>);
+
 /// Runs `f` with a host table whose context is valid for the duration of `f`.
-fn with_host<T>(scene: &mut Scene, plugin: &str, f: impl FnOnce(&HostTable) -> T) -> (T, Vec<(u64, Reply)>) {
-    let mut ctx = HostCtx { scene, replies: Vec::new(), name: String::new(), plugin: plugin.to_owned() };
+fn with_host<T>(scene: &mut Scene, plugin: &str, client: u64, f: impl FnOnce(&HostTable) -> T) -> (T, Sent) {
+    let mut ctx = HostCtx {
+        scene,
+        replies: Vec::new(),
+        broadcasts: Vec::new(),
+        name: String::new(),
+        error: String::new(),
+        keep: Vec::new(),
+        plugin: plugin.to_owned(),
+        client,
+    };
     let table = HostTable {
         abi_version: ABI_VERSION,
         host: (&mut ctx as *mut HostCtx).cast(),
@@ -64,9 +88,16 @@ fn with_host<T>(scene: &mut Scene, plugin: &str, f: impl FnOnce(&HostTable) -> T
         set_position: host_set_position,
         set_frame: host_set_frame,
         send: host_send,
+        client_id: host_client_id,
+        apply: host_apply,
+        frame_data: host_frame_data,
+        selected: host_selected,
+        select: host_select,
+        playhead: host_playhead,
+        broadcast: host_broadcast,
     };
     let out = f(&table);
-    (out, ctx.replies)
+    (out, (ctx.replies, ctx.broadcasts))
 }
 
 /// # Safety
@@ -133,20 +164,44 @@ extern "C" fn host_node_info(host: *mut c_void, node: u64, out: *mut NodeInfoC) 
     1
 }
 
-fn edit(host: *mut c_void, node: u64, f: impl FnOnce(&mut periscope_scene::Node)) -> u8 {
+/// Applies `env` as the plugin's client through the scene's typed handler:
+/// the same path a client's message takes (recorded only as the message that
+/// made the plugin act: a replay runs the plugin again).
+fn apply_envelope(c: &mut HostCtx, scene: &mut Scene, env: &Envelope) -> Result<Option<u64>, String> {
+    Request::decode(env).map_err(|e| e.to_string())?;
+    let applied = scene.apply(c.client, env).map_err(|e| format!("{}: {}", e.code, e.message))?;
+    for w in applied.warnings {
+        tracing::debug!(plugin = %c.plugin, code = w.code, "{}", w.message);
+    }
+    Ok(applied.created.or_else(|| env.uid.and_then(|uid| scene.node_by_remote(c.client, uid)).map(|n| n.id)))
+}
+
+/// A `set_properties` of `node` by its viewer id, applied as the plugin.
+fn set_property(host: *mut c_void, node: u64, key: &str, value: Value) -> u8 {
     // SAFETY: as above.
-    let (_, scene) = unsafe { ctx(host) };
-    scene.node_mut(node).map(f).is_some() as u8
+    let (c, scene) = unsafe { ctx(host) };
+    let env = Envelope::new(MessageType::SetProperties.as_i64()).with_kwarg("node_id", node).with_kwarg(key, value);
+    match apply_envelope(c, scene, &env) {
+        Ok(_) => 1,
+        Err(e) => {
+            tracing::debug!(plugin = %c.plugin, node, "set {key}: {e}");
+            0
+        }
+    }
+}
+
+fn floats(v: &[f32]) -> Value {
+    Value::Array(v.iter().map(|&x| Value::from(x)).collect())
 }
 
 extern "C" fn host_set_name(host: *mut c_void, node: u64, name: Slice) -> u8 {
     // SAFETY: the slice is valid for this call.
     let name = unsafe { text(name) };
-    edit(host, node, |n| n.name = name)
+    set_property(host, node, "name", Value::from(name))
 }
 
 extern "C" fn host_set_enabled(host: *mut c_void, node: u64, enabled: u8) -> u8 {
-    edit(host, node, |n| n.enabled = enabled != 0)
+    set_property(host, node, "enabled", Value::from(enabled != 0))
 }
 
 extern "C" fn host_set_color(host: *mut c_void, node: u64, rgba: *const [f32; 4]) -> u8 {
@@ -155,7 +210,7 @@ extern "C" fn host_set_color(host: *mut c_void, node: u64, rgba: *const [f32; 4]
     }
     // SAFETY: the plugin passes a pointer to 4 floats, valid for this call.
     let rgba = unsafe { *rgba };
-    edit(host, node, |n| n.color = rgba)
+    set_property(host, node, "color", floats(&rgba))
 }
 
 extern "C" fn host_set_position(host: *mut c_void, node: u64, xyz: *const [f32; 3]) -> u8 {
@@ -164,23 +219,136 @@ extern "C" fn host_set_position(host: *mut c_void, node: u64, xyz: *const [f32; 
     }
     // SAFETY: the plugin passes a pointer to 3 floats, valid for this call.
     let xyz = unsafe { *xyz };
-    edit(host, node, |n| n.set_position(xyz))
+    set_property(host, node, "position", floats(&xyz))
 }
 
 extern "C" fn host_set_frame(host: *mut c_void, frame: i64) {
     // SAFETY: as above.
-    let (_, scene) = unsafe { ctx(host) };
-    scene.set_frame(frame);
+    let (c, scene) = unsafe { ctx(host) };
+    let env = Envelope::new(MessageType::SetFrame.as_i64()).with_arg(Value::Int(frame));
+    if let Err(e) = apply_envelope(c, scene, &env) {
+        tracing::debug!(plugin = %c.plugin, "set_frame: {e}");
+    }
 }
 
-extern "C" fn host_send(host: *mut c_void, client: u64, msg: Slice) -> u8 {
+extern "C" fn host_client_id(host: *mut c_void) -> u64 {
+    // SAFETY: as above.
+    unsafe { ctx(host) }.0.client
+}
+
+extern "C" fn host_apply(host: *mut c_void, msg: Slice, node: *mut u64, err: *mut Slice) -> u8 {
     // SAFETY: as above; the slice is valid for this call.
-    let (c, bytes) = unsafe { (ctx(host).0, msg.as_bytes()) };
-    let Ok(Value::Map(entries)) = decode_value(bytes, DecodeLimits::default()) else {
-        tracing::warn!(plugin = %c.plugin, "send: the message is not a MessagePack map");
+    let ((c, scene), bytes) = unsafe { (ctx(host), msg.as_bytes()) };
+    let result = decode_value(bytes, DecodeLimits::default())
+        .map_err(|e| e.to_string())
+        .and_then(|v| Envelope::from_value(v).map_err(|e| e.to_string()))
+        .and_then(|env| apply_envelope(c, scene, &env));
+    match result {
+        Ok(id) => {
+            if !node.is_null() {
+                // SAFETY: the plugin passes a valid, writable u64.
+                unsafe { *node = id.unwrap_or(0) };
+            }
+            1
+        }
+        Err(e) => {
+            tracing::debug!(plugin = %c.plugin, "apply refused: {e}");
+            c.error = e;
+            if !err.is_null() {
+                // SAFETY: the plugin passes a valid, writable Slice; the text lives in the context until the next call.
+                unsafe { *err = Slice::of(c.error.as_bytes()) };
+            }
+            0
+        }
+    }
+}
+
+extern "C" fn host_frame_data(host: *mut c_void, node: u64, attribute: Slice, frame: i64, out: *mut ArrayC) -> u8 {
+    // SAFETY: as above; the slice is valid for this call.
+    let ((c, scene), attribute) = unsafe { (ctx(host), text(attribute)) };
+    let Some(n) = scene.node(node) else { return 0 };
+    if out.is_null() {
         return 0;
+    }
+    let mut shape = [0u64; 4];
+    let (dtype, ndim, data) = if attribute == "faces" {
+        let Some(faces) = n.faces_shared() else { return 0 };
+        shape[..2].copy_from_slice(&[faces.len() as u64 / 3, 3]);
+        let data = Slice::of(bytemuck_u32(&faces));
+        c.keep.push(Box::new(faces));
+        (DTYPE_U32, 2, data)
+    } else {
+        let Some(seq) = n.attr(&attribute) else { return 0 };
+        let inner = seq.inner_shape();
+        if inner.len() > 4 {
+            return 0;
+        }
+        let f = if frame < 0 { n.frame_for(scene.current_frame()) } else { frame as usize };
+        let Some((chunk, range)) = seq.frame_shared(f) else { return 0 };
+        for (s, &d) in shape.iter_mut().zip(inner) {
+            *s = d as u64;
+        }
+        let data = Slice::of(bytemuck_f32(&chunk[range]));
+        c.keep.push(Box::new(chunk));
+        (DTYPE_F32, inner.len() as u32, data)
     };
-    let mut kind = periscope_protocol::MessageType::UserMessage.as_i64();
+    // SAFETY: the plugin passes a valid, writable ArrayC; `data` points into a
+    // buffer kept alive in the context (`keep`) until the call returns.
+    unsafe { *out = ArrayC { dtype, ndim, shape, data } };
+    1
+}
+
+fn bytemuck_f32(v: &[f32]) -> &[u8] {
+    // SAFETY: any f32 slice is readable as bytes of the same total length.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast(), std::mem::size_of_val(v)) }
+}
+
+fn bytemuck_u32(v: &[u32]) -> &[u8] {
+    // SAFETY: any u32 slice is readable as bytes of the same total length.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast(), std::mem::size_of_val(v)) }
+}
+
+extern "C" fn host_selected(host: *mut c_void) -> u64 {
+    // SAFETY: as above.
+    unsafe { ctx(host) }.1.selected.unwrap_or(0)
+}
+
+extern "C" fn host_select(host: *mut c_void, node: u64) -> u8 {
+    // SAFETY: as above.
+    let (_, scene) = unsafe { ctx(host) };
+    if node == 0 {
+        scene.selected = None;
+        return 1;
+    }
+    if scene.node(node).is_none() {
+        return 0;
+    }
+    scene.selected = Some(node);
+    1
+}
+
+extern "C" fn host_playhead(host: *mut c_void, out: *mut PlayheadC) {
+    // SAFETY: as above.
+    let (_, scene) = unsafe { ctx(host) };
+    if out.is_null() {
+        return;
+    }
+    let p = PlayheadC {
+        current_frame: scene.current_frame() as u64,
+        n_frames: scene.n_frames() as u64,
+        playing: scene.playing as u8,
+    };
+    // SAFETY: the plugin passes a valid, writable PlayheadC.
+    unsafe { *out = p };
+}
+
+/// A MessagePack map with an integer `type` as a reply (`user_message` if it has none).
+fn reply_of(plugin: &str, bytes: &[u8]) -> Option<Reply> {
+    let Ok(Value::Map(entries)) = decode_value(bytes, DecodeLimits::default()) else {
+        tracing::warn!(plugin = %plugin, "send: the message is not a MessagePack map");
+        return None;
+    };
+    let mut kind = MessageType::UserMessage.as_i64();
     let mut fields = Vec::with_capacity(entries.len());
     for (k, v) in entries {
         match k {
@@ -189,8 +357,31 @@ extern "C" fn host_send(host: *mut c_void, client: u64, msg: Slice) -> u8 {
             _ => {}
         }
     }
-    c.replies.push((client, Reply::Other { kind, fields }));
-    1
+    Some(Reply::Other { kind, fields })
+}
+
+extern "C" fn host_broadcast(host: *mut c_void, msg: Slice) -> u8 {
+    // SAFETY: as above; the slice is valid for this call.
+    let (c, bytes) = unsafe { (ctx(host).0, msg.as_bytes()) };
+    match reply_of(&c.plugin, bytes) {
+        Some(r) => {
+            c.broadcasts.push(r);
+            1
+        }
+        None => 0,
+    }
+}
+
+extern "C" fn host_send(host: *mut c_void, client: u64, msg: Slice) -> u8 {
+    // SAFETY: as above; the slice is valid for this call.
+    let (c, bytes) = unsafe { (ctx(host).0, msg.as_bytes()) };
+    match reply_of(&c.plugin, bytes) {
+        Some(r) => {
+            c.replies.push((client, r));
+            1
+        }
+        None => 0,
+    }
 }
 
 struct Loaded {
@@ -215,7 +406,12 @@ fn signature(path: &Path) -> Option<(SystemTime, u64)> {
 pub type SettingsFor<'a> = &'a dyn Fn(&str) -> Vec<u8>;
 
 /// Loads a private copy of `path`, checks its ABI and initializes it with its settings.
-fn load(path: &Path, settings: SettingsFor<'_>, scene: &mut Scene) -> Result<(String, Vec<u8>, Loaded), PluginError> {
+fn load(
+    path: &Path,
+    settings: SettingsFor<'_>,
+    scene: &mut Scene,
+    client: u64,
+) -> Result<(String, Vec<u8>, Loaded), PluginError> {
     if !path.is_file() {
         return Err(PluginError::Missing(path.to_owned()));
     }
@@ -253,11 +449,11 @@ fn load(path: &Path, settings: SettingsFor<'_>, scene: &mut Scene) -> Result<(St
     let config = settings(&name);
     let mut state: *mut c_void = std::ptr::null_mut();
     let mut err = OwnedBuf::EMPTY;
-    let (status, replies) = with_host(scene, &name, |host| {
+    let (status, (replies, broadcasts)) = with_host(scene, &name, client, |host| {
         // SAFETY: the table passed the ABI check; host, config, state and err are valid for the call.
         unsafe { (table.init)(host, Slice::of(&config), &mut state, &mut err) }
     });
-    if !replies.is_empty() {
+    if !replies.is_empty() || !broadcasts.is_empty() {
         tracing::warn!(plugin = %name, "replies sent from init() are dropped (no client is waiting)");
     }
     if status != Status::Continue {
@@ -288,15 +484,20 @@ pub struct PluginStage {
     signature: Option<(SystemTime, u64)>,
     generation: u64,
     load_error: Option<String>,
+    /// The plugin's own client id (kept across reloads, so its nodes stay its own).
+    client: u64,
 }
 
 impl PluginStage {
     /// Loads the plugin at `path`; `settings` gives its config by declared name.
     pub fn load(path: &Path, settings: SettingsFor<'_>, scene: &mut Scene) -> Result<Self, PluginError> {
         let signature = signature(path);
-        let (name, config, loaded) = load(path, settings, scene)?;
-        tracing::info!(plugin = %name, version = %loaded.version, path = %path.display(), "plugin loaded");
-        Ok(Self { name, path: path.to_owned(), config, loaded, signature, generation: 1, load_error: None })
+        let client = NEXT_PLUGIN_CLIENT.fetch_add(1, Ordering::SeqCst);
+        let (name, config, loaded) = load(path, settings, scene, client)?;
+        scene.client_connected(client, &format!("plugin {name}"), "local");
+        tracing::info!(plugin = %name, version = %loaded.version, client, path = %path.display(), "plugin loaded");
+        let path = path.to_owned();
+        Ok(Self { name, path, config, loaded, signature, generation: 1, load_error: None, client })
     }
 }
 
@@ -340,7 +541,7 @@ impl Stage for PluginStage {
         }
         self.signature = sig;
         let config = self.config.clone();
-        match load(&self.path, &|_| config.clone(), scene) {
+        match load(&self.path, &|_| config.clone(), scene, self.client) {
             Ok((name, _, loaded)) => {
                 if name != self.name {
                     tracing::warn!(old = %self.name, new = %name, "the reloaded plugin has a new name; keeping the chain entry");
@@ -387,12 +588,15 @@ impl Stage for PluginStage {
         let table = self.loaded.table;
         let state = self.loaded.state;
         let mut err = OwnedBuf::EMPTY;
-        let (status, replies) = with_host(scene, &self.name, |host| {
+        let (status, (replies, broadcasts)) = with_host(scene, &self.name, self.client, |host| {
             // SAFETY: `state` came from this plugin's init; host, message and err are valid for the call.
             unsafe { (table.process_message)(state, host, &m, &mut err) }
         });
         for (client, reply) in replies {
             out.send(client, reply);
+        }
+        for reply in broadcasts {
+            out.broadcast(&reply);
         }
         match status {
             Status::Continue => Ok(Flow::Continue),

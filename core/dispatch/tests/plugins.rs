@@ -18,7 +18,7 @@ fn plugin_dir() -> &'static Path {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let status = std::process::Command::new(env!("CARGO"))
             .current_dir(&root)
-            .args(["build", "-q", "-p", "periscope-stats", "-p", "periscope-recolor"])
+            .args(["build", "-q", "-p", "periscope-stats", "-p", "periscope-recolor", "-p", "periscope-bbox"])
             .args(["-p", "periscope-test-probe", "-p", "periscope-test-bad_abi"])
             .status()
             .expect("run cargo build");
@@ -158,7 +158,7 @@ fn loading_errors_are_clear() {
     assert_eq!(
         err,
         format!(
-            "{} was built for plugin ABI version 999, but this viewer speaks version 1; rebuild it against this viewer's periscope-plugin-api",
+            "{} was built for plugin ABI version 1, but this viewer speaks version 2; rebuild it against this viewer's periscope-plugin-api",
             bad.display()
         )
     );
@@ -247,4 +247,87 @@ fn host_functions_read_and_write_nodes() {
         (Value::Int(5), Value::Int(3), Value::Bool(true))
     );
     assert_eq!(scene.nodes().next().unwrap().name, "dots (seen)", "set_name reached the scene");
+}
+
+fn mesh(uid: i64, frames: &[[f32; 3]]) -> Envelope {
+    // One triangle per frame: (0,0,0), (1,0,0) and the frame's own third vertex.
+    let data: Vec<f32> = frames.iter().flat_map(|p| [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, p[0], p[1], p[2]]).collect();
+    Envelope::new(MessageType::Meshes.as_i64())
+        .with_uid(uid)
+        .with_arg(NdArray::from_f32(vec![frames.len(), 3, 3], data))
+        .with_arg(NdArray::from_i64(vec![1, 3], vec![0, 1, 2]))
+        .with_kwarg("name", "tri")
+}
+
+/// The (min, max) corner of one frame of the box node's line points.
+fn box_extent(scene: &Scene, node: u64, frame: usize) -> ([f32; 3], [f32; 3]) {
+    let points = scene.node(node).unwrap().attr("lines").unwrap().frame(frame).unwrap().to_vec();
+    assert_eq!(points.len(), 24 * 3, "12 edges of 2 points");
+    let mut lo = [f32::INFINITY; 3];
+    let mut hi = [f32::NEG_INFINITY; 3];
+    for p in points.chunks(3) {
+        for k in 0..3 {
+            lo[k] = lo[k].min(p[k]);
+            hi[k] = hi[k].max(p[k]);
+        }
+    }
+    (lo, hi)
+}
+
+#[test]
+fn abi2_plugin_creates_a_node_adds_frames_and_reads_vertices() {
+    let mut scene = Scene::default();
+    let out = Collect::default();
+    let mut c = chain(&["builtin", "bbox"], &[lib("periscope_bbox")], "", &mut scene).unwrap();
+    run(&mut c, &mut scene, &out, 1, mesh(7, &[[0.0, 2.0, 0.0], [0.0, 3.0, 1.0]]));
+    assert!(out.0.borrow().is_empty(), "{:?}", out.0.borrow());
+
+    // The plugin read the mesh's vertices and created a lines node of its own.
+    let boxes: Vec<_> = scene.nodes().filter(|n| n.name == "tri bbox").map(|n| (n.id, n.client)).collect();
+    let [(bbox, owner)] = boxes[..] else { panic!("one box node: {boxes:?}") };
+    assert!(owner >= periscope_dispatch::plugin::PLUGIN_CLIENT_BASE, "owned by the plugin's client");
+    assert_eq!(scene.client(owner).unwrap().name, "plugin bbox");
+    assert_eq!(scene.node(bbox).unwrap().n_frames(), 2);
+    assert_eq!(box_extent(&scene, bbox, 0), ([0.0, 0.0, 0.0], [1.0, 2.0, 0.0]));
+    assert_eq!(box_extent(&scene, bbox, 1), ([0.0, 0.0, 0.0], [1.0, 3.0, 1.0]));
+
+    // New frames of the mesh are boxed as they arrive (added, not rebuilt).
+    let more = Envelope::new(MessageType::AddFrames.as_i64())
+        .with_uid(7)
+        .with_arg(NdArray::from_f32(vec![1, 3, 3], vec![0.0, 0.0, 0.0, 1.0, 0.0, 0.0, -2.0, 0.5, 0.5]));
+    run(&mut c, &mut scene, &out, 1, more);
+    assert_eq!(scene.node(bbox).unwrap().n_frames(), 3, "the same node, one more frame");
+    assert_eq!(box_extent(&scene, bbox, 2), ([-2.0, 0.0, 0.0], [1.0, 0.5, 0.5]));
+
+    // Another client's mesh with the same uid gets its own box; deleting a mesh deletes its box.
+    run(&mut c, &mut scene, &out, 2, mesh(7, &[[5.0, 5.0, 5.0]]));
+    assert_eq!(scene.nodes().filter(|n| n.name == "tri bbox").count(), 2);
+    run(&mut c, &mut scene, &out, 1, Envelope::new(MessageType::Delete.as_i64()).with_uid(7));
+    assert!(scene.node(bbox).is_none(), "the box went with its mesh");
+    assert_eq!(scene.nodes().filter(|n| n.name == "tri bbox").count(), 1);
+    assert!(out.0.borrow().is_empty(), "{:?}", out.0.borrow());
+}
+
+#[test]
+fn plugin_api_type_numbers_match_the_protocol_table() {
+    use periscope_plugin_api::types as t;
+    for (n, ty) in [
+        (t::NODE, MessageType::Node),
+        (t::MESHES, MessageType::Meshes),
+        (t::SPHERES, MessageType::Spheres),
+        (t::LINES, MessageType::Lines),
+        (t::ARROWS, MessageType::Arrows),
+        (t::RIGID_BODIES, MessageType::RigidBodies),
+        (t::SMPL, MessageType::Smpl),
+        (t::SKELETONS, MessageType::Skeletons),
+        (t::DELETE, MessageType::Delete),
+        (t::ADD_FRAMES, MessageType::AddFrames),
+        (t::UPDATE_FRAMES, MessageType::UpdateFrames),
+        (t::REMOVE_FRAMES, MessageType::RemoveFrames),
+        (t::SET_FRAME, MessageType::SetFrame),
+        (t::SET_PROPERTIES, MessageType::SetProperties),
+        (t::USER_MESSAGE, MessageType::UserMessage),
+    ] {
+        assert_eq!(n, ty.as_i64(), "{}", ty.name());
+    }
 }

@@ -269,8 +269,13 @@ fn script_api_nodes_arrays_and_creation() {
                 n.position = [1, 2, 3];
                 n.scale = 2;
                 let v = kwargs.vertices;
+                let fd = n.frame_data("vertices", 0);
+                let missing = "";
+                try { n.frame_data("normals"); } catch (e) { missing = e; }
                 send(client, #{ type: 10010, dtype: v.dtype, shape: v.shape, x: v.at([1, 0]), last: v[-1],
-                                n_frames: n.n_frames, client_name: n.client_name, made: made.name });
+                                n_frames: n.n_frames, client_name: n.client_name, made: made.name,
+                                fd_shape: fd.shape, fd_y: fd.at([2, 1]), fd_now: n.frame_data("vertices").len(),
+                                missing: missing });
             } else if type == 10011 {
                 let l = add_lines([[0, 0, 0], [1, 0, 0], [1, 1, 0]], #{ mode: "line_strip" });
                 let m = add_mesh([[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 1, 2]], #{ name: "script mesh" });
@@ -295,6 +300,12 @@ fn script_api_nodes_arrays_and_creation() {
     assert_eq!(field(&r, "last"), &Value::Float(8.0));
     assert_eq!(field(&r, "client_name"), &Value::from("api"));
     assert_eq!(field(&r, "made"), &Value::from("from init"));
+    // The node's stored frame, read back as an ndarray view.
+    assert_eq!(field(&r, "fd_shape"), &Value::from(vec![3i64, 3]));
+    assert_eq!(field(&r, "fd_y"), &Value::Float(7.0));
+    assert_eq!(field(&r, "fd_now"), &Value::Int(9));
+    let missing = field(&r, "missing").as_str().unwrap();
+    assert!(missing.contains("no attribute \"normals\"") && missing.contains("vertices"), "{missing}");
     let s = v.query().unwrap();
     assert_eq!(s.nodes[0].name, "from init");
     assert_eq!(s.nodes[0].client_id, 0, "script nodes belong to client 0");

@@ -11,9 +11,19 @@
 //!
 //! Writing a plugin needs no unsafe code: implement [`Plugin`] and call
 //! [`declare_plugin!`]. Arguments arrive as MessagePack (borrowed from the
-//! viewer, no copy); [`rmp`] is re-exported to read and write it.
+//! viewer, no copy); [`rmp`] is re-exported to read and write it, and
+//! [`MessageWriter`] builds the messages a plugin applies or sends.
+//!
+//! Version 2 lets a plugin change the scene the way a client does
+//! ([`Host::apply`]: create nodes of every kind, add/update/remove frames,
+//! set properties, delete), read one frame of a node's data without a copy
+//! ([`Host::frame_data`]), and read or set the selection and the playhead.
 
 #![allow(unsafe_code)] // This crate *is* the ABI; every unsafe block says why it is sound.
+
+mod writer;
+
+pub use writer::{MessageWriter, types};
 
 use std::ffi::c_void;
 use std::marker::PhantomData;
@@ -22,7 +32,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 pub use rmp;
 
 /// The ABI version this crate describes. Bumped on any incompatible change.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// The exported symbol's name (NUL-terminated for `dlsym`).
 pub const ENTRY_SYMBOL: &[u8] = b"periscope_plugin\0";
@@ -127,6 +137,33 @@ pub struct NodeInfoC {
     pub name: Slice,
 }
 
+/// Element types of [`ArrayC`].
+pub const DTYPE_F32: u32 = 0;
+pub const DTYPE_U32: u32 = 1;
+
+/// One frame of a node's data, borrowed from the viewer (no copy) until the
+/// call the host table was passed to returns.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ArrayC {
+    /// [`DTYPE_F32`] or [`DTYPE_U32`].
+    pub dtype: u32,
+    /// Dimensions used in `shape` (at most 4).
+    pub ndim: u32,
+    pub shape: [u64; 4],
+    /// The elements, little-endian, C order.
+    pub data: Slice,
+}
+
+/// The scene's playhead.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlayheadC {
+    pub current_frame: u64,
+    pub n_frames: u64,
+    pub playing: u8,
+}
+
 /// Functions the viewer offers a plugin. `host` is opaque and valid only
 /// during the call (`init` or `process_message`) it was passed to.
 #[repr(C)]
@@ -146,6 +183,27 @@ pub struct HostTable {
     pub set_frame: extern "C" fn(host: *mut c_void, frame: i64),
     /// Sends a MessagePack map (with an integer `type`) to one client; 0 if it could not be queued.
     pub send: extern "C" fn(host: *mut c_void, client_id: u64, msg: Slice) -> u8,
+    // ---- version 2
+    /// The plugin's own client id: the owner of the nodes it creates.
+    pub client_id: extern "C" fn(host: *mut c_void) -> u64,
+    /// Applies a message, a MessagePack map `{type, uid, args, kwargs}` exactly
+    /// as a client sends it, to the scene as the plugin's own client (the
+    /// scene's typed handler checks it). 1 on success, with the node it made or
+    /// addressed (0 if none) in `node`; 0 on failure, with the reason in `err`
+    /// (borrowed until the next host call).
+    pub apply: extern "C" fn(host: *mut c_void, msg: Slice, node: *mut u64, err: *mut Slice) -> u8,
+    /// One frame of a node's per-frame `attribute` (`vertices`, `positions`, ...;
+    /// `faces` for a mesh's triangles), borrowed until the call returns.
+    /// `frame < 0`: the frame the node shows now. 0 if there is no such data.
+    pub frame_data: extern "C" fn(host: *mut c_void, node: u64, attribute: Slice, frame: i64, out: *mut ArrayC) -> u8,
+    /// The selected node, or 0.
+    pub selected: extern "C" fn(host: *mut c_void) -> u64,
+    /// Selects `node` (0 clears the selection); 0 if there is no such node.
+    pub select: extern "C" fn(host: *mut c_void, node: u64) -> u8,
+    pub playhead: extern "C" fn(host: *mut c_void, out: *mut PlayheadC),
+    /// Queues a MessagePack map for every connected client (sent when the call
+    /// returns); 0 if it is not a map.
+    pub broadcast: extern "C" fn(host: *mut c_void, msg: Slice) -> u8,
 }
 
 /// What a plugin exports. The first field must stay first in every version.
@@ -228,6 +286,54 @@ pub struct NodeInfo {
     pub color: [f32; 4],
     pub position: [f32; 3],
     pub name: String,
+}
+
+/// Element type of an [`ArrayView`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    U32,
+}
+
+/// One frame of a node's data, borrowed from the viewer for the current call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ArrayView<'a> {
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    /// Little-endian elements in C order.
+    pub bytes: &'a [u8],
+}
+
+impl<'a> ArrayView<'a> {
+    /// The elements as `f32` (no copy), if that is the dtype.
+    pub fn as_f32(&self) -> Option<&'a [f32]> {
+        if self.dtype != DType::F32 {
+            return None;
+        }
+        // SAFETY: every bit pattern is a valid f32, and `align_to` only hands
+        // out the correctly aligned middle part; the host's buffers are
+        // `Vec<f32>`, so prefix and suffix are empty (checked).
+        let (pre, mid, post) = unsafe { self.bytes.align_to::<f32>() };
+        (pre.is_empty() && post.is_empty()).then_some(mid)
+    }
+
+    /// The elements as `u32` (no copy), if that is the dtype.
+    pub fn as_u32(&self) -> Option<&'a [u32]> {
+        if self.dtype != DType::U32 {
+            return None;
+        }
+        // SAFETY: as in `as_f32`: any bit pattern is a valid u32.
+        let (pre, mid, post) = unsafe { self.bytes.align_to::<u32>() };
+        (pre.is_empty() && post.is_empty()).then_some(mid)
+    }
+}
+
+/// The scene's playhead.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Playhead {
+    pub current_frame: u64,
+    pub n_frames: u64,
+    pub playing: bool,
 }
 
 /// The viewer, during one call.
@@ -314,6 +420,72 @@ impl<'a> Host<'a> {
     /// Sends a MessagePack map with an integer `type` to one client.
     pub fn send(&mut self, client_id: u64, msgpack_map: &[u8]) -> bool {
         (self.table.send)(self.table.host, client_id, Slice::of(msgpack_map)) != 0
+    }
+
+    /// Sends a MessagePack map with an integer `type` to every connected client
+    /// (when this call returns); false if it is not a map.
+    pub fn broadcast(&mut self, msgpack_map: &[u8]) -> bool {
+        (self.table.broadcast)(self.table.host, Slice::of(msgpack_map)) != 0
+    }
+
+    /// This plugin's own client id: the owner of the nodes it creates, so
+    /// `find_node(host.client_id(), uid)` finds them.
+    pub fn client_id(&self) -> u64 {
+        (self.table.client_id)(self.table.host)
+    }
+
+    /// Applies a message as the plugin's own client, exactly as a client
+    /// sending it would (build it with [`MessageWriter`]): creates a node of
+    /// any kind, adds, updates or removes frames, sets properties, deletes.
+    /// Returns the node it made or addressed.
+    pub fn apply(&mut self, msgpack_message: &[u8]) -> Result<Option<u64>, String> {
+        let mut node = 0u64;
+        let mut err = Slice::EMPTY;
+        if (self.table.apply)(self.table.host, Slice::of(msgpack_message), &mut node, &mut err) != 0 {
+            return Ok((node != 0).then_some(node));
+        }
+        // SAFETY: the host keeps the error text alive until its next call; we copy it now.
+        Err(String::from_utf8_lossy(unsafe { err.as_bytes() }).into_owned())
+    }
+
+    /// One frame of a node's per-frame `attribute` (or a mesh's `faces`),
+    /// borrowed without a copy for the rest of this call. `frame: None` is the
+    /// frame the node shows now.
+    pub fn frame_data(&self, node: u64, attribute: &str, frame: Option<u64>) -> Option<ArrayView<'a>> {
+        let mut out = ArrayC { dtype: 0, ndim: 0, shape: [0; 4], data: Slice::EMPTY };
+        let frame = frame.map_or(-1, |f| i64::try_from(f).unwrap_or(i64::MAX));
+        if (self.table.frame_data)(self.table.host, node, Slice::of(attribute.as_bytes()), frame, &mut out) == 0 {
+            return None;
+        }
+        let dtype = match out.dtype {
+            DTYPE_F32 => DType::F32,
+            DTYPE_U32 => DType::U32,
+            _ => return None,
+        };
+        let shape = out.shape[..(out.ndim as usize).min(4)].iter().map(|&d| d as usize).collect();
+        // SAFETY: the host keeps the data alive until the call this host was
+        // passed to returns, which outlives 'a.
+        Some(ArrayView { dtype, shape, bytes: unsafe { out.data.as_bytes() } })
+    }
+
+    /// The selected node.
+    pub fn selected(&self) -> Option<u64> {
+        match (self.table.selected)(self.table.host) {
+            0 => None,
+            id => Some(id),
+        }
+    }
+
+    /// Selects `node` (or clears the selection); false if there is no such node.
+    pub fn select(&mut self, node: Option<u64>) -> bool {
+        (self.table.select)(self.table.host, node.unwrap_or(0)) != 0
+    }
+
+    /// The scene's current frame, frame count and whether it is playing.
+    pub fn playhead(&self) -> Playhead {
+        let mut p = PlayheadC::default();
+        (self.table.playhead)(self.table.host, &mut p);
+        Playhead { current_frame: p.current_frame, n_frames: p.n_frames, playing: p.playing != 0 }
     }
 }
 

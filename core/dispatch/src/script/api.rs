@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use periscope_protocol::{Envelope, MessageType, Reply, Value};
+use periscope_protocol::{Envelope, MessageType, NdArray, Reply, Value};
 use periscope_scene::{Node, NodeId, Scene};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FLOAT, INT, ImmutableString, Map};
 
@@ -57,10 +57,19 @@ fn read<T>(c: &Shared, n: &NodeHandle, f: impl FnOnce(&Node, &Scene) -> T) -> Re
     Ok(f(node, &g.scene))
 }
 
-fn write(c: &Shared, n: &NodeHandle, f: impl FnOnce(&mut Node) -> Res<()>) -> Res<()> {
+/// Sets one property of `n` with a `set_properties` message applied by the
+/// scene's handler as client 0 (the viewer's own), the path panel edits take.
+fn set_prop(c: &Shared, n: &NodeHandle, key: &str, value: Value) -> Res<()> {
     let mut g = lock(c);
-    let node = g.scene.node_mut(n.0).ok_or_else(|| gone(n.0))?;
-    f(node)
+    if g.scene.node(n.0).is_none() {
+        return Err(gone(n.0));
+    }
+    let env = Envelope::new(MessageType::SetProperties.as_i64()).with_kwarg("node_id", n.0).with_kwarg(key, value);
+    g.scene.apply(0, &env).map(drop).map_err(|e| e.message.into())
+}
+
+fn float_list(v: &[f32]) -> Value {
+    Value::Array(v.iter().map(|&x| Value::from(x)).collect())
 }
 
 fn floats<const N: usize>(what: &str, d: &Dynamic) -> Res<[f32; N]> {
@@ -207,20 +216,12 @@ fn register_nodes(e: &mut Engine, ctx: &Shared) {
     getter!("rotation", |node, scene| array_of(&node.rotation(node.frame_for(scene.current_frame()))));
     getter!("current_frame", |node, scene| node.frame_for(scene.current_frame()) as INT);
 
+    // Setters are `set_properties` messages through the scene's typed
+    // handler (client 0, the viewer's own), like the panels' edits.
     let c = Arc::clone(ctx);
-    e.register_set("name", move |n: &mut NodeHandle, v: ImmutableString| {
-        write(&c, n, |node| {
-            node.name = v.to_string();
-            Ok(())
-        })
-    });
+    e.register_set("name", move |n: &mut NodeHandle, v: ImmutableString| set_prop(&c, n, "name", v.as_str().into()));
     let c = Arc::clone(ctx);
-    e.register_set("enabled", move |n: &mut NodeHandle, v: bool| {
-        write(&c, n, |node| {
-            node.enabled = v;
-            Ok(())
-        })
-    });
+    e.register_set("enabled", move |n: &mut NodeHandle, v: bool| set_prop(&c, n, "enabled", v.into()));
     let c = Arc::clone(ctx);
     e.register_set("color", move |n: &mut NodeHandle, v: Dynamic| {
         let rgba = match floats::<4>("color", &v) {
@@ -230,37 +231,51 @@ fn register_nodes(e: &mut Engine, ctx: &Shared) {
                 [r, g, b, 1.0]
             }
         };
-        write(&c, n, |node| {
-            node.color = rgba;
-            Ok(())
-        })
+        set_prop(&c, n, "color", float_list(&rgba))
     });
     let c = Arc::clone(ctx);
     e.register_set("scale", move |n: &mut NodeHandle, v: Dynamic| {
         let s = number(&v).ok_or("scale must be a number")?;
-        write(&c, n, |node| {
-            node.scale = s as f32;
-            Ok(())
-        })
+        set_prop(&c, n, "scale", Value::from(s))
     });
     let c = Arc::clone(ctx);
     e.register_set("position", move |n: &mut NodeHandle, v: Dynamic| {
         let p = floats::<3>("position", &v)?;
-        write(&c, n, |node| {
-            node.set_position(p);
-            Ok(())
-        })
+        set_prop(&c, n, "position", float_list(&p))
     });
     let c = Arc::clone(ctx);
     e.register_set("rotation", move |n: &mut NodeHandle, v: Dynamic| {
         let r = floats::<9>("rotation", &v)?;
-        write(&c, n, |node| {
-            node.set_rotation(r);
-            Ok(())
-        })
+        set_prop(&c, n, "rotation", float_list(&r))
     });
     let c = Arc::clone(ctx);
     e.register_set("current_frame", move |_: &mut NodeHandle, f: INT| lock(&c).scene.set_frame(f));
+    // One frame of a per-frame attribute as an ndarray view: shared, not
+    // copied, when the frame is a whole received array (the frame alone is
+    // copied when it is one of many frames sent in one message).
+    let frame_data = |c: &Shared, n: &NodeHandle, attr: &str, frame: Option<INT>| -> Res<ArrayView> {
+        read(c, n, |node, scene| -> Result<ArrayView, String> {
+            let seq = node.attr(attr).ok_or_else(|| {
+                let names: Vec<&str> = node.attr_names().collect();
+                format!("node has no attribute {attr:?} (it has: {})", names.join(", "))
+            })?;
+            let f = match frame {
+                None => node.frame_for(scene.current_frame()),
+                Some(f) if f >= 0 && (f as usize) < seq.len() => f as usize,
+                Some(f) => return Err(format!("frame {f} is out of range (the node has {} frames)", seq.len())),
+            };
+            let (chunk, range) = seq.frame_shared(f).ok_or("the attribute has no frames")?;
+            let shape = seq.inner_shape().to_vec();
+            let data =
+                if range.start == 0 && range.end == chunk.len() { chunk } else { Arc::new(chunk[range].to_vec()) };
+            Ok(ArrayView(NdArray::from_f32(shape, data)))
+        })?
+        .map_err(Into::into)
+    };
+    let c = Arc::clone(ctx);
+    e.register_fn("frame_data", move |n: &mut NodeHandle, attr: &str| frame_data(&c, n, attr, None));
+    let c = Arc::clone(ctx);
+    e.register_fn("frame_data", move |n: &mut NodeHandle, attr: &str, f: INT| frame_data(&c, n, attr, Some(f)));
     let c = Arc::clone(ctx);
     e.register_fn("exists", move |n: &mut NodeHandle| lock(&c).scene.node(n.0).is_some());
     let c = Arc::clone(ctx);

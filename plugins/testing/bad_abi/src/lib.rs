@@ -21,11 +21,11 @@ unsafe extern "C" fn free_buf(_: OwnedBuf) {}
 
 const NAME: &str = "bad_abi";
 
-/// Claims ABI version 999.
+/// Claims ABI version 1: a plugin built before ABI 2, which this viewer refuses.
 #[unsafe(no_mangle)]
 pub extern "C" fn periscope_plugin() -> *const PluginTable {
     static TABLE: PluginTable = PluginTable {
-        abi_version: 999,
+        abi_version: 1,
         name: Slice { ptr: NAME.as_ptr(), len: NAME.len() },
         version: Slice { ptr: NAME.as_ptr(), len: NAME.len() },
         init,

@@ -7,9 +7,15 @@
 //! 4. small messages per second from 1 and 16 clients, with the chain as `builtin`
 //!    only, plus a no-op script, plus a no-op plugin (per-stage overhead),
 //! 5. images per second (512x512, 1920x1080; raw and JPEG) and the camera round trip,
-//! 6. the viewer's peak resident memory over the ingested payload.
+//! 6. the viewer's peak resident memory over the ingested payload,
+//! 7. 10,000 idle TCP connections (never a byte sent): the viewer's threads and
+//!    resident memory during and after, and how long a real client then takes
+//!    to be welcomed.
 //!
-//!     cargo build --release --workspace && cargo run --release -p periscope-bench -- [--json] [--quick] [--ingest-only]
+//!     cargo build --release --workspace && cargo run --release -p periscope-bench -- [--json] [--quick] [--ingest-only] [--idle-only]
+//!
+//! `PERISCOPE_BENCH_VIEWER=/path/to/periscope` measures another viewer build
+//! (e.g. the previous commit's) with this program.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -51,7 +57,8 @@ struct ViewerProc {
 
 impl ViewerProc {
     fn start(config: &str, scripts: &[(&str, &str)]) -> anyhow::Result<Self> {
-        let exe = release_dir().join("periscope");
+        let exe =
+            std::env::var_os("PERISCOPE_BENCH_VIEWER").map_or_else(|| release_dir().join("periscope"), PathBuf::from);
         if !exe.exists() {
             bail!("{} not found: run `cargo build --release --workspace` first", exe.display());
         }
@@ -74,9 +81,23 @@ impl ViewerProc {
 
     /// Peak resident memory (VmHWM) in bytes.
     fn peak_rss(&self) -> Option<u64> {
+        self.status("VmHWM:").map(|kb| kb * 1024)
+    }
+
+    /// Resident memory now (VmRSS) in bytes.
+    fn rss(&self) -> Option<u64> {
+        self.status("VmRSS:").map(|kb| kb * 1024)
+    }
+
+    /// The viewer's thread count now.
+    fn threads(&self) -> Option<u64> {
+        self.status("Threads:")
+    }
+
+    /// A numeric field of `/proc/PID/status`.
+    fn status(&self, field: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let kb: u64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb * 1024)
+        status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
     }
 }
 
@@ -312,6 +333,8 @@ fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|a| a == "--quick");
     // Baseline, ingest and memory only (1-3, 6): for comparing a change quickly.
     let ingest_only = std::env::args().any(|a| a == "--ingest-only");
+    // Only the idle-connections rows (7): for comparing server builds.
+    let idle_only = std::env::args().any(|a| a == "--idle-only");
     let (frames, small_n, seconds) = if quick { (200, 2000, 1.0) } else { (2000, 20000, 2.0) };
     let mut rows: Vec<Row> = Vec::new();
     let mut row = |name: &str, value: f64, unit: &'static str, ratio: Option<f64>| {
@@ -325,6 +348,12 @@ fn main() -> anyhow::Result<()> {
         println!("{:<52} {:>12} {:<8} {:>8}", "measurement", "value", "unit", "x base");
     }
 
+    if idle_only {
+        for (name, value, unit) in idle_connections(if quick { 2_000 } else { 10_000 })? {
+            row(&name, value, unit, None);
+        }
+        return finish(json, &rows);
+    }
     let base = loopback_mb_s(seconds)?;
     row("1. raw TCP loopback (baseline)", base, "MB/s", Some(1.0));
     let fresh = fresh_memory_mb_s(frames * VERTICES * 3);
@@ -402,8 +431,58 @@ fn main() -> anyhow::Result<()> {
     let (median, p99) = camera_round_trip(p.addr, if quick { 20 } else { 100 })?;
     row("5. camera -> image round trip, median", median, "ms", None);
     row("5. camera -> image round trip, p99", p99, "ms", None);
+    drop(p);
 
+    for (name, value, unit) in idle_connections(if quick { 2_000 } else { 10_000 })? {
+        row(&name, value, unit, None);
+    }
     finish(json, &rows)
+}
+
+/// Row 7: `n` TCP connections that never send a byte (as a hostile peer
+/// would open them), against a viewer with the default config: its threads
+/// and resident memory while they are open and after they close, and the time
+/// a real client then needs to be welcomed.
+fn idle_connections(n: usize) -> anyhow::Result<Vec<(String, f64, &'static str)>> {
+    let p = ViewerProc::start("", &[])?;
+    std::thread::sleep(Duration::from_millis(300));
+    let (threads_before, rss_before) = (p.threads().unwrap_or(0), p.rss().unwrap_or(0));
+    let mut idle = Vec::with_capacity(n);
+    let mut peak_threads = threads_before;
+    for i in 0..n {
+        match TcpStream::connect_timeout(&p.addr, Duration::from_secs(2)) {
+            Ok(s) => idle.push(s),
+            Err(_) => break, // the backlog is full: what got in is what is measured
+        }
+        if i % 250 == 0 {
+            peak_threads = peak_threads.max(p.threads().unwrap_or(0));
+        }
+    }
+    let opened = idle.len();
+    std::thread::sleep(Duration::from_millis(1000));
+    peak_threads = peak_threads.max(p.threads().unwrap_or(0));
+    let rss_during = p.rss().unwrap_or(0);
+    let t = Instant::now();
+    let welcomed = Viewer::connect(p.addr, "bench-real").is_ok();
+    let welcome_ms = t.elapsed().as_secs_f64() * 1e3;
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(1500));
+    let (threads_after, rss_after) = (p.threads().unwrap_or(0), p.rss().unwrap_or(0));
+    let mb = |b: u64| b as f64 / 1e6;
+    Ok(vec![
+        (format!("7. idle connections opened (of {n})"), opened as f64, "conn"),
+        ("7.   viewer threads before".into(), threads_before as f64, "threads"),
+        ("7.   viewer threads, peak while idle sockets are open".into(), peak_threads as f64, "threads"),
+        ("7.   viewer threads after they close".into(), threads_after as f64, "threads"),
+        ("7.   viewer resident memory before".into(), mb(rss_before), "MB"),
+        ("7.   viewer resident memory while open".into(), mb(rss_during), "MB"),
+        ("7.   viewer resident memory after they close".into(), mb(rss_after), "MB"),
+        (
+            format!("7.   a real client welcomed during the flood ({})", if welcomed { "yes" } else { "NO" }),
+            welcome_ms,
+            "ms",
+        ),
+    ])
 }
 
 /// Prints the JSON document (the table was printed row by row).

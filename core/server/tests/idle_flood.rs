@@ -52,9 +52,10 @@ fn idle_sockets_cost_a_bounded_number_of_threads_and_real_clients_still_get_in()
     };
     wait_for("the accept thread to take the idle sockets", 20, || seen(admission) as usize >= IDLE);
     peak = peak.max(threads());
-    // One thread per slot, the slack for evicted handshakes unwinding, and the
-    // accept and reaper threads: independent of how many sockets came.
-    let bound = MAX_CLIENTS + 16 + 2;
+    // One thread per slot, the slack for evicted handshakes unwinding, the
+    // accept and reaper threads, and a few threads that have given their slot
+    // back and are exiting: independent of how many sockets came.
+    let bound = MAX_CLIENTS + 16 + 2 + 8;
     assert!(
         peak <= before + bound,
         "{IDLE} idle sockets raised the thread count from {before} to {peak} (bound +{bound})"

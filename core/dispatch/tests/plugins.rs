@@ -331,3 +331,61 @@ fn plugin_api_type_numbers_match_the_protocol_table() {
         assert_eq!(n, ty.as_i64(), "{}", ty.name());
     }
 }
+
+/// The code blocks of `plugins/README.md`'s "Writing one" section: the Cargo.toml
+/// fragment and the plugin source.
+fn readme_example() -> (String, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let readme = std::fs::read_to_string(root.join("plugins/README.md")).unwrap();
+    let section = readme.split("## Writing one").nth(1).expect("a 'Writing one' section");
+    let block = |fence: &str| {
+        let start = section.find(fence).unwrap_or_else(|| panic!("no {fence} block")) + fence.len();
+        section[start..][..section[start..].find("```").unwrap()].to_owned()
+    };
+    (block("```toml\n"), block("```rust\n"))
+}
+
+#[test]
+fn the_readme_plugin_builds_creates_a_node_adds_frames_and_reads_vertices() {
+    let (manifest, source) = readme_example();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
+    let dir = std::env::temp_dir().join(format!("periscope-readme-plugin-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    // The README's manifest, as a crate outside this workspace next to plugins/api.
+    let api = root.join("plugins/api").display().to_string();
+    let manifest = manifest.replace("path = \"../api\"", &format!("path = {api:?}"));
+    let package = "[package]\nname = \"hello\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[workspace]\n";
+    std::fs::write(dir.join("Cargo.toml"), format!("{package}{manifest}")).unwrap();
+    std::fs::write(dir.join("src/lib.rs"), source).unwrap();
+    let target = root.join("target/readme-plugin");
+    let build = |offline: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO"));
+        cmd.current_dir(&dir).env("CARGO_TARGET_DIR", &target).args(["build", "-q"]);
+        if offline {
+            cmd.arg("--offline"); // the workspace build has fetched what it needs
+        }
+        cmd.status().expect("run cargo build").success()
+    };
+    assert!(build(true) || build(false), "the README's example plugin does not build");
+    let lib =
+        target.join("debug").join(format!("{}hello{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+
+    let mut scene = Scene::default();
+    let out = Collect::default();
+    let mut c = chain(&["builtin", "hello"], &[lib], "", &mut scene).unwrap();
+    let vertices = NdArray::from_f32(vec![3, 3], vec![1.0, 2.0, 3.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    let mesh = Envelope::new(MessageType::Meshes.as_i64())
+        .with_uid(4)
+        .with_arg(vertices)
+        .with_arg(NdArray::from_i64(vec![1, 3], vec![0, 1, 2]));
+    run(&mut c, &mut scene, &out, 1, mesh);
+    assert!(out.0.borrow().is_empty(), "{:?}", out.0.borrow());
+    let mesh = scene.node_by_remote(1, 4).expect("the client's mesh");
+    assert_eq!(mesh.name, "seen by hello");
+    // The plugin created a node of its own and added a frame to it, from the mesh's first vertex.
+    let sphere = scene.nodes().find(|n| n.kind == periscope_scene::NodeKind::Spheres).expect("the plugin's node");
+    assert_eq!(scene.client(sphere.client).unwrap().name, "plugin hello");
+    assert_eq!(sphere.n_frames(), 2);
+    assert_eq!(sphere.attr("positions").unwrap().frame(1).unwrap(), &[1.0, 2.0, 3.0]);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -102,3 +102,25 @@ def test_session_resume(viewer_process):
     s.add_frames(np.ones((2, 3)))
     assert v2.sync()["nodes"][0]["n_frames"] == 2
     v2.close()
+
+
+def test_set_properties_and_typed_fields_name_the_field(viewer_process):
+    with RemoteViewer("127.0.0.1", viewer_process.port, verbose=False) as v:
+        s = RemoteSpheres(v, np.zeros((2, 3)), name="dots")
+        s.set_properties(color=(1.0, 0.0, 0.0), name="red dots", enabled=False, radius=0.25)
+        node = v.sync()["nodes"][0]
+        assert (node["name"], node["enabled"]) == ("red dots", False)
+        assert node["color"] == pytest.approx([1.0, 0.0, 0.0, 1.0])
+        # A bad value is refused whole: nothing changes.
+        s.set_properties(name="blue", color=(0, 0, 1), enabled="yes")
+        with pytest.raises(ViewerError, match="enabled must be a bool, got str"):
+            v.sync()
+        assert v.sync()["nodes"][0]["name"] == "red dots"
+        # Typed requests are checked on arrival; the error names the field and nothing is queued.
+        v.send_message(Message.SCREENSHOT, width=0)
+        with pytest.raises(ViewerError, match=r'screenshot: field "width" must be an int in 1..=8192, found 0'):
+            v.sync()
+        v.send_message(Message.REQUIRE_CAMERA, enabled="sure")
+        with pytest.raises(ViewerError) as e:
+            v.sync()
+        assert e.value.code == "bad_value" and 'field "enabled" must be a bool, found str' in str(e.value)

@@ -108,7 +108,9 @@ def test_save_png_round_trips(tmp_path):
 
 def test_cli_screenshot_after_clients_leave(tmp_path):
     out = tmp_path / "shot.png"
-    (tmp_path / "config.toml").write_text("")
+    # A plugin that makes nodes of its own (its client stays) must not keep the viewer waiting.
+    bbox = BIN.parent / "libperiscope_bbox.so"
+    (tmp_path / "config.toml").write_text(f'[dispatch]\nchain = ["builtin", "bbox"]\n[plugins]\npaths = ["{bbox}"]\n')
     proc = subprocess.Popen(
         [str(BIN), "--port", "0", "--log-level", "warn", "--config", str(tmp_path / "config.toml"),
          "--screenshot", str(out), "--screenshot-size", "200x100"],

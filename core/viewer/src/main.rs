@@ -16,8 +16,8 @@ use periscope_server::{ByteQueue, Event, Server};
 
 use periscope_viewer::app;
 use periscope_viewer::config::{self, Config};
-use periscope_viewer::replay::{self, Replay};
-use periscope_viewer::runtime::{OffscreenShooter, Runtime};
+use periscope_viewer::replay::Replay;
+use periscope_viewer::runtime::{self, OffscreenShooter, Runtime};
 use periscope_viewer::screenshot::{self, HeadlessRenderer, ScreenshotOnExit};
 
 /// A fast, scriptable remote viewer. Programs connect over WebSocket and stream
@@ -102,13 +102,10 @@ fn init_logging(level: Option<&str>) {
         .init();
 }
 
-/// The clients that came have all gone and their messages are handled.
+/// The network clients that came have all gone and their messages are handled.
 fn clients_done(rt: &Runtime) -> bool {
-    if rt.scene.clients().all(|c| c.id >= replay::REPLAY_ID_BASE) {
-        return false;
-    }
-    let mut clients = rt.scene.clients().peekable();
-    clients.peek().is_some() && rt.scene.clients().all(|c| !c.connected) && rt.queue().is_empty()
+    let mut clients = rt.scene.clients().filter(|c| runtime::is_network_client(c.id)).peekable();
+    clients.peek().is_some() && clients.all(|c| !c.connected) && rt.queue().is_empty()
 }
 
 fn run_headless(

@@ -245,7 +245,8 @@ pub fn server_panel(ui: &mut egui::Ui, rt: &mut Runtime, listen: std::net::Socke
         ui.end_row();
     });
     ui.add_space(4.0);
-    let clients: Vec<_> = rt.scene.clients().cloned().collect();
+    // Network clients only: plugins and replayed recordings have no traffic here.
+    let clients: Vec<_> = rt.scene.clients().filter(|c| crate::runtime::is_network_client(c.id)).cloned().collect();
     if clients.is_empty() {
         ui.weak("No clients yet.");
     }

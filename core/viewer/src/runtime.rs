@@ -100,6 +100,12 @@ pub struct Runtime {
 /// clients are numbered from 1.
 pub const VIEWER_CLIENT_ID: u64 = 0;
 
+/// Whether `id` is a client that connected over the network (not the viewer
+/// itself, a plugin, or a replayed recording's client).
+pub fn is_network_client(id: u64) -> bool {
+    id != VIEWER_CLIENT_ID && id < periscope_dispatch::plugin::PLUGIN_CLIENT_BASE
+}
+
 /// Renders a client's screenshot request: the window with its viewport and
 /// camera, headless mode with an offscreen renderer. Returns the image and the
 /// frame shown.
@@ -374,7 +380,7 @@ impl Runtime {
         let r = Recorder::create(path).map_err(|e| e.to_string())?;
         // Clients already connected appear connected at the start of the recording.
         let mut r = r;
-        for c in self.scene.clients().filter(|c| c.connected) {
+        for c in self.scene.clients().filter(|c| c.connected && is_network_client(c.id)) {
             r.record(Kind::Connect, c.id, &c.name, None, bytes::Bytes::new());
         }
         self.recorder = Some(r);

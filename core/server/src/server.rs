@@ -397,6 +397,26 @@ impl ServerHandle {
     }
 }
 
+/// Tells a plain-WebSocket client why it was turned away (HTTP 503, which
+/// WebSocket clients report), without a thread and without ever blocking: the
+/// socket is non-blocking and the answer fits any empty send buffer.
+fn refuse_at_accept(stream: &TcpStream, max_clients: usize) {
+    use std::io::{Read, Write};
+    let body = format!("too many clients (server.max_clients = {max_clients})\n");
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.set_nonblocking(true).is_ok() {
+        // Read what already arrived, so closing does not reset the connection
+        // (and discard the answer) because of unread request bytes.
+        let mut buf = [0u8; 4096];
+        let _ = (&*stream).read(&mut buf);
+        let _ = (&*stream).write_all(answer.as_bytes());
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+    }
+}
+
 fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
     let mut n = 0u64;
     for stream in listener.incoming() {
@@ -415,6 +435,9 @@ fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         let timeout = Duration::from_millis(shared.config.handshake_timeout_ms.max(1));
         let Some(ticket) = shared.admission.admit(&stream, addr, shared.config.max_clients, timeout) else {
             // Every slot is a client or a connection mid-upgrade: close at once, no thread.
+            if shared.tls.is_none() {
+                refuse_at_accept(&stream, shared.config.max_clients);
+            }
             let refused = shared.admission.stats.refused.load(Ordering::Relaxed);
             if refused.is_power_of_two() {
                 tracing::warn!(%addr, refused, max_clients = shared.config.max_clients, "connection refused at accept: every slot is taken");

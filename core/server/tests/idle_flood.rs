@@ -70,3 +70,21 @@ fn idle_sockets_cost_a_bounded_number_of_threads_and_real_clients_still_get_in()
     wait_for("idle connection threads to end", 20, || handle.open_connections() == 1);
     wait_for("the thread count to return", 20, || threads() <= before + 3);
 }
+
+#[test]
+fn with_every_slot_a_client_a_newcomer_is_told_why() {
+    let queue = Arc::new(ByteQueue::with_key(1 << 20, 64, Event::queue_key));
+    let config = ServerConfig { port: 0, max_clients: 1, ..Default::default() };
+    let server = Server::start(config, Arc::clone(&queue)).unwrap();
+    let first = Viewer::connect(server.local_addr(), "first").expect("the one slot");
+    let err = match Viewer::connect(server.local_addr(), "second") {
+        Ok(_) => panic!("a second client got in with max_clients = 1"),
+        Err(e) => format!("{e}"),
+    };
+    assert!(err.contains("503"), "the refusal says why: {err}");
+    assert_eq!(server.handle().admission_stats().refused.load(std::sync::atomic::Ordering::Relaxed), 1);
+    drop(first);
+    // The slot comes back when the client leaves.
+    wait_for("the slot to be free", 10, || server.handle().open_connections() == 0);
+    Viewer::connect(server.local_addr(), "third").expect("the freed slot");
+}

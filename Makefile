@@ -39,9 +39,10 @@ test-python: venv
 	$(CARGO) build --workspace
 	PERISCOPE_REQUIRE_AITVIEWER=1 $(PY) -m pytest -q clients/python/tests
 
-lint:
+lint: $(VENV)/.installed
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(PY) -m mypy --config-file clients/python/pyproject.toml clients/python/periscope
 
 clean:
 	rm -rf $(VENV) $(AITVENV)

@@ -1,17 +1,25 @@
 """Helpers for the camera the viewer sends a remote renderer (docs/protocol.md, "Camera")."""
 
+from __future__ import annotations
+
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+#: The camera dict the viewer sends (docs/protocol.md, "Camera").
+Camera = Mapping[str, Any]
 
 
-def intrinsics(camera):
+def intrinsics(camera: Camera) -> npt.NDArray[np.float32]:
     """The 3x3 pinhole matrix K (OpenCV) of a camera dict."""
     return np.array([[camera["fx"], 0.0, camera["cx"]], [0.0, camera["fy"], camera["cy"]], [0.0, 0.0, 1.0]],
                     dtype=np.float32)
 
 
-def project(camera, points):
+def project(camera: Camera, points: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Pixel coordinates (u right, v down) and depths of world points (N, 3)."""
     p = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     w2c = np.asarray(camera["world_to_camera"], dtype=np.float64)
@@ -21,7 +29,7 @@ def project(camera, points):
     return uv, c[:, 2]
 
 
-def rays(camera):
+def rays(camera: Camera) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """Per-pixel ray origins and unit directions in world space, each (H, W, 3) float32,
     through pixel centres: what a ray marcher or NeRF renders from."""
     w, h = int(camera["width"]), int(camera["height"])
@@ -34,7 +42,7 @@ def rays(camera):
     return o, d
 
 
-def gaussian_splatting(camera):
+def gaussian_splatting(camera: Camera) -> dict[str, Any]:
     """The matrices 3D Gaussian Splatting's rasterizer takes, in its layout.
 
     Returns a dict with ``world_view_transform`` (the transposed world-to-camera

@@ -5,8 +5,13 @@ Encoding does no per-element work: a C-contiguous little-endian array is
 handed to msgpack as a memoryview of its own memory.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 import msgpack
 import numpy as np
+import numpy.typing as npt
 
 NDARRAY_KEY = "__ndarray__"
 
@@ -16,7 +21,7 @@ _ACCEPTED = {
 }
 
 
-def _wire_array(a):
+def _wire_array(a: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """``a`` as a C-contiguous little-endian array of an accepted dtype."""
     if a.dtype.name not in _ACCEPTED:
         if a.dtype.kind == "f":
@@ -30,10 +35,10 @@ def _wire_array(a):
     return np.ascontiguousarray(a)
 
 
-def _default(obj):
+def _default(obj: object) -> Any:
     if isinstance(obj, np.ndarray):
         a = _wire_array(obj)
-        data = memoryview(a).cast("B") if a.size else b""
+        data = a.data.cast("B") if a.size else b""
         return {NDARRAY_KEY: a.dtype.name, "shape": list(a.shape), "data": data}
     if isinstance(obj, np.generic):
         return obj.item()
@@ -44,18 +49,19 @@ def _default(obj):
     raise TypeError(f"cannot send a value of type {type(obj).__name__}")
 
 
-def _object_hook(d):
+def _object_hook(d: dict[str, Any]) -> Any:
     if NDARRAY_KEY in d:
         a = np.frombuffer(d["data"], dtype=np.dtype(d[NDARRAY_KEY]).newbyteorder("<"))
         return a.reshape(d["shape"])
     return d
 
 
-def pack(obj):
+def pack(obj: Any) -> bytes:
     """Encodes ``obj`` (dicts, lists, numbers, strings, bytes, numpy arrays)."""
-    return msgpack.packb(obj, default=_default, use_bin_type=True)
+    data: bytes = msgpack.packb(obj, default=_default, use_bin_type=True)
+    return data
 
 
-def unpack(data):
+def unpack(data: bytes) -> Any:
     """Decodes one message; arrays come back as read-only numpy views."""
     return msgpack.unpackb(data, raw=False, object_hook=_object_hook, strict_map_key=False)

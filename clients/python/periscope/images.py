@@ -10,9 +10,15 @@ Mixed into :class:`periscope.RemoteViewer`::
         rv.send_images([render(cam), depth(cam)])   # one viewer window per image
 """
 
+from __future__ import annotations
+
 import io
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from .message import Message
 
@@ -20,21 +26,21 @@ _JPEG = b"\xff\xd8\xff"
 _PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def _to_uint8(img):
+def _to_uint8(img: npt.ArrayLike) -> npt.NDArray[np.uint8]:
     """An (H, W), (H, W, 1|3|4) array as uint8; floats are taken as [0, 1]."""
     a = np.asarray(img)
     if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)):
         raise ValueError(f"an image must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {a.shape}")
     if a.dtype == np.uint8:
-        return np.ascontiguousarray(a)
+        return np.ascontiguousarray(a, dtype=np.uint8)
     if np.issubdtype(a.dtype, np.floating):
-        return (np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        return np.asarray((np.clip(a, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), dtype=np.uint8)
     if a.dtype == np.bool_:
-        return a.astype(np.uint8) * 255
+        return np.asarray(a.astype(np.uint8) * 255, dtype=np.uint8)
     raise ValueError(f"image arrays must be uint8 or float in [0, 1], got {a.dtype}")
 
 
-def encode_image(img, format="png", quality=90):
+def encode_image(img: npt.ArrayLike, format: str = "png", quality: int = 90) -> bytes:
     """Encodes an image array as JPEG or PNG bytes.
 
     PNG works with the standard library alone; JPEG needs Pillow (``pip install pillow``).
@@ -66,10 +72,33 @@ def encode_image(img, format="png", quality=90):
     raise ValueError(f"format must be 'raw', 'jpeg' or 'png', got {format!r}")
 
 
+#: An image to send: an array, or the bytes of a JPEG or PNG file.
+Image = Union[npt.ArrayLike, bytes, bytearray, memoryview]
+
+
 class RemoteRenderer:
     """Sending images and reading the viewer's camera (mixed into RemoteViewer)."""
 
-    def require_camera_from_remote(self, enabled=True):
+    # Provided by RemoteViewer.
+    _cond: threading.Condition
+    _camera: Optional[dict[str, Any]]
+    _camera_new: bool
+    _camera_used: Optional[int]
+    _camera_sent: bool
+    _want_camera: Optional[bool]
+    _stopped: bool
+
+    @property
+    def connected(self) -> bool:
+        raise NotImplementedError
+
+    def _send(self, type: int, uid: Optional[int], args: Sequence[Any], kwargs: Mapping[str, Any]) -> Optional[int]:
+        raise NotImplementedError
+
+    def _request(self, uid: Optional[int] = None, kind: int = Message.QUERY, **kwargs: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def require_camera_from_remote(self, enabled: bool = True) -> None:
         """Asks the viewer to send its camera now and whenever the user moves it
         (``enabled=False`` stops it). Cheap to call every frame: it is sent once
         per connection, and again after a reconnect."""
@@ -82,7 +111,7 @@ class RemoteRenderer:
                 with self._cond:
                     self._camera_sent = True
 
-    def read(self, timeout=1.0, new=False):
+    def read(self, timeout: Optional[float] = 1.0, new: bool = False) -> dict[str, Any]:
         """The viewer's latest camera.
 
         Returns ``{"status": 1, "camera": {...}, "new": bool}`` when a camera is
@@ -103,7 +132,8 @@ class RemoteRenderer:
             self._camera_used = cam.get("seq")
         return {"status": 1, "camera": cam, "new": new}
 
-    def send_images(self, images, single=False, format="raw", quality=90, camera=None):
+    def send_images(self, images: Union[Image, Sequence[Image]], single: bool = False, format: str = "raw",
+                    quality: int = 90, camera: Optional[Mapping[str, Any]] = None) -> bool:
         """Sends one image or a list (one viewer window per list index).
 
         Each image is an (H, W, 3|4) or (H, W) array, uint8 or float in [0, 1],
@@ -122,7 +152,7 @@ class RemoteRenderer:
             items = [images]
         if not items:
             raise ValueError("send_images needs at least one image")
-        wire = []
+        wire: list[Any] = []
         for i, img in enumerate(items):
             if isinstance(img, (bytes, bytearray, memoryview)):
                 data = bytes(img)
@@ -133,7 +163,7 @@ class RemoteRenderer:
                 wire.append(_to_uint8(img))
             else:
                 wire.append(encode_image(img, format, quality))
-        kwargs = {"images": wire}
+        kwargs: dict[str, Any] = {"images": wire}
         if single:
             kwargs["single"] = True
         seq = (camera or {}).get("seq", self._camera_used)
@@ -141,13 +171,13 @@ class RemoteRenderer:
             kwargs["camera_seq"] = int(seq)
         return self._send(Message.IMAGES, None, [], kwargs) is not None
 
-    def read_remote(self, client_id=None):
+    def read_remote(self, client_id: Optional[int] = None) -> bool:
         """Makes the viewer read images again after a ``single`` one (its "Read
         remote" button), for one renderer client or all."""
-        kwargs = {} if client_id is None else {"client_id": int(client_id)}
+        kwargs: dict[str, Any] = {} if client_id is None else {"client_id": int(client_id)}
         return self._send(Message.READ_REMOTE, None, [], kwargs) is not None
 
-    def images_state(self):
+    def images_state(self) -> dict[str, Any]:
         """The viewer's image windows and renderer clients:
         ``{"windows": [{client_id, index, width, height, format, received, decoded,
         dropped, errors, last_seq, fps, latency_ms, camera_rtt_ms}], "clients": [{client_id, name,

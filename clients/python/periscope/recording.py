@@ -1,7 +1,12 @@
 """Reading Periscope recordings (``.psr``, docs/recording.md) from Python."""
 
+from __future__ import annotations
+
+import os
 import struct
 import warnings
+from collections.abc import Iterator
+from typing import Any, Union
 
 import msgpack
 
@@ -11,7 +16,7 @@ MAGIC = b"PSREC\x1a\r\n"
 VERSION = 1
 
 
-def read_recording(path, decode=True):
+def read_recording(path: Union[str, os.PathLike[str]], decode: bool = True) -> Iterator[dict[str, Any]]:
     """Yields every record of a recording (or saved scene) as a dict:
     ``{"t", "kind" ("connect"|"message"|"disconnect"), "client", "name", "seq"?,
     "message"}``, where ``message`` is the decoded envelope (``type``, ``uid``,
@@ -46,6 +51,6 @@ def read_recording(path, decode=True):
             return
         record = dict(meta)
         if record.get("kind") == "message":
-            record["message"] = unpack(frame) if decode else bytes(frame)
+            record["message"] = unpack(bytes(frame)) if decode else bytes(frame)
         yield record
         pos = end

@@ -7,12 +7,17 @@ The official pickles hold chumpy arrays and a scipy sparse regressor; neither
 package is needed here: their pickled state is read directly (numpy only).
 """
 
+from __future__ import annotations
+
 import argparse
+import os
 import pathlib
 import pickle
 import sys
+from typing import Any, Optional, Union
 
 import numpy as np
+import numpy.typing as npt
 
 KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
 
@@ -20,24 +25,24 @@ KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintre
 class _Stub:
     """Stands in for chumpy and scipy.sparse objects while unpickling."""
 
-    def __init__(self, *args, **kwargs):
-        self.state = {}
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self.state: dict[str, Any] = {}
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: object) -> None:
         self.state = state if isinstance(state, dict) else {"state": state}
 
-    def __reduce__(self):  # never pickled again
+    def __reduce__(self) -> Any:  # never pickled again
         raise TypeError("stub")
 
 
 class _Unpickler(pickle.Unpickler):
-    def find_class(self, module, name):
+    def find_class(self, module: str, name: str) -> Any:
         if module.startswith("chumpy") or module.startswith("scipy.sparse"):
             return type(name, (_Stub,), {"module": module})
         return super().find_class(module, name)
 
 
-def _dense(value, key):
+def _dense(value: object, key: str) -> npt.NDArray[Any]:
     """A numpy array from an array, a chumpy stub or a scipy sparse stub."""
     if isinstance(value, np.ndarray):
         return value
@@ -46,7 +51,7 @@ def _dense(value, key):
         if "x" in s:  # chumpy.Ch keeps its value in x
             return np.asarray(s["x"])
         if {"data", "indices", "indptr"} <= s.keys():
-            shape = tuple(s.get("_shape", s.get("shape")))
+            shape = tuple(s.get("_shape", s.get("shape")) or ())
             data, indices, indptr = (np.asarray(s[k]) for k in ("data", "indices", "indptr"))
             out = np.zeros(shape, dtype=np.float64)
             compressed_columns = type(value).__name__.startswith("csc")
@@ -63,7 +68,7 @@ def _dense(value, key):
         raise ValueError(f"{key}: cannot read a {type(value).__name__}") from e
 
 
-def convert(src, dst):
+def convert(src: Union[str, os.PathLike[str]], dst: Union[str, os.PathLike[str]]) -> dict[str, tuple[int, ...]]:
     """Reads ``src`` (.pkl) and writes ``dst`` (.npz); returns the arrays' shapes."""
     with open(src, "rb") as f:
         data = _Unpickler(f, encoding="latin1").load()
@@ -75,13 +80,14 @@ def convert(src, dst):
     out["f"] = out["f"].astype(np.int64)
     for k in ("v_template", "shapedirs", "posedirs", "J_regressor", "weights"):
         out[k] = out[k].astype(np.float32)
-    dst = pathlib.Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(dst, **out)
+    target = pathlib.Path(dst)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, Any] = dict(out)  # savez's stubs type **kwargs like its own flags
+    np.savez(target, **arrays)
     return {k: v.shape for k, v in out.items()}
 
 
-def main(argv=None):
+def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("src", help="official .pkl model file")
     ap.add_argument("dst", help="output .npz, e.g. models/smpl/SMPL_NEUTRAL.npz")

@@ -1,19 +1,35 @@
 """The connection to a Periscope viewer."""
 
+from __future__ import annotations
+
 import collections
 import itertools
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
+import numpy.typing as npt
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
 from .codec import pack, unpack
 from .images import RemoteRenderer
 from .message import PROTOCOL_NAME, PROTOCOL_VERSION, Message
+
+if TYPE_CHECKING:
+    import ssl as _ssl
+
+    from websockets.sync.client import ClientConnection
+
+    #: Frame indices: an int, a range, or a list/array of ints.
+    Frames = Union[int, range, Iterable[int], npt.NDArray[np.integer[Any]]]
+
+#: A message from the viewer, as decoded from MessagePack.
+Msg = dict[str, Any]
 
 log = logging.getLogger("periscope")
 
@@ -27,7 +43,7 @@ MAX_PENDING = 10_000
 class ViewerError(RuntimeError):
     """The viewer refused a message or the connection."""
 
-    def __init__(self, message, code=None, seq=None):
+    def __init__(self, message: Optional[str], code: Optional[str] = None, seq: Optional[int] = None) -> None:
         super().__init__(message)
         self.code = code
         self.seq = seq
@@ -37,7 +53,7 @@ _ANSWERS = (Message.SCENE_STATE, Message.CHAIN_STATE, Message.SCREENSHOT_RESULT,
             Message.SCENE_SAVED)
 
 
-def _png_bytes(rgba, level=6):
+def _png_bytes(rgba: npt.ArrayLike, level: int = 6) -> bytes:
     import struct
     import zlib
 
@@ -47,7 +63,7 @@ def _png_bytes(rgba, level=6):
     h, w, c = img.shape
     rows = np.concatenate([np.zeros((h, 1), np.uint8), img.reshape(h, w * c)], axis=1)
 
-    def chunk(tag, data):
+    def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", w, h, 8, 6 if c == 4 else 2, 0, 0, 0)
@@ -55,25 +71,26 @@ def _png_bytes(rgba, level=6):
             + chunk(b"IEND", b""))
 
 
-def save_png(path, rgba):
+def save_png(path: Union[str, os.PathLike[str]], rgba: npt.ArrayLike) -> None:
     """Writes an ``(H, W, 3|4)`` uint8 array as a PNG (standard library only)."""
     data = _png_bytes(rgba)
     with open(path, "wb") as f:
         f.write(data)
 
 
-def open_websocket(url, timeout=10, ssl=None):
+def open_websocket(url: str, timeout: float = 10, ssl: Optional[_ssl.SSLContext] = None) -> ClientConnection:
     """A synchronous WebSocket connection tuned for bulk binary data (no
     compression, no message size limit). The caller closes it. ``ssl`` is an
     ``ssl.SSLContext`` for ``wss://`` URLs (None: the system's default trust)."""
-    extra = {"ssl": ssl} if ssl is not None and url.startswith("wss://") else {}
+    extra: dict[str, Any] = {"ssl": ssl} if ssl is not None and url.startswith("wss://") else {}
     ws = connect(url, open_timeout=timeout, max_size=None, compression=None, close_timeout=timeout, **extra)
     # We own the connection's lifetime (closed in RemoteViewer.close); entering
     # it is what websockets >= 17.1 expects of connections not used in a with-block.
-    return ws.__enter__()
+    entered: ClientConnection = ws.__enter__()
+    return entered
 
 
-def _float32(value):
+def _float32(value: Any) -> Any:
     """Node data is stored as float32 by the viewer: convert float64 once here,
     halving the bytes on the wire. Other values pass through unchanged."""
     if isinstance(value, np.ndarray) and value.dtype == np.float64:
@@ -102,8 +119,10 @@ class RemoteViewer(RemoteRenderer):
     #: Seconds between attempts to reach a viewer that is not up.
     RETRY_INTERVAL = 0.5
 
-    def __init__(self, host="localhost", port=None, timeout=10, verbose=True,
-                 client_name=None, token=None, session=None, reconnect=True, required=False, ssl=None):
+    def __init__(self, host: str = "localhost", port: Optional[int] = None, timeout: float = 10,
+                 verbose: bool = True, client_name: Optional[str] = None, token: Optional[str] = None,
+                 session: Optional[str] = None, reconnect: bool = True, required: bool = False,
+                 ssl: Optional[_ssl.SSLContext] = None) -> None:
         scheme = "wss" if ssl is not None else "ws"
         if "://" in host:  # a URL: ws://host:port or wss://host:port
             scheme, rest = host.split("://", 1)
@@ -117,27 +136,27 @@ class RemoteViewer(RemoteRenderer):
         if token is None:
             token = os.environ.get("PERISCOPE_TOKEN") or None
         self.client_name, self.token, self.session = client_name or "python", token, session
-        self.client_id = None
+        self.client_id: Optional[int] = None
         self.resumed = False
-        self.max_message_bytes = None
+        self.max_message_bytes: Optional[int] = None
         #: Messages (and images) dropped because no viewer was connected.
         self.dropped = 0
         self._seq = itertools.count(1)
         self._uid = itertools.count(1)
         self._lock = threading.Lock()
         self._cond = threading.Condition()
-        self._pending = collections.deque(maxlen=MAX_PENDING)
-        self._errors = collections.deque(maxlen=MAX_PENDING)
-        self._states = {}
-        self._ws = None
+        self._pending: collections.deque[Msg] = collections.deque(maxlen=MAX_PENDING)
+        self._errors: collections.deque[Msg] = collections.deque(maxlen=MAX_PENDING)
+        self._states: dict[int, Optional[Msg]] = {}
+        self._ws: Optional[ClientConnection] = None
         self._generation = 0  # bumped per connection, so requests notice a lost one
         self._stopped = False
-        self._reader = None
-        self._connector = None
-        self._camera = None
+        self._reader: Optional[threading.Thread] = None
+        self._connector: Optional[threading.Thread] = None
+        self._camera: Optional[Msg] = None
         self._camera_new = False
-        self._camera_used = None
-        self._want_camera = None  # None: never asked; else the last require_camera_from_remote value
+        self._camera_used: Optional[int] = None
+        self._want_camera: Optional[bool] = None  # None: never asked; else the last require_camera_from_remote value
         self._camera_sent = False
         try:
             self._connect()
@@ -154,7 +173,7 @@ class RemoteViewer(RemoteRenderer):
 
     # -- connection -------------------------------------------------------
 
-    def _connect(self):
+    def _connect(self) -> None:
         """Opens a connection and does the handshake; raises ConnectionError or ViewerError."""
         try:
             ws = open_websocket(self.url, self.timeout, self._ssl)
@@ -162,14 +181,15 @@ class RemoteViewer(RemoteRenderer):
             hint = " (does the viewer use TLS? then connect to wss://)" if isinstance(e, (EOFError, WebSocketException)) \
                 and self.url.startswith("ws://") else ""
             raise ConnectionError(f"cannot connect to a Periscope viewer at {self.url}: {e}{hint}") from e
-        hello = {"protocol": PROTOCOL_NAME, "version": PROTOCOL_VERSION, "client_name": self.client_name}
+        hello: dict[str, Any] = {"protocol": PROTOCOL_NAME, "version": PROTOCOL_VERSION, "client_name": self.client_name}
         if self.token is not None:
             hello["token"] = self.token
         if self.session is not None:
             hello["session"] = self.session
         try:
             ws.send(pack({"type": int(Message.HELLO), "uid": None, "args": [], "kwargs": hello}))
-            welcome = unpack(ws.recv(timeout=self.timeout))
+            reply = ws.recv(timeout=self.timeout)
+            welcome = unpack(reply if isinstance(reply, bytes) else reply.encode())
         except (TimeoutError, ConnectionClosed, OSError) as e:
             ws.close()
             raise ConnectionError(f"no welcome from the viewer at {self.url}: {e}") from e
@@ -202,7 +222,7 @@ class RemoteViewer(RemoteRenderer):
         if self._want_camera:
             self.require_camera_from_remote(True)
 
-    def _connect_loop(self):
+    def _connect_loop(self) -> None:
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._stopped or self._ws is None)
@@ -217,7 +237,7 @@ class RemoteViewer(RemoteRenderer):
                 with self._cond:
                     self._cond.wait_for(lambda: self._stopped, self.RETRY_INTERVAL)
 
-    def _lost(self, ws):
+    def _lost(self, ws: Optional[ClientConnection]) -> None:
         """Marks the connection `ws` gone (once), so requests fail and the connector retries."""
         with self._cond:
             if self._ws is ws:
@@ -228,7 +248,7 @@ class RemoteViewer(RemoteRenderer):
                     log.info("lost the viewer at %s", self.url)
             self._cond.notify_all()
 
-    def _read_loop(self, ws, generation):
+    def _read_loop(self, ws: ClientConnection, generation: int) -> None:
         try:
             for raw in ws:
                 if isinstance(raw, str):
@@ -261,17 +281,17 @@ class RemoteViewer(RemoteRenderer):
             self._lost(ws)
 
     @property
-    def connected(self):
+    def connected(self) -> bool:
         """True while a connection to a viewer is open."""
         return self._ws is not None
 
-    def wait_connected(self, timeout=None):
+    def wait_connected(self, timeout: Optional[float] = None) -> bool:
         """Waits until a viewer is connected; returns :attr:`connected`."""
         with self._cond:
             self._cond.wait_for(lambda: self._ws is not None or self._stopped, timeout)
         return self.connected
 
-    def close(self):
+    def close(self) -> None:
         """Closes the connection after everything sent so far was delivered, and stops reconnecting."""
         with self._cond:
             self._stopped = True
@@ -286,15 +306,15 @@ class RemoteViewer(RemoteRenderer):
     close_connection = close
     wait_close = close
 
-    def __enter__(self):
+    def __enter__(self) -> RemoteViewer:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- sending ----------------------------------------------------------
 
-    def _send(self, type, uid, args, kwargs):
+    def _send(self, type: int, uid: Optional[int], args: Iterable[Any], kwargs: Mapping[str, Any]) -> Optional[int]:
         """Sends one message; returns its sequence number, or None when it was
         dropped because no viewer is connected."""
         data = None
@@ -315,36 +335,35 @@ class RemoteViewer(RemoteRenderer):
             log.warning("no viewer connected at %s: dropping messages (counted in .dropped)", self.url)
         return None
 
-    def send_message(self, type, uid=None, *args, **kwargs):
+    def send_message(self, type: int, uid: Optional[int] = None, *args: Any, **kwargs: Any) -> Optional[int]:
         """Sends any message; custom messages use types >= 10000.
 
         Returns the message's sequence number, which replies cite as ``ref_seq``.
         """
         return self._send(type, uid, args, kwargs)
 
-    def _node_message(self, type, uid, args, kwargs):
-        args = [_float32(a) for a in args]
-        kwargs = {k: _float32(v) for k, v in kwargs.items()}
-        return self._send(type, uid, args, kwargs)
+    def _node_message(self, type: int, uid: Optional[int], args: Iterable[Any],
+                      kwargs: Mapping[str, Any]) -> Optional[int]:
+        return self._send(type, uid, [_float32(a) for a in args], {k: _float32(v) for k, v in kwargs.items()})
 
-    def _next_uid(self):
+    def _next_uid(self) -> int:
         return next(self._uid)
 
-    def set_frame(self, frame):
+    def set_frame(self, frame: int) -> Optional[int]:
         """Moves the playhead (clamped to the scene's frames)."""
         return self._send(Message.SET_FRAME, None, [int(frame)], {})
 
-    def next_frame(self):
+    def next_frame(self) -> Optional[int]:
         """Next frame, wrapping to the first after the last."""
         return self._send(Message.NEXT_FRAME, None, [], {})
 
-    def previous_frame(self):
+    def previous_frame(self) -> Optional[int]:
         """Previous frame, wrapping to the last before the first."""
         return self._send(Message.PREVIOUS_FRAME, None, [], {})
 
     # -- queries and replies ---------------------------------------------
 
-    def _request(self, uid=None, kind=Message.QUERY, **kwargs):
+    def _request(self, uid: Optional[int] = None, kind: int = Message.QUERY, **kwargs: Any) -> Msg:
         with self._lock:
             seq = next(self._seq)
             ws, generation = self._ws, self._generation
@@ -369,11 +388,12 @@ class RemoteViewer(RemoteRenderer):
                     raise TimeoutError("no answer from the viewer")
                 self._cond.wait(left)
             msg = self._states.pop(seq)
+        assert msg is not None  # the loop above waited for it
         if msg.get("type") == Message.ERROR:
             raise ViewerError(msg.get("message"), code=msg.get("code"), seq=seq)
         return msg
 
-    def query(self):
+    def query(self) -> Msg:
         """The scene state: ``{"n_frames", "current_frame", "playing", "nodes": [...], "clients": [...]}``.
 
         Each node is a dict with ``id, uid, client_id, client_name, name, kind,
@@ -382,25 +402,30 @@ class RemoteViewer(RemoteRenderer):
         """
         return self._request()
 
-    def query_data(self, node, attribute=None, frame=None, client_id=None):
+    def query_data(self, node: Union[RemoteNode, int], attribute: Optional[str] = None, frame: Optional[int] = None,
+                   client_id: Optional[int] = None) -> npt.NDArray[Any]:
         """One frame of a node's data (e.g. ``"vertices"``) as a numpy array.
 
         ``node`` is a node object or a uid of this client's; with ``client_id``,
         a uid of another client's (as listed by :meth:`query`)."""
         uid = node.uid if isinstance(node, RemoteNode) else node
-        kwargs = {} if client_id is None else {"client_id": int(client_id)}
+        kwargs: dict[str, Any] = {} if client_id is None else {"client_id": int(client_id)}
         if attribute is not None:
             kwargs["attribute"] = attribute
         if frame is not None:
             kwargs["frame"] = int(frame)
-        return self._request(uid, **kwargs)["data"]
+        data: npt.NDArray[Any] = self._request(uid, **kwargs)["data"]
+        return data
 
-    def stages(self):
+    def stages(self) -> list[Msg]:
         """The dispatch chain's stages, in order: dicts with ``name, entry, path,
         generation, calls, failures, disabled, load_error, last_error``."""
-        return self._request(kind=Message.QUERY_CHAIN)["stages"]
+        stages: list[Msg] = self._request(kind=Message.QUERY_CHAIN)["stages"]
+        return stages
 
-    def screenshot(self, path=None, width=None, height=None, frame=None, camera=None, fit=False):
+    def screenshot(self, path: Union[str, os.PathLike[str], None] = None, width: Optional[int] = None,
+                   height: Optional[int] = None, frame: Optional[int] = None,
+                   camera: Optional[Mapping[str, Any]] = None, fit: bool = False) -> npt.NDArray[np.uint8]:
         """Renders the scene on the viewer and returns it as a ``(H, W, 4)`` uint8 array.
 
         The window renders from the user's camera; a headless viewer keeps its
@@ -411,30 +436,30 @@ class RemoteViewer(RemoteRenderer):
         ``{"target": [x, y, z], "yaw": deg, "pitch": deg, "distance": d, "fov_y": deg}``
         (y up; yaw 0 looks along -z). With ``path`` the image is also written as a PNG.
         """
-        kwargs = {k: int(v) for k, v in (("width", width), ("height", height), ("frame", frame)) if v is not None}
+        kwargs: dict[str, Any] = {k: int(v) for k, v in (("width", width), ("height", height), ("frame", frame)) if v is not None}
         if fit:
             kwargs["fit"] = True
         if camera is not None:
             kwargs["camera"] = {k: ([float(x) for x in v] if k == "target" else float(v)) for k, v in camera.items()}
-        image = self._request(kind=Message.SCREENSHOT, **kwargs)["image"]
+        image: npt.NDArray[np.uint8] = self._request(kind=Message.SCREENSHOT, **kwargs)["image"]
         if path is not None:
             save_png(path, image)
         return image
 
-    def save_scene(self, name="scene.psr"):
+    def save_scene(self, name: str = "scene.psr") -> str:
         """Saves every node and frame in the viewer's export folder as ``name``
         (a plain file name); returns the path on the viewer's machine. Open it
         again with ``periscope FILE`` (or drop it on the window)."""
-        return self._request(kind=Message.SAVE_SCENE, name=str(name))["path"]
+        return str(self._request(kind=Message.SAVE_SCENE, name=str(name))["path"])
 
-    def errors(self):
+    def errors(self) -> list[Msg]:
         """Every error reply received so far (oldest first); clears the list."""
         with self._cond:
             out = list(self._errors)
             self._errors.clear()
         return out
 
-    def sync(self, raise_errors=True):
+    def sync(self, raise_errors: bool = True) -> Msg:
         """Waits until the viewer has handled everything sent so far.
 
         Raises :class:`ViewerError` if the viewer refused any message since the
@@ -449,7 +474,7 @@ class RemoteViewer(RemoteRenderer):
                               code=errors[0].get("code"), seq=errors[0].get("ref_seq"))
         return state
 
-    def get_message(self, block=True, timeout=None):
+    def get_message(self, block: bool = True, timeout: Optional[float] = None) -> Optional[Msg]:
         """The next message from the viewer as a dict (``msg["type"]`` is a
         :class:`Message` number), or None if none arrives in time."""
         with self._cond:
@@ -457,7 +482,8 @@ class RemoteViewer(RemoteRenderer):
                 self._cond.wait_for(lambda: self._pending or self._ws is None, timeout)
             return self._pending.popleft() if self._pending else None
 
-    def process_messages(self, handler, block=True, timeout=None):
+    def process_messages(self, handler: Callable[[RemoteViewer, Msg], object], block: bool = True,
+                         timeout: Optional[float] = None) -> int:
         """Calls ``handler(viewer, msg)`` for each message received; with
         ``block`` waits for at least one. Returns how many were handled."""
         n = 0
@@ -472,38 +498,38 @@ class RemoteViewer(RemoteRenderer):
 class RemoteNode:
     """A node on the viewer. Subclasses set ``MESSAGE_TYPE``."""
 
-    MESSAGE_TYPE = Message.NODE
+    MESSAGE_TYPE: int = Message.NODE
 
-    def __init__(self, viewer, *args, **kwargs):
+    def __init__(self, viewer: RemoteViewer, *args: Any, **kwargs: Any) -> None:
         self.viewer = viewer
         self.uid = viewer._next_uid()
         viewer._node_message(self.MESSAGE_TYPE, self.uid, args, kwargs)
 
-    def add_frames(self, *args, **kwargs):
+    def add_frames(self, *args: Any, **kwargs: Any) -> Optional[int]:
         """Appends frames; data is ``(...)`` for one frame or ``(F, ...)``."""
         return self.viewer._node_message(Message.ADD_FRAMES, self.uid, args, kwargs)
 
-    def update_frames(self, *args, frames, **kwargs):
+    def update_frames(self, *args: Any, frames: Frames, **kwargs: Any) -> Optional[int]:
         """Replaces ``frames`` (an int, a list or a range); one frame of data
         is applied to every listed frame."""
         return self.viewer._node_message(Message.UPDATE_FRAMES, self.uid, args, dict(kwargs, frames=_frames(frames)))
 
-    def remove_frames(self, frames):
+    def remove_frames(self, frames: Frames) -> Optional[int]:
         """Removes ``frames`` (an int, a list or a range); later frames move up."""
         return self.viewer._send(Message.REMOVE_FRAMES, self.uid, [], {"frames": _frames(frames)})
 
-    def set_properties(self, **properties):
+    def set_properties(self, **properties: Any) -> Optional[int]:
         """Changes the node's ``name``, ``color``, ``enabled``, ``position``,
         ``rotation`` (3x3), ``scale`` or its kind's settings (``radius``,
         ``flat_shading``, ...) without resending its data."""
         return self.viewer._node_message(Message.SET_PROPERTIES, self.uid, (), properties)
 
-    def delete(self):
+    def delete(self) -> Optional[int]:
         """Removes the node from the viewer."""
         return self.viewer._send(Message.DELETE, self.uid, [], {})
 
 
-def _frames(frames):
+def _frames(frames: Frames) -> Union[int, npt.NDArray[np.int64]]:
     if isinstance(frames, range):
         return np.arange(frames.start, frames.stop, frames.step, dtype=np.int64)
     if isinstance(frames, (int, np.integer)):

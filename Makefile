@@ -5,7 +5,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 CARGO   ?= cargo
 
-.PHONY: run test test-rust test-python lint venv clean
+.PHONY: run test test-rust test-python lint venv clean wheel wheel-dev
 
 run:
 	$(CARGO) run --release --bin periscope
@@ -37,7 +37,19 @@ test-rust:
 
 test-python: venv
 	$(CARGO) build --workspace
-	PERISCOPE_REQUIRE_AITVIEWER=1 $(PY) -m pytest -q clients/python/tests
+	$(MAKE) wheel-dev
+	PERISCOPE_REQUIRE_AITVIEWER=1 PERISCOPE_REQUIRE_WHEEL=1 $(PY) -m pytest -q clients/python/tests
+
+# The `periscope` wheel: the release viewer binary with the Python client
+# (maturin, pyproject.toml at the top). `pip install dist/periscope-*.whl`
+# needs no Rust. The tests build a debug-profile wheel (it reuses target/debug).
+wheel: $(VENV)/.installed
+	rm -f dist/periscope-*.whl
+	$(PY) -m maturin build --release -o dist
+
+wheel-dev: $(VENV)/.installed
+	rm -f dist/periscope-*.whl
+	$(PY) -m maturin build --profile dev -o dist
 
 lint: $(VENV)/.installed
 	$(CARGO) fmt --all -- --check
@@ -45,5 +57,5 @@ lint: $(VENV)/.installed
 	$(PY) -m mypy --config-file clients/python/pyproject.toml clients/python/periscope
 
 clean:
-	rm -rf $(VENV) $(AITVENV)
+	rm -rf $(VENV) $(AITVENV) dist
 	$(CARGO) clean

@@ -6,9 +6,11 @@ import collections
 import itertools
 import logging
 import os
+import signal
+import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 import numpy as np
@@ -156,7 +158,10 @@ class RemoteViewer(RemoteRenderer):
         self._camera: Optional[Msg] = None
         self._camera_new = False
         self._camera_used: Optional[int] = None
-        self._want_camera: Optional[bool] = None  # None: never asked; else the last require_camera_from_remote value
+        self._want_camera: Optional[bool] = None
+        #: The viewer process this object started (create_new_process), if any.
+        self.process: Optional[subprocess.Popen[str]] = None
+        self._stop_process_on_close = False  # None: never asked; else the last require_camera_from_remote value
         self._camera_sent = False
         try:
             self._connect()
@@ -170,6 +175,68 @@ class RemoteViewer(RemoteRenderer):
         if reconnect:
             self._connector = threading.Thread(target=self._connect_loop, name="periscope-connector", daemon=True)
             self._connector.start()
+
+    # -- a viewer of our own ---------------------------------------------
+
+    @classmethod
+    def create_new_process(cls, args: Optional[Sequence[str]] = None, timeout: float = 60,
+                           **kwargs: Any) -> RemoteViewer:
+        """Starts the viewer installed with this package (the ``periscope``
+        wheel; ``$PERISCOPE_BIN`` overrides it) and returns a connected viewer.
+
+        ``args`` are the viewer's flags (e.g. ``["--headless"]``); it listens on
+        a free loopback port unless ``--port`` is given. :meth:`close` stops a
+        headless viewer started here; a window stays open until the person
+        closes it, which :meth:`wait_process` waits for. Other keyword arguments
+        go to :class:`RemoteViewer`.
+        """
+        from .server import find_viewer
+
+        argv = list(args or [])
+        if not any(a == "--port" or a.startswith("--port=") for a in argv):
+            argv += ["--port", "0"]
+        proc = subprocess.Popen([find_viewer(), *argv], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        first: list[str] = []
+        reader = threading.Thread(target=lambda: first.append(proc.stdout.readline() if proc.stdout else ""),
+                                  name="periscope-process-start", daemon=True)
+        reader.start()
+        reader.join(timeout)
+        line = first[0].strip() if first else ""
+        prefix = "periscope listening on "
+        if not line.startswith(prefix):
+            code = proc.poll()
+            if code is None:
+                proc.kill()
+                proc.wait()
+            why = f"it exited with status {code}" if code is not None else f"no address within {timeout} s"
+            raise RuntimeError(f"the viewer did not start ({why}); its log is above")
+
+        def drain(stream: Any) -> None:  # later output (a --screenshot path) must not fill the pipe
+            for _ in stream:
+                pass
+
+        threading.Thread(target=drain, args=(proc.stdout,), name="periscope-process-out", daemon=True).start()
+        url = line[len(prefix):]
+        kwargs.setdefault("required", True)
+        try:
+            viewer = cls(url, **kwargs)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        viewer.process = proc
+        has_display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) or os.name == "nt"
+        viewer._stop_process_on_close = "--headless" in argv or not has_display
+        return viewer
+
+    def wait_process(self, timeout: Optional[float] = None) -> Optional[int]:
+        """Waits until the viewer started by :meth:`create_new_process` exits
+        (a window: until the person closes it) and returns its exit status;
+        None when this object did not start one."""
+        if self.process is None:
+            return None
+        return self.process.wait(timeout)
 
     # -- connection -------------------------------------------------------
 
@@ -292,7 +359,8 @@ class RemoteViewer(RemoteRenderer):
         return self.connected
 
     def close(self) -> None:
-        """Closes the connection after everything sent so far was delivered, and stops reconnecting."""
+        """Closes the connection after everything sent so far was delivered, and stops reconnecting.
+        A headless viewer started by :meth:`create_new_process` is stopped too."""
         with self._cond:
             self._stopped = True
             ws = self._ws
@@ -302,6 +370,9 @@ class RemoteViewer(RemoteRenderer):
         if self._reader is not None:
             self._reader.join(timeout=self.timeout)
         self._lost(ws)
+        if self.process is not None and self._stop_process_on_close and self.process.poll() is None:
+            # A headless viewer we started has nobody else to close it: Ctrl-C, so it exits cleanly.
+            self.process.send_signal(signal.SIGINT)
 
     close_connection = close
     wait_close = close

@@ -75,9 +75,15 @@ fn find_config(cli: &Cli) -> Option<PathBuf> {
     if local.is_file() {
         return Some(local);
     }
-    // target/{debug,release}/periscope -> repository root
+    // target/{debug,release}/periscope -> repository root (a development build
+    // only: an installed binary, e.g. a venv's bin/periscope, uses the defaults).
     let exe = std::env::current_exe().ok()?;
-    let beside = exe.parent()?.parent()?.parent()?.join("config.toml");
+    let profile_dir = exe.parent()?;
+    let target = profile_dir.parent()?;
+    if target.file_name()? != "target" {
+        return None;
+    }
+    let beside = target.parent()?.join("config.toml");
     beside.is_file().then_some(beside)
 }
 

@@ -23,7 +23,7 @@ use periscope_viewer::screenshot::{self, HeadlessRenderer, ScreenshotOnExit};
 /// A fast, scriptable remote viewer. Programs connect over WebSocket and stream
 /// meshes, points, lines and more; see README.md.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(name = "periscope", version, about)]
 struct Cli {
     /// Configuration file (default: ./config.toml, else the one beside the repository's target/).
     #[arg(long)]

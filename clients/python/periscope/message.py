@@ -39,6 +39,9 @@ class Message(enum.IntEnum):
     SAVE_SCENE = 312
     SCENE_SAVED = 313
     SET_PROPERTIES = 314
+    SET_CAMERA = 315
+    QUERY_CAMERA = 316
+    VIEW_CAMERA = 317
     ERROR = 400
     WARNING = 401
     HELLO = 500

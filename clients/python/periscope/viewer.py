@@ -52,7 +52,7 @@ class ViewerError(RuntimeError):
 
 
 _ANSWERS = (Message.SCENE_STATE, Message.CHAIN_STATE, Message.SCREENSHOT_RESULT, Message.IMAGES_STATE,
-            Message.SCENE_SAVED)
+            Message.SCENE_SAVED, Message.VIEW_CAMERA)
 
 
 def _png_bytes(rgba: npt.ArrayLike, level: int = 6) -> bytes:
@@ -516,6 +516,30 @@ class RemoteViewer(RemoteRenderer):
         if path is not None:
             save_png(path, image)
         return image
+
+    @property
+    def camera(self) -> Msg:
+        """The main view's camera, as the image windows send theirs (docs/protocol.md,
+        "Camera"): ``width, height, fx, fy, cx, cy, fov_x, fov_y, znear, zfar,
+        world_to_camera, camera_to_world, view, projection, position`` plus ``target``
+        (world coordinates). ``width``/``height`` are the view's size in pixels
+        (headless: the configured screenshot size)."""
+        msg = self._request(kind=Message.QUERY_CAMERA)
+        return {k: v for k, v in msg.items() if k not in ("type", "ref_seq")}
+
+    def set_camera(self, position: Optional[npt.ArrayLike] = None, target: Optional[npt.ArrayLike] = None,
+                   fov_y: Optional[float] = None) -> Optional[int]:
+        """Points the main view's camera: from ``position`` at ``target`` (world
+        coordinates) with vertical field of view ``fov_y`` (degrees); what is not
+        given stays. In the window and headless alike; screenshots without a
+        ``camera`` use it, and the view is no longer refitted when data arrives."""
+        kwargs: dict[str, Any] = {}
+        for key, value in (("position", position), ("target", target)):
+            if value is not None:
+                kwargs[key] = [float(x) for x in np.asarray(value, dtype=np.float64).reshape(-1)]
+        if fov_y is not None:
+            kwargs["fov_y"] = float(fov_y)
+        return self._send(Message.SET_CAMERA, None, [], kwargs)
 
     def save_scene(self, name: str = "scene.psr") -> str:
         """Saves every node and frame in the viewer's export folder as ``name``

@@ -135,3 +135,35 @@ def test_cli_screenshot_after_clients_leave(tmp_path):
         assert green.sum() > 200, "the triangle is in the picture"
     finally:
         proc.kill()
+
+
+def test_set_camera_points_the_headless_view_and_camera_reports_it(viewer_process):
+    with RemoteViewer(viewer_process.host, viewer_process.port, client_name="camera") as v:
+        render_available(v)
+        # A red sphere at x = -2 and a green one at x = +2.
+        RemoteSpheres(v, np.array([[-2, 0, 0]], np.float32), radius=0.6, color=(1, 0, 0, 1))
+        RemoteSpheres(v, np.array([[2, 0, 0]], np.float32), radius=0.6, color=(0, 1, 0, 1))
+        red = lambda img: int(((img[..., 0] > 150) & (img[..., 1] < 80)).sum())
+        green = lambda img: int(((img[..., 1] > 150) & (img[..., 0] < 80)).sum())
+        # Close to the red sphere, looking at it: only red in the picture.
+        v.set_camera(position=(-2, 0, 2.5), target=(-2, 0, 0), fov_y=40)
+        img = v.screenshot(width=120, height=90)
+        assert red(img) > 500 and green(img) == 0, (red(img), green(img))
+        cam = v.camera
+        assert cam["position"] == pytest.approx([-2, 0, 2.5], abs=1e-4)
+        assert cam["target"] == pytest.approx([-2, 0, 0], abs=1e-4)
+        assert cam["fov_y"] == pytest.approx(40, abs=1e-3)
+        # Headless: the view is the configured screenshot size (1280x800 by default), square pixels.
+        assert (cam["width"], cam["height"]) == (1280, 800) and cam["fx"] == pytest.approx(cam["fy"])
+        # Only the target changes: the camera turns to the green sphere from where it is.
+        v.set_camera(target=(2, 0, 0))
+        img = v.screenshot(width=120, height=90)
+        assert green(img) > 20 and v.camera["position"] == pytest.approx([-2, 0, 2.5], abs=1e-4)
+        # Bad input names the field; the camera stays.
+        with pytest.raises(ViewerError, match='set_camera: field "fov_y" must be degrees in \\(0, 180\\), found 0'):
+            v.set_camera(fov_y=0)
+            v.sync()
+        with pytest.raises(ViewerError, match='field "position" must be a point other than target'):
+            v.set_camera(position=(1, 1, 1), target=(1, 1, 1))
+            v.sync()
+        assert v.camera["target"] == pytest.approx([2, 0, 0], abs=1e-4)

@@ -145,6 +145,12 @@ def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
                 assert time.monotonic() < deadline, f"no yellow bounding box in the viewport; see {shot}"
                 time.sleep(1.0)
                 screenshot(display, shot)
+            # The main view's camera from code: the window reports its own size and the pose set.
+            v.set_camera(position=(0.5, 3.0, 4.0), target=(0.5, 0.5, 0.5), fov_y=50)
+            cam = v.camera
+            assert cam["position"] == pytest.approx([0.5, 3.0, 4.0], abs=1e-3)
+            assert cam["fov_y"] == pytest.approx(50, abs=1e-3)
+            assert 100 < cam["width"] < 1280 and 100 < cam["height"] < 800, "the viewport, not the screen"
             # A client's screenshot request is rendered by the window from the user's camera.
             image = v.screenshot(width=320, height=200)
             assert image.shape == (200, 320, 4)

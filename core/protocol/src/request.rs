@@ -38,8 +38,21 @@ pub enum Request {
         /// A plain file name in the viewer's export folder.
         name: String,
     },
+    /// Set the main view's camera (missing fields keep theirs).
+    SetCamera(Box<ViewPose>),
+    /// The main view's camera, answered by `view_camera`.
+    QueryCamera,
     /// A type `>= 10000`: passes the chain with its raw args and kwargs.
     Custom(i64),
+}
+
+/// Where the main view looks from, in world coordinates.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ViewPose {
+    pub position: Option<[f32; 3]>,
+    pub target: Option<[f32; 3]>,
+    /// Vertical field of view, degrees, in (0, 180).
+    pub fov_y_deg: Option<f32>,
 }
 
 /// A screenshot request's kwargs.
@@ -112,6 +125,34 @@ impl<'a> Fields<'a> {
             Some(n) if (1..=i64::from(MAX_SCREENSHOT_SIDE)).contains(&n) => Ok(Some(n as u32)),
             Some(n) => Err(self.error(field, expected(), n.to_string())),
         }
+    }
+
+    fn point(&self, field: &str) -> Result<Option<[f32; 3]>, RequestError> {
+        match self.get(field) {
+            None => Ok(None),
+            Some(v) => match vec3(v) {
+                Some(p) if p.iter().all(|x| x.is_finite()) => Ok(Some(p)),
+                _ => Err(self.error(field, "3 finite numbers", describe(v))),
+            },
+        }
+    }
+
+    fn view_pose(&self) -> Result<ViewPose, RequestError> {
+        let fov_y_deg = match self.get("fov_y") {
+            None => None,
+            Some(v) => match v.as_f64() {
+                Some(f) if f > 0.0 && f < 180.0 => Some(f as f32),
+                Some(f) => return Err(self.error("fov_y", "degrees in (0, 180)", f.to_string())),
+                None => return Err(self.error("fov_y", "a number", v.type_name())),
+            },
+        };
+        let pose = ViewPose { position: self.point("position")?, target: self.point("target")?, fov_y_deg };
+        if let (Some(p), Some(t)) = (pose.position, pose.target)
+            && p == t
+        {
+            return Err(self.error("position", "a point other than target", format!("{p:?}")));
+        }
+        Ok(pose)
     }
 
     fn camera(&self) -> Result<Option<OrbitView>, RequestError> {
@@ -215,6 +256,8 @@ impl Request {
                 };
                 Request::SaveScene { name }
             }
+            T::SetCamera => Request::SetCamera(Box::new(f.view_pose()?)),
+            T::QueryCamera => Request::QueryCamera,
             T::Hello => Request::Scene(t),
             t if t.traits().direction == crate::Direction::ToClient => return Ok(None),
             t => Request::Scene(t),
@@ -232,6 +275,8 @@ impl Request {
             Request::ReadRemote { .. } => MessageType::ReadRemote,
             Request::QueryImages => MessageType::QueryImages,
             Request::SaveScene { .. } => MessageType::SaveScene,
+            Request::SetCamera(_) => MessageType::SetCamera,
+            Request::QueryCamera => MessageType::QueryCamera,
             Request::Custom(_) => MessageType::UserMessage,
         }
     }
@@ -282,6 +327,25 @@ mod tests {
             Err("screenshot: field \"camera.distance\" must be a positive number, found -1".into())
         );
         assert_eq!(decode(Envelope::new(t).with_kwarg("unknown", 1i64)), Ok(Some(Request::Screenshot(Box::default()))));
+    }
+
+    #[test]
+    fn set_camera_fields_are_checked() {
+        let t = MessageType::SetCamera.as_i64();
+        let p = |x: f64| Value::Array(vec![Value::from(x), Value::from(0.0), Value::from(1.0)]);
+        let env = Envelope::new(t).with_kwarg("position", p(2.0)).with_kwarg("fov_y", 30.0);
+        let Ok(Some(Request::SetCamera(pose))) = decode(env) else { panic!() };
+        assert_eq!((pose.position, pose.target, pose.fov_y_deg), (Some([2.0, 0.0, 1.0]), None, Some(30.0)));
+        assert_eq!(
+            decode(Envelope::new(t).with_kwarg("fov_y", 0.0)),
+            Err("set_camera: field \"fov_y\" must be degrees in (0, 180), found 0".into())
+        );
+        assert_eq!(
+            decode(Envelope::new(t).with_kwarg("target", "here")),
+            Err("set_camera: field \"target\" must be 3 finite numbers, found str".into())
+        );
+        let same = Envelope::new(t).with_kwarg("position", p(1.0)).with_kwarg("target", p(1.0));
+        assert!(decode(same).unwrap_err().contains("field \"position\" must be a point other than target"));
     }
 
     #[test]

@@ -163,6 +163,13 @@ message_types! {
     /// Client -> viewer: change a node's properties (name, color, enabled,
     /// position, rotation, scale). The viewer's own panels send this too.
     SetProperties = 314, "set_properties", Traits { changes_scene: true, ..Traits::to_viewer() };
+    /// Client -> viewer: set the main view's camera (`position`, `target`, `fov_y`;
+    /// world coordinates, degrees). Screenshots without a camera use it.
+    SetCamera = 315, "set_camera", Traits::to_viewer();
+    /// Client -> viewer: ask for the main view's camera; answered by `ViewCamera`.
+    QueryCamera = 316, "query_camera", Traits::asks(T::ViewCamera);
+    /// Viewer -> client: the main view's camera (the `Camera` fields plus `target`).
+    ViewCamera = 317, "view_camera", Traits::to_client();
     /// Viewer -> client: a message was refused.
     Error = 400, "error", Traits::to_client();
     /// Viewer -> client: a message was accepted with a remark (e.g. an unknown kwarg).

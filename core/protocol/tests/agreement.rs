@@ -105,6 +105,10 @@ fn example(t: MessageType) -> Value {
         T::ReadRemote => env(t).with_kwarg("client_id", 1i64),
         T::SaveScene => env(t).with_kwarg("name", "scene.psr"),
         T::SetProperties => env(t).with_uid(2).with_kwarg("client_id", 1i64).with_kwarg("enabled", false),
+        T::SetCamera => env(t)
+            .with_kwarg("position", Value::Array(vec![Value::from(0.0), Value::from(1.0), Value::from(3.0)]))
+            .with_kwarg("fov_y", 45.0),
+        T::QueryCamera => env(t),
         T::Hello => {
             let mut h = periscope_protocol::Hello::new("snapshot").to_envelope();
             h.seq = None;
@@ -118,6 +122,7 @@ fn example(t: MessageType) -> Value {
         }
         T::Camera => return reply(t, vec![("index", Value::Int(0)), ("width", Value::Int(640))]),
         T::ImagesState => return reply(t, vec![("windows", Value::Array(vec![]))]),
+        T::ViewCamera => return reply(t, vec![("width", Value::Int(640)), ("fov_y", Value::from(45.0))]),
         T::SceneSaved => return reply(t, vec![("path", "exports/scene.psr".into()), ("records", Value::Int(3))]),
         T::Error => return Reply::error(Some(7), Some(2), Some(2), "bad_shape", "vertices must be (V, 3)").to_value(),
         T::Warning => return Reply::warning(Some(7), Some(2), None, "unknown_kwarg", "ignored").to_value(),

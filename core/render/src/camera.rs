@@ -44,6 +44,26 @@ impl Camera {
         Vec3::from(self.target) + self.distance * Vec3::new(cp * sy, sp, cp * cy)
     }
 
+    /// Looks from `position` at `target` (display space) with vertical field
+    /// of view `fov_y` (radians); what is not given stays. A position on the
+    /// target keeps the current direction.
+    pub fn look(&mut self, position: Option<Vec3>, target: Option<Vec3>, fov_y: Option<f32>) {
+        let eye = position.unwrap_or_else(|| self.eye());
+        if let Some(t) = target {
+            self.target = t.to_array();
+        }
+        if let Some(f) = fov_y {
+            self.fov_y = f.clamp(1f32.to_radians(), 170f32.to_radians());
+        }
+        let offset = eye - Vec3::from(self.target);
+        let distance = offset.length();
+        if distance > 1e-6 && distance.is_finite() {
+            self.distance = distance;
+            self.pitch = (offset.y / distance).clamp(-1.0, 1.0).asin().clamp(-1.55, 1.55);
+            self.yaw = offset.x.atan2(offset.z);
+        }
+    }
+
     /// Near and far planes scaled with the distance so depth precision follows the zoom.
     pub fn clip_planes(&self) -> (f32, f32) {
         let near = (self.distance * 0.01).max(1e-5);
@@ -138,5 +158,17 @@ mod tests {
     fn z_up_world_maps_z_to_display_y() {
         let p = world_to_display(true).transform_point3(Vec3::Z);
         assert!((p - Vec3::Y).length() < 1e-6);
+    }
+
+    #[test]
+    fn look_puts_the_eye_where_asked() {
+        let mut cam = Camera::default();
+        cam.look(Some(Vec3::new(1.0, 2.0, 3.0)), Some(Vec3::new(0.0, 1.0, 0.0)), Some(30f32.to_radians()));
+        assert!((cam.eye() - Vec3::new(1.0, 2.0, 3.0)).length() < 1e-5, "{:?}", cam.eye());
+        assert_eq!(cam.target, [0.0, 1.0, 0.0]);
+        assert!((cam.fov_y - 30f32.to_radians()).abs() < 1e-6);
+        // Only a new target: the eye stays where it was.
+        cam.look(None, Some(Vec3::ZERO), None);
+        assert!((cam.eye() - Vec3::new(1.0, 2.0, 3.0)).length() < 1e-5);
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use periscope_protocol::{Envelope, MessageType, NdArray, SceneState, Value};
+use periscope_protocol::{Direction, Envelope, MessageType, NdArray, SceneState, Value};
 
 use crate::args::{fmt_shape, read_attr, read_bool, read_color, read_f32, read_frames, read_index_rows, to_array};
 use crate::body::{Reskin, check_aligned};
@@ -98,15 +98,10 @@ impl Scene {
             MessageType::PreviousFrame => self.previous_frame(),
             MessageType::Query => applied.state = Some(self.query(client, env)?),
             MessageType::SetProperties => self.set_properties(client, env, &mut applied)?,
-            // Handled by the viewer once the chain has run (screenshots, images, chain query).
-            MessageType::QueryChain
-            | MessageType::Screenshot
-            | MessageType::Images
-            | MessageType::RequireCamera
-            | MessageType::ReadRemote
-            | MessageType::QueryImages
-            | MessageType::SaveScene => {}
             MessageType::Hello => return Err(err("bad_value", "hello is only valid as the first message")),
+            // Requests the viewer answers once the chain has run (screenshots,
+            // images, cameras, the chain query): nothing to do in the scene.
+            t if t.traits().direction == Direction::ToViewer && !t.traits().changes_scene => {}
             other => {
                 return Err(err(
                     "unknown_type",

@@ -14,7 +14,7 @@ use crate::replay::{Replay, clear_replayed};
 use crate::runtime::{Level, Runtime, Shooter};
 use crate::screenshot::{ScreenshotRequest, at_frame};
 use crate::viewport::{Viewport, unique_path};
-use periscope_render::Image;
+use periscope_render::{Camera, Image};
 use periscope_scene::Scene;
 
 /// How long an error stays on screen as a toast.
@@ -490,6 +490,20 @@ impl Shooter for WindowShooter<'_> {
             vp.capture(scene, w, h)
         });
         result.map(|img| (img, frame))
+    }
+
+    fn camera(&self) -> Camera {
+        self.viewport.as_deref().map_or_else(Camera::default, |vp| vp.camera)
+    }
+
+    fn set_camera(&mut self, camera: Camera) {
+        if let Some(vp) = self.viewport.as_deref_mut() {
+            vp.set_camera_from_code(camera);
+        }
+    }
+
+    fn view_size(&self) -> (u32, u32) {
+        self.viewport.as_deref().and_then(Viewport::last_size).unwrap_or(self.size)
     }
 }
 

@@ -184,6 +184,13 @@ impl crate::runtime::Shooter for NoScreenshots {
     ) -> Result<(periscope_render::Image, usize), String> {
         Err("no renderer in this test".into())
     }
+    fn camera(&self) -> periscope_render::Camera {
+        periscope_render::Camera::default()
+    }
+    fn set_camera(&mut self, _: periscope_render::Camera) {}
+    fn view_size(&self) -> (u32, u32) {
+        (1, 1)
+    }
 }
 
 #[test]

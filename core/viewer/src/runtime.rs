@@ -5,9 +5,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use glam::Vec3;
 use periscope_dispatch::{Chain, ClientCtx, Incoming, Outbox, PollResult, StageStatus};
-use periscope_protocol::{MessageType, Reply, Request, Screenshot};
-use periscope_render::Image;
+use periscope_protocol::{MessageType, NdArray, Reply, Request, Screenshot, Value, ViewPose};
+use periscope_render::{Camera, Image, world_to_display};
 use periscope_scene::Scene;
 use periscope_server::{ByteQueue, ClientRef, Event, ServerHandle};
 
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use periscope_record::{Kind, Recorder};
 
 use crate::images::ImageHub;
+use crate::images::camera::CameraModel;
 use crate::replay::{Replay, frame_of};
 use crate::screenshot::{HeadlessRenderer, ScreenshotRequest, at_frame};
 
@@ -84,8 +86,9 @@ pub struct Runtime {
     load_errors: Vec<String>,
     clients: std::collections::HashMap<u64, ClientStats>,
     last_sample: Instant,
-    /// Screenshot requests the chain let through, answered by the window or headless loop.
-    screenshots: Vec<ScreenshotRequest>,
+    /// Screenshot and view-camera requests the chain let through, in arrival
+    /// order, carried out by the window or headless loop in `step`.
+    view_work: Vec<ViewWork>,
     /// Remote-rendered image windows and their cameras.
     pub images: ImageHub,
     /// Writes every accepted message when recording.
@@ -111,6 +114,32 @@ pub fn is_network_client(id: u64) -> bool {
 /// frame shown.
 pub trait Shooter {
     fn shoot(&mut self, scene: &mut Scene, req: &ScreenshotRequest) -> Result<(Image, usize), String>;
+    /// The main view's camera now.
+    fn camera(&self) -> Camera;
+    /// Sets the main view's camera (from code: it is kept, not refitted to new data).
+    fn set_camera(&mut self, camera: Camera);
+    /// The main view's size in pixels, for the camera's intrinsics.
+    fn view_size(&self) -> (u32, u32);
+}
+
+/// The main view's camera as a `view_camera` answer: the fields of the image
+/// windows' camera message plus `target` (world coordinates) and `ref_seq`.
+fn view_camera_reply(camera: &Camera, z_up: bool, (w, h): (u32, u32), ref_seq: Option<u64>) -> Reply {
+    let Reply::Other { mut fields, .. } = CameraModel::new(camera, z_up, w, h).reply(0) else {
+        unreachable!("a camera model replies with fields")
+    };
+    fields.retain(|(k, _)| k != "seq");
+    let target = world_to_display(z_up).inverse().transform_point3(Vec3::from(camera.target));
+    fields.push(("target".into(), Value::NdArray(NdArray::from_f32(vec![3], target.to_array().to_vec()))));
+    fields.push(("ref_seq".into(), Value::from(ref_seq)));
+    Reply::Other { kind: MessageType::ViewCamera.as_i64(), fields }
+}
+
+/// Something the main view does for a client, in the order asked.
+enum ViewWork {
+    Screenshot(ScreenshotRequest),
+    SetCamera(ViewPose),
+    QueryCamera { client: u64, seq: Option<u64> },
 }
 
 /// Headless mode renders offscreen at the requested size (or `size`).
@@ -125,6 +154,18 @@ impl Shooter for OffscreenShooter<'_> {
         let (result, frame) =
             at_frame(scene, req.frame, |scene| self.renderer.render(scene, w, h, req.camera, req.fit));
         result.map(|img| (img, frame))
+    }
+
+    fn camera(&self) -> Camera {
+        self.renderer.camera.unwrap_or_default()
+    }
+
+    fn set_camera(&mut self, camera: Camera) {
+        self.renderer.camera = Some(camera);
+    }
+
+    fn view_size(&self) -> (u32, u32) {
+        self.size
     }
 }
 
@@ -162,7 +203,7 @@ impl Runtime {
             load_errors: Vec::new(),
             clients: Default::default(),
             last_sample: Instant::now(),
-            screenshots: Vec::new(),
+            view_work: Vec::new(),
             images: ImageHub::new(false),
             recorder: None,
             export_dir: PathBuf::from("exports"),
@@ -285,11 +326,12 @@ impl Runtime {
     }
 
     fn queue_screenshot(&mut self, client: u64, seq: Option<u64>, shot: &Screenshot) {
-        if self.screenshots.len() >= MAX_PENDING_SCREENSHOTS {
+        let waiting = self.view_work.iter().filter(|w| matches!(w, ViewWork::Screenshot(_))).count();
+        if waiting >= MAX_PENDING_SCREENSHOTS {
             let message = "too many screenshot requests waiting; try again".to_owned();
             self.out.send(client, Reply::error(seq, Some(MessageType::Screenshot.as_i64()), None, "busy", message));
         } else {
-            self.screenshots.push(ScreenshotRequest::new(client, seq, shot));
+            self.view_work.push(ViewWork::Screenshot(ScreenshotRequest::new(client, seq, shot)));
         }
     }
 
@@ -297,11 +339,6 @@ impl Runtime {
     /// returns when to call again (a throttled camera is waiting).
     pub fn poll_images(&mut self) -> Option<Duration> {
         self.images.poll(&self.out)
-    }
-
-    /// Takes the screenshot requests waiting to be rendered.
-    pub fn take_screenshots(&mut self) -> Vec<ScreenshotRequest> {
-        std::mem::take(&mut self.screenshots)
     }
 
     /// Sends a rendered screenshot (or the failure) to the client that asked.
@@ -339,9 +376,24 @@ impl Runtime {
         if let Some(again) = self.poll_scripts().again_in {
             step.again(again);
         }
-        for req in self.take_screenshots() {
-            let result = shooter.shoot(&mut self.scene, &req);
-            self.answer_screenshot(&req, result);
+        for work in std::mem::take(&mut self.view_work) {
+            match work {
+                ViewWork::Screenshot(req) => {
+                    let result = shooter.shoot(&mut self.scene, &req);
+                    self.answer_screenshot(&req, result);
+                }
+                ViewWork::SetCamera(pose) => {
+                    let mut camera = shooter.camera();
+                    let to_display = world_to_display(self.images.z_up);
+                    let point = |p: Option<[f32; 3]>| p.map(|p| to_display.transform_point3(Vec3::from(p)));
+                    camera.look(point(pose.position), point(pose.target), pose.fov_y_deg.map(f32::to_radians));
+                    shooter.set_camera(camera);
+                }
+                ViewWork::QueryCamera { client, seq } => {
+                    let reply = view_camera_reply(&shooter.camera(), self.images.z_up, shooter.view_size(), seq);
+                    self.out.send(client, reply);
+                }
+            }
         }
         if let Some(again) = self.poll_images() {
             step.again(again);
@@ -481,6 +533,10 @@ impl Runtime {
                 self.out.send(client.id(), self.chain.state_reply(envelope.seq));
             }
             Request::Screenshot(shot) => self.queue_screenshot(client.id(), envelope.seq, shot),
+            Request::SetCamera(pose) => self.view_work.push(ViewWork::SetCamera(**pose)),
+            Request::QueryCamera => {
+                self.view_work.push(ViewWork::QueryCamera { client: client.id(), seq: envelope.seq })
+            }
             Request::SaveScene { name } => self.save_scene_request(client.id(), envelope, name),
             Request::Images | Request::RequireCamera { .. } | Request::ReadRemote { .. } | Request::QueryImages => {
                 let (id, name) = (client.id(), client.name());

@@ -105,7 +105,8 @@ pub fn at_frame<T>(scene: &mut Scene, frame: Option<i64>, f: impl FnOnce(&mut Sc
 pub struct HeadlessRenderer {
     options: RenderOptions,
     state: Option<Result<Offscreen, String>>,
-    camera: Option<Camera>,
+    /// The kept camera (`None` until data is framed or a camera is set).
+    pub camera: Option<Camera>,
 }
 
 impl HeadlessRenderer {

@@ -56,6 +56,17 @@ impl Viewport {
         }
     }
 
+    /// Sets the camera from code (`set_camera`): kept, not refitted when the first data arrives.
+    pub fn set_camera_from_code(&mut self, camera: Camera) {
+        self.camera = camera;
+        self.fitted = true;
+    }
+
+    /// The size of the last render in pixels.
+    pub fn last_size(&self) -> Option<(u32, u32)> {
+        self.last.as_ref().map(|(_, [w, h], _)| (*w, *h))
+    }
+
     pub fn options(&self) -> &RenderOptions {
         self.renderer.options()
     }

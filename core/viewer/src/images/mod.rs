@@ -7,7 +7,7 @@
 //! camera (307) gets the window's camera (308) on request and whenever the user
 //! moves it, throttled to 100 Hz, newest wins.
 
-mod camera;
+pub mod camera;
 mod decode;
 pub mod window;
 

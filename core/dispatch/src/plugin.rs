@@ -190,10 +190,6 @@ fn set_property(host: *mut c_void, node: u64, key: &str, value: Value) -> u8 {
     }
 }
 
-fn floats(v: &[f32]) -> Value {
-    Value::Array(v.iter().map(|&x| Value::from(x)).collect())
-}
-
 extern "C" fn host_set_name(host: *mut c_void, node: u64, name: Slice) -> u8 {
     // SAFETY: the slice is valid for this call.
     let name = unsafe { text(name) };
@@ -210,7 +206,7 @@ extern "C" fn host_set_color(host: *mut c_void, node: u64, rgba: *const [f32; 4]
     }
     // SAFETY: the plugin passes a pointer to 4 floats, valid for this call.
     let rgba = unsafe { *rgba };
-    set_property(host, node, "color", floats(&rgba))
+    set_property(host, node, "color", Value::from(rgba.to_vec()))
 }
 
 extern "C" fn host_set_position(host: *mut c_void, node: u64, xyz: *const [f32; 3]) -> u8 {
@@ -219,7 +215,7 @@ extern "C" fn host_set_position(host: *mut c_void, node: u64, xyz: *const [f32; 
     }
     // SAFETY: the plugin passes a pointer to 3 floats, valid for this call.
     let xyz = unsafe { *xyz };
-    set_property(host, node, "position", floats(&xyz))
+    set_property(host, node, "position", Value::from(xyz.to_vec()))
 }
 
 extern "C" fn host_set_frame(host: *mut c_void, frame: i64) {
@@ -274,7 +270,7 @@ extern "C" fn host_frame_data(host: *mut c_void, node: u64, attribute: Slice, fr
     let (dtype, ndim, data) = if attribute == "faces" {
         let Some(faces) = n.faces_shared() else { return 0 };
         shape[..2].copy_from_slice(&[faces.len() as u64 / 3, 3]);
-        let data = Slice::of(bytemuck_u32(&faces));
+        let data = Slice::of(bytemuck::cast_slice(faces.as_slice()));
         c.keep.push(Box::new(faces));
         (DTYPE_U32, 2, data)
     } else {
@@ -288,7 +284,7 @@ extern "C" fn host_frame_data(host: *mut c_void, node: u64, attribute: Slice, fr
         for (s, &d) in shape.iter_mut().zip(inner) {
             *s = d as u64;
         }
-        let data = Slice::of(bytemuck_f32(&chunk[range]));
+        let data = Slice::of(bytemuck::cast_slice(&chunk[range]));
         c.keep.push(Box::new(chunk));
         (DTYPE_F32, inner.len() as u32, data)
     };
@@ -296,16 +292,6 @@ extern "C" fn host_frame_data(host: *mut c_void, node: u64, attribute: Slice, fr
     // buffer kept alive in the context (`keep`) until the call returns.
     unsafe { *out = ArrayC { dtype, ndim, shape, data } };
     1
-}
-
-fn bytemuck_f32(v: &[f32]) -> &[u8] {
-    // SAFETY: any f32 slice is readable as bytes of the same total length.
-    unsafe { std::slice::from_raw_parts(v.as_ptr().cast(), std::mem::size_of_val(v)) }
-}
-
-fn bytemuck_u32(v: &[u32]) -> &[u8] {
-    // SAFETY: any u32 slice is readable as bytes of the same total length.
-    unsafe { std::slice::from_raw_parts(v.as_ptr().cast(), std::mem::size_of_val(v)) }
 }
 
 extern "C" fn host_selected(host: *mut c_void) -> u64 {

@@ -403,6 +403,7 @@ fn handle_frame(
             }
             conn.urgency.note(request.as_ref());
             let newest_wins = request.as_ref().is_some_and(|r| r.message_type().traits().newest_wins);
+            let kind = envelope.kind;
             let event = Event::Message {
                 client: client.clone(),
                 envelope,
@@ -417,10 +418,6 @@ fn handle_frame(
             // A newest-wins message (images) still waiting for the viewer is stale
             // once a newer one of the same type arrives: replace it in place, so a
             // fast renderer never waits on a slow viewer.
-            let kind = match &event {
-                Event::Message { envelope, .. } => envelope.kind,
-                _ => unreachable!("built above"),
-            };
             let id = client.id();
             let same = |e: &Event| {
                 matches!(e, Event::Message { client, envelope, .. }

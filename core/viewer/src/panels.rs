@@ -176,16 +176,16 @@ pub fn properties(ui: &mut egui::Ui, rt: &mut Runtime, id: NodeId) {
         msg = msg.with_kwarg("enabled", edit.enabled);
     }
     if edit.color != node.color {
-        msg = msg.with_kwarg("color", floats(&edit.color));
+        msg = msg.with_kwarg("color", Value::from(edit.color.to_vec()));
     }
     if edit.scale != node.scale {
         msg = msg.with_kwarg("scale", edit.scale);
     }
     if set_position {
-        msg = msg.with_kwarg("position", floats(&position));
+        msg = msg.with_kwarg("position", Value::from(position.to_vec()));
     }
     if set_rotation {
-        msg = msg.with_kwarg("rotation", floats(&rotation_from_euler(euler)));
+        msg = msg.with_kwarg("rotation", Value::from(rotation_from_euler(euler).to_vec()));
     }
     for &s in node.kind.settings() {
         if let Some(v) = style_value(&edit.style, s).filter(|v| Some(v) != style_value(&node.style, s).as_ref()) {
@@ -195,10 +195,6 @@ pub fn properties(ui: &mut egui::Ui, rt: &mut Runtime, id: NodeId) {
     if msg.kwargs.len() > n_kwargs {
         rt.submit(msg);
     }
-}
-
-fn floats(v: &[f32]) -> Value {
-    Value::Array(v.iter().map(|&x| Value::from(x)).collect())
 }
 
 /// The value of a setting the panel edits, as a message carries it.

@@ -68,10 +68,6 @@ fn set_prop(c: &Shared, n: &NodeHandle, key: &str, value: Value) -> Res<()> {
     g.scene.apply(0, &env).map(drop).map_err(|e| e.message.into())
 }
 
-fn float_list(v: &[f32]) -> Value {
-    Value::Array(v.iter().map(|&x| Value::from(x)).collect())
-}
-
 fn floats<const N: usize>(what: &str, d: &Dynamic) -> Res<[f32; N]> {
     let flat: Vec<f32> = match to_value(d)? {
         Value::Array(items) => {
@@ -231,7 +227,7 @@ fn register_nodes(e: &mut Engine, ctx: &Shared) {
                 [r, g, b, 1.0]
             }
         };
-        set_prop(&c, n, "color", float_list(&rgba))
+        set_prop(&c, n, "color", Value::from(rgba.to_vec()))
     });
     let c = Arc::clone(ctx);
     e.register_set("scale", move |n: &mut NodeHandle, v: Dynamic| {
@@ -241,12 +237,12 @@ fn register_nodes(e: &mut Engine, ctx: &Shared) {
     let c = Arc::clone(ctx);
     e.register_set("position", move |n: &mut NodeHandle, v: Dynamic| {
         let p = floats::<3>("position", &v)?;
-        set_prop(&c, n, "position", float_list(&p))
+        set_prop(&c, n, "position", Value::from(p.to_vec()))
     });
     let c = Arc::clone(ctx);
     e.register_set("rotation", move |n: &mut NodeHandle, v: Dynamic| {
         let r = floats::<9>("rotation", &v)?;
-        set_prop(&c, n, "rotation", float_list(&r))
+        set_prop(&c, n, "rotation", Value::from(r.to_vec()))
     });
     let c = Arc::clone(ctx);
     e.register_set("current_frame", move |_: &mut NodeHandle, f: INT| lock(&c).scene.set_frame(f));

@@ -7,6 +7,7 @@ Mirrors ``aitviewer.remote``: switch by changing the import::
 
 from . import camera
 from .codec import pack, unpack
+from .gui import Control, Event, Gui
 from .images import encode_image
 from .recording import read_recording
 from .message import Message
@@ -23,6 +24,9 @@ from .viewer import RemoteNode, RemoteViewer, ViewerError, save_png
 
 __all__ = [
     "camera",
+    "Control",
+    "Event",
+    "Gui",
     "encode_image",
     "Message",
     "RemoteArrows",

@@ -182,5 +182,5 @@ class RemoteRenderer:
         ``{"windows": [{client_id, index, width, height, format, received, decoded,
         dropped, errors, last_seq, fps, latency_ms, camera_rtt_ms}], "clients": [{client_id, name,
         require_camera, reading, paused, width, height, camera_seq}]}``."""
-        msg = self._request(kind=Message.QUERY_IMAGES)
+        msg = self._request(None, Message.QUERY_IMAGES)
         return {"windows": msg["windows"], "clients": msg["clients"]}

@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
 from .codec import pack, unpack
+from .gui import Event, Gui
 from .images import RemoteRenderer
 from .message import PROTOCOL_NAME, PROTOCOL_VERSION, Message
 
@@ -41,6 +42,10 @@ DEFAULT_PORT = 8417
 #: Replies kept for get_message()/process_messages() before the oldest are dropped.
 MAX_PENDING = 10_000
 
+#: Events waiting for their callbacks before the oldest are dropped (camera
+#: events and a control's value updates are merged: the newest wins).
+MAX_EVENTS = 10_000
+
 
 class ViewerError(RuntimeError):
     """The viewer refused a message or the connection."""
@@ -52,7 +57,7 @@ class ViewerError(RuntimeError):
 
 
 _ANSWERS = (Message.SCENE_STATE, Message.CHAIN_STATE, Message.SCREENSHOT_RESULT, Message.IMAGES_STATE,
-            Message.SCENE_SAVED, Message.VIEW_CAMERA)
+            Message.SCENE_SAVED, Message.VIEW_CAMERA, Message.CONTROL_STATE, Message.CONTROLS)
 
 
 def _png_bytes(rgba: npt.ArrayLike, level: int = 6) -> bytes:
@@ -124,7 +129,7 @@ class RemoteViewer(RemoteRenderer):
     def __init__(self, host: str = "localhost", port: Optional[int] = None, timeout: float = 10,
                  verbose: bool = True, client_name: Optional[str] = None, token: Optional[str] = None,
                  session: Optional[str] = None, reconnect: bool = True, required: bool = False,
-                 ssl: Optional[_ssl.SSLContext] = None) -> None:
+                 ssl: Optional[_ssl.SSLContext] = None, event_thread: bool = True) -> None:
         scheme = "wss" if ssl is not None else "ws"
         if "://" in host:  # a URL: ws://host:port or wss://host:port
             scheme, rest = host.split("://", 1)
@@ -163,6 +168,17 @@ class RemoteViewer(RemoteRenderer):
         self.process: Optional[subprocess.Popen[str]] = None
         self._stop_process_on_close = False  # None: never asked; else the last require_camera_from_remote value
         self._camera_sent = False
+        #: The controls this client defines in the viewer's Controls panel.
+        self.gui = Gui(self)
+        self._event_thread_wanted = event_thread
+        self._event_thread: Optional[threading.Thread] = None
+        self._events_cond = threading.Condition()
+        self._events: collections.deque[Any] = collections.deque()
+        self._latest_events: dict[Any, tuple[list[Callable[[Event], object]], Event]] = {}
+        self._event_keys = itertools.count()
+        self.events_dropped = 0
+        self._select_callbacks: list[Callable[[Event], object]] = []
+        self._camera_callbacks: list[Callable[[Event], object]] = []
         try:
             self._connect()
         except ViewerError:
@@ -288,6 +304,8 @@ class RemoteViewer(RemoteRenderer):
             self._uid = itertools.count(max(mine, default=0) + 1)
         if self._want_camera:
             self.require_camera_from_remote(True)
+        if self._select_callbacks or self._camera_callbacks:
+            self._subscribe()
 
     def _connect_loop(self) -> None:
         while True:
@@ -322,6 +340,9 @@ class RemoteViewer(RemoteRenderer):
                     continue
                 msg = unpack(raw)
                 kind = msg.get("type")
+                if kind == Message.EVENT:
+                    self._on_event(msg)
+                    continue
                 with self._cond:
                     if kind in _ANSWERS and msg.get("ref_seq") in self._states:
                         self._states[msg["ref_seq"]] = msg
@@ -347,6 +368,119 @@ class RemoteViewer(RemoteRenderer):
         finally:
             self._lost(ws)
 
+    # -- events and callbacks -------------------------------------------
+
+    def _on_event(self, msg: Msg) -> None:
+        """On the reader thread: updates state at once and queues the callbacks."""
+        what = msg.get("event")
+        key: Any
+        if what == "control":
+            control = self.gui._controls.get(msg.get("uid", -1))
+            if control is None:
+                return
+            if msg.get("action") != "click":
+                control._value = msg.get("value")
+            event = Event("control", msg, value=msg.get("value"), control=control, action=msg.get("action"),
+                          client=msg.get("client_id"), client_name=msg.get("client_name"))
+            callbacks = control._callbacks
+            key = ("control", control.uid) if msg.get("action") == "update" else next(self._event_keys)
+        elif what == "select":
+            mine = msg.get("client_id") == self.client_id and msg.get("client_id") is not None
+            event = Event("select", msg, node=msg.get("uid") if mine else None, node_id=msg.get("node_id"),
+                          client_id=msg.get("client_id"), name=msg.get("name"), point=msg.get("point"))
+            callbacks, key = self._select_callbacks, next(self._event_keys)
+        elif what == "camera":
+            event = Event("camera", msg, camera=msg.get("camera"))
+            callbacks, key = self._camera_callbacks, ("camera",)
+        else:
+            return
+        if not callbacks:
+            return
+        with self._events_cond:
+            if key not in self._latest_events:
+                if len(self._events) >= MAX_EVENTS:
+                    self._latest_events.pop(self._events.popleft(), None)
+                    self.events_dropped += 1
+                    if self.events_dropped == 1:
+                        log.warning("callbacks are not keeping up: dropping the oldest events (counted in "
+                                    ".events_dropped)")
+                self._events.append(key)
+            self._latest_events[key] = (list(callbacks), event)
+            self._events_cond.notify_all()
+
+    def _want_events(self) -> None:
+        """A callback was registered: start the callback thread (unless the
+        program runs them itself with process_events)."""
+        with self._events_cond:
+            if not self._event_thread_wanted or self._event_thread is not None:
+                return
+            self._event_thread = threading.Thread(target=self._event_loop, name="periscope-events", daemon=True)
+            self._event_thread.start()
+
+    def _event_loop(self) -> None:
+        while not self._stopped:
+            self.process_events(timeout=0.5)
+
+    def process_events(self, timeout: Optional[float] = 0.0) -> int:
+        """Runs the callbacks of the events received so far on this thread;
+        waits up to ``timeout`` seconds for one (None: until one arrives).
+        Returns how many events were handled. Use it with
+        ``RemoteViewer(..., event_thread=False)`` to run callbacks on your own
+        thread (e.g. a training loop's); otherwise they run on the client's
+        ``periscope-events`` thread. An exception in a callback is logged."""
+        n = 0
+        with self._events_cond:
+            if not self._events and timeout != 0:
+                self._events_cond.wait_for(lambda: bool(self._events) or self._stopped, timeout)
+        while True:
+            with self._events_cond:
+                if not self._events:
+                    return n
+                callbacks, event = self._latest_events.pop(self._events.popleft())
+            for fn in callbacks:
+                try:
+                    fn(event)
+                except Exception:
+                    log.exception("a %s callback failed", event.kind)
+            n += 1
+
+    def _subscribe(self) -> Optional[int]:
+        return self._send(Message.SUBSCRIBE, None, [],
+                          {"select": bool(self._select_callbacks), "camera": bool(self._camera_callbacks)})
+
+    def on_select(self, fn: Callable[[Event], object]) -> Callable[[Event], object]:
+        """Decorator: ``fn(event)`` runs when the selection changes (a click in
+        the view, the scene tree, a script, or :meth:`select`): ``event.node``
+        (this client's uid of the node, or None), ``event.node_id``,
+        ``event.client_id`` (the node's owner), ``event.point`` (the hit point
+        of a click in world coordinates, or None). Nothing selected: ``node_id`` is None."""
+        self._select_callbacks.append(fn)
+        self._want_events()
+        self._subscribe()
+        return fn
+
+    def on_camera(self, fn: Callable[[Event], object]) -> Callable[[Event], object]:
+        """Decorator: ``fn(event)`` runs when the main view's camera changes
+        (at most about 30 times a second, the newest camera winning):
+        ``event.camera`` is the dict :attr:`camera` returns."""
+        self._camera_callbacks.append(fn)
+        self._want_events()
+        self._subscribe()
+        return fn
+
+    def select(self, node: Union[RemoteNode, int, None], client_id: Optional[int] = None,
+               node_id: Optional[int] = None) -> Optional[int]:
+        """Selects a node, as a click in the view would: a node object or a uid
+        of this client's, a uid of another client's with ``client_id``, or any
+        node by ``node_id`` (as :meth:`query` lists it). ``None`` clears the selection."""
+        uid = node.uid if isinstance(node, RemoteNode) else node
+        kwargs: dict[str, Any] = {}
+        if client_id is not None:
+            kwargs["client_id"] = int(client_id)
+        if node_id is not None:
+            kwargs["node_id"] = int(node_id)
+        return self._send(Message.SELECT, uid, [], kwargs)
+
     @property
     def connected(self) -> bool:
         """True while a connection to a viewer is open."""
@@ -365,6 +499,8 @@ class RemoteViewer(RemoteRenderer):
             self._stopped = True
             ws = self._ws
             self._cond.notify_all()
+        with self._events_cond:
+            self._events_cond.notify_all()
         if ws is not None:
             ws.close()
         if self._reader is not None:
@@ -434,7 +570,7 @@ class RemoteViewer(RemoteRenderer):
 
     # -- queries and replies ---------------------------------------------
 
-    def _request(self, uid: Optional[int] = None, kind: int = Message.QUERY, **kwargs: Any) -> Msg:
+    def _request(self, uid: Optional[int] = None, kind: int = Message.QUERY, /, **kwargs: Any) -> Msg:
         with self._lock:
             seq = next(self._seq)
             ws, generation = self._ws, self._generation
@@ -491,7 +627,7 @@ class RemoteViewer(RemoteRenderer):
     def stages(self) -> list[Msg]:
         """The dispatch chain's stages, in order: dicts with ``name, entry, path,
         generation, calls, failures, disabled, load_error, last_error``."""
-        stages: list[Msg] = self._request(kind=Message.QUERY_CHAIN)["stages"]
+        stages: list[Msg] = self._request(None, Message.QUERY_CHAIN)["stages"]
         return stages
 
     def screenshot(self, path: Union[str, os.PathLike[str], None] = None, width: Optional[int] = None,
@@ -512,7 +648,7 @@ class RemoteViewer(RemoteRenderer):
             kwargs["fit"] = True
         if camera is not None:
             kwargs["camera"] = {k: ([float(x) for x in v] if k == "target" else float(v)) for k, v in camera.items()}
-        image: npt.NDArray[np.uint8] = self._request(kind=Message.SCREENSHOT, **kwargs)["image"]
+        image: npt.NDArray[np.uint8] = self._request(None, Message.SCREENSHOT, **kwargs)["image"]
         if path is not None:
             save_png(path, image)
         return image
@@ -524,7 +660,7 @@ class RemoteViewer(RemoteRenderer):
         world_to_camera, camera_to_world, view, projection, position`` plus ``target``
         (world coordinates). ``width``/``height`` are the view's size in pixels
         (headless: the configured screenshot size)."""
-        msg = self._request(kind=Message.QUERY_CAMERA)
+        msg = self._request(None, Message.QUERY_CAMERA)
         return {k: v for k, v in msg.items() if k not in ("type", "ref_seq")}
 
     def set_camera(self, position: Optional[npt.ArrayLike] = None, target: Optional[npt.ArrayLike] = None,
@@ -545,7 +681,7 @@ class RemoteViewer(RemoteRenderer):
         """Saves every node and frame in the viewer's export folder as ``name``
         (a plain file name); returns the path on the viewer's machine. Open it
         again with ``periscope FILE`` (or drop it on the window)."""
-        return str(self._request(kind=Message.SAVE_SCENE, name=str(name))["path"])
+        return str(self._request(None, Message.SAVE_SCENE, name=str(name))["path"])
 
     def errors(self) -> list[Msg]:
         """Every error reply received so far (oldest first); clears the list."""

@@ -18,7 +18,10 @@
 //! # Ok::<(), periscope_client::ClientError>(())
 //! ```
 
+mod controls;
 mod stream;
+
+pub use controls::{ControlRef, ViewerEvent};
 
 use std::collections::VecDeque;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -92,6 +95,7 @@ pub struct Viewer {
     ws: WebSocket<ClientStream>,
     seq: u64,
     next_uid: i64,
+    next_control_uid: i64,
     client_id: u64,
     session: String,
     resumed: bool,
@@ -166,6 +170,7 @@ impl Viewer {
                     ws,
                     seq: 0,
                     next_uid: 1,
+                    next_control_uid: 1,
                     client_id,
                     session,
                     resumed,

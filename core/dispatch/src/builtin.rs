@@ -26,6 +26,11 @@ impl Stage for BuiltinStage {
         if let Some(state) = applied.state {
             out.send(msg.client.id, Reply::SceneState(state));
         }
+        // Answers and control events; an event for an owner that is not
+        // connected (a script's control, a client gone) finds no outbox.
+        for (client, reply) in applied.replies {
+            out.send(client, reply);
+        }
         Ok(Flow::Continue)
     }
 }

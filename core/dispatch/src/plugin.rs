@@ -173,6 +173,12 @@ fn apply_envelope(c: &mut HostCtx, scene: &mut Scene, env: &Envelope) -> Result<
     for w in applied.warnings {
         tracing::debug!(plugin = %c.plugin, code = w.code, "{}", w.message);
     }
+    // Events for other clients (a `set_control` of their control) go out with
+    // the plugin's replies; answers to the plugin itself have nowhere to go.
+    c.replies.extend(applied.replies.into_iter().filter(|(to, _)| *to != c.client));
+    if env.kind == MessageType::AddControl.as_i64() {
+        return Ok(env.uid.and_then(|uid| scene.controls().by_remote(c.client, uid)).map(|k| k.id));
+    }
     Ok(applied.created.or_else(|| env.uid.and_then(|uid| scene.node_by_remote(c.client, uid)).map(|n| n.id)))
 }
 
@@ -303,13 +309,13 @@ extern "C" fn host_select(host: *mut c_void, node: u64) -> u8 {
     // SAFETY: as above.
     let (_, scene) = unsafe { ctx(host) };
     if node == 0 {
-        scene.selected = None;
+        scene.select(None, None);
         return 1;
     }
     if scene.node(node).is_none() {
         return 0;
     }
-    scene.selected = Some(node);
+    scene.select(Some(node), None);
     1
 }
 

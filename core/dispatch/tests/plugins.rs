@@ -306,6 +306,16 @@ fn abi2_plugin_creates_a_node_adds_frames_and_reads_vertices() {
     assert!(scene.node(bbox).is_none(), "the box went with its mesh");
     assert_eq!(scene.nodes().filter(|n| n.name == "tri bbox").count(), 1);
     assert!(out.0.borrow().is_empty(), "{:?}", out.0.borrow());
+
+    // The plugin's checkbox in the Controls panel: unticking it (as the
+    // window's panel does, client 0) hides every box.
+    let toggle = scene.controls().iter().find(|k| k.label == "Show boxes").expect("the plugin's control").clone();
+    assert_eq!(toggle.client, owner);
+    let untick = periscope_scene::set_control_message(&toggle, false.into());
+    run(&mut c, &mut scene, &out, 0, untick);
+    assert!(scene.nodes().filter(|n| n.name == "tri bbox").all(|n| !n.enabled), "boxes hidden");
+    run(&mut c, &mut scene, &out, 2, mesh(8, &[[1.0, 1.0, 1.0]]));
+    assert_eq!(scene.nodes().filter(|n| n.name == "tri bbox" && !n.enabled).count(), 2, "new boxes start hidden");
 }
 
 #[test]
@@ -326,6 +336,11 @@ fn plugin_api_type_numbers_match_the_protocol_table() {
         (t::REMOVE_FRAMES, MessageType::RemoveFrames),
         (t::SET_FRAME, MessageType::SetFrame),
         (t::SET_PROPERTIES, MessageType::SetProperties),
+        (t::ADD_CONTROL, MessageType::AddControl),
+        (t::UPDATE_CONTROL, MessageType::UpdateControl),
+        (t::REMOVE_CONTROL, MessageType::RemoveControl),
+        (t::SET_CONTROL, MessageType::SetControl),
+        (t::SELECT, MessageType::Select),
         (t::USER_MESSAGE, MessageType::UserMessage),
     ] {
         assert_eq!(n, ty.as_i64(), "{}", ty.name());

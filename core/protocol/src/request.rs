@@ -42,6 +42,11 @@ pub enum Request {
     SetCamera(Box<ViewPose>),
     /// The main view's camera, answered by `view_camera`.
     QueryCamera,
+    /// Which events the sender wants besides its own controls' (`None`: unchanged).
+    Subscribe {
+        select: Option<bool>,
+        camera: Option<bool>,
+    },
     /// A type `>= 10000`: passes the chain with its raw args and kwargs.
     Custom(i64),
 }
@@ -258,6 +263,10 @@ impl Request {
             }
             T::SetCamera => Request::SetCamera(Box::new(f.view_pose()?)),
             T::QueryCamera => Request::QueryCamera,
+            T::Subscribe => Request::Subscribe {
+                select: f.bool("select", f.get("select"))?,
+                camera: f.bool("camera", f.get("camera"))?,
+            },
             T::Hello => Request::Scene(t),
             t if t.traits().direction == crate::Direction::ToClient => return Ok(None),
             t => Request::Scene(t),
@@ -277,6 +286,7 @@ impl Request {
             Request::SaveScene { .. } => MessageType::SaveScene,
             Request::SetCamera(_) => MessageType::SetCamera,
             Request::QueryCamera => MessageType::QueryCamera,
+            Request::Subscribe { .. } => MessageType::Subscribe,
             Request::Custom(_) => MessageType::UserMessage,
         }
     }
@@ -355,6 +365,12 @@ mod tests {
         assert_eq!(decode(Envelope::new(add.as_i64())), Ok(Some(Request::Scene(add))));
         assert_eq!(decode(Envelope::new(MessageType::Camera.as_i64())), Ok(None));
         assert_eq!(decode(Envelope::new(7)), Ok(None));
+        let sub = Envelope::new(MessageType::Subscribe.as_i64()).with_kwarg("camera", true);
+        assert_eq!(decode(sub), Ok(Some(Request::Subscribe { select: None, camera: Some(true) })));
+        assert_eq!(
+            decode(Envelope::new(MessageType::Subscribe.as_i64()).with_kwarg("select", "yes")),
+            Err("subscribe: field \"select\" must be a bool, found str".into())
+        );
         assert_eq!(
             decode(Envelope::new(MessageType::SaveScene.as_i64()).with_kwarg("name", 3i64)),
             Err("save_scene: field \"name\" must be a str, found int".into())

@@ -170,6 +170,32 @@ message_types! {
     QueryCamera = 316, "query_camera", Traits::asks(T::ViewCamera);
     /// Viewer -> client: the main view's camera (the `Camera` fields plus `target`).
     ViewCamera = 317, "view_camera", Traits::to_client();
+    /// Client -> viewer: define a control (slider, checkbox, dropdown, text,
+    /// number, color, button) in the Controls panel; answered by `ControlState`.
+    AddControl = 318, "add_control", Traits { changes_scene: true, ..Traits::asks(T::ControlState) };
+    /// Viewer -> client: a control after `AddControl` or `SetControl` (with its viewer-wide `id`).
+    ControlState = 319, "control_state", Traits::to_client();
+    /// Client -> viewer: the owner changes its control (value, label, range,
+    /// options, disabled, visible, folder); no event fires.
+    UpdateControl = 320, "update_control", Traits { changes_scene: true, ..Traits::to_viewer() };
+    /// Client -> viewer: the owner removes its control.
+    RemoveControl = 321, "remove_control", Traits { changes_scene: true, ..Traits::to_viewer() };
+    /// Client -> viewer: change any control as a person in the window would (a
+    /// button is pressed); the owner gets an `Event`, the sender a `ControlState`.
+    /// The panels send this too.
+    SetControl = 322, "set_control", Traits { changes_scene: true, ..Traits::asks(T::ControlState) };
+    /// Client -> viewer: every control in the viewer; answered by `Controls`.
+    QueryControls = 323, "query_controls", Traits::asks(T::Controls);
+    /// Viewer -> client: the answer to `QueryControls`.
+    Controls = 324, "controls", Traits::to_client();
+    /// Client -> viewer: select a node (or clear the selection); the view's
+    /// clicks and the scene tree send this too.
+    Select = 325, "select", Traits { changes_scene: true, ..Traits::to_viewer() };
+    /// Client -> viewer: which events this client wants besides its controls'
+    /// (`select`, `camera`: bools).
+    Subscribe = 326, "subscribe", Traits::to_viewer();
+    /// Viewer -> client: something happened (`event`: `control`, `select` or `camera`).
+    Event = 327, "event", Traits::to_client();
     /// Viewer -> client: a message was refused.
     Error = 400, "error", Traits::to_client();
     /// Viewer -> client: a message was accepted with a remark (e.g. an unknown kwarg).

@@ -108,7 +108,29 @@ fn example(t: MessageType) -> Value {
         T::SetCamera => env(t)
             .with_kwarg("position", Value::Array(vec![Value::from(0.0), Value::from(1.0), Value::from(3.0)]))
             .with_kwarg("fov_y", 45.0),
-        T::QueryCamera => env(t),
+        T::QueryCamera | T::QueryControls => env(t),
+        T::AddControl => env(t)
+            .with_uid(1)
+            .with_kwarg("kind", "slider")
+            .with_kwarg("label", "Speed")
+            .with_kwarg("min", 0.0)
+            .with_kwarg("max", 10.0)
+            .with_kwarg("value", 1.0),
+        T::UpdateControl => env(t).with_uid(1).with_kwarg("value", 3.0).with_kwarg("disabled", true),
+        T::RemoveControl => env(t).with_uid(1),
+        T::SetControl => env(t).with_kwarg("control_id", 1i64).with_kwarg("value", 2.5),
+        T::Select => env(t).with_uid(2).with_kwarg("point", Value::Array(vec![Value::from(0.5); 3])),
+        T::Subscribe => env(t).with_kwarg("select", true).with_kwarg("camera", false),
+        T::ControlState => return reply(t, vec![("control", Value::map([("id", Value::Int(1))]))]),
+        T::Controls => return reply(t, vec![("controls", Value::Array(vec![]))]),
+        T::Event => {
+            let fields = vec![
+                ("event".to_owned(), Value::from("control")),
+                ("control_id".to_owned(), Value::Int(1)),
+                ("value".to_owned(), Value::from(2.5)),
+            ];
+            return Reply::Other { kind: t.as_i64(), fields }.to_value();
+        }
         T::Hello => {
             let mut h = periscope_protocol::Hello::new("snapshot").to_envelope();
             h.seq = None;

@@ -81,6 +81,14 @@ impl Camera {
         Mat4::perspective_rh(self.fov_y, aspect.max(1e-3), near, far)
     }
 
+    /// The display-space point at pixel (`x`, `y`) of a `width` x `height`
+    /// image with projection depth `depth` (0..1, as the depth buffer holds it).
+    pub fn unproject(&self, x: f32, y: f32, depth: f32, width: u32, height: u32) -> Vec3 {
+        let (w, h) = (width.max(1) as f32, height.max(1) as f32);
+        let ndc = Vec3::new((x + 0.5) / w * 2.0 - 1.0, 1.0 - (y + 0.5) / h * 2.0, depth);
+        (self.projection(w / h) * self.view()).inverse().project_point3(ndc)
+    }
+
     /// Rotates around the target; `dx`, `dy` in pixels.
     pub fn orbit(&mut self, dx: f32, dy: f32) {
         self.yaw -= dx * 0.008;

@@ -65,6 +65,7 @@ pub struct RenderTarget {
     pub id: wgpu::Texture,
     pub id_view: wgpu::TextureView,
     pub pick_depth_view: wgpu::TextureView,
+    pick_depth: wgpu::Texture,
     pub width: u32,
     pub height: u32,
 }
@@ -97,7 +98,7 @@ impl RenderTarget {
         let msaa = texture("periscope color (msaa)", COLOR_FORMAT, U::RENDER_ATTACHMENT, &[], MSAA_SAMPLES);
         let depth = texture("periscope depth", DEPTH_FORMAT, U::RENDER_ATTACHMENT, &[], MSAA_SAMPLES);
         let id = texture("periscope ids", ID_FORMAT, U::RENDER_ATTACHMENT | U::COPY_SRC, &[], 1);
-        let pick_depth = texture("periscope pick depth", DEPTH_FORMAT, U::RENDER_ATTACHMENT, &[], 1);
+        let pick_depth = texture("periscope pick depth", DEPTH_FORMAT, U::RENDER_ATTACHMENT | U::COPY_SRC, &[], 1);
         let color_view = color.create_view(&Default::default());
         let color_view_linear = color
             .create_view(&wgpu::TextureViewDescriptor { format: Some(COLOR_FORMAT_LINEAR_VIEW), ..Default::default() });
@@ -110,6 +111,7 @@ impl RenderTarget {
             pick_depth_view: pick_depth.create_view(&Default::default()),
             color,
             id,
+            pick_depth,
             width,
             height,
         }
@@ -117,7 +119,7 @@ impl RenderTarget {
 
     /// Reads the whole color texture back (blocks until the GPU is done).
     pub fn read_color(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Image, RenderError> {
-        let rows = read_region(device, queue, &self.color, 0, 0, self.width, self.height, 4)?;
+        let rows = read_region(device, queue, &self.color, wgpu::TextureAspect::All, 0, 0, self.width, self.height, 4)?;
         Ok(Image { width: self.width, height: self.height, rgba: rows })
     }
 
@@ -127,8 +129,24 @@ impl RenderTarget {
         if x >= self.width || y >= self.height {
             return Ok(0);
         }
-        let px = read_region(device, queue, &self.id, x, y, 1, 1, 4)?;
+        let px = read_region(device, queue, &self.id, wgpu::TextureAspect::All, x, y, 1, 1, 4)?;
         Ok(u32::from_le_bytes([px[0], px[1], px[2], px[3]]))
+    }
+
+    /// The depth (0 near .. 1 far, the projection's) under pixel (`x`, `y`) of
+    /// the last pick pass; 1 for background.
+    pub fn read_pick_depth(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        x: u32,
+        y: u32,
+    ) -> Result<f32, RenderError> {
+        if x >= self.width || y >= self.height {
+            return Ok(1.0);
+        }
+        let px = read_region(device, queue, &self.pick_depth, wgpu::TextureAspect::DepthOnly, x, y, 1, 1, 4)?;
+        Ok(f32::from_le_bytes([px[0], px[1], px[2], px[3]]))
     }
 }
 
@@ -138,6 +156,7 @@ fn read_region(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
     texture: &wgpu::Texture,
+    aspect: wgpu::TextureAspect,
     x: u32,
     y: u32,
     width: u32,
@@ -154,12 +173,7 @@ fn read_region(
     });
     let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
     enc.copy_texture_to_buffer(
-        wgpu::TexelCopyTextureInfo {
-            texture,
-            mip_level: 0,
-            origin: wgpu::Origin3d { x, y, z: 0 },
-            aspect: wgpu::TextureAspect::All,
-        },
+        wgpu::TexelCopyTextureInfo { texture, mip_level: 0, origin: wgpu::Origin3d { x, y, z: 0 }, aspect },
         wgpu::TexelCopyBufferInfo {
             buffer: &buffer,
             layout: wgpu::TexelCopyBufferLayout {

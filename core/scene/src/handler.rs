@@ -25,6 +25,9 @@ pub struct Applied {
     pub state: Option<SceneState>,
     /// The node a creation message made.
     pub created: Option<u64>,
+    /// Messages for clients: answers (`control_state`, `controls`) and control
+    /// events for the controls' owners.
+    pub replies: Vec<(ClientId, periscope_protocol::Reply)>,
 }
 
 impl Applied {
@@ -98,6 +101,12 @@ impl Scene {
             MessageType::PreviousFrame => self.previous_frame(),
             MessageType::Query => applied.state = Some(self.query(client, env)?),
             MessageType::SetProperties => self.set_properties(client, env, &mut applied)?,
+            MessageType::AddControl
+            | MessageType::UpdateControl
+            | MessageType::RemoveControl
+            | MessageType::SetControl
+            | MessageType::QueryControls => self.apply_control(client, t, env, &mut applied)?,
+            MessageType::Select => self.select_message(client, env)?,
             MessageType::Hello => return Err(err("bad_value", "hello is only valid as the first message")),
             // Requests the viewer answers once the chain has run (screenshots,
             // images, cameras, the chain query): nothing to do in the scene.
@@ -110,6 +119,47 @@ impl Scene {
             }
         }
         Ok(applied)
+    }
+
+    /// `select`: kwarg `node_id` (any node), else `uid` (the sender's, or with
+    /// kwarg `client_id` another client's); none of them clears the selection.
+    /// Kwarg `point`: where the node was hit (world coordinates).
+    fn select_message(&mut self, client: ClientId, env: &Envelope) -> Result<(), SceneError> {
+        let field = |f: &str, expected: &str, v: &Value| {
+            err("bad_value", format!("select: field \"{f}\" must be {expected}, found {}", v.type_name()))
+        };
+        let id_of =
+            |f: &str, v: &Value| v.as_i64().and_then(|i| u64::try_from(i).ok()).ok_or_else(|| field(f, "an id", v));
+        let node = match (env.kwarg("node_id").filter(|v| !v.is_nil()), env.uid) {
+            (Some(v), _) => {
+                let id = id_of("node_id", v)?;
+                self.nodes.get(&id).ok_or_else(|| err("unknown_uid", format!("select: no node with node_id {id}")))?;
+                Some(id)
+            }
+            (None, Some(uid)) => {
+                let owner = match env.kwarg("client_id").filter(|v| !v.is_nil()) {
+                    Some(v) => id_of("client_id", v)?,
+                    None => client,
+                };
+                let id = self.by_remote.get(&(owner, uid)).copied();
+                Some(
+                    id.ok_or_else(|| err("unknown_uid", format!("select: no node with uid {uid} for client {owner}")))?,
+                )
+            }
+            (None, None) => None,
+        };
+        let point = match env.kwarg("point").filter(|v| !v.is_nil()) {
+            None => None,
+            Some(v) => {
+                let a = to_array("point", v)?.to_f32();
+                match a.as_slice() {
+                    &[x, y, z] if [x, y, z].iter().all(|c| c.is_finite()) => Some([x, y, z]),
+                    _ => return Err(field("point", "3 finite numbers", v)),
+                }
+            }
+        };
+        self.select(node, point);
+        Ok(())
     }
 
     /// Per-client limits (`max_nodes_per_client`, `max_bytes_per_client`) for messages that add data.

@@ -4,6 +4,7 @@
 
 mod args;
 mod body;
+mod controls;
 mod error;
 mod frames;
 mod handler;
@@ -14,11 +15,12 @@ mod snapshot;
 mod spec;
 
 pub use body::{BodyModels, BodyPose, Skinned};
+pub use controls::{Control, ControlId, ControlKind, ControlValue, Controls};
 pub use error::{SceneError, SceneWarning};
 pub use frames::FrameSeq;
 pub use handler::Applied;
 pub use node::{ClientId, DEFAULT_COLOR, LineMode, Node, NodeId, Style};
-pub use properties::set_properties_message;
+pub use properties::{select_message, set_control_message, set_properties_message};
 pub use scene::{ClientInfo, Scene, SceneConfig};
 pub use snapshot::node_message;
 pub use spec::{AttrSpec, Dim, NodeKind, Setting, TRANSFORM_ATTRS};

@@ -155,3 +155,29 @@ pub fn set_properties_message(node: &Node) -> Envelope {
         None => env.with_kwarg("node_id", node.id),
     }
 }
+
+/// A `select` message for `node` (`None` clears the selection), addressed
+/// like [`set_properties_message`]; `point` is where a click hit it.
+pub fn select_message(node: Option<&Node>, point: Option<[f32; 3]>) -> Envelope {
+    let env = Envelope::new(MessageType::Select.as_i64());
+    let env = match node {
+        None => env,
+        Some(n) => match n.uid {
+            Some(uid) => env.with_uid(uid).with_kwarg("client_id", n.client),
+            None => env.with_kwarg("node_id", n.id),
+        },
+    };
+    match point {
+        Some(p) => env.with_kwarg("point", Value::from(p.to_vec())),
+        None => env,
+    }
+}
+
+/// A `set_control` message for `control` as the viewer's panel sends it:
+/// addressed by its owner and uid (so a replay finds it again).
+pub fn set_control_message(control: &crate::Control, value: Value) -> Envelope {
+    Envelope::new(MessageType::SetControl.as_i64())
+        .with_uid(control.uid)
+        .with_kwarg("client_id", control.client)
+        .with_kwarg("value", value)
+}

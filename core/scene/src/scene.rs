@@ -18,11 +18,23 @@ pub struct SceneConfig {
     pub max_nodes_per_client: usize,
     /// Refuse data from one client once its nodes hold this many bytes (0: no limit).
     pub max_bytes_per_client: usize,
+    /// Refuse control creation by one client beyond this many controls (0: no limit).
+    pub max_controls_per_client: usize,
+    /// Seconds a disconnected client's controls stay (greyed) for it to resume
+    /// its session; then they are removed.
+    pub controls_linger_s: f64,
 }
 
 impl Default for SceneConfig {
     fn default() -> Self {
-        Self { drop_nodes_on_disconnect: false, max_nodes: 100_000, max_nodes_per_client: 0, max_bytes_per_client: 0 }
+        Self {
+            drop_nodes_on_disconnect: false,
+            max_nodes: 100_000,
+            max_nodes_per_client: 0,
+            max_bytes_per_client: 0,
+            max_controls_per_client: 1000,
+            controls_linger_s: 30.0,
+        }
     }
 }
 
@@ -34,6 +46,8 @@ pub struct ClientInfo {
     /// `ip:port` of its latest connection.
     pub addr: String,
     pub connected: bool,
+    /// When it last disconnected (`None` while connected).
+    pub disconnected_at: Option<std::time::Instant>,
 }
 
 /// Every node the viewer holds, and the playhead.
@@ -47,8 +61,12 @@ pub struct Scene {
     pub(crate) current_frame: usize,
     /// Whether playback runs (the UI advances frames; headless ignores it).
     pub playing: bool,
-    /// The selected node (UI, scripts and plugins share it).
+    /// The selected node (UI, scripts and plugins share it; [`Scene::select`]).
     pub selected: Option<NodeId>,
+    /// Where the selection was hit (world coordinates), when it came from a click.
+    pub selected_point: Option<[f32; 3]>,
+    /// The controls clients, scripts and plugins defined (`controls.rs`).
+    pub(crate) controls: crate::controls::Controls,
     /// The node the view should center on, with a counter bumped per request
     /// so the renderer can tell a new request from an old one.
     pub focus: Option<(NodeId, u64)>,
@@ -79,6 +97,8 @@ impl Scene {
             current_frame: 0,
             playing: false,
             selected: None,
+            selected_point: None,
+            controls: Default::default(),
             focus: None,
             version: 0,
             instance: NEXT_INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -142,7 +162,7 @@ impl Scene {
     pub fn remove_node(&mut self, id: NodeId) -> Option<Node> {
         let node = self.nodes.remove(&id)?;
         if self.selected == Some(id) {
-            self.selected = None;
+            self.select(None, None);
         }
         if self.focus.is_some_and(|(f, _)| f == id) {
             self.focus = None;
@@ -190,7 +210,9 @@ impl Scene {
 
     /// Records a client connection (new or resumed).
     pub fn client_connected(&mut self, id: ClientId, name: &str, addr: &str) {
-        self.clients.insert(id, ClientInfo { id, name: name.to_owned(), addr: addr.to_owned(), connected: true });
+        let info =
+            ClientInfo { id, name: name.to_owned(), addr: addr.to_owned(), connected: true, disconnected_at: None };
+        self.clients.insert(id, info);
         self.touch();
     }
 
@@ -198,13 +220,22 @@ impl Scene {
     pub fn client_disconnected(&mut self, id: ClientId) {
         if let Some(c) = self.clients.get_mut(&id) {
             c.connected = false;
+            c.disconnected_at = Some(std::time::Instant::now());
         }
+        self.controls.version += 1;
         if self.config.drop_nodes_on_disconnect {
             let ids: Vec<NodeId> = self.nodes.values().filter(|n| n.client == id).map(|n| n.id).collect();
             for nid in ids {
                 self.remove_node(nid);
             }
         }
+        self.touch();
+    }
+
+    /// Selects a node (or nothing), with the point that was hit if known.
+    pub fn select(&mut self, node: Option<NodeId>, point: Option<[f32; 3]>) {
+        self.selected = node.filter(|id| self.nodes.contains_key(id));
+        self.selected_point = self.selected.and(point);
         self.touch();
     }
 

@@ -4,7 +4,8 @@
 //! Reads and writes share this thread. The socket has a short, adaptive read
 //! timeout (1 ms right after traffic, growing to 50 ms when idle) so replies
 //! go out promptly without busy-waiting on idle connections. A client waiting
-//! for an answer (a query) or subscribed to the camera is latency-sensitive:
+//! for an answer (a query), subscribed to the camera, or owning controls (or
+//! subscribed to events) is latency-sensitive:
 //! its socket turns non-blocking and the thread waits on the reply channel
 //! instead (0.25 ms at most between socket reads), so a reply leaves the moment
 //! it is queued. (A socket read timeout cannot do that: the kernel rounds it
@@ -334,6 +335,9 @@ struct Urgency {
     answer_due: Option<Instant>,
     /// The client asked for camera updates.
     camera: bool,
+    /// The client owns controls or subscribed to events: a person's change
+    /// should reach it at once.
+    events: bool,
 }
 
 /// How long after a request the connection keeps polling fast for its answer.
@@ -348,6 +352,10 @@ impl Urgency {
     fn note(&mut self, request: Option<&Request>) {
         match request {
             Some(Request::RequireCamera { enabled }) => self.camera = *enabled,
+            Some(Request::Subscribe { .. } | Request::Scene(MessageType::AddControl)) => {
+                self.events = true;
+                self.answer_due = Some(Instant::now() + ANSWER_WINDOW);
+            }
             Some(r) if r.message_type().traits().answer.is_some() => {
                 self.answer_due = Some(Instant::now() + ANSWER_WINDOW);
             }
@@ -356,7 +364,7 @@ impl Urgency {
     }
 
     fn urgent(&self) -> bool {
-        self.camera || self.answer_due.is_some_and(|t| Instant::now() < t)
+        self.camera || self.events || self.answer_due.is_some_and(|t| Instant::now() < t)
     }
 
     /// An answer went out: no longer waiting for one.

@@ -39,6 +39,8 @@ pub struct ViewerApp {
     replay: Option<Replay>,
     /// The "Open" dialog's path text, while it is open.
     open_dialog: Option<String>,
+    /// The Controls panel's edits in flight.
+    controls: crate::controls_panel::ControlsPanel,
 }
 
 /// Opens the window and runs until it is closed or Ctrl-C.
@@ -112,6 +114,7 @@ impl ViewerApp {
             ui_ms: 0.0,
             replay: None,
             open_dialog: None,
+            controls: Default::default(),
         }
     }
 
@@ -136,7 +139,7 @@ impl ViewerApp {
                 self.rt.scene.previous_frame();
             }
             if esc {
-                self.rt.scene.selected = None;
+                self.rt.submit(periscope_scene::select_message(None, None));
             }
         }
         if self.rt.scene.playing {
@@ -260,6 +263,14 @@ impl ViewerApp {
                     Some(Err(e)) => self.rt.error(format!("screenshot failed: {e}")),
                     None => {}
                 }
+                if let Some((node, point)) = out.picked {
+                    // The click is a `select` message of the viewer's own client:
+                    // the chain, the recorder and event subscribers see it.
+                    let to_world = periscope_render::world_to_display(self.rt.images.z_up).inverse();
+                    let point = point.map(|p| to_world.transform_point3(p).to_array());
+                    let node = node.and_then(|id| self.rt.scene.node(id));
+                    self.rt.submit(periscope_scene::select_message(node, point));
+                }
             }
             None => {
                 ui.weak("No GPU renderer in this window; the scene, frames and messages are live.");
@@ -343,6 +354,9 @@ impl ViewerApp {
                 .show(ui, |ui| panels::scene_tree(ui, &mut self.rt));
             egui::Panel::right("side").resizable(true).default_size(330.0).show(ui, |ui| {
                 egui::ScrollArea::vertical().id_salt("side").show(ui, |ui| {
+                    egui::CollapsingHeader::new("Controls").default_open(true).show(ui, |ui| {
+                        self.controls.show(ui, &mut self.rt);
+                    });
                     egui::CollapsingHeader::new("Server").default_open(true).show(ui, |ui| {
                         panels::server_panel(ui, &mut self.rt, self.listen);
                     });

@@ -225,3 +225,110 @@ fn panel_edits_pass_the_chain_are_recorded_and_replayed() {
     assert_eq!((node.name.as_str(), node.enabled), (live.name.as_str(), false), "the replay shows the edits");
     let _ = std::fs::remove_file(path);
 }
+
+/// Drags with the primary button from `from` to `to` in a few steps, as a hand would.
+fn drag(h: &mut Harness<'static, ViewerApp>, from: eframe::egui::Pos2, to: eframe::egui::Pos2) {
+    use eframe::egui::{Event, Modifiers, PointerButton};
+    let press = |pos, pressed| Event::PointerButton {
+        pos,
+        button: PointerButton::Primary,
+        pressed,
+        modifiers: Modifiers::NONE,
+    };
+    h.event(Event::PointerMoved(from));
+    h.step();
+    h.event(press(from, true));
+    h.step();
+    for i in 1..=8 {
+        h.event(Event::PointerMoved(from + (to - from) * (i as f32 / 8.0)));
+        h.step();
+        std::thread::sleep(Duration::from_millis(4));
+    }
+    h.event(press(to, false));
+    h.run_steps(2);
+}
+
+/// The client's next control event (others are skipped), as (action, value).
+fn next_control_event(client: &mut Viewer) -> (String, Value) {
+    let e = client.next_event(Duration::from_secs(10)).unwrap().expect("an event within 10 s");
+    assert_eq!(e.kind, "control", "{e:?}");
+    let text = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    assert_eq!(e.get("client_id").and_then(Value::as_i64), Some(0), "changed by the viewer's own client");
+    (text("action"), e.get("value").cloned().unwrap_or(Value::Nil))
+}
+
+#[test]
+fn the_controls_panel_clicks_a_button_and_drags_a_slider_and_the_owner_hears_it() {
+    let mut f = fixture();
+    let path = std::env::temp_dir().join(format!("periscope-controls-{}.psr", std::process::id()));
+    f.harness.state_mut().rt.start_recording(&path).unwrap();
+    // Sent without waiting for the answers: this test's thread also runs the UI.
+    let add = periscope_protocol::MessageType::AddControl.as_i64();
+    let k = |key: &str, v: Value| (key.to_owned(), v);
+    f.client.send_message(add, Some(1), vec![], vec![k("kind", "button".into()), k("label", "Reset".into())]).unwrap();
+    let slider = vec![
+        k("kind", "slider".into()),
+        k("label", "Speed".into()),
+        k("min", 0.0.into()),
+        k("max", 10.0.into()),
+        k("value", 0.0.into()),
+    ];
+    f.client.send_message(add, Some(2), vec![], slider).unwrap();
+    step_until(&mut f.harness, "two controls", |a| a.rt.scene.controls().len() == 2);
+    let id = |a: &ViewerApp, uid| a.rt.scene.controls().by_remote(1, uid).unwrap().id;
+    let (reset, speed) = (id(f.harness.state(), 1), id(f.harness.state(), 2));
+    f.harness.run_steps(2);
+    // The owner's section (the server panel names the client too).
+    assert_eq!(f.harness.query_all_by_label("kittest #1").count(), 2);
+
+    // A real click on the button: the owner gets one "click" event.
+    f.harness.get_by_label("Reset").click();
+    f.harness.run_steps(2);
+    assert_eq!(next_control_event(&mut f.client), ("click".to_owned(), Value::Bool(true)));
+    assert_eq!(f.harness.state().rt.scene.controls().get(reset).unwrap().clicks, 1);
+
+    // Drag the slider to the right: updates while dragging (at most every
+    // 10 ms, newest wins) and always the final value.
+    let slider = f
+        .harness
+        .get(egui_kittest::kittest::By::new().role(eframe::egui::accesskit::Role::Slider).label("Speed"))
+        .rect();
+    drag(&mut f.harness, slider.left_center() + eframe::egui::vec2(2.0, 0.0), slider.right_center());
+    let final_value = f.harness.state().rt.scene.controls().get(speed).unwrap().value.as_f64();
+    assert!(final_value > 5.0, "the drag moved the slider: {final_value}");
+    let mut updates = Vec::new();
+    while updates.last() != Some(&final_value) {
+        let (action, value) = next_control_event(&mut f.client);
+        assert_eq!(action, "update");
+        updates.push(value.as_f64().unwrap());
+    }
+    assert!(updates.windows(2).all(|w| w[0] <= w[1]), "values follow the drag: {updates:?}");
+    assert!(updates.len() <= 9, "at most one event per drag step: {updates:?}");
+
+    // Controls, values and events were recorded; a replay rebuilds them.
+    f.harness.state_mut().rt.stop_recording();
+    let replayed = replay_into_fresh_runtime(&path);
+    let controls: Vec<_> =
+        replayed.scene.controls().iter().map(|c| (c.label.clone(), c.value.as_f64(), c.clicks)).collect();
+    assert_eq!(controls, vec![("Reset".to_owned(), 0.0, 1), ("Speed".to_owned(), final_value, 0)]);
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn selecting_in_the_tree_is_a_select_message_subscribers_hear() {
+    let mut f = fixture();
+    let dots = f.client.spheres(spheres(1), vec![("name".into(), Value::from("Dots"))]).unwrap();
+    f.client.subscribe(true, false).unwrap();
+    step_until(&mut f.harness, "the node", |a| a.rt.scene.nodes().count() == 1);
+    f.harness.get_by_label("Dots  · kittest").click();
+    f.harness.run_steps(2);
+    let e = f.client.next_event(Duration::from_secs(10)).unwrap().expect("a select event");
+    assert_eq!(e.kind, "select");
+    assert_eq!(e.get("uid").and_then(Value::as_i64), Some(dots));
+    assert_eq!(e.get("name").and_then(Value::as_str), Some("Dots"));
+    // The client selects nothing; the panel shows no properties then.
+    f.client.select(None).unwrap();
+    step_until(&mut f.harness, "no selection", |a| a.rt.scene.selected.is_none());
+    let e = f.client.next_event(Duration::from_secs(10)).unwrap().expect("a second select event");
+    assert_eq!(e.get("node_id"), Some(&Value::Nil));
+}

@@ -8,6 +8,7 @@ pub mod app;
 #[cfg(test)]
 mod app_tests;
 pub mod config;
+pub mod controls_panel;
 pub mod images;
 pub mod panels;
 pub mod replay;

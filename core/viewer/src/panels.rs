@@ -44,7 +44,7 @@ pub fn scene_tree(ui: &mut egui::Ui, rt: &mut Runtime) {
                 }
                 ui.monospace(tag).on_hover_text(kind);
                 if ui.selectable_label(rt.scene.selected == Some(id), label).clicked() {
-                    rt.scene.selected = Some(id);
+                    edits.push(periscope_scene::select_message(Some(node), None));
                 }
             });
         }

@@ -161,10 +161,12 @@ pub fn clear_replayed(scene: &mut Scene) {
     }
 }
 
-/// A recorded message that names another client's node (`client_id` in a
-/// `set_properties`, as the viewer's panels send) names it by its replayed id.
+/// A recorded message that names another client's node or control
+/// (`client_id` in a `set_properties`, `select` or `set_control`, as the
+/// viewer's panels send them) names it by its replayed id.
 fn remap_client_ids(envelope: &mut Envelope) {
-    if envelope.kind != MessageType::SetProperties.as_i64() {
+    let names_others = [MessageType::SetProperties, MessageType::Select, MessageType::SetControl];
+    if !names_others.iter().any(|t| t.as_i64() == envelope.kind) {
         return;
     }
     for (k, v) in &mut envelope.kwargs {

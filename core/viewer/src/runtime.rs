@@ -1,7 +1,7 @@
 //! The part of the viewer shared by the window and `--headless`: drains the
 //! server's queue, runs the dispatch chain, keeps a short log for the UI.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -97,7 +97,24 @@ pub struct Runtime {
     pub export_dir: PathBuf,
     /// The local client whose messages are the panels' edits.
     viewer_client: ClientRef,
+    /// Clients that asked for selection and camera events (`subscribe`).
+    subscribers: HashMap<u64, Subscription>,
+    /// The selection last announced to subscribers.
+    selection_sent: (Option<u64>, Option<[f32; 3]>),
+    /// The main view's camera (and size) last announced, and when.
+    camera_sent: Option<(Camera, (u32, u32))>,
+    camera_sent_at: Option<Instant>,
 }
+
+/// The events a client asked for besides its own controls'.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Subscription {
+    select: bool,
+    camera: bool,
+}
+
+/// Camera events go out at most this often (newest wins in between).
+pub const CAMERA_EVENT_INTERVAL: Duration = Duration::from_millis(33);
 
 /// The client id of the viewer's own panels ([`Runtime::submit`]); network
 /// clients are numbered from 1.
@@ -208,6 +225,10 @@ impl Runtime {
             recorder: None,
             export_dir: PathBuf::from("exports"),
             viewer_client: ClientRef::detached(VIEWER_CLIENT_ID, "viewer", "local"),
+            subscribers: HashMap::new(),
+            selection_sent: (None, None),
+            camera_sent: None,
+            camera_sent_at: None,
         };
         // Scripts were loaded before the log existed: show their errors now.
         for e in &load_errors {
@@ -395,11 +416,85 @@ impl Runtime {
                 }
             }
         }
+        self.selection_events();
+        if let Some(again) = self.camera_events(shooter) {
+            step.again(again);
+        }
+        let linger = Duration::from_secs_f64(self.scene.config().controls_linger_s.max(0.0));
+        if let Some(again) = self.scene.expire_controls(linger, Instant::now()) {
+            step.again(again);
+        }
         if let Some(again) = self.poll_images() {
             step.again(again);
         }
         step.more_queued = !self.queue.is_empty();
         step
+    }
+
+    fn subscribed(&self, wants: impl Fn(&Subscription) -> bool) -> Vec<u64> {
+        self.subscribers.iter().filter(|(_, s)| wants(s)).map(|(id, _)| *id).collect()
+    }
+
+    /// Tells subscribers when the selection changed (a click, the tree, a
+    /// script, a plugin or a client's `select`).
+    fn selection_events(&mut self) {
+        let now = (self.scene.selected, self.scene.selected_point);
+        if now == self.selection_sent {
+            return;
+        }
+        self.selection_sent = now;
+        let to = self.subscribed(|s| s.select);
+        if to.is_empty() {
+            return;
+        }
+        let node = now.0.and_then(|id| self.scene.node(id));
+        let point = now.1.map_or(Value::Nil, |p| Value::NdArray(NdArray::from_f32(vec![3], p.to_vec())));
+        let fields = vec![
+            ("event".into(), Value::from("select")),
+            ("node_id".into(), Value::from(node.map(|n| n.id))),
+            ("client_id".into(), Value::from(node.map(|n| n.client))),
+            ("uid".into(), node.and_then(|n| n.uid).map_or(Value::Nil, Value::Int)),
+            ("name".into(), Value::from(node.map(|n| n.name.clone()))),
+            ("kind".into(), Value::from(node.map(|n| n.kind.name().to_owned()))),
+            ("point".into(), point),
+        ];
+        let reply = Reply::Other { kind: MessageType::Event.as_i64(), fields };
+        for id in to {
+            self.out.send(id, reply.clone());
+        }
+    }
+
+    /// Tells subscribers when the main view's camera changed, at most every
+    /// [`CAMERA_EVENT_INTERVAL`] (the newest camera wins); returns when to look again.
+    fn camera_events(&mut self, shooter: &dyn Shooter) -> Option<Duration> {
+        let to = self.subscribed(|s| s.camera);
+        if to.is_empty() {
+            return None;
+        }
+        let now = (shooter.camera(), shooter.view_size());
+        if self.camera_sent.as_ref() == Some(&now) {
+            return None;
+        }
+        if let Some(at) = self.camera_sent_at
+            && at.elapsed() < CAMERA_EVENT_INTERVAL
+        {
+            return Some(CAMERA_EVENT_INTERVAL - at.elapsed());
+        }
+        let Reply::Other { fields, .. } = view_camera_reply(&now.0, self.images.z_up, now.1, None) else {
+            unreachable!("view_camera_reply builds fields")
+        };
+        let camera =
+            Value::Map(fields.into_iter().filter(|(k, _)| k != "ref_seq").map(|(k, v)| (Value::from(k), v)).collect());
+        let reply = Reply::Other {
+            kind: MessageType::Event.as_i64(),
+            fields: vec![("event".into(), Value::from("camera")), ("camera".into(), camera)],
+        };
+        for id in to {
+            self.out.send(id, reply.clone());
+        }
+        self.camera_sent = Some(now);
+        self.camera_sent_at = Some(Instant::now());
+        None
     }
 
     /// Recent log lines, oldest first.
@@ -538,6 +633,18 @@ impl Runtime {
                 self.view_work.push(ViewWork::QueryCamera { client: client.id(), seq: envelope.seq })
             }
             Request::SaveScene { name } => self.save_scene_request(client.id(), envelope, name),
+            Request::Subscribe { select, camera } => {
+                let s = self.subscribers.entry(client.id()).or_default();
+                s.select = select.unwrap_or(s.select);
+                s.camera = camera.unwrap_or(s.camera);
+                if s.camera {
+                    // The current camera is the first event.
+                    self.camera_sent = None;
+                }
+                if *s == Subscription::default() {
+                    self.subscribers.remove(&client.id());
+                }
+            }
             Request::Images | Request::RequireCamera { .. } | Request::ReadRemote { .. } | Request::QueryImages => {
                 let (id, name) = (client.id(), client.name());
                 self.images.handle(id, name, envelope, request, coalesced, received, &self.out)?;
@@ -556,6 +663,7 @@ impl Runtime {
             }
             Event::Disconnected { client } => {
                 self.scene.client_disconnected(client.id());
+                self.subscribers.remove(&client.id());
                 self.images.client_disconnected(client.id());
                 self.note(Level::Info, format!("{} #{} disconnected", client.name(), client.id()));
             }

@@ -17,6 +17,8 @@ use periscope_scene::{NodeId, Scene};
 pub struct ViewportOutput {
     /// A screenshot written (path) or the error.
     pub screenshot: Option<Result<PathBuf, String>>,
+    /// A click picked this node (or nothing), at this display-space point.
+    pub picked: Option<(Option<NodeId>, Option<glam::Vec3>)>,
 }
 
 /// The viewport's GPU state and camera.
@@ -145,7 +147,7 @@ impl Viewport {
             self.focus_seen = n;
             self.center_on(Some(id));
         }
-        self.handle_input(ui, &response, scene, keys_free);
+        out.picked = self.handle_input(ui, &response, scene, keys_free);
 
         let ppp = ui.pixels_per_point();
         let size = [(rect.width() * ppp).round().max(1.0) as u32, (rect.height() * ppp).round().max(1.0) as u32];
@@ -193,7 +195,14 @@ impl Viewport {
         self.target = Some(target);
     }
 
-    fn handle_input(&mut self, ui: &egui::Ui, response: &egui::Response, scene: &mut Scene, keys_free: bool) {
+    /// Camera input and keys; returns what a click picked.
+    fn handle_input(
+        &mut self,
+        ui: &egui::Ui,
+        response: &egui::Response,
+        scene: &Scene,
+        keys_free: bool,
+    ) -> Option<(Option<NodeId>, Option<glam::Vec3>)> {
         let shift = ui.input(|i| i.modifiers.shift);
         let delta = response.drag_delta();
         if response.dragged_by(egui::PointerButton::Secondary)
@@ -213,12 +222,13 @@ impl Viewport {
                 self.camera.zoom(zoom.ln() * 10.0);
             }
         }
+        let mut picked = None;
         if response.clicked()
             && let Some(pos) = response.interact_pointer_pos()
         {
             let ppp = ui.pixels_per_point();
             let p = (pos - response.rect.min) * ppp;
-            scene.selected = self.pick(p.x.max(0.0) as u32, p.y.max(0.0) as u32);
+            picked = Some(self.pick(p.x.max(0.0) as u32, p.y.max(0.0) as u32));
         }
         if response.double_clicked() {
             self.center_on(scene.selected);
@@ -236,17 +246,26 @@ impl Viewport {
                 self.request_screenshot();
             }
         }
+        picked
     }
 
-    /// The node under target pixel (`x`, `y`) from the current camera.
-    fn pick(&mut self, x: u32, y: u32) -> Option<NodeId> {
-        let t = self.target.as_ref()?;
+    /// The node under target pixel (`x`, `y`) from the current camera, and
+    /// the display-space point hit.
+    fn pick(&mut self, x: u32, y: u32) -> (Option<NodeId>, Option<glam::Vec3>) {
+        let Some(t) = self.target.as_ref() else { return (None, None) };
         self.renderer.render_pick(t, &self.camera);
-        match t.read_id(&self.rs.device, &self.rs.queue, x, y) {
-            Ok(id) => self.renderer.node_for_pick(id),
+        let (device, queue) = (&self.rs.device, &self.rs.queue);
+        let read = t.read_id(device, queue, x, y).and_then(|id| Ok((id, t.read_pick_depth(device, queue, x, y)?)));
+        match read {
+            Ok((id, depth)) => {
+                let node = self.renderer.node_for_pick(id);
+                let point = (node.is_some() && depth < 1.0)
+                    .then(|| self.camera.unproject(x as f32, y as f32, depth, t.width, t.height));
+                (node, point)
+            }
             Err(e) => {
                 tracing::warn!("picking failed: {e}");
-                None
+                (None, None)
             }
         }
     }

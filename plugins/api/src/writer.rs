@@ -22,6 +22,11 @@ pub mod types {
     pub const REMOVE_FRAMES: i64 = 103;
     pub const SET_FRAME: i64 = 200;
     pub const SET_PROPERTIES: i64 = 314;
+    pub const ADD_CONTROL: i64 = 318;
+    pub const UPDATE_CONTROL: i64 = 320;
+    pub const REMOVE_CONTROL: i64 = 321;
+    pub const SET_CONTROL: i64 = 322;
+    pub const SELECT: i64 = 325;
     pub const USER_MESSAGE: i64 = 10000;
 }
 

@@ -13,6 +13,9 @@ const POINTS: usize = EDGES.len() * 2;
 
 pub struct BBox {
     color: [f32; 3],
+    /// The "Show boxes" checkbox in the Controls panel, and its value.
+    toggle: Option<u64>,
+    show: bool,
     /// Meshes with a box: (client, uid) -> (mesh node id, frames boxed so far).
     boxes: HashMap<(u64, i64), (u64, u64)>,
 }
@@ -56,6 +59,7 @@ impl BBox {
             .kwarg_str("mode", "lines")
             .kwarg_str("name", &format!("{name} bbox"))
             .kwarg_floats("color", &self.color)
+            .kwarg_bool("enabled", self.show)
             .finish();
         host.apply(&msg).map(drop)
     }
@@ -75,7 +79,7 @@ impl Plugin for BBox {
     const NAME: &'static str = "bbox";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
 
-    fn init(_host: &mut Host<'_>, config: &[u8]) -> Result<Self, String> {
+    fn init(host: &mut Host<'_>, config: &[u8]) -> Result<Self, String> {
         let config = rmpv::decode::read_value(&mut &config[..]).map_err(|e| format!("bad settings: {e}"))?;
         let color = match config.as_map().and_then(|m| m.iter().find(|(k, _)| k.as_str() == Some("color"))) {
             None => [1.0, 0.8, 0.1],
@@ -87,10 +91,30 @@ impl Plugin for BBox {
                 c.try_into().map_err(|_| "bbox: color must be [r, g, b]")?
             }
         };
-        Ok(Self { color, boxes: HashMap::new() })
+        // A checkbox in the viewer's Controls panel shows or hides every box.
+        let checkbox = MessageWriter::new(types::ADD_CONTROL)
+            .uid(TOGGLE_UID)
+            .kwarg_str("kind", "checkbox")
+            .kwarg_str("label", "Show boxes")
+            .kwarg_bool("value", true)
+            .finish();
+        let toggle = host.apply(&checkbox)?;
+        Ok(Self { color, toggle, show: true, boxes: HashMap::new() })
     }
 
     fn process_message(&mut self, host: &mut Host<'_>, msg: &Message<'_>) -> Result<Flow, String> {
+        if msg.kind == types::SET_CONTROL {
+            if let Some(show) = self.toggled(host, msg) {
+                self.show = show;
+                let mine = host.client_id();
+                for &(mesh, _) in self.boxes.values() {
+                    if let Some(b) = host.find_node(mine, mesh as i64) {
+                        host.set_enabled(b, show);
+                    }
+                }
+            }
+            return Ok(Flow::Continue);
+        }
         let Some(uid) = msg.uid else { return Ok(Flow::Continue) };
         let key = (msg.client.id, uid);
         match msg.kind {
@@ -118,6 +142,22 @@ impl Plugin for BBox {
         Ok(Flow::Continue)
     }
 }
+
+impl BBox {
+    /// The new value when `msg` (a `set_control`) changed the "Show boxes"
+    /// checkbox: addressed by `control_id`, or by our uid and client id (as
+    /// the viewer's panel sends it).
+    fn toggled(&self, host: &Host<'_>, msg: &Message<'_>) -> Option<bool> {
+        let kwargs = rmpv::decode::read_value(&mut &msg.kwargs[..]).ok()?;
+        let get = |key: &str| kwargs.as_map()?.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v.clone());
+        let by_id = get("control_id").and_then(|v| v.as_u64()).is_some_and(|id| Some(id) == self.toggle);
+        let by_uid = msg.uid == Some(TOGGLE_UID) && get("client_id").and_then(|v| v.as_u64()) == Some(host.client_id());
+        if by_id || by_uid { get("value")?.as_bool() } else { None }
+    }
+}
+
+/// Our uid for the "Show boxes" control.
+const TOGGLE_UID: i64 = 1;
 
 declare_plugin!(BBox);
 

@@ -16,7 +16,7 @@ use crate::config::ScriptsConfig;
 /// The client id that owns nodes created by scripts.
 pub const SCRIPT_CLIENT: u64 = 0;
 
-type Res<T> = Result<T, Box<EvalAltResult>>;
+pub(crate) type Res<T> = Result<T, Box<EvalAltResult>>;
 
 /// Where a script's reply goes.
 #[derive(Debug)]
@@ -156,6 +156,8 @@ pub fn build_engine(cfg: &ScriptsConfig, ctx: &Shared) -> Engine {
     register_nodes(&mut e, ctx);
     register_viewer(&mut e, ctx);
     register_io(&mut e, ctx);
+    super::controls::register_controls(&mut e, ctx);
+    super::controls::register_types(&mut e);
     e
 }
 
@@ -302,11 +304,11 @@ fn register_viewer(e: &mut Engine, ctx: &Shared) {
     e.register_fn("select", move |n: NodeHandle| -> Res<()> {
         let mut g = lock(&c);
         g.scene.node(n.0).ok_or_else(|| gone(n.0))?;
-        g.scene.selected = Some(n.0);
+        g.scene.select(Some(n.0), None);
         Ok(())
     });
     let c = Arc::clone(ctx);
-    e.register_fn("deselect", move || lock(&c).scene.selected = None);
+    e.register_fn("deselect", move || lock(&c).scene.select(None, None));
     let c = Arc::clone(ctx);
     e.register_fn("selected", move || {
         lock(&c).scene.selected.map_or(Dynamic::UNIT, |id| Dynamic::from(NodeHandle(id)))

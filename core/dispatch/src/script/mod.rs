@@ -7,6 +7,7 @@
 //! compile keeps the last good version running.
 
 pub mod api;
+pub mod controls;
 pub mod convert;
 
 use std::hash::{DefaultHasher, Hash, Hasher};

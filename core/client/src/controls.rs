@@ -1,0 +1,182 @@
+//! Controls, events, selection and the view camera: the Rust side of the
+//! Python client's `v.gui`, `on_select`, `on_camera`, `select` and
+//! `set_camera`. The client has no threads: events are read with
+//! [`Viewer::next_event`] (other replies stay queued for [`Viewer::recv`]).
+
+use std::time::{Duration, Instant};
+
+use periscope_protocol::{MessageType, Reply, Value};
+
+use crate::{ClientError, Kwarg, QUERY_TIMEOUT, Viewer, kw};
+
+/// Something that happened in the viewer (`event` message, type 327).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewerEvent {
+    /// `control`, `select` or `camera`.
+    pub kind: String,
+    /// Every field as sent (`value`, `control_id`, `uid`, `client_id`, `node_id`, `point`, `camera`, ...).
+    pub fields: Vec<(String, Value)>,
+}
+
+impl ViewerEvent {
+    /// One field (`None` when absent).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    fn from_reply(reply: &Reply) -> Option<Self> {
+        match reply {
+            Reply::Other { kind, fields } if *kind == MessageType::Event.as_i64() => {
+                let what = fields.iter().find(|(k, _)| k == "event").and_then(|(_, v)| v.as_str())?;
+                Some(Self { kind: what.to_owned(), fields: fields.clone() })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A control this client defined.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ControlRef {
+    /// The viewer-wide id (what [`Viewer::set_control`] and other clients use).
+    pub id: u64,
+    /// This client's id for it.
+    pub uid: i64,
+    /// The control as the viewer describes it (`kind`, `label`, `value`, ...).
+    pub state: Value,
+}
+
+impl Viewer {
+    /// Waits for the answer (of type `answer`) to request `seq`; other
+    /// messages are kept for [`Viewer::recv`].
+    fn await_answer(&mut self, seq: u64, answer: MessageType) -> Result<Vec<(String, Value)>, ClientError> {
+        let deadline = Instant::now() + QUERY_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ClientError::Timeout(QUERY_TIMEOUT));
+            }
+            match self.read_timeout(left)? {
+                Some(Reply::Other { kind, fields })
+                    if kind == answer.as_i64()
+                        && fields.iter().any(|(k, v)| k == "ref_seq" && v.as_i64() == i64::try_from(seq).ok()) =>
+                {
+                    return Ok(fields);
+                }
+                Some(Reply::Problem { warning: false, ref_seq: Some(r), code, message, .. }) if r == seq => {
+                    return Err(ClientError::Rejected { seq: Some(r), code, message });
+                }
+                Some(other) => self.stash(other),
+                None => {}
+            }
+        }
+    }
+
+    fn control_of(fields: Vec<(String, Value)>) -> Result<Value, ClientError> {
+        fields
+            .into_iter()
+            .find(|(k, _)| k == "control")
+            .map(|(_, v)| v)
+            .ok_or_else(|| ClientError::Protocol("control_state without a control".into()))
+    }
+
+    /// Defines a control (`kind`: slider, number, checkbox, dropdown, text,
+    /// color, button) with its fields (`min`, `max`, `step`, `value`, `log`,
+    /// `options`, `folder`, `disabled`, `visible`). Refusals name the field.
+    pub fn add_control(&mut self, kind: &str, label: &str, mut fields: Vec<Kwarg>) -> Result<ControlRef, ClientError> {
+        let uid = self.next_control_uid;
+        self.next_control_uid += 1;
+        fields.insert(0, kw("label", label));
+        fields.insert(0, kw("kind", kind));
+        let seq = self.send_message(MessageType::AddControl.as_i64(), Some(uid), vec![], fields)?;
+        let state = Self::control_of(self.await_answer(seq, MessageType::ControlState)?)?;
+        let id = state
+            .get("id")
+            .and_then(Value::as_i64)
+            .and_then(|i| u64::try_from(i).ok())
+            .ok_or_else(|| ClientError::Protocol("control without id".into()))?;
+        Ok(ControlRef { id, uid, state })
+    }
+
+    /// Changes this client's control `uid` from code (no event): `value`,
+    /// `label`, `disabled`, `visible`, `min`, `max`, ...
+    pub fn update_control(&mut self, uid: i64, fields: Vec<Kwarg>) -> Result<u64, ClientError> {
+        self.send_message(MessageType::UpdateControl.as_i64(), Some(uid), vec![], fields)
+    }
+
+    /// Removes this client's control `uid`.
+    pub fn remove_control(&mut self, uid: i64) -> Result<u64, ClientError> {
+        self.send_message(MessageType::RemoveControl.as_i64(), Some(uid), vec![], vec![])
+    }
+
+    /// Changes any control as a person in the window would (a button: `true`
+    /// presses it); its owner gets an event. Returns the control's new state.
+    pub fn set_control(&mut self, control_id: u64, value: impl Into<Value>) -> Result<Value, ClientError> {
+        let fields = vec![kw("control_id", control_id), kw("value", value)];
+        let seq = self.send_message(MessageType::SetControl.as_i64(), None, vec![], fields)?;
+        Self::control_of(self.await_answer(seq, MessageType::ControlState)?)
+    }
+
+    /// Every control in the viewer.
+    pub fn controls(&mut self) -> Result<Vec<Value>, ClientError> {
+        let seq = self.send_message(MessageType::QueryControls.as_i64(), None, vec![], vec![])?;
+        let fields = self.await_answer(seq, MessageType::Controls)?;
+        match fields.into_iter().find(|(k, _)| k == "controls") {
+            Some((_, Value::Array(list))) => Ok(list),
+            _ => Err(ClientError::Protocol("controls answer without a list".into())),
+        }
+    }
+
+    /// Asks for selection and/or camera events (control events always come).
+    pub fn subscribe(&mut self, select: bool, camera: bool) -> Result<u64, ClientError> {
+        let fields = vec![kw("select", select), kw("camera", camera)];
+        self.send_message(MessageType::Subscribe.as_i64(), None, vec![], fields)
+    }
+
+    /// Selects this client's node `uid` (`None` clears the selection).
+    pub fn select(&mut self, uid: Option<i64>) -> Result<u64, ClientError> {
+        self.send_message(MessageType::Select.as_i64(), uid, vec![], vec![])
+    }
+
+    /// Points the main view: from `position` at `target` (world), `fov_y` degrees.
+    pub fn set_camera(
+        &mut self,
+        position: Option<[f32; 3]>,
+        target: Option<[f32; 3]>,
+        fov_y: Option<f32>,
+    ) -> Result<u64, ClientError> {
+        let point = |p: [f32; 3]| Value::from(p.to_vec());
+        let mut fields = Vec::new();
+        if let Some(p) = position {
+            fields.push(kw("position", point(p)));
+        }
+        if let Some(t) = target {
+            fields.push(kw("target", point(t)));
+        }
+        if let Some(f) = fov_y {
+            fields.push(kw("fov_y", f64::from(f)));
+        }
+        self.send_message(MessageType::SetCamera.as_i64(), None, vec![], fields)
+    }
+
+    /// The next event (a control of this client's changed, the selection or
+    /// the camera), waiting up to `timeout`; other messages stay queued.
+    pub fn next_event(&mut self, timeout: Duration) -> Result<Option<ViewerEvent>, ClientError> {
+        if let Some(i) = self.pending.iter().position(|r| ViewerEvent::from_reply(r).is_some()) {
+            let reply = self.pending.remove(i).expect("found");
+            return Ok(ViewerEvent::from_reply(&reply));
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.read_timeout(left)? {
+                Some(r) => match ViewerEvent::from_reply(&r) {
+                    Some(e) => return Ok(Some(e)),
+                    None => self.stash(r),
+                },
+                None if left.is_zero() || Instant::now() >= deadline => return Ok(None),
+                None => {}
+            }
+        }
+    }
+}

@@ -14,10 +14,12 @@ EXAMPLES = REPO / "examples"
 @pytest.mark.parametrize("name, expected", [
     ("remote_meshes.py", "Cube has 140 frames; showing frame 42"),
     ("all_kinds.py", "6 nodes, 120 frames"),
+    ("interactive.py --check", "7 controls; surface recomputed 3 times; frequency 2.0"),
 ])
 def test_python_example(viewer_process, name, expected):
     env = dict(os.environ, PERISCOPE_PORT=str(viewer_process.port))
-    out = subprocess.run([sys.executable, str(EXAMPLES / "python" / name)], env=env,
+    script, *args = name.split()
+    out = subprocess.run([sys.executable, str(EXAMPLES / "python" / script), *args], env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == expected

@@ -217,3 +217,66 @@ def test_image_windows_show_the_example_renderer():
         xvfb.terminate()
         xvfb.wait()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_interactive_example_shows_the_controls_panel():
+    """examples/python/interactive.py in the real window: its Controls panel,
+    a slider changed as a person would (the surface is recomputed), a click's
+    selection marking the nearest vertex."""
+    import sys
+
+    from periscope import Message
+
+    n = random.randint(701, 999)
+    display = f":{n}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stderr=subprocess.DEVNULL)
+    home = pathlib.Path(tempfile.mkdtemp(prefix="periscope-interactive-"))
+    cfg = home / "config.toml"
+    cfg.write_text('[viewer]\ntitle = "Periscope interactive"\n')
+    proc = example = None
+    try:
+        proc, port = open_window(n, cfg)
+        env = dict(os.environ, PERISCOPE_PORT=str(port))
+        example = subprocess.Popen([sys.executable, str(REPO / "examples/python/interactive.py")], env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        shot = REPO / "target" / "screenshots" / "interactive.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        with RemoteViewer("127.0.0.1", port, client_name="observer") as v:
+            deadline = time.monotonic() + 60
+            while len(v.gui.list()) < 7 or not any(nd["name"] == "picked vertex" for nd in v.query()["nodes"]):
+                assert example.poll() is None, example.stderr.read().decode()
+                assert time.monotonic() < deadline, "the example did not set up its controls"
+                time.sleep(0.2)
+            controls = {c["label"]: c for c in v.gui.list()}
+            nodes = {nd["name"]: nd for nd in v.query()["nodes"]}
+            surface = nodes["surface"]
+            before = v.query_data(surface["uid"], "vertices", client_id=surface["client_id"])
+            v.gui.set(controls["Frequency"]["id"], 4.5)
+            v.gui.set(controls["Color map"]["id"], "magma")
+            # A click on the surface: a select message with the hit point, as the view sends it.
+            hit = before[np.argmax(before[:, 2] - np.abs(before[:, 0]))]  # the front edge, facing the camera
+            v.send_message(Message.SELECT, surface["uid"], client_id=surface["client_id"],
+                           point=[float(x) for x in hit])
+            while True:
+                after = v.query_data(surface["uid"], "vertices", client_id=surface["client_id"])
+                marker = {nd["name"]: nd for nd in v.query()["nodes"]}["picked vertex"]
+                label = {c["label"]: c for c in v.gui.list()}["Selected vertex"]["value"]
+                if not np.allclose(before, after) and marker["enabled"] and label.startswith("#"):
+                    break
+                assert time.monotonic() < deadline, f"the example did not react: {label!r}, {marker}"
+                time.sleep(0.2)
+            time.sleep(1.0)
+            screenshot(display, shot)
+            assert red_pixels(shot) > 20, f"the picked-vertex marker should be on screen: see {shot}"
+    finally:
+        for p in (example, proc):
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGINT)
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        xvfb.terminate()
+        xvfb.wait()
+        shutil.rmtree(home, ignore_errors=True)

@@ -236,3 +236,114 @@ fn nodes_survive_disconnect_unless_configured() {
     s.client_disconnected(C);
     assert_eq!(s.nodes().count(), 0);
 }
+
+fn add_control(uid: i64, fields: &[(&str, Value)]) -> Envelope {
+    let mut env = Envelope::new(T::AddControl.as_i64()).with_uid(uid);
+    for (k, v) in fields {
+        env = env.with_kwarg(k, v.clone());
+    }
+    env
+}
+
+fn slider(uid: i64) -> Envelope {
+    add_control(
+        uid,
+        &[
+            ("kind", "slider".into()),
+            ("label", "Speed".into()),
+            ("min", Value::from(0.0)),
+            ("max", Value::from(10.0)),
+            ("value", Value::from(1.0)),
+        ],
+    )
+}
+
+#[test]
+fn controls_are_added_set_by_anyone_and_the_owner_hears_it() {
+    let mut s = scene();
+    s.client_connected(2, "other", "127.0.0.1:2");
+    let applied = s.apply(C, &slider(1)).unwrap();
+    let id = s.controls().by_remote(C, 1).unwrap().id;
+    assert_eq!(applied.replies.len(), 1, "the sender gets control_state");
+    assert_eq!(applied.replies[0].1.kind(), T::ControlState.as_i64());
+
+    // Another client sets it as a person would: the owner gets the event, the sender the state.
+    let set = Envelope::new(T::SetControl.as_i64()).with_kwarg("control_id", id).with_kwarg("value", 2.5);
+    let applied = s.apply(2, &set).unwrap();
+    let to: Vec<(u64, i64)> = applied.replies.iter().map(|(c, r)| (*c, r.kind())).collect();
+    assert_eq!(to, vec![(C, T::Event.as_i64()), (2, T::ControlState.as_i64())]);
+    assert_eq!(s.controls().get(id).unwrap().value.as_f64(), 2.5);
+
+    // The owner changes it from code: no event; replacing keeps the id.
+    let update = Envelope::new(T::UpdateControl.as_i64()).with_uid(1).with_kwarg("value", 4.0).with_kwarg("max", 5.0);
+    assert!(s.apply(C, &update).unwrap().replies.is_empty());
+    assert_eq!(s.controls().get(id).unwrap().max, Some(5.0));
+    s.apply(C, &slider(1)).unwrap();
+    assert_eq!(s.controls().by_remote(C, 1).unwrap().id, id);
+    // Only the owner updates or removes it by uid.
+    assert_eq!(s.apply(2, &update).unwrap_err().code, "unknown_control");
+    s.apply(C, &Envelope::new(T::RemoveControl.as_i64()).with_uid(1)).unwrap();
+    assert!(s.controls().is_empty());
+}
+
+#[test]
+fn bad_controls_change_nothing_and_name_the_field() {
+    let mut s = scene();
+    s.apply(C, &slider(1)).unwrap();
+    let id = s.controls().by_remote(C, 1).unwrap().id;
+    let before = s.controls().get(id).unwrap().clone();
+    let refused = |s: &mut Scene, env: Envelope| s.apply(C, &env).unwrap_err().message;
+    // An update that would leave the value outside the new range is refused whole.
+    let shrink = Envelope::new(T::UpdateControl.as_i64()).with_uid(1).with_kwarg("max", 0.5).with_kwarg("label", "x");
+    assert_eq!(refused(&mut s, shrink), "update_control: field \"value\" must be in 0..=0.5, found 1");
+    assert_eq!(s.controls().get(id).unwrap(), &before);
+    let set = |v: Value| Envelope::new(T::SetControl.as_i64()).with_kwarg("control_id", id).with_kwarg("value", v);
+    assert_eq!(refused(&mut s, set(Value::from(11.0))), "set_control: field \"value\" must be in 0..=10, found 11");
+    assert_eq!(
+        refused(&mut s, Envelope::new(T::SetControl.as_i64()).with_kwarg("control_id", 77i64)),
+        "set_control: no control with control_id 77"
+    );
+    let knob = add_control(2, &[("kind", "knob".into()), ("label", "x".into())]);
+    assert!(refused(&mut s, knob).starts_with("add_control: field \"kind\" must be one of slider, number,"));
+    let long = add_control(2, &[("kind", "button".into()), ("label", "x".repeat(100_000).into())]);
+    assert_eq!(
+        refused(&mut s, long),
+        "add_control: field \"label\" must be a str of 1..=256 bytes, found 100000 bytes"
+    );
+    assert_eq!(s.controls().len(), 1);
+}
+
+#[test]
+fn controls_per_client_are_limited_and_linger_after_a_disconnect() {
+    let mut s = Scene::new(SceneConfig { max_controls_per_client: 3, ..SceneConfig::default() });
+    s.client_connected(C, "test", "x");
+    for uid in 1..=3 {
+        s.apply(C, &slider(uid)).unwrap();
+    }
+    assert_eq!(s.apply(C, &slider(4)).unwrap_err().code, "limit");
+    s.apply(C, &slider(3)).unwrap(); // replacing one is not a new one
+    let linger = std::time::Duration::from_secs(30);
+    let now = std::time::Instant::now();
+    assert_eq!(s.expire_controls(linger, now), None, "connected clients keep theirs");
+    s.client_disconnected(C);
+    let now = std::time::Instant::now();
+    assert!(s.expire_controls(linger, now).is_some(), "kept (greyed) for a while");
+    assert_eq!(s.controls().len(), 3);
+    assert_eq!(s.expire_controls(linger, now + linger), None);
+    assert!(s.controls().is_empty(), "gone after the linger time");
+}
+
+#[test]
+fn select_messages_address_nodes_and_carry_the_hit_point() {
+    let mut s = scene();
+    s.apply(C, &mesh(5, 1)).unwrap();
+    let id = s.node_by_remote(C, 5).unwrap().id;
+    let point = Value::from(vec![0.5f64, 1.0, 0.0]);
+    s.apply(0, &Envelope::new(T::Select.as_i64()).with_uid(5).with_kwarg("client_id", C).with_kwarg("point", point))
+        .unwrap();
+    assert_eq!((s.selected, s.selected_point), (Some(id), Some([0.5, 1.0, 0.0])));
+    s.apply(C, &Envelope::new(T::Select.as_i64())).unwrap();
+    assert_eq!((s.selected, s.selected_point), (None, None));
+    let err = s.apply(C, &Envelope::new(T::Select.as_i64()).with_kwarg("node_id", 999i64)).unwrap_err();
+    assert_eq!(err.message, "select: no node with node_id 999");
+}

@@ -192,7 +192,7 @@ impl ControlsPanel {
                 };
                 ui.horizontal(|ui| {
                     let text = self.editing.entry(id).or_insert_with(|| value.clone());
-                    let r = ui.add(egui::TextEdit::singleline(text).desired_width(160.0));
+                    let r = ui.add(egui::TextEdit::singleline(text).desired_width(200.0));
                     ui.label(c.label.as_str());
                     if r.lost_focus() {
                         let text = self.editing.remove(&id).unwrap_or_default();

@@ -285,3 +285,55 @@ fn ctrl_c_shuts_down_cleanly_with_clients_connected() {
     let status = p.interrupt();
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn rust_client_controls_events_select_and_camera() {
+    let p = Periscope::start("");
+    let mut owner = p.client("owner");
+    let mut other = p.client("other");
+    let speed = owner.add_control("slider", "Speed", vec![kw("min", 0.0), kw("max", 10.0), kw("value", 1.0)]).unwrap();
+    assert_eq!(speed.state.get("value").and_then(Value::as_f64), Some(1.0));
+    let mode = owner
+        .add_control("dropdown", "Mode", vec![kw("options", Value::Array(vec!["rgb".into(), "depth".into()]))])
+        .unwrap();
+
+    // Another client changes them as a person would; the owner hears it.
+    let state = other.set_control(speed.id, 4.0).unwrap();
+    assert_eq!(state.get("value").and_then(Value::as_f64), Some(4.0));
+    let e = owner.next_event(Duration::from_secs(10)).unwrap().expect("an event");
+    assert_eq!((e.kind.as_str(), e.get("uid").and_then(Value::as_i64)), ("control", Some(speed.uid)));
+    assert_eq!(e.get("value").and_then(Value::as_f64), Some(4.0));
+    assert_eq!(e.get("client_id").and_then(Value::as_i64), Some(other.client_id() as i64));
+    match other.set_control(mode.id, "hsv") {
+        Err(ClientError::Rejected { code, message, .. }) => {
+            assert_eq!(code, "bad_value");
+            assert_eq!(message, r#"set_control: field "value" must be one of ["rgb", "depth"], found "hsv""#);
+        }
+        r => panic!("expected a refusal, got {r:?}"),
+    }
+    let listed = other.controls().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[1].get("value").and_then(Value::as_str), Some("rgb"), "a refused set changes nothing");
+
+    // Selection and camera events for a subscriber.
+    let dots = owner.spheres(NdArray::from_f32(vec![1, 3], vec![0.0; 3]), vec![]).unwrap();
+    owner.subscribe(true, true).unwrap();
+    owner.query().unwrap();
+    let first = owner.next_event(Duration::from_secs(10)).unwrap().expect("the current camera");
+    assert_eq!(first.kind, "camera");
+    owner.select(Some(dots)).unwrap();
+    owner.set_camera(Some([0.0, 2.0, 6.0]), Some([0.0, 0.0, 0.0]), Some(50.0)).unwrap();
+    let mut kinds = Vec::new();
+    while kinds.len() < 2 {
+        let e = owner.next_event(Duration::from_secs(10)).unwrap().expect("select and camera events");
+        if e.kind == "select" {
+            assert_eq!(e.get("uid").and_then(Value::as_i64), Some(dots));
+        } else {
+            let cam = e.get("camera").expect("camera fields");
+            assert!((cam.get("fov_y").and_then(Value::as_f64).unwrap() - 50.0).abs() < 1e-3);
+        }
+        kinds.push(e.kind);
+    }
+    kinds.sort();
+    assert_eq!(kinds, ["camera", "select"]);
+}

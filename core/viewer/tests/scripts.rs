@@ -343,3 +343,35 @@ fn unknown_chain_entry_is_a_clear_startup_error() {
         "{err}"
     );
 }
+
+fn gain_script(version: i64) -> String {
+    format!(
+        "let gain = add_slider(\"Gain\", 0.0, 1.0, 0.5);\n\
+         fn process_message(type, uid, args, kwargs, client) {{\n\
+           if type == 10020 {{ send(client, #{{type: 10021, gain: gain.value, version: {version}}}); }}\n\
+         }}\n"
+    )
+}
+
+#[test]
+fn script_controls_keep_their_value_across_a_hot_reload() {
+    let dir = test_dir();
+    write(&dir, "gain.rhai", &gain_script(1));
+    let p = Periscope::start_in(dir, AFTER, false);
+    let mut v = p.client("controls");
+    let controls = v.controls().unwrap();
+    let [gain] = &controls[..] else { panic!("{controls:?}") };
+    assert_eq!(gain.get("folder").and_then(Value::as_str), Some("gain.rhai"));
+    let id = gain.get("id").and_then(Value::as_i64).unwrap() as u64;
+    v.set_control(id, 0.8).unwrap();
+    let gain_of = |v: &mut Viewer| {
+        v.send_message(10_020, None, vec![], vec![]).unwrap();
+        let r = reply_of(v, 10_021);
+        (field(&r, "version").as_i64().unwrap(), field(&r, "gain").as_f64().unwrap())
+    };
+    assert_eq!(gain_of(&mut v), (1, 0.8), "the script reads the value the client set");
+    write(p.dir(), "gain.rhai", &gain_script(2));
+    eventually(&mut v, "version 2", |v| gain_of(v).0 == 2);
+    assert_eq!(gain_of(&mut v), (2, 0.8), "the reloaded script finds its control with the value kept");
+    assert_eq!(v.controls().unwrap().len(), 1, "not added twice");
+}

@@ -345,13 +345,19 @@ impl Chain {
             }
             let files = list_scripts(dir, pattern);
             let before = entry.slots.len();
+            let mut removed = Vec::new();
             entry.slots.retain(|s| {
                 let keep = s.stage.path().is_some_and(|p| files.iter().any(|f| f == p));
                 if !keep {
                     tracing::info!(script = s.stage.name(), "script removed");
+                    removed.push(s.stage.name().to_owned());
                 }
                 keep
             });
+            // A deleted script's controls (its folder in the viewer's section) go with it.
+            for name in removed {
+                scene.remove_controls_in(crate::script::api::SCRIPT_CLIENT, &name);
+            }
             changed |= entry.slots.len() != before;
             for file in files {
                 match entry.slots.iter_mut().find(|s| s.stage.path() == Some(file.as_path())) {

@@ -619,6 +619,20 @@ impl Scene {
         }
     }
 
+    /// Removes `client`'s controls in `folder` (a script's, when the script
+    /// file is deleted); returns how many.
+    pub fn remove_controls_in(&mut self, client: ClientId, folder: &str) -> usize {
+        let ids: Vec<ControlId> =
+            self.controls.iter().filter(|c| c.client == client && c.folder == folder).map(|c| c.id).collect();
+        for id in &ids {
+            self.controls.remove(*id);
+        }
+        if !ids.is_empty() {
+            self.touch();
+        }
+        ids.len()
+    }
+
     /// Removes the controls of clients that disconnected `linger` or longer
     /// ago (their session is over; a client that resumes in time keeps them).
     /// Returns how long until the next one is due, if any are waiting.

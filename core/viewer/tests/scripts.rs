@@ -374,4 +374,6 @@ fn script_controls_keep_their_value_across_a_hot_reload() {
     eventually(&mut v, "version 2", |v| gain_of(v).0 == 2);
     assert_eq!(gain_of(&mut v), (2, 0.8), "the reloaded script finds its control with the value kept");
     assert_eq!(v.controls().unwrap().len(), 1, "not added twice");
+    std::fs::remove_file(p.dir().join("scripts/gain.rhai")).unwrap();
+    eventually(&mut v, "the deleted script's control to go", |v| v.controls().unwrap().is_empty());
 }

@@ -49,8 +49,10 @@ def scaled(cam, scale):
     return out
 
 
-def render(cam):
-    """Color (H, W, 3) float in [0, 1] and depth (H, W) normalised to [0, 1]."""
+def render(cam, metric=False):
+    """Color (H, W, 3) float in [0, 1] and depth (H, W) normalised to [0, 1]
+    for showing; with ``metric=True`` the depth is z along the camera's viewing
+    axis in world units (inf where only sky is seen), for compositing."""
     o, d = camera.rays(cam)
     h, w = d.shape[:2]
     o, d = o.reshape(-1, 3), d.reshape(-1, 3)
@@ -78,7 +80,11 @@ def render(cam):
     lit = color * (0.25 + 0.75 * np.clip(normal @ LIGHT, 0, 1))[:, None]
     sky = np.array([0.55, 0.7, 0.9], np.float32) * (0.6 + 0.4 * d[:, 1:2].clip(0, 1))
     rgb = np.where(np.isfinite(t_best)[:, None], lit, sky)
-    depth = np.where(np.isfinite(t_best), 1.0 - np.clip(t_best / 12.0, 0, 1), 0.0)
+    if metric:
+        forward = np.asarray(cam["camera_to_world"], np.float32)[:3, 2]
+        depth = t_best * (d @ forward)
+    else:
+        depth = np.where(np.isfinite(t_best), 1.0 - np.clip(t_best / 12.0, 0, 1), 0.0)
     return rgb.reshape(h, w, 3), depth.reshape(h, w).astype(np.float32)
 
 

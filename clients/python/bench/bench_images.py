@@ -112,6 +112,24 @@ def round_trip(rv, image, n=60):
     return statistics.median(times), times[int(len(times) * 0.99) - 1]
 
 
+def round_trip_viewport(rv, image, depth, n=60):
+    """The same for the main view: camera of the view -> image with depth drawn into it (ms)."""
+    times = []
+    for _ in range(n):
+        before = sum(v["decoded"] for v in rv.images_state()["viewport"])
+        t0 = time.perf_counter()
+        rv.require_camera_from_remote(False, target="viewport")
+        rv.require_camera_from_remote(True, target="viewport")
+        info = rv.read(timeout=5, new=True)
+        assert info["status"] == 1 and info["new"], "no camera from the viewer"
+        rv.send_viewport(image, depth=depth, camera=info["camera"])
+        while sum(v["decoded"] for v in rv.images_state()["viewport"]) <= before:
+            pass
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.99) - 1]
+
+
 def _decoded_camera(rv):
     c = [c for c in rv.images_state()["clients"] if c["client_id"] == rv.client_id]
     w = window(rv)
@@ -139,6 +157,9 @@ def main():
                     rows.append((f"{w}x{h} {fmt}", sent, decoded, size * sent / 1e6))
             small = np.zeros((64, 64, 3), np.uint8)
             med, p99 = round_trip(rv, small)
+            big = np.zeros((512, 512, 3), np.uint8)
+            med512, p99_512 = round_trip(rv, big)
+            view = round_trip_viewport(rv, big, np.full((512, 512), 5.0, np.float32))
     finally:
         proc.terminate()
         proc.wait()
@@ -147,6 +168,8 @@ def main():
     for name, sent, decoded, mbs in rows:
         print(f"{name:<16} {sent:>8.0f} {decoded:>8.0f} {mbs:>8.0f} {mbs / base:>10.3f}")
     print(f"camera -> image round trip (64x64 raw): median {med:.2f} ms, p99 {p99:.2f} ms")
+    print(f"camera -> image round trip (512x512 raw): median {med512:.2f} ms, p99 {p99_512:.2f} ms")
+    print(f"main view camera -> 512x512 image + depth drawn in: median {view[0]:.2f} ms, p99 {view[1]:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -98,16 +98,31 @@ class RemoteRenderer:
     def _request(self, uid: Optional[int] = None, kind: int = Message.QUERY, **kwargs: Any) -> dict[str, Any]:
         raise NotImplementedError
 
-    def require_camera_from_remote(self, enabled: bool = True) -> None:
+    _camera_target: str = "windows"
+
+    def require_camera_from_remote(self, enabled: bool = True, target: Optional[str] = None) -> None:
         """Asks the viewer to send its camera now and whenever the user moves it
-        (``enabled=False`` stops it). Cheap to call every frame: it is sent once
-        per connection, and again after a reconnect."""
+        (``enabled=False`` stops it). ``target="windows"`` (the default): the
+        camera of this client's image windows (:meth:`send_images`);
+        ``target="viewport"``: the main 3D view's camera, for images sent with
+        :meth:`send_viewport`. Cheap to call every frame: it is sent once per
+        connection (or change), and again after a reconnect.
+
+        While the person drags, the camera asks for a smaller image (its
+        ``width``/``height`` and intrinsics scaled, ``moving: True``) so that
+        the renderer keeps up; when the camera stops, a full-size one follows.
+        A renderer that ignores the hint still works (images are scaled to fit)."""
         enabled = bool(enabled)
+        if target is not None and target not in ("windows", "viewport"):
+            raise ValueError(f"target must be 'windows' or 'viewport', got {target!r}")
         with self._cond:
-            changed = self._want_camera != enabled or not self._camera_sent
+            new_target = target if target is not None else self._camera_target
+            changed = self._want_camera != enabled or not self._camera_sent or new_target != self._camera_target
             self._want_camera = enabled
+            self._camera_target = new_target
         if changed and self.connected:
-            if self._send(Message.REQUIRE_CAMERA, None, [], {"enabled": enabled}) is not None:
+            kwargs = {"enabled": enabled, "target": new_target}
+            if self._send(Message.REQUIRE_CAMERA, None, [], kwargs) is not None:
                 with self._cond:
                     self._camera_sent = True
 
@@ -171,6 +186,52 @@ class RemoteRenderer:
             kwargs["camera_seq"] = int(seq)
         return self._send(Message.IMAGES, None, [], kwargs) is not None
 
+    def send_viewport(self, image: Image, depth: Optional[npt.ArrayLike] = None,
+                      camera: Optional[Mapping[str, Any]] = None, format: str = "raw", quality: int = 90) -> bool:
+        """Draws ``image`` into the viewer's main 3D view, composited with the
+        local scene by ``depth``.
+
+        ``image`` is as for :meth:`send_images` (an (H, W, 3|4) or (H, W) array,
+        uint8 or float in [0, 1], or JPEG/PNG ``bytes``). ``depth`` is an (H, W)
+        float array: z along the camera's viewing axis in world units (OpenCV
+        convention, what a pinhole renderer's depth buffer holds after
+        linearising); 0, inf, NaN or negative mean nothing there. Without depth
+        the image is a background under the local scene. ``camera`` is the camera
+        dict the image was rendered from (default: the last one :meth:`read`
+        returned; ask for the main view's with
+        ``require_camera_from_remote(True, target="viewport")``). When the view
+        has moved since, the viewer reprojects the image until the next one.
+
+        Returns True when sent, False when dropped because no viewer is connected.
+        """
+        if isinstance(image, (bytes, bytearray, memoryview)):
+            data: Any = bytes(image)
+            if not (data.startswith(_JPEG) or data.startswith(_PNG)):
+                raise ValueError("image: bytes must be a JPEG or PNG file")
+        elif format == "raw":
+            data = _to_uint8(image)
+        else:
+            data = encode_image(image, format, quality)
+        kwargs: dict[str, Any] = {"image": data}
+        if depth is not None:
+            d = np.asarray(depth)
+            if d.dtype != np.float32:
+                d = d.astype(np.float32)
+            kwargs["depth"] = np.ascontiguousarray(d)
+        if camera is None:
+            with self._cond:
+                camera = self._camera
+        if camera is not None:
+            keys = ("width", "height", "fx", "fy", "cx", "cy", "world_to_camera")
+            kwargs["camera"] = {k: camera[k] for k in keys if k in camera}
+            if camera.get("seq") is not None:
+                kwargs["camera_seq"] = int(camera["seq"])
+        return self._send(Message.VIEWPORT_IMAGE, None, [], kwargs) is not None
+
+    def clear_viewport(self) -> bool:
+        """Removes this client's image from the main view."""
+        return self._send(Message.CLEAR_VIEWPORT, None, [], {}) is not None
+
     def read_remote(self, client_id: Optional[int] = None) -> bool:
         """Makes the viewer read images again after a ``single`` one (its "Read
         remote" button), for one renderer client or all."""
@@ -181,6 +242,7 @@ class RemoteRenderer:
         """The viewer's image windows and renderer clients:
         ``{"windows": [{client_id, index, width, height, format, received, decoded,
         dropped, errors, last_seq, fps, latency_ms, camera_rtt_ms}], "clients": [{client_id, name,
-        require_camera, reading, paused, width, height, camera_seq}]}``."""
+        require_camera, reading, paused, width, height, camera_seq, target, scale}],
+        "viewport": [{client_id, width, height, depth, decoded, errors, fps}]}``."""
         msg = self._request(None, Message.QUERY_IMAGES)
-        return {"windows": msg["windows"], "clients": msg["clients"]}
+        return {"windows": msg["windows"], "clients": msg["clients"], "viewport": msg.get("viewport", [])}

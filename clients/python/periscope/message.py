@@ -52,6 +52,8 @@ class Message(enum.IntEnum):
     SELECT = 325
     SUBSCRIBE = 326
     EVENT = 327
+    VIEWPORT_IMAGE = 328
+    CLEAR_VIEWPORT = 329
     ERROR = 400
     WARNING = 401
     HELLO = 500

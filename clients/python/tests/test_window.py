@@ -280,3 +280,48 @@ def test_interactive_example_shows_the_controls_panel():
         xvfb.terminate()
         xvfb.wait()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_composite_example_draws_the_remote_render_into_the_view():
+    """examples/python/composite.py in the real window: the ray-traced spheres
+    (with depth) in the 3D view, the streamed ring composited with them."""
+    import sys
+
+    n = random.randint(1000, 1300)
+    display = f":{n}"
+    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                            stderr=subprocess.DEVNULL)
+    home = pathlib.Path(tempfile.mkdtemp(prefix="periscope-composite-"))
+    cfg = home / "config.toml"
+    cfg.write_text('[viewer]\ntitle = "Periscope composite"\n')
+    proc = example = None
+    try:
+        proc, port = open_window(n, cfg)
+        env = dict(os.environ, PERISCOPE_PORT=str(port))
+        example = subprocess.Popen([sys.executable, str(REPO / "examples/python/composite.py"), "--scale", "0.35"],
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        shot = REPO / "target" / "screenshots" / "composite.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        with RemoteViewer("127.0.0.1", port, client_name="observer") as v:
+            deadline = time.monotonic() + 90
+            while not [x for x in v.images_state()["viewport"] if x["depth"] and x["decoded"] >= 3]:
+                assert example.poll() is None, example.stderr.read().decode()
+                assert time.monotonic() < deadline, f"no composited images: {v.images_state()}"
+                time.sleep(0.3)
+            time.sleep(1.0)
+            screenshot(display, shot)
+        rgb = rgb_of(shot).astype(int)
+        blue = ((rgb[..., 2] > 150) & (rgb[..., 0] < 90)).sum()
+        green = ((rgb[..., 1] > 140) & (rgb[..., 0] < 110) & (rgb[..., 2] < 140)).sum()
+        assert blue > 200 and green > 200, f"the ray-traced blue sphere and the green ring: see {shot}"
+    finally:
+        for p in (example, proc):
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGINT)
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        xvfb.terminate()
+        xvfb.wait()
+        shutil.rmtree(home, ignore_errors=True)

@@ -22,6 +22,6 @@ pub use decode::{DecodeError, DecodeLimits, decode_value, decode_value_with_span
 pub use encode::{encode_value, encode_value_into};
 pub use envelope::{Envelope, EnvelopeError, Hello, RawFrame};
 pub use reply::{ClientSummary, NodeSummary, Reply, SceneState};
-pub use request::{MAX_SCREENSHOT_SIDE, OrbitView, Request, RequestError, Screenshot, ViewPose};
+pub use request::{CameraTarget, MAX_SCREENSHOT_SIDE, OrbitView, Request, RequestError, Screenshot, ViewPose};
 pub use types::{Direction, MessageType, PROTOCOL_NAME, PROTOCOL_VERSION, Traits, traits_of};
 pub use value::Value;

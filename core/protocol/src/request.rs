@@ -28,6 +28,8 @@ pub enum Request {
     Images,
     RequireCamera {
         enabled: bool,
+        /// Whose camera: the client's image windows (default) or the main view.
+        target: CameraTarget,
     },
     ReadRemote {
         /// Only this client's windows (default: every window).
@@ -42,6 +44,10 @@ pub enum Request {
     SetCamera(Box<ViewPose>),
     /// The main view's camera, answered by `view_camera`.
     QueryCamera,
+    /// An image for the main view (decoded by the image decoder thread).
+    ViewportImage,
+    /// Remove the sender's image from the main view.
+    ClearViewport,
     /// Which events the sender wants besides its own controls' (`None`: unchanged).
     Subscribe {
         select: Option<bool>,
@@ -49,6 +55,16 @@ pub enum Request {
     },
     /// A type `>= 10000`: passes the chain with its raw args and kwargs.
     Custom(i64),
+}
+
+/// Which camera a renderer asks for with `require_camera`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CameraTarget {
+    /// The camera of the client's image windows.
+    #[default]
+    Windows,
+    /// The main 3D view's camera (images go back with `viewport_image`).
+    Viewport,
 }
 
 /// Where the main view looks from, in world coordinates.
@@ -238,10 +254,20 @@ impl Request {
                 camera: f.camera()?,
             })),
             T::Images => Request::Images,
+            T::ViewportImage => Request::ViewportImage,
+            T::ClearViewport => Request::ClearViewport,
             T::RequireCamera => {
                 // `enabled` as a kwarg or the first positional argument; absent means true.
                 let v = env.kwarg("enabled").or(env.args.first());
-                Request::RequireCamera { enabled: f.bool("enabled", v)?.unwrap_or(true) }
+                let target = match f.get("target") {
+                    None => CameraTarget::Windows,
+                    Some(t) => match t.as_str() {
+                        Some("windows") => CameraTarget::Windows,
+                        Some("viewport") => CameraTarget::Viewport,
+                        _ => return Err(f.error("target", "\"windows\" or \"viewport\"", describe(t))),
+                    },
+                };
+                Request::RequireCamera { enabled: f.bool("enabled", v)?.unwrap_or(true), target }
             }
             T::ReadRemote => {
                 let id = f.int("client_id")?;
@@ -287,6 +313,8 @@ impl Request {
             Request::SetCamera(_) => MessageType::SetCamera,
             Request::QueryCamera => MessageType::QueryCamera,
             Request::Subscribe { .. } => MessageType::Subscribe,
+            Request::ClearViewport => MessageType::ClearViewport,
+            Request::ViewportImage => MessageType::ViewportImage,
             Request::Custom(_) => MessageType::UserMessage,
         }
     }
@@ -303,8 +331,8 @@ mod tests {
     #[test]
     fn require_camera_has_one_rule() {
         let t = MessageType::RequireCamera.as_i64();
-        let on = Ok(Some(Request::RequireCamera { enabled: true }));
-        let off = Ok(Some(Request::RequireCamera { enabled: false }));
+        let on = Ok(Some(Request::RequireCamera { enabled: true, target: CameraTarget::Windows }));
+        let off = Ok(Some(Request::RequireCamera { enabled: false, target: CameraTarget::Windows }));
         assert_eq!(decode(Envelope::new(t)), on);
         assert_eq!(decode(Envelope::new(t).with_kwarg("enabled", Value::Nil)), on);
         assert_eq!(decode(Envelope::new(t).with_kwarg("enabled", false)), off);
@@ -312,6 +340,15 @@ mod tests {
         assert_eq!(
             decode(Envelope::new(t).with_kwarg("enabled", "yes")),
             Err("require_camera: field \"enabled\" must be a bool, found str".into())
+        );
+        let viewport = Envelope::new(t).with_kwarg("target", "viewport");
+        assert_eq!(
+            decode(viewport),
+            Ok(Some(Request::RequireCamera { enabled: true, target: CameraTarget::Viewport }))
+        );
+        assert_eq!(
+            decode(Envelope::new(t).with_kwarg("target", "window")),
+            Err("require_camera: field \"target\" must be \"windows\" or \"viewport\", found str".into())
         );
     }
 

@@ -196,6 +196,11 @@ message_types! {
     Subscribe = 326, "subscribe", Traits::to_viewer();
     /// Viewer -> client: something happened (`event`: `control`, `select` or `camera`).
     Event = 327, "event", Traits::to_client();
+    /// Client -> viewer: a remote-rendered image (and optional depth) drawn into
+    /// the main 3D view, composited with the local scene by depth.
+    ViewportImage = 328, "viewport_image", Traits { newest_wins: true, ..Traits::to_viewer() };
+    /// Client -> viewer: remove this client's image from the main view.
+    ClearViewport = 329, "clear_viewport", Traits::to_viewer();
     /// Viewer -> client: a message was refused.
     Error = 400, "error", Traits::to_client();
     /// Viewer -> client: a message was accepted with a remark (e.g. an unknown kwarg).

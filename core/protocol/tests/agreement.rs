@@ -120,6 +120,13 @@ fn example(t: MessageType) -> Value {
         T::RemoveControl => env(t).with_uid(1),
         T::SetControl => env(t).with_kwarg("control_id", 1i64).with_kwarg("value", 2.5),
         T::Select => env(t).with_uid(2).with_kwarg("point", Value::Array(vec![Value::from(0.5); 3])),
+        T::ViewportImage => env(t)
+            .with_kwarg(
+                "image",
+                Value::NdArray(NdArray::from_le_bytes(DType::U8, vec![1, 1, 3], &[255, 0, 0]).expect("3 bytes")),
+            )
+            .with_kwarg("depth", Value::NdArray(NdArray::from_f32(vec![1, 1], vec![5.0]))),
+        T::ClearViewport => env(t),
         T::Subscribe => env(t).with_kwarg("select", true).with_kwarg("camera", false),
         T::ControlState => return reply(t, vec![("control", Value::map([("id", Value::Int(1))]))]),
         T::Controls => return reply(t, vec![("controls", Value::Array(vec![]))]),

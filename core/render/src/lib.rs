@@ -6,6 +6,7 @@
 //! [`Renderer::prepare`] only when a node's data or shown frame changed, and
 //! freed when the node is deleted.
 
+mod background;
 mod camera;
 pub mod extract;
 mod gpu;
@@ -13,6 +14,7 @@ mod primitives;
 mod renderer;
 mod target;
 
+pub use background::Background;
 pub use camera::{Camera, world_to_display};
 pub use gpu::{Gpu, Offscreen};
 pub use renderer::{FrameStats, RenderOptions, Renderer};

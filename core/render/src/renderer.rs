@@ -183,6 +183,8 @@ pub struct Renderer {
     scene_instance: u64,
     options: RenderOptions,
     stats: FrameStats,
+    /// Remote-rendered images drawn into the view (`background.rs`).
+    backgrounds: crate::background::Backgrounds,
 }
 
 /// The ground grid: a line list in display space.
@@ -378,6 +380,7 @@ impl Renderer {
             scene_instance: 0,
             options,
             stats: FrameStats::default(),
+            backgrounds: crate::background::Backgrounds::new(device),
         }
     }
 
@@ -563,6 +566,12 @@ impl Renderer {
         self.queue.write_buffer(&self.globals, 0, bytemuck::bytes_of(&globals));
     }
 
+    /// Sets the remote-rendered images drawn into the view, composited by
+    /// depth; images already uploaded (the same `Arc`) are kept.
+    pub fn set_backgrounds(&mut self, list: &[std::sync::Arc<crate::Background>]) {
+        self.backgrounds.set(&self.device, &self.queue, list);
+    }
+
     /// Draws the prepared scene from `camera` into `target` and submits it.
     pub fn render(&mut self, target: &RenderTarget, camera: &Camera) {
         let _span = tracing::trace_span!("render").entered();
@@ -570,6 +579,10 @@ impl Renderer {
             self.update_grid();
         }
         self.write_globals(target, camera);
+        if !self.backgrounds.is_empty() {
+            let aspect = target.width as f32 / target.height as f32;
+            self.backgrounds.prepare(&self.queue, camera.projection(aspect) * camera.view());
+        }
         let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("scene") });
         let mut stats = FrameStats::default();
         {
@@ -585,6 +598,7 @@ impl Renderer {
                 },
             };
             let mut pass = begin_pass(&mut enc, "scene", color, &target.depth_view);
+            stats.draw_calls += self.backgrounds.draw(&mut pass);
             pass.set_bind_group(0, &self.globals_bind_group, &[]);
             if self.options.grid
                 && let Some(v) = &self.grid.vertices

@@ -314,3 +314,62 @@ fn translucent_nodes_blend_over_what_is_behind_them() {
     let c = off.render(&s, &front_camera(), W, H).unwrap().pixel(W / 2, H / 2);
     assert!(c[0] < 40 && c[1] > 150, "opaque green in front: {c:?}");
 }
+
+/// A green sphere at distance `d` from the front camera (on its axis).
+fn green_sphere_at(d: f32) -> Envelope {
+    // front_camera looks down -z from (0, 0, 3).
+    Envelope::new(T::Spheres.as_i64())
+        .with_uid(1)
+        .with_arg(arr(&[1, 3], vec![0.0, 0.0, 3.0 - d]))
+        .with_kwarg("radius", 0.4f64)
+        .with_kwarg("color", Value::from(vec![0.0f64, 1.0, 0.0, 1.0]))
+}
+
+#[test]
+fn a_remote_image_with_depth_is_composited_with_local_nodes() {
+    use std::sync::Arc;
+    let Some(mut off) = offscreen() else { return };
+    let cam = front_camera();
+    // A red remote image with depth 5 everywhere, rendered from the same camera.
+    let red = |depth: Option<f32>| {
+        let rgba = [220u8, 30, 30, 255].repeat((W * H) as usize);
+        Arc::new(periscope_render::Background::from_camera(&cam, W, H, rgba, depth.map(|d| vec![d; (W * H) as usize])))
+    };
+    let is_red = |p: [u8; 4]| p[0] > 150 && p[1] < 80 && p[2] < 80;
+    let is_green = |p: [u8; 4]| p[1] > 120 && p[0] < 80;
+    let centre = |img: &Image| img.pixel(W / 2, H / 2);
+
+    off.renderer.set_backgrounds(&[red(Some(5.0))]);
+    let mut s = scene();
+    add(&mut s, green_sphere_at(3.0));
+    let img = off.render(&s, &cam, W, H).unwrap();
+    save(&img, "composite-in-front");
+    assert!(is_green(centre(&img)), "a sphere at depth 3 is in front of the image at 5: {:?}", centre(&img));
+    assert!(is_red(img.pixel(4, 4)), "the image fills the rest: {:?}", img.pixel(4, 4));
+
+    let mut s = scene();
+    add(&mut s, green_sphere_at(8.0));
+    let img = off.render(&s, &cam, W, H).unwrap();
+    save(&img, "composite-behind");
+    assert!(is_red(centre(&img)), "a sphere at depth 8 is hidden by the image at 5: {:?}", centre(&img));
+
+    // Without depth the image is a background: the sphere is always in front.
+    off.renderer.set_backgrounds(&[red(None)]);
+    let img = off.render(&s, &cam, W, H).unwrap();
+    save(&img, "composite-no-depth");
+    assert!(is_green(centre(&img)), "without depth the sphere is in front: {:?}", centre(&img));
+    assert!(is_red(img.pixel(4, 4)));
+
+    // Empty depth (inf, 0) is background too; a moved view still shows the image.
+    off.renderer.set_backgrounds(&[red(Some(f32::INFINITY))]);
+    let img = off.render(&s, &cam, W, H).unwrap();
+    assert!(is_green(centre(&img)), "inf depth is empty: {:?}", centre(&img));
+    off.renderer.set_backgrounds(&[red(Some(5.0))]);
+    let moved = Camera { yaw: 0.15, ..cam };
+    let img = off.render(&scene(), &moved, W, H).unwrap();
+    save(&img, "composite-moved");
+    let red_pixels = img.rgba.chunks_exact(4).filter(|p| is_red([p[0], p[1], p[2], p[3]])).count();
+    assert!(red_pixels > (W * H) as usize * 3 / 4, "the image is reprojected, not lost: {red_pixels}");
+    off.renderer.set_backgrounds(&[]);
+    assert_eq!(coverage(&off.render(&scene(), &cam, W, H).unwrap()), 0, "cleared");
+}

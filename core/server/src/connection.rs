@@ -351,7 +351,7 @@ const URGENT_POLL_MAX: Duration = Duration::from_millis(4);
 impl Urgency {
     fn note(&mut self, request: Option<&Request>) {
         match request {
-            Some(Request::RequireCamera { enabled }) => self.camera = *enabled,
+            Some(Request::RequireCamera { enabled, .. }) => self.camera = *enabled,
             Some(Request::Subscribe { .. } | Request::Scene(MessageType::AddControl)) => {
                 self.events = true;
                 self.answer_due = Some(Instant::now() + ANSWER_WINDOW);

@@ -357,6 +357,11 @@ impl ViewerApp {
                     egui::CollapsingHeader::new("Controls").default_open(true).show(ui, |ui| {
                         self.controls.show(ui, &mut self.rt);
                     });
+                    if self.rt.images.windows.values().any(|w| w.docked) {
+                        egui::CollapsingHeader::new("Images").default_open(true).show(ui, |ui| {
+                            crate::images::window::show_docked(ui, &mut self.rt.images);
+                        });
+                    }
                     egui::CollapsingHeader::new("Server").default_open(true).show(ui, |ui| {
                         panels::server_panel(ui, &mut self.rt, self.listen);
                     });
@@ -508,6 +513,12 @@ impl Shooter for WindowShooter<'_> {
 
     fn camera(&self) -> Camera {
         self.viewport.as_deref().map_or_else(Camera::default, |vp| vp.camera)
+    }
+
+    fn set_backgrounds(&mut self, list: &[std::sync::Arc<periscope_render::Background>]) {
+        if let Some(vp) = self.viewport.as_deref_mut() {
+            vp.set_backgrounds(list);
+        }
     }
 
     fn set_camera(&mut self, camera: Camera) {

@@ -191,6 +191,7 @@ impl crate::runtime::Shooter for NoScreenshots {
     fn view_size(&self) -> (u32, u32) {
         (1, 1)
     }
+    fn set_backgrounds(&mut self, _: &[Arc<periscope_render::Background>]) {}
 }
 
 #[test]
@@ -331,4 +332,40 @@ fn selecting_in_the_tree_is_a_select_message_subscribers_hear() {
     step_until(&mut f.harness, "no selection", |a| a.rt.scene.selected.is_none());
     let e = f.client.next_event(Duration::from_secs(10)).unwrap().expect("a second select event");
     assert_eq!(e.get("node_id"), Some(&Value::Nil));
+}
+
+#[test]
+fn image_windows_open_side_by_side_and_dock_into_the_panel() {
+    let mut f = fixture();
+    let img = |w: usize| Value::NdArray(NdArray::from_f32(vec![90, w, 3], vec![0.5; 90 * w * 3]));
+    let two = vec![("images".into(), Value::Array(vec![img(160), img(120)]))];
+    f.client.send_message(306, None, vec![], two).unwrap();
+    step_until(&mut f.harness, "two images", |a| a.rt.images.windows.values().filter(|w| w.decoded == 1).count() == 2);
+    f.harness.run_steps(3);
+    let title = |i: usize| format!("kittest #1 · image {i}");
+    let (a, b) = (f.harness.get_by_label(&title(0)).rect(), f.harness.get_by_label(&title(1)).rect());
+    let overlap = a.intersect(b);
+    assert!(!overlap.is_positive() || overlap.area() < 0.05 * a.area(), "tiled, not piled: {a:?} {b:?}");
+
+    // Dock the second image: it moves into the side panel's "Images" section.
+    let docks: Vec<_> = f.harness.query_all_by_label("Dock").collect();
+    assert_eq!(docks.len(), 2);
+    docks[1].click();
+    f.harness.run_steps(3);
+    assert!(f.harness.state().rt.images.windows.values().filter(|w| w.docked).count() == 1);
+    f.harness.get_by_label("Images");
+    f.harness.get_by_label("Undock");
+}
+
+#[test]
+fn tiles_fill_the_area_in_a_grid_keeping_the_aspect_ratio() {
+    use crate::images::window::tile;
+    use eframe::egui::{Rect, pos2, vec2};
+    let area = Rect::from_min_size(pos2(0.0, 0.0), vec2(1000.0, 600.0));
+    let (p0, s0) = tile(area, 2, 0, vec2(640.0, 480.0));
+    let (p1, _) = tile(area, 2, 1, vec2(640.0, 480.0));
+    assert!(p1.x >= p0.x + s0.x, "side by side: {p0:?} {s0:?} {p1:?}");
+    assert!(((s0.x / (s0.y - 28.0)) - 640.0 / 480.0).abs() < 0.01, "aspect kept: {s0:?}");
+    let (p3, _) = tile(area, 4, 3, vec2(100.0, 100.0));
+    assert!(p3.y > 250.0, "a second row for four tiles: {p3:?}");
 }

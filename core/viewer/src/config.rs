@@ -20,6 +20,25 @@ pub struct Config {
     pub plugins: PluginsConfig,
     pub smpl: SmplSection,
     pub recording: RecordingSection,
+    pub images: ImagesSection,
+}
+
+/// `[images]`: remote-rendered images.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImagesSection {
+    /// While the person moves the camera, renderers are asked for smaller
+    /// images (camera `width`/`height`, `moving: true`) so that they keep about
+    /// this many frames per second; one full-size camera follows when it stops.
+    pub target_fps: f32,
+    /// The smallest fraction of the full size asked for while moving.
+    pub min_scale: f32,
+}
+
+impl Default for ImagesSection {
+    fn default() -> Self {
+        Self { target_fps: 30.0, min_scale: 0.25 }
+    }
 }
 
 /// `[recording]`

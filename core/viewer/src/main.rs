@@ -126,10 +126,17 @@ fn run_headless(
     let size = (viewer.screenshot_width, viewer.screenshot_height);
     let mut replay_done = false;
     let budget = Duration::from_millis(viewer.drain_budget_ms);
+    let mut wait = Duration::from_millis(100);
     while !shutdown.load(Ordering::SeqCst) {
-        // Idle: wait for a message (up to 100 ms, so Ctrl-C and replays are seen).
+        // Idle: wait for a message (up to 100 ms, so Ctrl-C and replays are seen),
+        // or less when something is due (a decoded image, a throttled camera).
         let mut shooter = OffscreenShooter { renderer: &mut renderer, size };
-        rt.step(replay.as_mut(), Duration::from_millis(100), budget, &mut shooter);
+        let step = rt.step(replay.as_mut(), wait, budget, &mut shooter);
+        wait = if step.more_queued {
+            Duration::ZERO
+        } else {
+            step.again_in.map_or(Duration::from_millis(100), |a| a.min(Duration::from_millis(100)))
+        };
         if let Some(r) = replay.as_ref()
             && r.finished()
             && !replay_done
@@ -224,6 +231,8 @@ fn main() -> anyhow::Result<()> {
 
     let mut rt = Runtime::new(scene, chain, Arc::clone(&queue), server.handle());
     rt.images.z_up = config.viewer.z_up;
+    rt.images.target_fps = config.images.target_fps;
+    rt.images.min_scale = config.images.min_scale;
     rt.export_dir = config.viewer.export_dir.clone();
     let record_to = cli.record.clone().or_else(|| {
         let p = &config.recording.path;

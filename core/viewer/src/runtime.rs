@@ -104,6 +104,8 @@ pub struct Runtime {
     /// The main view's camera (and size) last announced, and when.
     camera_sent: Option<(Camera, (u32, u32))>,
     camera_sent_at: Option<Instant>,
+    /// `images.viewport_version` the shooter last got.
+    backgrounds_seen: u64,
 }
 
 /// The events a client asked for besides its own controls'.
@@ -137,6 +139,8 @@ pub trait Shooter {
     fn set_camera(&mut self, camera: Camera);
     /// The main view's size in pixels, for the camera's intrinsics.
     fn view_size(&self) -> (u32, u32);
+    /// Remote-rendered images to draw into the main view (composited by depth).
+    fn set_backgrounds(&mut self, list: &[Arc<periscope_render::Background>]);
 }
 
 /// The main view's camera as a `view_camera` answer: the fields of the image
@@ -184,6 +188,10 @@ impl Shooter for OffscreenShooter<'_> {
     fn view_size(&self) -> (u32, u32) {
         self.size
     }
+
+    fn set_backgrounds(&mut self, list: &[Arc<periscope_render::Background>]) {
+        self.renderer.set_backgrounds(list);
+    }
 }
 
 /// What one [`Runtime::step`] did.
@@ -229,6 +237,7 @@ impl Runtime {
             selection_sent: (None, None),
             camera_sent: None,
             camera_sent_at: None,
+            backgrounds_seen: 0,
         };
         // Scripts were loaded before the log existed: show their errors now.
         for e in &load_errors {
@@ -424,8 +433,13 @@ impl Runtime {
         if let Some(again) = self.scene.expire_controls(linger, Instant::now()) {
             step.again(again);
         }
+        self.images.set_view(shooter.camera(), shooter.view_size());
         if let Some(again) = self.poll_images() {
             step.again(again);
+        }
+        if self.images.viewport_version != self.backgrounds_seen {
+            self.backgrounds_seen = self.images.viewport_version;
+            shooter.set_backgrounds(&self.images.backgrounds());
         }
         step.more_queued = !self.queue.is_empty();
         step
@@ -645,7 +659,12 @@ impl Runtime {
                     self.subscribers.remove(&client.id());
                 }
             }
-            Request::Images | Request::RequireCamera { .. } | Request::ReadRemote { .. } | Request::QueryImages => {
+            Request::Images
+            | Request::ViewportImage
+            | Request::ClearViewport
+            | Request::RequireCamera { .. }
+            | Request::ReadRemote { .. }
+            | Request::QueryImages => {
                 let (id, name) = (client.id(), client.name());
                 self.images.handle(id, name, envelope, request, coalesced, received, &self.out)?;
             }

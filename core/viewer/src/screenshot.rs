@@ -107,11 +107,18 @@ pub struct HeadlessRenderer {
     state: Option<Result<Offscreen, String>>,
     /// The kept camera (`None` until data is framed or a camera is set).
     pub camera: Option<Camera>,
+    /// Remote-rendered images drawn into the view.
+    backgrounds: Vec<std::sync::Arc<periscope_render::Background>>,
 }
 
 impl HeadlessRenderer {
     pub fn new(options: RenderOptions) -> Self {
-        Self { options, state: None, camera: None }
+        Self { options, state: None, camera: None, backgrounds: Vec::new() }
+    }
+
+    /// Remote-rendered images drawn into every later render.
+    pub fn set_backgrounds(&mut self, list: &[std::sync::Arc<periscope_render::Background>]) {
+        self.backgrounds = list.to_vec();
     }
 
     /// Renders `scene`. The camera is `camera` if given (and kept), else the kept
@@ -136,6 +143,7 @@ impl HeadlessRenderer {
         let off = off.as_mut().map_err(|e| format!("offscreen rendering unavailable: {e}"))?;
         // Prepare first so the camera can frame the scene's current bounds.
         off.renderer.prepare(scene);
+        off.renderer.set_backgrounds(&self.backgrounds);
         if camera.is_some() {
             self.camera = camera;
         } else if fit || self.camera.is_none() {

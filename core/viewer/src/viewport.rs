@@ -64,6 +64,12 @@ impl Viewport {
         self.fitted = true;
     }
 
+    /// Remote-rendered images drawn into the view from the next frame on.
+    pub fn set_backgrounds(&mut self, list: &[std::sync::Arc<periscope_render::Background>]) {
+        self.renderer.set_backgrounds(list);
+        self.last = None;
+    }
+
     /// The size of the last render in pixels.
     pub fn last_size(&self) -> Option<(u32, u32)> {
         self.last.as_ref().map(|(_, [w, h], _)| (*w, *h))

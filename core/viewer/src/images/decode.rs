@@ -48,7 +48,95 @@ impl Format {
     }
 }
 
-/// One image of an `images` message.
+/// The key index of a client's image for the main view (`viewport_image`).
+pub const VIEWPORT_INDEX: usize = usize::MAX;
+
+/// The camera a main-view image was rendered from: the fields of the camera
+/// message the viewer sent (docs/protocol.md, "Camera") it needs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceCamera {
+    pub width: f32,
+    pub height: f32,
+    pub fx: f32,
+    pub fy: f32,
+    pub cx: f32,
+    pub cy: f32,
+    /// World -> OpenCV camera axes.
+    pub world_to_camera: glam::Mat4,
+}
+
+impl SourceCamera {
+    /// Reads a camera dict; errors name the missing or bad field.
+    pub fn parse(v: &Value) -> Result<Self, String> {
+        if !matches!(v, Value::Map(_)) {
+            return Err(format!("camera must be the camera dict the viewer sent, got {}", v.type_name()));
+        }
+        let num = |key: &str| -> Result<f32, String> {
+            let x = v.get(key).ok_or_else(|| format!("camera: field \"{key}\" is missing"))?;
+            x.as_f64()
+                .filter(|f| f.is_finite())
+                .map(|f| f as f32)
+                .ok_or_else(|| format!("camera: field \"{key}\" must be a finite number, found {}", x.type_name()))
+        };
+        let m = v.get("world_to_camera").ok_or("camera: field \"world_to_camera\" is missing")?;
+        let flat: Vec<f32> = match m {
+            Value::NdArray(a) if a.len() == 16 => a.to_f32().to_vec(),
+            Value::Array(rows) => rows
+                .iter()
+                .flat_map(|r| match r {
+                    Value::Array(xs) => xs.iter().map(Value::as_f64).collect::<Vec<_>>(),
+                    other => vec![other.as_f64()],
+                })
+                .map(|x| x.map(|f| f as f32))
+                .collect::<Option<Vec<f32>>>()
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        let cols: [f32; 16] =
+            flat.try_into().map_err(|_| "camera: field \"world_to_camera\" must be a 4x4 matrix".to_owned())?;
+        let world_to_camera = glam::Mat4::from_cols_array(&cols).transpose(); // sent row-major
+        let cam = Self {
+            width: num("width")?,
+            height: num("height")?,
+            fx: num("fx")?,
+            fy: num("fy")?,
+            cx: num("cx")?,
+            cy: num("cy")?,
+            world_to_camera,
+        };
+        if cam.width < 1.0 || cam.height < 1.0 || cam.fx <= 0.0 || cam.fy <= 0.0 {
+            return Err("camera: width, height, fx and fy must be positive".into());
+        }
+        if world_to_camera.determinant().abs() < 1e-12 || !world_to_camera.is_finite() {
+            return Err("camera: field \"world_to_camera\" must be an invertible matrix".into());
+        }
+        Ok(cam)
+    }
+}
+
+impl From<&super::CameraModel> for SourceCamera {
+    fn from(m: &super::CameraModel) -> Self {
+        Self {
+            width: m.width as f32,
+            height: m.height as f32,
+            fx: m.fx,
+            fy: m.fy,
+            cx: m.cx,
+            cy: m.cy,
+            world_to_camera: m.world_to_camera,
+        }
+    }
+}
+
+/// What a main-view image carries besides its pixels.
+#[derive(Clone, Debug)]
+pub struct ViewportExtra {
+    /// (H, W) float depth (z along the viewing axis), if sent.
+    pub depth: Option<NdArray>,
+    pub camera: SourceCamera,
+}
+
+/// One image of an `images` message (or a `viewport_image`).
 #[derive(Clone, Debug)]
 pub struct Incoming {
     pub key: ImageKey,
@@ -58,6 +146,8 @@ pub struct Incoming {
     /// The camera message (`seq`) the renderer says it rendered from, for round-trip latency.
     pub camera_seq: Option<u64>,
     pub received: Instant,
+    /// Set for a main-view image.
+    pub viewport: Option<Box<ViewportExtra>>,
 }
 
 impl Incoming {
@@ -68,6 +158,9 @@ impl Incoming {
         }
     }
 }
+
+/// A main-view image's depth (one float per pixel, shared) and camera.
+pub type DecodedViewport = (Option<Arc<Vec<f32>>>, SourceCamera);
 
 /// A decoded image, ready for a texture.
 #[derive(Clone, Debug)]
@@ -83,6 +176,8 @@ pub struct Decoded {
     pub format: &'static str,
     /// Milliseconds spent decoding (shown in the window).
     pub decode_ms: f32,
+    /// A main-view image's depth (one float per pixel) and camera.
+    pub viewport: Option<Box<DecodedViewport>>,
 }
 
 /// Checks the shape of a raw image array; returns (height, width, channels).
@@ -123,30 +218,77 @@ pub fn parse(client: u64, env: &Envelope, received: Instant) -> Result<Vec<Incom
         .into_iter()
         .enumerate()
         .map(|(index, v)| {
-            let payload = match v {
-                Value::NdArray(a) => {
-                    raw_shape(a).map_err(|e| format!("image {index}: {e}"))?;
-                    Payload::Raw(a.clone())
-                }
-                Value::Bin(b) => encoded(b.clone(), None).map_err(|e| format!("image {index}: {e}"))?,
-                Value::Map(_) => {
-                    let data = match v.get("data") {
-                        Some(Value::Bin(b)) => b.clone(),
-                        _ => return Err(format!("image {index}: a map image needs \"data\" bytes")),
-                    };
-                    let format = v.get("format").and_then(Value::as_str);
-                    encoded(data, format).map_err(|e| format!("image {index}: {e}"))?
-                }
-                other => {
-                    return Err(format!(
-                        "image {index}: expected an array or JPEG/PNG bytes, got {}",
-                        other.type_name()
-                    ));
-                }
-            };
-            Ok(Incoming { key: (client, index), payload, seq: env.seq, camera_seq, received })
+            let payload = payload(v).map_err(|e| format!("image {index}: {e}"))?;
+            Ok(Incoming { key: (client, index), payload, seq: env.seq, camera_seq, received, viewport: None })
         })
         .collect()
+}
+
+/// One image: an array, JPEG/PNG bytes, or `{format, data}`.
+fn payload(v: &Value) -> Result<Payload, String> {
+    Ok(match v {
+        Value::NdArray(a) => {
+            raw_shape(a)?;
+            Payload::Raw(a.clone())
+        }
+        Value::Bin(b) => encoded(b.clone(), None)?,
+        Value::Map(_) => {
+            let data = match v.get("data") {
+                Some(Value::Bin(b)) => b.clone(),
+                _ => return Err("a map image needs \"data\" bytes".into()),
+            };
+            encoded(data, v.get("format").and_then(Value::as_str))?
+        }
+        other => return Err(format!("expected an array or JPEG/PNG bytes, got {}", other.type_name())),
+    })
+}
+
+/// Reads a `viewport_image`: kwarg `image` (or the first argument), optional
+/// `depth` ((H, W) float) and `camera` (the dict the viewer sent; `last` when
+/// absent). Errors name the field; a raw image's depth size is checked here,
+/// an encoded one's after decoding.
+pub fn parse_viewport(
+    client: u64,
+    env: &Envelope,
+    received: Instant,
+    last: Option<&SourceCamera>,
+) -> Result<Incoming, String> {
+    let v = env.kwarg("image").or(env.args.first()).ok_or("viewport_image needs the kwarg \"image\"")?;
+    let payload = payload(v).map_err(|e| format!("image: {e}"))?;
+    let depth = match env.kwarg("depth").filter(|d| !d.is_nil()) {
+        None => None,
+        Some(Value::NdArray(d)) => {
+            let (h, w) = match *d.shape() {
+                [h, w] | [h, w, 1] => (h, w),
+                _ => return Err(format!("depth must be (H, W), got shape {:?}", d.shape())),
+            };
+            if !matches!(d.data(), ArrayData::F32(_) | ArrayData::F64(_)) {
+                return Err(format!("depth must be float32 (or float64), got {}", d.dtype()));
+            }
+            if let Payload::Raw(a) = &payload
+                && (a.shape()[0], a.shape()[1]) != (h, w)
+            {
+                return Err(format!("depth is ({h}, {w}) but the image is ({}, {})", a.shape()[0], a.shape()[1]));
+            }
+            Some(d.clone())
+        }
+        Some(other) => return Err(format!("depth must be an (H, W) float32 array, got {}", other.type_name())),
+    };
+    let camera = match env.kwarg("camera").filter(|c| !c.is_nil()) {
+        Some(c) => SourceCamera::parse(c)?,
+        None => last.cloned().ok_or(
+            "camera: give the camera dict the image was rendered from (the viewer has sent this client none yet)",
+        )?,
+    };
+    let camera_seq = env.kwarg("camera_seq").and_then(Value::as_i64).and_then(|s| u64::try_from(s).ok());
+    Ok(Incoming {
+        key: (client, VIEWPORT_INDEX),
+        payload,
+        seq: env.seq,
+        camera_seq,
+        received,
+        viewport: Some(Box::new(ViewportExtra { depth, camera })),
+    })
 }
 
 fn encoded(bytes: Vec<u8>, declared: Option<&str>) -> Result<Payload, String> {
@@ -184,7 +326,26 @@ pub fn decode(img: &Incoming) -> Result<Decoded, String> {
             (rgba.width() as usize, rgba.height() as usize, rgba.into_raw())
         }
     };
+    let viewport = match &img.viewport {
+        None => None,
+        Some(extra) => {
+            let depth = match &extra.depth {
+                None => None,
+                Some(d) if (d.shape()[0], d.shape()[1]) != (height, width) => {
+                    return Err(format!(
+                        "depth is ({}, {}) but the image is ({height}, {width})",
+                        d.shape()[0],
+                        d.shape()[1]
+                    ));
+                }
+                // NaN and negative depths read as empty (the shader treats z <= 0 or NaN as nothing there).
+                Some(d) => Some(d.to_f32()),
+            };
+            Some(Box::new((depth, extra.camera.clone())))
+        }
+    };
     Ok(Decoded {
+        viewport,
         key: img.key,
         width,
         height,
@@ -231,6 +392,8 @@ struct Slots {
     input: BTreeMap<ImageKey, Incoming>,
     output: BTreeMap<ImageKey, Result<Decoded, (Incoming, String)>>,
     closed: bool,
+    /// The thread is decoding an image taken from `input`.
+    working: bool,
 }
 
 /// One background thread decoding images. Every queue in it holds at most one
@@ -265,6 +428,12 @@ impl Decoder {
         replaced
     }
 
+    /// Whether images are waiting, being decoded, or decoded and not taken.
+    pub fn busy(&self) -> bool {
+        let s = self.lock();
+        s.working || !s.input.is_empty() || !s.output.is_empty()
+    }
+
     /// Takes every image decoded since the last call (failures carry the image and the reason).
     pub fn take(&self) -> Vec<Result<Decoded, (Incoming, String)>> {
         std::mem::take(&mut self.lock().output).into_values().collect()
@@ -291,6 +460,7 @@ fn decode_loop(shared: &(Mutex<Slots>, Condvar), wake: &Mutex<Option<Wake>>) {
                     return;
                 }
                 if let Some((_, img)) = slots.input.pop_first() {
+                    slots.working = true;
                     break img;
                 }
                 slots = cvar.wait(slots).unwrap_or_else(|e| e.into_inner());
@@ -301,7 +471,11 @@ fn decode_loop(shared: &(Mutex<Slots>, Condvar), wake: &Mutex<Option<Wake>>) {
             Ok(d) => d.key,
             Err((i, _)) => i.key,
         };
-        lock.lock().unwrap_or_else(|e| e.into_inner()).output.insert(key, result);
+        {
+            let mut slots = lock.lock().unwrap_or_else(|e| e.into_inner());
+            slots.output.insert(key, result);
+            slots.working = false;
+        }
         if let Some(w) = wake.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
             w();
         }
@@ -397,6 +571,7 @@ mod tests {
             seq: Some(u64::from(v)),
             camera_seq: None,
             received: Instant::now(),
+            viewport: None,
         };
         let replaced = {
             let mut slots = d.lock();

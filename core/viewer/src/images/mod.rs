@@ -16,12 +16,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use periscope_dispatch::Outbox;
-use periscope_protocol::{Envelope, MessageType, Reply, Request, Value};
-use periscope_render::Camera;
+use periscope_protocol::{CameraTarget, Envelope, MessageType, Reply, Request, Value};
+use periscope_render::{Background, Camera, world_to_display};
 
 pub use camera::CameraModel;
 use decode::Decoder;
-pub use decode::{Decoded, ImageKey, Wake};
+pub use decode::{Decoded, ImageKey, SourceCamera, VIEWPORT_INDEX, Wake};
 
 /// The least time between two camera messages to one client (100 Hz).
 const CAMERA_INTERVAL: Duration = Duration::from_millis(10);
@@ -29,6 +29,16 @@ const CAMERA_INTERVAL: Duration = Duration::from_millis(10);
 const DEFAULT_SIZE: [u32; 2] = [640, 480];
 /// Camera send times kept for round-trip latency.
 const SENT_HISTORY: usize = 64;
+/// The camera counts as moving until it has been still this long; then one
+/// full-resolution camera follows.
+const SETTLE: Duration = Duration::from_millis(150);
+/// The render scale is adjusted at most this often while moving.
+const ADAPT_INTERVAL: Duration = Duration::from_millis(100);
+/// Smallest side of an adaptive camera, in pixels.
+const MIN_SIDE: f32 = 16.0;
+/// While the decoder works, the loop looks for its results this often (the
+/// window is also woken by the decoder; headless mode is not).
+const DECODE_POLL: Duration = Duration::from_millis(2);
 
 /// One image window's state.
 pub struct ImageWindow {
@@ -60,6 +70,8 @@ pub struct ImageWindow {
     /// The newest decoded image, not yet uploaded to a texture.
     pub pending: Option<Decoded>,
     pub texture: Option<eframe::egui::TextureHandle>,
+    /// Shown in the side panel instead of a floating window.
+    pub docked: bool,
 }
 
 impl ImageWindow {
@@ -82,6 +94,7 @@ impl ImageWindow {
             last_decoded_at: None,
             pending: None,
             texture: None,
+            docked: false,
         }
     }
 }
@@ -96,8 +109,19 @@ pub struct RendererClient {
     pub reading: bool,
     /// The user paused this renderer's images.
     pub paused: bool,
-    /// Drawable size of the client's first window: the size it should render at.
+    /// Drawable size of the client's first window (or of the main view): the size it should render at.
     pub size: [u32; 2],
+    /// Whose camera it gets: its windows' or the main view's.
+    pub target: CameraTarget,
+    /// Fraction of `size` asked for while the camera moves (adaptive resolution).
+    pub scale: f32,
+    /// When the camera last moved.
+    last_move: Option<Instant>,
+    scale_at: Option<Instant>,
+    /// The last camera sent said `moving: true`.
+    sent_moving: bool,
+    /// The last camera sent, for main-view images that do not say theirs.
+    pub last_source: Option<SourceCamera>,
     seq: u64,
     dirty: bool,
     last_sent: Option<Instant>,
@@ -113,12 +137,28 @@ impl RendererClient {
             reading: true,
             paused: false,
             size: DEFAULT_SIZE,
+            target: CameraTarget::Windows,
+            scale: 1.0,
+            last_move: None,
+            scale_at: None,
+            sent_moving: false,
+            last_source: None,
             seq: 0,
             dirty: false,
             last_sent: None,
             sent_at: VecDeque::new(),
         }
     }
+}
+
+/// A renderer's image in the main view.
+pub struct ViewportImage {
+    pub background: Arc<Background>,
+    pub decoded: u64,
+    pub errors: u64,
+    /// Decoded images per second (smoothed).
+    pub fps: f32,
+    last_decoded_at: Option<Instant>,
 }
 
 /// Every renderer's windows and cameras.
@@ -129,6 +169,17 @@ pub struct ImageHub {
     pub clients: BTreeMap<u64, RendererClient>,
     /// Camera matrices are in world coordinates: with z up, the display space is rotated.
     pub z_up: bool,
+    /// Images drawn into the main view, per renderer client.
+    pub viewport: BTreeMap<u64, ViewportImage>,
+    /// Bumped when `viewport` changes (the renderer uploads again).
+    pub viewport_version: u64,
+    /// The main view's camera and size (for renderers that asked for it).
+    view: (Camera, [u32; 2]),
+    /// Renderers are asked for smaller images while the camera moves so that
+    /// they keep about this many frames per second (`[images] target_fps`).
+    pub target_fps: f32,
+    /// The smallest fraction of the full size asked for (`[images] min_scale`).
+    pub min_scale: f32,
 }
 
 impl ImageHub {
@@ -140,6 +191,34 @@ impl ImageHub {
             windows: BTreeMap::new(),
             clients: BTreeMap::new(),
             z_up,
+            viewport: BTreeMap::new(),
+            viewport_version: 0,
+            view: (Camera::default(), DEFAULT_SIZE),
+            target_fps: 30.0,
+            min_scale: 0.25,
+        }
+    }
+
+    /// The images for the main view, in client order.
+    pub fn backgrounds(&self) -> Vec<Arc<Background>> {
+        self.viewport.values().map(|v| Arc::clone(&v.background)).collect()
+    }
+
+    /// Follows the main view's camera and size for renderers that draw into it.
+    pub fn set_view(&mut self, camera: Camera, size: (u32, u32)) {
+        let size = [size.0.max(1), size.1.max(1)];
+        self.view = (camera, size);
+        let now = Instant::now();
+        for c in self.clients.values_mut().filter(|c| c.target == CameraTarget::Viewport) {
+            if c.camera != camera {
+                c.camera = camera;
+                c.dirty = true;
+                c.last_move = Some(now);
+            }
+            if c.size != size {
+                c.size = size;
+                c.dirty = true;
+            }
         }
     }
 
@@ -167,9 +246,30 @@ impl ImageHub {
     ) -> Result<(), String> {
         match *request {
             Request::Images => self.images(client, name, env, coalesced, received),
-            Request::RequireCamera { enabled } => {
+            Request::ViewportImage => {
+                let last = self.client(client, name).last_source.clone();
+                let img = decode::parse_viewport(client, env, received, last.as_ref())
+                    .map_err(|e| format!("viewport_image: {e}"))?;
+                self.decoder.push(img);
+                Ok(())
+            }
+            Request::ClearViewport => {
+                if self.viewport.remove(&client).is_some() {
+                    self.viewport_version += 1;
+                }
+                Ok(())
+            }
+            Request::RequireCamera { enabled, target } => {
+                let view = self.view;
                 let c = self.client(client, name);
                 c.require_camera = enabled;
+                if c.target != target {
+                    c.target = target;
+                    c.last_source = None;
+                }
+                if target == CameraTarget::Viewport {
+                    (c.camera, c.size) = view;
+                }
                 if enabled {
                     // Answer the request right away, then on every change.
                     c.dirty = true;
@@ -235,6 +335,7 @@ impl ImageHub {
         {
             c.camera = camera;
             c.dirty = true;
+            c.last_move = Some(Instant::now());
         }
     }
 
@@ -248,10 +349,60 @@ impl ImageHub {
         }
     }
 
-    /// A renderer left: its windows close.
+    /// A renderer left: its windows close and its image leaves the main view.
     pub fn client_disconnected(&mut self, client: u64) {
         self.clients.remove(&client);
         self.windows.retain(|k, _| k.0 != client);
+        if self.viewport.remove(&client).is_some() {
+            self.viewport_version += 1;
+        }
+    }
+
+    /// A decoded main-view image: drawn with the camera it was rendered from
+    /// (intrinsics scaled when the image has another size than that camera).
+    fn viewport_image(&mut self, mut d: Decoded, now: Instant) {
+        let Some(extra) = d.viewport.take() else { return };
+        let (depth, cam) = *extra;
+        let (sx, sy) = (d.width as f32 / cam.width, d.height as f32 / cam.height);
+        let background = Arc::new(Background {
+            width: d.width as u32,
+            height: d.height as u32,
+            rgba: std::mem::take(&mut d.rgba),
+            depth,
+            fx: cam.fx * sx,
+            fy: cam.fy * sy,
+            cx: cam.cx * sx,
+            cy: cam.cy * sy,
+            camera_to_display: world_to_display(self.z_up) * cam.world_to_camera.inverse(),
+        });
+        let v = self.viewport.entry(d.key.0).or_insert_with(|| ViewportImage {
+            background: Arc::clone(&background),
+            decoded: 0,
+            errors: 0,
+            fps: 0.0,
+            last_decoded_at: None,
+        });
+        if let Some(prev) = v.last_decoded_at {
+            let dt = now.duration_since(prev).as_secs_f32().max(1e-4);
+            v.fps = if v.fps == 0.0 { 1.0 / dt } else { v.fps * 0.8 + 0.2 / dt };
+        }
+        v.last_decoded_at = Some(now);
+        v.decoded += 1;
+        v.background = background;
+        self.viewport_version += 1;
+    }
+
+    /// How many images per second `client` delivers now: its best window or
+    /// its main-view image, counting the time since the last one (a renderer
+    /// that stopped keeping up reads as slow at once). `None` before any image.
+    fn renderer_fps(&self, client: u64, now: Instant) -> Option<f32> {
+        let rate = |fps: f32, last: Option<Instant>| {
+            last.map(|t| fps.min(1.0 / now.duration_since(t).as_secs_f32().max(1e-3)))
+        };
+        let windows =
+            self.windows.values().filter(|w| w.key.0 == client).filter_map(|w| rate(w.fps, w.last_decoded_at));
+        let view = self.viewport.get(&client).and_then(|v| rate(v.fps, v.last_decoded_at));
+        windows.chain(view).reduce(f32::max)
     }
 
     /// Takes decoded images into their windows, reports decoding failures to
@@ -261,6 +412,7 @@ impl ImageHub {
         let now = Instant::now();
         for result in self.decoder.take() {
             match result {
+                Ok(d) if d.key.1 == VIEWPORT_INDEX => self.viewport_image(d, now),
                 Ok(d) => {
                     let Some(w) = self.windows.get_mut(&d.key) else { continue };
                     let smooth = |old: Option<f32>, new: f32| Some(old.map_or(new, |o| o * 0.8 + new * 0.2));
@@ -287,6 +439,16 @@ impl ImageHub {
                         w.dropped += 1;
                     }
                 }
+                Err((img, e)) if img.key.1 == VIEWPORT_INDEX => {
+                    // The view keeps the last good image.
+                    if let Some(v) = self.viewport.get_mut(&img.key.0) {
+                        v.errors += 1;
+                    }
+                    let (seq, kind) = (img.seq, MessageType::ViewportImage.as_i64());
+                    let message = format!("viewport_image: {e}");
+                    tracing::warn!(client = img.key.0, "{message}");
+                    out.send(img.key.0, Reply::error(seq, Some(kind), None, "bad_image", message));
+                }
                 Err((img, e)) => {
                     if let Some(w) = self.windows.get_mut(&img.key) {
                         w.errors += 1;
@@ -297,8 +459,20 @@ impl ImageHub {
                 }
             }
         }
-        let mut again: Option<Duration> = None;
+        let mut again: Option<Duration> = self.decoder.busy().then_some(DECODE_POLL);
+        let fps: BTreeMap<u64, Option<f32>> =
+            self.clients.keys().map(|id| (*id, self.renderer_fps(*id, now))).collect();
+        let (target_fps, min_scale) = (self.target_fps.max(1.0), self.min_scale.clamp(0.01, 1.0));
         for (id, c) in &mut self.clients {
+            let moving = c.last_move.is_some_and(|t| now.duration_since(t) < SETTLE);
+            if c.require_camera && moving {
+                // Look again when it settles, for the full-resolution camera.
+                let left = SETTLE - now.duration_since(c.last_move.expect("moving"));
+                again = Some(again.map_or(left, |a| a.min(left)));
+            }
+            if c.sent_moving && !moving {
+                c.dirty = true;
+            }
             if !(c.require_camera && c.dirty) {
                 continue;
             }
@@ -309,11 +483,41 @@ impl ImageHub {
                 again = Some(again.map_or(wait, |a| a.min(wait)));
                 continue;
             }
-            let model = CameraModel::new(&c.camera, self.z_up, c.size[0], c.size[1]);
+            // Adaptive resolution: while the camera moves, ask for an image
+            // small enough for the renderer to keep `target_fps`.
+            if moving
+                && c.scale_at.is_none_or(|t| now.duration_since(t) >= ADAPT_INTERVAL)
+                && let Some(Some(f)) = fps.get(id)
+            {
+                c.scale_at = Some(now);
+                if *f < target_fps * 0.9 {
+                    c.scale = (c.scale * (f / target_fps).sqrt().clamp(0.5, 0.95)).max(min_scale);
+                } else if *f > target_fps * 1.3 {
+                    c.scale = (c.scale * 1.1).min(1.0);
+                }
+            }
+            let scale = if moving { c.scale } else { 1.0 };
+            let side = |n: u32| ((n as f32 * scale).round().max(MIN_SIDE) as u32).min(n.max(1));
+            let model = CameraModel::new(&c.camera, self.z_up, side(c.size[0]), side(c.size[1]));
+            let mut reply = model.reply(c.seq + 1);
+            if let Reply::Other { fields, .. } = &mut reply {
+                fields.push(("moving".into(), Value::Bool(moving)));
+                fields.push(("full_width".into(), Value::from(u64::from(c.size[0]))));
+                fields.push(("full_height".into(), Value::from(u64::from(c.size[1]))));
+                fields.push((
+                    "target".into(),
+                    Value::from(match c.target {
+                        CameraTarget::Windows => "windows",
+                        CameraTarget::Viewport => "viewport",
+                    }),
+                ));
+            }
             // A full outbox (the renderer is not reading) keeps it dirty: the newest goes next time.
-            if out.send(*id, model.reply(c.seq + 1)) {
+            if out.send(*id, reply) {
                 c.seq += 1;
                 c.dirty = false;
+                c.sent_moving = moving;
+                c.last_source = Some(SourceCamera::from(&model));
                 c.last_sent = Some(now);
                 if c.sent_at.len() >= SENT_HISTORY {
                     c.sent_at.pop_front();
@@ -362,6 +566,14 @@ impl ImageHub {
                     ("width", Value::from(u64::from(c.size[0]))),
                     ("height", Value::from(u64::from(c.size[1]))),
                     ("camera_seq", Value::from(c.seq)),
+                    (
+                        "target",
+                        Value::from(match c.target {
+                            CameraTarget::Windows => "windows",
+                            CameraTarget::Viewport => "viewport",
+                        }),
+                    ),
+                    ("scale", Value::from(c.scale)),
                 ])
             })
             .collect();
@@ -371,6 +583,25 @@ impl ImageHub {
                 ("ref_seq".into(), ref_seq.map_or(Value::Nil, Value::from)),
                 ("windows".into(), Value::Array(windows)),
                 ("clients".into(), Value::Array(clients)),
+                (
+                    "viewport".into(),
+                    Value::Array(
+                        self.viewport
+                            .iter()
+                            .map(|(id, v)| {
+                                Value::map([
+                                    ("client_id", Value::from(*id)),
+                                    ("width", Value::from(u64::from(v.background.width))),
+                                    ("height", Value::from(u64::from(v.background.height))),
+                                    ("depth", Value::from(v.background.depth.is_some())),
+                                    ("decoded", Value::from(v.decoded)),
+                                    ("errors", Value::from(v.errors)),
+                                    ("fps", Value::from(v.fps)),
+                                ])
+                            })
+                            .collect(),
+                    ),
+                ),
             ],
         }
     }

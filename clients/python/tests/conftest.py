@@ -5,11 +5,23 @@ import pathlib
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[3]
 BIN = pathlib.Path(os.environ.get("PERISCOPE_BIN", REPO / "target" / "debug" / "periscope"))
+
+
+def wait_for(what, check, timeout=10):
+    """Polls `check` until it returns something truthy (returned), failing after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
 
 
 class Viewer:

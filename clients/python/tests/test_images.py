@@ -9,17 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import wait_for
 from periscope import Message, RemoteViewer, ViewerError, camera, encode_image
-
-
-def wait_for(what, check, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def windows(rv):

@@ -7,17 +7,8 @@ import time
 import numpy as np
 import pytest
 
+from conftest import wait_for
 from periscope import Message, RemoteSpheres, RemoteViewer, ViewerError
-
-
-def wait_for(what, check, timeout=10):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def decoded(v, client_id):

@@ -1,6 +1,7 @@
 """Opens the real window under a virtual X display (Xvfb, software Vulkan),
 streams data into it, takes a screenshot, and stops it with Ctrl-C."""
 
+import contextlib
 import os
 import pathlib
 import random
@@ -89,25 +90,67 @@ def red_pixels(path):
     return red_pixels_of(rgb_of(path))
 
 
-def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
-    n = random.randint(100, 400)
+class Session:
+    """A viewer window on its own Xvfb display (see window_session)."""
+
+    def __init__(self, display, port, proc, home):
+        self.display, self.port, self.proc, self.home = display, port, proc, home
+        self.others = []
+
+    def run(self, argv, **kwargs):
+        """Starts a helper process (an example program) stopped with the session."""
+        p = subprocess.Popen(argv, **kwargs)
+        self.others.append(p)
+        return p
+
+
+@contextlib.contextmanager
+def window_session(config, prefix, setup=None):
+    """Xvfb on a free-looking display, a temporary home with `config` (after
+    `setup(home)`), the viewer window on it; everything stopped afterwards."""
+    n = random.randint(100, 1300)
     display = f":{n}"
     xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
                             stderr=subprocess.DEVNULL)
-    home = pathlib.Path(tempfile.mkdtemp(prefix="periscope-window-"))
-    (home / "scripts").mkdir()
-    (home / "scripts" / "custom_viewer.rhai").write_text((REPO / "scripts/examples/custom_viewer.rhai").read_text())
-    (home / "scripts" / "broken.rhai").write_text("fn process_message(type, uid, args, kwargs, client) {\n  let = 1;\n}\n")
+    home = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
+    if setup is not None:
+        setup(home)
     cfg = home / "config.toml"
-    stats = BIN.parent / "libperiscope_stats.so"
-    bbox = BIN.parent / "libperiscope_bbox.so"  # the example plugin that creates geometry (ABI 2)
-    cfg.write_text('[viewer]\ntitle = "Periscope window test"\n'
-                   '[dispatch]\nchain = ["stats", "builtin", "bbox", "scripts/*.rhai"]\n'
-                   f'[plugins]\npaths = ["{stats}", "{bbox}"]\n'
-                   '[plugins.settings.bbox]\ncolor = [1.0, 0.85, 0.0]\n')
-    proc = None
+    cfg.write_text(config)
+    session = None
     try:
         proc, port = open_window(n, cfg)
+        session = Session(display, port, proc, home)
+        yield session
+    finally:
+        for p in (session.others + [session.proc]) if session else []:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        xvfb.terminate()
+        xvfb.wait()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
+    def setup(home):
+        (home / "scripts").mkdir()
+        (home / "scripts" / "custom_viewer.rhai").write_text(
+            (REPO / "scripts/examples/custom_viewer.rhai").read_text())
+        (home / "scripts" / "broken.rhai").write_text(
+            "fn process_message(type, uid, args, kwargs, client) {\n  let = 1;\n}\n")
+
+    stats = BIN.parent / "libperiscope_stats.so"
+    bbox = BIN.parent / "libperiscope_bbox.so"  # the example plugin that creates geometry (ABI 2)
+    config = ('[viewer]\ntitle = "Periscope window test"\n'
+              '[dispatch]\nchain = ["stats", "builtin", "bbox", "scripts/*.rhai"]\n'
+              f'[plugins]\npaths = ["{stats}", "{bbox}"]\n'
+              '[plugins.settings.bbox]\ncolor = [1.0, 0.85, 0.0]\n')
+    with window_session(config, "periscope-window-", setup) as w:
+        proc, display, port = w.proc, w.display, w.port
         started = time.monotonic()
         with RemoteViewer("127.0.0.1", port, client_name="window-test") as v:
             verts = np.random.default_rng(1).random((20, 30, 3))
@@ -164,37 +207,23 @@ def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
             assert idle < 0.15, f"idle viewer used {idle:.2f} CPU seconds in 3 s: {threads}"
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=20) == 0, "Ctrl-C must stop the viewer cleanly"
-    finally:
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-        xvfb.terminate()
-        xvfb.wait()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_image_windows_show_the_example_renderer():
     """The remote renderer example with --two: two image windows in the real window."""
     import sys
 
-    n = random.randint(401, 700)
-    display = f":{n}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stderr=subprocess.DEVNULL)
-    home = pathlib.Path(tempfile.mkdtemp(prefix="periscope-images-"))
-    cfg = home / "config.toml"
-    cfg.write_text('[viewer]\ntitle = "Periscope image windows"\n')
-    proc = renderer = None
-    try:
-        proc, port = open_window(n, cfg)
-        renderer = subprocess.Popen([sys.executable, str(REPO / "examples/python/image_renderer.py"), "--two",
-                                     "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    config = '[viewer]\ntitle = "Periscope image windows"\n'
+    with window_session(config, "periscope-images-") as w:
+        renderer = w.run([sys.executable, str(REPO / "examples/python/image_renderer.py"), "--two",
+                          "--port", str(w.port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         shot = REPO / "target" / "screenshots" / "image-windows.png"
         shot.parent.mkdir(parents=True, exist_ok=True)
-        with RemoteViewer("127.0.0.1", port, client_name="observer") as v:
+        with RemoteViewer("127.0.0.1", w.port, client_name="observer") as v:
             deadline = time.monotonic() + 60
             while True:
                 assert renderer.poll() is None, renderer.stderr.read().decode()
-                wins = [w for w in v.images_state()["windows"] if w["decoded"] >= 3]
+                wins = [x for x in v.images_state()["windows"] if x["decoded"] >= 3]
                 clients = v.images_state()["clients"]
                 if len(wins) == 2 and clients and clients[0]["camera_seq"] >= 1:
                     break
@@ -203,20 +232,7 @@ def test_image_windows_show_the_example_renderer():
             # The renderer renders at half the window's drawable size, which the camera reports.
             assert clients[0]["width"] > 200 and clients[0]["height"] > 150, clients
             time.sleep(1.0)
-            screenshot(display, shot)
-            assert int(subprocess.run(["convert", str(shot), "-format", "%k", "info:"], check=True,
-                                      capture_output=True, text=True).stdout) > 200, f"see {shot}"
-    finally:
-        for p in (renderer, proc):
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGINT)
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        xvfb.terminate()
-        xvfb.wait()
-        shutil.rmtree(home, ignore_errors=True)
+            assert screenshot(w.display, shot) > 200, f"see {shot}"
 
 
 def test_interactive_example_shows_the_controls_panel():
@@ -227,30 +243,20 @@ def test_interactive_example_shows_the_controls_panel():
 
     from periscope import Message
 
-    n = random.randint(701, 999)
-    display = f":{n}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stderr=subprocess.DEVNULL)
-    home = pathlib.Path(tempfile.mkdtemp(prefix="periscope-interactive-"))
-    cfg = home / "config.toml"
-    cfg.write_text('[viewer]\ntitle = "Periscope interactive"\n')
-    proc = example = None
-    try:
-        proc, port = open_window(n, cfg)
-        env = dict(os.environ, PERISCOPE_PORT=str(port))
-        example = subprocess.Popen([sys.executable, str(REPO / "examples/python/interactive.py")], env=env,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with window_session('[viewer]\ntitle = "Periscope interactive"\n', "periscope-interactive-") as w:
+        env = dict(os.environ, PERISCOPE_PORT=str(w.port))
+        example = w.run([sys.executable, str(REPO / "examples/python/interactive.py")], env=env,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         shot = REPO / "target" / "screenshots" / "interactive.png"
         shot.parent.mkdir(parents=True, exist_ok=True)
-        with RemoteViewer("127.0.0.1", port, client_name="observer") as v:
+        with RemoteViewer("127.0.0.1", w.port, client_name="observer") as v:
             deadline = time.monotonic() + 60
             while len(v.gui.list()) < 7 or not any(nd["name"] == "picked vertex" for nd in v.query()["nodes"]):
                 assert example.poll() is None, example.stderr.read().decode()
                 assert time.monotonic() < deadline, "the example did not set up its controls"
                 time.sleep(0.2)
             controls = {c["label"]: c for c in v.gui.list()}
-            nodes = {nd["name"]: nd for nd in v.query()["nodes"]}
-            surface = nodes["surface"]
+            surface = {nd["name"]: nd for nd in v.query()["nodes"]}["surface"]
             before = v.query_data(surface["uid"], "vertices", client_id=surface["client_id"])
             v.gui.set(controls["Frequency"]["id"], 4.5)
             v.gui.set(controls["Color map"]["id"], "magma")
@@ -267,19 +273,8 @@ def test_interactive_example_shows_the_controls_panel():
                 assert time.monotonic() < deadline, f"the example did not react: {label!r}, {marker}"
                 time.sleep(0.2)
             time.sleep(1.0)
-            screenshot(display, shot)
+            screenshot(w.display, shot)
             assert red_pixels(shot) > 20, f"the picked-vertex marker should be on screen: see {shot}"
-    finally:
-        for p in (example, proc):
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGINT)
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        xvfb.terminate()
-        xvfb.wait()
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def test_composite_example_draws_the_remote_render_into_the_view():
@@ -287,41 +282,21 @@ def test_composite_example_draws_the_remote_render_into_the_view():
     (with depth) in the 3D view, the streamed ring composited with them."""
     import sys
 
-    n = random.randint(1000, 1300)
-    display = f":{n}"
-    xvfb = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
-                            stderr=subprocess.DEVNULL)
-    home = pathlib.Path(tempfile.mkdtemp(prefix="periscope-composite-"))
-    cfg = home / "config.toml"
-    cfg.write_text('[viewer]\ntitle = "Periscope composite"\n')
-    proc = example = None
-    try:
-        proc, port = open_window(n, cfg)
-        env = dict(os.environ, PERISCOPE_PORT=str(port))
-        example = subprocess.Popen([sys.executable, str(REPO / "examples/python/composite.py"), "--scale", "0.35"],
-                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with window_session('[viewer]\ntitle = "Periscope composite"\n', "periscope-composite-") as w:
+        env = dict(os.environ, PERISCOPE_PORT=str(w.port))
+        example = w.run([sys.executable, str(REPO / "examples/python/composite.py"), "--scale", "0.35"],
+                        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         shot = REPO / "target" / "screenshots" / "composite.png"
         shot.parent.mkdir(parents=True, exist_ok=True)
-        with RemoteViewer("127.0.0.1", port, client_name="observer") as v:
+        with RemoteViewer("127.0.0.1", w.port, client_name="observer") as v:
             deadline = time.monotonic() + 90
             while not [x for x in v.images_state()["viewport"] if x["depth"] and x["decoded"] >= 3]:
                 assert example.poll() is None, example.stderr.read().decode()
                 assert time.monotonic() < deadline, f"no composited images: {v.images_state()}"
                 time.sleep(0.3)
             time.sleep(1.0)
-            screenshot(display, shot)
+            screenshot(w.display, shot)
         rgb = rgb_of(shot).astype(int)
         blue = ((rgb[..., 2] > 150) & (rgb[..., 0] < 90)).sum()
         green = ((rgb[..., 1] > 140) & (rgb[..., 0] < 110) & (rgb[..., 2] < 140)).sum()
         assert blue > 200 and green > 200, f"the ray-traced blue sphere and the green ring: see {shot}"
-    finally:
-        for p in (example, proc):
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGINT)
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        xvfb.terminate()
-        xvfb.wait()
-        shutil.rmtree(home, ignore_errors=True)

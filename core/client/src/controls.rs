@@ -50,25 +50,14 @@ impl Viewer {
     /// Waits for the answer (of type `answer`) to request `seq`; other
     /// messages are kept for [`Viewer::recv`].
     fn await_answer(&mut self, seq: u64, answer: MessageType) -> Result<Vec<(String, Value)>, ClientError> {
-        let deadline = Instant::now() + QUERY_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(ClientError::Timeout(QUERY_TIMEOUT));
-            }
-            match self.read_timeout(left)? {
-                Some(Reply::Other { kind, fields })
-                    if kind == answer.as_i64()
-                        && fields.iter().any(|(k, v)| k == "ref_seq" && v.as_i64() == i64::try_from(seq).ok()) =>
-                {
-                    return Ok(fields);
-                }
-                Some(Reply::Problem { warning: false, ref_seq: Some(r), code, message, .. }) if r == seq => {
-                    return Err(ClientError::Rejected { seq: Some(r), code, message });
-                }
-                Some(other) => self.stash(other),
-                None => {}
-            }
+        let cites = |fields: &[(String, Value)]| {
+            fields.iter().any(|(k, v)| k == "ref_seq" && v.as_i64() == i64::try_from(seq).ok())
+        };
+        let is_answer =
+            |r: &Reply| matches!(r, Reply::Other { kind, fields } if *kind == answer.as_i64() && cites(fields));
+        match self.await_reply(seq, QUERY_TIMEOUT, is_answer)? {
+            Reply::Other { fields, .. } => Ok(fields),
+            _ => unreachable!("await_reply returns what is_answer accepted"),
         }
     }
 

@@ -354,6 +354,21 @@ impl Viewer {
     }
 
     fn await_state(&mut self, seq: u64, timeout: Duration) -> Result<SceneState, ClientError> {
+        let is_answer = |r: &Reply| matches!(r, Reply::SceneState(s) if s.ref_seq == Some(seq));
+        match self.await_reply(seq, timeout, is_answer)? {
+            Reply::SceneState(s) => Ok(s),
+            _ => unreachable!("await_reply returns what is_answer accepted"),
+        }
+    }
+
+    /// Waits for the reply `is_answer` accepts, or the error citing `seq`;
+    /// other messages are kept for [`Viewer::recv`].
+    pub(crate) fn await_reply(
+        &mut self,
+        seq: u64,
+        timeout: Duration,
+        is_answer: impl Fn(&Reply) -> bool,
+    ) -> Result<Reply, ClientError> {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -361,7 +376,7 @@ impl Viewer {
                 return Err(ClientError::Timeout(timeout));
             }
             match self.read_timeout(left)? {
-                Some(Reply::SceneState(s)) if s.ref_seq == Some(seq) => return Ok(s),
+                Some(r) if is_answer(&r) => return Ok(r),
                 Some(Reply::Problem { warning: false, ref_seq: Some(r), code, message, .. }) if r == seq => {
                     return Err(ClientError::Rejected { seq: Some(r), code, message });
                 }

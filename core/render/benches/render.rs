@@ -131,6 +131,16 @@ fn main() {
     let t = measure(&mut off, &mut balls, &a, |_, _| {});
     rows.push(("100k instanced spheres", t, off.renderer.stats().triangles));
 
+    // A remote render composited into the view: 512x512 with depth, from the
+    // bench camera (the far grid and the depth grid), over the empty scene.
+    let cam = Camera { target: [0.0; 3], yaw: 0.6, pitch: 0.5, distance: 3.0, ..Camera::default() };
+    let rgba = [200u8, 120, 60, 255].repeat(512 * 512);
+    let bg = periscope_render::Background::from_camera(&cam, 512, 512, rgba, Some(vec![2.5; 512 * 512]));
+    off.renderer.set_backgrounds(&[std::sync::Arc::new(bg)]);
+    let t = measure(&mut off, &mut empty, &a, |_, _| {});
+    rows.push(("remote image 512x512 + depth in the view", t, off.renderer.stats().triangles));
+    off.renderer.set_backgrounds(&[]);
+
     let base = rows[0].1.as_secs_f64();
     println!("{:<46} {:>10} {:>9} {:>12}", "case", "ms/frame", "x base", "triangles");
     for (name, t, tris) in &rows {

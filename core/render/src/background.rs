@@ -10,7 +10,7 @@
 use glam::Mat4;
 
 use crate::camera::Camera;
-use crate::target::{COLOR_FORMAT, DEPTH_FORMAT, MSAA_SAMPLES};
+use crate::target::{COLOR_FORMAT, MSAA_SAMPLES};
 
 /// Grid cells across the larger side of the image for the far draw (the
 /// mapping is projective, so a coarse grid is exact).
@@ -142,37 +142,23 @@ impl Backgrounds {
             immediate_size: 0,
         });
         let pipeline = |label: &str, vs: &str, fs: &str| {
-            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-                label: Some(label),
-                layout: Some(&pipeline_layout),
-                vertex: wgpu::VertexState {
-                    module: &shader,
-                    entry_point: Some(vs),
-                    compilation_options: Default::default(),
+            crate::pipeline::build(
+                device,
+                &crate::pipeline::PipelineDesc {
+                    label,
+                    layout: &pipeline_layout,
+                    shader: &shader,
+                    vs,
+                    fs,
                     buffers: &[],
+                    topology: wgpu::PrimitiveTopology::TriangleList,
+                    cull: None,
+                    format: COLOR_FORMAT,
+                    samples: MSAA_SAMPLES,
+                    blend: None,
+                    depth_write: true,
                 },
-                primitive: wgpu::PrimitiveState::default(),
-                depth_stencil: Some(wgpu::DepthStencilState {
-                    format: DEPTH_FORMAT,
-                    depth_write_enabled: Some(true),
-                    depth_compare: Some(wgpu::CompareFunction::Less),
-                    stencil: Default::default(),
-                    bias: Default::default(),
-                }),
-                multisample: wgpu::MultisampleState { count: MSAA_SAMPLES, ..Default::default() },
-                fragment: Some(wgpu::FragmentState {
-                    module: &shader,
-                    entry_point: Some(fs),
-                    compilation_options: Default::default(),
-                    targets: &[Some(wgpu::ColorTargetState {
-                        format: COLOR_FORMAT,
-                        blend: None,
-                        write_mask: wgpu::ColorWrites::ALL,
-                    })],
-                }),
-                multiview_mask: None,
-                cache: None,
-            })
+            )
         };
         let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
             label: Some("periscope background"),

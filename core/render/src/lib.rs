@@ -10,6 +10,7 @@ mod background;
 mod camera;
 pub mod extract;
 mod gpu;
+mod pipeline;
 mod primitives;
 mod renderer;
 mod target;

@@ -11,7 +11,7 @@ use wgpu::util::DeviceExt as _;
 use crate::camera::{Camera, world_to_display};
 use crate::extract::{MeshVertex, SphereInstance, TubeInstance, extract, node_transform};
 use crate::primitives::{Shape, UnitVertex, icosphere, tube};
-use crate::target::{COLOR_FORMAT, DEPTH_FORMAT, ID_FORMAT, MSAA_SAMPLES, RenderTarget};
+use crate::target::{COLOR_FORMAT, ID_FORMAT, MSAA_SAMPLES, RenderTarget};
 
 /// How the scene looks; part of the viewer's configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -293,33 +293,23 @@ impl Renderer {
                 Pass::Pick => (ID_FORMAT, 1),
             };
             let blend = (pass == Pass::Blend).then_some(wgpu::BlendState::ALPHA_BLENDING);
-            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-                label: Some(label),
-                layout: Some(&layout),
-                vertex: wgpu::VertexState {
-                    module: &shader,
-                    entry_point: Some(vs),
-                    compilation_options: Default::default(),
+            crate::pipeline::build(
+                device,
+                &crate::pipeline::PipelineDesc {
+                    label,
+                    layout: &layout,
+                    shader: &shader,
+                    vs,
+                    fs,
                     buffers,
+                    topology,
+                    cull,
+                    format,
+                    samples,
+                    blend,
+                    depth_write: pass != Pass::Blend,
                 },
-                primitive: wgpu::PrimitiveState { topology, cull_mode: cull, ..Default::default() },
-                depth_stencil: Some(wgpu::DepthStencilState {
-                    format: DEPTH_FORMAT,
-                    depth_write_enabled: Some(pass != Pass::Blend),
-                    depth_compare: Some(wgpu::CompareFunction::Less),
-                    stencil: Default::default(),
-                    bias: Default::default(),
-                }),
-                multisample: wgpu::MultisampleState { count: samples, ..Default::default() },
-                fragment: Some(wgpu::FragmentState {
-                    module: &shader,
-                    entry_point: Some(fs),
-                    compilation_options: Default::default(),
-                    targets: &[Some(wgpu::ColorTargetState { format, blend, write_mask: wgpu::ColorWrites::ALL })],
-                }),
-                multiview_mask: None,
-                cache: None,
-            })
+            )
         };
         use wgpu::PrimitiveTopology::{LineList, TriangleList};
         let back = Some(wgpu::Face::Back);

@@ -18,7 +18,7 @@ const FAR_CELLS: u32 = 16;
 /// At most this many grid cells across the larger side for the depth draw;
 /// depth is still exact per pixel (the fragment shader reads it), the grid
 /// only decides where a moved view sees each part of the image.
-const DEPTH_CELLS: u32 = 256;
+const DEPTH_CELLS: u32 = 64;
 
 /// OpenGL eye axes -> OpenCV camera axes (flip y and z); its own inverse.
 const GL_TO_CV: Mat4 = Mat4::from_cols_array(&[1., 0., 0., 0., 0., -1., 0., 0., 0., 0., -1., 0., 0., 0., 0., 1.]);

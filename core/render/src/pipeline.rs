@@ -1,0 +1,54 @@
+//! The one place render pipelines are described: every pass draws into a
+//! color target with a `Less`-tested depth buffer.
+
+use crate::target::DEPTH_FORMAT;
+
+/// What differs between Periscope's pipelines.
+pub(crate) struct PipelineDesc<'a> {
+    pub label: &'a str,
+    pub layout: &'a wgpu::PipelineLayout,
+    pub shader: &'a wgpu::ShaderModule,
+    pub vs: &'a str,
+    pub fs: &'a str,
+    pub buffers: &'a [Option<wgpu::VertexBufferLayout<'a>>],
+    pub topology: wgpu::PrimitiveTopology,
+    pub cull: Option<wgpu::Face>,
+    pub format: wgpu::TextureFormat,
+    pub samples: u32,
+    pub blend: Option<wgpu::BlendState>,
+    pub depth_write: bool,
+}
+
+pub(crate) fn build(device: &wgpu::Device, d: &PipelineDesc<'_>) -> wgpu::RenderPipeline {
+    device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
+        label: Some(d.label),
+        layout: Some(d.layout),
+        vertex: wgpu::VertexState {
+            module: d.shader,
+            entry_point: Some(d.vs),
+            compilation_options: Default::default(),
+            buffers: d.buffers,
+        },
+        primitive: wgpu::PrimitiveState { topology: d.topology, cull_mode: d.cull, ..Default::default() },
+        depth_stencil: Some(wgpu::DepthStencilState {
+            format: DEPTH_FORMAT,
+            depth_write_enabled: Some(d.depth_write),
+            depth_compare: Some(wgpu::CompareFunction::Less),
+            stencil: Default::default(),
+            bias: Default::default(),
+        }),
+        multisample: wgpu::MultisampleState { count: d.samples, ..Default::default() },
+        fragment: Some(wgpu::FragmentState {
+            module: d.shader,
+            entry_point: Some(d.fs),
+            compilation_options: Default::default(),
+            targets: &[Some(wgpu::ColorTargetState {
+                format: d.format,
+                blend: d.blend,
+                write_mask: wgpu::ColorWrites::ALL,
+            })],
+        }),
+        multiview_mask: None,
+        cache: None,
+    })
+}

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Optional, TypeVar
 
 from .message import Message
+
+log = logging.getLogger("periscope")
 
 if TYPE_CHECKING:
     from .viewer import Msg, RemoteViewer
@@ -59,11 +62,13 @@ class Control:
     ``disabled`` and ``visible`` can be set too; :meth:`remove` deletes it.
     """
 
-    def __init__(self, gui: Gui, uid: int, kind: str, label: str, state: Msg) -> None:
+    def __init__(self, gui: Gui, uid: int, kind: str, label: str, state: Msg, spec: dict[str, Any]) -> None:
         self._gui = gui
         self.uid = uid
         self.kind = kind
         self._label = label
+        #: What add_control sent (kept current), to define it again in a restarted viewer.
+        self._spec = spec
         self._callbacks: list[Callable[[Event], object]] = []
         self._apply(state)
 
@@ -78,6 +83,7 @@ class Control:
         return f"Control({self.kind} {self._label!r} id={self.id} value={self._value!r})"
 
     def _update(self, **fields: Any) -> None:
+        self._spec.update({k: v for k, v in fields.items() if k != "value"})
         self._gui._viewer._send(Message.UPDATE_CONTROL, self.uid, [], fields)
 
     @property
@@ -173,9 +179,22 @@ class Gui:
         if folder is not None:
             kwargs["folder"] = folder
         state = self._viewer._request(uid, Message.ADD_CONTROL, **kwargs)["control"]
-        control = Control(self, uid, kind, label, state)
+        spec = {k: v for k, v in kwargs.items() if k != "value"}
+        control = Control(self, uid, kind, label, state, spec)
         self._controls[uid] = control
         return control
+
+    def _restore(self) -> None:
+        """Defines every control again, with its current value, in a viewer
+        that does not know this client (it restarted, or the session ended)."""
+        for uid, control in sorted(self._controls.items()):
+            kwargs = dict(control._spec)
+            if control._value is not None and control.kind != "button":
+                kwargs["value"] = control._value
+            try:
+                control._apply(self._viewer._request(uid, Message.ADD_CONTROL, **kwargs)["control"])
+            except (ConnectionError, TimeoutError, RuntimeError) as e:
+                log.warning("could not define control %r again: %s", control.label, e)
 
     def add_slider(self, label: str, min: float, max: float, step: Optional[float] = None,
                    value: Optional[float] = None, log: bool = False, disabled: bool = False,

@@ -306,6 +306,9 @@ class RemoteViewer(RemoteRenderer):
             self.require_camera_from_remote(True)
         if self._select_callbacks or self._camera_callbacks:
             self._subscribe()
+        if not self.resumed and self.gui._controls:
+            # A viewer that does not know us (it restarted): our controls again, with their values.
+            self.gui._restore()
 
     def _connect_loop(self) -> None:
         while True:

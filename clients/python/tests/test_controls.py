@@ -218,3 +218,33 @@ def test_controls_of_a_client_that_left_are_removed_after_the_linger_time(start_
         v.close()
         assert wait_for(lambda: [c["connected"] for c in watcher.gui.list()] == [False])
         assert wait_for(lambda: watcher.gui.list() == [], timeout=5)
+
+
+def test_controls_come_back_when_the_viewer_restarts(start_viewer):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    first = start_viewer(port=port)
+    v = RemoteViewer("127.0.0.1", port, verbose=False)
+    try:
+        gain = v.gui.add_slider("Gain", 0.0, 1.0, value=0.2)
+        mode = v.gui.add_dropdown("Mode", ["a", "b"], value="b")
+        mode.disabled = True
+        seen = []
+        gain.on_update(lambda e: seen.append(e.value))
+        first.stop()
+        assert wait_for(lambda: not v.connected)
+        start_viewer(port=port)
+        assert v.wait_connected(timeout=15)
+        with RemoteViewer("127.0.0.1", port) as other:
+            listed = wait_for(lambda: len(other.gui.list()) == 2) and other.gui.list()
+            by_label = {c["label"]: c for c in listed}
+            assert by_label["Gain"]["value"] == 0.2 and by_label["Mode"]["disabled"] is True
+            assert by_label["Mode"]["value"] == "b"
+            assert gain.id == by_label["Gain"]["id"], "the handle follows the new viewer's id"
+            other.gui.set(gain.id, 0.7)
+            assert wait_for(lambda: seen == [0.7])
+    finally:
+        v.close()

@@ -131,6 +131,28 @@ fn main() {
     let t = measure(&mut off, &mut balls, &a, |_, _| {});
     rows.push(("100k instanced spheres", t, off.renderer.stats().triangles));
 
+    // Many small nodes against one node with the same geometry (issue 16).
+    let mut many = scene_with(None);
+    for i in 0..5_000usize {
+        let (x, z) = ((i % 71) as f32 / 35.0 - 1.0, (i / 71) as f32 / 35.0 - 1.0);
+        let env = Envelope::new(T::Spheres.as_i64())
+            .with_uid(10 + i as i64)
+            .with_arg(Value::NdArray(NdArray::from_f32(vec![1, 3], vec![x, 0.0, z])))
+            .with_kwarg("radius", 0.01f64);
+        many.apply(1, &env).expect("a sphere node");
+    }
+    let t = measure(&mut off, &mut many, &a, |_, _| {});
+    rows.push(("5,000 sphere nodes, one sphere each", t, off.renderer.stats().triangles));
+    let pos: Vec<f32> =
+        (0..5_000usize).flat_map(|i| [(i % 71) as f32 / 35.0 - 1.0, 0.0, (i / 71) as f32 / 35.0 - 1.0]).collect();
+    let one = Envelope::new(T::Spheres.as_i64())
+        .with_uid(3)
+        .with_arg(Value::NdArray(NdArray::from_f32(vec![5_000, 3], pos)))
+        .with_kwarg("radius", 0.01f64);
+    let mut single = scene_with(Some(one));
+    let t = measure(&mut off, &mut single, &a, |_, _| {});
+    rows.push(("one node with the same 5,000 spheres", t, off.renderer.stats().triangles));
+
     // A remote render composited into the view: 512x512 with depth, from the
     // bench camera (the far grid and the depth grid), over the empty scene.
     let cam = Camera { target: [0.0; 3], yaw: 0.6, pitch: 0.5, distance: 3.0, ..Camera::default() };

@@ -369,3 +369,15 @@ fn tiles_fill_the_area_in_a_grid_keeping_the_aspect_ratio() {
     let (p3, _) = tile(area, 4, 3, vec2(100.0, 100.0));
     assert!(p3.y > 250.0, "a second row for four tiles: {p3:?}");
 }
+
+#[test]
+fn a_tree_of_thousands_of_nodes_lays_out_only_the_visible_rows() {
+    let mut f = fixture();
+    for i in 0..3_000 {
+        f.client.spheres(spheres(1), vec![("name".into(), Value::from(format!("n{i}")))]).unwrap();
+    }
+    step_until(&mut f.harness, "3,000 nodes", |a| a.rt.scene.nodes().count() == 3_000);
+    let rows = f.harness.query_all_by_label_contains("· kittest").count();
+    assert!(rows > 5 && rows < 100, "only a screenful of rows is laid out, not 3,000: {rows}");
+    f.harness.get_by_label("n0  · kittest");
+}

@@ -30,8 +30,11 @@ pub fn scene_tree(ui: &mut egui::Ui, rt: &mut Runtime) {
         ui.weak("No nodes yet. Connect a client, e.g.\nfrom periscope import RemoteViewer");
     }
     let mut edits = Vec::new();
-    egui::ScrollArea::vertical().id_salt("tree").max_height(ui.available_height() * 0.45).show(ui, |ui| {
-        for id in ids {
+    // Only the visible rows are laid out: thousands of nodes cost what a screenful does.
+    let row_height = ui.spacing().interact_size.y.max(ui.text_style_height(&egui::TextStyle::Body)) + 2.0;
+    let scroll = egui::ScrollArea::vertical().id_salt("tree").max_height(ui.available_height() * 0.45);
+    scroll.show_rows(ui, row_height, ids.len(), |ui, rows| {
+        for &id in &ids[rows] {
             let Some(node) = rt.scene.node(id) else { continue };
             let client = rt.scene.client(node.client).map(|c| c.name.clone()).unwrap_or_default();
             let (mut enabled, tag, label) = (node.enabled, kind_tag(node.kind), format!("{}  · {}", node.name, client));

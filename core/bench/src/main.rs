@@ -3,7 +3,9 @@
 //!
 //! 1. raw TCP loopback throughput (the baseline),
 //! 2. mesh ingest from the Rust client (6,890 vertices x 2,000 frames, chunked and frame by frame),
-//! 3. the same from the Python client (a subprocess, if `.venv` exists),
+//! 3. the same from the Python client (a subprocess, if `.venv` exists);
+//!    2b/3b: a 1,000-frame sequence sent 1, 10, 100 and 1,000 frames per message
+//!    (ratio to row 1b, writing the payload into fresh memory),
 //! 4. small messages per second from 1 and 16 clients, with the chain as `builtin`
 //!    only, plus a no-op script, plus a no-op plugin (per-stage overhead),
 //! 5. images per second (512x512, 1920x1080; raw and JPEG) and the camera round trip,
@@ -189,8 +191,11 @@ fn ingest(addr: SocketAddr, frames: usize, chunk: usize) -> anyhow::Result<f64> 
     Ok((frames * per * 4) as f64 / elapsed / 1e6)
 }
 
-/// 3. The same from the Python client, frame by frame.
-fn python_ingest(addr: SocketAddr, frames: usize) -> anyhow::Result<Option<f64>> {
+/// 3. The same from the Python client, `per` frames per message: the first
+/// message creates the mesh with `per` frames (`per == frames`: the whole
+/// sequence in one `RemoteMeshes(v, all_frames, faces)`, the most common call),
+/// the rest go with `add_frames`.
+fn python_ingest(addr: SocketAddr, frames: usize, per: usize) -> anyhow::Result<Option<f64>> {
     let py = repo().join(".venv/bin/python");
     if !py.exists() {
         return Ok(None);
@@ -199,8 +204,8 @@ fn python_ingest(addr: SocketAddr, frames: usize) -> anyhow::Result<Option<f64>>
         "import time, numpy as np\nfrom periscope import RemoteViewer, RemoteMeshes\n\
          v = np.random.default_rng(0).random(({frames}, {VERTICES}, 3), dtype=np.float32)\n\
          with RemoteViewer('127.0.0.1', {port}, client_name='bench-python') as r:\n\
-         \x20   t0 = time.perf_counter(); m = RemoteMeshes(r, v[0], np.array([[0, 1, 2]]))\n\
-         \x20   for f in v[1:]:\n\x20       m.add_frames(f)\n\
+         \x20   t0 = time.perf_counter(); m = RemoteMeshes(r, v[:{per}], np.array([[0, 1, 2]]))\n\
+         \x20   for i in range({per}, {frames}, {per}):\n\x20       m.add_frames(v[i:i + {per}] if {per} > 1 else v[i])\n\
          \x20   r.sync(); print(v.nbytes / (time.perf_counter() - t0) / 1e6); m.delete(); r.sync()\n",
         port = addr.port()
     );
@@ -365,9 +370,23 @@ fn main() -> anyhow::Result<()> {
     row(&format!("2. mesh ingest, Rust, {frames} frames in chunks of 100"), chunked, "MB/s", Some(chunked / base));
     let single = ingest(p.addr, frames, 1)?;
     row(&format!("2. mesh ingest, Rust, {frames} frames one by one"), single, "MB/s", Some(single / base));
-    match python_ingest(p.addr, frames)? {
+    match python_ingest(p.addr, frames, 1)? {
         Some(py) => row("3. mesh ingest, Python, frame by frame", py, "MB/s", Some(py / base)),
         None => row("3. mesh ingest, Python (no .venv: skipped)", 0.0, "MB/s", None),
+    }
+    // 2b/3b. Message size: a sequence of `seq` frames sent 1, 10, 100 or all
+    // frames per message (issue 16: bigger messages must not be slower).
+    let seq = frames / 2;
+    let sizes: Vec<usize> = [1, 10, 100, seq].into_iter().filter(|&n| n <= seq).collect();
+    for &per in &sizes {
+        let r = ingest(p.addr, seq, per)?;
+        row(&format!("2b. mesh ingest, Rust, {seq} frames, {per} per message"), r, "MB/s", Some(r / fresh));
+    }
+    for &per in &sizes {
+        if let Some(py) = python_ingest(p.addr, seq, per)? {
+            let name = format!("3b. mesh ingest, Python, {seq} frames, {per} per message");
+            row(&name, py, "MB/s", Some(py / fresh));
+        }
     }
     if let Some(rss) = p.peak_rss() {
         // The viewer held each ingested sequence (then deleted it); peak over one sequence's payload.

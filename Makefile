@@ -5,7 +5,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 CARGO   ?= cargo
 
-.PHONY: run test test-rust test-python lint venv clean wheel wheel-dev
+.PHONY: run test test-rust test-python lint venv clean wheel wheel-dev bench-gpu
 
 run:
 	$(CARGO) run --release --bin periscope
@@ -55,6 +55,13 @@ lint: $(VENV)/.installed
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(PY) -m mypy --config-file clients/python/pyproject.toml clients/python/periscope
+
+# The render benchmark on whatever adapter wgpu finds: run it on a machine with
+# a real GPU to record absolute figures in docs/benchmarks.md (on lavapipe only
+# the ratios to the empty scene mean anything).
+bench-gpu:
+	$(CARGO) build --release --workspace
+	$(CARGO) bench -p periscope-render --bench render -- --size 1920x1080 --frames 60
 
 clean:
 	rm -rf $(VENV) $(AITVENV) dist

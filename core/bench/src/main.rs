@@ -191,10 +191,10 @@ fn ingest(addr: SocketAddr, frames: usize, chunk: usize) -> anyhow::Result<f64> 
     Ok((frames * per * 4) as f64 / elapsed / 1e6)
 }
 
-/// 3. The same from the Python client, `per` frames per message: the first
-/// message creates the mesh with `per` frames (`per == frames`: the whole
-/// sequence in one `RemoteMeshes(v, all_frames, faces)`, the most common call),
-/// the rest go with `add_frames`.
+/// Rows 3 and 3b: the same from the Python client, `per` frames per message:
+/// the first message creates the mesh with `per` frames (`per == frames`: the
+/// whole sequence in one `RemoteMeshes(v, all_frames, faces)`, the most common
+/// call), the rest go with `add_frames`.
 fn python_ingest(addr: SocketAddr, frames: usize, per: usize) -> anyhow::Result<Option<f64>> {
     let py = repo().join(".venv/bin/python");
     if !py.exists() {

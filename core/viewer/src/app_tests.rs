@@ -368,6 +368,11 @@ fn tiles_fill_the_area_in_a_grid_keeping_the_aspect_ratio() {
     assert!(((s0.x / (s0.y - 28.0)) - 640.0 / 480.0).abs() < 0.01, "aspect kept: {s0:?}");
     let (p3, _) = tile(area, 4, 3, vec2(100.0, 100.0));
     assert!(p3.y > 250.0, "a second row for four tiles: {p3:?}");
+    // A tall area stacks two 4:3 images instead of squeezing them side by side.
+    let tall = Rect::from_min_size(pos2(0.0, 0.0), vec2(595.0, 640.0));
+    let (q0, t0) = tile(tall, 2, 0, vec2(640.0, 480.0));
+    let (q1, _) = tile(tall, 2, 1, vec2(640.0, 480.0));
+    assert!(q1.y >= q0.y + t0.y && t0.x > 300.0, "stacked and larger: {q0:?} {t0:?} {q1:?}");
 }
 
 #[test]

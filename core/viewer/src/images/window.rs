@@ -136,19 +136,29 @@ fn apply(hub: &mut ImageHub, key: ImageKey, act: Actions) {
 }
 
 /// Where tile `k` of `n` goes in `area`, and the largest size there with the
-/// aspect ratio of `native` (columns and rows as square as the area allows).
+/// aspect ratio of `native`: of every grid of columns and rows, the one that
+/// shows the images largest (the squarest one when several tie).
 pub fn tile(area: egui::Rect, n: usize, k: usize, native: egui::Vec2) -> (egui::Pos2, egui::Vec2) {
     const GAP: f32 = 12.0;
-    let n = n.max(1);
-    let aspect = area.width() / area.height().max(1.0);
-    let cols = ((n as f32 * aspect).sqrt().ceil() as usize).clamp(1, n);
-    let rows = n.div_ceil(cols);
-    let cell = egui::vec2(area.width() / cols as f32, area.height() / rows as f32) - egui::vec2(GAP, GAP);
-    let origin = area.min + egui::vec2((k % cols) as f32, (k / cols) as f32) * (cell + egui::vec2(GAP, GAP));
     // Room for the title bar and the statistics line.
-    let chrome = egui::vec2(0.0, 56.0);
-    let room = (cell - chrome).max(egui::vec2(80.0, 60.0));
-    let scale = (room.x / native.x.max(1.0)).min(room.y / native.y.max(1.0)).min(1.0);
+    const CHROME: f32 = 56.0;
+    let n = n.max(1);
+    let layout = |cols: usize| {
+        let rows = n.div_ceil(cols);
+        let cell = egui::vec2(area.width() / cols as f32, area.height() / rows as f32) - egui::vec2(GAP, GAP);
+        let room = (cell - egui::vec2(0.0, CHROME)).max(egui::vec2(80.0, 60.0));
+        let scale = (room.x / native.x.max(1.0)).min(room.y / native.y.max(1.0)).min(1.0);
+        (cell, scale)
+    };
+    let square = (n as f32 * area.width() / area.height().max(1.0)).sqrt();
+    let cols = (1..=n)
+        .max_by(|&a, &b| {
+            let (sa, sb) = (layout(a).1, layout(b).1);
+            sa.total_cmp(&sb).then_with(|| (b as f32 - square).abs().total_cmp(&(a as f32 - square).abs()))
+        })
+        .unwrap_or(1);
+    let (cell, scale) = layout(cols);
+    let origin = area.min + egui::vec2((k % cols) as f32, (k / cols) as f32) * (cell + egui::vec2(GAP, GAP));
     (origin + egui::vec2(GAP / 2.0, GAP / 2.0), native * scale + egui::vec2(0.0, 28.0))
 }
 

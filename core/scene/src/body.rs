@@ -59,11 +59,129 @@ fn input_frames(node: &Node) -> usize {
     SMPL_ATTRS.iter().filter_map(|a| node.attr(a.name)).map(FrameSeq::len).max().unwrap_or(0)
 }
 
+/// One frame's body parameters, owned (a deferred job outlives the message).
+#[derive(Clone, Debug, Default)]
+struct OwnedPose {
+    body: Vec<f32>,
+    root: Option<Vec<f32>>,
+    trans: Option<Vec<f32>>,
+    betas: Option<Vec<f32>>,
+    left_hand: Option<Vec<f32>>,
+    right_hand: Option<Vec<f32>>,
+}
+
+/// Skinning to do off the scene's thread ([`Scene::defer_skinning`]): the
+/// parameters of the frames to compute, copied out of the node.
+pub struct SkinJob {
+    /// The body node, and its owner (whose later messages wait for it).
+    pub node: crate::node::NodeId,
+    pub client: crate::node::ClientId,
+    which: Reskin,
+    frames: Vec<usize>,
+    poses: Vec<OwnedPose>,
+    model_type: String,
+    gender: String,
+    models: Arc<dyn BodyModels>,
+    /// The node as it was before the message, restored if skinning fails
+    /// (`None`: the message created it, so it is removed).
+    before: Option<Box<Node>>,
+}
+
+impl std::fmt::Debug for SkinJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SkinJob(node {}, {} frames)", self.node, self.frames.len())
+    }
+}
+
+/// A finished [`SkinJob`].
+pub struct SkinDone {
+    pub node: crate::node::NodeId,
+    pub client: crate::node::ClientId,
+    which: Reskin,
+    frames: usize,
+    result: Result<Skinned, String>,
+    before: Option<Box<Node>>,
+}
+
+impl SkinJob {
+    /// Skins the frames (the expensive part; runs on a worker thread).
+    pub fn run(self) -> SkinDone {
+        let poses: Vec<BodyPose<'_>> = self
+            .poses
+            .iter()
+            .map(|p| BodyPose {
+                body: &p.body,
+                root: p.root.as_deref(),
+                trans: p.trans.as_deref(),
+                betas: p.betas.as_deref(),
+                left_hand: p.left_hand.as_deref(),
+                right_hand: p.right_hand.as_deref(),
+            })
+            .collect();
+        let result = self.models.skin(&self.model_type, &self.gender, &poses);
+        SkinDone {
+            node: self.node,
+            client: self.client,
+            which: self.which,
+            frames: self.frames.len(),
+            result,
+            before: self.before,
+        }
+    }
+}
+
 impl Scene {
+    /// Skinning jobs made since the last call (only with [`Scene::defer_skinning`]).
+    pub fn take_skin_jobs(&mut self) -> Vec<SkinJob> {
+        std::mem::take(&mut self.skin_jobs)
+    }
+
+    /// Applies a finished job: the node gets its vertices and joints (remarks
+    /// for its owner are returned), or, when skinning failed, goes back to what
+    /// it was before the message (a node the message created is removed) and
+    /// the error is returned for the sender.
+    pub fn finish_skin(&mut self, done: SkinDone) -> Result<Vec<String>, SceneError> {
+        let Some(mut node) = self.nodes.remove(&done.node) else { return Ok(Vec::new()) };
+        let applied = done
+            .result
+            .map_err(|e| err("body_model", e))
+            .and_then(|skinned| apply_skinned(&mut node, done.which, done.frames, skinned));
+        match applied {
+            Ok(notes) => {
+                self.nodes.insert(done.node, node);
+                self.touch();
+                Ok(notes)
+            }
+            Err(e) => {
+                match done.before {
+                    Some(before) => {
+                        self.nodes.insert(done.node, *before);
+                        self.clamp_frame();
+                        self.touch();
+                    }
+                    None => {
+                        // The message made the node: it goes (with its uid mapping).
+                        self.nodes.insert(done.node, node);
+                        self.remove_node(done.node);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
     /// Computes `vertices` and `joints` of a body node for `which` frames.
-    /// Returns remarks for the sender. The node is unchanged on error.
-    pub(crate) fn reskin(&self, node: &mut Node, which: Reskin) -> Result<Vec<String>, SceneError> {
-        let models = self.body_models.0.as_ref().ok_or_else(|| {
+    /// Returns remarks for the sender. The node is unchanged on error. With
+    /// [`Scene::defer_skinning`] the work is queued as a [`SkinJob`] instead
+    /// (`before`: the node as it was before the message) and the node keeps
+    /// its old vertices until [`Scene::finish_skin`].
+    pub(crate) fn reskin(
+        &mut self,
+        node: &mut Node,
+        which: Reskin,
+        before: Option<&Node>,
+    ) -> Result<Vec<String>, SceneError> {
+        let models = self.body_models.0.clone().ok_or_else(|| {
             err("unsupported", "this viewer has no body models: set [smpl] models_dir in config.toml")
         })?;
         let n = input_frames(node);
@@ -81,6 +199,32 @@ impl Scene {
             return Ok(Vec::new());
         }
         let limit = node.style.num_betas;
+        if self.defer_skinning {
+            let owned = |name: &str, i: usize| node.frame_data(name, i).map(<[f32]>::to_vec);
+            let poses = frames
+                .iter()
+                .map(|&i| OwnedPose {
+                    body: owned("poses_body", i).unwrap_or_default(),
+                    root: owned("poses_root", i),
+                    trans: owned("trans", i),
+                    betas: node.frame_data("betas", i).map(|b| b[..limit.map_or(b.len(), |l| l.min(b.len()))].to_vec()),
+                    left_hand: owned("poses_left_hand", i),
+                    right_hand: owned("poses_right_hand", i),
+                })
+                .collect();
+            self.skin_jobs.push(SkinJob {
+                node: node.id,
+                client: node.client,
+                which,
+                frames,
+                poses,
+                model_type: node.style.model_type.clone(),
+                gender: node.style.gender.clone(),
+                models: Arc::clone(&models),
+                before: before.map(|b| Box::new(b.clone())),
+            });
+            return Ok(Vec::new());
+        }
         let skinned = {
             let poses: Vec<BodyPose<'_>> = frames
                 .iter()
@@ -95,7 +239,13 @@ impl Scene {
                 .collect();
             models.skin(&node.style.model_type, &node.style.gender, &poses).map_err(|e| err("body_model", e))?
         };
-        let count = frames.len();
+        apply_skinned(node, which, frames.len(), skinned)
+    }
+}
+
+/// Puts skinned frames into a body node (appended, replaced or all new).
+fn apply_skinned(node: &mut Node, which: Reskin, count: usize, skinned: Skinned) -> Result<Vec<String>, SceneError> {
+    {
         let verts = FrameSeq::from_chunk(vec![skinned.n_vertices, 3], count, Arc::new(skinned.vertices));
         let joints = FrameSeq::from_chunk(vec![skinned.n_joints, 3], count, Arc::new(skinned.joints));
         let same_model = node.attr("vertices").is_some_and(|v| v.inner_shape() == verts.inner_shape());
@@ -192,7 +342,8 @@ impl Scene {
             }
         }
         node.dims = dims;
-        for note in self.reskin(&mut node, Reskin::From(n0))? {
+        let before = self.nodes[&id].clone();
+        for note in self.reskin(&mut node, Reskin::From(n0), Some(&before))? {
             tracing::debug!(id, "{note}");
         }
         self.nodes.insert(id, node);

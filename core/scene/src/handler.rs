@@ -209,7 +209,7 @@ impl Scene {
             if touched_static { Reskin::All } else { Reskin::Frames(read_frames(frames_v, n_before.max(1))?) }
         };
         let mut node = self.nodes.remove(&id).expect("looked up");
-        match self.reskin(&mut node, which) {
+        match self.reskin(&mut node, which, Some(&before)) {
             Ok(_) => {
                 self.nodes.insert(id, node);
                 Ok(())
@@ -314,7 +314,7 @@ impl Scene {
         node.dims = dims;
         if kind == NodeKind::Smpl {
             check_aligned(&node)?;
-            for note in self.reskin(&mut node, Reskin::All)? {
+            for note in self.reskin(&mut node, Reskin::All, None)? {
                 applied.warn("note", note);
             }
         }

@@ -14,7 +14,7 @@ mod scene;
 mod snapshot;
 mod spec;
 
-pub use body::{BodyModels, BodyPose, Skinned};
+pub use body::{BodyModels, BodyPose, SkinDone, SkinJob, Skinned};
 pub use controls::{Control, ControlId, ControlKind, ControlValue, Controls};
 pub use error::{SceneError, SceneWarning};
 pub use frames::FrameSeq;

@@ -76,6 +76,11 @@ pub struct Scene {
     instance: u64,
     /// Computes body-model meshes (SMPL); none until the viewer installs one.
     pub(crate) body_models: crate::body::ModelSlot,
+    /// Queue body-model skinning as [`crate::SkinJob`]s for a worker instead
+    /// of computing it inside `apply` (the viewer sets it: skinning a long
+    /// sequence must not freeze the window).
+    pub defer_skinning: bool,
+    pub(crate) skin_jobs: Vec<crate::body::SkinJob>,
 }
 
 static NEXT_INSTANCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -103,6 +108,8 @@ impl Scene {
             version: 0,
             instance: NEXT_INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             body_models: Default::default(),
+            defer_skinning: false,
+            skin_jobs: Vec::new(),
         }
     }
 

@@ -105,6 +105,17 @@ impl<T> ByteQueue<T> {
         *self.waker.lock().unwrap_or_else(|e| e.into_inner()) = Some(waker);
     }
 
+    /// The waker set now (a no-op when none), for work finished on another
+    /// thread that the consumer must come and see.
+    pub fn waker(&self) -> Waker {
+        let w = self.waker.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        Arc::new(move || {
+            if let Some(w) = &w {
+                w();
+            }
+        })
+    }
+
     fn fits(&self, inner: &Inner<T>, key: u64, cost: usize) -> bool {
         inner.items == 0
             || !inner.queues.contains_key(&key)

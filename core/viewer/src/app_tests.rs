@@ -386,3 +386,96 @@ fn a_tree_of_thousands_of_nodes_lays_out_only_the_visible_rows() {
     assert!(rows > 5 && rows < 100, "only a screenful of rows is laid out, not 3,000: {rows}");
     f.harness.get_by_label("n0  · kittest");
 }
+
+/// A body model that takes its time (a stand-in for a 1,000-frame SMPL
+/// sequence): each vertex is the frame's first pose parameter.
+struct SlowBodies(Duration);
+
+impl periscope_scene::BodyModels for SlowBodies {
+    fn skin(
+        &self,
+        _: &str,
+        _: &str,
+        frames: &[periscope_scene::BodyPose<'_>],
+    ) -> Result<periscope_scene::Skinned, String> {
+        std::thread::sleep(self.0);
+        if frames.iter().any(|f| f.body.first() == Some(&-1.0)) {
+            return Err("the model refuses pose -1".into());
+        }
+        Ok(periscope_scene::Skinned {
+            vertices: frames.iter().flat_map(|f| [f.body[0]; 9]).collect(),
+            joints: frames.iter().flat_map(|f| [f.body[0]; 3]).collect(),
+            n_vertices: 3,
+            n_joints: 1,
+            faces: Arc::new(vec![0, 1, 2]),
+            bones: Arc::new(vec![[-1, 0]]),
+            notes: Vec::new(),
+        })
+    }
+}
+
+#[test]
+fn body_sequences_skin_off_the_ui_thread_and_the_senders_order_holds() {
+    let queue = Arc::new(ByteQueue::new(64 << 20, 10_000));
+    let server = Server::start(ServerConfig { port: 0, ..Default::default() }, Arc::clone(&queue)).unwrap();
+    let mut scene = Scene::default();
+    scene.set_body_models(Arc::new(SlowBodies(Duration::from_millis(400))));
+    let mut rt = Runtime::new(scene, Chain::new(vec![Box::new(BuiltinStage)]), queue, server.handle());
+    let mut client = Viewer::connect(server.local_addr(), "bodies").unwrap();
+    let mut other = Viewer::connect(server.local_addr(), "other").unwrap();
+    let poses = |x: f32| Value::NdArray(NdArray::from_f32(vec![2, 3], vec![x; 6]));
+    let smpl = periscope_protocol::MessageType::Smpl.as_i64();
+    client.send_message(smpl, Some(1), vec![poses(0.5)], vec![]).unwrap();
+    let query = client.send_message(300, None, vec![], vec![]).unwrap();
+    // The other client is not held up.
+    other.spheres(spheres(1), vec![]).unwrap();
+
+    let mut shooter = NoScreenshots;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !rt.skins_pending() {
+        assert!(Instant::now() < deadline, "the body sequence never started skinning");
+        rt.step(None, Duration::from_millis(20), Duration::from_millis(50), &mut shooter);
+    }
+    // The step that took the message returned while skinning runs on the pool:
+    // the node is there without vertices yet, and the sender's query waits.
+    let body = rt.scene.node_by_remote(client.client_id(), 1).expect("the node exists at once");
+    assert!(body.attr("vertices").is_none(), "skinning runs elsewhere");
+    while rt.scene.nodes().count() < 2 {
+        assert!(Instant::now() < deadline, "the other client's node never came");
+        rt.step(None, Duration::from_millis(20), Duration::from_millis(50), &mut shooter);
+    }
+    assert!(rt.skins_pending(), "another client's message was handled while the body was skinning");
+    while rt.skins_pending() {
+        assert!(Instant::now() < deadline, "skinning never finished");
+        rt.step(None, Duration::from_millis(20), Duration::from_millis(50), &mut shooter);
+    }
+    rt.step(None, Duration::ZERO, Duration::from_millis(50), &mut shooter);
+    let node = rt.scene.node_by_remote(client.client_id(), 1).unwrap();
+    assert_eq!(node.attr("vertices").map(|v| v.len()), Some(2), "both frames skinned");
+    assert_eq!(node.frame_data("vertices", 1).unwrap()[0], 0.5);
+    // The query sent after the sequence was answered after the skinning.
+    let answered = loop {
+        match client.recv(Duration::from_secs(5)).unwrap().expect("the query's answer") {
+            periscope_protocol::Reply::SceneState(s) if s.ref_seq == Some(query) => break s,
+            _ => {}
+        }
+    };
+    assert!(answered.nodes.iter().any(|n| n.uid == Some(1) && n.n_frames == 2));
+
+    // A failure comes back to the sender naming the message, and the node is as before.
+    let add = periscope_protocol::MessageType::AddFrames.as_i64();
+    let bad = client.send_message(add, Some(1), vec![], vec![("poses_body".into(), poses(-1.0))]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let error = loop {
+        assert!(Instant::now() < deadline, "no error for the failed skinning");
+        rt.step(None, Duration::from_millis(20), Duration::from_millis(50), &mut shooter);
+        if let Some(periscope_protocol::Reply::Problem { warning: false, ref_seq, message, .. }) =
+            client.recv(Duration::from_millis(1)).unwrap()
+        {
+            break (ref_seq, message);
+        }
+    };
+    assert_eq!(error, (Some(bad), "the model refuses pose -1".to_owned()));
+    let node = rt.scene.node_by_remote(client.client_id(), 1).unwrap();
+    assert_eq!(node.attr("poses_body").map(|p| p.len()), Some(2), "the refused frames were taken back");
+}

@@ -144,7 +144,8 @@ fn run_headless(
             replay_done = true;
             tracing::info!(path = %r.path.display(), nodes = rt.scene.nodes().count(), "replay finished");
         }
-        let done = if replay.is_some() { replay_done && rt.queue().is_empty() } else { clients_done(&rt) };
+        let done = !rt.skins_pending()
+            && if replay.is_some() { replay_done && rt.queue().is_empty() } else { clients_done(&rt) };
         if let Some(shot) = &on_exit
             && done
         {

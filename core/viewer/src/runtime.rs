@@ -106,7 +106,29 @@ pub struct Runtime {
     camera_sent_at: Option<Instant>,
     /// `images.viewport_version` the shooter last got.
     backgrounds_seen: u64,
+    /// Body-model skinning running on the rayon pool (`Scene::defer_skinning`).
+    skins: SkinWork,
 }
+
+/// Skinning jobs in flight, and the events of their clients held meanwhile:
+/// a client's messages are handled in order, so nothing it sent after a body
+/// sequence is handled (a query, a screenshot) before its vertices exist.
+struct SkinWork {
+    tx: std::sync::mpsc::Sender<(periscope_scene::SkinDone, Option<u64>, i64)>,
+    rx: std::sync::mpsc::Receiver<(periscope_scene::SkinDone, Option<u64>, i64)>,
+    /// Jobs in flight per client.
+    busy: HashMap<u64, usize>,
+    /// Events of busy clients, in arrival order.
+    held: HashMap<u64, VecDeque<Event>>,
+    held_total: usize,
+}
+
+/// Events held for busy clients beyond this stop the queue from being drained
+/// (every client waits until skinning catches up; the queue's own budget then
+/// pushes back on senders).
+const MAX_HELD: usize = 65_536;
+/// While skinning runs, the loop looks for finished jobs this often.
+const SKIN_POLL: Duration = Duration::from_millis(2);
 
 /// The events a client asked for besides its own controls'.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -238,7 +260,12 @@ impl Runtime {
             camera_sent: None,
             camera_sent_at: None,
             backgrounds_seen: 0,
+            skins: {
+                let (tx, rx) = std::sync::mpsc::channel();
+                SkinWork { tx, rx, busy: HashMap::new(), held: HashMap::new(), held_total: 0 }
+            },
         };
+        rt.scene.defer_skinning = true;
         // Scripts were loaded before the log existed: show their errors now.
         for e in &load_errors {
             rt.note(Level::Error, e.clone());
@@ -291,11 +318,70 @@ impl Runtime {
         r
     }
 
+    /// Whether body-model skinning is still running (a headless `--screenshot`
+    /// waits for it).
+    pub fn skins_pending(&self) -> bool {
+        !self.skins.busy.is_empty()
+    }
+
+    /// Starts the skinning jobs the last message made on the rayon pool; their
+    /// client is busy until they finish.
+    fn start_skins(&mut self, seq: Option<u64>, kind: i64) {
+        for job in self.scene.take_skin_jobs() {
+            *self.skins.busy.entry(job.client).or_default() += 1;
+            let tx = self.skins.tx.clone();
+            let wake = self.queue.waker();
+            rayon::spawn(move || {
+                let done = job.run();
+                // The runtime may be gone (shutdown): nothing to tell then.
+                let _ = tx.send((done, seq, kind));
+                wake();
+            });
+        }
+    }
+
+    /// Applies finished skinning, reports failures to the sender, and handles
+    /// the events held for clients that are no longer busy.
+    fn finish_skins(&mut self) {
+        while let Ok((done, seq, kind)) = self.skins.rx.try_recv() {
+            let client = done.client;
+            match self.scene.finish_skin(done) {
+                Ok(notes) => {
+                    for n in notes {
+                        tracing::info!(client, seq, "{n}");
+                        self.out.send(client, Reply::warning(seq, Some(kind), None, "note", n));
+                    }
+                }
+                Err(e) => {
+                    self.error(format!("client #{client} seq {seq:?}: {}", e.message));
+                    self.out.send(client, Reply::error(seq, Some(kind), None, e.code, e.message));
+                }
+            }
+            if let Some(n) = self.skins.busy.get_mut(&client) {
+                *n -= 1;
+                if *n == 0 {
+                    self.skins.busy.remove(&client);
+                }
+            }
+            // Handle what the client sent meanwhile, in order, until it is busy again.
+            while !self.skins.busy.contains_key(&client) {
+                let Some(ev) = self.skins.held.get_mut(&client).and_then(VecDeque::pop_front) else { break };
+                self.skins.held_total -= 1;
+                self.handle(ev);
+            }
+            if self.skins.held.get(&client).is_some_and(VecDeque::is_empty) {
+                self.skins.held.remove(&client);
+            }
+        }
+    }
+
     /// Handles queued events for up to `budget`; returns how many.
     pub fn pump(&mut self, budget: Duration) -> usize {
         let start = Instant::now();
         let mut n = 0;
-        while let Some(ev) = self.queue.try_pop() {
+        while self.skins.held_total < MAX_HELD
+            && let Some(ev) = self.queue.try_pop()
+        {
             self.handle(ev);
             n += 1;
             if start.elapsed() >= budget {
@@ -402,7 +488,13 @@ impl Runtime {
             step.again(next);
             wait = wait.min(next);
         }
+        self.finish_skins();
+        if self.skins_pending() {
+            wait = wait.min(SKIN_POLL);
+            step.again(SKIN_POLL);
+        }
         step.handled = if wait.is_zero() { self.pump(budget) } else { self.pump_blocking(wait, budget) };
+        self.finish_skins();
         if let Some(again) = self.poll_scripts().again_in {
             step.again(again);
         }
@@ -673,6 +765,13 @@ impl Runtime {
     }
 
     fn handle(&mut self, ev: Event) {
+        let id = ev.client().id();
+        if self.skins.busy.contains_key(&id) {
+            // Skinning of this client's body sequence runs: keep its order.
+            self.skins.held.entry(id).or_default().push_back(ev);
+            self.skins.held_total += 1;
+            return;
+        }
         self.record(&ev);
         match ev {
             Event::Connected { client, resumed } => {
@@ -700,6 +799,7 @@ impl Runtime {
                     client: ClientCtx { id: client.id(), name: client.name(), addr: client.addr_text() },
                 };
                 let report = self.chain.run(&msg, &mut self.scene, &self.out);
+                self.start_skins(envelope.seq, envelope.kind);
                 if !report.errors.is_empty() {
                     self.clients.entry(client.id()).or_default().errors += 1;
                 }

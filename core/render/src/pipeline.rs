@@ -19,6 +19,20 @@ pub(crate) struct PipelineDesc<'a> {
     pub depth_write: bool,
 }
 
+/// A uniform buffer at `binding`, read by both shader stages.
+pub(crate) fn uniform_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Uniform,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
 pub(crate) fn build(device: &wgpu::Device, d: &PipelineDesc<'_>) -> wgpu::RenderPipeline {
     device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
         label: Some(d.label),

@@ -31,9 +31,11 @@ venv: $(VENV)/.installed $(AITVENV)/.installed
 
 test: test-rust test-python
 
-test-rust:
+# The venv first: a panel test drives a real Python client (PERISCOPE_REQUIRE_PYTHON
+# makes it fail instead of skipping when .venv is missing).
+test-rust: $(VENV)/.installed
 	$(CARGO) build --workspace
-	$(CARGO) test --workspace
+	PERISCOPE_REQUIRE_PYTHON=1 $(CARGO) test --workspace
 
 test-python: venv
 	$(CARGO) build --workspace

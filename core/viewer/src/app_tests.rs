@@ -479,3 +479,73 @@ fn body_sequences_skin_off_the_ui_thread_and_the_senders_order_holds() {
     let node = rt.scene.node_by_remote(client.client_id(), 1).unwrap();
     assert_eq!(node.attr("poses_body").map(|p| p.len()), Some(2), "the refused frames were taken back");
 }
+
+/// The repository's `.venv` Python (made by `make venv`), if there is one.
+fn venv_python() -> Option<std::path::PathBuf> {
+    let py = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    if py.exists() {
+        return Some(py);
+    }
+    assert!(
+        std::env::var_os("PERISCOPE_REQUIRE_PYTHON").is_none(),
+        "PERISCOPE_REQUIRE_PYTHON is set but {} does not exist (make venv)",
+        py.display()
+    );
+    eprintln!("skipping: no .venv (make venv)");
+    None
+}
+
+#[test]
+fn a_python_clients_callbacks_fire_when_the_panel_is_clicked_and_dragged() {
+    let Some(py) = venv_python() else { return };
+    let mut f = fixture();
+    let port = f._server.local_addr().port();
+    // A real Python client on a real socket: it defines a button and a slider
+    // and prints what its callbacks (on its periscope-events thread) receive.
+    let script = format!(
+        "import sys, threading\n\
+         from periscope import RemoteViewer\n\
+         v = RemoteViewer('127.0.0.1', {port}, client_name='py')\n\
+         done = threading.Event(); got = []\n\
+         b = v.gui.add_button('Py button')\n\
+         s = v.gui.add_slider('Py slider', min=0.0, max=1.0, value=0.0)\n\
+         b.on_click(lambda e: (print('click', e.client, threading.current_thread().name, flush=True)))\n\
+         s.on_update(lambda e: (print('update', e.value, flush=True), e.value > 0.5 and done.set()))\n\
+         print('ready', flush=True)\n\
+         done.wait(30); v.close()\n"
+    );
+    let mut child = std::process::Command::new(py)
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    step_until(&mut f.harness, "the Python client's controls", |a| a.rt.scene.controls().len() == 2);
+    f.harness.run_steps(2);
+    f.harness.get_by_label("Py button").click();
+    f.harness.run_steps(2);
+    let slider =
+        f.harness.get(egui_kittest::kittest::By::new().role(eframe::egui::accesskit::Role::Slider).label("Py slider"));
+    let rect = slider.rect();
+    drag(&mut f.harness, rect.left_center() + eframe::egui::vec2(2.0, 0.0), rect.right_center());
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !lines.iter().any(|l: &String| {
+        l.starts_with("update") && l.split(' ').nth(1).is_some_and(|v| v.parse::<f64>().is_ok_and(|v| v > 0.5))
+    }) {
+        assert!(Instant::now() < deadline, "the Python callbacks did not fire: {lines:?}");
+        f.harness.step();
+        if let Ok(l) = rx.recv_timeout(Duration::from_millis(20)) {
+            lines.push(l);
+        }
+    }
+    assert!(lines.iter().any(|l| l == "click 0 periscope-events"), "the click reached the callback thread: {lines:?}");
+    let _ = child.wait();
+}

@@ -7,6 +7,8 @@ handed to msgpack as a memoryview of its own memory.
 
 from __future__ import annotations
 
+import struct
+from collections.abc import Iterator
 from typing import Any
 
 import msgpack
@@ -60,6 +62,68 @@ def pack(obj: Any) -> bytes:
     """Encodes ``obj`` (dicts, lists, numbers, strings, bytes, numpy arrays)."""
     data: bytes = msgpack.packb(obj, default=_default, use_bin_type=True)
     return data
+
+
+#: Messages whose arrays hold more than this many bytes are sent in fragments.
+FRAGMENT_THRESHOLD = 1 << 20
+#: Size of each WebSocket fragment of a large message.
+FRAGMENT_SIZE = 1 << 20
+
+
+def array_bytes(obj: Any) -> int:
+    """Bytes of the numpy arrays in ``obj`` (nested in dicts and lists)."""
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes)
+    if isinstance(obj, dict):
+        return sum(array_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(array_bytes(v) for v in obj)
+    return 0
+
+
+def _segments(obj: Any, out: list[Any], packer: msgpack.Packer) -> None:
+    """The MessagePack encoding of ``obj`` as a list of pieces; arrays' data
+    stay memoryviews of their own memory (the same bytes ``pack`` makes)."""
+    if isinstance(obj, np.ndarray):
+        a = _wire_array(obj)
+        out.append(packer.pack_map_header(3) + packer.pack(NDARRAY_KEY) + packer.pack(a.dtype.name)
+                   + packer.pack("shape") + packer.pack(list(a.shape)) + packer.pack("data")
+                   + b"\xc6" + struct.pack(">I", a.nbytes))  # bin 32 header
+        if a.size:
+            out.append(a.data.cast("B"))
+    elif isinstance(obj, dict):
+        out.append(packer.pack_map_header(len(obj)))
+        for k, v in obj.items():
+            out.append(packer.pack(k))
+            _segments(v, out, packer)
+    elif isinstance(obj, (list, tuple)):
+        out.append(packer.pack_array_header(len(obj)))
+        for v in obj:
+            _segments(v, out, packer)
+    else:
+        out.append(packer.pack(obj))
+
+
+def pack_fragments(obj: Any, size: int = FRAGMENT_SIZE) -> Iterator[bytes]:
+    """``pack(obj)`` cut into pieces of ``size`` bytes, made one at a time: the
+    whole message never exists in fresh memory (the arrays are read in place),
+    which is what makes large messages slow. Send them as the fragments of one
+    WebSocket message."""
+    packer = msgpack.Packer(use_bin_type=True, default=_default)
+    pieces: list[Any] = []
+    _segments(obj, pieces, packer)
+    buf = bytearray()
+    for piece in pieces:
+        view = memoryview(piece)
+        while len(view):
+            take = min(size - len(buf), len(view))
+            buf += view[:take]
+            view = view[take:]
+            if len(buf) >= size:
+                yield bytes(buf)
+                buf.clear()
+    if buf:
+        yield bytes(buf)
 
 
 def unpack(data: bytes) -> Any:

@@ -18,7 +18,7 @@ import numpy.typing as npt
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
-from .codec import pack, unpack
+from .codec import FRAGMENT_THRESHOLD, array_bytes, pack, pack_fragments, unpack
 from .gui import Event, Gui
 from .images import RemoteRenderer
 from .message import PROTOCOL_NAME, PROTOCOL_VERSION, Message
@@ -527,14 +527,18 @@ class RemoteViewer(RemoteRenderer):
     def _send(self, type: int, uid: Optional[int], args: Iterable[Any], kwargs: Mapping[str, Any]) -> Optional[int]:
         """Sends one message; returns its sequence number, or None when it was
         dropped because no viewer is connected."""
-        data = None
         with self._lock:
             seq = next(self._seq)
             ws = self._ws
             if ws is not None:
-                data = pack({"type": int(type), "uid": uid, "args": list(args), "kwargs": kwargs, "seq": seq})
+                msg = {"type": int(type), "uid": uid, "args": list(args), "kwargs": kwargs, "seq": seq}
                 try:
-                    ws.send(data)
+                    if array_bytes(msg) > FRAGMENT_THRESHOLD:
+                        # Large arrays go out in fragments read straight from
+                        # their memory, never copied whole (docs/benchmarks.md, 3b).
+                        ws.send(pack_fragments(msg))
+                    else:
+                        ws.send(pack(msg))
                     return seq
                 except (ConnectionClosed, OSError):
                     pass

@@ -41,3 +41,30 @@ def test_scalars_ranges_and_unsupported_types():
 def test_empty_array():
     out = unpack(pack(np.zeros((0, 3), dtype=np.float32)))
     assert out.shape == (0, 3)
+
+
+def test_fragments_decode_to_the_same_message_and_never_exceed_their_size():
+    from periscope.codec import array_bytes, pack_fragments
+
+    big = np.arange(100_000, dtype=np.float32).reshape(-1, 4)
+    msg = {"type": 2, "uid": 7, "args": [big, np.array([[0, 1, 2]], np.int64), np.zeros(0, np.float32)],
+           "kwargs": {"name": "x", "scale": np.float32(2.5), "nested": [big[:3], {"k": (1, 2)}]}, "seq": 3}
+    pieces = list(pack_fragments(msg, 4096))
+    assert all(len(p) <= 4096 for p in pieces) and len(pieces) > 90
+    out = unpack(b"".join(pieces))
+    np.testing.assert_array_equal(out["args"][0], big)
+    np.testing.assert_array_equal(out["args"][1], [[0, 1, 2]])
+    assert out["args"][2].shape == (0,)
+    assert out["kwargs"]["scale"] == 2.5 and out["kwargs"]["nested"][1] == {"k": [1, 2]}
+    np.testing.assert_array_equal(out["kwargs"]["nested"][0], big[:3])
+    assert array_bytes(msg) == big.nbytes + 24 + big[:3].nbytes
+
+
+def test_a_large_message_sent_in_fragments_arrives_whole(viewer_process):
+    from periscope import RemoteMeshes, RemoteViewer
+
+    frames = np.random.default_rng(0).random((40, 6890, 3), dtype=np.float32)  # 3.3 MB: fragmented
+    with RemoteViewer("127.0.0.1", viewer_process.port) as v:
+        m = RemoteMeshes(v, frames, np.array([[0, 1, 2]]))
+        assert v.sync()["nodes"][0]["n_frames"] == 40
+        np.testing.assert_array_equal(v.query_data(m, "vertices", frame=39), frames[39])

@@ -427,7 +427,7 @@ fn body_sequences_skin_off_the_ui_thread_and_the_senders_order_holds() {
     let smpl = periscope_protocol::MessageType::Smpl.as_i64();
     client.send_message(smpl, Some(1), vec![poses(0.5)], vec![]).unwrap();
     let query = client.send_message(300, None, vec![], vec![]).unwrap();
-    // The other client is not held up.
+    // The other client is not held up (its read of the body is, below).
     other.spheres(spheres(1), vec![]).unwrap();
 
     let mut shooter = NoScreenshots;
@@ -440,6 +440,13 @@ fn body_sequences_skin_off_the_ui_thread_and_the_senders_order_holds() {
     // the node is there without vertices yet, and the sender's query waits.
     let body = rt.scene.node_by_remote(client.client_id(), 1).expect("the node exists at once");
     assert!(body.attr("vertices").is_none(), "skinning runs elsewhere");
+    // Another client reads the body meanwhile: its read waits for the skinning.
+    let read = vec![
+        ("attribute".into(), Value::from("vertices")),
+        ("frame".into(), Value::Int(1)),
+        ("client_id".into(), Value::from(client.client_id())),
+    ];
+    let other_query = other.send_message(300, Some(1), vec![], read).unwrap();
     while rt.scene.nodes().count() < 2 {
         assert!(Instant::now() < deadline, "the other client's node never came");
         rt.step(None, Duration::from_millis(20), Duration::from_millis(50), &mut shooter);
@@ -461,6 +468,15 @@ fn body_sequences_skin_off_the_ui_thread_and_the_senders_order_holds() {
         }
     };
     assert!(answered.nodes.iter().any(|n| n.uid == Some(1) && n.n_frames == 2));
+    let data = loop {
+        match other.recv(Duration::from_secs(5)).unwrap().expect("the other client's read") {
+            periscope_protocol::Reply::SceneState(s) if s.ref_seq == Some(other_query) => break s.data,
+            periscope_protocol::Reply::Problem { message, .. } => panic!("the read did not wait: {message}"),
+            _ => {}
+        }
+    };
+    let Some(Value::NdArray(v)) = data else { panic!("vertices of frame 1: {data:?}") };
+    assert_eq!(v.to_f32()[0], 0.5, "another client's read saw the skinned frame");
 
     // A failure comes back to the sender naming the message, and the node is as before.
     let add = periscope_protocol::MessageType::AddFrames.as_i64();

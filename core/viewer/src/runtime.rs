@@ -120,6 +120,9 @@ struct SkinWork {
     busy: HashMap<u64, usize>,
     /// Events of busy clients, in arrival order.
     held: HashMap<u64, VecDeque<Event>>,
+    /// Clients with a read held until all skinning in flight is done (their
+    /// later events wait behind it).
+    waiting: std::collections::HashSet<u64>,
     held_total: usize,
 }
 
@@ -262,7 +265,14 @@ impl Runtime {
             backgrounds_seen: 0,
             skins: {
                 let (tx, rx) = std::sync::mpsc::channel();
-                SkinWork { tx, rx, busy: HashMap::new(), held: HashMap::new(), held_total: 0 }
+                SkinWork {
+                    tx,
+                    rx,
+                    busy: HashMap::new(),
+                    held: HashMap::new(),
+                    waiting: Default::default(),
+                    held_total: 0,
+                }
             },
         };
         rt.scene.defer_skinning = true;
@@ -363,11 +373,39 @@ impl Runtime {
                     self.skins.busy.remove(&client);
                 }
             }
-            // Handle what the client sent meanwhile, in order, until it is busy again.
-            while !self.skins.busy.contains_key(&client) {
-                let Some(ev) = self.skins.held.get_mut(&client).and_then(VecDeque::pop_front) else { break };
+            self.release_held();
+        }
+    }
+
+    /// Whether `ev` from client `id` must wait for skinning in flight: its
+    /// client's own, or, for a read (query, screenshot, save), anyone's, so
+    /// that a read sees every body sequence that arrived before it.
+    fn must_wait(&self, id: u64, ev: &Event) -> bool {
+        if self.skins.busy.is_empty() {
+            return false;
+        }
+        let read = matches!(ev, Event::Message { envelope, .. }
+            if [MessageType::Query, MessageType::Screenshot, MessageType::SaveScene]
+                .iter()
+                .any(|t| t.as_i64() == envelope.kind));
+        self.skins.busy.contains_key(&id) || self.skins.waiting.contains(&id) || read
+    }
+
+    /// Handles held events, each client's in order, as far as nothing they
+    /// wait for is still running.
+    fn release_held(&mut self) {
+        if self.skins.busy.is_empty() {
+            self.skins.waiting.clear();
+        }
+        let clients: Vec<u64> = self.skins.held.keys().copied().collect();
+        for client in clients {
+            while let Some(front) = self.skins.held.get(&client).and_then(VecDeque::front) {
+                if self.must_wait(client, front) {
+                    break;
+                }
+                let ev = self.skins.held.get_mut(&client).and_then(VecDeque::pop_front).expect("front exists");
                 self.skins.held_total -= 1;
-                self.handle(ev);
+                self.handle_now(ev);
             }
             if self.skins.held.get(&client).is_some_and(VecDeque::is_empty) {
                 self.skins.held.remove(&client);
@@ -766,12 +804,19 @@ impl Runtime {
 
     fn handle(&mut self, ev: Event) {
         let id = ev.client().id();
-        if self.skins.busy.contains_key(&id) {
-            // Skinning of this client's body sequence runs: keep its order.
+        // Behind held events of its client, or waiting for skinning: keep the order.
+        if self.skins.held.contains_key(&id) || self.must_wait(id, &ev) {
+            if !self.skins.busy.contains_key(&id) {
+                self.skins.waiting.insert(id);
+            }
             self.skins.held.entry(id).or_default().push_back(ev);
             self.skins.held_total += 1;
             return;
         }
+        self.handle_now(ev);
+    }
+
+    fn handle_now(&mut self, ev: Event) {
         self.record(&ev);
         match ev {
             Event::Connected { client, resumed } => {

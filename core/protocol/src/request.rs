@@ -67,6 +67,16 @@ pub enum CameraTarget {
     Viewport,
 }
 
+impl CameraTarget {
+    /// The wire name (`windows`, `viewport`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CameraTarget::Windows => "windows",
+            CameraTarget::Viewport => "viewport",
+        }
+    }
+}
+
 /// Where the main view looks from, in world coordinates.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ViewPose {

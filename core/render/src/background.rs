@@ -9,7 +9,7 @@
 
 use glam::Mat4;
 
-use crate::camera::Camera;
+use crate::camera::{Camera, GL_TO_CV};
 use crate::target::{COLOR_FORMAT, MSAA_SAMPLES};
 
 /// Grid cells across the larger side of the image for the far draw (the
@@ -19,9 +19,6 @@ const FAR_CELLS: u32 = 16;
 /// depth is still exact per pixel (the fragment shader reads it), the grid
 /// only decides where a moved view sees each part of the image.
 const DEPTH_CELLS: u32 = 64;
-
-/// OpenGL eye axes -> OpenCV camera axes (flip y and z); its own inverse.
-const GL_TO_CV: Mat4 = Mat4::from_cols_array(&[1., 0., 0., 0., 0., -1., 0., 0., 0., 0., -1., 0., 0., 0., 0., 1.]);
 
 /// An image for the main view and the camera it was rendered from.
 #[derive(Clone, Debug, PartialEq)]

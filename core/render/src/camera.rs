@@ -31,6 +31,9 @@ impl Default for Camera {
     }
 }
 
+/// OpenGL eye axes -> OpenCV camera axes (flip y and z); its own inverse.
+pub const GL_TO_CV: Mat4 = Mat4::from_cols_array(&[1., 0., 0., 0., 0., -1., 0., 0., 0., 0., -1., 0., 0., 0., 0., 1.]);
+
 /// The rotation taking world coordinates to display space (y up).
 pub fn world_to_display(z_up: bool) -> Mat4 {
     if z_up { Mat4::from_rotation_x(-std::f32::consts::FRAC_PI_2) } else { Mat4::IDENTITY }

@@ -125,38 +125,20 @@ impl Scene {
     /// kwarg `client_id` another client's); none of them clears the selection.
     /// Kwarg `point`: where the node was hit (world coordinates).
     fn select_message(&mut self, client: ClientId, env: &Envelope) -> Result<(), SceneError> {
-        let field = |f: &str, expected: &str, v: &Value| {
-            err("bad_value", format!("select: field \"{f}\" must be {expected}, found {}", v.type_name()))
-        };
-        let id_of =
-            |f: &str, v: &Value| v.as_i64().and_then(|i| u64::try_from(i).ok()).ok_or_else(|| field(f, "an id", v));
-        let node = match (env.kwarg("node_id").filter(|v| !v.is_nil()), env.uid) {
-            (Some(v), _) => {
-                let id = id_of("node_id", v)?;
-                self.nodes.get(&id).ok_or_else(|| err("unknown_uid", format!("select: no node with node_id {id}")))?;
-                Some(id)
-            }
-            (None, Some(uid)) => {
-                let owner = match env.kwarg("client_id").filter(|v| !v.is_nil()) {
-                    Some(v) => id_of("client_id", v)?,
-                    None => client,
-                };
-                let id = self.by_remote.get(&(owner, uid)).copied();
-                Some(
-                    id.ok_or_else(|| err("unknown_uid", format!("select: no node with uid {uid} for client {owner}")))?,
-                )
-            }
-            (None, None) => None,
-        };
+        let names_node = env.uid.is_some() || env.kwarg("node_id").is_some_and(|v| !v.is_nil());
+        let node = if names_node { Some(self.node_target(client, env)?) } else { None };
         let point = match env.kwarg("point").filter(|v| !v.is_nil()) {
             None => None,
-            Some(v) => {
-                let a = to_array("point", v)?.to_f32();
-                match a.as_slice() {
-                    &[x, y, z] if [x, y, z].iter().all(|c| c.is_finite()) => Some([x, y, z]),
-                    _ => return Err(field("point", "3 finite numbers", v)),
+            Some(v) => match to_array("point", v)?.to_f32().as_slice() {
+                &[x, y, z] if [x, y, z].iter().all(|c| c.is_finite()) => Some([x, y, z]),
+                _ => {
+                    let found = v.type_name();
+                    return Err(err(
+                        "bad_value",
+                        format!("select: field \"point\" must be 3 finite numbers, found {found}"),
+                    ));
                 }
-            }
+            },
         };
         self.select(node, point);
         Ok(())

@@ -98,18 +98,19 @@ impl Properties {
 }
 
 impl Scene {
-    /// The node a `set_properties` names: kwarg `node_id` (any node), else the
-    /// sender's `uid`.
-    fn property_target(&self, client: ClientId, env: &Envelope) -> Result<NodeId, SceneError> {
+    /// The node a `set_properties` or `select` names: kwarg `node_id` (any
+    /// node), else `uid` (the sender's, or with kwarg `client_id` another client's).
+    pub(crate) fn node_target(&self, client: ClientId, env: &Envelope) -> Result<NodeId, SceneError> {
+        let t = env.message_type().map_or("message", MessageType::name);
         match env.kwarg("node_id").filter(|v| !v.is_nil()) {
             Some(v) => {
                 let id = v.as_i64().and_then(|i| u64::try_from(i).ok()).ok_or_else(|| {
-                    err("bad_value", format!("set_properties: node_id must be a node id, got {}", v.type_name()))
+                    err("bad_value", format!("{t}: node_id must be a node id, got {}", v.type_name()))
                 })?;
                 if self.nodes.contains_key(&id) {
                     Ok(id)
                 } else {
-                    Err(err("unknown_uid", format!("set_properties: no node with node_id {id}")))
+                    Err(err("unknown_uid", format!("{t}: no node with node_id {id}")))
                 }
             }
             // `client_id` + `uid`: another client's node by its own uid (what the
@@ -117,10 +118,7 @@ impl Scene {
             None => match env.kwarg("client_id").filter(|v| !v.is_nil()) {
                 Some(v) => {
                     let owner = v.as_i64().and_then(|i| u64::try_from(i).ok()).ok_or_else(|| {
-                        err(
-                            "bad_value",
-                            format!("set_properties: client_id must be a client id, got {}", v.type_name()),
-                        )
+                        err("bad_value", format!("{t}: client_id must be a client id, got {}", v.type_name()))
                     })?;
                     self.lookup(owner, env)
                 }
@@ -136,7 +134,7 @@ impl Scene {
         env: &Envelope,
         applied: &mut Applied,
     ) -> Result<(), SceneError> {
-        let id = self.property_target(client, env)?;
+        let id = self.node_target(client, env)?;
         let props = Properties::read(&self.nodes[&id], env, applied)?;
         let node = self.nodes.get_mut(&id).expect("looked up");
         props.apply(node);
@@ -149,7 +147,11 @@ impl Scene {
 /// again: by its owner and uid, or by its viewer id when it has no uid. This
 /// is what the viewer's panels send; add the changed properties as kwargs.
 pub fn set_properties_message(node: &Node) -> Envelope {
-    let env = Envelope::new(MessageType::SetProperties.as_i64());
+    addressed(Envelope::new(MessageType::SetProperties.as_i64()), node)
+}
+
+/// `env` naming `node` by its owner and uid, or by its viewer id when it has no uid.
+fn addressed(env: Envelope, node: &Node) -> Envelope {
     match node.uid {
         Some(uid) => env.with_uid(uid).with_kwarg("client_id", node.client),
         None => env.with_kwarg("node_id", node.id),
@@ -162,10 +164,7 @@ pub fn select_message(node: Option<&Node>, point: Option<[f32; 3]>) -> Envelope 
     let env = Envelope::new(MessageType::Select.as_i64());
     let env = match node {
         None => env,
-        Some(n) => match n.uid {
-            Some(uid) => env.with_uid(uid).with_kwarg("client_id", n.client),
-            None => env.with_kwarg("node_id", n.id),
-        },
+        Some(n) => addressed(env, n),
     };
     match point {
         Some(p) => env.with_kwarg("point", Value::from(p.to_vec())),

@@ -8,7 +8,7 @@
 
 use glam::{Mat4, Vec3};
 use periscope_protocol::{MessageType, NdArray, Reply, Value};
-use periscope_render::{Camera, world_to_display};
+use periscope_render::{Camera, GL_TO_CV, world_to_display};
 
 /// The intrinsics and extrinsics of `camera` for an image of `width` x `height` pixels.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,9 +30,6 @@ pub struct CameraModel {
     pub projection: Mat4,
     pub position: Vec3,
 }
-
-/// OpenGL eye axes -> OpenCV camera axes (flip y and z).
-const GL_TO_CV: Mat4 = Mat4::from_cols_array(&[1., 0., 0., 0., 0., -1., 0., 0., 0., 0., -1., 0., 0., 0., 0., 1.]);
 
 impl CameraModel {
     pub fn new(camera: &Camera, z_up: bool, width: u32, height: u32) -> Self {

@@ -460,8 +460,11 @@ impl ImageHub {
             }
         }
         let mut again: Option<Duration> = self.decoder.busy().then_some(DECODE_POLL);
+        // The renderers' rates, only for cameras that are moving (adaptive resolution).
+        let moving =
+            |c: &RendererClient| c.require_camera && c.last_move.is_some_and(|t| now.duration_since(t) < SETTLE);
         let fps: BTreeMap<u64, Option<f32>> =
-            self.clients.keys().map(|id| (*id, self.renderer_fps(*id, now))).collect();
+            self.clients.iter().filter(|(_, c)| moving(c)).map(|(id, _)| (*id, self.renderer_fps(*id, now))).collect();
         let (target_fps, min_scale) = (self.target_fps.max(1.0), self.min_scale.clamp(0.01, 1.0));
         for (id, c) in &mut self.clients {
             let moving = c.last_move.is_some_and(|t| now.duration_since(t) < SETTLE);
@@ -504,13 +507,7 @@ impl ImageHub {
                 fields.push(("moving".into(), Value::Bool(moving)));
                 fields.push(("full_width".into(), Value::from(u64::from(c.size[0]))));
                 fields.push(("full_height".into(), Value::from(u64::from(c.size[1]))));
-                fields.push((
-                    "target".into(),
-                    Value::from(match c.target {
-                        CameraTarget::Windows => "windows",
-                        CameraTarget::Viewport => "viewport",
-                    }),
-                ));
+                fields.push(("target".into(), Value::from(c.target.name())));
             }
             // A full outbox (the renderer is not reading) keeps it dirty: the newest goes next time.
             if out.send(*id, reply) {
@@ -566,13 +563,7 @@ impl ImageHub {
                     ("width", Value::from(u64::from(c.size[0]))),
                     ("height", Value::from(u64::from(c.size[1]))),
                     ("camera_seq", Value::from(c.seq)),
-                    (
-                        "target",
-                        Value::from(match c.target {
-                            CameraTarget::Windows => "windows",
-                            CameraTarget::Viewport => "viewport",
-                        }),
-                    ),
+                    ("target", Value::from(c.target.name())),
                     ("scale", Value::from(c.scale)),
                 ])
             })

@@ -85,6 +85,21 @@ def test_frame_by_frame_streaming_without_betas(viewer, model_dir):
         assert v.query()["nodes"][0]["n_frames"] == 20
 
 
+def test_another_clients_query_sees_every_frame_sent_before_it(viewer):
+    """A program streams a body frame by frame and exits; a second program's query
+    must see every frame, although skinning runs on worker threads (the reads of
+    one client wait for the skinning and the held messages of every other)."""
+    rng = np.random.default_rng(3)
+    for attempt in range(3):
+        with RemoteViewer(viewer.host, viewer.port) as a:
+            s = RemoteSMPLSequence(a, rng.normal(0, 0.2, (2, 69)).astype(np.float32), name=f"run{attempt}")
+            for _ in range(12):
+                s.add_frames(rng.normal(0, 0.2, (1, 69)).astype(np.float32))
+        with RemoteViewer(viewer.host, viewer.port) as b:
+            nodes = {n["name"]: n for n in b.query()["nodes"]}
+            assert nodes[f"run{attempt}"]["n_frames"] == 14, f"attempt {attempt}"
+
+
 def test_missing_and_malformed_models_are_clear_errors(viewer, model_dir):
     with RemoteViewer(viewer.host, viewer.port, verbose=False) as v:
         RemoteSMPLSequence(v, np.zeros((1, 63), np.float32), model_type="smplx")

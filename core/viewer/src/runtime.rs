@@ -118,8 +118,11 @@ struct SkinWork {
     rx: std::sync::mpsc::Receiver<(periscope_scene::SkinDone, Option<u64>, i64)>,
     /// Jobs in flight per client.
     busy: HashMap<u64, usize>,
-    /// Events of busy clients, in arrival order.
-    held: HashMap<u64, VecDeque<Event>>,
+    /// Events of busy clients, in arrival order, each with its place in the
+    /// arrival order of all held events.
+    held: HashMap<u64, VecDeque<(u64, Event)>>,
+    /// Events held so far (the next one's place).
+    arrivals: u64,
     /// Clients with a read held until all skinning in flight is done (their
     /// later events wait behind it).
     waiting: std::collections::HashSet<u64>,
@@ -270,6 +273,7 @@ impl Runtime {
                     rx,
                     busy: HashMap::new(),
                     held: HashMap::new(),
+                    arrivals: 0,
                     waiting: Default::default(),
                     held_total: 0,
                 }
@@ -377,39 +381,47 @@ impl Runtime {
         }
     }
 
-    /// Whether `ev` from client `id` must wait for skinning in flight: its
-    /// client's own, or, for a read (query, screenshot, save), anyone's, so
-    /// that a read sees every body sequence that arrived before it.
-    fn must_wait(&self, id: u64, ev: &Event) -> bool {
-        if self.skins.busy.is_empty() {
-            return false;
+    /// Whether `ev` from client `id`, arrived `at` (its place among held
+    /// events; `u64::MAX` for one not held), must wait: for its client's own
+    /// skinning, or, for a read (query, screenshot, save), for anyone's and for
+    /// every event of another client held before it, so that a read sees every
+    /// body sequence that arrived before it.
+    fn must_wait(&self, id: u64, ev: &Event, at: u64) -> bool {
+        if self.skins.busy.contains_key(&id) || self.skins.waiting.contains(&id) {
+            return true;
         }
         let read = matches!(ev, Event::Message { envelope, .. }
             if [MessageType::Query, MessageType::Screenshot, MessageType::SaveScene]
                 .iter()
                 .any(|t| t.as_i64() == envelope.kind));
-        self.skins.busy.contains_key(&id) || self.skins.waiting.contains(&id) || read
+        read && (!self.skins.busy.is_empty()
+            || self.skins.held.iter().any(|(&other, q)| other != id && q.front().is_some_and(|(t, _)| *t < at)))
     }
 
-    /// Handles held events, each client's in order, as far as nothing they
-    /// wait for is still running.
+    /// Handles held events in the order they arrived, each client's in order,
+    /// as far as nothing they wait for is still running.
     fn release_held(&mut self) {
         if self.skins.busy.is_empty() {
             self.skins.waiting.clear();
         }
-        let clients: Vec<u64> = self.skins.held.keys().copied().collect();
-        for client in clients {
-            while let Some(front) = self.skins.held.get(&client).and_then(VecDeque::front) {
-                if self.must_wait(client, front) {
-                    break;
-                }
-                let ev = self.skins.held.get_mut(&client).and_then(VecDeque::pop_front).expect("front exists");
-                self.skins.held_total -= 1;
-                self.handle_now(ev);
-            }
-            if self.skins.held.get(&client).is_some_and(VecDeque::is_empty) {
+        loop {
+            // The earliest front that may go now.
+            let next = self
+                .skins
+                .held
+                .iter()
+                .filter_map(|(&client, q)| q.front().map(|(at, ev)| (*at, client, ev)))
+                .filter(|&(at, client, ev)| !self.must_wait(client, ev, at))
+                .min_by_key(|&(at, ..)| at)
+                .map(|(_, client, _)| client);
+            let Some(client) = next else { break };
+            let queue = self.skins.held.get_mut(&client).expect("client has held events");
+            let (_, ev) = queue.pop_front().expect("front exists");
+            if queue.is_empty() {
                 self.skins.held.remove(&client);
             }
+            self.skins.held_total -= 1;
+            self.handle_now(ev);
         }
     }
 
@@ -805,11 +817,13 @@ impl Runtime {
     fn handle(&mut self, ev: Event) {
         let id = ev.client().id();
         // Behind held events of its client, or waiting for skinning: keep the order.
-        if self.skins.held.contains_key(&id) || self.must_wait(id, &ev) {
+        if self.skins.held.contains_key(&id) || self.must_wait(id, &ev, u64::MAX) {
             if !self.skins.busy.contains_key(&id) {
                 self.skins.waiting.insert(id);
             }
-            self.skins.held.entry(id).or_default().push_back(ev);
+            let at = self.skins.arrivals;
+            self.skins.arrivals += 1;
+            self.skins.held.entry(id).or_default().push_back((at, ev));
             self.skins.held_total += 1;
             return;
         }

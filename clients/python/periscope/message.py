@@ -14,6 +14,7 @@ class Message(enum.IntEnum):
     RIGID_BODIES = 6
     SMPL = 10
     SKELETONS = 11
+    POINT_CLOUDS = 12
 
     DELETE = 100
     ADD_FRAMES = 101

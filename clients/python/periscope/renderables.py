@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
+import numpy as np
 import numpy.typing as npt
 
 from .message import Message
@@ -113,6 +114,86 @@ class RemoteSkeletons(RemoteNode):
 
     def update_frames(self, joint_positions: npt.ArrayLike, frames: Frames, **kwargs: Any) -> Optional[int]:  # type: ignore[override]
         return super().update_frames(joint_positions=joint_positions, frames=frames, **kwargs)
+
+
+Points = Union[npt.ArrayLike, Sequence[npt.ArrayLike]]
+
+
+class RemotePointClouds(RemoteNode):
+    """Points drawn as round sprites: ``points`` (N,3) for one frame, (F,N,3)
+    for F frames, or a list of (N_i,3) arrays whose sizes differ per frame.
+
+    ``colors``: one RGB(A) color for every point, (N,3|4), (F,N,3|4) or a list
+    matching a list of points; float in [0, 1] or uint8 (float colors are sent
+    as uint8). ``point_size`` is the sprite diameter in pixels;
+    ``point_size_world=`` gives it in world units instead. Points are sent as
+    float32. Options: name, color (the color without ``colors``), position,
+    rotation, scale, enabled. Points with NaN/inf are skipped by the viewer
+    (one warning per message).
+    """
+
+    MESSAGE_TYPE: int = Message.POINT_CLOUDS
+
+    def __init__(self, viewer: RemoteViewer, points: Points, colors: Optional[Points] = None,
+                 point_size: Optional[float] = 2.0, **kwargs: Any) -> None:
+        chunks = _cloud_chunks(points, colors)
+        first_points, first_colors = chunks[0]
+        super().__init__(viewer, points=first_points,
+                         **_given(dict(kwargs, colors=first_colors, point_size=point_size)))
+        for p, c in chunks[1:]:
+            super().add_frames(points=p, **_given({"colors": c}))
+
+    def add_frames(self, points: Points, colors: Optional[Points] = None, **kwargs: Any) -> Optional[int]:
+        """Appends frames; a list of arrays of different sizes goes as one message per frame."""
+        seq = None
+        for p, c in _cloud_chunks(points, colors):
+            seq = super().add_frames(points=p, **_given(dict(kwargs, colors=c)))
+        return seq
+
+    def update_frames(self, points: Optional[npt.ArrayLike] = None, frames: Frames = -1,  # type: ignore[override]
+                      colors: Optional[npt.ArrayLike] = None, **kwargs: Any) -> Optional[int]:
+        """Replaces ``frames``; a frame may change its number of points (send
+        its colors with it when the cloud has colors)."""
+        given = _given(dict(kwargs, points=None if points is None else _points(points),
+                            colors=None if colors is None else _colors(colors)))
+        return super().update_frames(frames=frames, **given)
+
+
+def _points(p: Any) -> npt.NDArray[np.float32]:
+    return np.ascontiguousarray(p, dtype=np.float32)
+
+
+def _colors(c: Any) -> npt.NDArray[np.uint8]:
+    """Colors as uint8 (4x smaller than float32 on the wire; the viewer keeps RGBA8)."""
+    a = np.asarray(c)
+    if a.dtype == np.uint8:
+        return np.ascontiguousarray(a)
+    if a.dtype.kind != "f":
+        raise TypeError(f"colors must be float in [0, 1] or uint8, got {a.dtype}")
+    out: npt.NDArray[np.uint8] = (np.clip(np.nan_to_num(a, nan=0.0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return out
+
+
+def _ragged(x: Any) -> bool:
+    """A list (or tuple) of per-frame arrays rather than one array."""
+    return isinstance(x, (list, tuple)) and len(x) > 0 and all(np.ndim(e) == 2 for e in x) \
+        and len({np.shape(e)[0] for e in x}) > 1
+
+
+def _cloud_chunks(points: Any, colors: Any) -> list[tuple[Any, Any]]:
+    """What to send: one (points, colors) per message."""
+    if not _ragged(points):
+        return [(_points(points), None if colors is None else _colors(colors))]
+    frames = list(points)
+    if colors is None or np.ndim(colors) == 1 or not isinstance(colors, (list, tuple)):
+        if colors is not None and np.ndim(colors) != 1:
+            raise ValueError("with a list of point arrays, colors must be one color or a list of the same length")
+        per = [colors] * len(frames)
+    else:
+        if len(colors) != len(frames):
+            raise ValueError(f"colors has {len(colors)} frames but points has {len(frames)}")
+        per = list(colors)
+    return [(_points(p), None if c is None else _colors(c)) for p, c in zip(frames, per)]
 
 
 class RemoteSMPLSequence(RemoteNode):

@@ -292,6 +292,13 @@ impl Viewer {
         self.create(MessageType::Skeletons, vec![joint_positions.into(), joint_connections.into()], kwargs)
     }
 
+    /// A point cloud: points `(N,3)`/`(F,N,3)` (send frames of other sizes with
+    /// [`Self::add_frames`]); kwargs `colors` (`(N,3|4)`, float or uint8),
+    /// `point_size` (pixels) or `point_size_world`.
+    pub fn point_clouds(&mut self, points: NdArray, kwargs: Vec<Kwarg>) -> Result<i64, ClientError> {
+        self.create(MessageType::PointClouds, vec![points.into()], kwargs)
+    }
+
     /// Appends frames: positional data in the kind's order (e.g. `vertices`).
     pub fn add_frames(&mut self, uid: i64, args: Vec<Value>, kwargs: Vec<Kwarg>) -> Result<u64, ClientError> {
         self.send_message(MessageType::AddFrames.as_i64(), Some(uid), args, kwargs)

@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use periscope_plugin_api::{
-    ABI_VERSION, ArrayC, DTYPE_F32, DTYPE_U32, ENTRY_SYMBOL, HostTable, MessageC, NodeInfoC, OwnedBuf, PlayheadC,
-    PluginTable, Slice, Status,
+    ABI_VERSION, ArrayC, DTYPE_F32, DTYPE_U8, DTYPE_U32, ENTRY_SYMBOL, HostTable, MessageC, NodeInfoC, OwnedBuf,
+    PlayheadC, PluginTable, Slice, Status,
 };
 use periscope_protocol::{DecodeLimits, Envelope, MessageType, Reply, Request, Value, decode_value, encode_value};
 use periscope_scene::Scene;
@@ -281,18 +281,20 @@ extern "C" fn host_frame_data(host: *mut c_void, node: u64, attribute: Slice, fr
         (DTYPE_U32, 2, data)
     } else {
         let Some(seq) = n.attr(&attribute) else { return 0 };
-        let inner = seq.inner_shape();
-        if inner.len() > 4 {
-            return 0;
-        }
         let f = if frame < 0 { n.frame_for(scene.current_frame()) } else { frame as usize };
         let Some((chunk, range)) = seq.frame_shared(f) else { return 0 };
-        for (s, &d) in shape.iter_mut().zip(inner) {
+        // Point-cloud colors are RGBA8 kept four bytes to a float slot: their bytes as they are.
+        let packed = n.kind.attr(&attribute).is_some_and(|s| s.packed);
+        let dims = if packed { vec![range.len(), 4] } else { seq.frame_shape(f) };
+        if dims.len() > 4 {
+            return 0;
+        }
+        for (s, &d) in shape.iter_mut().zip(&dims) {
             *s = d as u64;
         }
         let data = Slice::of(bytemuck::cast_slice(&chunk[range]));
         c.keep.push(Box::new(chunk));
-        (DTYPE_F32, inner.len() as u32, data)
+        (if packed { DTYPE_U8 } else { DTYPE_F32 }, dims.len() as u32, data)
     };
     // SAFETY: the plugin passes a valid, writable ArrayC; `data` points into a
     // buffer kept alive in the context (`keep`) until the call returns.

@@ -330,6 +330,7 @@ fn plugin_api_type_numbers_match_the_protocol_table() {
         (t::RIGID_BODIES, MessageType::RigidBodies),
         (t::SMPL, MessageType::Smpl),
         (t::SKELETONS, MessageType::Skeletons),
+        (t::POINT_CLOUDS, MessageType::PointClouds),
         (t::DELETE, MessageType::Delete),
         (t::ADD_FRAMES, MessageType::AddFrames),
         (t::UPDATE_FRAMES, MessageType::UpdateFrames),

@@ -199,6 +199,13 @@ impl NdArray {
         Self { dtype: DType::I64, shape, data: ArrayData::I64(data) }
     }
 
+    /// A uint8 array; panics if `data.len()` does not match `shape`.
+    pub fn from_u8(shape: Vec<usize>, data: impl Into<Arc<Vec<u8>>>) -> Self {
+        let data = data.into();
+        assert_eq!(shape.iter().product::<usize>(), data.len(), "shape does not match data length");
+        Self { dtype: DType::U8, shape, data: ArrayData::U8(data) }
+    }
+
     /// A uint32 array; panics if `data.len()` does not match `shape`.
     pub fn from_u32(shape: Vec<usize>, data: impl Into<Arc<Vec<u32>>>) -> Self {
         let data = data.into();

@@ -125,6 +125,8 @@ message_types! {
     RigidBodies = 6, "rigid_bodies", Traits::scene();
     Smpl = 10, "smpl", Traits::scene();
     Skeletons = 11, "skeletons", Traits::scene();
+    /// Points drawn as sprites, colors per point, any count per frame (Periscope's own).
+    PointClouds = 12, "point_clouds", Traits { aitviewer: false, ..Traits::scene() };
     Delete = 100, "delete", Traits::scene();
     AddFrames = 101, "add_frames", Traits::scene();
     UpdateFrames = 102, "update_frames", Traits::scene();

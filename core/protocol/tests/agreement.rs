@@ -91,6 +91,11 @@ fn example(t: MessageType) -> Value {
             .with_uid(3)
             .with_arg(Value::NdArray(a.clone()))
             .with_kwarg("color", Value::Array(vec![Value::from(1.0); 3])),
+        T::PointClouds => env(t)
+            .with_uid(4)
+            .with_arg(Value::NdArray(a.clone()))
+            .with_kwarg("colors", Value::NdArray(NdArray::from_u8(vec![1, 3], vec![255, 128, 0])))
+            .with_kwarg("point_size", 3.0),
         T::Delete => env(t).with_uid(2),
         T::AddFrames | T::UpdateFrames => env(t).with_uid(2).with_kwarg("vertices", Value::NdArray(a.clone())),
         T::RemoveFrames => env(t).with_uid(2).with_kwarg("frames", Value::Array(vec![Value::Int(0)])),

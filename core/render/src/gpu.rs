@@ -91,6 +91,11 @@ impl Offscreen {
         Ok(self.renderer.node_for_pick(id))
     }
 
+    /// What the last render drew (draw calls, triangles).
+    pub fn stats(&self) -> crate::FrameStats {
+        self.renderer.stats()
+    }
+
     /// Waits until the GPU finished the submitted work (for benchmarks).
     pub fn wait(&self) -> Result<(), RenderError> {
         self.gpu

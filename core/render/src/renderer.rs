@@ -47,6 +47,8 @@ struct Globals {
     light: [f32; 4],
     world_to_display: [[f32; 4]; 4],
     fog: [f32; 4],
+    /// Target width and height in pixels, the projection's y scale, unused.
+    viewport: [f32; 4],
 }
 
 #[repr(C)]
@@ -56,6 +58,9 @@ struct NodeUniform {
     normal_mat: [[f32; 4]; 4],
     color: [f32; 4],
     flags: [u32; 4],
+    /// Point clouds: sprite diameter (pixels, or world units scaled by the
+    /// node's scale), 1 when in world units, unused, unused.
+    params: [f32; 4],
 }
 
 #[repr(C)]
@@ -114,6 +119,9 @@ struct GpuNode {
     mesh_edges: Option<GrowBuffer>,
     spheres: Option<GrowBuffer>,
     tubes: Option<GrowBuffer>,
+    /// Point clouds: xyz per point, and RGBA8 per point when it has colors.
+    points: Option<GrowBuffer>,
+    point_colors: Option<GrowBuffer>,
     /// World-space bounds.
     bounds: Option<(Vec3, Vec3)>,
     /// Some color has alpha < 1: drawn blended, after the opaque nodes.
@@ -153,15 +161,23 @@ struct Pipelines {
     pick_mesh: wgpu::RenderPipeline,
     pick_sphere: wgpu::RenderPipeline,
     pick_tube: wgpu::RenderPipeline,
+    /// Point sprites per pass (color, blend, pick): with per-point colors, and
+    /// in the node's color.
+    points: [PointPipelines; 3],
 }
 
-/// Which pass a draw belongs to.
+struct PointPipelines {
+    colored: wgpu::RenderPipeline,
+    plain: wgpu::RenderPipeline,
+}
+
+/// Which pass a draw belongs to (the index of its point pipelines).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pass {
-    Color,
+    Color = 0,
     /// Color pass, translucent nodes (blended, no depth writes).
-    Blend,
-    Pick,
+    Blend = 1,
+    Pick = 2,
 }
 
 /// Draws a [`Scene`] with wgpu.
@@ -265,6 +281,18 @@ impl Renderer {
             step_mode: wgpu::VertexStepMode::Instance,
             attributes: &tube_attrs,
         };
+        let point_pos_attrs = wgpu::vertex_attr_array![2 => Float32x3];
+        let point_pos = wgpu::VertexBufferLayout {
+            array_stride: 12,
+            step_mode: wgpu::VertexStepMode::Instance,
+            attributes: &point_pos_attrs,
+        };
+        let point_color_attrs = wgpu::vertex_attr_array![3 => Unorm8x4];
+        let point_color = wgpu::VertexBufferLayout {
+            array_stride: 4,
+            step_mode: wgpu::VertexStepMode::Instance,
+            attributes: &point_color_attrs,
+        };
         let line_attrs = wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x4];
         let line = wgpu::VertexBufferLayout {
             array_stride: std::mem::size_of::<LineVertex>() as u64,
@@ -307,7 +335,25 @@ impl Renderer {
         let sphere_bufs = [Some(unit.clone()), Some(sphere_inst)];
         let tube_bufs = [Some(unit), Some(tube_inst)];
         let mesh_bufs = [Some(mesh)];
+        let colored_bufs = [Some(point_pos.clone()), Some(point_color)];
+        let plain_bufs = [Some(point_pos)];
+        let points =
+            [(Pass::Color, "fs_point"), (Pass::Blend, "fs_point"), (Pass::Pick, "fs_point_pick")].map(|(pass, fs)| {
+                PointPipelines {
+                    colored: pipeline("periscope points", "vs_point", fs, &colored_bufs, TriangleList, None, pass),
+                    plain: pipeline(
+                        "periscope points (node color)",
+                        "vs_point_plain",
+                        fs,
+                        &plain_bufs,
+                        TriangleList,
+                        None,
+                        pass,
+                    ),
+                }
+            });
         let pipelines = Pipelines {
+            points,
             mesh: pipeline("periscope mesh", "vs_mesh", "fs_lit", &mesh_bufs, TriangleList, None, Pass::Color),
             edges: pipeline("periscope edges", "vs_edges", "fs_flat", &mesh_bufs, LineList, None, Pass::Color),
             sphere: pipeline("periscope spheres", "vs_sphere", "fs_lit", &sphere_bufs, TriangleList, back, Pass::Color),
@@ -428,6 +474,8 @@ impl Renderer {
                         mesh_edges: None,
                         spheres: None,
                         tubes: None,
+                        points: None,
+                        point_colors: None,
                         bounds: None,
                         translucent: false,
                     })
@@ -449,6 +497,16 @@ impl Renderer {
             }
             upload(dev, q, &mut gpu.spheres, &geom.spheres, U::VERTEX, "sphere instances");
             upload(dev, q, &mut gpu.tubes, &geom.tubes, U::VERTEX, "tube instances");
+            // Straight from the scene's arrays: positions as float32 xyz, colors as RGBA8.
+            let cloud = geom.points.as_ref();
+            upload(dev, q, &mut gpu.points, cloud.map_or(&[][..], |p| p.positions()), U::VERTEX, "points");
+            let colors = cloud.and_then(|p| p.colors()).unwrap_or(&[]);
+            upload(dev, q, &mut gpu.point_colors, colors, U::VERTEX, "point colors");
+            let params = match cloud {
+                Some(p) if p.world => [p.size * node.scale, 1.0, 0.0, 0.0],
+                Some(p) => [p.size, 0.0, 0.0, 0.0],
+                None => [0.0; 4],
+            };
             let normal = model.inverse().transpose();
             let flags = [
                 u32::from(node.style.flat_shading),
@@ -461,6 +519,7 @@ impl Renderer {
                 normal_mat: normal.to_cols_array_2d(),
                 color: node.color,
                 flags,
+                params,
             };
             q.write_buffer(&gpu.uniform, 0, bytemuck::bytes_of(&u));
             gpu.bounds = geom.bounds.map(|(lo, hi)| transform_aabb(&model, lo, hi));
@@ -506,6 +565,7 @@ impl Renderer {
             normal_mat: Mat4::IDENTITY.to_cols_array_2d(),
             color: [0.0; 4],
             flags: [0; 4],
+            params: [0.0; 4],
         };
         self.queue.write_buffer(&self.grid.uniform, 0, bytemuck::bytes_of(&u));
         if spacing == self.grid.spacing && self.grid.vertices.is_some() {
@@ -537,8 +597,10 @@ impl Renderer {
         // A headlight from above-left of the camera, so faces facing different ways differ.
         let light = view.inverse().transform_vector3(Vec3::new(-0.35, 0.6, 1.0)).normalize();
         let [r, g, b] = self.options.background.map(srgb_to_linear);
+        let proj = camera.projection(aspect);
         let globals = Globals {
-            view_proj: (camera.projection(aspect) * view).to_cols_array_2d(),
+            viewport: [target.width as f32, target.height as f32, proj.y_axis.y, 0.0],
+            view_proj: (proj * view).to_cols_array_2d(),
             eye: camera.eye().extend(1.0).into(),
             light: Vec4::from((light, self.options.ambient.clamp(0.0, 1.0))).into(),
             world_to_display: world_to_display(self.options.z_up).to_cols_array_2d(),
@@ -679,6 +741,22 @@ impl Renderer {
             pass.set_pipeline(tube);
             draw_instanced(pass, &self.tube, t, stats);
         }
+        if let Some(pts) = &gpu.points {
+            let pipelines = &p.points[which as usize];
+            pass.set_vertex_buffer(0, pts.buffer.slice(..));
+            match &gpu.point_colors {
+                Some(c) => {
+                    pass.set_pipeline(&pipelines.colored);
+                    pass.set_vertex_buffer(1, c.buffer.slice(..));
+                }
+                None => pass.set_pipeline(&pipelines.plain),
+            }
+            // Six corners (two triangles) per point.
+            let n = pts.count / 3;
+            pass.draw(0..6, 0..n);
+            stats.draw_calls += 1;
+            stats.triangles += 2 * u64::from(n);
+        }
     }
 }
 
@@ -690,7 +768,13 @@ fn translucent(geom: &crate::extract::NodeGeometry, node_alpha: f32) -> bool {
     let mesh = geom.mesh.as_ref().is_some_and(|m| {
         if m.vertex_colors { m.vertices.iter().any(|v| v.color[3] < 255) } else { node_alpha < OPAQUE }
     });
-    mesh || geom.spheres.iter().any(|s| instance(s.color[3])) || geom.tubes.iter().any(|t| instance(t.color[3]))
+    let points = geom.points.as_ref().is_some_and(|p| match p.colors() {
+        Some(c) => c.iter().any(|c| c.to_ne_bytes()[3] < 255),
+        None => node_alpha < OPAQUE,
+    });
+    mesh || points
+        || geom.spheres.iter().any(|s| instance(s.color[3]))
+        || geom.tubes.iter().any(|t| instance(t.color[3]))
 }
 
 /// A render pass with one color attachment and a cleared depth buffer that is not kept.

@@ -373,3 +373,95 @@ fn a_remote_image_with_depth_is_composited_with_local_nodes() {
     off.renderer.set_backgrounds(&[]);
     assert_eq!(coverage(&off.render(&scene(), &cam, W, H).unwrap()), 0, "cleared");
 }
+
+/// Where world point `p` lands in a `W` x `H` image seen by `cam` (y down).
+fn project(cam: &Camera, p: [f32; 3]) -> (u32, u32) {
+    let clip = cam.projection(W as f32 / H as f32) * cam.view() * glam::Vec4::new(p[0], p[1], p[2], 1.0);
+    let ndc = clip / clip.w;
+    (((ndc.x + 1.0) * 0.5 * W as f32) as u32, ((1.0 - ndc.y) * 0.5 * H as f32) as u32)
+}
+
+fn cloud_rgb(size_kwarg: &str, size: f64) -> Envelope {
+    let colors = Value::NdArray(NdArray::from_u8(vec![3, 3], vec![255, 0, 0, 0, 255, 0, 0, 0, 255]));
+    Envelope::new(T::PointClouds.as_i64())
+        .with_uid(1)
+        .with_arg(arr(&[3, 3], vec![-0.8, 0., 0., 0., 0., 0., 0.8, 0., 0.]))
+        .with_kwarg("colors", colors)
+        .with_kwarg(size_kwarg, size)
+}
+
+/// Pixels within `r` of (x, y) that are not background.
+fn lit_around(img: &Image, (x, y): (u32, u32), r: i64) -> usize {
+    let mut n = 0;
+    for dy in -r..=r {
+        for dx in -r..=r {
+            let (px, py) = (x as i64 + dx, y as i64 + dy);
+            if px >= 0 && py >= 0 && (px as u32) < W && (py as u32) < H && !is_bg(img.pixel(px as u32, py as u32)) {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn point_clouds_draw_round_sprites_in_their_colors_and_sizes() {
+    let Some(mut off) = offscreen() else { return };
+    let cam = front_camera();
+    let mut s = scene();
+    let id = add(&mut s, cloud_rgb("point_size", 20.0));
+    let img = off.render(&s, &cam, W, H).unwrap();
+    save(&img, "point-cloud");
+    let red = img.pixel(project(&cam, [-0.8, 0., 0.]).0, project(&cam, [-0.8, 0., 0.]).1);
+    let green = img.pixel(project(&cam, [0., 0., 0.]).0, project(&cam, [0., 0., 0.]).1);
+    let blue = img.pixel(project(&cam, [0.8, 0., 0.]).0, project(&cam, [0.8, 0., 0.]).1);
+    assert!(red[0] > 200 && red[1] < 40 && red[2] < 40, "left point is {red:?}");
+    assert!(green[1] > 200 && green[0] < 40 && green[2] < 40, "middle point is {green:?}");
+    assert!(blue[2] > 200 && blue[0] < 40 && blue[1] < 40, "right point is {blue:?}");
+    // A 20 px disc: about pi * 10^2 = 314 pixels, round (not a 400-pixel square).
+    let disc = lit_around(&img, project(&cam, [0., 0., 0.]), 14);
+    assert!((250..=360).contains(&disc), "20 px sprite covers {disc} px");
+    assert!(is_bg(img.pixel(W / 2 + 9, H / 2 + 9)), "the sprite's corner is empty: round, not square");
+    assert_eq!(off.pick(&cam, W / 2, H / 2).unwrap(), Some(id));
+    assert_eq!(off.stats().draw_calls, 1, "one draw call for the cloud");
+
+    // Twice the size in pixels covers about four times the area.
+    let mut s = scene();
+    add(&mut s, cloud_rgb("point_size", 40.0));
+    let big = lit_around(&off.render(&s, &cam, W, H).unwrap(), project(&cam, [0., 0., 0.]), 24);
+    assert!(big > 3 * disc, "40 px covers {big} px vs {disc}");
+
+    // World units: a 0.5-wide point at distance 3 is as wide as 0.5 units of the scene there.
+    let mut s = scene();
+    add(&mut s, cloud_rgb("point_size_world", 0.5));
+    let img = off.render(&s, &cam, W, H).unwrap();
+    let (cx, cy) = project(&cam, [0., 0., 0.]);
+    let edge = project(&cam, [0.25, 0., 0.]).0 - cx;
+    assert!(!is_bg(img.pixel(cx + edge - 2, cy)) && is_bg(img.pixel(cx + edge + 2, cy)), "radius {edge} px");
+
+    // No colors: the node's color; depth-tested against a sphere in front of it.
+    let mut s = scene();
+    add(
+        &mut s,
+        Envelope::new(T::PointClouds.as_i64())
+            .with_uid(1)
+            .with_arg(arr(&[2, 3], vec![0., 0., 0., 0.8, 0., 0.]))
+            .with_kwarg("color", Value::from(vec![1.0f64, 1.0, 0.0]))
+            .with_kwarg("point_size", 20.0f64),
+    );
+    add(
+        &mut s,
+        Envelope::new(T::Spheres.as_i64())
+            .with_uid(2)
+            .with_arg(arr(&[1, 3], vec![0., 0., 1.]))
+            .with_kwarg("radius", 0.2f64)
+            .with_kwarg("color", Value::from(vec![0.0f64, 0.0, 1.0])),
+    );
+    let img = off.render(&s, &cam, W, H).unwrap();
+    save(&img, "point-cloud-occluded");
+    let (rx, ry) = project(&cam, [0.8, 0., 0.]);
+    let yellow = img.pixel(rx, ry);
+    assert!(yellow[0] > 200 && yellow[1] > 200 && yellow[2] < 40, "node color is {yellow:?}");
+    let front = img.pixel(W / 2, H / 2);
+    assert!(front[2] > 100 && front[0] < 60, "the sphere in front hides the point: {front:?}");
+}

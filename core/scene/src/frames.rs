@@ -4,6 +4,9 @@
 //! point into it. Appending, replacing and removing frames only edits the
 //! index, never the float data, so streaming 2,000 frames one by one costs no
 //! reallocation copies, and a chunk is freed when no frame refers to it.
+//!
+//! A *ragged* sequence (point clouds) lets the first dimension differ from
+//! frame to frame: its frames share the shape of one row (e.g. `[3]`).
 
 use std::sync::Arc;
 
@@ -11,14 +14,19 @@ use std::sync::Arc;
 struct FrameRef {
     chunk: Arc<Vec<f32>>,
     offset: usize,
+    len: usize,
 }
 
-/// A sequence of frames that all share one inner shape (e.g. `[V, 3]`).
+/// A sequence of frames that all share one inner shape (e.g. `[V, 3]`), or,
+/// when ragged, one row shape (e.g. `[3]`) with any number of rows per frame.
 #[derive(Clone, Debug)]
 pub struct FrameSeq {
+    /// The shape of a frame; of a row when ragged.
     inner_shape: Vec<usize>,
+    /// Elements per frame; per row when ragged.
     frame_len: usize,
     frames: Vec<FrameRef>,
+    ragged: bool,
 }
 
 impl FrameSeq {
@@ -29,8 +37,47 @@ impl FrameSeq {
     pub fn from_chunk(inner_shape: Vec<usize>, n_frames: usize, chunk: Arc<Vec<f32>>) -> Self {
         let frame_len: usize = inner_shape.iter().product();
         assert_eq!(chunk.len(), frame_len * n_frames, "chunk length does not match its shape");
-        let frames = (0..n_frames).map(|i| FrameRef { chunk: Arc::clone(&chunk), offset: i * frame_len }).collect();
-        Self { inner_shape, frame_len, frames }
+        let frames = (0..n_frames)
+            .map(|i| FrameRef { chunk: Arc::clone(&chunk), offset: i * frame_len, len: frame_len })
+            .collect();
+        Self { inner_shape, frame_len, frames, ragged: false }
+    }
+
+    /// A ragged sequence: frame `i` is `rows[i]` rows of `row_shape`, laid out
+    /// back to back in `chunk`.
+    ///
+    /// # Panics
+    /// If `chunk` does not hold exactly `sum(rows) * prod(row_shape)` floats.
+    pub fn ragged(row_shape: Vec<usize>, rows: &[usize], chunk: Arc<Vec<f32>>) -> Self {
+        let row_len: usize = row_shape.iter().product();
+        assert_eq!(chunk.len(), rows.iter().sum::<usize>() * row_len, "chunk length does not match its rows");
+        let mut offset = 0;
+        let frames = rows
+            .iter()
+            .map(|&n| {
+                let r = FrameRef { chunk: Arc::clone(&chunk), offset, len: n * row_len };
+                offset += n * row_len;
+                r
+            })
+            .collect();
+        Self { inner_shape: row_shape, frame_len: row_len, frames, ragged: true }
+    }
+
+    /// Whether the number of rows may differ from frame to frame.
+    pub fn is_ragged(&self) -> bool {
+        self.ragged
+    }
+
+    /// The shape of frame `i` (the last one past the end): the inner shape, or
+    /// for a ragged sequence its rows and the row shape.
+    pub fn frame_shape(&self, i: usize) -> Vec<usize> {
+        if !self.ragged {
+            return self.inner_shape.clone();
+        }
+        let len = self.frames.get(i).or_else(|| self.frames.last()).map_or(0, |r| r.len);
+        let mut shape = vec![len / self.frame_len.max(1)];
+        shape.extend_from_slice(&self.inner_shape);
+        shape
     }
 
     /// Number of frames.
@@ -42,7 +89,7 @@ impl FrameSeq {
         self.frames.is_empty()
     }
 
-    /// The shape of one frame.
+    /// The shape of one frame; of one row when ragged (see [`Self::frame_shape`]).
     pub fn inner_shape(&self) -> &[usize] {
         &self.inner_shape
     }
@@ -51,7 +98,7 @@ impl FrameSeq {
     /// sequence holds its last frame). `None` only when the sequence is empty.
     pub fn frame(&self, i: usize) -> Option<&[f32]> {
         let r = self.frames.get(i).or_else(|| self.frames.last())?;
-        Some(&r.chunk[r.offset..r.offset + self.frame_len])
+        Some(&r.chunk[r.offset..r.offset + r.len])
     }
 
     /// Frame `i` (the last one past the end) as the shared chunk that holds it
@@ -59,15 +106,15 @@ impl FrameSeq {
     /// changes afterwards.
     pub fn frame_shared(&self, i: usize) -> Option<(Arc<Vec<f32>>, std::ops::Range<usize>)> {
         let r = self.frames.get(i).or_else(|| self.frames.last())?;
-        Some((Arc::clone(&r.chunk), r.offset..r.offset + self.frame_len))
+        Some((Arc::clone(&r.chunk), r.offset..r.offset + r.len))
     }
 
     /// `n_frames` frames of zeros.
     pub fn zeros(inner_shape: Vec<usize>, n_frames: usize) -> Self {
         let frame_len: usize = inner_shape.iter().product();
         let chunk = Arc::new(vec![0.0; frame_len]);
-        let frames = (0..n_frames).map(|_| FrameRef { chunk: Arc::clone(&chunk), offset: 0 }).collect();
-        Self { inner_shape, frame_len, frames }
+        let frames = (0..n_frames).map(|_| FrameRef { chunk: Arc::clone(&chunk), offset: 0, len: frame_len }).collect();
+        Self { inner_shape, frame_len, frames, ragged: false }
     }
 
     /// Repeats the last frame until there are `n` frames (no data is copied).
@@ -79,9 +126,9 @@ impl FrameSeq {
         }
     }
 
-    /// Appends all frames of `other` (same inner shape, checked by the caller).
+    /// Appends all frames of `other` (same inner or row shape, checked by the caller).
     pub fn append(&mut self, other: FrameSeq) {
-        debug_assert_eq!(self.inner_shape, other.inner_shape);
+        debug_assert_eq!((&self.inner_shape, self.ragged), (&other.inner_shape, other.ragged));
         self.frames.extend(other.frames);
     }
 
@@ -110,7 +157,7 @@ impl FrameSeq {
 
     /// Bytes of float data this sequence refers to (counting shared chunks once per frame).
     pub fn data_bytes(&self) -> usize {
-        self.frames.len() * self.frame_len * std::mem::size_of::<f32>()
+        self.frames.iter().map(|r| r.len).sum::<usize>() * std::mem::size_of::<f32>()
     }
 }
 
@@ -120,6 +167,21 @@ mod tests {
 
     fn seq(values: &[f32], n: usize) -> FrameSeq {
         FrameSeq::from_chunk(vec![values.len() / n], n, Arc::new(values.to_vec()))
+    }
+
+    #[test]
+    fn ragged_frames_keep_their_own_rows() {
+        let mut s = FrameSeq::ragged(vec![3], &[1, 2], Arc::new((0..9).map(|i| i as f32).collect()));
+        assert!(s.is_ragged());
+        assert_eq!(s.frame_shape(0), vec![1, 3]);
+        assert_eq!(s.frame(1), Some(&[3f32, 4., 5., 6., 7., 8.][..]));
+        s.append(FrameSeq::ragged(vec![3], &[3], Arc::new(vec![1.0; 9])));
+        assert_eq!((s.len(), s.frame_shape(2)), (3, vec![3, 3]));
+        s.replace(&[0], &FrameSeq::ragged(vec![3], &[2], Arc::new(vec![7.0; 6])));
+        assert_eq!(s.frame_shape(0), vec![2, 3]);
+        s.remove(&[1]);
+        assert_eq!((s.len(), s.data_bytes()), (2, (6 + 9) * 4));
+        assert_eq!(s.frame_shape(99), vec![3, 3], "past the end is the last frame");
     }
 
     #[test]

@@ -227,7 +227,12 @@ impl Scene {
         let mut attrs: BTreeMap<&'static str, FrameSeq> = BTreeMap::new();
         let mut faces_value = None;
         let mut connections_value = None;
+        let mut cloud: [Option<&Value>; 2] = [None, None];
         for (key, v) in named_args(env, kind.create_positional())? {
+            if let Some(spec) = kind.attr(key).filter(|s| s.ragged) {
+                cloud[usize::from(spec.packed)] = Some(v).filter(|v| !v.is_nil());
+                continue;
+            }
             if let Some(spec) = kind.attr(key) {
                 // aitviewer sends None for parameters it does not use.
                 if !v.is_nil() {
@@ -250,6 +255,8 @@ impl Scene {
                     let a = to_array(key, v)?;
                     if a.shape().len() <= 1 {
                         node.color = read_color(key, &a)?;
+                    } else if kind == NodeKind::PointClouds {
+                        cloud[1] = Some(v);
                     } else if let Some(spec) = kind.attr("colors") {
                         attrs.insert(spec.name, read_attr(spec, v, &mut dims)?);
                     } else {
@@ -267,6 +274,14 @@ impl Scene {
                     ),
                 },
             }
+        }
+        if kind == NodeKind::PointClouds {
+            let read = crate::points::read_cloud(cloud[0], cloud[1])?;
+            if let Some(w) = read.warning {
+                applied.warn("skipped", w);
+            }
+            attrs.extend(read.points.map(|p| ("points", p)));
+            attrs.extend(read.colors.map(|c| ("colors", c)));
         }
         for spec in &kind.attrs()[..kind.n_required()] {
             if !attrs.contains_key(spec.name) {
@@ -330,6 +345,7 @@ impl Scene {
             node.kind.attrs()[..node.kind.n_required()].iter().map(|a| a.name).collect();
         let mut dims = node.dims.clone();
         let mut out = Vec::new();
+        let mut cloud: [Option<&Value>; 2] = [None, None];
         for (key, v) in named_args(env, &positional)? {
             if skip.contains(&key) {
                 continue;
@@ -339,12 +355,21 @@ impl Scene {
             }
             let key = if key == "color" && node.kind.attr("colors").is_some() { "colors" } else { key };
             match node.kind.attr(key) {
+                Some(spec) if spec.ragged => cloud[usize::from(spec.packed)] = Some(v),
                 Some(spec) => out.push((spec.name, read_attr(spec, v, &mut dims)?)),
                 None => applied.warn(
                     "unknown_kwarg",
                     format!("{}: keyword {key:?} is not a per-frame attribute and was ignored", node.kind.name()),
                 ),
             }
+        }
+        if cloud.iter().any(Option::is_some) {
+            let read = crate::points::read_cloud(cloud[0], cloud[1])?;
+            if let Some(w) = read.warning {
+                applied.warn("skipped", w);
+            }
+            out.extend(read.points.map(|p| ("points", p)));
+            out.extend(read.colors.map(|c| ("colors", c)));
         }
         if out.is_empty() {
             return Err(err(
@@ -367,10 +392,19 @@ impl Scene {
         let id = self.lookup(client, env)?;
         let node = &self.nodes[&id];
         let (new, dims) = self.frame_attrs(node, env, applied, &[])?;
+        if node.kind == NodeKind::PointClouds && !new.iter().any(|(n, _)| *n == "points") {
+            return Err(err("missing_arg", "point_clouds: add_frames needs field \"points\""));
+        }
         let node = self.nodes.get_mut(&id).expect("looked up");
+        let n_frames = node.n_frames();
         for (name, seq) in new {
             match node.attrs.get_mut(name) {
-                Some(existing) => existing.append(seq),
+                // A shorter attribute held its last frame until now: keep the
+                // new frames aligned with the node's.
+                Some(existing) => {
+                    existing.pad_to(n_frames);
+                    existing.append(seq);
+                }
                 None => {
                     node.attrs.insert(name, seq);
                 }
@@ -410,6 +444,9 @@ impl Scene {
                 ));
             }
             plan.push((name, indices, seq));
+        }
+        if node.kind == NodeKind::PointClouds {
+            check_cloud_update(node, &plan)?;
         }
         let node = self.nodes.get_mut(&id).expect("looked up");
         for (name, indices, seq) in plan {
@@ -476,11 +513,39 @@ impl Scene {
                 Some(v) => read_frames(v, seq.len())?[0],
                 None => node.frame_for(self.current_frame).min(seq.len() - 1),
             };
-            let data = seq.frame(frame).expect("non-empty").to_vec();
-            state.data = Some(Value::NdArray(NdArray::from_f32(seq.inner_shape().to_vec(), data)));
+            let data = seq.frame(frame).expect("non-empty");
+            state.data = Some(Value::NdArray(if node.kind.attr(attr).is_some_and(|s| s.packed) {
+                crate::points::unpack(data)
+            } else {
+                NdArray::from_f32(seq.frame_shape(frame), data.to_vec())
+            }));
         }
         Ok(state)
     }
+}
+
+/// A point cloud's frames keep as many colors as points (when it has colors
+/// for those frames) after `plan` replaces some of them.
+fn check_cloud_update(node: &Node, plan: &[(&'static str, Vec<usize>, FrameSeq)]) -> Result<(), SceneError> {
+    let mut attrs = node.attrs.clone();
+    for (name, indices, seq) in plan {
+        attrs.get_mut(name).expect("checked").replace(indices, seq);
+    }
+    let (Some(points), Some(colors)) = (attrs.get("points"), attrs.get("colors")) else { return Ok(()) };
+    for (_, indices, _) in plan {
+        for &i in indices.iter().filter(|&&i| i < colors.len()) {
+            let (p, c) = (points.frame_shape(i)[0], colors.frame_shape(i)[0]);
+            if p != c {
+                return Err(err(
+                    "bad_shape",
+                    format!(
+                        "point_clouds: frame {i} would have {p} points but {c} colors; send field \"colors\" with the points"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn attr_list(kind: NodeKind) -> String {
@@ -521,6 +586,8 @@ pub(crate) fn apply_style(st: &mut Style, s: Setting, v: &Value) -> Result<(), S
             }
         }
         Setting::ShowSkeleton => st.show_skeleton = read_bool(name, v)?,
+        Setting::PointSize => st.point_size = read_size(name, v)?,
+        Setting::PointSizeWorld => st.point_size_world = if v.is_nil() { None } else { Some(read_size(name, v)?) },
         Setting::Mode => {
             st.mode = match v.as_str() {
                 Some("line_strip") => LineMode::LineStrip,
@@ -535,6 +602,16 @@ pub(crate) fn apply_style(st: &mut Style, s: Setting, v: &Value) -> Result<(), S
         }
     }
     Ok(())
+}
+
+/// A size: a finite number above zero.
+fn read_size(name: &str, v: &Value) -> Result<f32, SceneError> {
+    let x = read_f32(name, v)?;
+    if x.is_finite() && x > 0.0 {
+        Ok(x)
+    } else {
+        Err(err("bad_value", format!("field {name:?} must be a number > 0, found {x}")))
+    }
 }
 
 fn describe(v: &Value) -> String {

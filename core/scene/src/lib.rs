@@ -9,6 +9,7 @@ mod error;
 mod frames;
 mod handler;
 mod node;
+mod points;
 mod properties;
 mod scene;
 mod snapshot;
@@ -20,9 +21,10 @@ pub use error::{SceneError, SceneWarning};
 pub use frames::FrameSeq;
 pub use handler::Applied;
 pub use node::{ClientId, DEFAULT_COLOR, LineMode, Node, NodeId, Style};
+pub use points::{packed_bytes, unpack};
 pub use properties::{select_message, set_control_message, set_properties_message};
 pub use scene::{ClientInfo, Scene, SceneConfig};
-pub use snapshot::node_message;
+pub use snapshot::{node_message, node_messages};
 pub use spec::{AttrSpec, Dim, NodeKind, Setting, TRANSFORM_ATTRS};
 
 #[cfg(test)]

@@ -44,6 +44,10 @@ pub struct Style {
     pub num_betas: Option<usize>,
     /// Body models: draw the joints and bones over the mesh.
     pub show_skeleton: bool,
+    /// Point clouds: sprite diameter in pixels.
+    pub point_size: f32,
+    /// Point clouds: sprite diameter in world units; replaces `point_size`.
+    pub point_size_world: Option<f32>,
 }
 
 impl Default for Style {
@@ -62,6 +66,8 @@ impl Default for Style {
             gender: "neutral".into(),
             num_betas: None,
             show_skeleton: false,
+            point_size: 2.0,
+            point_size_world: None,
         }
     }
 }

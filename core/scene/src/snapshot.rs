@@ -3,6 +3,7 @@
 
 use periscope_protocol::{Envelope, MessageType, NdArray, Value};
 
+use crate::frames::FrameSeq;
 use crate::node::{ClientId, LineMode, Node};
 use crate::scene::Scene;
 use crate::spec::{NodeKind, Setting, TRANSFORM_ATTRS};
@@ -12,6 +13,9 @@ const SYNTHETIC_UID: i64 = 1 << 40;
 
 fn all_frames(node: &Node, name: &str) -> Option<Value> {
     let seq = node.attr(name)?;
+    if seq.is_ragged() {
+        return None; // sent frame by frame (`cloud_frames`)
+    }
     let mut data = Vec::with_capacity(seq.len() * seq.inner_shape().iter().product::<usize>());
     for i in 0..seq.len() {
         data.extend_from_slice(seq.frame(i)?);
@@ -40,10 +44,55 @@ fn setting(node: &Node, s: Setting) -> Value {
         Setting::Gender => Value::from(st.gender.as_str()),
         Setting::NumBetas => st.num_betas.map_or(Value::Nil, Value::from),
         Setting::ShowSkeleton => Value::Bool(st.show_skeleton),
+        Setting::PointSize => Value::from(st.point_size),
+        Setting::PointSizeWorld => st.point_size_world.map_or(Value::Nil, Value::from),
     }
 }
 
-/// The creation message that makes `node` again, with every frame.
+/// Frame `i` of a ragged attribute as the array a client would send.
+fn ragged_frame(node: &Node, name: &str, i: usize) -> Option<Value> {
+    let seq = node.attr(name)?;
+    let data = seq.frame(i)?;
+    Some(Value::NdArray(if node.kind.attr(name).is_some_and(|s| s.packed) {
+        crate::points::unpack(data)
+    } else {
+        NdArray::from_f32(seq.frame_shape(i), data.to_vec())
+    }))
+}
+
+/// The messages that make `node` again, with every frame: the creation
+/// message, then, for point clouds (whose frames may differ in size), one
+/// `add_frames` per further frame.
+pub fn node_messages(node: &Node) -> Vec<Envelope> {
+    let mut create = node_message(node);
+    let ragged: Vec<&'static str> =
+        node.kind.attrs().iter().map(|a| a.name).filter(|n| node.attr(n).is_some_and(|s| s.is_ragged())).collect();
+    if ragged.is_empty() {
+        return vec![create];
+    }
+    for name in &ragged {
+        if let Some(v) = ragged_frame(node, name, 0) {
+            create = create.with_kwarg(name, v);
+        }
+    }
+    let uid = create.uid;
+    let mut out = vec![create];
+    let frames = ragged.iter().filter_map(|n| node.attr(n)).map(FrameSeq::len).max().unwrap_or(0);
+    for i in 1..frames {
+        let mut add = Envelope::new(MessageType::AddFrames.as_i64());
+        add.uid = uid;
+        for name in &ragged {
+            if node.attr(name).is_some_and(|s| i < s.len()) {
+                add = add.with_kwarg(name, ragged_frame(node, name, i).expect("in range"));
+            }
+        }
+        out.push(add);
+    }
+    out
+}
+
+/// The creation message that makes `node` again, with every frame (for point
+/// clouds without their ragged attributes: see [`node_messages`]).
 pub fn node_message(node: &Node) -> Envelope {
     let mut env = Envelope::new(node.kind.message_type().as_i64())
         .with_uid(node.uid.unwrap_or(SYNTHETIC_UID + node.id as i64))
@@ -79,12 +128,12 @@ impl Scene {
     pub fn snapshot(&self) -> Vec<(ClientId, String, Vec<Envelope>)> {
         let mut out: Vec<(ClientId, String, Vec<Envelope>)> = Vec::new();
         for node in self.nodes() {
-            let env = node_message(node);
+            let envs = node_messages(node);
             match out.iter_mut().find(|(c, _, _)| *c == node.client) {
-                Some((_, _, msgs)) => msgs.push(env),
+                Some((_, _, msgs)) => msgs.extend(envs),
                 None => {
                     let name = self.client(node.client).map_or_else(|| "viewer".to_owned(), |c| c.name.clone());
-                    out.push((node.client, name, vec![env]));
+                    out.push((node.client, name, envs));
                 }
             }
         }

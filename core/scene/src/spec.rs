@@ -20,13 +20,18 @@ pub struct AttrSpec {
     pub inner: &'static [Dim],
     /// An RGBA color attribute: RGB input gets alpha 1.
     pub rgba: bool,
+    /// RGBA8 colors stored four bytes to a float slot (point clouds: 4 bytes
+    /// per point instead of 16); read back as `uint8` `(N, 4)`.
+    pub packed: bool,
+    /// The first dimension may differ from frame to frame (point clouds).
+    pub ragged: bool,
 }
 
 const fn attr(name: &'static str, inner: &'static [Dim]) -> AttrSpec {
-    AttrSpec { name, inner, rgba: false }
+    AttrSpec { name, inner, rgba: false, packed: false, ragged: false }
 }
 const fn color_attr(name: &'static str, inner: &'static [Dim]) -> AttrSpec {
-    AttrSpec { name, inner, rgba: true }
+    AttrSpec { name, inner, rgba: true, packed: false, ragged: false }
 }
 
 use Dim::{Fixed, Named};
@@ -62,6 +67,11 @@ pub const SMPL_ATTRS: &[AttrSpec] = &[
     attr("poses_left_hand", &[Fixed(45)]),
     attr("poses_right_hand", &[Fixed(45)]),
 ];
+/// Point clouds: any number of points per frame; colors packed RGBA8.
+pub const POINT_ATTRS: &[AttrSpec] = &[
+    AttrSpec { name: "points", inner: &[Named('N'), Fixed(3)], rgba: false, packed: false, ragged: true },
+    AttrSpec { name: "colors", inner: &[Named('N'), Fixed(4)], rgba: true, packed: true, ragged: true },
+];
 const SKELETON_ATTRS: &[AttrSpec] =
     &[attr("joint_positions", &[Named('J'), Fixed(3)]), color_attr("colors", &[Named('J'), Fixed(4)])];
 
@@ -77,6 +87,8 @@ pub enum NodeKind {
     Skeletons,
     /// A body-model sequence (SMPL, SMPL-H, SMPL-X), drawn as a mesh.
     Smpl,
+    /// Points drawn as screen-space sprites; the count may change per frame.
+    PointClouds,
 }
 
 /// Settings (non-array kwargs) a kind accepts besides the common ones.
@@ -95,6 +107,10 @@ pub enum Setting {
     Gender,
     NumBetas,
     ShowSkeleton,
+    /// Point clouds: sprite diameter in pixels.
+    PointSize,
+    /// Point clouds: sprite diameter in world units (instead of pixels).
+    PointSizeWorld,
 }
 
 impl Setting {
@@ -113,6 +129,8 @@ impl Setting {
             Setting::Gender => "gender",
             Setting::NumBetas => "num_betas",
             Setting::ShowSkeleton => "show_skeleton",
+            Setting::PointSize => "point_size",
+            Setting::PointSizeWorld => "point_size_world",
         }
     }
 }
@@ -129,6 +147,7 @@ impl NodeKind {
             MessageType::RigidBodies => NodeKind::RigidBodies,
             MessageType::Skeletons => NodeKind::Skeletons,
             MessageType::Smpl => NodeKind::Smpl,
+            MessageType::PointClouds => NodeKind::PointClouds,
             _ => return None,
         })
     }
@@ -143,6 +162,7 @@ impl NodeKind {
             NodeKind::RigidBodies => MessageType::RigidBodies,
             NodeKind::Skeletons => MessageType::Skeletons,
             NodeKind::Smpl => MessageType::Smpl,
+            NodeKind::PointClouds => MessageType::PointClouds,
         }
     }
 
@@ -162,6 +182,7 @@ impl NodeKind {
             NodeKind::RigidBodies => "RigidBodies",
             NodeKind::Skeletons => "Skeletons",
             NodeKind::Smpl => "SMPL",
+            NodeKind::PointClouds => "PointClouds",
         }
     }
 
@@ -177,6 +198,7 @@ impl NodeKind {
             NodeKind::RigidBodies => RIGID_BODY_ATTRS,
             NodeKind::Skeletons => SKELETON_ATTRS,
             NodeKind::Smpl => SMPL_ATTRS,
+            NodeKind::PointClouds => POINT_ATTRS,
         }
     }
 
@@ -200,6 +222,7 @@ impl NodeKind {
             NodeKind::RigidBodies => &["rb_pos", "rb_ori"],
             NodeKind::Skeletons => &["joint_positions", "joint_connections"],
             NodeKind::Smpl => &["poses_body"],
+            NodeKind::PointClouds => &["points"],
         }
     }
 
@@ -215,6 +238,7 @@ impl NodeKind {
             NodeKind::RigidBodies => &[Radius, Length],
             NodeKind::Skeletons => &[Radius],
             NodeKind::Smpl => &[ModelType, Gender, NumBetas, ShowSkeleton, FlatShading, DrawEdges, Radius],
+            NodeKind::PointClouds => &[PointSize, PointSizeWorld],
         }
     }
 
@@ -224,7 +248,7 @@ impl NodeKind {
     }
 
     /// Every kind, in message-type order.
-    pub const ALL: [NodeKind; 7] = [
+    pub const ALL: [NodeKind; 8] = [
         NodeKind::Node,
         NodeKind::Meshes,
         NodeKind::Spheres,
@@ -232,5 +256,6 @@ impl NodeKind {
         NodeKind::Arrows,
         NodeKind::RigidBodies,
         NodeKind::Skeletons,
+        NodeKind::PointClouds,
     ];
 }

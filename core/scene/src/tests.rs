@@ -347,3 +347,122 @@ fn select_messages_address_nodes_and_carry_the_hit_point() {
     let err = s.apply(C, &Envelope::new(T::Select.as_i64()).with_kwarg("node_id", 999i64)).unwrap_err();
     assert_eq!(err.message, "select: no node with node_id 999");
 }
+
+fn cloud(uid: i64, points: Value) -> Envelope {
+    Envelope::new(T::PointClouds.as_i64()).with_uid(uid).with_arg(points)
+}
+
+fn u8s(shape: &[usize], f: impl Fn(usize) -> u8) -> Value {
+    let n: usize = shape.iter().product();
+    Value::NdArray(NdArray::from_u8(shape.to_vec(), (0..n).map(f).collect::<Vec<_>>()))
+}
+
+fn query(s: &mut Scene, uid: i64, attr: &str, frame: i64) -> NdArray {
+    let q = Envelope::new(T::Query.as_i64()).with_uid(uid).with_kwarg("attribute", attr).with_kwarg("frame", frame);
+    match s.apply(C, &q).unwrap().state.unwrap().data.unwrap() {
+        Value::NdArray(a) => a,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn point_clouds_vary_per_frame_and_keep_colors_as_bytes() {
+    let mut s = scene();
+    // Two frames of 4 points, RGB uint8 colors for one frame (they apply to all).
+    let env = cloud(1, arr(&[2, 4, 3], |i| i as f32))
+        .with_kwarg("colors", u8s(&[4, 3], |i| (i * 10) as u8))
+        .with_kwarg("point_size", 3.0f64);
+    assert!(s.apply(C, &env).unwrap().warnings.is_empty());
+    // A third frame with 2 points and float RGBA colors.
+    let add = Envelope::new(T::AddFrames.as_i64())
+        .with_uid(1)
+        .with_arg(arr(&[2, 3], |_| 9.0))
+        .with_kwarg("colors", arr(&[2, 4], |i| if i % 4 == 0 { 1.0 } else { 0.0 }));
+    s.apply(C, &add).unwrap();
+    let n = s.node_by_remote(C, 1).unwrap().clone();
+    assert_eq!((n.kind, n.n_frames(), n.style.point_size), (NodeKind::PointClouds, 3, 3.0));
+    // 4 + 4 + 2 points of 12 bytes, colors 4 bytes per point (frame 0's serve frame 1).
+    assert_eq!(n.data_bytes(), 10 * 12 + 10 * 4);
+    let p = query(&mut s, 1, "points", 2);
+    assert_eq!((p.shape(), p.to_f32()[0]), (&[2, 3][..], 9.0));
+    let c = query(&mut s, 1, "colors", 0);
+    assert_eq!(c.shape(), &[4, 4]);
+    assert_eq!(c.le_bytes()[..8], [0, 10, 20, 255, 30, 40, 50, 255]);
+    assert_eq!(query(&mut s, 1, "colors", 2).le_bytes()[..4], [255, 0, 0, 0]);
+
+    // The saved scene recreates every frame with its own size.
+    let mut copy = Scene::new(SceneConfig::default());
+    for (client, name, msgs) in s.snapshot() {
+        copy.client_connected(client, &name, "replay");
+        for m in msgs {
+            copy.apply(client, &m).unwrap();
+        }
+    }
+    let n2 = copy.node_by_remote(C, 1).unwrap();
+    assert_eq!((n2.n_frames(), n2.style.point_size), (3, 3.0));
+    assert_eq!(n2.attr("points").unwrap().frame_shape(2), vec![2, 3]);
+    let bytes = |n: &crate::Node| crate::packed_bytes(n.frame_data("colors", 0).unwrap());
+    assert_eq!(bytes(n2), bytes(&n));
+}
+
+#[test]
+fn point_clouds_skip_non_finite_points_with_their_colors() {
+    let mut s = scene();
+    let pts = arr(&[4, 3], |i| {
+        if i == 4 {
+            f32::NAN
+        } else if i == 9 {
+            f32::INFINITY
+        } else {
+            i as f32
+        }
+    });
+    let a = s.apply(C, &cloud(1, pts).with_kwarg("colors", u8s(&[4, 4], |i| (i / 4) as u8))).unwrap();
+    assert_eq!(a.warnings.len(), 1, "warned once");
+    assert!(a.warnings[0].message.contains("2 of 4 points"), "{}", a.warnings[0].message);
+    let p = query(&mut s, 1, "points", 0);
+    assert_eq!(p.to_f32().as_slice(), &[0., 1., 2., 6., 7., 8.]);
+    // The colors of points 0 and 2 stay.
+    assert_eq!(query(&mut s, 1, "colors", 0).le_bytes()[..], [0, 0, 0, 0, 2, 2, 2, 2]);
+}
+
+#[test]
+fn point_cloud_bad_input_names_the_field_and_changes_nothing() {
+    let mut s = scene();
+    s.apply(C, &cloud(1, arr(&[3, 3], |i| i as f32))).unwrap();
+    let cases: Vec<(Envelope, &str)> = vec![
+        (cloud(2, arr(&[3, 2], |_| 0.0)), "field \"points\" must have shape (N, 3)"),
+        (cloud(2, arr(&[3, 3], |_| 0.0)).with_kwarg("colors", arr(&[2, 3], |_| 0.0)), "\"colors\" has 2 rows"),
+        (cloud(2, arr(&[3, 3], |_| 0.0)).with_kwarg("colors", arr(&[3, 5], |_| 0.0)), "field \"colors\" must be"),
+        (
+            cloud(2, arr(&[3, 3], |_| 0.0))
+                .with_kwarg("colors", Value::NdArray(NdArray::from_i64(vec![3, 3], vec![1; 9]))),
+            "float in [0, 1] or uint8",
+        ),
+        (cloud(2, arr(&[3, 3], |_| 0.0)).with_kwarg("point_size", 0.0f64), "\"point_size\" must be a number > 0"),
+        (cloud(2, arr(&[3, 3], |_| 0.0)).with_kwarg("point_size_world", -1.0f64), "\"point_size_world\""),
+        (cloud(2, arr(&[2, 3, 3], |_| 0.0)).with_kwarg("colors", arr(&[3, 3, 3], |_| 0.0)), "has 3 frames"),
+        (
+            Envelope::new(T::AddFrames.as_i64()).with_uid(1).with_kwarg("colors", arr(&[3, 3], |_| 0.0)),
+            "add_frames needs field \"points\"",
+        ),
+    ];
+    for (env, want) in cases {
+        let e = s.apply(C, &env).unwrap_err();
+        assert!(e.message.contains(want), "{want:?} not in {:?}", e.message);
+    }
+    // With colors, points of another size without colors: refused.
+    s.apply(C, &cloud(3, arr(&[3, 3], |i| i as f32)).with_kwarg("colors", u8s(&[3, 4], |_| 7))).unwrap();
+    let e = s
+        .apply(
+            C,
+            &Envelope::new(T::UpdateFrames.as_i64())
+                .with_uid(3)
+                .with_kwarg("frames", 0i64)
+                .with_arg(arr(&[5, 3], |_| 1.0)),
+        )
+        .unwrap_err();
+    assert!(e.message.contains("frame 0 would have 5 points but 3 colors"), "{}", e.message);
+    assert_eq!(s.nodes().count(), 2);
+    assert_eq!(s.node_by_remote(C, 3).unwrap().attr("points").unwrap().frame_shape(0), vec![3, 3]);
+}

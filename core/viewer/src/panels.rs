@@ -18,6 +18,7 @@ pub fn kind_tag(kind: NodeKind) -> &'static str {
         NodeKind::RigidBodies => "R",
         NodeKind::Skeletons => "K",
         NodeKind::Smpl => "B",
+        NodeKind::PointClouds => "P",
     }
 }
 
@@ -156,13 +157,20 @@ pub fn properties(ui: &mut egui::Ui, rt: &mut Runtime, id: NodeId) {
                     Setting::Gender => ui.weak(&st.gender),
                     Setting::NumBetas => ui.weak(st.num_betas.map_or("all".into(), |n| n.to_string())),
                     Setting::ShowSkeleton => ui.checkbox(&mut st.show_skeleton, ""),
+                    Setting::PointSize => {
+                        ui.add(egui::DragValue::new(&mut st.point_size).speed(0.1).range(0.5..=256.0))
+                    }
+                    Setting::PointSizeWorld => match &mut st.point_size_world {
+                        Some(w) => ui.add(egui::DragValue::new(w).speed(0.001).range(1e-6..=1e6)),
+                        None => ui.weak("pixels (point_size)"),
+                    },
                 };
                 ui.end_row();
             }
             for name in node.attr_names() {
                 let seq = node.attr(name).expect("listed");
                 ui.label(name);
-                ui.weak(format!("{} frame(s) of {:?}", seq.len(), seq.inner_shape()));
+                ui.weak(format!("{} frame(s) of {:?}", seq.len(), seq.frame_shape(f)));
                 ui.end_row();
             }
             ui.label("Data");
@@ -211,6 +219,8 @@ fn style_value(st: &Style, s: Setting) -> Option<Value> {
         Setting::P => st.p.into(),
         Setting::Length => st.length.into(),
         Setting::ShowSkeleton => st.show_skeleton.into(),
+        Setting::PointSize => st.point_size.into(),
+        Setting::PointSizeWorld => st.point_size_world?.into(),
         Setting::RTip | Setting::Mode | Setting::ModelType | Setting::Gender | Setting::NumBetas => return None,
     })
 }

@@ -102,10 +102,15 @@ fn every_kind_and_custom_messages() {
     v.rigid_bodies(pts(2), ori, vec![kw("length", 0.3f64)]).unwrap();
     let conn = NdArray::from_i64(vec![3, 2], vec![-1, 0, 0, 1, 1, 2]);
     v.skeletons(pts(3), conn, vec![]).unwrap();
+    let colors = NdArray::from_u8(vec![4, 3], vec![255; 12]);
+    let cloud = v.point_clouds(pts(4), vec![kw("colors", colors), kw("point_size", 4.0f64)]).unwrap();
+    v.add_frames(cloud, vec![pts(7).into()], vec![]).unwrap();
+    assert_eq!(v.query_data(cloud, "points", 1).unwrap().shape(), &[7, 3]);
+    assert_eq!(v.query_data(cloud, "colors", 0).unwrap().shape(), &[4, 4]);
     v.send_message(10_001, None, vec![Value::from("hello")], vec![kw("x", 1i64)]).unwrap();
     let s = v.query().unwrap();
     let kinds: Vec<&str> = s.nodes.iter().map(|n| n.kind.as_str()).collect();
-    assert_eq!(kinds, ["node", "meshes", "spheres", "lines", "arrows", "rigid_bodies", "skeletons"]);
+    assert_eq!(kinds, ["node", "meshes", "spheres", "lines", "arrows", "rigid_bodies", "skeletons", "point_clouds"]);
     assert!(v.drain().unwrap().is_empty());
 }
 

@@ -140,13 +140,16 @@ pub struct NodeInfoC {
 /// Element types of [`ArrayC`].
 pub const DTYPE_F32: u32 = 0;
 pub const DTYPE_U32: u32 = 1;
+/// Point-cloud colors: RGBA8, shape (N, 4). (A plugin built before this dtype
+/// existed gets `None` for them.)
+pub const DTYPE_U8: u32 = 2;
 
 /// One frame of a node's data, borrowed from the viewer (no copy) until the
 /// call the host table was passed to returns.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ArrayC {
-    /// [`DTYPE_F32`] or [`DTYPE_U32`].
+    /// [`DTYPE_F32`], [`DTYPE_U32`] or [`DTYPE_U8`].
     pub dtype: u32,
     /// Dimensions used in `shape` (at most 4).
     pub ndim: u32,
@@ -293,6 +296,8 @@ pub struct NodeInfo {
 pub enum DType {
     F32,
     U32,
+    /// Point-cloud colors (RGBA8).
+    U8,
 }
 
 /// One frame of a node's data, borrowed from the viewer for the current call.
@@ -315,6 +320,11 @@ impl<'a> ArrayView<'a> {
         // `Vec<f32>`, so prefix and suffix are empty (checked).
         let (pre, mid, post) = unsafe { self.bytes.align_to::<f32>() };
         (pre.is_empty() && post.is_empty()).then_some(mid)
+    }
+
+    /// The elements as bytes, if that is the dtype (point-cloud colors: RGBA per point).
+    pub fn as_u8(&self) -> Option<&'a [u8]> {
+        (self.dtype == DType::U8).then_some(self.bytes)
     }
 
     /// The elements as `u32` (no copy), if that is the dtype.
@@ -460,6 +470,7 @@ impl<'a> Host<'a> {
         let dtype = match out.dtype {
             DTYPE_F32 => DType::F32,
             DTYPE_U32 => DType::U32,
+            DTYPE_U8 => DType::U8,
             _ => return None,
         };
         let shape = out.shape[..(out.ndim as usize).min(4)].iter().map(|&d| d as usize).collect();

@@ -16,6 +16,7 @@ pub mod types {
     pub const RIGID_BODIES: i64 = 6;
     pub const SMPL: i64 = 10;
     pub const SKELETONS: i64 = 11;
+    pub const POINT_CLOUDS: i64 = 12;
     pub const DELETE: i64 = 100;
     pub const ADD_FRAMES: i64 = 101;
     pub const UPDATE_FRAMES: i64 = 102;

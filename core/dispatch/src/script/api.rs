@@ -263,7 +263,11 @@ fn register_nodes(e: &mut Engine, ctx: &Shared) {
                 Some(f) => return Err(format!("frame {f} is out of range (the node has {} frames)", seq.len())),
             };
             let (chunk, range) = seq.frame_shared(f).ok_or("the attribute has no frames")?;
-            let shape = seq.inner_shape().to_vec();
+            if node.kind.attr(attr).is_some_and(|s| s.packed) {
+                // Point-cloud colors: uint8 (N, 4).
+                return Ok(ArrayView(periscope_scene::unpack(&chunk[range])));
+            }
+            let shape = seq.frame_shape(f);
             let data =
                 if range.start == 0 && range.end == chunk.len() { chunk } else { Arc::new(chunk[range].to_vec()) };
             Ok(ArrayView(NdArray::from_f32(shape, data)))

@@ -49,12 +49,47 @@ pub struct MeshGeometry {
     pub vertex_colors: bool,
 }
 
+/// A frame of shared float data: the chunk it arrived in and its range (no copy).
+pub type SharedSlice = (std::sync::Arc<Vec<f32>>, std::ops::Range<usize>);
+
+/// One frame of a point cloud: the scene's own arrays, shared, not copied.
+#[derive(Clone, Debug)]
+pub struct PointGeometry {
+    /// xyz per point (float32).
+    pub positions: SharedSlice,
+    /// RGBA8 per point, four bytes to a float slot; `None`: the node's color.
+    pub colors: Option<SharedSlice>,
+    /// Sprite diameter: pixels, or world units when `world`.
+    pub size: f32,
+    pub world: bool,
+}
+
+impl PointGeometry {
+    pub fn len(&self) -> usize {
+        self.positions.1.len() / 3
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn positions(&self) -> &[f32] {
+        &self.positions.0[self.positions.1.clone()]
+    }
+
+    /// The RGBA8 colors as packed slots, one per point.
+    pub fn colors(&self) -> Option<&[f32]> {
+        self.colors.as_ref().map(|(c, r)| &c[r.clone()])
+    }
+}
+
 /// Everything one node draws at one frame, in node-local coordinates.
 #[derive(Clone, Debug, Default)]
 pub struct NodeGeometry {
     pub mesh: Option<MeshGeometry>,
     pub spheres: Vec<SphereInstance>,
     pub tubes: Vec<TubeInstance>,
+    pub points: Option<PointGeometry>,
     /// Local bounding box, `None` when the node draws nothing.
     pub bounds: Option<(Vec3, Vec3)>,
 }
@@ -204,7 +239,25 @@ pub fn extract(node: &Node, frame: usize) -> NodeGeometry {
             NodeGeometry { bounds, spheres, tubes, ..Default::default() }
         }
         NodeKind::Skeletons => skeleton(node, "joint_positions", frame),
+        NodeKind::PointClouds => points(node, frame),
     }
+}
+
+fn points(node: &Node, frame: usize) -> NodeGeometry {
+    let Some(seq) = node.attr("points") else { return NodeGeometry::default() };
+    let Some(positions) = seq.frame_shared(frame) else { return NodeGeometry::default() };
+    let n = positions.1.len() / 3;
+    // Colors where there are as many as points (a shorter color sequence holds
+    // its last frame, which may be of another size): else the node's color.
+    let colors = node.attr("colors").and_then(|c| c.frame_shared(frame)).filter(|(_, r)| r.len() == n);
+    let s = &node.style;
+    let (size, world) = match s.point_size_world {
+        Some(w) => (w, true),
+        None => (s.point_size, false),
+    };
+    let pad = if world { size * 0.5 } else { 0.0 };
+    let bounds = bounds_of(vec3s(&positions.0[positions.1.clone()]), pad);
+    NodeGeometry { points: Some(PointGeometry { positions, colors, size, world }), bounds, ..Default::default() }
 }
 
 /// Spheres at the joints in attribute `attr` and bones between connected joints.

@@ -11,6 +11,8 @@ struct Globals {
     world_to_display: mat4x4<f32>,
     // Background (linear rgb) the ground grid fades into, and the fade radius (w).
     fog: vec4<f32>,
+    // Target width, height (pixels), the projection's y scale, unused.
+    viewport: vec4<f32>,
 };
 
 struct NodeUniform {
@@ -20,6 +22,8 @@ struct NodeUniform {
     color: vec4<f32>,
     // x: flat shading, y: use vertex colors, z: pick id, w: unused.
     flags: vec4<u32>,
+    // Point clouds: x sprite diameter, y 1 when in world units (else pixels).
+    params: vec4<f32>,
 };
 
 @group(0) @binding(0) var<uniform> globals: Globals;
@@ -208,4 +212,66 @@ fn fs_grid(i: Lit) -> @location(0) vec4<f32> {
     let r = length(i.world.xz);
     let f = smoothstep(0.35 * globals.fog.w, globals.fog.w, r);
     return vec4<f32>(mix(i.color.rgb, globals.fog.rgb, f), 1.0);
+}
+
+// ---- point clouds: one screen-facing sprite per point --------------------
+
+struct PointOut {
+    @builtin(position) clip: vec4<f32>,
+    // Position in the sprite, -1..1 on both axes.
+    @location(0) uv: vec2<f32>,
+    @location(1) color: vec4<f32>,
+};
+
+fn point_vertex(corner_index: u32, center: vec3<f32>, color: vec4<f32>) -> PointOut {
+    var corners = array<vec2<f32>, 6>(
+        vec2<f32>(-1.0, -1.0), vec2<f32>(1.0, -1.0), vec2<f32>(1.0, 1.0),
+        vec2<f32>(-1.0, -1.0), vec2<f32>(1.0, 1.0), vec2<f32>(-1.0, 1.0),
+    );
+    let corner = corners[corner_index];
+    let c = to_clip(center);
+    let radius = 0.5 * node.params.x;
+    var offset: vec2<f32>;
+    if node.params.y > 0.5 {
+        // World units: the projection scales them like the geometry around.
+        let aspect = globals.viewport.x / max(globals.viewport.y, 1.0);
+        offset = corner * radius * vec2<f32>(globals.viewport.z / aspect, globals.viewport.z);
+    } else {
+        // Pixels: 2 / size of the target per pixel in clip units, times w.
+        offset = corner * radius * 2.0 / max(globals.viewport.xy, vec2<f32>(1.0)) * c.w;
+    }
+    var o: PointOut;
+    o.clip = vec4<f32>(c.xy + offset, c.z, c.w);
+    o.uv = corner;
+    o.color = color;
+    return o;
+}
+
+@vertex
+fn vs_point(@builtin(vertex_index) vi: u32, @location(2) center: vec3<f32>, @location(3) color: vec4<f32>) -> PointOut {
+    return point_vertex(vi, center, linear(color));
+}
+
+@vertex
+fn vs_point_plain(@builtin(vertex_index) vi: u32, @location(2) center: vec3<f32>) -> PointOut {
+    return point_vertex(vi, center, linear(node.color));
+}
+
+// Round sprites, slightly darker towards the rim so that dense clouds keep
+// their shape.
+@fragment
+fn fs_point(i: PointOut) -> @location(0) vec4<f32> {
+    let r2 = dot(i.uv, i.uv);
+    if r2 > 1.0 {
+        discard;
+    }
+    return vec4<f32>(i.color.rgb * (1.0 - 0.25 * r2), i.color.a);
+}
+
+@fragment
+fn fs_point_pick(i: PointOut) -> @location(0) u32 {
+    if dot(i.uv, i.uv) > 1.0 {
+        discard;
+    }
+    return node.flags.z;
 }

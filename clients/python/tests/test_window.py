@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import BIN, REPO
-from periscope import RemoteMeshes, RemoteSpheres, RemoteViewer
+from periscope import RemoteMeshes, RemotePointClouds, RemoteSpheres, RemoteViewer
 
 REQUIRED = os.environ.get("PERISCOPE_REQUIRE_WINDOW_TEST") == "1"
 MISSING = [tool for tool in ("Xvfb", "import", "convert", "identify") if shutil.which(tool) is None]
@@ -90,6 +90,11 @@ def red_pixels(path):
     return red_pixels_of(rgb_of(path))
 
 
+def magenta_pixels(path):
+    r, g, b = (rgb_of(path)[..., i].astype(int) for i in range(3))
+    return int(((r > 180) & (g < 90) & (b > 180)).sum())
+
+
 class Session:
     """A viewer window on its own Xvfb display (see window_session)."""
 
@@ -155,11 +160,16 @@ def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
         with RemoteViewer("127.0.0.1", port, client_name="window-test") as v:
             verts = np.random.default_rng(1).random((20, 30, 3))
             RemoteMeshes(v, verts, np.array([[0, 1, 2], [2, 3, 4]]), name="Window test mesh")
+            angle = np.linspace(0, 2 * np.pi, 5000)
+            ring = np.column_stack([0.5 + 0.8 * np.cos(angle), np.full(5000, 0.5), 0.5 + 0.8 * np.sin(angle)])
+            RemotePointClouds(v, ring, colors=np.tile([255, 0, 255], (5000, 1)).astype(np.uint8), point_size=5,
+                              name="Window test points")
             RemoteSpheres(v, np.zeros((4, 3)), radius=0.3, color=(1, 0, 0, 1), name="Window test spheres")
             v.set_frame(7)
             state = v.sync()
             names = {n["name"]: n for n in state["nodes"]}
-            assert set(names) == {"Window test mesh", "Window test spheres", "Window test mesh bbox"}, names
+            assert set(names) == {"Window test mesh", "Window test spheres", "Window test mesh bbox",
+                                  "Window test points"}, names
             assert names["Window test mesh bbox"]["n_frames"] == 20, "the bbox plugin boxed every frame"
             assert names["Window test mesh bbox"]["client_name"] == "plugin bbox"
             assert state["selected"] == names["Window test spheres"]["id"], "custom_viewer.rhai selected the newest node"
@@ -182,6 +192,12 @@ def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
                 assert time.monotonic() < deadline, f"no red spheres in the viewport; see {shot}"
                 time.sleep(1.0)
                 screenshot(display, shot)
+            # The magenta point cloud (a ring of 5 px sprites).
+            deadline = time.monotonic() + 30
+            while magenta_pixels(shot) < 200:
+                assert time.monotonic() < deadline, f"no magenta point cloud in the viewport; see {shot}"
+                time.sleep(1.0)
+                screenshot(display, shot)
             # The bbox plugin's yellow box is drawn around the mesh.
             deadline = time.monotonic() + 30
             while yellow_pixels(shot) < 30:
@@ -194,6 +210,13 @@ def test_window_opens_shows_the_scene_and_exits_on_ctrl_c():
             assert cam["position"] == pytest.approx([0.5, 3.0, 4.0], abs=1e-3)
             assert cam["fov_y"] == pytest.approx(50, abs=1e-3)
             assert 100 < cam["width"] < 1280 and 100 < cam["height"] < 800, "the viewport, not the screen"
+            # From there the whole ring of points is in view.
+            overview = out / "window-camera.png"
+            deadline = time.monotonic() + 30
+            time.sleep(2.0)  # the window redraws with the new camera
+            while screenshot(display, overview) and magenta_pixels(overview) < 1000:
+                assert time.monotonic() < deadline, f"the point cloud is not in the new view; see {overview}"
+                time.sleep(1.0)
             # A client's screenshot request is rendered by the window from the user's camera.
             image = v.screenshot(width=320, height=200)
             assert image.shape == (200, 320, 4)

@@ -26,7 +26,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use periscope_client::Viewer;
+use periscope_client::{Viewer, kw};
 use periscope_protocol::{MessageType, NdArray, Reply, Value};
 
 const VERTICES: usize = 6890;
@@ -191,6 +191,51 @@ fn ingest(addr: SocketAddr, frames: usize, chunk: usize) -> anyhow::Result<f64> 
     Ok((frames * per * 4) as f64 / elapsed / 1e6)
 }
 
+/// Rows 8: point clouds (issue 16): viewer memory per point, scene and
+/// renderer together (on lavapipe "GPU" buffers are process memory too).
+fn point_cloud_rows(row: &mut impl FnMut(&str, f64, &'static str, Option<f64>)) -> anyhow::Result<()> {
+    for n in [1_000_000, 10_000_000] {
+        let (per_point, seconds) = point_cloud_memory(n)?;
+        let m = n / 1_000_000;
+        row(&format!("8. point cloud {m}M points + colors: resident / point"), per_point, "bytes", None);
+        row(&format!("8. point cloud {m}M points: send, store, first render"), seconds, "s", None);
+    }
+    Ok(())
+}
+
+/// Row 8: a fresh headless viewer renders an empty scene (the renderer's own
+/// memory is then in the baseline), gets `n` points with RGBA8 colors and
+/// renders them; returns the growth of its resident memory per point and the
+/// seconds from sending to the rendered image.
+fn point_cloud_memory(n: usize) -> anyhow::Result<(f64, f64)> {
+    let p = ViewerProc::start("", &[])?;
+    let mut v = Viewer::connect(p.addr, "bench-points")?;
+    v.screenshot(640, 480)?;
+    let before = p.rss().context("no /proc")?;
+    // A noisy sphere shell, colored by position.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    };
+    let points: Vec<f32> = (0..n * 3).map(|_| next()).collect();
+    let colors: Vec<u8> =
+        points.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 1.0].map(|c| ((c + 1.0) * 127.5) as u8)).collect();
+    let t0 = Instant::now();
+    let uid = v.point_clouds(
+        NdArray::from_f32(vec![n, 3], points),
+        vec![kw("colors", NdArray::from_u8(vec![n, 4], colors)), kw("point_size", 2.0f64)],
+    )?;
+    v.query()?;
+    v.screenshot(640, 480)?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let after = p.rss().context("no /proc")?;
+    v.delete(uid)?;
+    Ok((after.saturating_sub(before) as f64 / n as f64, seconds))
+}
+
 /// Rows 3 and 3b: the same from the Python client, `per` frames per message:
 /// the first message creates the mesh with `per` frames (`per == frames`: the
 /// whole sequence in one `RemoteMeshes(v, all_frames, faces)`, the most common
@@ -340,6 +385,8 @@ fn main() -> anyhow::Result<()> {
     let ingest_only = std::env::args().any(|a| a == "--ingest-only");
     // Only the idle-connections rows (7): for comparing server builds.
     let idle_only = std::env::args().any(|a| a == "--idle-only");
+    // Only the point-cloud rows (8).
+    let points_only = std::env::args().any(|a| a == "--points-only");
     let (frames, small_n, seconds) = if quick { (200, 2000, 1.0) } else { (2000, 20000, 2.0) };
     let mut rows: Vec<Row> = Vec::new();
     let mut row = |name: &str, value: f64, unit: &'static str, ratio: Option<f64>| {
@@ -353,6 +400,10 @@ fn main() -> anyhow::Result<()> {
         println!("{:<52} {:>12} {:<8} {:>8}", "measurement", "value", "unit", "x base");
     }
 
+    if points_only {
+        point_cloud_rows(&mut row)?;
+        return finish(json, &rows);
+    }
     if idle_only {
         for (name, value, unit) in idle_connections(if quick { 2_000 } else { 10_000 })? {
             row(&name, value, unit, None);
@@ -393,6 +444,7 @@ fn main() -> anyhow::Result<()> {
         row("6. viewer peak resident memory / payload", rss as f64 / payload, "x", None);
     }
     drop(p);
+    point_cloud_rows(&mut row)?;
     if ingest_only {
         return finish(json, &rows);
     }

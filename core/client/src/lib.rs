@@ -43,6 +43,8 @@ const MAX_PENDING: usize = 10_000;
 const MAX_KEPT_SEND_BUFFER: usize = 64 << 20;
 /// How long [`Viewer::query`] waits for its answer by default.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
+/// A screenshot of a big scene on a software renderer takes a while.
+const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// A keyword argument.
 pub type Kwarg = (String, Value);
@@ -357,6 +359,25 @@ impl Viewer {
         match state.data {
             Some(Value::NdArray(a)) => Ok(a),
             _ => Err(ClientError::Protocol("query answer without data".into())),
+        }
+    }
+
+    /// Renders the scene on the viewer (`width` x `height`, its current camera)
+    /// and returns the image, RGBA uint8 `(H, W, 4)`.
+    pub fn screenshot(&mut self, width: u32, height: u32) -> Result<NdArray, ClientError> {
+        let kwargs = vec![kw("width", i64::from(width)), kw("height", i64::from(height))];
+        let seq = self.send_message(MessageType::Screenshot.as_i64(), None, vec![], kwargs)?;
+        let answer = MessageType::ScreenshotResult.as_i64();
+        let is_answer = |r: &Reply| {
+            matches!(r, Reply::Other { kind, fields } if *kind == answer
+                && fields.iter().any(|(k, v)| k == "ref_seq" && v.as_i64() == Some(seq as i64)))
+        };
+        match self.await_reply(seq, SCREENSHOT_TIMEOUT, is_answer)? {
+            Reply::Other { fields, .. } => match fields.into_iter().find(|(k, _)| k == "image") {
+                Some((_, Value::NdArray(a))) => Ok(a),
+                _ => Err(ClientError::Protocol("screenshot answer without image".into())),
+            },
+            _ => unreachable!("await_reply returns what is_answer accepted"),
         }
     }
 

@@ -1,4 +1,5 @@
-//! Render benchmark: frame times offscreen for large meshes and many spheres.
+//! Render benchmark: frame times offscreen for large meshes, many spheres,
+//! many nodes, point clouds and a composited remote image.
 //!
 //!     cargo bench -p periscope-render --bench render [-- --size 1280x720 --frames 20]
 //!
@@ -72,6 +73,27 @@ fn spheres(n: usize) -> Envelope {
         .with_uid(2)
         .with_arg(Value::NdArray(NdArray::from_f32(vec![n, 3], pos)))
         .with_kwarg("radius", 0.004f64)
+}
+
+/// `n` points filling a ball, RGBA8 colors from their position, 2 px sprites.
+fn points(n: usize) -> Envelope {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    };
+    let pos: Vec<f32> = (0..n * 3).map(|_| next()).collect();
+    let colors: Vec<u8> = pos
+        .chunks_exact(3)
+        .flat_map(|p| [p[0], p[1], p[2]].map(|c| ((c + 1.0) * 127.5) as u8).into_iter().chain([255]))
+        .collect();
+    Envelope::new(T::PointClouds.as_i64())
+        .with_uid(4)
+        .with_arg(Value::NdArray(NdArray::from_f32(vec![n, 3], pos)))
+        .with_kwarg("colors", Value::NdArray(NdArray::from_u8(vec![n, 4], colors)))
+        .with_kwarg("point_size", 2.0f64)
 }
 
 fn scene_with(env: Option<Envelope>) -> Scene {
@@ -152,6 +174,15 @@ fn main() {
     let mut single = scene_with(Some(one));
     let t = measure(&mut off, &mut single, &a, |_, _| {});
     rows.push(("one node with the same 5,000 spheres", t, off.renderer.stats().triangles));
+
+    // Point clouds (issue 16): one draw call of sprites, colors per point.
+    for (name, n) in
+        [("1M points, 2 px, colors per point", 1_000_000), ("10M points, 2 px, colors per point", 10_000_000)]
+    {
+        let mut cloud = scene_with(Some(points(n)));
+        let t = measure(&mut off, &mut cloud, &a, |_, _| {});
+        rows.push((name, t, off.renderer.stats().triangles));
+    }
 
     // A remote render composited into the view: 512x512 with depth, from the
     // bench camera (the far grid and the depth grid), over the empty scene.

@@ -43,6 +43,9 @@ const MAX_PENDING: usize = 10_000;
 const MAX_KEPT_SEND_BUFFER: usize = 64 << 20;
 /// How long [`Viewer::query`] waits for its answer by default.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Messages above this go as WebSocket fragments of this size (as the Python
+/// client's do).
+pub const FRAGMENT_BYTES: usize = 1 << 20;
 /// A screenshot of a big scene on a software renderer takes a while.
 const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -223,7 +226,11 @@ impl Viewer {
         buf.clear();
         encode_value_into(&mut buf, &env.to_value());
         let frame = bytes::Bytes::from(buf);
-        let sent = self.ws.send(Message::Binary(frame.clone()));
+        let sent = if frame.len() > FRAGMENT_BYTES {
+            self.send_fragments(&frame)
+        } else {
+            self.ws.send(Message::Binary(frame.clone()))
+        };
         // tungstenite has copied the frame into its write buffer and dropped
         // its handle, so the buffer is ours again (large ones are let go).
         if let Ok(back) = frame.try_into_mut()
@@ -233,6 +240,23 @@ impl Viewer {
         }
         sent?;
         Ok(self.seq)
+    }
+
+    /// A big message as WebSocket fragments of [`FRAGMENT_BYTES`], each a view
+    /// of the encoded message (no copy): the viewer then reassembles it in a
+    /// buffer of its own that it frees after decoding, instead of growing the
+    /// connection's read buffer to the message's size for as long as the
+    /// connection lasts.
+    fn send_fragments(&mut self, frame: &bytes::Bytes) -> Result<(), tungstenite::Error> {
+        use tungstenite::protocol::frame::Frame;
+        use tungstenite::protocol::frame::coding::{Data, OpCode};
+        let n = frame.len().div_ceil(FRAGMENT_BYTES);
+        for i in 0..n {
+            let part = frame.slice(i * FRAGMENT_BYTES..((i + 1) * FRAGMENT_BYTES).min(frame.len()));
+            let opcode = OpCode::Data(if i == 0 { Data::Binary } else { Data::Continue });
+            self.ws.send(Message::Frame(Frame::message(part, opcode, i + 1 == n)))?;
+        }
+        Ok(())
     }
 
     /// Sends any message (custom ones use types >= 10000).

@@ -59,7 +59,7 @@ struct NodeUniform {
     color: [f32; 4],
     flags: [u32; 4],
     /// Point clouds: sprite diameter (pixels, or world units scaled by the
-    /// node's scale), 1 when in world units, unused, unused.
+    /// node's scale), 1 when in world units, 1 with colors per point, unused.
     params: [f32; 4],
 }
 
@@ -119,9 +119,12 @@ struct GpuNode {
     mesh_edges: Option<GrowBuffer>,
     spheres: Option<GrowBuffer>,
     tubes: Option<GrowBuffer>,
-    /// Point clouds: xyz per point, and RGBA8 per point when it has colors.
+    /// Point clouds: xyz per point, and RGBA8 per point when it has colors
+    /// (storage buffers the vertex shader reads), and per chunk of at most
+    /// [`POINT_CHUNK`] points its bind group and point count.
     points: Option<GrowBuffer>,
     point_colors: Option<GrowBuffer>,
+    point_chunks: Vec<(wgpu::BindGroup, u32)>,
     /// World-space bounds.
     bounds: Option<(Vec3, Vec3)>,
     /// Some color has alpha < 1: drawn blended, after the opaque nodes.
@@ -161,15 +164,13 @@ struct Pipelines {
     pick_mesh: wgpu::RenderPipeline,
     pick_sphere: wgpu::RenderPipeline,
     pick_tube: wgpu::RenderPipeline,
-    /// Point sprites per pass (color, blend, pick): with per-point colors, and
-    /// in the node's color.
-    points: [PointPipelines; 3],
+    /// Point sprites per pass (color, blend, pick).
+    points: [wgpu::RenderPipeline; 3],
 }
 
-struct PointPipelines {
-    colored: wgpu::RenderPipeline,
-    plain: wgpu::RenderPipeline,
-}
+/// Points per draw of a cloud: its storage bindings stay below wgpu's default
+/// 128 MiB binding limit, and chunk offsets stay 256-byte aligned.
+const POINT_CHUNK: usize = 1 << 22;
 
 /// Which pass a draw belongs to (the index of its point pipelines).
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -188,6 +189,8 @@ pub struct Renderer {
     globals: wgpu::Buffer,
     globals_bind_group: wgpu::BindGroup,
     node_layout: wgpu::BindGroupLayout,
+    points_layout: wgpu::BindGroupLayout,
+    no_colors: wgpu::Buffer,
     sphere: GpuShape,
     /// Coarser spheres for nodes with many spheres (80 and 20 triangles).
     sphere_coarse: GpuShape,
@@ -281,18 +284,6 @@ impl Renderer {
             step_mode: wgpu::VertexStepMode::Instance,
             attributes: &tube_attrs,
         };
-        let point_pos_attrs = wgpu::vertex_attr_array![2 => Float32x3];
-        let point_pos = wgpu::VertexBufferLayout {
-            array_stride: 12,
-            step_mode: wgpu::VertexStepMode::Instance,
-            attributes: &point_pos_attrs,
-        };
-        let point_color_attrs = wgpu::vertex_attr_array![3 => Unorm8x4];
-        let point_color = wgpu::VertexBufferLayout {
-            array_stride: 4,
-            step_mode: wgpu::VertexStepMode::Instance,
-            attributes: &point_color_attrs,
-        };
         let line_attrs = wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x4];
         let line = wgpu::VertexBufferLayout {
             array_stride: std::mem::size_of::<LineVertex>() as u64,
@@ -335,23 +326,60 @@ impl Renderer {
         let sphere_bufs = [Some(unit.clone()), Some(sphere_inst)];
         let tube_bufs = [Some(unit), Some(tube_inst)];
         let mesh_bufs = [Some(mesh)];
-        let colored_bufs = [Some(point_pos.clone()), Some(point_color)];
-        let plain_bufs = [Some(point_pos)];
+        // Point clouds pull their points from storage buffers (group 2): one
+        // plain draw of 6 vertices per point, which software rasterizers run
+        // in large batches (an instanced draw of 6 vertices each is run
+        // instance by instance there).
+        let storage = |binding| wgpu::BindGroupLayoutEntry {
+            binding,
+            visibility: wgpu::ShaderStages::VERTEX,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Storage { read_only: true },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let points_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("periscope points"),
+            entries: &[storage(0), storage(1)],
+        });
+        let point_pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("periscope points"),
+            bind_group_layouts: &[Some(&globals_layout), Some(&node_layout), Some(&points_layout)],
+            immediate_size: 0,
+        });
         let points =
             [(Pass::Color, "fs_point"), (Pass::Blend, "fs_point"), (Pass::Pick, "fs_point_pick")].map(|(pass, fs)| {
-                PointPipelines {
-                    colored: pipeline("periscope points", "vs_point", fs, &colored_bufs, TriangleList, None, pass),
-                    plain: pipeline(
-                        "periscope points (node color)",
-                        "vs_point_plain",
+                let (format, samples) = match pass {
+                    Pass::Color | Pass::Blend => (COLOR_FORMAT, MSAA_SAMPLES),
+                    Pass::Pick => (ID_FORMAT, 1),
+                };
+                crate::pipeline::build(
+                    device,
+                    &crate::pipeline::PipelineDesc {
+                        label: "periscope points",
+                        layout: &point_pipeline_layout,
+                        shader: &shader,
+                        vs: "vs_point",
                         fs,
-                        &plain_bufs,
-                        TriangleList,
-                        None,
-                        pass,
-                    ),
-                }
+                        buffers: &[],
+                        topology: TriangleList,
+                        cull: None,
+                        format,
+                        samples,
+                        blend: (pass == Pass::Blend).then_some(wgpu::BlendState::ALPHA_BLENDING),
+                        depth_write: pass != Pass::Blend,
+                    },
+                )
             });
+        // Bound for clouds without colors (the shader then uses the node's color).
+        let no_colors = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("periscope no point colors"),
+            size: 4,
+            usage: wgpu::BufferUsages::STORAGE,
+            mapped_at_creation: false,
+        });
         let pipelines = Pipelines {
             points,
             mesh: pipeline("periscope mesh", "vs_mesh", "fs_lit", &mesh_bufs, TriangleList, None, Pass::Color),
@@ -399,6 +427,8 @@ impl Renderer {
             grid: GpuNodeGrid { vertices: None, uniform: grid_uniform, bind_group: grid_bg, spacing: 0.0 },
             device: device.clone(),
             queue: queue.clone(),
+            points_layout,
+            no_colors,
             pipelines,
             globals,
             globals_bind_group,
@@ -440,6 +470,20 @@ impl Renderer {
         self.stats
     }
 
+    /// Bytes of the per-node GPU buffers (vertices, indices, instances, points).
+    pub fn gpu_bytes(&self) -> u64 {
+        let size = |b: &Option<GrowBuffer>| b.as_ref().map_or(0, |b| b.capacity);
+        self.nodes
+            .values()
+            .map(|g| {
+                [&g.mesh_vertices, &g.mesh_indices, &g.mesh_edges, &g.spheres, &g.tubes, &g.points, &g.point_colors]
+                    .into_iter()
+                    .map(size)
+                    .sum::<u64>()
+            })
+            .sum()
+    }
+
     /// Nodes with GPU data.
     pub fn gpu_nodes(&self) -> usize {
         self.nodes.len()
@@ -476,6 +520,7 @@ impl Renderer {
                         tubes: None,
                         points: None,
                         point_colors: None,
+                        point_chunks: Vec::new(),
                         bounds: None,
                         translucent: false,
                     })
@@ -499,12 +544,20 @@ impl Renderer {
             upload(dev, q, &mut gpu.tubes, &geom.tubes, U::VERTEX, "tube instances");
             // Straight from the scene's arrays: positions as float32 xyz, colors as RGBA8.
             let cloud = geom.points.as_ref();
-            upload(dev, q, &mut gpu.points, cloud.map_or(&[][..], |p| p.positions()), U::VERTEX, "points");
+            upload(dev, q, &mut gpu.points, cloud.map_or(&[][..], |p| p.positions()), U::STORAGE, "points");
             let colors = cloud.and_then(|p| p.colors()).unwrap_or(&[]);
-            upload(dev, q, &mut gpu.point_colors, colors, U::VERTEX, "point colors");
+            upload(dev, q, &mut gpu.point_colors, colors, U::STORAGE, "point colors");
+            gpu.point_chunks = point_chunks(
+                &self.device,
+                &self.points_layout,
+                &self.no_colors,
+                gpu.points.as_ref(),
+                gpu.point_colors.as_ref(),
+            );
+            let has_colors = if gpu.point_colors.is_some() { 1.0 } else { 0.0 };
             let params = match cloud {
-                Some(p) if p.world => [p.size * node.scale, 1.0, 0.0, 0.0],
-                Some(p) => [p.size, 0.0, 0.0, 0.0],
+                Some(p) if p.world => [p.size * node.scale, 1.0, has_colors, 0.0],
+                Some(p) => [p.size, 0.0, has_colors, 0.0],
                 None => [0.0; 4],
             };
             let normal = model.inverse().transpose();
@@ -741,23 +794,57 @@ impl Renderer {
             pass.set_pipeline(tube);
             draw_instanced(pass, &self.tube, t, stats);
         }
-        if let Some(pts) = &gpu.points {
-            let pipelines = &p.points[which as usize];
-            pass.set_vertex_buffer(0, pts.buffer.slice(..));
-            match &gpu.point_colors {
-                Some(c) => {
-                    pass.set_pipeline(&pipelines.colored);
-                    pass.set_vertex_buffer(1, c.buffer.slice(..));
-                }
-                None => pass.set_pipeline(&pipelines.plain),
+        if !gpu.point_chunks.is_empty() {
+            pass.set_pipeline(&p.points[which as usize]);
+            for (group, n) in &gpu.point_chunks {
+                pass.set_bind_group(2, group, &[]);
+                // Six corners (two triangles) per point.
+                pass.draw(0..6 * n, 0..1);
+                stats.draw_calls += 1;
+                stats.triangles += 2 * u64::from(*n);
             }
-            // Six corners (two triangles) per point.
-            let n = pts.count / 3;
-            pass.draw(0..6, 0..n);
-            stats.draw_calls += 1;
-            stats.triangles += 2 * u64::from(n);
         }
     }
+}
+
+fn binding(buffer: &wgpu::Buffer, offset: usize, size: usize) -> wgpu::BindingResource<'_> {
+    wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+        buffer,
+        offset: offset as u64,
+        size: std::num::NonZeroU64::new(size as u64),
+    })
+}
+
+/// A cloud's bind groups: positions and colors of up to [`POINT_CHUNK`]
+/// points each.
+fn point_chunks(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    no_colors: &wgpu::Buffer,
+    points: Option<&GrowBuffer>,
+    colors: Option<&GrowBuffer>,
+) -> Vec<(wgpu::BindGroup, u32)> {
+    let Some(points) = points else { return Vec::new() };
+    let n = points.count as usize / 3;
+    (0..n)
+        .step_by(POINT_CHUNK)
+        .map(|start| {
+            let count = POINT_CHUNK.min(n - start);
+            let color = match colors {
+                Some(c) => binding(&c.buffer, start * 4, count * 4),
+                None => no_colors.as_entire_binding(),
+            };
+            let group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("periscope points"),
+                layout,
+                entries: &[
+                    wgpu::BindGroupEntry { binding: 0, resource: binding(&points.buffer, start * 12, count * 12) },
+                    wgpu::BindGroupEntry { binding: 1, resource: color },
+                ],
+            });
+            (group, count as u32)
+        })
+        .collect()
 }
 
 /// Whether any color the node draws has alpha below 1. Instance colors with a

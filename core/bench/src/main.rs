@@ -222,15 +222,16 @@ fn point_cloud_memory(n: usize) -> anyhow::Result<CloudFigures> {
     let mut v = Viewer::connect(p.addr, "bench-points")?;
     v.screenshot(640, 480)?;
     let before = p.rss().context("no /proc")?;
-    // Points in a cube, colored by position.
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-    };
-    let points: Vec<f32> = (0..n * 3).map(|_| next()).collect();
+    // A Fibonacci sphere (points spread evenly over it), colored by position.
+    let golden = std::f32::consts::PI * (3.0 - 5f32.sqrt());
+    let points: Vec<f32> = (0..n)
+        .flat_map(|i| {
+            let y = 1.0 - 2.0 * (i as f32 + 0.5) / n as f32;
+            let r = (1.0 - y * y).sqrt();
+            let a = golden * i as f32;
+            [r * a.cos(), y, r * a.sin()]
+        })
+        .collect();
     let colors: Vec<u8> =
         points.chunks_exact(3).flat_map(|p| [p[0], p[1], p[2], 1.0].map(|c| ((c + 1.0) * 127.5) as u8)).collect();
     let t0 = Instant::now();

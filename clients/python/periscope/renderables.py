@@ -185,14 +185,15 @@ def _cloud_chunks(points: Any, colors: Any) -> list[tuple[Any, Any]]:
     if not _ragged(points):
         return [(_points(points), None if colors is None else _colors(colors))]
     frames = list(points)
-    if colors is None or np.ndim(colors) == 1 or not isinstance(colors, (list, tuple)):
-        if colors is not None and np.ndim(colors) != 1:
-            raise ValueError("with a list of point arrays, colors must be one color or a list of the same length")
-        per = [colors] * len(frames)
-    else:
+    per_frame = isinstance(colors, (list, tuple)) and len(colors) > 0 and all(np.ndim(c) == 2 for c in colors)
+    if per_frame:
         if len(colors) != len(frames):
             raise ValueError(f"colors has {len(colors)} frames but points has {len(frames)}")
         per = list(colors)
+    elif colors is None or np.ndim(colors) == 1:
+        per = [colors] * len(frames)
+    else:
+        raise ValueError("with a list of point arrays, colors must be one color or a list of (N_i, 3|4) arrays")
     return [(_points(p), None if c is None else _colors(c)) for p, c in zip(frames, per)]
 
 

@@ -53,8 +53,8 @@ def test_wrong_shapes_unknown_uid_unknown_type(viewer_process):
         v.send_message(Message.DELETE, 4242)
         with pytest.raises(ViewerError, match="delete: no node with uid 4242 for this client"):
             v.sync()
-        v.send_message(12)
-        with pytest.raises(ViewerError, match="unknown message type 12"):
+        v.send_message(99)
+        with pytest.raises(ViewerError, match="unknown message type 99"):
             v.sync()
         with pytest.raises(ViewerError, match="faces\\[0, 2\\] = 9 is out of range \\[0, 3\\)"):
             RemoteMeshes(v, np.zeros((3, 3)), np.array([[0, 1, 9]]))

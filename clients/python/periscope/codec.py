@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Optional
 
 import msgpack
 import numpy as np
@@ -124,6 +124,49 @@ def pack_fragments(obj: Any, size: int = FRAGMENT_SIZE) -> Iterator[bytes]:
                 buf.clear()
     if buf:
         yield bytes(buf)
+
+
+#: Arrays above this many bytes are sent as ``ARRAY_PART`` messages
+#: (docs/protocol.md, "Large arrays in parts") when the viewer takes them ...
+PART_BYTES = 128 << 10
+#: ... in parts of this many bytes: small enough that every buffer a part
+#: passes through (msgpack, websockets) is reused heap memory; bigger blocks
+#: get fresh pages from the allocator, which are slow to touch
+#: (docs/benchmarks.md, rows 3b).
+PART_SIZE = 64 << 10
+
+
+def split_parts(obj: Any, next_id: Iterator[int]) -> tuple[Any, list[tuple[int, npt.NDArray[Any]]]]:
+    """``obj`` with every array over :data:`PART_BYTES` replaced by a
+    reference ``{"__ndarray__", "shape", "transfer"}``, and those arrays (wire
+    form: contiguous, little-endian) with their transfer ids."""
+    found: list[tuple[int, npt.NDArray[Any]]] = []
+
+    def walk(x: Any) -> Any:
+        if isinstance(x, np.ndarray) and x.nbytes > PART_BYTES:
+            a = _wire_array(x)
+            tid = next(next_id)
+            found.append((tid, a))
+            return {NDARRAY_KEY: a.dtype.name, "shape": list(a.shape), "transfer": tid}
+        if isinstance(x, dict):
+            return {k: walk(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [walk(v) for v in x]
+        return x
+
+    return walk(obj), found
+
+
+def part_messages(tid: int, a: npt.NDArray[Any], seq: int, size: Optional[int] = None) -> Iterator[bytes]:
+    """The ``ARRAY_PART`` messages of array ``a`` (wire form), each made
+    from a view of its memory, ``size`` (default :data:`PART_SIZE`) bytes each."""
+    size = size or PART_SIZE
+    view = a.data.cast("B")
+    for offset in range(0, max(a.nbytes, 1), size):
+        kwargs: dict[str, Any] = {"transfer": tid, "data": view[offset:offset + size]}
+        if offset == 0:
+            kwargs.update(dtype=a.dtype.name, nbytes=int(a.nbytes))
+        yield pack({"type": 330, "uid": None, "args": [], "kwargs": kwargs, "seq": seq})
 
 
 def unpack(data: bytes) -> Any:

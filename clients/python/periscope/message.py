@@ -55,6 +55,7 @@ class Message(enum.IntEnum):
     EVENT = 327
     VIEWPORT_IMAGE = 328
     CLEAR_VIEWPORT = 329
+    ARRAY_PART = 330
     ERROR = 400
     WARNING = 401
     HELLO = 500

@@ -18,7 +18,8 @@ import numpy.typing as npt
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
-from .codec import FRAGMENT_THRESHOLD, array_bytes, pack, pack_fragments, unpack
+from . import codec
+from .codec import FRAGMENT_THRESHOLD, array_bytes, pack, pack_fragments, part_messages, split_parts, unpack
 from .gui import Event, Gui
 from .images import RemoteRenderer
 from .message import PROTOCOL_NAME, PROTOCOL_VERSION, Message
@@ -146,6 +147,8 @@ class RemoteViewer(RemoteRenderer):
         self.client_id: Optional[int] = None
         self.resumed = False
         self.max_message_bytes: Optional[int] = None
+        self._array_parts = False
+        self._transfer_ids = itertools.count(1)
         #: Messages (and images) dropped because no viewer was connected.
         self.dropped = 0
         self._seq = itertools.count(1)
@@ -286,6 +289,7 @@ class RemoteViewer(RemoteRenderer):
         self.session = welcome["session"]
         self.resumed = welcome.get("resumed", False)
         self.max_message_bytes = welcome.get("max_message_bytes")
+        self._array_parts = bool(welcome.get("array_parts", False))
         with self._cond:
             self._ws = ws
             self._generation += 1
@@ -533,7 +537,16 @@ class RemoteViewer(RemoteRenderer):
             if ws is not None:
                 msg = {"type": int(type), "uid": uid, "args": list(args), "kwargs": kwargs, "seq": seq}
                 try:
-                    if array_bytes(msg) > FRAGMENT_THRESHOLD:
+                    if self._array_parts and array_bytes(msg) > codec.PART_BYTES:
+                        # Big arrays go first, in parts of 1 MiB read from their
+                        # own memory; the viewer copies each part once into the
+                        # array's final buffer (docs/protocol.md, docs/benchmarks.md).
+                        msg, arrays = split_parts(msg, self._transfer_ids)
+                        for tid, a in arrays:
+                            for part in part_messages(tid, a, seq):
+                                ws.send(part)
+                        ws.send(pack(msg))
+                    elif array_bytes(msg) > FRAGMENT_THRESHOLD:
                         # Large arrays go out in fragments read straight from
                         # their memory, never copied whole (docs/benchmarks.md, 3b).
                         ws.send(pack_fragments(msg))

@@ -68,3 +68,23 @@ def test_a_large_message_sent_in_fragments_arrives_whole(viewer_process):
         m = RemoteMeshes(v, frames, np.array([[0, 1, 2]]))
         assert v.sync()["nodes"][0]["n_frames"] == 40
         np.testing.assert_array_equal(v.query_data(m, "vertices", frame=39), frames[39])
+
+
+def test_big_arrays_are_split_into_parts_made_from_their_memory():
+    from periscope import codec
+
+    a = np.arange(100_000, dtype=np.float32).reshape(50_000, 2)  # 400 KB
+    small = np.zeros(3, np.float32)
+    msg = {"type": 2, "args": [a, small], "kwargs": {"colors": [a[:10]]}}
+    ids = iter(range(7, 100))
+    out, arrays = codec.split_parts(msg, ids)
+    assert out["args"][0] == {"__ndarray__": "float32", "shape": [50_000, 2], "transfer": 7}
+    assert out["args"][1] is small and out["kwargs"]["colors"][0] is not None
+    assert [t for t, _ in arrays] == [7]
+    parts = [codec.unpack(p) for p in codec.part_messages(7, arrays[0][1], seq=5)]
+    assert len(parts) == -(-a.nbytes // codec.PART_SIZE)
+    assert all(p["type"] == 330 and p["seq"] == 5 and p["kwargs"]["transfer"] == 7 for p in parts)
+    assert parts[0]["kwargs"]["dtype"] == "float32" and parts[0]["kwargs"]["nbytes"] == a.nbytes
+    assert "dtype" not in parts[1]["kwargs"]
+    joined = b"".join(p["kwargs"]["data"] for p in parts)
+    assert np.array_equal(np.frombuffer(joined, np.float32).reshape(a.shape), a)

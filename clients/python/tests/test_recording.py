@@ -22,6 +22,8 @@ def session(v):
     s = RemoteSpheres(v, rng.random((2, 8, 3), dtype=np.float32), radius=0.1, name="Balls")
     s.delete()
     RemoteSpheres(v, rng.random((4, 3), dtype=np.float32), name="Kept", position=(1, 2, 3))
+    # 480 KB: sent as ARRAY_PART messages, recorded as the whole message.
+    RemoteMeshes(v, rng.random((2, 20_000, 3), dtype=np.float32), np.array([[0, 1, 2]]), name="Big")
     v.send_images(np.zeros((6, 7, 3), np.uint8))
     v.set_frame(3)
 
@@ -81,6 +83,9 @@ def test_record_replay_matches_and_python_reads_it(tmp_path):
     messages = [r for r in records if r["kind"] == "message"]
     assert messages[0]["message"]["type"] == 2 and messages[0]["name"] == "trainer"
     assert all(b["t"] >= a["t"] for a, b in zip(records, records[1:]))
+    assert all(m["message"]["type"] != 330 for m in messages), "array parts are transport, not recorded"
+    big = next(m["message"] for m in messages if m["message"]["kwargs"].get("name") == "Big")
+    assert big["kwargs"]["vertices"].shape == (2, 20_000, 3), "the message that used parts is recorded with its array"
 
     proc, port = replay(rec)
     try:

@@ -167,12 +167,30 @@ fn mesh_frames(frames: usize) -> Vec<f32> {
 /// one array per message before the clock starts, as a model hands out a
 /// buffer per step (and as the Python benchmark sends views of one array).
 fn ingest(addr: SocketAddr, frames: usize, chunk: usize) -> anyhow::Result<f64> {
+    ingest_with(addr, frames, chunk, true)
+}
+
+/// Rows 2b/3b are the median of this many runs (this machine's throughput
+/// varies by tens of percent from run to run).
+const REPEATS: usize = 3;
+
+/// [`ingest`], sending arrays in parts (`in_parts`) or whole: the median of
+/// [`REPEATS`] runs.
+fn ingest_with(addr: SocketAddr, frames: usize, chunk: usize, in_parts: bool) -> anyhow::Result<f64> {
+    let mut rates =
+        (0..REPEATS).map(|_| ingest_once(addr, frames, chunk, in_parts)).collect::<anyhow::Result<Vec<f64>>>()?;
+    rates.sort_by(f64::total_cmp);
+    Ok(rates[rates.len() / 2])
+}
+
+fn ingest_once(addr: SocketAddr, frames: usize, chunk: usize, in_parts: bool) -> anyhow::Result<f64> {
     let data = mesh_frames(frames);
     let per = VERTICES * 3;
     let parts: Vec<NdArray> =
         data.chunks(chunk * per).map(|c| NdArray::from_f32(vec![c.len() / per, VERTICES, 3], c.to_vec())).collect();
     drop(data);
     let mut v = Viewer::connect(addr, "bench-ingest")?;
+    v.set_array_parts(in_parts);
     let faces = NdArray::from_i64(vec![1, 3], vec![0, 1, 2]);
     let t0 = Instant::now();
     let mut parts = parts.into_iter();
@@ -256,18 +274,28 @@ fn point_cloud_memory(n: usize) -> anyhow::Result<CloudFigures> {
 /// whole sequence in one `RemoteMeshes(v, all_frames, faces)`, the most common
 /// call), the rest go with `add_frames`.
 fn python_ingest(addr: SocketAddr, frames: usize, per: usize) -> anyhow::Result<Option<f64>> {
+    python_ingest_with(addr, frames, per, true)
+}
+
+/// [`python_ingest`], sending big arrays in parts (`parts`) or whole (as fragments).
+fn python_ingest_with(addr: SocketAddr, frames: usize, per: usize, parts: bool) -> anyhow::Result<Option<f64>> {
     let py = repo().join(".venv/bin/python");
     if !py.exists() {
         return Ok(None);
     }
     let script = format!(
-        "import time, numpy as np\nfrom periscope import RemoteViewer, RemoteMeshes\n\
+        "import time, statistics, numpy as np\nfrom periscope import RemoteViewer, RemoteMeshes, codec\n\
+         codec.PART_BYTES = {part_bytes}\n\
          v = np.random.default_rng(0).random(({frames}, {VERTICES}, 3), dtype=np.float32)\n\
+         rates = []\n\
          with RemoteViewer('127.0.0.1', {port}, client_name='bench-python') as r:\n\
-         \x20   t0 = time.perf_counter(); m = RemoteMeshes(r, v[:{per}], np.array([[0, 1, 2]]))\n\
-         \x20   for i in range({per}, {frames}, {per}):\n\x20       m.add_frames(v[i:i + {per}] if {per} > 1 else v[i])\n\
-         \x20   r.sync(); print(v.nbytes / (time.perf_counter() - t0) / 1e6); m.delete(); r.sync()\n",
-        port = addr.port()
+         \x20   for _ in range({REPEATS}):\n\
+         \x20       t0 = time.perf_counter(); m = RemoteMeshes(r, v[:{per}], np.array([[0, 1, 2]]))\n\
+         \x20       for i in range({per}, {frames}, {per}):\n\x20           m.add_frames(v[i:i + {per}] if {per} > 1 else v[i])\n\
+         \x20       r.sync(); rates.append(v.nbytes / (time.perf_counter() - t0) / 1e6); m.delete(); r.sync()\n\
+         print(statistics.median(rates))\n",
+        port = addr.port(),
+        part_bytes = if parts { "128 << 10" } else { "1 << 62" },
     );
     let out = Command::new(py).args(["-c", &script]).output()?;
     if !out.status.success() {
@@ -444,13 +472,25 @@ fn main() -> anyhow::Result<()> {
     // frames per message (issue 16: bigger messages must not be slower).
     let seq = frames / 2;
     let sizes: Vec<usize> = [1, 10, 100, seq].into_iter().filter(|&n| n <= seq).collect();
+    // Arrays over 1 MiB go in parts (ARRAY_PART); "whole" sends them inside
+    // their message (as WebSocket fragments), for the same-run comparison.
     for &per in &sizes {
         let r = ingest(p.addr, seq, per)?;
         row(&format!("2b. mesh ingest, Rust, {seq} frames, {per} per message"), r, "MB/s", Some(r / fresh));
     }
+    for &per in sizes.iter().filter(|&&n| n >= 100) {
+        let r = ingest_with(p.addr, seq, per, false)?;
+        row(&format!("2b. mesh ingest, Rust, {seq} frames, {per} per message, whole"), r, "MB/s", Some(r / fresh));
+    }
     for &per in &sizes {
         if let Some(py) = python_ingest(p.addr, seq, per)? {
             let name = format!("3b. mesh ingest, Python, {seq} frames, {per} per message");
+            row(&name, py, "MB/s", Some(py / fresh));
+        }
+    }
+    for &per in sizes.iter().filter(|&&n| n >= 100) {
+        if let Some(py) = python_ingest_with(p.addr, seq, per, false)? {
+            let name = format!("3b. mesh ingest, Python, {seq} frames, {per} per message, whole");
             row(&name, py, "MB/s", Some(py / fresh));
         }
     }

@@ -43,9 +43,15 @@ const MAX_PENDING: usize = 10_000;
 const MAX_KEPT_SEND_BUFFER: usize = 64 << 20;
 /// How long [`Viewer::query`] waits for its answer by default.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
-/// Messages above this go as WebSocket fragments of this size (as the Python
-/// client's do).
+/// Messages above this go as WebSocket fragments of this size (to a viewer
+/// that does not take arrays in parts).
 pub const FRAGMENT_BYTES: usize = 1 << 20;
+/// Arrays above this go as `ARRAY_PART` messages ...
+pub const PART_THRESHOLD: usize = 128 << 10;
+/// ... of this size: small enough that every buffer a part passes through
+/// is reused memory (the allocator hands out fresh pages, which are slow to
+/// touch, for blocks above 128 KiB).
+pub const PART_SIZE: usize = 64 << 10;
 /// A screenshot of a big scene on a software renderer takes a while.
 const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -107,6 +113,10 @@ pub struct Viewer {
     pending: VecDeque<Reply>,
     dropped: u64,
     send_buf: Vec<u8>,
+    /// Big arrays go in parts (`welcome.array_parts`, [`Self::set_array_parts`]).
+    array_parts: bool,
+    viewer_takes_parts: bool,
+    next_transfer: i64,
 }
 
 impl Viewer {
@@ -170,7 +180,7 @@ impl Viewer {
         ws.send(Message::binary(encode_value(&hello.to_envelope().to_value())))?;
         let reply = read_reply(&mut ws)?;
         match reply {
-            Reply::Welcome { client_id, session, resumed, .. } => {
+            Reply::Welcome { client_id, session, resumed, array_parts, .. } => {
                 let mut v = Self {
                     ws,
                     seq: 0,
@@ -182,6 +192,9 @@ impl Viewer {
                     pending: VecDeque::new(),
                     dropped: 0,
                     send_buf: Vec::new(),
+                    array_parts,
+                    viewer_takes_parts: array_parts,
+                    next_transfer: 1,
                 };
                 if resumed {
                     // Continue numbering after this client's existing nodes.
@@ -194,6 +207,12 @@ impl Viewer {
             Reply::Refused { reason } => Err(ClientError::Refused(reason)),
             other => Err(ClientError::Protocol(format!("expected welcome, got type {}", other.kind()))),
         }
+    }
+
+    /// Sends big arrays in parts (the default when the viewer takes them) or
+    /// whole (`false`: for comparisons; the viewer's reply decides `true`).
+    pub fn set_array_parts(&mut self, on: bool) {
+        self.array_parts = on && self.viewer_takes_parts;
     }
 
     /// The viewer's id for this client.
@@ -216,15 +235,81 @@ impl Viewer {
         self.next_uid = first;
     }
 
-    /// Sends a message; fills in `seq` and returns it.
+    /// Sends a message; fills in `seq` and returns it. Arrays over
+    /// [`PART_THRESHOLD`] go first as `ARRAY_PART` messages (docs/protocol.md,
+    /// "Large arrays in parts") when the viewer takes them.
     pub fn send(&mut self, mut env: Envelope) -> Result<u64, ClientError> {
         self.seq += 1;
         env.seq = Some(self.seq);
+        if self.array_parts {
+            let seq = self.seq;
+            for v in env.args.iter_mut().chain(env.kwargs.iter_mut().map(|(_, v)| v)) {
+                self.send_in_parts(v, seq)?;
+            }
+        }
+        self.send_frame(&env)?;
+        Ok(self.seq)
+    }
+
+    /// Sends the arrays over [`PART_THRESHOLD`] in `v` (nested in lists and maps
+    /// too) as parts and puts a reference to them in their place.
+    fn send_in_parts(&mut self, v: &mut Value, seq: u64) -> Result<(), ClientError> {
+        match v {
+            Value::NdArray(a) if a.nbytes() > PART_THRESHOLD => {
+                let id = self.next_transfer;
+                self.next_transfer += 1;
+                let bytes = a.le_bytes();
+                for (i, chunk) in bytes.chunks(PART_SIZE).enumerate() {
+                    let mut kwargs = vec![
+                        (Value::from("transfer"), Value::from(id)),
+                        (Value::from("data"), Value::Bin(chunk.to_vec())),
+                    ];
+                    if i == 0 {
+                        kwargs.push((Value::from("dtype"), Value::from(a.dtype().to_string())));
+                        kwargs.push((Value::from("nbytes"), Value::from(a.nbytes() as u64)));
+                    }
+                    // `type` first: the viewer then reads the part in place.
+                    let part = Value::Map(vec![
+                        (Value::from("type"), Value::Int(MessageType::ArrayPart.as_i64())),
+                        (Value::from("kwargs"), Value::Map(kwargs)),
+                        (Value::from("seq"), Value::from(seq)),
+                    ]);
+                    self.send_value(&part)?;
+                }
+                let shape = Value::Array(a.shape().iter().map(|&d| Value::from(d as u64)).collect());
+                *v = Value::Map(vec![
+                    (Value::from(periscope_protocol::NDARRAY_KEY), Value::from(a.dtype().to_string())),
+                    (Value::from("shape"), shape),
+                    (Value::from("transfer"), Value::from(id)),
+                ]);
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.send_in_parts(item, seq)?;
+                }
+            }
+            Value::Map(entries) => {
+                for (_, item) in entries {
+                    self.send_in_parts(item, seq)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Encodes and sends one message.
+    fn send_frame(&mut self, env: &Envelope) -> Result<(), ClientError> {
+        self.send_value(&env.to_value())
+    }
+
+    /// Encodes and sends one frame.
+    fn send_value(&mut self, value: &Value) -> Result<(), ClientError> {
         // One send buffer for every message: encoding into memory already
         // faulted in is much cheaper than into a fresh allocation each time.
         let mut buf = std::mem::take(&mut self.send_buf);
         buf.clear();
-        encode_value_into(&mut buf, &env.to_value());
+        encode_value_into(&mut buf, value);
         let frame = bytes::Bytes::from(buf);
         let sent = if frame.len() > FRAGMENT_BYTES {
             self.send_fragments(&frame)
@@ -239,7 +324,7 @@ impl Viewer {
             self.send_buf = back.into();
         }
         sent?;
-        Ok(self.seq)
+        Ok(())
     }
 
     /// A big message as WebSocket fragments of [`FRAGMENT_BYTES`], each a view

@@ -199,6 +199,11 @@ impl NdArray {
         Self { dtype: DType::I64, shape, data: ArrayData::I64(data) }
     }
 
+    /// An array of `dtype` over `data`, whose length matches `shape` (checked by the caller).
+    pub(crate) fn from_data(dtype: DType, shape: Vec<usize>, data: ArrayData) -> Self {
+        Self { dtype, shape, data }
+    }
+
     /// A uint8 array; panics if `data.len()` does not match `shape`.
     pub fn from_u8(shape: Vec<usize>, data: impl Into<Arc<Vec<u8>>>) -> Self {
         let data = data.into();

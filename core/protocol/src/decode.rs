@@ -6,6 +6,7 @@
 //! is checked against the bytes actually present before anything is allocated.
 
 use crate::array::{ArrayError, DType, NdArray};
+use crate::parts::Transfers;
 use crate::value::Value;
 
 /// The key that marks a map as an n-d array. It must be the map's first key.
@@ -60,7 +61,7 @@ pub fn decode_value(bytes: &[u8], limits: DecodeLimits) -> Result<Value, DecodeE
 /// Like [`decode_value`], and also returns the byte range of every value of
 /// a top-level map, by key (so `args`/`kwargs` can be handed on without re-encoding).
 pub fn decode_value_with_spans(bytes: &[u8], limits: DecodeLimits) -> Result<(Value, Spans), DecodeError> {
-    let mut d = Decoder { buf: bytes, pos: 0, limits, spans: Vec::new() };
+    let mut d = Decoder { buf: bytes, pos: 0, limits, spans: Vec::new(), transfers: None, used_transfers: 0 };
     let v = d.value(0)?;
     if d.pos != bytes.len() {
         return Err(DecodeError::Trailing { len: bytes.len() - d.pos });
@@ -68,14 +69,89 @@ pub fn decode_value_with_spans(bytes: &[u8], limits: DecodeLimits) -> Result<(Va
     Ok((v, d.spans))
 }
 
-struct Decoder<'a> {
+/// Like [`decode_value_with_spans`]; arrays given as `{"__ndarray__": dtype,
+/// "shape": [...], "transfer": id}` are taken from `transfers` (their parts
+/// arrived before, see [`Transfers`]). Also returns how many were taken.
+pub fn decode_value_with_transfers(
+    bytes: &[u8],
+    limits: DecodeLimits,
+    transfers: &mut Transfers,
+) -> Result<(Value, Spans, usize), DecodeError> {
+    let mut d =
+        Decoder { buf: bytes, pos: 0, limits, spans: Vec::new(), transfers: Some(transfers), used_transfers: 0 };
+    let v = d.value(0)?;
+    if d.pos != bytes.len() {
+        return Err(DecodeError::Trailing { len: bytes.len() - d.pos });
+    }
+    Ok((v, d.spans, d.used_transfers))
+}
+
+/// An `ARRAY_PART` message read in place: its `data` borrowed from the frame.
+#[derive(Debug, Default)]
+pub(crate) struct PartView<'a> {
+    pub seq: Option<u64>,
+    pub transfer: Option<Value>,
+    pub dtype: Option<Value>,
+    pub nbytes: Option<Value>,
+    pub data: Option<&'a [u8]>,
+}
+
+/// Reads `bytes` as an `ARRAY_PART` message when its first key is `type` with
+/// the value `type_number` (the official clients write `type` first);
+/// `Ok(None)` for any other message.
+pub(crate) fn decode_part(bytes: &[u8], type_number: i64) -> Result<Option<PartView<'_>>, DecodeError> {
+    let mut d = Decoder {
+        buf: bytes,
+        pos: 0,
+        limits: DecodeLimits::default(),
+        spans: Vec::new(),
+        transfers: None,
+        used_transfers: 0,
+    };
+    let Some(n) = d.map_len()? else { return Ok(None) };
+    if n == 0 || d.value(1)?.as_str() != Some("type") || d.value(1)?.as_i64() != Some(type_number) {
+        return Ok(None);
+    }
+    let mut part = PartView::default();
+    for _ in 1..n {
+        match d.value(1)?.as_str() {
+            Some("kwargs") => {
+                let offset = d.pos;
+                let m = d.map_len()?.ok_or(DecodeError::NdArray { offset, reason: "kwargs must be a map".into() })?;
+                for _ in 0..m {
+                    match d.value(2)?.as_str() {
+                        Some("data") => part.data = Some(d.bin_slice()?),
+                        Some("transfer") => part.transfer = Some(d.value(2)?),
+                        Some("dtype") => part.dtype = Some(d.value(2)?),
+                        Some("nbytes") => part.nbytes = Some(d.value(2)?),
+                        _ => {
+                            d.value(2)?;
+                        }
+                    }
+                }
+            }
+            Some("seq") => part.seq = d.value(1)?.as_i64().and_then(|s| u64::try_from(s).ok()),
+            _ => {
+                d.value(1)?;
+            }
+        }
+    }
+    if d.pos != bytes.len() {
+        return Err(DecodeError::Trailing { len: bytes.len() - d.pos });
+    }
+    Ok(Some(part))
+}
+
+struct Decoder<'a, 't> {
     buf: &'a [u8],
     pos: usize,
     limits: DecodeLimits,
     spans: Spans,
+    transfers: Option<&'t mut Transfers>,
+    used_transfers: usize,
 }
 
-impl<'a> Decoder<'a> {
+impl<'a> Decoder<'a, '_> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let remaining = self.buf.len() - self.pos;
         if n > remaining {
@@ -243,6 +319,27 @@ impl<'a> Decoder<'a> {
         Ok(Value::Map(entries))
     }
 
+    /// A map header's entry count, or `None` (nothing read) if the next value is not a map.
+    fn map_len(&mut self) -> Result<Option<usize>, DecodeError> {
+        let Some(&m) = self.buf.get(self.pos) else {
+            return Err(DecodeError::Truncated { offset: self.pos, needed: 1 });
+        };
+        let n = match m {
+            0x80..=0x8f => (m & 0x0f) as usize,
+            0xde => {
+                self.pos += 1;
+                return Ok(Some(self.u16()? as usize));
+            }
+            0xdf => {
+                self.pos += 1;
+                return Ok(Some(self.u32()? as usize));
+            }
+            _ => return Ok(None),
+        };
+        self.pos += 1;
+        Ok(Some(n))
+    }
+
     /// Reads a bin payload as a borrowed slice (no copy).
     fn bin_slice(&mut self) -> Result<&'a [u8], DecodeError> {
         let offset = self.pos;
@@ -275,6 +372,7 @@ impl<'a> Decoder<'a> {
         })?;
         let mut shape: Option<Vec<usize>> = None;
         let mut data: Option<&'a [u8]> = None;
+        let mut transfer: Option<i64> = None;
         for _ in 0..remaining_entries {
             let key = self.value(depth)?;
             match key.as_str() {
@@ -291,6 +389,12 @@ impl<'a> Decoder<'a> {
                     shape = Some(dims);
                 }
                 Some("data") => data = Some(self.bin_slice()?),
+                Some("transfer") => {
+                    let v = self.value(depth)?;
+                    transfer = Some(
+                        v.as_i64().ok_or_else(|| bad(format!("transfer must be an int, found {}", v.type_name())))?,
+                    );
+                }
                 _ => {
                     // Unknown fields are ignored, as everywhere in the protocol.
                     self.value(depth)?;
@@ -298,6 +402,15 @@ impl<'a> Decoder<'a> {
             }
         }
         let shape = shape.ok_or_else(|| bad("missing \"shape\"".into()))?;
+        if let (None, Some(id)) = (data, transfer) {
+            let transfers = self
+                .transfers
+                .as_deref_mut()
+                .ok_or_else(|| bad("\"transfer\" (array parts) is only accepted in messages from a client".into()))?;
+            let a = transfers.take(id, dtype, shape).map_err(bad)?;
+            self.used_transfers += 1;
+            return Ok(Value::NdArray(a));
+        }
         let data = data.ok_or_else(|| bad("missing \"data\"".into()))?;
         NdArray::from_le_bytes(dtype, shape, data)
             .map(Value::NdArray)

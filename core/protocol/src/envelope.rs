@@ -158,6 +158,24 @@ impl Envelope {
         Ok(env)
     }
 
+    /// Like [`Self::decode_frame`]; arrays may refer to parts that arrived
+    /// before (`ARRAY_PART`, [`crate::Transfers`]). A frame that did is not
+    /// kept as `raw` (it lacks those arrays' data): consumers re-encode it.
+    pub fn decode_frame_with(
+        frame: bytes::Bytes,
+        limits: crate::DecodeLimits,
+        transfers: &mut crate::Transfers,
+    ) -> Result<Self, String> {
+        let (v, spans, used) =
+            crate::decode::decode_value_with_transfers(&frame, limits, transfers).map_err(|e| e.to_string())?;
+        let mut env = Self::from_value(v).map_err(|e| e.to_string())?;
+        if used == 0 {
+            let span = |key: &str| spans.iter().find(|(k, _)| k == key).map(|(_, r)| r.clone());
+            env.raw = Some(RawFrame { args: span("args"), kwargs: span("kwargs"), frame });
+        }
+        Ok(env)
+    }
+
     /// The wire form of this envelope.
     pub fn to_value(&self) -> Value {
         let mut entries = vec![

@@ -12,15 +12,19 @@ mod array;
 mod decode;
 mod encode;
 mod envelope;
+mod parts;
 mod reply;
 mod request;
 mod types;
 mod value;
 
 pub use array::{ArrayData, ArrayError, DType, NdArray};
-pub use decode::{DecodeError, DecodeLimits, decode_value, decode_value_with_spans};
+pub use decode::{
+    DecodeError, DecodeLimits, NDARRAY_KEY, decode_value, decode_value_with_spans, decode_value_with_transfers,
+};
 pub use encode::{encode_value, encode_value_into};
 pub use envelope::{Envelope, EnvelopeError, Hello, RawFrame};
+pub use parts::Transfers;
 pub use reply::{ClientSummary, NodeSummary, Reply, SceneState};
 pub use request::{CameraTarget, MAX_SCREENSHOT_SIDE, OrbitView, Request, RequestError, Screenshot, ViewPose};
 pub use types::{Direction, MessageType, PROTOCOL_NAME, PROTOCOL_VERSION, Traits, traits_of};

@@ -61,6 +61,8 @@ pub enum Reply {
         /// True when `hello` named a session this server still knew.
         resumed: bool,
         max_message_bytes: u64,
+        /// The viewer takes big arrays in parts (`ARRAY_PART`).
+        array_parts: bool,
     },
     Refused {
         reason: String,
@@ -122,13 +124,14 @@ impl Reply {
     pub fn to_value(&self) -> Value {
         let mut f: Vec<(&str, Value)> = vec![("type", Value::Int(self.kind()))];
         match self {
-            Reply::Welcome { server, version, client_id, session, resumed, max_message_bytes } => {
+            Reply::Welcome { server, version, client_id, session, resumed, max_message_bytes, array_parts } => {
                 f.push(("server", server.as_str().into()));
                 f.push(("version", (*version as i64).into()));
                 f.push(("client_id", (*client_id).into()));
                 f.push(("session", session.as_str().into()));
                 f.push(("resumed", (*resumed).into()));
                 f.push(("max_message_bytes", (*max_message_bytes).into()));
+                f.push(("array_parts", (*array_parts).into()));
             }
             Reply::Refused { reason } => f.push(("reason", reason.as_str().into())),
             Reply::Problem { ref_seq, ref_type, uid, code, message, .. } => {
@@ -211,6 +214,7 @@ impl Reply {
                 session: s("session"),
                 resumed: v.get("resumed").and_then(Value::as_bool).unwrap_or(false),
                 max_message_bytes: u("max_message_bytes").unwrap_or(0),
+                array_parts: v.get("array_parts").and_then(Value::as_bool).unwrap_or(false),
             },
             Some(MessageType::Refused) => Reply::Refused { reason: s("reason") },
             Some(t @ (MessageType::Error | MessageType::Warning)) => Reply::Problem {
@@ -299,6 +303,7 @@ mod tests {
                 session: "s".into(),
                 resumed: true,
                 max_message_bytes: 10,
+                array_parts: true,
             },
             Reply::Refused { reason: "bad token".into() },
             Reply::error(Some(4), Some(2), Some(7), "bad_shape", "vertices must be (V,3)"),

@@ -203,6 +203,10 @@ message_types! {
     ViewportImage = 328, "viewport_image", Traits { newest_wins: true, ..Traits::to_viewer() };
     /// Client -> viewer: remove this client's image from the main view.
     ClearViewport = 329, "clear_viewport", Traits::to_viewer();
+    /// Client -> viewer: one part of a big array (`transfer`, `data`; the first
+    /// part also `dtype`, `nbytes`), used by the next message in place of its
+    /// data. Handled by the connection: never queued, never seen by the chain.
+    ArrayPart = 330, "array_part", Traits::to_viewer();
     /// Viewer -> client: a message was refused.
     Error = 400, "error", Traits::to_client();
     /// Viewer -> client: a message was accepted with a remark (e.g. an unknown kwarg).

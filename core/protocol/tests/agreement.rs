@@ -132,6 +132,11 @@ fn example(t: MessageType) -> Value {
             )
             .with_kwarg("depth", Value::NdArray(NdArray::from_f32(vec![1, 1], vec![5.0]))),
         T::ClearViewport => env(t),
+        T::ArrayPart => env(t)
+            .with_kwarg("transfer", 1i64)
+            .with_kwarg("data", Value::Bin(vec![0, 0, 128, 63]))
+            .with_kwarg("dtype", "float32")
+            .with_kwarg("nbytes", 4i64),
         T::Subscribe => env(t).with_kwarg("select", true).with_kwarg("camera", false),
         T::ControlState => return reply(t, vec![("control", Value::map([("id", Value::Int(1))]))]),
         T::Controls => return reply(t, vec![("controls", Value::Array(vec![]))]),
@@ -168,6 +173,7 @@ fn example(t: MessageType) -> Value {
                 session: "s".into(),
                 resumed: false,
                 max_message_bytes: 1 << 30,
+                array_parts: true,
             }
             .to_value();
         }

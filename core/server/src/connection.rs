@@ -19,8 +19,8 @@ use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::{Duration, Instant};
 
 use periscope_protocol::{
-    DecodeLimits, Envelope, Hello, MessageType, PROTOCOL_NAME, PROTOCOL_VERSION, Reply, Request, decode_value,
-    encode_value,
+    DecodeLimits, Envelope, Hello, MessageType, PROTOCOL_NAME, PROTOCOL_VERSION, Reply, Request, Transfers,
+    decode_value, encode_value,
 };
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::protocol::frame::CloseFrame;
@@ -54,11 +54,12 @@ impl Wire {
         }
     }
 
-    fn decode(self, frame: Bytes, keep_frame: bool) -> Result<Envelope, String> {
+    fn decode(self, frame: Bytes, keep_frame: bool, transfers: &mut Transfers) -> Result<Envelope, String> {
         match self {
             // The frame is kept (shared) for plugins and the recorder, or else
-            // dropped here: arrays were copied out while decoding.
-            Wire::MsgPack => Envelope::decode_frame(frame, DecodeLimits::default()).map(|mut env| {
+            // dropped here: arrays were copied out while decoding. Arrays sent
+            // in parts before it are taken from `transfers`.
+            Wire::MsgPack => Envelope::decode_frame_with(frame, DecodeLimits::default(), transfers).map(|mut env| {
                 if !keep_frame {
                     env.raw = None;
                 }
@@ -244,6 +245,7 @@ fn handshake(ws: &mut Ws, addr: SocketAddr, shared: &Arc<Shared>) -> Option<Acce
         session,
         resumed,
         max_message_bytes: shared.config.max_message_bytes as u64,
+        array_parts: true,
     };
     if ws.send(Message::binary(encode_value(&welcome.to_value()))).is_err() {
         lock(&shared.outboxes).remove(&client_id);
@@ -321,11 +323,12 @@ fn is_timeout(e: &std::io::Error) -> bool {
     matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
 }
 
-/// Per-connection counters: frames read so far (the default `seq`) and urgency.
-#[derive(Default)]
+/// Per-connection state: frames read so far (the default `seq`), urgency,
+/// and the arrays arriving in parts (bounded by `max_message_bytes`).
 struct Conn {
     n: u64,
     urgency: Urgency,
+    transfers: Transfers,
 }
 
 /// Whether this connection's replies are latency-sensitive right now.
@@ -390,8 +393,39 @@ fn handle_frame(
     let n = conn.n;
     shared.stats.messages.fetch_add(1, Ordering::Relaxed);
     shared.stats.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-    let size = bytes.len();
-    match wire.decode(bytes, shared.keep_frames.load(Ordering::Relaxed)) {
+    // A part of a big array (the usual form: `type` first) is copied straight
+    // into its array, without decoding it into values first.
+    if wire == Wire::MsgPack
+        && let Some((seq, outcome)) = conn.transfers.part_frame(&bytes)
+    {
+        if let Err(e) = outcome {
+            let kind = Some(MessageType::ArrayPart.as_i64());
+            reject(client, shared, seq.unwrap_or(n), kind, "bad_value", e);
+        }
+        return true;
+    }
+    let pending = conn.transfers.bytes();
+    let frame_len = bytes.len();
+    let decoded = wire.decode(bytes, shared.keep_frames.load(Ordering::Relaxed), &mut conn.transfers);
+    // The queue's budget counts the arrays a message took from its parts too.
+    let size = frame_len + (pending - conn.transfers.bytes());
+    let is_part = matches!(&decoded, Ok(e) if e.kind == MessageType::ArrayPart.as_i64());
+    if !is_part {
+        // Parts are for the message right after them: any left are dropped.
+        let unused = conn.transfers.clear();
+        if unused > 0 {
+            let text = format!("{unused} array(s) sent in parts were not used by the next message and were dropped");
+            reject(client, shared, n, None, "bad_value", text);
+        }
+    }
+    match decoded {
+        Ok(mut envelope) if is_part => {
+            envelope.seq.get_or_insert(n);
+            if let Err(e) = conn.transfers.part(&envelope) {
+                reject(client, shared, envelope.seq.unwrap_or(n), Some(envelope.kind), "bad_value", e);
+            }
+            true
+        }
         Ok(mut envelope) => {
             envelope.seq.get_or_insert(n);
             let request = match Request::decode(&envelope) {
@@ -460,7 +494,8 @@ fn serve(
     let _ = ws.get_mut().tcp().set_write_timeout(Some(WRITE_TIMEOUT));
     let mut wait = Duration::from_millis(1);
     let _ = ws.get_mut().tcp().set_read_timeout(Some(wait));
-    let mut conn = Conn::default();
+    let mut conn =
+        Conn { n: 0, urgency: Urgency::default(), transfers: Transfers::new(shared.config.max_message_bytes) };
     let mut nonblocking = false;
     let mut urgent_wait = URGENT_POLL;
     if let Some(bytes) = first

@@ -342,3 +342,78 @@ fn rust_client_controls_events_select_and_camera() {
     kinds.sort();
     assert_eq!(kinds, ["camera", "select"]);
 }
+
+/// Big arrays go as ARRAY_PART messages (docs/protocol.md, "Large arrays in
+/// parts") and arrive whole; bad parts are refused naming the field and the
+/// connection goes on; sent whole they arrive the same.
+#[test]
+fn big_arrays_arrive_in_parts_and_bad_parts_are_refused() {
+    let p = Periscope::start("[server]\nmax_message_bytes = 50000000\n");
+    let mut v = p.client("parts");
+    // 2 frames x 100,000 vertices: 2.4 MB of float32, about 37 parts.
+    let big = verts(2, 100_000, 0.5);
+    let uid = v.meshes(big.clone(), tri_faces(100_000), vec![]).unwrap();
+    let back = v.query_data(uid, "vertices", 1).unwrap();
+    assert_eq!(back.to_f32().as_slice(), &big.to_f32()[300_000..]);
+    // The same whole (as fragments): the same data.
+    v.set_array_parts(false);
+    v.add_frames(uid, vec![verts(1, 100_000, 7.0).into()], vec![]).unwrap();
+    assert_eq!(v.query_data(uid, "vertices", 2).unwrap().to_f32()[0], 7.0);
+    assert!(v.drain().unwrap().is_empty(), "no errors or warnings");
+
+    let part = |kwargs: Vec<(&str, Value)>| {
+        let mut e = Envelope::new(MessageType::ArrayPart.as_i64());
+        for (k, val) in kwargs {
+            e = e.with_kwarg(k, val);
+        }
+        Message::binary(encode_value(&e.to_value()))
+    };
+    let data = || Value::Bin(vec![0; 8]);
+    let cases: Vec<(Vec<Message>, &str)> = vec![
+        (vec![part(vec![("transfer", Value::Int(1)), ("data", data())])], "needs field \"dtype\""),
+        (
+            vec![part(vec![
+                ("transfer", Value::Int(1)),
+                ("data", data()),
+                ("dtype", "float32".into()),
+                ("nbytes", Value::Int(100_000_000)),
+            ])],
+            "exceeds server.max_message_bytes (50000000)",
+        ),
+        (vec![part(vec![("transfer", "x".into()), ("data", data())])], "field \"transfer\" must be an int"),
+        (
+            vec![
+                part(vec![
+                    ("transfer", Value::Int(2)),
+                    ("data", data()),
+                    ("dtype", "float32".into()),
+                    ("nbytes", Value::Int(8)),
+                ]),
+                Message::binary(encode_value(&Envelope::new(MessageType::NextFrame.as_i64()).to_value())),
+            ],
+            "1 array(s) sent in parts were not used",
+        ),
+    ];
+    for (frames, want) in cases {
+        for f in frames {
+            v.raw_socket().send(f).unwrap();
+        }
+        let (_, code, msg) = next_error(&mut v);
+        assert_eq!(code, "bad_value");
+        assert!(msg.contains(want), "{want:?} not in {msg:?}");
+    }
+    // A reference to parts that never came.
+    let ghost = Value::Map(vec![
+        (Value::from("__ndarray__"), Value::from("float32")),
+        (Value::from("shape"), Value::Array(vec![Value::from(1u64), Value::from(3u64)])),
+        (Value::from("transfer"), Value::Int(99)),
+    ]);
+    let env = Envelope::new(MessageType::Spheres.as_i64()).with_uid(50).with_arg(ghost);
+    v.raw_socket().send(Message::binary(encode_value(&env.to_value()))).unwrap();
+    let (_, _, msg) = next_error(&mut v);
+    assert!(msg.contains("\"transfer\" 99: no such array parts were sent"), "{msg}");
+    // Nothing else was lost: the client goes on.
+    v.set_array_parts(true);
+    v.add_frames(uid, vec![verts(1, 100_000, 9.0).into()], vec![]).unwrap();
+    assert_eq!(v.query().unwrap().nodes.iter().find(|n| n.uid == Some(uid)).unwrap().n_frames, 4);
+}

@@ -1,0 +1,274 @@
+//! Arrays sent in parts (`ARRAY_PART`, docs/protocol.md "Large arrays in
+//! parts"): a client sends a big array as parts of about 1 MiB, each its own
+//! small WebSocket message, then the message that uses it with
+//! `{"__ndarray__": dtype, "shape": [...], "transfer": id}` in its place.
+//!
+//! Each part is copied once, straight into the array's typed buffer, which is
+//! allocated at its final size when the first part arrives. A whole message
+//! is never reassembled, so a big array costs one pass over fresh memory on
+//! the viewer instead of three (reassembly, decode, and the growth of the
+//! connection's read buffer).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::array::{ArrayData, DType, NdArray};
+use crate::envelope::Envelope;
+use crate::value::Value;
+
+/// One array being received: its typed buffer and the bytes it will hold.
+#[derive(Debug)]
+struct Builder {
+    dtype: DType,
+    data: ArrayData,
+    /// Bytes announced by the first part.
+    nbytes: usize,
+    /// Bytes received so far.
+    got: usize,
+}
+
+fn with_capacity(dtype: DType, n: usize) -> ArrayData {
+    match dtype {
+        DType::Bool | DType::U8 => ArrayData::U8(Arc::new(Vec::with_capacity(n))),
+        DType::I8 => ArrayData::I8(Arc::new(Vec::with_capacity(n))),
+        DType::U16 => ArrayData::U16(Arc::new(Vec::with_capacity(n))),
+        DType::I16 => ArrayData::I16(Arc::new(Vec::with_capacity(n))),
+        DType::U32 => ArrayData::U32(Arc::new(Vec::with_capacity(n))),
+        DType::I32 => ArrayData::I32(Arc::new(Vec::with_capacity(n))),
+        DType::U64 => ArrayData::U64(Arc::new(Vec::with_capacity(n))),
+        DType::I64 => ArrayData::I64(Arc::new(Vec::with_capacity(n))),
+        DType::F32 => ArrayData::F32(Arc::new(Vec::with_capacity(n))),
+        DType::F64 => ArrayData::F64(Arc::new(Vec::with_capacity(n))),
+    }
+}
+
+/// Appends little-endian `bytes` (whole elements) to `v`.
+fn extend<T: bytemuck::Pod>(v: &mut Arc<Vec<T>>, bytes: &[u8]) {
+    let v = Arc::get_mut(v).expect("a builder's buffer is not shared until it is finished");
+    let size = std::mem::size_of::<T>();
+    v.extend(bytes.chunks_exact(size).map(|c| {
+        #[cfg_attr(target_endian = "little", allow(unused_mut))]
+        let mut x = bytemuck::pod_read_unaligned::<T>(c);
+        #[cfg(target_endian = "big")]
+        bytemuck::bytes_of_mut(&mut x).reverse();
+        x
+    }));
+}
+
+impl Builder {
+    fn push(&mut self, bytes: &[u8]) {
+        match &mut self.data {
+            ArrayData::U8(v) => extend(v, bytes),
+            ArrayData::I8(v) => extend(v, bytes),
+            ArrayData::U16(v) => extend(v, bytes),
+            ArrayData::I16(v) => extend(v, bytes),
+            ArrayData::U32(v) => extend(v, bytes),
+            ArrayData::I32(v) => extend(v, bytes),
+            ArrayData::U64(v) => extend(v, bytes),
+            ArrayData::I64(v) => extend(v, bytes),
+            ArrayData::F32(v) => extend(v, bytes),
+            ArrayData::F64(v) => extend(v, bytes),
+        }
+        self.got += bytes.len();
+    }
+}
+
+/// The arrays a connection is receiving in parts. Bounded: the bytes of all
+/// of them together stay within `limit` (the server's `max_message_bytes`).
+#[derive(Debug)]
+pub struct Transfers {
+    open: HashMap<i64, Builder>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl Transfers {
+    pub fn new(limit: usize) -> Self {
+        Self { open: HashMap::new(), bytes: 0, limit }
+    }
+
+    /// Bytes announced by the arrays being received.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Handles one `ARRAY_PART` message: kwargs `transfer` (int), `data`
+    /// (bin, whole elements), and on a transfer's first part `dtype` and
+    /// `nbytes`. Errors name the field; the transfer is then dropped.
+    pub fn part(&mut self, env: &Envelope) -> Result<(), String> {
+        let field = |name: &str| env.kwarg(name).filter(|v| !v.is_nil());
+        let data = match field("data") {
+            Some(Value::Bin(d)) => Some(d.as_slice()),
+            _ => None,
+        };
+        self.add(field("transfer"), field("dtype"), field("nbytes"), data)
+    }
+
+    /// Handles `frame` if it is an `ARRAY_PART` message with `type` as its
+    /// first key (as the official clients write it), reading its data in
+    /// place: `None` if it is not one (decode it as any message), else the
+    /// part's `seq` and the outcome.
+    pub fn part_frame(&mut self, frame: &[u8]) -> Option<(Option<u64>, Result<(), String>)> {
+        match crate::decode::decode_part(frame, crate::MessageType::ArrayPart.as_i64()) {
+            Ok(None) => None,
+            Ok(Some(p)) => Some((p.seq, self.add(p.transfer.as_ref(), p.dtype.as_ref(), p.nbytes.as_ref(), p.data))),
+            Err(e) => Some((None, Err(format!("array_part: {e}")))),
+        }
+    }
+
+    fn add(
+        &mut self,
+        transfer: Option<&Value>,
+        dtype: Option<&Value>,
+        nbytes: Option<&Value>,
+        data: Option<&[u8]>,
+    ) -> Result<(), String> {
+        let id = transfer.and_then(Value::as_i64).ok_or("array_part: field \"transfer\" must be an int")?;
+        let Some(data) = data else {
+            self.drop_transfer(id);
+            return Err("array_part: field \"data\" must be bin (the array's little-endian bytes)".into());
+        };
+        if !self.open.contains_key(&id) {
+            let dtype = dtype
+                .and_then(Value::as_str)
+                .and_then(DType::parse)
+                .ok_or("array_part: the first part needs field \"dtype\" (e.g. \"float32\")")?;
+            let nbytes = nbytes
+                .and_then(Value::as_i64)
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| n % dtype.size() == 0)
+                .ok_or("array_part: the first part needs field \"nbytes\", a whole number of elements")?;
+            if nbytes > self.limit.saturating_sub(self.bytes) {
+                return Err(format!(
+                    "array_part: field \"nbytes\" ({nbytes}) with the {} bytes of other parts in progress exceeds server.max_message_bytes ({})",
+                    self.bytes, self.limit
+                ));
+            }
+            self.bytes += nbytes;
+            let data = with_capacity(dtype, nbytes / dtype.size());
+            self.open.insert(id, Builder { dtype, data, nbytes, got: 0 });
+        }
+        let b = self.open.get_mut(&id).expect("present");
+        let problem = if data.len() % b.dtype.size() != 0 {
+            Some(format!("array_part: field \"data\" holds {} bytes, not whole {} elements", data.len(), b.dtype))
+        } else if b.got + data.len() > b.nbytes {
+            Some(format!(
+                "array_part: transfer {id} would get {} bytes but announced \"nbytes\" {}",
+                b.got + data.len(),
+                b.nbytes
+            ))
+        } else {
+            None
+        };
+        if let Some(p) = problem {
+            self.drop_transfer(id);
+            return Err(p);
+        }
+        b.push(data);
+        Ok(())
+    }
+
+    /// The finished array of transfer `id`, as `dtype` and `shape` (the
+    /// message that uses it says them again; they must agree).
+    pub fn take(&mut self, id: i64, dtype: DType, shape: Vec<usize>) -> Result<NdArray, String> {
+        let b = self.open.remove(&id).ok_or_else(|| format!("\"transfer\" {id}: no such array parts were sent"))?;
+        self.bytes -= b.nbytes;
+        if b.got != b.nbytes {
+            return Err(format!("\"transfer\" {id}: {} of {} bytes arrived", b.got, b.nbytes));
+        }
+        if b.dtype != dtype && !(matches!(b.dtype, DType::U8 | DType::Bool) && matches!(dtype, DType::U8 | DType::Bool))
+        {
+            return Err(format!("\"transfer\" {id}: the parts are {} but the array says {dtype}", b.dtype));
+        }
+        let count = shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
+        if count.and_then(|c| c.checked_mul(dtype.size())) != Some(b.nbytes) {
+            return Err(format!("\"transfer\" {id}: {} bytes do not make shape {shape:?} of {dtype}", b.nbytes));
+        }
+        Ok(NdArray::from_data(dtype, shape, b.data))
+    }
+
+    /// Drops every transfer (a message did not use them, or the client
+    /// went); returns how many there were.
+    pub fn clear(&mut self) -> usize {
+        let n = self.open.len();
+        self.open.clear();
+        self.bytes = 0;
+        n
+    }
+
+    fn drop_transfer(&mut self, id: i64) {
+        if let Some(b) = self.open.remove(&id) {
+            self.bytes -= b.nbytes;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MessageType;
+
+    fn part(id: i64, data: &[u8], first: Option<(&str, i64)>) -> Envelope {
+        let mut e = Envelope::new(MessageType::ArrayPart.as_i64())
+            .with_kwarg("transfer", id)
+            .with_kwarg("data", Value::Bin(data.to_vec()));
+        if let Some((dtype, nbytes)) = first {
+            e = e.with_kwarg("dtype", dtype).with_kwarg("nbytes", nbytes);
+        }
+        e
+    }
+
+    #[test]
+    fn parts_fill_one_typed_buffer() {
+        let floats: Vec<f32> = (0..10).map(|i| i as f32).collect();
+        let bytes: Vec<u8> = floats.iter().flat_map(|f| f.to_le_bytes()).collect();
+        let mut t = Transfers::new(1000);
+        t.part(&part(7, &bytes[..16], Some(("float32", 40)))).unwrap();
+        assert_eq!(t.bytes(), 40);
+        t.part(&part(7, &bytes[16..], None)).unwrap();
+        let a = t.take(7, DType::F32, vec![5, 2]).unwrap();
+        assert_eq!((a.shape(), a.to_f32().as_slice()), (&[5, 2][..], floats.as_slice()));
+        assert_eq!(t.bytes(), 0);
+    }
+
+    #[test]
+    fn a_part_frame_is_read_in_place_and_other_frames_are_left_alone() {
+        let mut t = Transfers::new(100);
+        let mut env = part(3, &[0, 0, 128, 63], Some(("float32", 4)));
+        env.seq = Some(9);
+        let frame = crate::encode_value(&env.to_value());
+        let (seq, outcome) = t.part_frame(&frame).expect("a part");
+        assert_eq!((seq, outcome), (Some(9), Ok(())));
+        assert_eq!(t.take(3, DType::F32, vec![1]).unwrap().to_f32().as_slice(), &[1.0]);
+        let other = crate::encode_value(&Envelope::new(2).with_uid(1).to_value());
+        assert!(t.part_frame(&other).is_none());
+        let mut bad = part(4, &[0; 4], None);
+        bad.kwargs.retain(|(k, _)| k != "data");
+        let (_, outcome) = t.part_frame(&crate::encode_value(&bad.to_value())).unwrap();
+        assert!(outcome.unwrap_err().contains("field \"data\" must be bin"));
+    }
+
+    #[test]
+    fn bad_parts_are_refused_naming_the_field() {
+        let mut t = Transfers::new(100);
+        let err = |t: &mut Transfers, e: Envelope| t.part(&e).unwrap_err();
+        assert!(err(&mut t, part(1, &[0; 4], None)).contains("needs field \"dtype\""));
+        assert!(err(&mut t, part(1, &[0; 4], Some(("float32", 6)))).contains("\"nbytes\", a whole number"));
+        assert!(
+            err(&mut t, part(1, &[0; 4], Some(("float32", 400)))).contains("exceeds server.max_message_bytes (100)")
+        );
+        assert!(err(&mut t, part(1, &[0; 3], Some(("float32", 8)))).contains("not whole float32 elements"));
+        assert_eq!(t.bytes(), 0, "a refused part drops its transfer");
+        t.part(&part(2, &[0; 8], Some(("float32", 8)))).unwrap();
+        assert!(err(&mut t, part(2, &[0; 4], None)).contains("would get 12 bytes but announced \"nbytes\" 8"));
+        t.part(&part(3, &[0; 4], Some(("float32", 8)))).unwrap();
+        assert!(t.take(3, DType::F32, vec![2]).unwrap_err().contains("4 of 8 bytes arrived"));
+        t.part(&part(4, &[0; 8], Some(("float32", 8)))).unwrap();
+        assert!(t.take(4, DType::F64, vec![1]).unwrap_err().contains("the parts are float32"));
+        t.part(&part(5, &[0; 8], Some(("float32", 8)))).unwrap();
+        assert!(t.take(5, DType::F32, vec![3]).unwrap_err().contains("do not make shape [3]"));
+        assert!(t.take(9, DType::F32, vec![1]).unwrap_err().contains("no such array parts"));
+        t.part(&part(6, &[0; 8], Some(("float32", 8)))).unwrap();
+        assert_eq!((t.clear(), t.bytes()), (1, 0));
+    }
+}

@@ -65,7 +65,20 @@ def test_wrong_shapes_unknown_uid_unknown_type(viewer_process):
         assert [n["n_frames"] for n in v.sync()["nodes"]] == [1], "refused messages changed nothing"
 
 
-def test_oversized_message_closes_only_that_client(start_viewer):
+def test_an_array_over_the_limit_is_refused_and_the_client_goes_on(start_viewer):
+    proc = start_viewer("[server]\nmax_message_bytes = 100000\n")
+    with RemoteViewer("127.0.0.1", proc.port, verbose=False) as v:
+        RemoteSpheres(v, np.zeros((100_000, 3), np.float32))  # 1.2 MB, sent in parts
+        with pytest.raises(ViewerError, match=r"exceeds server.max_message_bytes \(100000\)"):
+            v.sync()
+        RemoteSpheres(v, np.zeros((2, 3)))
+        assert len(v.sync()["nodes"]) == 1, "the connection goes on; only the big array was refused"
+
+
+def test_oversized_message_closes_only_that_client(start_viewer, monkeypatch):
+    from periscope import codec
+
+    monkeypatch.setattr(codec, "PART_BYTES", 1 << 62)  # send the array inside its message
     proc = start_viewer("[server]\nmax_message_bytes = 100000\n")
     with RemoteViewer("127.0.0.1", proc.port) as good:
         s = RemoteSpheres(good, np.zeros((2, 3)))

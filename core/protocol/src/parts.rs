@@ -78,13 +78,16 @@ impl Builder {
 #[derive(Debug)]
 pub struct Transfers {
     open: HashMap<i64, Builder>,
+    /// Transfers refused already: their later parts are dropped quietly (one
+    /// error per array, not one per part).
+    refused: std::collections::HashSet<i64>,
     bytes: usize,
     limit: usize,
 }
 
 impl Transfers {
     pub fn new(limit: usize) -> Self {
-        Self { open: HashMap::new(), bytes: 0, limit }
+        Self { open: HashMap::new(), refused: Default::default(), bytes: 0, limit }
     }
 
     /// Bytes announced by the arrays being received.
@@ -124,6 +127,24 @@ impl Transfers {
         data: Option<&[u8]>,
     ) -> Result<(), String> {
         let id = transfer.and_then(Value::as_i64).ok_or("array_part: field \"transfer\" must be an int")?;
+        if self.refused.contains(&id) {
+            return Ok(());
+        }
+        let outcome = self.add_part(id, dtype, nbytes, data);
+        if outcome.is_err() {
+            self.drop_transfer(id);
+            self.refused.insert(id);
+        }
+        outcome
+    }
+
+    fn add_part(
+        &mut self,
+        id: i64,
+        dtype: Option<&Value>,
+        nbytes: Option<&Value>,
+        data: Option<&[u8]>,
+    ) -> Result<(), String> {
         let Some(data) = data else {
             self.drop_transfer(id);
             return Err("array_part: field \"data\" must be bin (the array's little-endian bytes)".into());
@@ -171,7 +192,13 @@ impl Transfers {
     /// The finished array of transfer `id`, as `dtype` and `shape` (the
     /// message that uses it says them again; they must agree).
     pub fn take(&mut self, id: i64, dtype: DType, shape: Vec<usize>) -> Result<NdArray, String> {
-        let b = self.open.remove(&id).ok_or_else(|| format!("\"transfer\" {id}: no such array parts were sent"))?;
+        let b = self.open.remove(&id).ok_or_else(|| {
+            if self.refused.contains(&id) {
+                format!("\"transfer\" {id}: its parts were refused (see the error before)")
+            } else {
+                format!("\"transfer\" {id}: no such array parts were sent")
+            }
+        })?;
         self.bytes -= b.nbytes;
         if b.got != b.nbytes {
             return Err(format!("\"transfer\" {id}: {} of {} bytes arrived", b.got, b.nbytes));
@@ -192,6 +219,7 @@ impl Transfers {
     pub fn clear(&mut self) -> usize {
         let n = self.open.len();
         self.open.clear();
+        self.refused.clear();
         self.bytes = 0;
         n
     }
@@ -253,11 +281,14 @@ mod tests {
         let mut t = Transfers::new(100);
         let err = |t: &mut Transfers, e: Envelope| t.part(&e).unwrap_err();
         assert!(err(&mut t, part(1, &[0; 4], None)).contains("needs field \"dtype\""));
-        assert!(err(&mut t, part(1, &[0; 4], Some(("float32", 6)))).contains("\"nbytes\", a whole number"));
+        assert!(err(&mut t, part(10, &[0; 4], Some(("float32", 6)))).contains("\"nbytes\", a whole number"));
         assert!(
-            err(&mut t, part(1, &[0; 4], Some(("float32", 400)))).contains("exceeds server.max_message_bytes (100)")
+            err(&mut t, part(11, &[0; 4], Some(("float32", 400)))).contains("exceeds server.max_message_bytes (100)")
         );
-        assert!(err(&mut t, part(1, &[0; 3], Some(("float32", 8)))).contains("not whole float32 elements"));
+        // The rest of a refused array is dropped quietly: one error per array.
+        assert_eq!(t.part(&part(11, &[0; 4], None)), Ok(()));
+        assert!(t.take(11, DType::F32, vec![1]).unwrap_err().contains("its parts were refused"));
+        assert!(err(&mut t, part(12, &[0; 3], Some(("float32", 8)))).contains("not whole float32 elements"));
         assert_eq!(t.bytes(), 0, "a refused part drops its transfer");
         t.part(&part(2, &[0; 8], Some(("float32", 8)))).unwrap();
         assert!(err(&mut t, part(2, &[0; 4], None)).contains("would get 12 bytes but announced \"nbytes\" 8"));

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{Periscope, test_dir};
 use periscope_client::Viewer;
-use periscope_protocol::{Envelope, MessageType, NdArray, Value, encode_value};
+use periscope_protocol::{Envelope, MessageType, NdArray, Reply, Value, encode_value};
 
 fn one_point(v: f32) -> Value {
     NdArray::from_f32(vec![1, 3], vec![v; 3]).into()
@@ -161,7 +161,18 @@ fn flood_beyond_the_size_limit_closes_that_connection_only() {
     let p = Periscope::start("[server]\nmax_message_bytes = 100000\n");
     let mut ok = p.client("fine");
     let uid = ok.spheres(NdArray::from_f32(vec![1, 3], vec![1.0; 3]), vec![]).unwrap();
+    // In parts (the default), a too big array is refused, naming the limit,
+    // and that connection goes on.
+    let mut big = p.client("big");
+    big.spheres(NdArray::from_f32(vec![20_000, 3], vec![0.0; 60_000]), vec![]).unwrap();
+    let problem = big.query().err().map(|e| e.to_string()).unwrap_or_default();
+    let refused = problem.contains("max_message_bytes")
+        || big.drain().unwrap().iter().any(|r| matches!(r, Reply::Problem { message, .. } if message.contains("exceeds server.max_message_bytes (100000)")));
+    assert!(refused, "the array over the limit is refused: {problem}");
+    assert!(big.query().is_ok(), "and the connection goes on");
+    // Whole, one frame over the limit closes that connection (1009).
     let mut flood = p.client("flood");
+    flood.set_array_parts(false);
     let r = flood.spheres(NdArray::from_f32(vec![20_000, 3], vec![0.0; 60_000]), vec![]);
     let closed = r.is_err() || flood.query().is_err();
     assert!(closed, "the flooding connection is closed (1009)");

@@ -167,8 +167,19 @@ fn bad_input_gets_clear_errors_and_nothing_else_is_lost() {
     bad.spheres(NdArray::from_f32(vec![1, 3], vec![0.0; 3]), vec![]).unwrap();
     assert_eq!(bad.query().unwrap().nodes.len(), 2);
 
-    // oversized message: error, then the connection is closed (code 1009)
+    // an array over the limit sent in parts: refused naming the limit, the
+    // connection goes on (parts are tested in big_arrays_arrive_in_parts...)
     let big = NdArray::from_f32(vec![100_000, 3], vec![0.0; 300_000]);
+    bad.add_frames(1, vec![big.clone().into()], vec![]).unwrap();
+    let (_, code, msg) = next_error(&mut bad);
+    assert_eq!(code, "bad_value");
+    assert!(msg.contains("exceeds server.max_message_bytes (1000000)"), "{msg}");
+    let (_, _, msg) = next_error(&mut bad);
+    assert!(msg.contains("its parts were refused"), "then the message that needed it: {msg}");
+    assert_eq!(bad.query().unwrap().nodes.len(), 2);
+
+    // oversized message sent whole: error, then the connection is closed (code 1009)
+    bad.set_array_parts(false);
     let _ = bad.add_frames(1, vec![big.into()], vec![]);
     let (_, code, msg) = next_error(&mut bad);
     assert_eq!(code, "too_large");
@@ -373,7 +384,7 @@ fn big_arrays_arrive_in_parts_and_bad_parts_are_refused() {
         (vec![part(vec![("transfer", Value::Int(1)), ("data", data())])], "needs field \"dtype\""),
         (
             vec![part(vec![
-                ("transfer", Value::Int(1)),
+                ("transfer", Value::Int(3)),
                 ("data", data()),
                 ("dtype", "float32".into()),
                 ("nbytes", Value::Int(100_000_000)),

@@ -209,6 +209,33 @@ fn ingest_once(addr: SocketAddr, frames: usize, chunk: usize, in_parts: bool) ->
     Ok((frames * per * 4) as f64 / elapsed / 1e6)
 }
 
+/// Row 9: median query round trip (ms) with `n` one-sphere nodes, and with one
+/// node holding the same `n` spheres, on a fresh viewer each.
+fn query_with_many_nodes(n: usize) -> anyhow::Result<(f64, f64)> {
+    let median = |v: &mut Viewer| -> anyhow::Result<f64> {
+        let mut t: Vec<f64> = (0..21)
+            .map(|_| {
+                let t0 = Instant::now();
+                v.query().map(|_| t0.elapsed().as_secs_f64() * 1e3)
+            })
+            .collect::<Result<_, _>>()?;
+        t.sort_by(f64::total_cmp);
+        Ok(t[t.len() / 2])
+    };
+    let p = ViewerProc::start("", &[])?;
+    let mut v = Viewer::connect(p.addr, "bench-nodes")?;
+    for i in 0..n {
+        v.spheres(NdArray::from_f32(vec![1, 3], vec![i as f32, 0.0, 0.0]), vec![])?;
+    }
+    let many = median(&mut v)?;
+    drop((v, p));
+    let p = ViewerProc::start("", &[])?;
+    let mut v = Viewer::connect(p.addr, "bench-nodes")?;
+    v.spheres(NdArray::from_f32(vec![n, 3], (0..n * 3).map(|i| i as f32).collect::<Vec<_>>()), vec![])?;
+    let one = median(&mut v)?;
+    Ok((many, one))
+}
+
 /// Rows 8: point clouds (issue 16): the viewer's memory per point once the
 /// cloud is stored (scene: positions and colors), the time to send and store
 /// it, and the first render (upload and draw). After that render the process
@@ -428,8 +455,9 @@ fn main() -> anyhow::Result<()> {
     let ingest_only = std::env::args().any(|a| a == "--ingest-only");
     // Only the idle-connections rows (7): for comparing server builds.
     let idle_only = std::env::args().any(|a| a == "--idle-only");
-    // Only the point-cloud rows (8).
+    // Only the point-cloud rows (8), or only the many-nodes rows (9).
     let points_only = std::env::args().any(|a| a == "--points-only");
+    let nodes_only = std::env::args().any(|a| a == "--nodes-only");
     let (frames, small_n, seconds) = if quick { (200, 2000, 1.0) } else { (2000, 20000, 2.0) };
     let mut rows: Vec<Row> = Vec::new();
     let mut row = |name: &str, value: f64, unit: &'static str, ratio: Option<f64>| {
@@ -445,6 +473,12 @@ fn main() -> anyhow::Result<()> {
 
     if points_only {
         point_cloud_rows(&mut row)?;
+        return finish(json, &rows);
+    }
+    if nodes_only {
+        let (many, one) = query_with_many_nodes(5_000)?;
+        row("9. query round trip, one node of 5,000 spheres, median", one, "ms", None);
+        row("9. query round trip, 5,000 one-sphere nodes, median", many, "ms", Some(many / one));
         return finish(json, &rows);
     }
     if idle_only {
@@ -500,6 +534,11 @@ fn main() -> anyhow::Result<()> {
     }
     drop(p);
     point_cloud_rows(&mut row)?;
+    // 9. Thousands of nodes (issue 16): a query's round trip with 5,000 nodes
+    // against one node holding the same spheres.
+    let (many, one) = query_with_many_nodes(5_000)?;
+    row("9. query round trip, one node of 5,000 spheres, median", one, "ms", None);
+    row("9. query round trip, 5,000 one-sphere nodes, median", many, "ms", Some(many / one));
     if ingest_only {
         return finish(json, &rows);
     }

@@ -35,7 +35,7 @@ fn ok<T, E: std::fmt::Debug>(r: Result<T, E>) {
     debug_assert!(r.is_ok(), "writing MessagePack into a Vec failed: {:?}", r.err());
 }
 
-fn write_value(out: &mut Vec<u8>, v: &Value) {
+pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) {
     use rmp::encode as e;
     match v {
         Value::Nil => ok(e::write_nil(out)),

@@ -49,7 +49,7 @@ enum Wire {
 impl Wire {
     fn encode(self, reply: &Reply) -> Vec<u8> {
         match self {
-            Wire::MsgPack => encode_value(&reply.to_value()),
+            Wire::MsgPack => reply.encode(),
             Wire::Pickle => pickle_value(&reply.to_value()),
         }
     }

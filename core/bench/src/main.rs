@@ -167,7 +167,7 @@ fn mesh_frames(frames: usize) -> Vec<f32> {
 /// one array per message before the clock starts, as a model hands out a
 /// buffer per step (and as the Python benchmark sends views of one array).
 fn ingest(addr: SocketAddr, frames: usize, chunk: usize) -> anyhow::Result<f64> {
-    ingest_with(addr, frames, chunk, true)
+    ingest_with(addr, frames, chunk, true, false)
 }
 
 /// Rows 2b/3b are the median of this many runs (this machine's throughput
@@ -175,15 +175,17 @@ fn ingest(addr: SocketAddr, frames: usize, chunk: usize) -> anyhow::Result<f64> 
 const REPEATS: usize = 3;
 
 /// [`ingest`], sending arrays in parts (`in_parts`) or whole: the median of
-/// [`REPEATS`] runs.
-fn ingest_with(addr: SocketAddr, frames: usize, chunk: usize, in_parts: bool) -> anyhow::Result<f64> {
+/// [`REPEATS`] runs. `keep`: the meshes stay (every run stores into memory
+/// the viewer never had, as a long-running viewer receiving new data does);
+/// else each is deleted after its run and the next one reuses that memory.
+fn ingest_with(addr: SocketAddr, frames: usize, chunk: usize, in_parts: bool, keep: bool) -> anyhow::Result<f64> {
     let mut rates =
-        (0..REPEATS).map(|_| ingest_once(addr, frames, chunk, in_parts)).collect::<anyhow::Result<Vec<f64>>>()?;
+        (0..REPEATS).map(|_| ingest_once(addr, frames, chunk, in_parts, keep)).collect::<anyhow::Result<Vec<f64>>>()?;
     rates.sort_by(f64::total_cmp);
     Ok(rates[rates.len() / 2])
 }
 
-fn ingest_once(addr: SocketAddr, frames: usize, chunk: usize, in_parts: bool) -> anyhow::Result<f64> {
+fn ingest_once(addr: SocketAddr, frames: usize, chunk: usize, in_parts: bool, keep: bool) -> anyhow::Result<f64> {
     let data = mesh_frames(frames);
     let per = VERTICES * 3;
     let parts: Vec<NdArray> =
@@ -204,8 +206,10 @@ fn ingest_once(addr: SocketAddr, frames: usize, chunk: usize, in_parts: bool) ->
     if node.n_frames != frames {
         bail!("the viewer has {} frames, expected {frames}", node.n_frames);
     }
-    v.delete(uid)?;
-    v.query()?;
+    if !keep {
+        v.delete(uid)?;
+        v.query()?;
+    }
     Ok((frames * per * 4) as f64 / elapsed / 1e6)
 }
 
@@ -301,11 +305,17 @@ fn point_cloud_memory(n: usize) -> anyhow::Result<CloudFigures> {
 /// whole sequence in one `RemoteMeshes(v, all_frames, faces)`, the most common
 /// call), the rest go with `add_frames`.
 fn python_ingest(addr: SocketAddr, frames: usize, per: usize) -> anyhow::Result<Option<f64>> {
-    python_ingest_with(addr, frames, per, true)
+    python_ingest_with(addr, frames, per, true, false)
 }
 
 /// [`python_ingest`], sending big arrays in parts (`parts`) or whole (as fragments).
-fn python_ingest_with(addr: SocketAddr, frames: usize, per: usize, parts: bool) -> anyhow::Result<Option<f64>> {
+fn python_ingest_with(
+    addr: SocketAddr,
+    frames: usize,
+    per: usize,
+    parts: bool,
+    keep: bool,
+) -> anyhow::Result<Option<f64>> {
     let py = repo().join(".venv/bin/python");
     if !py.exists() {
         return Ok(None);
@@ -319,10 +329,12 @@ fn python_ingest_with(addr: SocketAddr, frames: usize, per: usize, parts: bool) 
          \x20   for _ in range({REPEATS}):\n\
          \x20       t0 = time.perf_counter(); m = RemoteMeshes(r, v[:{per}], np.array([[0, 1, 2]]))\n\
          \x20       for i in range({per}, {frames}, {per}):\n\x20           m.add_frames(v[i:i + {per}] if {per} > 1 else v[i])\n\
-         \x20       r.sync(); rates.append(v.nbytes / (time.perf_counter() - t0) / 1e6); m.delete(); r.sync()\n\
+         \x20       r.sync(); rates.append(v.nbytes / (time.perf_counter() - t0) / 1e6)\n\
+         \x20       if not {keep}: m.delete(); r.sync()\n\
          print(statistics.median(rates))\n",
         port = addr.port(),
         part_bytes = if parts { "128 << 10" } else { "1 << 62" },
+        keep = if keep { "True" } else { "False" },
     );
     let out = Command::new(py).args(["-c", &script]).output()?;
     if !out.status.success() {
@@ -506,25 +518,25 @@ fn main() -> anyhow::Result<()> {
     // frames per message (issue 16: bigger messages must not be slower).
     let seq = frames / 2;
     let sizes: Vec<usize> = [1, 10, 100, seq].into_iter().filter(|&n| n <= seq).collect();
-    // Arrays over 1 MiB go in parts (ARRAY_PART); "whole" sends them inside
-    // their message (as WebSocket fragments), for the same-run comparison.
-    for &per in &sizes {
-        let r = ingest(p.addr, seq, per)?;
-        row(&format!("2b. mesh ingest, Rust, {seq} frames, {per} per message"), r, "MB/s", Some(r / fresh));
+    // Arrays over 128 KiB go in parts (ARRAY_PART); "whole" sends them inside
+    // their message, for the same-run comparison. Each row on a viewer of its
+    // own whose meshes stay: every run stores into fresh memory, as a
+    // long-running viewer receiving new data does (deleting between runs
+    // would let the allocator hand the next run memory already faulted in,
+    // which flatters every size but the one message over 32 MiB).
+    let cases: Vec<(usize, bool)> =
+        sizes.iter().map(|&n| (n, true)).chain(sizes.iter().filter(|&&n| n >= 100).map(|&n| (n, false))).collect();
+    for &(per, parts) in &cases {
+        let q = ViewerProc::start("", &[])?;
+        let r = ingest_with(q.addr, seq, per, parts, true)?;
+        let how = if parts { "" } else { ", whole" };
+        row(&format!("2b. mesh ingest, Rust, {seq} frames, {per} per message{how}"), r, "MB/s", Some(r / fresh));
     }
-    for &per in sizes.iter().filter(|&&n| n >= 100) {
-        let r = ingest_with(p.addr, seq, per, false)?;
-        row(&format!("2b. mesh ingest, Rust, {seq} frames, {per} per message, whole"), r, "MB/s", Some(r / fresh));
-    }
-    for &per in &sizes {
-        if let Some(py) = python_ingest(p.addr, seq, per)? {
-            let name = format!("3b. mesh ingest, Python, {seq} frames, {per} per message");
-            row(&name, py, "MB/s", Some(py / fresh));
-        }
-    }
-    for &per in sizes.iter().filter(|&&n| n >= 100) {
-        if let Some(py) = python_ingest_with(p.addr, seq, per, false)? {
-            let name = format!("3b. mesh ingest, Python, {seq} frames, {per} per message, whole");
+    for &(per, parts) in &cases {
+        let q = ViewerProc::start("", &[])?;
+        if let Some(py) = python_ingest_with(q.addr, seq, per, parts, true)? {
+            let how = if parts { "" } else { ", whole" };
+            let name = format!("3b. mesh ingest, Python, {seq} frames, {per} per message{how}");
             row(&name, py, "MB/s", Some(py / fresh));
         }
     }

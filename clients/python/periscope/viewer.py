@@ -538,7 +538,7 @@ class RemoteViewer(RemoteRenderer):
                 msg = {"type": int(type), "uid": uid, "args": list(args), "kwargs": kwargs, "seq": seq}
                 try:
                     if self._array_parts and array_bytes(msg) > codec.PART_BYTES:
-                        # Big arrays go first, in parts of 1 MiB read from their
+                        # Big arrays go first, in parts of 64 KiB read from their
                         # own memory; the viewer copies each part once into the
                         # array's final buffer (docs/protocol.md, docs/benchmarks.md).
                         msg, arrays = split_parts(msg, self._transfer_ids)

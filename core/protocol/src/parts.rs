@@ -145,10 +145,7 @@ impl Transfers {
         nbytes: Option<&Value>,
         data: Option<&[u8]>,
     ) -> Result<(), String> {
-        let Some(data) = data else {
-            self.drop_transfer(id);
-            return Err("array_part: field \"data\" must be bin (the array's little-endian bytes)".into());
-        };
+        let data = data.ok_or("array_part: field \"data\" must be bin (the array's little-endian bytes)")?;
         if !self.open.contains_key(&id) {
             let dtype = dtype
                 .and_then(Value::as_str)
@@ -170,20 +167,19 @@ impl Transfers {
             self.open.insert(id, Builder { dtype, data, nbytes, got: 0 });
         }
         let b = self.open.get_mut(&id).expect("present");
-        let problem = if data.len() % b.dtype.size() != 0 {
-            Some(format!("array_part: field \"data\" holds {} bytes, not whole {} elements", data.len(), b.dtype))
-        } else if b.got + data.len() > b.nbytes {
-            Some(format!(
+        if data.len() % b.dtype.size() != 0 {
+            return Err(format!(
+                "array_part: field \"data\" holds {} bytes, not whole {} elements",
+                data.len(),
+                b.dtype
+            ));
+        }
+        if b.got + data.len() > b.nbytes {
+            return Err(format!(
                 "array_part: transfer {id} would get {} bytes but announced \"nbytes\" {}",
                 b.got + data.len(),
                 b.nbytes
-            ))
-        } else {
-            None
-        };
-        if let Some(p) = problem {
-            self.drop_transfer(id);
-            return Err(p);
+            ));
         }
         b.push(data);
         Ok(())

@@ -122,7 +122,8 @@ impl Reply {
 
     /// The MessagePack bytes of [`Self::to_value`]. A scene state is written
     /// straight into the buffer (a query with 5,000 nodes would otherwise
-    /// build a value tree of some 100,000 small allocations first).
+    /// build a value tree of some 100,000 small allocations first); its
+    /// layout is defined here only, `to_value` reads it back.
     pub fn encode(&self) -> Vec<u8> {
         let Reply::SceneState(s) = self else { return crate::encode_value(&self.to_value()) };
         use crate::encode::write_value as v;
@@ -217,48 +218,10 @@ impl Reply {
                 f.push(("code", code.as_str().into()));
                 f.push(("message", message.as_str().into()));
             }
-            Reply::SceneState(s) => {
-                f.push(("ref_seq", s.ref_seq.into()));
-                f.push(("n_frames", s.n_frames.into()));
-                f.push(("current_frame", s.current_frame.into()));
-                f.push(("playing", s.playing.into()));
-                let nodes = s
-                    .nodes
-                    .iter()
-                    .map(|n| {
-                        Value::map([
-                            ("id", Value::from(n.id)),
-                            ("uid", n.uid.into()),
-                            ("client_id", n.client_id.into()),
-                            ("client_name", n.client_name.as_str().into()),
-                            ("name", n.name.as_str().into()),
-                            ("kind", n.kind.as_str().into()),
-                            ("n_frames", n.n_frames.into()),
-                            ("current_frame", n.current_frame.into()),
-                            ("enabled", n.enabled.into()),
-                            ("color", Value::from(n.color.iter().map(|&c| Value::from(c)).collect::<Vec<_>>())),
-                        ])
-                    })
-                    .collect();
-                f.push(("nodes", Value::Array(nodes)));
-                let clients = s
-                    .clients
-                    .iter()
-                    .map(|c| {
-                        Value::map([
-                            ("id", Value::from(c.id)),
-                            ("name", c.name.as_str().into()),
-                            ("addr", c.addr.as_str().into()),
-                            ("connected", c.connected.into()),
-                        ])
-                    })
-                    .collect();
-                f.push(("clients", Value::Array(clients)));
-                f.push(("selected", s.selected.into()));
-                f.push(("focused", s.focused.into()));
-                if let Some(d) = &s.data {
-                    f.push(("data", d.clone()));
-                }
+            Reply::SceneState(_) => {
+                // One description of the layout: `encode`'s, read back.
+                return crate::decode_value(&self.encode(), crate::DecodeLimits::default())
+                    .expect("a scene state encodes to valid MessagePack");
             }
             Reply::Other { fields, .. } => {
                 return Value::Map(

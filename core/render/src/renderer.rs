@@ -181,6 +181,17 @@ enum Pass {
     Pick = 2,
 }
 
+impl Pass {
+    /// Target format, samples, blending and depth writes of this pass's pipelines.
+    fn target(self) -> (wgpu::TextureFormat, u32, Option<wgpu::BlendState>, bool) {
+        let (format, samples) = match self {
+            Pass::Color | Pass::Blend => (COLOR_FORMAT, MSAA_SAMPLES),
+            Pass::Pick => (ID_FORMAT, 1),
+        };
+        (format, samples, (self == Pass::Blend).then_some(wgpu::BlendState::ALPHA_BLENDING), self != Pass::Blend)
+    }
+}
+
 /// Draws a [`Scene`] with wgpu.
 pub struct Renderer {
     device: wgpu::Device,
@@ -298,11 +309,7 @@ impl Renderer {
                         topology: wgpu::PrimitiveTopology,
                         cull: Option<wgpu::Face>,
                         pass: Pass| {
-            let (format, samples) = match pass {
-                Pass::Color | Pass::Blend => (COLOR_FORMAT, MSAA_SAMPLES),
-                Pass::Pick => (ID_FORMAT, 1),
-            };
-            let blend = (pass == Pass::Blend).then_some(wgpu::BlendState::ALPHA_BLENDING);
+            let (format, samples, blend, depth_write) = pass.target();
             crate::pipeline::build(
                 device,
                 &crate::pipeline::PipelineDesc {
@@ -317,7 +324,7 @@ impl Renderer {
                     format,
                     samples,
                     blend,
-                    depth_write: pass != Pass::Blend,
+                    depth_write,
                 },
             )
         };
@@ -351,10 +358,7 @@ impl Renderer {
         });
         let points =
             [(Pass::Color, "fs_point"), (Pass::Blend, "fs_point"), (Pass::Pick, "fs_point_pick")].map(|(pass, fs)| {
-                let (format, samples) = match pass {
-                    Pass::Color | Pass::Blend => (COLOR_FORMAT, MSAA_SAMPLES),
-                    Pass::Pick => (ID_FORMAT, 1),
-                };
+                let (format, samples, blend, depth_write) = pass.target();
                 crate::pipeline::build(
                     device,
                     &crate::pipeline::PipelineDesc {
@@ -368,8 +372,8 @@ impl Renderer {
                         cull: None,
                         format,
                         samples,
-                        blend: (pass == Pass::Blend).then_some(wgpu::BlendState::ALPHA_BLENDING),
-                        depth_write: pass != Pass::Blend,
+                        blend,
+                        depth_write,
                     },
                 )
             });

@@ -527,14 +527,18 @@ impl Scene {
 /// A point cloud's frames keep as many colors as points (when it has colors
 /// for those frames) after `plan` replaces some of them.
 fn check_cloud_update(node: &Node, plan: &[(&'static str, Vec<usize>, FrameSeq)]) -> Result<(), SceneError> {
-    let mut attrs = node.attrs.clone();
-    for (name, indices, seq) in plan {
-        attrs.get_mut(name).expect("checked").replace(indices, seq);
-    }
-    let (Some(points), Some(colors)) = (attrs.get("points"), attrs.get("colors")) else { return Ok(()) };
+    let (Some(points), Some(colors)) = (node.attr("points"), node.attr("colors")) else { return Ok(()) };
+    // Rows of `name` at frame `i` once the plan is applied.
+    let rows = |name: &str, existing: &FrameSeq, i: usize| {
+        let replaced = plan.iter().find(|(n, ..)| *n == name).and_then(|(_, indices, seq)| {
+            let k = indices.iter().rposition(|&j| j == i)?;
+            Some(seq.frame_shape(if seq.len() == 1 { 0 } else { k })[0])
+        });
+        replaced.unwrap_or_else(|| existing.frame_shape(i)[0])
+    };
     for (_, indices, _) in plan {
         for &i in indices.iter().filter(|&&i| i < colors.len()) {
-            let (p, c) = (points.frame_shape(i)[0], colors.frame_shape(i)[0]);
+            let (p, c) = (rows("points", points, i), rows("colors", colors, i));
             if p != c {
                 return Err(err(
                     "bad_shape",

@@ -5,7 +5,7 @@ Mirrors ``aitviewer.remote``: switch by changing the import::
     from periscope import RemoteViewer, RemoteMeshes
 """
 
-from . import camera
+from . import camera, video
 from .codec import pack, unpack
 from .gui import Control, Event, Gui
 from .images import encode_image
@@ -21,10 +21,13 @@ from .renderables import (
     RemoteSMPLSequence,
     RemoteSpheres,
 )
+from .video import CameraPath
 from .viewer import RemoteNode, RemoteViewer, ViewerError, save_png
 
 __all__ = [
     "camera",
+    "video",
+    "CameraPath",
     "Control",
     "Event",
     "Gui",

@@ -56,6 +56,8 @@ class Message(enum.IntEnum):
     VIEWPORT_IMAGE = 328
     CLEAR_VIEWPORT = 329
     ARRAY_PART = 330
+    EXPORT_VIDEO = 331
+    VIDEO_EXPORTED = 332
     ERROR = 400
     WARNING = 401
     HELLO = 500

@@ -58,7 +58,8 @@ class ViewerError(RuntimeError):
 
 
 _ANSWERS = (Message.SCENE_STATE, Message.CHAIN_STATE, Message.SCREENSHOT_RESULT, Message.IMAGES_STATE,
-            Message.SCENE_SAVED, Message.VIEW_CAMERA, Message.CONTROL_STATE, Message.CONTROLS)
+            Message.SCENE_SAVED, Message.VIEW_CAMERA, Message.CONTROL_STATE, Message.CONTROLS,
+            Message.VIDEO_EXPORTED)
 
 
 def _png_bytes(rgba: npt.ArrayLike, level: int = 6) -> bytes:
@@ -590,7 +591,8 @@ class RemoteViewer(RemoteRenderer):
 
     # -- queries and replies ---------------------------------------------
 
-    def _request(self, uid: Optional[int] = None, kind: int = Message.QUERY, /, **kwargs: Any) -> Msg:
+    def _request(self, uid: Optional[int] = None, kind: int = Message.QUERY, /, _timeout: Optional[float] = None,
+                 **kwargs: Any) -> Msg:
         with self._lock:
             seq = next(self._seq)
             ws, generation = self._ws, self._generation
@@ -604,7 +606,7 @@ class RemoteViewer(RemoteRenderer):
                 self._states.pop(seq, None)
                 raise ConnectionError(f"lost the viewer at {self.url}: {e}") from e
         with self._cond:
-            deadline = time.monotonic() + max(self.timeout, 60)
+            deadline = time.monotonic() + (max(self.timeout, 60) if _timeout is None else _timeout)
             while self._states[seq] is None:
                 left = deadline - time.monotonic()
                 if self._generation != generation or self._ws is None:
@@ -696,6 +698,50 @@ class RemoteViewer(RemoteRenderer):
         if fov_y is not None:
             kwargs["fov_y"] = float(fov_y)
         return self._send(Message.SET_CAMERA, None, [], kwargs)
+
+    def export_video(self, name: str = "video.mp4", fps: Optional[float] = None,
+                     frames: Union[range, Sequence[int], npt.NDArray[Any], None] = None,
+                     width: Optional[int] = None, height: Optional[int] = None, camera_path: Any = None,
+                     orbit: bool = False, return_bytes: bool = False,
+                     timeout: Optional[float] = None) -> Any:
+        """Renders scene frames into a video in the viewer's export folder and
+        returns its path on the viewer's machine (``.mp4`` H.264, ``.gif``, or
+        ``.png`` for a folder of PNGs; ``name`` is a plain file name).
+
+        ``frames``: a ``range`` or list of scene frames, one per video frame
+        (default: all). ``width``/``height``/``fps`` default to the viewer's
+        ``[viewer] video_width/video_height/video_fps``. ``camera_path``: a
+        :class:`periscope.video.CameraPath`, :func:`periscope.video.orbit`,
+        :func:`periscope.video.follow`, a dict in the TOML layout, or a TOML
+        file's path; ``orbit=True`` turns around the scene; otherwise the main
+        camera stays where it is. ``return_bytes=True`` returns ``(path, data)``
+        with the file's bytes (a list of PNG bytes for a PNG sequence), for a
+        viewer on another machine. Waits for the export (``timeout`` seconds,
+        default ten minutes); raises :class:`ViewerError` naming a bad argument.
+        """
+        from .video import path_kwarg
+
+        kwargs: dict[str, Any] = {"name": str(name)}
+        if fps is not None:
+            kwargs["fps"] = float(fps)
+        if isinstance(frames, range):
+            kwargs["frame_range"] = [frames.start, frames.stop, frames.step]
+        elif frames is not None:
+            kwargs["frames"] = [int(f) for f in np.asarray(frames).reshape(-1)]
+        for key, value in (("width", width), ("height", height)):
+            if value is not None:
+                kwargs[key] = int(value)
+        if camera_path is not None:
+            kwargs["camera_path"] = path_kwarg(camera_path)
+        if orbit:
+            kwargs["orbit"] = True
+        if return_bytes:
+            kwargs["return_bytes"] = True
+        msg = self._request(None, Message.EXPORT_VIDEO, _timeout=600.0 if timeout is None else timeout, **kwargs)
+        path = str(msg["path"])
+        if return_bytes:
+            return path, msg["data"]
+        return path
 
     def save_scene(self, name: str = "scene.psr") -> str:
         """Saves every node and frame in the viewer's export folder as ``name``

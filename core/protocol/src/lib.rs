@@ -26,6 +26,9 @@ pub use encode::{encode_value, encode_value_into};
 pub use envelope::{Envelope, EnvelopeError, Hello, RawFrame};
 pub use parts::Transfers;
 pub use reply::{ClientSummary, NodeSummary, Reply, SceneState};
-pub use request::{CameraTarget, MAX_SCREENSHOT_SIDE, OrbitView, Request, RequestError, Screenshot, ViewPose};
+pub use request::{
+    CameraTarget, ExportVideo, MAX_SCREENSHOT_SIDE, MAX_VIDEO_FRAMES, OrbitView, Request, RequestError, Screenshot,
+    ViewPose,
+};
 pub use types::{Direction, MessageType, PROTOCOL_NAME, PROTOCOL_VERSION, Traits, traits_of};
 pub use value::Value;

@@ -53,9 +53,33 @@ pub enum Request {
         select: Option<bool>,
         camera: Option<bool>,
     },
+    /// Render a video into the export folder (boxed: large and rare).
+    ExportVideo(Box<ExportVideo>),
     /// A type `>= 10000`: passes the chain with its raw args and kwargs.
     Custom(i64),
 }
+
+/// An `export_video` request's kwargs, checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExportVideo {
+    /// A plain file name (`.mp4`, `.gif`, `.png`) in the viewer's export folder.
+    pub name: String,
+    /// Frames per second of the video, in (0, 240] (default: the viewer's `video_fps`).
+    pub fps: Option<f64>,
+    /// Scene frames to show, one per video frame (default: every frame).
+    pub frames: Option<Vec<i64>>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// A camera path as a map (the TOML layout) or TOML text; checked by the viewer.
+    pub camera_path: Option<Value>,
+    /// Turn around the scene once (when no camera path is given).
+    pub orbit: bool,
+    /// Send the file's bytes back with the answer.
+    pub return_bytes: bool,
+}
+
+/// Video frames per export at most (an hour at 60 fps).
+pub const MAX_VIDEO_FRAMES: usize = 216_000;
 
 /// Which camera a renderer asks for with `require_camera`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -220,6 +244,68 @@ impl<'a> Fields<'a> {
     }
 }
 
+impl Fields<'_> {
+    fn ints(&self, field: &str, v: &Value) -> Result<Vec<i64>, RequestError> {
+        let bad = || self.error(field, "a list of ints", describe(v));
+        match v {
+            Value::Array(items) => items.iter().map(|i| i.as_i64().ok_or_else(bad)).collect(),
+            Value::NdArray(a) if a.shape().len() == 1 => a.to_i64().ok_or_else(bad),
+            _ => Err(bad()),
+        }
+    }
+
+    fn export_video(&self) -> Result<ExportVideo, RequestError> {
+        let name = match self.get("name") {
+            None => "video.mp4".to_owned(),
+            Some(v) => v.as_str().ok_or_else(|| self.error("name", "a str", v.type_name()))?.to_owned(),
+        };
+        let fps = match self.get("fps") {
+            None => None,
+            Some(v) => match v.as_f64() {
+                Some(f) if f > 0.0 && f <= 240.0 => Some(f),
+                Some(f) => return Err(self.error("fps", "a number in (0, 240]", f.to_string())),
+                None => return Err(self.error("fps", "a number", v.type_name())),
+            },
+        };
+        let mut frames = self.get("frames").map(|v| self.ints("frames", v)).transpose()?;
+        if let Some(v) = self.get("frame_range") {
+            let r = self.ints("frame_range", v)?;
+            let (start, stop, step) = match r[..] {
+                [a, b] => (a, b, 1),
+                [a, b, c] => (a, b, c),
+                _ => return Err(self.error("frame_range", "[start, stop] or [start, stop, step]", describe(v))),
+            };
+            if step <= 0 {
+                return Err(self.error("frame_range", "a step > 0", step.to_string()));
+            }
+            frames = Some((start..stop).step_by(step as usize).take(MAX_VIDEO_FRAMES + 1).collect());
+        }
+        if let Some(f) = &frames {
+            if f.is_empty() {
+                return Err(self.error("frames", "at least one frame", "none"));
+            }
+            if f.len() > MAX_VIDEO_FRAMES {
+                return Err(self.error("frames", format!("at most {MAX_VIDEO_FRAMES} frames"), "more"));
+            }
+        }
+        let camera_path = match self.get("camera_path") {
+            None => None,
+            Some(v @ (Value::Map(_) | Value::Str(_))) => Some(v.clone()),
+            Some(v) => return Err(self.error("camera_path", "a map or TOML text", v.type_name())),
+        };
+        Ok(ExportVideo {
+            name,
+            fps,
+            frames,
+            width: self.side("width")?,
+            height: self.side("height")?,
+            camera_path,
+            orbit: self.bool("orbit", self.get("orbit"))?.unwrap_or(false),
+            return_bytes: self.bool("return_bytes", self.get("return_bytes"))?.unwrap_or(false),
+        })
+    }
+}
+
 fn vec3(v: &Value) -> Option<[f32; 3]> {
     match v {
         Value::Array(items) if items.len() == 3 => {
@@ -299,6 +385,7 @@ impl Request {
             }
             T::SetCamera => Request::SetCamera(Box::new(f.view_pose()?)),
             T::QueryCamera => Request::QueryCamera,
+            T::ExportVideo => Request::ExportVideo(Box::new(f.export_video()?)),
             T::Subscribe => Request::Subscribe {
                 select: f.bool("select", f.get("select"))?,
                 camera: f.bool("camera", f.get("camera"))?,
@@ -325,6 +412,7 @@ impl Request {
             Request::Subscribe { .. } => MessageType::Subscribe,
             Request::ClearViewport => MessageType::ClearViewport,
             Request::ViewportImage => MessageType::ViewportImage,
+            Request::ExportVideo(_) => MessageType::ExportVideo,
             Request::Custom(_) => MessageType::UserMessage,
         }
     }

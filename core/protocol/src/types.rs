@@ -207,6 +207,13 @@ message_types! {
     /// part also `dtype`, `nbytes`), used by the next message in place of its
     /// data. Handled by the connection: never queued, never seen by the chain.
     ArrayPart = 330, "array_part", Traits::to_viewer();
+    /// Client -> viewer: render scene frames along a camera path into a video
+    /// (MP4, GIF or PNG sequence) in the viewer's export folder; answered by
+    /// `VideoExported` when the file is written.
+    ExportVideo = 331, "export_video", Traits::asks(T::VideoExported);
+    /// Viewer -> client: the answer to `ExportVideo` (path, frames, size, and the
+    /// file's bytes when asked).
+    VideoExported = 332, "video_exported", Traits::to_client();
     /// Viewer -> client: a message was refused.
     Error = 400, "error", Traits::to_client();
     /// Viewer -> client: a message was accepted with a remark (e.g. an unknown kwarg).

@@ -109,6 +109,13 @@ fn example(t: MessageType) -> Value {
         T::RequireCamera => env(t).with_kwarg("enabled", true),
         T::ReadRemote => env(t).with_kwarg("client_id", 1i64),
         T::SaveScene => env(t).with_kwarg("name", "scene.psr"),
+        T::ExportVideo => env(t)
+            .with_kwarg("name", "turntable.mp4")
+            .with_kwarg("fps", 30.0)
+            .with_kwarg("frame_range", Value::Array(vec![Value::Int(0), Value::Int(100)]))
+            .with_kwarg("width", 640i64)
+            .with_kwarg("height", 360i64)
+            .with_kwarg("camera_path", Value::map([("orbit", Value::map([("turns", Value::Float(1.0))]))])),
         T::SetProperties => env(t).with_uid(2).with_kwarg("client_id", 1i64).with_kwarg("enabled", false),
         T::SetCamera => env(t)
             .with_kwarg("position", Value::Array(vec![Value::from(0.0), Value::from(1.0), Value::from(3.0)]))
@@ -163,6 +170,20 @@ fn example(t: MessageType) -> Value {
         T::ImagesState => return reply(t, vec![("windows", Value::Array(vec![]))]),
         T::ViewCamera => return reply(t, vec![("width", Value::Int(640)), ("fov_y", Value::from(45.0))]),
         T::SceneSaved => return reply(t, vec![("path", "exports/scene.psr".into()), ("records", Value::Int(3))]),
+        T::VideoExported => {
+            return reply(
+                t,
+                vec![
+                    ("path", "exports/turntable.mp4".into()),
+                    ("frames", Value::Int(100)),
+                    ("width", Value::Int(640)),
+                    ("height", Value::Int(360)),
+                    ("fps", Value::Float(30.0)),
+                    ("bytes", Value::Int(123456)),
+                    ("seconds", Value::Float(2.5)),
+                ],
+            );
+        }
         T::Error => return Reply::error(Some(7), Some(2), Some(2), "bad_shape", "vertices must be (V, 3)").to_value(),
         T::Warning => return Reply::warning(Some(7), Some(2), None, "unknown_kwarg", "ignored").to_value(),
         T::Welcome => {

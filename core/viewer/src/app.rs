@@ -530,6 +530,15 @@ impl Shooter for WindowShooter<'_> {
     fn view_size(&self) -> (u32, u32) {
         self.viewport.as_deref().and_then(Viewport::last_size).unwrap_or(self.size)
     }
+
+    fn bounds(&mut self, scene: &Scene, node: Option<periscope_scene::NodeId>) -> Option<(glam::Vec3, glam::Vec3)> {
+        self.viewport.as_deref_mut().and_then(|vp| vp.bounds(scene, node))
+    }
+
+    fn render_frame(&mut self, scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<Image, String> {
+        let vp = self.viewport.as_deref_mut().ok_or("this window has no GPU renderer")?;
+        vp.render_frame(scene, camera, width, height)
+    }
 }
 
 impl eframe::App for ViewerApp {

@@ -192,6 +192,18 @@ impl crate::runtime::Shooter for NoScreenshots {
         (1, 1)
     }
     fn set_backgrounds(&mut self, _: &[Arc<periscope_render::Background>]) {}
+    fn bounds(&mut self, _: &Scene, _: Option<periscope_scene::NodeId>) -> Option<(glam::Vec3, glam::Vec3)> {
+        None
+    }
+    fn render_frame(
+        &mut self,
+        _: &Scene,
+        _: &periscope_render::Camera,
+        _: u32,
+        _: u32,
+    ) -> Result<periscope_render::Image, String> {
+        Err("no renderer in this test".into())
+    }
 }
 
 #[test]

@@ -90,6 +90,11 @@ pub struct ViewerSection {
     /// Size of headless screenshots (`--screenshot`, screenshot requests without a size).
     pub screenshot_width: u32,
     pub screenshot_height: u32,
+    /// Size and frame rate of exported videos when not given (`export_video`,
+    /// `--video`, the Export dialog). MP4 sides are rounded down to even.
+    pub video_width: u32,
+    pub video_height: u32,
+    pub video_fps: f64,
 }
 
 impl ViewerSection {
@@ -119,6 +124,9 @@ impl Default for ViewerSection {
             export_dir: PathBuf::from("exports"),
             screenshot_width: 1280,
             screenshot_height: 800,
+            video_width: 1280,
+            video_height: 720,
+            video_fps: 30.0,
         }
     }
 }

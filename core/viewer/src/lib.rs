@@ -9,6 +9,7 @@ pub mod app;
 mod app_tests;
 pub mod config;
 pub mod controls_panel;
+pub mod export;
 pub mod images;
 pub mod panels;
 pub mod replay;

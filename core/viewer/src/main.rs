@@ -16,6 +16,7 @@ use periscope_server::{ByteQueue, Event, Server};
 
 use periscope_viewer::app;
 use periscope_viewer::config::{self, Config};
+use periscope_viewer::export::{ExportCamera, ExportRequest};
 use periscope_viewer::replay::Replay;
 use periscope_viewer::runtime::{self, OffscreenShooter, Runtime};
 use periscope_viewer::screenshot::{self, HeadlessRenderer, ScreenshotOnExit};
@@ -50,6 +51,25 @@ struct Cli {
     /// Scene frame the --screenshot shows (default: the current frame).
     #[arg(long, value_name = "N")]
     screenshot_frame: Option<i64>,
+    /// Run headless; once clients are done (or FILE is replayed), render the scene's
+    /// frames into this video (.mp4, .gif, or .png for a PNG sequence) and exit.
+    #[arg(long, value_name = "FILE")]
+    video: Option<PathBuf>,
+    /// Size of the --video (default: [viewer] video_width x video_height; MP4 rounds to even).
+    #[arg(long, value_name = "WxH", value_parser = screenshot::parse_size)]
+    video_size: Option<(u32, u32)>,
+    /// Frames per second of the --video (default: [viewer] video_fps).
+    #[arg(long, value_name = "FPS")]
+    fps: Option<f64>,
+    /// Scene frames of the --video, START:STOP[:STEP] (stop exclusive; default: all).
+    #[arg(long, value_name = "A:B")]
+    frames: Option<String>,
+    /// Camera path (TOML: keyframes, [orbit] or [follow]; see docs/video.md) for the --video.
+    #[arg(long, value_name = "TOML", conflicts_with = "orbit")]
+    camera_path: Option<PathBuf>,
+    /// Turn around the scene once during the --video (default: the current camera).
+    #[arg(long)]
+    orbit: bool,
     /// A recording or saved scene (.psr) to open: replayed through the dispatch chain.
     #[arg(value_name = "FILE", conflicts_with = "replay")]
     file: Option<PathBuf>,
@@ -114,14 +134,23 @@ fn clients_done(rt: &Runtime) -> bool {
     clients.peek().is_some() && clients.all(|c| !c.connected) && rt.queue().is_empty()
 }
 
+/// What `--headless` does once the clients are done (or the replay finished).
+enum OnExit {
+    Screenshot(ScreenshotOnExit),
+    Video(Box<ExportRequest>),
+}
+
 fn run_headless(
     mut rt: Runtime,
     shutdown: &AtomicBool,
     viewer: &config::ViewerSection,
-    on_exit: Option<ScreenshotOnExit>,
+    on_exit: Option<OnExit>,
     mut replay: Option<Replay>,
 ) -> anyhow::Result<()> {
     tracing::info!("running headless (no window)");
+    // Headless, export frames in longer stretches (clients are still served between them).
+    rt.export_budget = Duration::from_millis(200);
+    let mut video_queued = false;
     let mut renderer = HeadlessRenderer::new(viewer.render_options());
     let size = (viewer.screenshot_width, viewer.screenshot_height);
     let mut replay_done = false;
@@ -146,7 +175,22 @@ fn run_headless(
         }
         let done = !rt.skins_pending()
             && if replay.is_some() { replay_done && rt.queue().is_empty() } else { clients_done(&rt) };
-        if let Some(shot) = &on_exit
+        if let Some(OnExit::Video(req)) = &on_exit
+            && done
+        {
+            if !video_queued {
+                video_queued = true;
+                rt.queue_export((**req).clone()).map_err(|e| anyhow::anyhow!(e))?;
+                wait = Duration::ZERO;
+            }
+            if let Some(result) = rt.last_export.take() {
+                rt.stop_recording();
+                let done = result.map_err(|e| anyhow::anyhow!("cannot export the video: {e}"))?;
+                println!("periscope wrote {} ({} frames)", done.written.path.display(), done.written.frames);
+                return Ok(());
+            }
+        }
+        if let Some(OnExit::Screenshot(shot)) = &on_exit
             && done
         {
             let (image, frame) = screenshot::at_frame(&mut rt.scene, shot.frame, |s| {
@@ -162,6 +206,36 @@ fn run_headless(
     }
     rt.stop_recording();
     Ok(())
+}
+
+/// The `--video` export, checked before anything starts.
+fn video_request(cli: &Cli, viewer: &config::ViewerSection, path: &std::path::Path) -> anyhow::Result<ExportRequest> {
+    periscope_video::VideoFormat::from_path(path)?;
+    let fps = cli.fps.unwrap_or(viewer.video_fps);
+    if !(fps > 0.0 && fps <= 240.0) {
+        anyhow::bail!("--fps must be in (0, 240], got {fps}");
+    }
+    let camera = match (&cli.camera_path, cli.orbit) {
+        (Some(file), _) => ExportCamera::Path(periscope_video::CameraPath::load(file)?),
+        (None, true) => ExportCamera::Path(periscope_video::CameraPath::orbit()),
+        (None, false) => ExportCamera::Current,
+    };
+    let (width, height) = cli.video_size.unwrap_or((viewer.video_width, viewer.video_height));
+    Ok(ExportRequest {
+        reply_to: None,
+        path: path.to_owned(),
+        fps,
+        frames: cli
+            .frames
+            .as_deref()
+            .map(periscope_viewer::export::parse_frames)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--frames: {e}"))?,
+        width,
+        height,
+        camera,
+        return_bytes: false,
+    })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -235,6 +309,8 @@ fn main() -> anyhow::Result<()> {
     rt.images.target_fps = config.images.target_fps;
     rt.images.min_scale = config.images.min_scale;
     rt.export_dir = config.viewer.export_dir.clone();
+    rt.video_size = (config.viewer.video_width, config.viewer.video_height);
+    rt.video_fps = config.viewer.video_fps;
     let record_to = cli.record.clone().or_else(|| {
         let p = &config.recording.path;
         (!p.as_os_str().is_empty()).then(|| base.join(p))
@@ -249,11 +325,21 @@ fn main() -> anyhow::Result<()> {
         }
         None => None,
     };
-    let on_exit = cli.screenshot.clone().map(|path| {
-        let (width, height) =
-            cli.screenshot_size.unwrap_or((config.viewer.screenshot_width, config.viewer.screenshot_height));
-        ScreenshotOnExit { path, width, height, frame: cli.screenshot_frame }
-    });
+    let on_exit = match (&cli.screenshot, &cli.video) {
+        (Some(_), Some(_)) => anyhow::bail!("give --screenshot or --video, not both"),
+        (Some(path), None) => {
+            let (width, height) =
+                cli.screenshot_size.unwrap_or((config.viewer.screenshot_width, config.viewer.screenshot_height));
+            Some(OnExit::Screenshot(ScreenshotOnExit {
+                path: path.clone(),
+                width,
+                height,
+                frame: cli.screenshot_frame,
+            }))
+        }
+        (None, Some(path)) => Some(OnExit::Video(Box::new(video_request(&cli, &config.viewer, path)?))),
+        (None, None) => None,
+    };
     let want_window = !(cli.headless || config.viewer.headless || on_exit.is_some());
     if want_window && !display_available() {
         tracing::warn!("no display (DISPLAY and WAYLAND_DISPLAY are unset): running headless");

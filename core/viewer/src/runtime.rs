@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use periscope_record::{Kind, Recorder};
 
+use crate::export::{ExportDone, ExportJob, ExportRequest};
 use crate::images::ImageHub;
 use crate::images::camera::CameraModel;
 use crate::replay::{Replay, frame_of};
@@ -108,7 +109,21 @@ pub struct Runtime {
     backgrounds_seen: u64,
     /// Body-model skinning running on the rayon pool (`Scene::defer_skinning`).
     skins: SkinWork,
+    /// Video exports waiting, in the order asked, and the one running.
+    exports: VecDeque<ExportRequest>,
+    export: Option<ExportJob>,
+    /// Time per step spent rendering video frames (at least one frame per
+    /// step): zero in the window (a frame per UI frame), more headless.
+    pub export_budget: Duration,
+    /// Video size when a request gives none (`[viewer] video_width/height`).
+    pub video_size: (u32, u32),
+    pub video_fps: f64,
+    /// The last export's outcome, for the window and `--video`.
+    pub last_export: Option<Result<ExportDone, String>>,
 }
+
+/// Video exports waiting beyond this are refused (`busy`).
+const MAX_PENDING_EXPORTS: usize = 4;
 
 /// Skinning jobs in flight, and the events of their clients held meanwhile:
 /// a client's messages are handled in order, so nothing it sent after a body
@@ -169,6 +184,12 @@ pub trait Shooter {
     fn view_size(&self) -> (u32, u32);
     /// Remote-rendered images to draw into the main view (composited by depth).
     fn set_backgrounds(&mut self, list: &[Arc<periscope_render::Background>]);
+    /// Display-space bounds of what `scene` shows (or of one node), after
+    /// bringing the GPU data in line with it.
+    fn bounds(&mut self, scene: &Scene, node: Option<periscope_scene::NodeId>) -> Option<(Vec3, Vec3)>;
+    /// Renders `scene` from `camera` offscreen at `width` x `height` (a video
+    /// frame: the main view's camera and image are left alone).
+    fn render_frame(&mut self, scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<Image, String>;
 }
 
 /// The main view's camera as a `view_camera` answer: the fields of the image
@@ -220,6 +241,14 @@ impl Shooter for OffscreenShooter<'_> {
     fn set_backgrounds(&mut self, list: &[Arc<periscope_render::Background>]) {
         self.renderer.set_backgrounds(list);
     }
+
+    fn bounds(&mut self, scene: &Scene, node: Option<periscope_scene::NodeId>) -> Option<(Vec3, Vec3)> {
+        self.renderer.bounds(scene, node)
+    }
+
+    fn render_frame(&mut self, scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<Image, String> {
+        self.renderer.render_with(scene, camera, width, height)
+    }
 }
 
 /// What one [`Runtime::step`] did.
@@ -266,6 +295,12 @@ impl Runtime {
             camera_sent: None,
             camera_sent_at: None,
             backgrounds_seen: 0,
+            exports: VecDeque::new(),
+            export: None,
+            export_budget: Duration::ZERO,
+            video_size: (1280, 720),
+            video_fps: 30.0,
+            last_export: None,
             skins: {
                 let (tx, rx) = std::sync::mpsc::channel();
                 SkinWork {
@@ -383,7 +418,7 @@ impl Runtime {
 
     /// Whether `ev` from client `id`, arrived `at` (its place among held
     /// events; `u64::MAX` for one not held), must wait: for its client's own
-    /// skinning, or, for a read (query, screenshot, save), for anyone's and for
+    /// skinning, or, for a read (query, screenshot, save, video), for anyone's and for
     /// every event of another client held before it, so that a read sees every
     /// body sequence that arrived before it.
     fn must_wait(&self, id: u64, ev: &Event, at: u64) -> bool {
@@ -391,7 +426,7 @@ impl Runtime {
             return true;
         }
         let read = matches!(ev, Event::Message { envelope, .. }
-            if [MessageType::Query, MessageType::Screenshot, MessageType::SaveScene]
+            if [MessageType::Query, MessageType::Screenshot, MessageType::SaveScene, MessageType::ExportVideo]
                 .iter()
                 .any(|t| t.as_i64() == envelope.kind));
         read && (!self.skins.busy.is_empty()
@@ -567,6 +602,9 @@ impl Runtime {
                 }
             }
         }
+        if let Some(again) = self.step_export(shooter) {
+            step.again(again);
+        }
         self.selection_events();
         if let Some(again) = self.camera_events(shooter) {
             step.again(again);
@@ -585,6 +623,111 @@ impl Runtime {
         }
         step.more_queued = !self.queue.is_empty();
         step
+    }
+
+    /// Queues a video export (the window's dialog, `--video`, a client's
+    /// `export_video`); refused when too many wait.
+    pub fn queue_export(&mut self, req: ExportRequest) -> Result<(), String> {
+        if self.exports.len() >= MAX_PENDING_EXPORTS {
+            let e = "too many video exports waiting; try again when one has finished".to_owned();
+            if let Some((client, reply)) = req.error_reply("busy", e.clone()) {
+                self.out.send(client, reply);
+            }
+            return Err(e);
+        }
+        self.exports.push_back(req);
+        Ok(())
+    }
+
+    /// The running export: frames done, frames in all, and its path.
+    pub fn export_progress(&self) -> Option<(usize, usize, &std::path::Path)> {
+        self.export.as_ref().map(|j| {
+            let (done, total) = j.progress();
+            (done, total, j.path())
+        })
+    }
+
+    /// Whether an export runs or waits.
+    pub fn exporting(&self) -> bool {
+        self.export.is_some() || !self.exports.is_empty()
+    }
+
+    /// Stops the running export: nothing is left under its name; the client
+    /// that asked gets a `cancelled` error.
+    pub fn cancel_export(&mut self) {
+        if let Some(job) = self.export.take() {
+            let path = job.path().display().to_string();
+            if let Some((client, reply)) =
+                job.request().error_reply("cancelled", format!("the export of {path} was cancelled"))
+            {
+                self.out.send(client, reply);
+            }
+            drop(job);
+            self.info(format!("video export cancelled: {path}"));
+            self.last_export = Some(Err("cancelled".into()));
+        }
+    }
+
+    /// Starts the next export when none runs, renders the running one's next
+    /// frames, and answers when it is done. `Some` when it wants another step soon.
+    fn step_export(&mut self, shooter: &mut dyn Shooter) -> Option<Duration> {
+        if self.export.is_none() {
+            let req = self.exports.pop_front()?;
+            match ExportJob::start(req.clone(), &mut self.scene, shooter, self.images.z_up) {
+                Ok(job) => {
+                    let (_, total) = job.progress();
+                    self.info(format!("exporting {} ({total} frames)", req.path.display()));
+                    self.export = Some(job);
+                }
+                Err(e) => {
+                    self.error(format!("video export failed: {e}"));
+                    if let Some((client, reply)) = req.error_reply("bad_value", e.clone()) {
+                        self.out.send(client, reply);
+                    }
+                    self.last_export = Some(Err(e));
+                    return Some(Duration::ZERO);
+                }
+            }
+        }
+        let job = self.export.as_mut()?;
+        let result = job.step(&mut self.scene, shooter, self.export_budget)?;
+        let job = self.export.take().expect("stepped above");
+        let req = job.request();
+        match &result {
+            Ok(done) => {
+                let w = &done.written;
+                self.info(format!(
+                    "video written: {} ({} frames, {}x{}, {:.1} MB, {:.1} s)",
+                    w.path.display(),
+                    w.frames,
+                    done.width,
+                    done.height,
+                    w.bytes as f64 / 1e6,
+                    done.seconds
+                ));
+                if let Some((client, seq)) = req.reply_to {
+                    match crate::export::done_reply(seq, done, req.fps, req.return_bytes) {
+                        Ok(reply) => {
+                            self.out.send(client, reply);
+                        }
+                        Err(e) => {
+                            self.out.send(
+                                client,
+                                Reply::error(seq, Some(MessageType::ExportVideo.as_i64()), None, "io", e),
+                            );
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                self.error(format!("video export failed: {e}"));
+                if let Some((client, reply)) = req.error_reply("export_failed", e.clone()) {
+                    self.out.send(client, reply);
+                }
+            }
+        }
+        self.last_export = Some(result);
+        Some(Duration::ZERO)
     }
 
     fn subscribed(&self, wants: impl Fn(&Subscription) -> bool) -> Vec<u64> {
@@ -789,6 +932,22 @@ impl Runtime {
                 self.view_work.push(ViewWork::QueryCamera { client: client.id(), seq: envelope.seq })
             }
             Request::SaveScene { name } => self.save_scene_request(client.id(), envelope, name),
+            Request::ExportVideo(msg) => {
+                match ExportRequest::from_message(
+                    client.id(),
+                    envelope.seq,
+                    msg,
+                    &self.export_dir,
+                    self.video_size,
+                    self.video_fps,
+                ) {
+                    Ok(req) => {
+                        // A refusal (busy) was answered already.
+                        self.queue_export(req).ok();
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
             Request::Subscribe { select, camera } => {
                 let s = self.subscribers.entry(client.id()).or_default();
                 s.select = select.unwrap_or(s.select);

@@ -121,6 +121,26 @@ impl HeadlessRenderer {
         self.backgrounds = list.to_vec();
     }
 
+    /// The offscreen renderer, opened on first use.
+    fn offscreen(&mut self) -> Result<&mut Offscreen, String> {
+        open_offscreen(&mut self.state, &self.options)
+    }
+
+    /// Display-space bounds of what `scene` shows (or of one node).
+    pub fn bounds(&mut self, scene: &Scene, node: Option<periscope_scene::NodeId>) -> Option<(glam::Vec3, glam::Vec3)> {
+        let off = self.offscreen().ok()?;
+        off.renderer.prepare(scene);
+        off.renderer.display_bounds(node)
+    }
+
+    /// Renders `scene` from `camera` (not kept), with the remote images.
+    pub fn render_with(&mut self, scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<Image, String> {
+        let backgrounds = self.backgrounds.clone();
+        let off = self.offscreen()?;
+        off.renderer.set_backgrounds(&backgrounds);
+        off.render(scene, camera, width, height).map_err(|e| e.to_string())
+    }
+
     /// Renders `scene`. The camera is `camera` if given (and kept), else the kept
     /// one; it is fitted to the shown data when `fit` is set or none was kept yet.
     pub fn render(
@@ -131,16 +151,7 @@ impl HeadlessRenderer {
         camera: Option<Camera>,
         fit: bool,
     ) -> Result<Image, String> {
-        let options = self.options.clone();
-        let off = self.state.get_or_insert_with(|| {
-            let o = Offscreen::new(options).map_err(|e| e.to_string());
-            match &o {
-                Ok(o) => tracing::info!(adapter = %o.gpu.adapter, "offscreen renderer ready"),
-                Err(e) => tracing::error!("offscreen rendering unavailable: {e}"),
-            }
-            o
-        });
-        let off = off.as_mut().map_err(|e| format!("offscreen rendering unavailable: {e}"))?;
+        let off = open_offscreen(&mut self.state, &self.options)?;
         // Prepare first so the camera can frame the scene's current bounds.
         off.renderer.prepare(scene);
         off.renderer.set_backgrounds(&self.backgrounds);
@@ -154,6 +165,22 @@ impl HeadlessRenderer {
         let cam = self.camera.unwrap_or_default();
         off.render(scene, &cam, width, height).map_err(|e| e.to_string())
     }
+}
+
+/// The offscreen renderer in `state`, opened on first use.
+fn open_offscreen<'a>(
+    state: &'a mut Option<Result<Offscreen, String>>,
+    options: &RenderOptions,
+) -> Result<&'a mut Offscreen, String> {
+    let off = state.get_or_insert_with(|| {
+        let o = Offscreen::new(options.clone()).map_err(|e| e.to_string());
+        match &o {
+            Ok(o) => tracing::info!(adapter = %o.gpu.adapter, "offscreen renderer ready"),
+            Err(e) => tracing::error!("offscreen rendering unavailable: {e}"),
+        }
+        o
+    });
+    off.as_mut().map_err(|e| format!("offscreen rendering unavailable: {e}"))
 }
 
 /// `--screenshot PATH`: what to write once the clients are done.

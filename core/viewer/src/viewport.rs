@@ -38,6 +38,8 @@ pub struct Viewport {
     pub renders: u64,
     export_dir: PathBuf,
     screenshot_requested: bool,
+    /// Video frames are rendered here (export size), not into the window's target.
+    export_target: Option<RenderTarget>,
 }
 
 impl Viewport {
@@ -55,6 +57,7 @@ impl Viewport {
             renders: 0,
             export_dir,
             screenshot_requested: false,
+            export_target: None,
         }
     }
 
@@ -289,6 +292,35 @@ impl Viewport {
         // The window's target must be drawn again with its own aspect ratio.
         self.last = None;
         target.read_color(&self.rs.device, &self.rs.queue).map_err(|e| e.to_string())
+    }
+
+    /// Display-space bounds of what `scene` shows (or one node).
+    pub fn bounds(&mut self, scene: &Scene, node: Option<NodeId>) -> Option<(glam::Vec3, glam::Vec3)> {
+        self.renderer.prepare(scene);
+        self.renderer.display_bounds(node)
+    }
+
+    /// Renders `scene` from `camera` at `width` x `height` into a target kept
+    /// for the next frame of the same size (video export).
+    pub fn render_frame(&mut self, scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<Image, String> {
+        let max = self.rs.device.limits().max_texture_dimension_2d;
+        if width > max || height > max {
+            return Err(format!("{width}x{height} exceeds the GPU's {max} pixel limit"));
+        }
+        self.renderer.prepare(scene);
+        if self.export_target.as_ref().is_none_or(|t| (t.width, t.height) != (width, height)) {
+            self.export_target = Some(RenderTarget::new(&self.rs.device, width, height));
+        }
+        let target = self.export_target.as_ref().expect("just made");
+        self.renderer.render(target, camera);
+        // The window's image shows another frame now: draw it again.
+        self.last = None;
+        target.read_color(&self.rs.device, &self.rs.queue).map_err(|e| e.to_string())
+    }
+
+    /// Drops the export's target (its memory) when an export ends.
+    pub fn end_export(&mut self) {
+        self.export_target = None;
     }
 
     /// The last rendered frame.

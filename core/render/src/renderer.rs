@@ -24,13 +24,36 @@ pub struct RenderOptions {
     pub grid: bool,
     /// Ambient light fraction in [0, 1].
     pub ambient: f32,
+    /// The key light casts shadows (a shadow map over the scene's bounds).
+    pub shadows: bool,
+    /// Draw a ground plane under the scene (it receives shadows).
+    pub ground: bool,
+    /// Outline the selected node.
+    pub outline: bool,
 }
 
 impl Default for RenderOptions {
     fn default() -> Self {
-        Self { background: [0.12, 0.13, 0.15], z_up: false, grid: true, ambient: 0.3 }
+        Self {
+            background: [0.12, 0.13, 0.15],
+            z_up: false,
+            grid: true,
+            ambient: 0.3,
+            shadows: true,
+            ground: true,
+            outline: true,
+        }
     }
 }
+
+/// Side of the shadow map in texels.
+const SHADOW_SIZE: u32 = 2048;
+/// Direction towards the key light in display space (above, front left of
+/// the default view), fixed in the scene so shadows stay put when the
+/// camera moves.
+const KEY_LIGHT: Vec3 = Vec3::new(-0.45, 1.0, 0.55);
+/// Share of direct light that comes from the key light (the rest is the headlight).
+const KEY_STRENGTH: f32 = 0.7;
 
 /// What the last [`Renderer::render`] drew.
 #[derive(Clone, Copy, Debug, Default)]
@@ -49,6 +72,13 @@ struct Globals {
     fog: [f32; 4],
     /// Target width and height in pixels, the projection's y scale, unused.
     viewport: [f32; 4],
+    light_view_proj: [[f32; 4]; 4],
+    key: [f32; 4],
+    /// On, texel (uv), normal offset, depth bias.
+    shadow: [f32; 4],
+    sky: [f32; 4],
+    ground_bounce: [f32; 4],
+    ground: [f32; 4],
 }
 
 #[repr(C)]
@@ -151,6 +181,13 @@ impl GpuShape {
 }
 
 struct Pipelines {
+    /// Depth only, from the key light (mesh, spheres, tubes).
+    shadow_mesh: wgpu::RenderPipeline,
+    shadow_sphere: wgpu::RenderPipeline,
+    shadow_tube: wgpu::RenderPipeline,
+    ground: wgpu::RenderPipeline,
+    /// Full-screen: the selected node's outline over the resolved image.
+    outline: wgpu::RenderPipeline,
     mesh: wgpu::RenderPipeline,
     edges: wgpu::RenderPipeline,
     sphere: wgpu::RenderPipeline,
@@ -215,6 +252,17 @@ pub struct Renderer {
     stats: FrameStats,
     /// Remote-rendered images drawn into the view (`background.rs`).
     backgrounds: crate::background::Backgrounds,
+    /// The key light's shadow map and the globals the shadow pass draws with.
+    shadow_view: wgpu::TextureView,
+    shadow_globals: wgpu::Buffer,
+    shadow_bind_group: wgpu::BindGroup,
+    /// The ground plane (two triangles; drawn with the grid's uniform).
+    ground: Option<GrowBuffer>,
+    /// Display-space height of the ground plane it was built for, and its half size.
+    ground_at: (f32, f32),
+    outline_layout: wgpu::BindGroupLayout,
+    /// The scene's selected node (outlined).
+    selected: Option<NodeId>,
 }
 
 /// The ground grid: a line list in display space.
@@ -251,7 +299,31 @@ impl Renderer {
                 entries: &[crate::pipeline::uniform_entry(0)],
             })
         };
-        let globals_layout = uniform_layout("periscope globals");
+        // Globals, and the key light's shadow map with its comparison sampler.
+        let globals_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("periscope globals"),
+            entries: &[
+                crate::pipeline::uniform_entry(0),
+                wgpu::BindGroupLayoutEntry {
+                    binding: 1,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Depth,
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: false,
+                    },
+                    count: None,
+                },
+                wgpu::BindGroupLayoutEntry {
+                    binding: 2,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Comparison),
+                    count: None,
+                },
+            ],
+        });
+        // The shadow pass draws into the map, so it binds only the uniform.
+        let shadow_globals_layout = uniform_layout("periscope shadow globals");
         let node_layout = uniform_layout("periscope node");
         let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("periscope scene"),
@@ -264,11 +336,67 @@ impl Renderer {
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
+        let shadow_map = device.create_texture(&wgpu::TextureDescriptor {
+            label: Some("periscope shadow map"),
+            size: wgpu::Extent3d { width: SHADOW_SIZE, height: SHADOW_SIZE, depth_or_array_layers: 1 },
+            mip_level_count: 1,
+            sample_count: 1,
+            dimension: wgpu::TextureDimension::D2,
+            format: crate::target::DEPTH_FORMAT,
+            usage: wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+            view_formats: &[],
+        });
+        let shadow_view = shadow_map.create_view(&Default::default());
+        let shadow_sampler = device.create_sampler(&wgpu::SamplerDescriptor {
+            label: Some("periscope shadow sampler"),
+            mag_filter: wgpu::FilterMode::Linear,
+            min_filter: wgpu::FilterMode::Linear,
+            compare: Some(wgpu::CompareFunction::LessEqual),
+            ..Default::default()
+        });
         let globals_bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("periscope globals"),
             layout: &globals_layout,
-            entries: &[wgpu::BindGroupEntry { binding: 0, resource: globals.as_entire_binding() }],
+            entries: &[
+                wgpu::BindGroupEntry { binding: 0, resource: globals.as_entire_binding() },
+                wgpu::BindGroupEntry { binding: 1, resource: wgpu::BindingResource::TextureView(&shadow_view) },
+                wgpu::BindGroupEntry { binding: 2, resource: wgpu::BindingResource::Sampler(&shadow_sampler) },
+            ],
         });
+        let shadow_globals = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("periscope shadow globals"),
+            size: std::mem::size_of::<Globals>() as u64,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let shadow_bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("periscope shadow globals"),
+            layout: &shadow_globals_layout,
+            entries: &[wgpu::BindGroupEntry { binding: 0, resource: shadow_globals.as_entire_binding() }],
+        });
+        let shadow_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("periscope shadow"),
+            bind_group_layouts: &[Some(&shadow_globals_layout), Some(&node_layout)],
+            immediate_size: 0,
+        });
+        let outline_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("periscope outline"),
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::FRAGMENT,
+                ty: wgpu::BindingType::Texture {
+                    sample_type: wgpu::TextureSampleType::Uint,
+                    view_dimension: wgpu::TextureViewDimension::D2,
+                    multisampled: false,
+                },
+                count: None,
+            }],
+        });
+        let outline_shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("periscope outline shader"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("shaders/outline.wgsl").into()),
+        });
+        let outline = crate::pipeline::build_overlay(device, &outline_layout, &outline_shader);
 
         let unit_attrs = wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x3];
         let unit = wgpu::VertexBufferLayout {
@@ -384,7 +512,23 @@ impl Renderer {
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         });
+        let shadow = |label: &str, vs: &str, buffers: &[Option<wgpu::VertexBufferLayout>]| {
+            crate::pipeline::build_depth_only(device, label, &shadow_layout, &shader, vs, buffers)
+        };
         let pipelines = Pipelines {
+            shadow_mesh: shadow("shadow mesh", "vs_mesh", &mesh_bufs),
+            shadow_sphere: shadow("shadow spheres", "vs_sphere", &sphere_bufs),
+            shadow_tube: shadow("shadow tubes", "vs_tube", &tube_bufs),
+            ground: pipeline(
+                "periscope ground",
+                "vs_line",
+                "fs_ground",
+                &[Some(line.clone())],
+                TriangleList,
+                None,
+                Pass::Color,
+            ),
+            outline,
             points,
             mesh: pipeline("periscope mesh", "vs_mesh", "fs_lit", &mesh_bufs, TriangleList, None, Pass::Color),
             edges: pipeline("periscope edges", "vs_edges", "fs_flat", &mesh_bufs, LineList, None, Pass::Color),
@@ -442,6 +586,13 @@ impl Renderer {
             options,
             stats: FrameStats::default(),
             backgrounds: crate::background::Backgrounds::new(device),
+            shadow_view,
+            shadow_globals,
+            shadow_bind_group,
+            ground: None,
+            ground_at: (f32::NAN, f32::NAN),
+            outline_layout,
+            selected: None,
         }
     }
 
@@ -503,6 +654,10 @@ impl Renderer {
         let before = self.nodes.len();
         self.nodes.retain(|id, _| scene.node(*id).is_some());
         let mut changed = self.nodes.len() != before;
+        if self.selected != scene.selected {
+            self.selected = scene.selected;
+            changed = true;
+        }
         let current = scene.current_frame();
         for node in scene.nodes() {
             let frame = node.frame_for(current);
@@ -625,6 +780,22 @@ impl Renderer {
             params: [0.0; 4],
         };
         self.queue.write_buffer(&self.grid.uniform, 0, bytemuck::bytes_of(&u));
+        // The ground plane: under everything shown (at 0 unless data goes lower),
+        // as far as the grid fades out.
+        let half = GRID_LINES as f32 * spacing;
+        let y = self.display_bounds(None).map_or(0.0, |(lo, _)| lo.y.min(0.0)) - spacing * 1e-3;
+        if self.ground_at != (y, half) || self.ground.is_none() {
+            let corners = [[-half, y, -half], [half, y, -half], [half, y, half], [-half, y, half]];
+            let quad: Vec<LineVertex> = [0, 1, 2, 0, 2, 3]
+                .iter()
+                .map(|&i| LineVertex {
+                    position: model.transform_point3(Vec3::from(corners[i])).into(),
+                    color: [0.0; 4],
+                })
+                .collect();
+            upload(&self.device, &self.queue, &mut self.ground, &quad, wgpu::BufferUsages::VERTEX, "ground");
+            self.ground_at = (y, half);
+        }
         if spacing == self.grid.spacing && self.grid.vertices.is_some() {
             return;
         }
@@ -655,6 +826,8 @@ impl Renderer {
         let light = view.inverse().transform_vector3(Vec3::new(-0.35, 0.6, 1.0)).normalize();
         let [r, g, b] = self.options.background.map(srgb_to_linear);
         let proj = camera.projection(aspect);
+        let (light_view_proj, shadow) = self.shadow_frame();
+        let ground = self.options.background.map(|c| srgb_to_linear((c * 1.15 + 0.1).min(1.0)));
         let globals = Globals {
             viewport: [target.width as f32, target.height as f32, proj.y_axis.y, 0.0],
             view_proj: (proj * view).to_cols_array_2d(),
@@ -662,8 +835,118 @@ impl Renderer {
             light: Vec4::from((light, self.options.ambient.clamp(0.0, 1.0))).into(),
             world_to_display: world_to_display(self.options.z_up).to_cols_array_2d(),
             fog: [r, g, b, GRID_LINES as f32 * self.grid.spacing],
+            light_view_proj: light_view_proj.to_cols_array_2d(),
+            key: KEY_LIGHT.normalize().extend(KEY_STRENGTH).into(),
+            shadow,
+            sky: [1.05, 1.05, 1.1, 0.0],
+            ground_bounce: [0.42, 0.4, 0.38, 0.0],
+            ground: [ground[0], ground[1], ground[2], 0.0],
         };
         self.queue.write_buffer(&self.globals, 0, bytemuck::bytes_of(&globals));
+        if shadow[0] > 0.0 {
+            let shadow_globals = Globals { view_proj: globals.light_view_proj, ..globals };
+            self.queue.write_buffer(&self.shadow_globals, 0, bytemuck::bytes_of(&shadow_globals));
+        }
+    }
+
+    /// The key light's view-projection (an orthographic box around the shown
+    /// data and the ground under it) and the shader's shadow parameters; off
+    /// when shadows are off or nothing is shown.
+    fn shadow_frame(&self) -> (Mat4, [f32; 4]) {
+        let bounds = self.display_bounds(None).filter(|_| self.options.shadows);
+        let Some((mut lo, hi)) = bounds else { return (Mat4::IDENTITY, [0.0; 4]) };
+        if self.options.ground {
+            lo.y = lo.y.min(0.0);
+        }
+        let center = (lo + hi) * 0.5;
+        let radius = ((hi - lo).length() * 0.5).max(1e-3);
+        let dir = KEY_LIGHT.normalize();
+        let view = Mat4::look_at_rh(center + dir * radius * 2.0, center, Vec3::Y);
+        let proj = Mat4::orthographic_rh(-radius, radius, -radius, radius, radius * 0.5, radius * 3.5);
+        let texel_world = 2.0 * radius / SHADOW_SIZE as f32;
+        (proj * view, [1.0, 1.0 / SHADOW_SIZE as f32, texel_world * 1.5, 1e-3])
+    }
+
+    /// Draws the opaque nodes' depth from the key light into the shadow map.
+    fn render_shadow_map(&self, enc: &mut wgpu::CommandEncoder, stats: &mut FrameStats) {
+        let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some("shadow map"),
+            color_attachments: &[],
+            depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
+                view: &self.shadow_view,
+                depth_ops: Some(wgpu::Operations { load: wgpu::LoadOp::Clear(1.0), store: wgpu::StoreOp::Store }),
+                stencil_ops: None,
+            }),
+            timestamp_writes: None,
+            occlusion_query_set: None,
+            multiview_mask: None,
+        });
+        pass.set_bind_group(0, &self.shadow_bind_group, &[]);
+        let p = &self.pipelines;
+        for gpu in self.nodes.values().filter(|g| g.enabled && !g.translucent) {
+            pass.set_bind_group(1, &gpu.bind_group, &[]);
+            if let (Some(v), Some(i)) = (&gpu.mesh_vertices, &gpu.mesh_indices) {
+                pass.set_pipeline(&p.shadow_mesh);
+                pass.set_vertex_buffer(0, v.buffer.slice(..));
+                pass.set_index_buffer(i.buffer.slice(..), wgpu::IndexFormat::Uint32);
+                pass.draw_indexed(0..i.count, 0, 0..1);
+                stats.draw_calls += 1;
+            }
+            if let Some(s) = &gpu.spheres {
+                let shape = if s.count > COARSE_SPHERES { &self.sphere_coarsest } else { &self.sphere_coarse };
+                pass.set_pipeline(&p.shadow_sphere);
+                draw_instanced(&mut pass, shape, s, stats);
+            }
+            if let Some(t) = &gpu.tubes {
+                pass.set_pipeline(&p.shadow_tube);
+                draw_instanced(&mut pass, &self.tube, t, stats);
+            }
+        }
+    }
+
+    /// The selected node's silhouette into the id texture, then its outline
+    /// over the resolved image.
+    fn render_outline(&self, enc: &mut wgpu::CommandEncoder, target: &RenderTarget, stats: &mut FrameStats) {
+        let Some(gpu) = self.selected.and_then(|id| self.nodes.get(&id)).filter(|g| g.enabled) else { return };
+        {
+            let ids = wgpu::RenderPassColorAttachment {
+                view: &target.id_view,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations {
+                    load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
+                    store: wgpu::StoreOp::Store,
+                },
+            };
+            let mut pass = begin_pass(enc, "outline mask", ids, &target.pick_depth_view);
+            pass.set_bind_group(0, &self.globals_bind_group, &[]);
+            self.draw_node(&mut pass, gpu, Pass::Pick, stats);
+        }
+        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("periscope outline"),
+            layout: &self.outline_layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::TextureView(&target.id_view),
+            }],
+        });
+        let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some("outline"),
+            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                view: &target.color_view,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations { load: wgpu::LoadOp::Load, store: wgpu::StoreOp::Store },
+            })],
+            depth_stencil_attachment: None,
+            timestamp_writes: None,
+            occlusion_query_set: None,
+            multiview_mask: None,
+        });
+        pass.set_pipeline(&self.pipelines.outline);
+        pass.set_bind_group(0, &group, &[]);
+        pass.draw(0..3, 0..1);
+        stats.draw_calls += 1;
     }
 
     /// Sets the remote-rendered images drawn into the view, composited by
@@ -675,7 +958,7 @@ impl Renderer {
     /// Draws the prepared scene from `camera` into `target` and submits it.
     pub fn render(&mut self, target: &RenderTarget, camera: &Camera) {
         let _span = tracing::trace_span!("render").entered();
-        if self.options.grid {
+        if self.options.grid || self.options.ground {
             self.update_grid();
         }
         self.write_globals(target, camera);
@@ -685,6 +968,10 @@ impl Renderer {
         }
         let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("scene") });
         let mut stats = FrameStats::default();
+        let shadows = self.options.shadows && self.display_bounds(None).is_some();
+        if shadows {
+            self.render_shadow_map(&mut enc, &mut stats);
+        }
         {
             let [r, g, b] = self.options.background.map(|c| f64::from(srgb_to_linear(c)));
             let color = wgpu::RenderPassColorAttachment {
@@ -700,6 +987,15 @@ impl Renderer {
             let mut pass = begin_pass(&mut enc, "scene", color, &target.depth_view);
             stats.draw_calls += self.backgrounds.draw(&mut pass);
             pass.set_bind_group(0, &self.globals_bind_group, &[]);
+            if self.options.ground
+                && let Some(v) = &self.ground
+            {
+                pass.set_pipeline(&self.pipelines.ground);
+                pass.set_bind_group(1, &self.grid.bind_group, &[]);
+                pass.set_vertex_buffer(0, v.buffer.slice(..));
+                pass.draw(0..v.count, 0..1);
+                stats.draw_calls += 1;
+            }
             if self.options.grid
                 && let Some(v) = &self.grid.vertices
             {
@@ -710,6 +1006,9 @@ impl Renderer {
                 stats.draw_calls += 1;
             }
             self.draw_nodes(&mut pass, Pass::Color, &mut stats, camera.eye());
+        }
+        if self.options.outline {
+            self.render_outline(&mut enc, target, &mut stats);
         }
         self.queue.submit([enc.finish()]);
         self.stats = stats;

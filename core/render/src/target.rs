@@ -97,7 +97,8 @@ impl RenderTarget {
         );
         let msaa = texture("periscope color (msaa)", COLOR_FORMAT, U::RENDER_ATTACHMENT, &[], MSAA_SAMPLES);
         let depth = texture("periscope depth", DEPTH_FORMAT, U::RENDER_ATTACHMENT, &[], MSAA_SAMPLES);
-        let id = texture("periscope ids", ID_FORMAT, U::RENDER_ATTACHMENT | U::COPY_SRC, &[], 1);
+        // Read back when picking, sampled by the selection outline.
+        let id = texture("periscope ids", ID_FORMAT, U::RENDER_ATTACHMENT | U::COPY_SRC | U::TEXTURE_BINDING, &[], 1);
         let pick_depth = texture("periscope pick depth", DEPTH_FORMAT, U::RENDER_ATTACHMENT | U::COPY_SRC, &[], 1);
         let color_view = color.create_view(&Default::default());
         let color_view_linear = color

@@ -12,7 +12,8 @@ const BG: [f32; 3] = [0.0, 0.0, 0.0];
 /// The offscreen renderer, or `None` (test skipped) when no adapter exists and
 /// `PERISCOPE_REQUIRE_RENDER` is unset. CI sets it, so CI never skips.
 fn offscreen() -> Option<Offscreen> {
-    match Offscreen::new(RenderOptions { background: BG, grid: false, ..Default::default() }) {
+    // No ground plane: these tests count the pixels nodes cover on a black background.
+    match Offscreen::new(RenderOptions { background: BG, grid: false, ground: false, ..Default::default() }) {
         Ok(o) => Some(o),
         Err(e) if std::env::var_os("PERISCOPE_REQUIRE_RENDER").is_none() => {
             eprintln!("skipping: {e}");
@@ -464,4 +465,112 @@ fn point_clouds_draw_round_sprites_in_their_colors_and_sizes() {
     assert!(yellow[0] > 200 && yellow[1] > 200 && yellow[2] < 40, "node color is {yellow:?}");
     let front = img.pixel(W / 2, H / 2);
     assert!(front[2] > 100 && front[0] < 60, "the sphere in front hides the point: {front:?}");
+}
+
+fn luminance(p: [u8; 4]) -> f32 {
+    0.2126 * f32::from(p[0]) + 0.7152 * f32::from(p[1]) + 0.0722 * f32::from(p[2])
+}
+
+/// Mean luminance of the 5x5 pixels around `(x, y)`.
+fn mean_luminance(img: &Image, (x, y): (u32, u32)) -> f32 {
+    let mut sum = 0.0;
+    for dy in 0..5 {
+        for dx in 0..5 {
+            sum += luminance(img.pixel((x + dx).saturating_sub(2).min(W - 1), (y + dy).saturating_sub(2).min(H - 1)));
+        }
+    }
+    sum / 25.0
+}
+
+fn floating_sphere() -> Envelope {
+    Envelope::new(T::Spheres.as_i64())
+        .with_uid(1)
+        .with_arg(arr(&[1, 3], vec![0.0, 0.8, 0.0]))
+        .with_kwarg("radius", 0.5f64)
+        .with_kwarg("color", Value::from(vec![0.9f64, 0.9, 0.9, 1.0]))
+}
+
+#[test]
+fn a_sphere_casts_a_shadow_on_the_ground_that_goes_when_shadows_are_off() {
+    let Some(mut off) = offscreen() else { return };
+    let options = RenderOptions { background: [0.3, 0.3, 0.35], grid: false, ..Default::default() };
+    off.renderer.set_options(options.clone());
+    let mut s = scene();
+    add(&mut s, floating_sphere());
+    // From the side the key light's shadow falls towards (-z), above the ground.
+    let cam =
+        Camera { target: [0.0, 0.3, 0.0], yaw: std::f32::consts::PI, pitch: 0.5, distance: 4.0, ..Camera::default() };
+    let img = off.render(&s, &cam, W, H).unwrap();
+    save(&img, "shadow-on");
+    // The key light comes from (-0.45, 1, 0.55): the sphere's centre casts onto
+    // the ground at centre - dir * (0.8 / dir.y).
+    let under = project(&cam, [0.45 * 0.8, 0.0, -0.55 * 0.8]);
+    let far = project(&cam, [-1.4, 0.0, -0.3]);
+    let (dark, light) = (mean_luminance(&img, under), mean_luminance(&img, far));
+    assert!(dark < light * 0.85, "ground in the shadow {dark} vs away from it {light} ({under:?}, {far:?})");
+    off.renderer.set_options(RenderOptions { shadows: false, ..options.clone() });
+    let img = off.render(&s, &cam, W, H).unwrap();
+    save(&img, "shadow-off");
+    let (dark, light) = (mean_luminance(&img, under), mean_luminance(&img, far));
+    assert!((dark - light).abs() < light * 0.1, "no shadow: {dark} vs {light}");
+    // No ground: the background shows there.
+    off.renderer.set_options(RenderOptions { ground: false, ..options });
+    let img = off.render(&s, &cam, W, H).unwrap();
+    let bg = img.pixel(under.0, under.1);
+    assert!((i32::from(bg[0]) - 76).abs() <= 3, "background where the ground was: {bg:?}");
+}
+
+#[test]
+fn nodes_shadow_each_other() {
+    let Some(mut off) = offscreen() else { return };
+    off.renderer.set_options(RenderOptions { background: BG, grid: false, ground: false, ..Default::default() });
+    let mut s = scene();
+    add(&mut s, floating_sphere());
+    // A wide flat box under the sphere (y = 0), no ground plane.
+    let mut slab = cube();
+    let v: Vec<f32> = (0..8)
+        .flat_map(|i| {
+            [((i & 1) as f32 - 0.5) * 4.0, ((i >> 1) & 1) as f32 * 0.1 - 0.1, ((i >> 2) & 1) as f32 * 4.0 - 2.0]
+        })
+        .collect();
+    slab.args[0] = arr(&[8, 3], v);
+    slab.uid = Some(2);
+    add(&mut s, slab);
+    let cam =
+        Camera { target: [0.0, 0.3, 0.0], yaw: std::f32::consts::PI, pitch: 0.5, distance: 4.0, ..Camera::default() };
+    let img = off.render(&s, &cam, W, H).unwrap();
+    save(&img, "shadow-on-node");
+    let under = project(&cam, [0.45 * 0.8, 0.0, -0.55 * 0.8]);
+    let far = project(&cam, [-1.4, 0.0, -0.3]);
+    let (dark, light) = (mean_luminance(&img, under), mean_luminance(&img, far));
+    assert!(dark < light * 0.85, "slab in the shadow {dark} vs away from it {light}");
+}
+
+#[test]
+fn the_selected_node_is_outlined() {
+    let Some(mut off) = offscreen() else { return };
+    let mut s = scene();
+    let id = add(
+        &mut s,
+        Envelope::new(T::Spheres.as_i64())
+            .with_uid(1)
+            .with_arg(arr(&[1, 3], vec![0.0, 0.0, 0.0]))
+            .with_kwarg("radius", 0.5f64)
+            .with_kwarg("color", Value::from(vec![0.2f64, 0.4, 1.0, 1.0])),
+    );
+    let orange = |p: [u8; 4]| p[0] > 180 && p[1] > 60 && p[1] < 170 && p[2] < 80;
+    let count = |img: &Image| img.rgba.chunks_exact(4).filter(|p| orange([p[0], p[1], p[2], p[3]])).count();
+    let plain = off.render(&s, &front_camera(), W, H).unwrap();
+    assert_eq!(count(&plain), 0);
+    s.selected = Some(id);
+    let img = off.render(&s, &front_camera(), W, H).unwrap();
+    save(&img, "outline");
+    // A ring around the sphere (radius ~ 0.5 / tan(22.5 deg) / 3 of the half height).
+    let ring = count(&img);
+    assert!(ring > 100, "outline pixels: {ring}");
+    let c = img.pixel(W / 2, H / 2);
+    assert!(c[2] > 150 && c[0] < 120, "the node itself keeps its color: {c:?}");
+    // Off in the options: no outline.
+    off.renderer.set_options(RenderOptions { outline: false, ..off.renderer.options().clone() });
+    assert_eq!(count(&off.render(&s, &front_camera(), W, H).unwrap()), 0);
 }

@@ -41,6 +41,8 @@ pub struct ViewerApp {
     open_dialog: Option<String>,
     /// The Controls panel's edits in flight.
     controls: crate::controls_panel::ControlsPanel,
+    /// The Video dialog (camera path and export).
+    pub video: crate::video_panel::VideoPanel,
 }
 
 /// Opens the window and runs until it is closed or Ctrl-C.
@@ -100,6 +102,7 @@ impl ViewerApp {
         viewport: Option<Viewport>,
         shutdown: Arc<AtomicBool>,
     ) -> Self {
+        let video = crate::video_panel::VideoPanel::new(cfg.video_width, cfg.video_height, cfg.video_fps);
         Self {
             rt,
             cfg,
@@ -115,6 +118,7 @@ impl ViewerApp {
             replay: None,
             open_dialog: None,
             controls: Default::default(),
+            video,
         }
     }
 
@@ -176,27 +180,45 @@ impl ViewerApp {
                 {
                     vp.request_screenshot();
                 }
-                if ui.button("Save view").on_hover_text("Save the camera to view.toml in the export folder").clicked() {
-                    match vp.save_view() {
+                if ui
+                    .button("Save view")
+                    .on_hover_text(
+                        "Save the camera (and the Video dialog's keyframes) to view.toml in the export folder",
+                    )
+                    .clicked()
+                {
+                    match vp.save_view(Some(&self.video.path)) {
                         Ok(p) => self.rt.info(format!("view saved to {}", p.display())),
                         Err(e) => self.rt.error(format!("cannot save the view: {e}")),
                     }
                 }
                 if ui.button("Restore view").on_hover_text("Restore the camera saved with Save view").clicked() {
                     match vp.restore_view() {
-                        Ok(p) => self.rt.info(format!("view restored from {}", p.display())),
+                        Ok((p, path)) => {
+                            if let Some(path) = path {
+                                self.video.path = path;
+                            }
+                            self.rt.info(format!("view restored from {}", p.display()))
+                        }
                         Err(e) => self.rt.error(format!("cannot restore the view: {e}")),
                     }
                 }
                 let mut o = vp.options().clone();
-                ui.checkbox(&mut o.grid, "Grid");
-                ui.checkbox(&mut o.z_up, "Z up");
+                ui.menu_button("Look", |ui| {
+                    ui.checkbox(&mut o.shadows, "Shadows").on_hover_text("The key light casts soft shadows");
+                    ui.checkbox(&mut o.ground, "Ground").on_hover_text("A ground plane that receives shadows");
+                    ui.checkbox(&mut o.grid, "Grid");
+                    ui.checkbox(&mut o.outline, "Outline selection");
+                    ui.checkbox(&mut o.z_up, "Z up");
+                });
                 if &o != vp.options() {
                     self.rt.images.z_up = o.z_up;
                     vp.set_options(o);
                 }
                 ui.separator();
             }
+            ui.toggle_value(&mut self.video.open, "Video")
+                .on_hover_text("Camera path and video export (MP4, GIF, PNG sequence)");
             let recording = self.rt.recording().is_some();
             let label = if recording { "Stop recording" } else { "Record" };
             if ui.selectable_label(recording, label).on_hover_text("Record every message to a .psr file").clicked() {
@@ -375,6 +397,7 @@ impl ViewerApp {
             egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| self.central(ui)).response.rect;
         crate::images::window::show(ui.ctx(), &mut self.rt.images, viewport);
         self.open_dialog(ui.ctx());
+        self.video.show(ui.ctx(), &mut self.rt, self.viewport.as_mut());
         self.ui_ms = t0.elapsed().as_secs_f32() * 1000.0;
     }
 
@@ -479,6 +502,12 @@ impl ViewerApp {
             None => {}
         }
         self.step_playback(ctx);
+        let n_frames = self.rt.scene.n_frames();
+        let previewing =
+            self.viewport.as_mut().is_some_and(|vp| self.video.step_preview(vp, self.rt.images.z_up, n_frames));
+        if previewing || self.rt.exporting() {
+            ctx.request_repaint();
+        }
     }
 
     fn screenshot_size(&self) -> (u32, u32) {

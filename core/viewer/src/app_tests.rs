@@ -577,3 +577,86 @@ fn a_python_clients_callbacks_fire_when_the_panel_is_clicked_and_dragged() {
     assert!(lines.iter().any(|l| l == "click 0 periscope-events"), "the click reached the callback thread: {lines:?}");
     let _ = child.wait();
 }
+
+/// A window app with a real GPU viewport (lavapipe in CI), or `None` (test
+/// skipped) when no adapter exists and `PERISCOPE_REQUIRE_RENDER` is unset.
+fn fixture_with_viewport(export_dir: &std::path::Path) -> Option<Fixture> {
+    use eframe::egui_wgpu;
+    let setup = egui_wgpu::WgpuSetup::without_display_handle();
+    let state = pollster::block_on(async {
+        let instance = setup.new_instance().await;
+        let config = egui_wgpu::WgpuConfiguration { wgpu_setup: setup, ..Default::default() };
+        egui_wgpu::RenderState::create(&config, &instance, None, Default::default()).await
+    });
+    let rs = match state {
+        Ok(rs) => rs,
+        Err(e) if std::env::var_os("PERISCOPE_REQUIRE_RENDER").is_none() => {
+            eprintln!("skipping: no GPU adapter: {e}");
+            return None;
+        }
+        Err(e) => panic!("PERISCOPE_REQUIRE_RENDER is set but no adapter: {e}"),
+    };
+    let queue = Arc::new(ByteQueue::new(64 << 20, 10_000));
+    let server = Server::start(ServerConfig { port: 0, ..Default::default() }, Arc::clone(&queue)).unwrap();
+    let listen = server.local_addr();
+    let mut rt = Runtime::new(Scene::default(), Chain::new(vec![Box::new(BuiltinStage)]), queue, server.handle());
+    rt.export_dir = export_dir.to_owned();
+    let cfg = ViewerSection::default();
+    let viewport = crate::viewport::Viewport::new(&rs, cfg.render_options(), export_dir.to_owned());
+    let app = ViewerApp::new(rt, cfg, listen, Some(viewport), Arc::new(AtomicBool::new(false)));
+    let harness = Harness::builder().with_size(eframe::egui::vec2(1400.0, 900.0)).build_ui_state(
+        |ui, app: &mut ViewerApp| {
+            app.tick(ui.ctx());
+            app.draw(ui);
+        },
+        app,
+    );
+    let client = Viewer::connect(listen, "kittest").expect("client connects");
+    Some(Fixture { harness, _server: server, client })
+}
+
+#[test]
+fn the_video_dialog_exports_with_progress_and_cancel_leaves_nothing() {
+    let dir = std::env::temp_dir().join(format!("periscope-video-dialog-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let Some(mut f) = fixture_with_viewport(&dir) else { return };
+    f.client.spheres(spheres(4), vec![]).unwrap();
+    step_until(&mut f.harness, "a node", |a| a.rt.scene.n_frames() == 4);
+    f.harness.get_by_label("Video").click();
+    f.harness.run_steps(2);
+    f.harness.get_by_label("Orbit").click();
+    {
+        let v = &mut f.harness.state_mut().video;
+        (v.name, v.width, v.height) = ("dialog.gif".into(), 64, 48);
+    }
+    f.harness.run_steps(1);
+    f.harness.get_by_label("Export video").click();
+    step_until(&mut f.harness, "the export", |a| a.rt.last_export.is_some());
+    let done = f.harness.state().rt.last_export.clone().unwrap().expect("exported");
+    assert_eq!((done.written.frames, done.width, done.height), (4, 64, 48));
+    assert_eq!(done.written.path, dir.join("dialog.gif"));
+    f.harness.get_by_label(&format!("wrote {} (4 frames)", dir.join("dialog.gif").display()));
+    // A long export: the progress bar shows, Cancel stops it and removes the partial file.
+    {
+        let v = &mut f.harness.state_mut().video;
+        (v.name, v.all_frames, v.start, v.stop) = ("long.mp4".into(), false, 0, 2000);
+    }
+    f.harness.get_by_label("Export video").click();
+    step_until(&mut f.harness, "some frames", |a| a.rt.export_progress().is_some_and(|(done, _, _)| done >= 2));
+    let (_, total, _) = f.harness.state().rt.export_progress().unwrap();
+    assert_eq!(total, 2000);
+    f.harness.get_by_label("Cancel").click();
+    f.harness.run_steps(2);
+    assert!(f.harness.state().rt.export_progress().is_none());
+    assert!(matches!(&f.harness.state().rt.last_export, Some(Err(e)) if e == "cancelled"));
+    let mut left: Vec<String> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    left.sort();
+    assert_eq!(left, vec!["dialog.gif".to_owned()], "the cancelled export left files");
+    // A bad name is refused in the dialog.
+    f.harness.state_mut().video.name = "clip.avi".into();
+    f.harness.get_by_label("Export video").click();
+    f.harness.run_steps(2);
+    assert!(matches!(&f.harness.state().rt.last_export, Some(Err(e)) if e.contains("avi")));
+    std::fs::remove_dir_all(&dir).ok();
+}

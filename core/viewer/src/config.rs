@@ -85,6 +85,12 @@ pub struct ViewerSection {
     pub z_up: bool,
     /// Draw the ground grid.
     pub grid: bool,
+    /// The key light casts soft shadows (nodes on each other and on the ground).
+    pub shadows: bool,
+    /// A ground plane under the scene that receives shadows.
+    pub ground: bool,
+    /// Outline the selected node.
+    pub outline: bool,
     /// Where screenshots go (relative paths are relative to the config file).
     pub export_dir: PathBuf,
     /// Size of headless screenshots (`--screenshot`, screenshot requests without a size).
@@ -104,6 +110,9 @@ impl ViewerSection {
             background: self.background,
             z_up: self.z_up,
             grid: self.grid,
+            shadows: self.shadows,
+            ground: self.ground,
+            outline: self.outline,
             ..Default::default()
         }
     }
@@ -121,6 +130,9 @@ impl Default for ViewerSection {
             background: periscope_render::RenderOptions::default().background,
             z_up: false,
             grid: true,
+            shadows: true,
+            ground: true,
+            outline: true,
             export_dir: PathBuf::from("exports"),
             screenshot_width: 1280,
             screenshot_height: 800,

@@ -230,6 +230,11 @@ impl ExportJob {
         (self.next, self.frames.len())
     }
 
+    /// A rendered frame waits for room in the encoder's queue.
+    pub fn waiting_for_encoder(&self) -> bool {
+        self.held.is_some()
+    }
+
     pub fn path(&self) -> &Path {
         &self.req.path
     }
@@ -267,6 +272,7 @@ impl ExportJob {
     ) -> Option<Result<ExportDone, String>> {
         let start = Instant::now();
         let spec = self.writer.as_ref()?.spec();
+        let mut rendered = 0;
         loop {
             if let Some(frame) = self.held.take() {
                 let writer = self.writer.as_mut().expect("checked above");
@@ -289,7 +295,7 @@ impl ExportJob {
                         .map_err(|e| e.to_string()),
                 );
             }
-            if start.elapsed() >= budget && self.next > 0 {
+            if rendered > 0 && start.elapsed() >= budget {
                 return None;
             }
             let index = self.next;
@@ -304,9 +310,7 @@ impl ExportJob {
                 Err(e) => return Some(Err(format!("cannot render frame {}: {e}", self.frames[index]))),
             }
             self.next += 1;
-            if start.elapsed() >= budget {
-                return None;
-            }
+            rendered += 1;
         }
     }
 }

@@ -15,4 +15,5 @@ pub mod panels;
 pub mod replay;
 pub mod runtime;
 pub mod screenshot;
+pub mod video_panel;
 pub mod viewport;

@@ -690,7 +690,10 @@ impl Runtime {
             }
         }
         let job = self.export.as_mut()?;
-        let result = job.step(&mut self.scene, shooter, self.export_budget)?;
+        let Some(result) = job.step(&mut self.scene, shooter, self.export_budget) else {
+            // Again at once, or shortly when the encoder's queue is full.
+            return Some(if job.waiting_for_encoder() { Duration::from_millis(2) } else { Duration::ZERO });
+        };
         let job = self.export.take().expect("stepped above");
         let req = job.request();
         match &result {

@@ -114,23 +114,34 @@ impl Viewport {
         self.export_dir.join("view.toml")
     }
 
-    /// Writes the camera to `<export_dir>/view.toml`.
-    pub fn save_view(&self) -> Result<PathBuf, String> {
+    /// Display-space bounds of what was last prepared.
+    pub fn last_bounds(&self) -> Option<(glam::Vec3, glam::Vec3)> {
+        self.renderer.display_bounds(None)
+    }
+
+    /// Writes the camera (and the Video dialog's keyframes, if any) to `<export_dir>/view.toml`.
+    pub fn save_view(&self, camera_path: Option<&periscope_video::CameraPath>) -> Result<PathBuf, String> {
         let path = self.view_file();
-        let text = toml::to_string(&self.camera).map_err(|e| e.to_string())?;
+        let file =
+            ViewFile { camera: self.camera, camera_path: camera_path.filter(|p| !p.keyframes.is_empty()).cloned() };
+        let text = toml::to_string(&file).map_err(|e| e.to_string())?;
         std::fs::create_dir_all(&self.export_dir).map_err(|e| format!("{}: {e}", self.export_dir.display()))?;
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(path)
     }
 
-    /// Reads the camera saved by [`Self::save_view`].
-    pub fn restore_view(&mut self) -> Result<PathBuf, String> {
+    /// Reads the camera (and keyframes) saved by [`Self::save_view`].
+    pub fn restore_view(&mut self) -> Result<(PathBuf, Option<periscope_video::CameraPath>), String> {
         let path = self.view_file();
         let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        self.camera = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file: ViewFile = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Some(p) = &file.camera_path {
+            p.validate().map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        self.camera = file.camera;
         // Keep the auto-fit from overriding a restored view.
         self.fitted = true;
-        Ok(path)
+        Ok((path, file.camera_path))
     }
 
     /// Asks for a screenshot of the next rendered frame.
@@ -335,6 +346,15 @@ impl Viewport {
         img.save_png(&path).map_err(|e| e.to_string())?;
         Ok(path)
     }
+}
+
+/// `view.toml`: the camera's fields, and the camera path's keyframes under `[camera_path]`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ViewFile {
+    #[serde(flatten)]
+    camera: Camera,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    camera_path: Option<periscope_video::CameraPath>,
 }
 
 /// `dir/<stem>-<unix seconds>[-n].<ext>` that does not exist yet.

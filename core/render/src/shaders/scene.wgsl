@@ -13,6 +13,19 @@ struct Globals {
     fog: vec4<f32>,
     // Target width, height (pixels), the projection's y scale, unused.
     viewport: vec4<f32>,
+    // Display space -> the key light's shadow map (clip space).
+    light_view_proj: mat4x4<f32>,
+    // Direction *towards* the key light (xyz, display space), its strength (w).
+    key: vec4<f32>,
+    // x: 1 when shadows are on, y: one shadow-map texel in uv, z: normal
+    // offset (display units), w: depth bias.
+    shadow: vec4<f32>,
+    // Hemisphere ambient: sky color (rgb, linear), w unused.
+    sky: vec4<f32>,
+    // Hemisphere ambient: ground bounce color (rgb, linear), w unused.
+    ground_bounce: vec4<f32>,
+    // The ground plane's color (rgb, linear), w unused.
+    ground: vec4<f32>,
 };
 
 struct NodeUniform {
@@ -28,6 +41,8 @@ struct NodeUniform {
 };
 
 @group(0) @binding(0) var<uniform> globals: Globals;
+@group(0) @binding(1) var shadow_map: texture_depth_2d;
+@group(0) @binding(2) var shadow_sampler: sampler_comparison;
 @group(1) @binding(0) var<uniform> node: NodeUniform;
 
 struct Lit {
@@ -56,6 +71,36 @@ fn linear(c: vec4<f32>) -> vec4<f32> {
     return vec4<f32>(select(hi, lo, c.rgb <= vec3<f32>(0.04045)), c.a);
 }
 
+// How much of the key light reaches `p` (display space, normal `n`): 1 lit,
+// 0 in shadow; a 4x4 grid of hardware-filtered (2x2) comparisons makes the
+// edge soft. Outside the shadow map: lit.
+fn key_light(p: vec3<f32>, n: vec3<f32>) -> f32 {
+    if globals.shadow.x < 0.5 {
+        return 1.0;
+    }
+    // Push the point along its normal by about a texel: no self-shadowing acne.
+    let c = globals.light_view_proj * vec4<f32>(p + n * globals.shadow.z, 1.0);
+    let ndc = c.xyz / c.w;
+    let uv = vec2<f32>(ndc.x * 0.5 + 0.5, 0.5 - ndc.y * 0.5);
+    if uv.x < 0.0 || uv.x > 1.0 || uv.y < 0.0 || uv.y > 1.0 || ndc.z > 1.0 {
+        return 1.0;
+    }
+    let depth = ndc.z - globals.shadow.w;
+    var lit = 0.0;
+    for (var y = 0; y < 4; y++) {
+        for (var x = 0; x < 4; x++) {
+            let o = (vec2<f32>(f32(x), f32(y)) - vec2<f32>(1.5)) * globals.shadow.y;
+            lit += textureSampleCompareLevel(shadow_map, shadow_sampler, uv + o, depth);
+        }
+    }
+    return lit / 16.0;
+}
+
+// Sky light from above, light bounced off the ground from below.
+fn hemisphere(n: vec3<f32>) -> vec3<f32> {
+    return mix(globals.ground_bounce.rgb, globals.sky.rgb, n.y * 0.5 + 0.5);
+}
+
 fn shade(world: vec3<f32>, normal_in: vec3<f32>, base: vec4<f32>) -> vec4<f32> {
     // Derivatives must be taken in uniform control flow: always compute the face normal.
     let face = cross(dpdx(world), dpdy(world));
@@ -69,12 +114,18 @@ fn shade(world: vec3<f32>, normal_in: vec3<f32>, base: vec4<f32>) -> vec4<f32> {
     if dot(n, to_eye) < 0.0 {
         n = -n;
     }
+    // A headlight (fill) so every face the camera sees is shaded, a key light
+    // fixed in the scene that casts shadows, and hemisphere ambient.
     let l = normalize(globals.light.xyz);
     let ambient = globals.light.w;
-    let diffuse = max(dot(n, l), 0.0);
+    let fill = max(dot(n, l), 0.0);
+    let k = normalize(globals.key.xyz);
+    let shadow = key_light(world, n);
+    let key = max(dot(n, k), 0.0) * shadow * globals.key.w;
     let h = normalize(l + to_eye);
-    let spec = pow(max(dot(n, h), 0.0), 48.0) * 0.25;
-    let rgb = base.rgb * (ambient + (1.0 - ambient) * diffuse) + vec3<f32>(spec);
+    let spec = pow(max(dot(n, h), 0.0), 48.0) * 0.25 * mix(1.0, shadow, globals.key.w);
+    let direct = (1.0 - ambient) * (fill * (1.0 - globals.key.w) + key);
+    let rgb = base.rgb * (ambient * hemisphere(n) + direct) + vec3<f32>(spec);
     // Alpha is used by the blended (translucent) pipelines and ignored by the opaque ones.
     return vec4<f32>(rgb, base.a);
 }
@@ -214,6 +265,22 @@ fn fs_grid(i: Lit) -> @location(0) vec4<f32> {
     let f = smoothstep(0.35 * globals.fog.w, globals.fog.w, r);
     return vec4<f32>(mix(i.color.rgb, globals.fog.rgb, f), 1.0);
 }
+
+// The ground plane: lit from above, shadowed, fading into the background
+// like the grid.
+@fragment
+fn fs_ground(i: Lit) -> @location(0) vec4<f32> {
+    let up = vec3<f32>(0.0, 1.0, 0.0);
+    let ambient = globals.light.w;
+    let k = normalize(globals.key.xyz);
+    let sun = max(dot(up, k), 0.0) * key_light(i.world, up);
+    let lit = ambient * globals.sky.rgb + (1.0 - ambient) * mix(vec3<f32>(0.85), vec3<f32>(sun), globals.key.w);
+    let f = smoothstep(0.35 * globals.fog.w, globals.fog.w, length(i.world.xz));
+    return vec4<f32>(mix(globals.ground.rgb * lit, globals.fog.rgb, f), 1.0);
+}
+
+// ---- shadow map: depth only, seen from the key light -----------------------
+// The vertex shaders above run with `globals.view_proj` = the light's matrix.
 
 // ---- point clouds: one screen-facing sprite per point --------------------
 

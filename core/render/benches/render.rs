@@ -17,10 +17,11 @@ struct Args {
     width: u32,
     height: u32,
     frames: usize,
+    look_only: bool,
 }
 
 fn args() -> Args {
-    let mut a = Args { width: 1280, height: 720, frames: 20 };
+    let mut a = Args { width: 1280, height: 720, frames: 20, look_only: false };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
         match x.as_str() {
@@ -30,6 +31,8 @@ fn args() -> Args {
                 (a.width, a.height) = (w.parse().expect("width"), h.parse().expect("height"));
             }
             "--frames" => a.frames = it.next().and_then(|v| v.parse().ok()).expect("--frames N"),
+            // Only the rows about shadows and the ground (and their baselines).
+            "--look-only" => a.look_only = true,
             _ => {} // cargo bench passes --bench
         }
     }
@@ -149,6 +152,23 @@ fn main() {
     let t = measure(&mut off, &mut smpl, &a, |s, _| s.next_frame());
     rows.push(("SMPL-sized mesh (3.5k verts), playback", t, off.renderer.stats().triangles));
 
+    // The look (issue 19): the same scenes without the shadow map and the
+    // ground plane (the rows above have both, the default).
+    let defaults = off.renderer.options().clone();
+    off.renderer.set_options(RenderOptions { shadows: false, ground: false, ..defaults.clone() });
+    let t = measure(&mut off, &mut smpl, &a, |s, _| s.next_frame());
+    rows.push(("SMPL-sized mesh, playback, no shadows/ground", t, off.renderer.stats().triangles));
+    let t = measure(&mut off, &mut mesh, &a, |_, _| {});
+    rows.push(("mesh 1.0M triangles, static, no shadows/ground", t, off.renderer.stats().triangles));
+    off.renderer.set_options(RenderOptions { shadows: false, ..defaults.clone() });
+    let t = measure(&mut off, &mut smpl, &a, |s, _| s.next_frame());
+    rows.push(("SMPL-sized mesh, playback, ground, no shadows", t, off.renderer.stats().triangles));
+    off.renderer.set_options(defaults);
+
+    if a.look_only {
+        print_rows(&rows, 0.0);
+        return;
+    }
     let mut balls = scene_with(Some(spheres(100_000)));
     let t = measure(&mut off, &mut balls, &a, |_, _| {});
     rows.push(("100k instanced spheres", t, off.renderer.stats().triangles));
@@ -196,11 +216,17 @@ fn main() {
     rows.push(("remote image 512x512 + depth in the view", t, off.renderer.stats().triangles));
     off.renderer.set_backgrounds(&[]);
 
+    print_rows(&rows, gpu_per_point);
+}
+
+fn print_rows(rows: &[(&str, Duration, u64)], gpu_per_point: f64) {
     let base = rows[0].1.as_secs_f64();
     println!("{:<46} {:>10} {:>9} {:>12}", "case", "ms/frame", "x base", "triangles");
-    for (name, t, tris) in &rows {
+    for (name, t, tris) in rows {
         let ms = t.as_secs_f64() * 1e3;
         println!("{name:<46} {ms:>10.2} {:>9.1} {tris:>12}", t.as_secs_f64() / base);
     }
-    println!("point clouds: {gpu_per_point:.1} bytes of GPU buffers per point (positions + RGBA8 colors)");
+    if gpu_per_point > 0.0 {
+        println!("point clouds: {gpu_per_point:.1} bytes of GPU buffers per point (positions + RGBA8 colors)");
+    }
 }

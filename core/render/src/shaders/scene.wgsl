@@ -72,8 +72,8 @@ fn linear(c: vec4<f32>) -> vec4<f32> {
 }
 
 // How much of the key light reaches `p` (display space, normal `n`): 1 lit,
-// 0 in shadow; a 4x4 grid of hardware-filtered (2x2) comparisons makes the
-// edge soft. Outside the shadow map: lit.
+// 0 in shadow; a 3x3 grid of hardware-filtered (2x2) comparisons 1.5 texels
+// apart makes the edge soft. Outside the shadow map: lit.
 fn key_light(p: vec3<f32>, n: vec3<f32>) -> f32 {
     if globals.shadow.x < 0.5 {
         return 1.0;
@@ -87,13 +87,13 @@ fn key_light(p: vec3<f32>, n: vec3<f32>) -> f32 {
     }
     let depth = ndc.z - globals.shadow.w;
     var lit = 0.0;
-    for (var y = 0; y < 4; y++) {
-        for (var x = 0; x < 4; x++) {
-            let o = (vec2<f32>(f32(x), f32(y)) - vec2<f32>(1.5)) * globals.shadow.y;
+    for (var y = 0; y < 3; y++) {
+        for (var x = 0; x < 3; x++) {
+            let o = (vec2<f32>(f32(x), f32(y)) - vec2<f32>(1.0)) * 1.5 * globals.shadow.y;
             lit += textureSampleCompareLevel(shadow_map, shadow_sampler, uv + o, depth);
         }
     }
-    return lit / 16.0;
+    return lit / 9.0;
 }
 
 // Sky light from above, light bounced off the ground from below.

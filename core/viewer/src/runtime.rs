@@ -935,6 +935,10 @@ impl Runtime {
                 self.view_work.push(ViewWork::QueryCamera { client: client.id(), seq: envelope.seq })
             }
             Request::SaveScene { name } => self.save_scene_request(client.id(), envelope, name),
+            Request::ExportVideo(_) if client.id() >= crate::replay::REPLAY_ID_BASE => {
+                // A replay shows what happened; it does not render the session's videos again.
+                self.info(format!("replay: export_video by {} not repeated", client.name()));
+            }
             Request::ExportVideo(msg) => {
                 match ExportRequest::from_message(
                     client.id(),

@@ -163,6 +163,9 @@ fn main() {
     off.renderer.set_options(RenderOptions { shadows: false, ..defaults.clone() });
     let t = measure(&mut off, &mut smpl, &a, |s, _| s.next_frame());
     rows.push(("SMPL-sized mesh, playback, ground, no shadows", t, off.renderer.stats().triangles));
+    off.renderer.set_options(RenderOptions { ssao: true, ..defaults.clone() });
+    let t = measure(&mut off, &mut smpl, &a, |s, _| s.next_frame());
+    rows.push(("SMPL-sized mesh, playback, + ambient occlusion", t, off.renderer.stats().triangles));
     off.renderer.set_options(defaults);
 
     if a.look_only {

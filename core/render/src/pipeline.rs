@@ -102,11 +102,13 @@ pub(crate) fn build_depth_only(
 }
 
 /// A full-screen pass blended over the resolved color target (no depth):
-/// the selection outline.
+/// the selection outline (alpha blending) and ambient occlusion (multiplying).
 pub(crate) fn build_overlay(
     device: &wgpu::Device,
     group: &wgpu::BindGroupLayout,
     shader: &wgpu::ShaderModule,
+    fs: &str,
+    blend: wgpu::BlendState,
 ) -> wgpu::RenderPipeline {
     let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
         label: Some("periscope overlay"),
@@ -114,7 +116,7 @@ pub(crate) fn build_overlay(
         immediate_size: 0,
     });
     device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-        label: Some("periscope outline"),
+        label: Some(fs),
         layout: Some(&layout),
         vertex: wgpu::VertexState {
             module: shader,
@@ -127,11 +129,11 @@ pub(crate) fn build_overlay(
         multisample: Default::default(),
         fragment: Some(wgpu::FragmentState {
             module: shader,
-            entry_point: Some("fs_outline"),
+            entry_point: Some(fs),
             compilation_options: Default::default(),
             targets: &[Some(wgpu::ColorTargetState {
                 format: crate::target::COLOR_FORMAT,
-                blend: Some(wgpu::BlendState::ALPHA_BLENDING),
+                blend: Some(blend),
                 write_mask: wgpu::ColorWrites::ALL,
             })],
         }),
@@ -139,3 +141,13 @@ pub(crate) fn build_overlay(
         cache: None,
     })
 }
+
+/// Multiplies the target's color by the fragment's (ambient occlusion).
+pub(crate) const MULTIPLY: wgpu::BlendState = wgpu::BlendState {
+    color: wgpu::BlendComponent {
+        src_factor: wgpu::BlendFactor::Dst,
+        dst_factor: wgpu::BlendFactor::Zero,
+        operation: wgpu::BlendOperation::Add,
+    },
+    alpha: wgpu::BlendComponent::OVER,
+};

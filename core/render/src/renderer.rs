@@ -30,6 +30,8 @@ pub struct RenderOptions {
     pub ground: bool,
     /// Outline the selected node.
     pub outline: bool,
+    /// Screen-space ambient occlusion (darkens creases and contact areas).
+    pub ssao: bool,
 }
 
 impl Default for RenderOptions {
@@ -42,6 +44,7 @@ impl Default for RenderOptions {
             shadows: true,
             ground: true,
             outline: true,
+            ssao: false,
         }
     }
 }
@@ -188,6 +191,8 @@ struct Pipelines {
     ground: wgpu::RenderPipeline,
     /// Full-screen: the selected node's outline over the resolved image.
     outline: wgpu::RenderPipeline,
+    /// Full-screen: ambient occlusion multiplied into the resolved image.
+    ssao: wgpu::RenderPipeline,
     mesh: wgpu::RenderPipeline,
     edges: wgpu::RenderPipeline,
     sphere: wgpu::RenderPipeline,
@@ -261,6 +266,8 @@ pub struct Renderer {
     /// Display-space height of the ground plane it was built for, and its half size.
     ground_at: (f32, f32),
     outline_layout: wgpu::BindGroupLayout,
+    ssao_layout: wgpu::BindGroupLayout,
+    ssao_params: wgpu::Buffer,
     /// The scene's selected node (outlined).
     selected: Option<NodeId>,
 }
@@ -396,7 +403,41 @@ impl Renderer {
             label: Some("periscope outline shader"),
             source: wgpu::ShaderSource::Wgsl(include_str!("shaders/outline.wgsl").into()),
         });
-        let outline = crate::pipeline::build_overlay(device, &outline_layout, &outline_shader);
+        let outline = crate::pipeline::build_overlay(
+            device,
+            &outline_layout,
+            &outline_shader,
+            "fs_outline",
+            wgpu::BlendState::ALPHA_BLENDING,
+        );
+        let ssao_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("periscope ssao"),
+            entries: &[
+                wgpu::BindGroupLayoutEntry {
+                    binding: 0,
+                    visibility: wgpu::ShaderStages::FRAGMENT,
+                    ty: wgpu::BindingType::Texture {
+                        sample_type: wgpu::TextureSampleType::Depth,
+                        view_dimension: wgpu::TextureViewDimension::D2,
+                        multisampled: true,
+                    },
+                    count: None,
+                },
+                crate::pipeline::uniform_entry(1),
+            ],
+        });
+        let ssao_shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("periscope ssao shader"),
+            source: wgpu::ShaderSource::Wgsl(include_str!("shaders/ssao.wgsl").into()),
+        });
+        let ssao =
+            crate::pipeline::build_overlay(device, &ssao_layout, &ssao_shader, "fs_ssao", crate::pipeline::MULTIPLY);
+        let ssao_params = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("periscope ssao params"),
+            size: 32,
+            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
 
         let unit_attrs = wgpu::vertex_attr_array![0 => Float32x3, 1 => Float32x3];
         let unit = wgpu::VertexBufferLayout {
@@ -529,6 +570,7 @@ impl Renderer {
                 Pass::Color,
             ),
             outline,
+            ssao,
             points,
             mesh: pipeline("periscope mesh", "vs_mesh", "fs_lit", &mesh_bufs, TriangleList, None, Pass::Color),
             edges: pipeline("periscope edges", "vs_edges", "fs_flat", &mesh_bufs, LineList, None, Pass::Color),
@@ -592,6 +634,8 @@ impl Renderer {
             ground: None,
             ground_at: (f32::NAN, f32::NAN),
             outline_layout,
+            ssao_layout,
+            ssao_params,
             selected: None,
         }
     }
@@ -904,6 +948,42 @@ impl Renderer {
         }
     }
 
+    /// Darkens the resolved image where the depth buffer shows occluders
+    /// near a pixel (within 6 % of the scene's size).
+    fn render_ssao(&self, enc: &mut wgpu::CommandEncoder, target: &RenderTarget, camera: &Camera) {
+        let Some((lo, hi)) = self.display_bounds(None) else { return };
+        let radius = ((hi - lo).length() * 0.06).max(1e-4);
+        let (near, far) = camera.clip_planes();
+        let proj = camera.projection(target.width as f32 / target.height as f32);
+        let params: [f32; 8] = [near, far, proj.y_axis.y, target.height as f32, radius, 0.8, radius * 8.0, 0.0];
+        self.queue.write_buffer(&self.ssao_params, 0, bytemuck::cast_slice(&params));
+        let depth = target.depth_view.clone();
+        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("periscope ssao"),
+            layout: &self.ssao_layout,
+            entries: &[
+                wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::TextureView(&depth) },
+                wgpu::BindGroupEntry { binding: 1, resource: self.ssao_params.as_entire_binding() },
+            ],
+        });
+        let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
+            label: Some("ssao"),
+            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                view: &target.color_view,
+                depth_slice: None,
+                resolve_target: None,
+                ops: wgpu::Operations { load: wgpu::LoadOp::Load, store: wgpu::StoreOp::Store },
+            })],
+            depth_stencil_attachment: None,
+            timestamp_writes: None,
+            occlusion_query_set: None,
+            multiview_mask: None,
+        });
+        pass.set_pipeline(&self.pipelines.ssao);
+        pass.set_bind_group(0, &group, &[]);
+        pass.draw(0..3, 0..1);
+    }
+
     /// The selected node's silhouette into the id texture, then its outline
     /// over the resolved image.
     fn render_outline(&self, enc: &mut wgpu::CommandEncoder, target: &RenderTarget, stats: &mut FrameStats) {
@@ -918,7 +998,7 @@ impl Renderer {
                     store: wgpu::StoreOp::Store,
                 },
             };
-            let mut pass = begin_pass(enc, "outline mask", ids, &target.pick_depth_view);
+            let mut pass = begin_pass(enc, "outline mask", ids, &target.pick_depth_view, false);
             pass.set_bind_group(0, &self.globals_bind_group, &[]);
             self.draw_node(&mut pass, gpu, Pass::Pick, stats);
         }
@@ -984,7 +1064,8 @@ impl Renderer {
                     store: wgpu::StoreOp::Discard,
                 },
             };
-            let mut pass = begin_pass(&mut enc, "scene", color, &target.depth_view);
+            let keep_depth = self.options.ssao;
+            let mut pass = begin_pass(&mut enc, "scene", color, &target.depth_view, keep_depth);
             stats.draw_calls += self.backgrounds.draw(&mut pass);
             pass.set_bind_group(0, &self.globals_bind_group, &[]);
             if self.options.ground
@@ -1006,6 +1087,9 @@ impl Renderer {
                 stats.draw_calls += 1;
             }
             self.draw_nodes(&mut pass, Pass::Color, &mut stats, camera.eye());
+        }
+        if self.options.ssao {
+            self.render_ssao(&mut enc, target, camera);
         }
         if self.options.outline {
             self.render_outline(&mut enc, target, &mut stats);
@@ -1029,7 +1113,7 @@ impl Renderer {
                     store: wgpu::StoreOp::Store,
                 },
             };
-            let mut pass = begin_pass(&mut enc, "pick", ids, &target.pick_depth_view);
+            let mut pass = begin_pass(&mut enc, "pick", ids, &target.pick_depth_view, false);
             pass.set_bind_group(0, &self.globals_bind_group, &[]);
             self.draw_nodes(&mut pass, Pass::Pick, &mut FrameStats::default(), camera.eye());
         }
@@ -1173,13 +1257,15 @@ fn begin_pass<'e>(
     label: &str,
     color: wgpu::RenderPassColorAttachment<'e>,
     depth: &'e wgpu::TextureView,
+    keep_depth: bool,
 ) -> wgpu::RenderPass<'e> {
+    let store = if keep_depth { wgpu::StoreOp::Store } else { wgpu::StoreOp::Discard };
     enc.begin_render_pass(&wgpu::RenderPassDescriptor {
         label: Some(label),
         color_attachments: &[Some(color)],
         depth_stencil_attachment: Some(wgpu::RenderPassDepthStencilAttachment {
             view: depth,
-            depth_ops: Some(wgpu::Operations { load: wgpu::LoadOp::Clear(1.0), store: wgpu::StoreOp::Discard }),
+            depth_ops: Some(wgpu::Operations { load: wgpu::LoadOp::Clear(1.0), store }),
             stencil_ops: None,
         }),
         timestamp_writes: None,

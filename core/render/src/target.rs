@@ -96,7 +96,9 @@ impl RenderTarget {
             1,
         );
         let msaa = texture("periscope color (msaa)", COLOR_FORMAT, U::RENDER_ATTACHMENT, &[], MSAA_SAMPLES);
-        let depth = texture("periscope depth", DEPTH_FORMAT, U::RENDER_ATTACHMENT, &[], MSAA_SAMPLES);
+        // Sampled by ambient occlusion.
+        let depth =
+            texture("periscope depth", DEPTH_FORMAT, U::RENDER_ATTACHMENT | U::TEXTURE_BINDING, &[], MSAA_SAMPLES);
         // Read back when picking, sampled by the selection outline.
         let id = texture("periscope ids", ID_FORMAT, U::RENDER_ATTACHMENT | U::COPY_SRC | U::TEXTURE_BINDING, &[], 1);
         let pick_depth = texture("periscope pick depth", DEPTH_FORMAT, U::RENDER_ATTACHMENT | U::COPY_SRC, &[], 1);

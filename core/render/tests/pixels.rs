@@ -574,3 +574,36 @@ fn the_selected_node_is_outlined() {
     off.renderer.set_options(RenderOptions { outline: false, ..off.renderer.options().clone() });
     assert_eq!(count(&off.render(&s, &front_camera(), W, H).unwrap()), 0);
 }
+
+#[test]
+fn ambient_occlusion_darkens_the_crease_where_a_box_stands_on_the_ground() {
+    let Some(mut off) = offscreen() else { return };
+    let look = RenderOptions { background: [0.3, 0.3, 0.35], grid: false, shadows: false, ..Default::default() };
+    let mut s = scene();
+    // A unit box standing on the ground (y 0..1).
+    let mut boxed = cube();
+    if let Value::NdArray(a) = &boxed.args[0] {
+        let v: Vec<f32> = a.to_f32().chunks(3).flat_map(|p| [p[0], p[1] + 0.5, p[2]]).collect();
+        boxed.args[0] = arr(&[8, 3], v);
+    }
+    add(&mut s, boxed);
+    let cam = Camera { target: [0.0, 0.4, 0.0], yaw: 0.0, pitch: 0.5, distance: 3.5, ..Camera::default() };
+    let shots: Vec<Image> = [false, true]
+        .into_iter()
+        .map(|ssao| {
+            off.renderer.set_options(RenderOptions { ssao, ..look.clone() });
+            off.render(&s, &cam, W, H).unwrap()
+        })
+        .collect();
+    save(&shots[1], "ssao-on");
+    save(&shots[0], "ssao-off");
+    // The ground just in front of the box's base (a concave corner), and open ground.
+    let crease = project(&cam, [0.0, 0.0, 0.56]);
+    let open = project(&cam, [1.6, 0.0, 0.8]);
+    let (crease_off, crease_on) = (mean_luminance(&shots[0], crease), mean_luminance(&shots[1], crease));
+    let (open_off, open_on) = (mean_luminance(&shots[0], open), mean_luminance(&shots[1], open));
+    assert!(crease_on < crease_off * 0.95, "crease {crease_on} vs without AO {crease_off} at {crease:?}");
+    assert!((open_on - open_off).abs() < open_off * 0.03, "open ground unchanged: {open_on} vs {open_off}");
+    // The background is never darkened.
+    assert_eq!(shots[1].pixel(2, 2), shots[0].pixel(2, 2));
+}

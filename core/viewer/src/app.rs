@@ -209,6 +209,7 @@ impl ViewerApp {
                     ui.checkbox(&mut o.ground, "Ground").on_hover_text("A ground plane that receives shadows");
                     ui.checkbox(&mut o.grid, "Grid");
                     ui.checkbox(&mut o.outline, "Outline selection");
+                    ui.checkbox(&mut o.ssao, "Ambient occlusion").on_hover_text("Darken creases and contact areas");
                     ui.checkbox(&mut o.z_up, "Z up");
                 });
                 if &o != vp.options() {

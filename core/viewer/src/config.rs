@@ -91,6 +91,8 @@ pub struct ViewerSection {
     pub ground: bool,
     /// Outline the selected node.
     pub outline: bool,
+    /// Screen-space ambient occlusion (creases and contact areas darken).
+    pub ssao: bool,
     /// Where screenshots go (relative paths are relative to the config file).
     pub export_dir: PathBuf,
     /// Size of headless screenshots (`--screenshot`, screenshot requests without a size).
@@ -113,6 +115,7 @@ impl ViewerSection {
             shadows: self.shadows,
             ground: self.ground,
             outline: self.outline,
+            ssao: self.ssao,
             ..Default::default()
         }
     }
@@ -133,6 +136,7 @@ impl Default for ViewerSection {
             shadows: true,
             ground: true,
             outline: true,
+            ssao: false,
             export_dir: PathBuf::from("exports"),
             screenshot_width: 1280,
             screenshot_height: 800,

@@ -490,6 +490,30 @@ impl Viewer {
         }
     }
 
+    /// Renders a video in the viewer's export folder (`name`: a plain file
+    /// name, `.mp4`, `.gif` or `.png`; `kwargs` as docs/protocol.md *Video
+    /// export*: `fps`, `frames`, `frame_range`, `width`, `height`,
+    /// `camera_path`, `orbit`, `return_bytes`) and waits up to `timeout` for
+    /// the answer: its fields (`path`, `frames`, `width`, `height`, ...).
+    pub fn export_video(
+        &mut self,
+        name: &str,
+        mut kwargs: Vec<Kwarg>,
+        timeout: Duration,
+    ) -> Result<Vec<(String, Value)>, ClientError> {
+        kwargs.push(kw("name", name));
+        let seq = self.send_message(MessageType::ExportVideo.as_i64(), None, vec![], kwargs)?;
+        let answer = MessageType::VideoExported.as_i64();
+        let is_answer = |r: &Reply| {
+            matches!(r, Reply::Other { kind, fields } if *kind == answer
+                && fields.iter().any(|(k, v)| k == "ref_seq" && v.as_i64() == Some(seq as i64)))
+        };
+        match self.await_reply(seq, timeout, is_answer)? {
+            Reply::Other { fields, .. } => Ok(fields),
+            _ => unreachable!("await_reply returns what is_answer accepted"),
+        }
+    }
+
     fn await_state(&mut self, seq: u64, timeout: Duration) -> Result<SceneState, ClientError> {
         let is_answer = |r: &Reply| matches!(r, Reply::SceneState(s) if s.ref_seq == Some(seq));
         match self.await_reply(seq, timeout, is_answer)? {

@@ -428,3 +428,44 @@ fn big_arrays_arrive_in_parts_and_bad_parts_are_refused() {
     v.add_frames(uid, vec![verts(1, 100_000, 9.0).into()], vec![]).unwrap();
     assert_eq!(v.query().unwrap().nodes.iter().find(|n| n.uid == Some(uid)).unwrap().n_frames, 4);
 }
+
+#[test]
+fn rust_client_exports_a_video_and_gets_clear_errors() {
+    let p = Periscope::start("");
+    let mut v = p.client("video");
+    v.spheres(verts(6, 2, 0.0), vec![kw("radius", 0.2)]).unwrap();
+    v.query().unwrap();
+    let orbit = Value::map([("orbit", Value::map([("turns", Value::Float(0.5))]))]);
+    let kwargs = vec![
+        kw("frame_range", Value::Array(vec![Value::Int(0), Value::Int(6)])),
+        kw("width", 64i64),
+        kw("height", 48i64),
+        kw("camera_path", orbit),
+        kw("return_bytes", true),
+    ];
+    let fields = match v.export_video("orbit.gif", kwargs, Duration::from_secs(120)) {
+        Ok(f) => f,
+        // No renderer at all (no software Vulkan): CI sets PERISCOPE_REQUIRE_RENDER.
+        Err(ClientError::Rejected { message, .. })
+            if message.contains("rendering unavailable") && std::env::var_os("PERISCOPE_REQUIRE_RENDER").is_none() =>
+        {
+            eprintln!("skipping: {message}");
+            return;
+        }
+        Err(e) => panic!("export failed: {e}"),
+    };
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap();
+    assert_eq!(get("frames").as_i64(), Some(6));
+    assert_eq!((get("width").as_i64(), get("height").as_i64()), (Some(64), Some(48)));
+    let path = std::path::PathBuf::from(get("path").as_str().unwrap());
+    assert_eq!(path, p.dir().join("exports").join("orbit.gif"));
+    let Value::Bin(data) = get("data") else { panic!("no bytes") };
+    assert_eq!(data, std::fs::read(&path).unwrap());
+    assert_eq!(&data[..6], b"GIF89a");
+    // A bad request names the field; the connection goes on.
+    let err = v.export_video("clip.webm", vec![], Duration::from_secs(10)).unwrap_err().to_string();
+    assert!(err.contains("unknown video extension \"webm\""), "{err}");
+    let err = v.export_video("clip.mp4", vec![kw("fps", -1.0)], Duration::from_secs(10)).unwrap_err().to_string();
+    assert!(err.contains("\"fps\""), "{err}");
+    assert_eq!(v.query().unwrap().nodes.len(), 1);
+}

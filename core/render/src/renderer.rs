@@ -337,12 +337,15 @@ impl Renderer {
             bind_group_layouts: &[Some(&globals_layout), Some(&node_layout)],
             immediate_size: 0,
         });
-        let globals = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("periscope globals"),
-            size: std::mem::size_of::<Globals>() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let globals_buffer = |label| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: std::mem::size_of::<Globals>() as u64,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        let globals = globals_buffer("periscope globals");
         let shadow_map = device.create_texture(&wgpu::TextureDescriptor {
             label: Some("periscope shadow map"),
             size: wgpu::Extent3d { width: SHADOW_SIZE, height: SHADOW_SIZE, depth_or_array_layers: 1 },
@@ -370,12 +373,8 @@ impl Renderer {
                 wgpu::BindGroupEntry { binding: 2, resource: wgpu::BindingResource::Sampler(&shadow_sampler) },
             ],
         });
-        let shadow_globals = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("periscope shadow globals"),
-            size: std::mem::size_of::<Globals>() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        // The same globals with the key light's view-projection, for the shadow pass.
+        let shadow_globals = globals_buffer("periscope shadow globals");
         let shadow_bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("periscope shadow globals"),
             layout: &shadow_globals_layout,
@@ -401,7 +400,9 @@ impl Renderer {
         });
         let outline_shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("periscope outline shader"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("shaders/outline.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(
+                concat!(include_str!("shaders/screen.wgsl"), include_str!("shaders/outline.wgsl")).into(),
+            ),
         });
         let outline = crate::pipeline::build_overlay(
             device,
@@ -428,7 +429,9 @@ impl Renderer {
         });
         let ssao_shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("periscope ssao shader"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("shaders/ssao.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(
+                concat!(include_str!("shaders/screen.wgsl"), include_str!("shaders/ssao.wgsl")).into(),
+            ),
         });
         let ssao =
             crate::pipeline::build_overlay(device, &ssao_layout, &ssao_shader, "fs_ssao", crate::pipeline::MULTIPLY);
@@ -966,22 +969,7 @@ impl Renderer {
                 wgpu::BindGroupEntry { binding: 1, resource: self.ssao_params.as_entire_binding() },
             ],
         });
-        let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("ssao"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view: &target.color_view,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations { load: wgpu::LoadOp::Load, store: wgpu::StoreOp::Store },
-            })],
-            depth_stencil_attachment: None,
-            timestamp_writes: None,
-            occlusion_query_set: None,
-            multiview_mask: None,
-        });
-        pass.set_pipeline(&self.pipelines.ssao);
-        pass.set_bind_group(0, &group, &[]);
-        pass.draw(0..3, 0..1);
+        overlay_pass(enc, target, "ssao", &self.pipelines.ssao, &group);
     }
 
     /// The selected node's silhouette into the id texture, then its outline
@@ -989,16 +977,7 @@ impl Renderer {
     fn render_outline(&self, enc: &mut wgpu::CommandEncoder, target: &RenderTarget, stats: &mut FrameStats) {
         let Some(gpu) = self.selected.and_then(|id| self.nodes.get(&id)).filter(|g| g.enabled) else { return };
         {
-            let ids = wgpu::RenderPassColorAttachment {
-                view: &target.id_view,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
-                    store: wgpu::StoreOp::Store,
-                },
-            };
-            let mut pass = begin_pass(enc, "outline mask", ids, &target.pick_depth_view, false);
+            let mut pass = begin_id_pass(enc, target, "outline mask");
             pass.set_bind_group(0, &self.globals_bind_group, &[]);
             self.draw_node(&mut pass, gpu, Pass::Pick, stats);
         }
@@ -1010,22 +989,7 @@ impl Renderer {
                 resource: wgpu::BindingResource::TextureView(&target.id_view),
             }],
         });
-        let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
-            label: Some("outline"),
-            color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                view: &target.color_view,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations { load: wgpu::LoadOp::Load, store: wgpu::StoreOp::Store },
-            })],
-            depth_stencil_attachment: None,
-            timestamp_writes: None,
-            occlusion_query_set: None,
-            multiview_mask: None,
-        });
-        pass.set_pipeline(&self.pipelines.outline);
-        pass.set_bind_group(0, &group, &[]);
-        pass.draw(0..3, 0..1);
+        overlay_pass(enc, target, "outline", &self.pipelines.outline, &group);
         stats.draw_calls += 1;
     }
 
@@ -1104,16 +1068,7 @@ impl Renderer {
         self.write_globals(target, camera);
         let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pick") });
         {
-            let ids = wgpu::RenderPassColorAttachment {
-                view: &target.id_view,
-                depth_slice: None,
-                resolve_target: None,
-                ops: wgpu::Operations {
-                    load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT),
-                    store: wgpu::StoreOp::Store,
-                },
-            };
-            let mut pass = begin_pass(&mut enc, "pick", ids, &target.pick_depth_view, false);
+            let mut pass = begin_id_pass(&mut enc, target, "pick");
             pass.set_bind_group(0, &self.globals_bind_group, &[]);
             self.draw_nodes(&mut pass, Pass::Pick, &mut FrameStats::default(), camera.eye());
         }
@@ -1272,6 +1227,45 @@ fn begin_pass<'e>(
         occlusion_query_set: None,
         multiview_mask: None,
     })
+}
+
+/// A pass drawing node ids into `target`'s (cleared) id texture: picking and
+/// the selection outline's silhouette.
+fn begin_id_pass<'e>(enc: &'e mut wgpu::CommandEncoder, target: &'e RenderTarget, label: &str) -> wgpu::RenderPass<'e> {
+    let ids = wgpu::RenderPassColorAttachment {
+        view: &target.id_view,
+        depth_slice: None,
+        resolve_target: None,
+        ops: wgpu::Operations { load: wgpu::LoadOp::Clear(wgpu::Color::TRANSPARENT), store: wgpu::StoreOp::Store },
+    };
+    begin_pass(enc, label, ids, &target.pick_depth_view, false)
+}
+
+/// One full-screen triangle with `pipeline` over the resolved image (the
+/// outline and ambient occlusion passes).
+fn overlay_pass(
+    enc: &mut wgpu::CommandEncoder,
+    target: &RenderTarget,
+    label: &str,
+    pipeline: &wgpu::RenderPipeline,
+    group: &wgpu::BindGroup,
+) {
+    let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
+        label: Some(label),
+        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+            view: &target.color_view,
+            depth_slice: None,
+            resolve_target: None,
+            ops: wgpu::Operations { load: wgpu::LoadOp::Load, store: wgpu::StoreOp::Store },
+        })],
+        depth_stencil_attachment: None,
+        timestamp_writes: None,
+        occlusion_query_set: None,
+        multiview_mask: None,
+    });
+    pass.set_pipeline(pipeline);
+    pass.set_bind_group(0, group, &[]);
+    pass.draw(0..3, 0..1);
 }
 
 fn draw_instanced(pass: &mut wgpu::RenderPass<'_>, shape: &GpuShape, inst: &GrowBuffer, stats: &mut FrameStats) {

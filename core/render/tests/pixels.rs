@@ -48,6 +48,15 @@ fn add(s: &mut Scene, env: Envelope) -> NodeId {
     s.node_by_remote(1, uid as i64).expect("node exists").id
 }
 
+/// One sphere node (uid 1) at `c` with `radius` and RGBA `color`.
+fn sphere(c: [f32; 3], radius: f64, color: [f64; 4]) -> Envelope {
+    Envelope::new(T::Spheres.as_i64())
+        .with_uid(1)
+        .with_arg(arr(&[1, 3], c.to_vec()))
+        .with_kwarg("radius", radius)
+        .with_kwarg("color", Value::from(color.to_vec()))
+}
+
 /// Looking down -z at the origin from distance 3.
 fn front_camera() -> Camera {
     Camera { target: [0.0; 3], yaw: 0.0, pitch: 0.0, distance: 3.0, ..Camera::default() }
@@ -79,14 +88,7 @@ fn cube() -> Envelope {
 fn red_sphere_is_red_in_the_centre_and_can_be_picked() {
     let Some(mut off) = offscreen() else { return };
     let mut s = scene();
-    let id = add(
-        &mut s,
-        Envelope::new(T::Spheres.as_i64())
-            .with_uid(1)
-            .with_arg(arr(&[1, 3], vec![0.0, 0.0, 0.0]))
-            .with_kwarg("radius", 0.5f64)
-            .with_kwarg("color", Value::from(vec![1.0f64, 0.0, 0.0, 1.0])),
-    );
+    let id = add(&mut s, sphere([0.0, 0.0, 0.0], 0.5, [1.0, 0.0, 0.0, 1.0]));
     let img = off.render(&s, &front_camera(), W, H).unwrap();
     save(&img, "red-sphere");
     let c = img.pixel(W / 2, H / 2);
@@ -319,11 +321,7 @@ fn translucent_nodes_blend_over_what_is_behind_them() {
 /// A green sphere at distance `d` from the front camera (on its axis).
 fn green_sphere_at(d: f32) -> Envelope {
     // front_camera looks down -z from (0, 0, 3).
-    Envelope::new(T::Spheres.as_i64())
-        .with_uid(1)
-        .with_arg(arr(&[1, 3], vec![0.0, 0.0, 3.0 - d]))
-        .with_kwarg("radius", 0.4f64)
-        .with_kwarg("color", Value::from(vec![0.0f64, 1.0, 0.0, 1.0]))
+    sphere([0.0, 0.0, 3.0 - d], 0.4, [0.0, 1.0, 0.0, 1.0])
 }
 
 #[test]
@@ -483,11 +481,7 @@ fn mean_luminance(img: &Image, (x, y): (u32, u32)) -> f32 {
 }
 
 fn floating_sphere() -> Envelope {
-    Envelope::new(T::Spheres.as_i64())
-        .with_uid(1)
-        .with_arg(arr(&[1, 3], vec![0.0, 0.8, 0.0]))
-        .with_kwarg("radius", 0.5f64)
-        .with_kwarg("color", Value::from(vec![0.9f64, 0.9, 0.9, 1.0]))
+    sphere([0.0, 0.8, 0.0], 0.5, [0.9, 0.9, 0.9, 1.0])
 }
 
 #[test]
@@ -550,14 +544,7 @@ fn nodes_shadow_each_other() {
 fn the_selected_node_is_outlined() {
     let Some(mut off) = offscreen() else { return };
     let mut s = scene();
-    let id = add(
-        &mut s,
-        Envelope::new(T::Spheres.as_i64())
-            .with_uid(1)
-            .with_arg(arr(&[1, 3], vec![0.0, 0.0, 0.0]))
-            .with_kwarg("radius", 0.5f64)
-            .with_kwarg("color", Value::from(vec![0.2f64, 0.4, 1.0, 1.0])),
-    );
+    let id = add(&mut s, sphere([0.0, 0.0, 0.0], 0.5, [0.2, 0.4, 1.0, 1.0]));
     let orange = |p: [u8; 4]| p[0] > 180 && p[1] > 60 && p[1] < 170 && p[2] < 80;
     let count = |img: &Image| img.rgba.chunks_exact(4).filter(|p| orange([p[0], p[1], p[2], p[3]])).count();
     let plain = off.render(&s, &front_camera(), W, H).unwrap();

@@ -32,15 +32,19 @@ fn fixture() -> Fixture {
     let chain = Chain::new(vec![Box::new(BuiltinStage)]);
     let rt = Runtime::new(Scene::default(), chain, queue, server.handle());
     let app = ViewerApp::new(rt, ViewerSection::default(), listen, None, Arc::new(AtomicBool::new(false)));
-    let harness = Harness::builder().with_size(eframe::egui::vec2(1400.0, 900.0)).build_ui_state(
+    let client = Viewer::connect(listen, "kittest").expect("client connects");
+    Fixture { harness: harness(app), _server: server, client }
+}
+
+/// A harness that ticks and draws `app` each frame, as eframe does.
+fn harness(app: ViewerApp) -> Harness<'static, ViewerApp> {
+    Harness::builder().with_size(eframe::egui::vec2(1400.0, 900.0)).build_ui_state(
         |ui, app: &mut ViewerApp| {
             app.tick(ui.ctx());
             app.draw(ui);
         },
         app,
-    );
-    let client = Viewer::connect(listen, "kittest").expect("client connects");
-    Fixture { harness, _server: server, client }
+    )
 }
 
 /// Steps the UI until `done` holds (the runtime drains the queue each frame).
@@ -604,15 +608,8 @@ fn fixture_with_viewport(export_dir: &std::path::Path) -> Option<Fixture> {
     let cfg = ViewerSection::default();
     let viewport = crate::viewport::Viewport::new(&rs, cfg.render_options(), export_dir.to_owned());
     let app = ViewerApp::new(rt, cfg, listen, Some(viewport), Arc::new(AtomicBool::new(false)));
-    let harness = Harness::builder().with_size(eframe::egui::vec2(1400.0, 900.0)).build_ui_state(
-        |ui, app: &mut ViewerApp| {
-            app.tick(ui.ctx());
-            app.draw(ui);
-        },
-        app,
-    );
     let client = Viewer::connect(listen, "kittest").expect("client connects");
-    Some(Fixture { harness, _server: server, client })
+    Some(Fixture { harness: harness(app), _server: server, client })
 }
 
 #[test]

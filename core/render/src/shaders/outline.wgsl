@@ -2,21 +2,7 @@
 // color target after the scene pass, reading the node's silhouette (its pick
 // id, drawn just before into the id texture).
 
-
 @group(0) @binding(0) var outline_ids: texture_2d<u32>;
-
-struct Screen {
-    @builtin(position) clip: vec4<f32>,
-};
-
-@vertex
-fn vs_screen(@builtin(vertex_index) vi: u32) -> Screen {
-    // One triangle covering the target.
-    let xy = vec2<f32>(f32((vi << 1u) & 2u), f32(vi & 2u)) * 2.0 - vec2<f32>(1.0);
-    var o: Screen;
-    o.clip = vec4<f32>(xy, 0.0, 1.0);
-    return o;
-}
 
 // Pixels near (within 2 px) but outside the selected node's silhouette (its
 // pick id in `outline_ids`, written just before) get the outline color.

@@ -13,18 +13,6 @@ struct Params {
 @group(0) @binding(0) var depth_ms: texture_depth_multisampled_2d;
 @group(0) @binding(1) var<uniform> params: Params;
 
-struct Screen {
-    @builtin(position) clip: vec4<f32>,
-};
-
-@vertex
-fn vs_screen(@builtin(vertex_index) vi: u32) -> Screen {
-    let xy = vec2<f32>(f32((vi << 1u) & 2u), f32(vi & 2u)) * 2.0 - vec2<f32>(1.0);
-    var o: Screen;
-    o.clip = vec4<f32>(xy, 0.0, 1.0);
-    return o;
-}
-
 // Distance from the eye along the view axis for a depth-buffer value (0..1,
 // perspective, wgpu's range).
 fn linear_depth(d: f32) -> f32 {

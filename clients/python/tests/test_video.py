@@ -152,6 +152,14 @@ def test_cli_video_of_a_saved_scene(viewer_process, tmp_path):
     assert f"periscope wrote {out} (6 frames)" in run.stdout
     if ffmpeg_tools():
         assert probe(out) == {"codec_name": "h264", "width": "96", "height": "64", "nb_read_frames": "6"}
+    # No camera path: the data is framed (a headless viewer has no camera of its own yet).
+    run = subprocess.run([str(BIN), "--headless", "--port", "0", scene, "--video", str(tmp_path / "still.png"),
+                          "--video-size", "80x60", "--frames", "0:1"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    img = read_png(tmp_path / "still" / "still_00000.png")
+    red = (img[..., 0] > 150) & (img[..., 1] < 80) & (img[..., 2] < 80)
+    assert red.sum() > 20, "the red sphere is in view"
+    shutil.rmtree(tmp_path / "still")
     bad = tmp_path / "bad.toml"
     bad.write_text("[orbit]\nspeed = 2\n")
     run = subprocess.run([str(BIN), "--headless", "--port", "0", scene, "--video", str(tmp_path / "b.mp4"),

@@ -198,7 +198,15 @@ impl ExportJob {
             }
         }
         let fixed = match &req.camera {
-            ExportCamera::Current => Some(shooter.camera()),
+            ExportCamera::Current if shooter.has_camera() => Some(shooter.camera()),
+            ExportCamera::Current => {
+                // Headless before anything was framed: frame what the video shows.
+                let mut cam = shooter.camera();
+                if let Some((lo, hi)) = scene_bounds {
+                    cam.fit(lo, hi);
+                }
+                Some(cam)
+            }
             ExportCamera::Path(_) => None,
         };
         let keys = match &req.camera {

@@ -178,6 +178,11 @@ pub trait Shooter {
     fn shoot(&mut self, scene: &mut Scene, req: &ScreenshotRequest) -> Result<(Image, usize), String>;
     /// The main view's camera now.
     fn camera(&self) -> Camera;
+    /// Whether the view has a camera of its own yet (headless: not until data
+    /// was framed or a camera set); a video without a path frames the data otherwise.
+    fn has_camera(&self) -> bool {
+        true
+    }
     /// Sets the main view's camera (from code: it is kept, not refitted to new data).
     fn set_camera(&mut self, camera: Camera);
     /// The main view's size in pixels, for the camera's intrinsics.
@@ -228,6 +233,10 @@ impl Shooter for OffscreenShooter<'_> {
 
     fn camera(&self) -> Camera {
         self.renderer.camera.unwrap_or_default()
+    }
+
+    fn has_camera(&self) -> bool {
+        self.renderer.camera.is_some()
     }
 
     fn set_camera(&mut self, camera: Camera) {

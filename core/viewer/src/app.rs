@@ -26,7 +26,7 @@ pub struct ViewerApp {
     cfg: ViewerSection,
     listen: SocketAddr,
     /// `None` when eframe runs without wgpu (egui_kittest tests); the panels still work.
-    viewport: Option<Viewport>,
+    pub(crate) viewport: Option<Viewport>,
     show_side: bool,
     show_log: bool,
     last_step: Instant,

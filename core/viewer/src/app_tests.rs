@@ -657,3 +657,44 @@ fn the_video_dialog_exports_with_progress_and_cancel_leaves_nothing() {
     assert!(matches!(&f.harness.state().rt.last_export, Some(Err(e)) if e.contains("avi")));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn keyframes_are_added_from_the_view_exported_and_saved_with_the_view() {
+    let dir = std::env::temp_dir().join(format!("periscope-keyframes-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let Some(mut f) = fixture_with_viewport(&dir) else { return };
+    f.client.spheres(spheres(2), vec![]).unwrap();
+    step_until(&mut f.harness, "a node", |a| a.rt.scene.n_frames() == 2);
+    f.harness.get_by_label("Video").click();
+    f.harness.run_steps(2);
+    f.harness.get_by_label("Keyframes").click();
+    f.harness.run_steps(2);
+    f.harness.get_by_label("Add from view").click();
+    f.harness.run_steps(1);
+    // Move the camera, add a second keyframe: 1 s after the first.
+    f.harness.state_mut().viewport.as_mut().unwrap().camera.orbit(200.0, 0.0);
+    f.harness.get_by_label("Add from view").click();
+    f.harness.run_steps(2);
+    let keys = f.harness.state().video.path.keyframes.clone();
+    assert_eq!(keys.iter().map(|k| k.time).collect::<Vec<_>>(), vec![Some(0.0), Some(1.0)]);
+    assert_ne!(keys[0].position, keys[1].position);
+    // Save view stores them; Restore view brings them back.
+    f.harness.get_by_label("Save view").click();
+    f.harness.run_steps(1);
+    let text = std::fs::read_to_string(dir.join("view.toml")).unwrap();
+    assert!(text.contains("[[camera_path.keyframes]]"), "{text}");
+    f.harness.state_mut().video.path.keyframes.clear();
+    f.harness.get_by_label("Restore view").click();
+    f.harness.run_steps(1);
+    assert_eq!(f.harness.state().video.path.keyframes, keys);
+    // Exported along them: the first frame is seen from the first keyframe.
+    {
+        let v = &mut f.harness.state_mut().video;
+        (v.name, v.width, v.height, v.fps) = ("keys.png".into(), 48, 32, 2.0);
+    }
+    f.harness.get_by_label("Export video").click();
+    step_until(&mut f.harness, "the export", |a| a.rt.last_export.is_some());
+    let done = f.harness.state().rt.last_export.clone().unwrap().expect("exported");
+    assert_eq!(done.written.files.len(), 2);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -268,15 +268,15 @@ impl VideoPanel {
             {
                 self.preview = if previewing { None } else { Some(Instant::now()) };
             }
-            ui.checkbox(&mut (self.path.interpolation == periscope_video::Interpolation::Spline), "")
-                .on_hover_text("Smooth spline (off: eased straight lines)")
+            use periscope_video::Interpolation;
+            let mut smooth = self.path.interpolation == Interpolation::Spline;
+            if ui
+                .checkbox(&mut smooth, "Smooth")
+                .on_hover_text("A spline through the keyframes (off: eased straight lines)")
                 .changed()
-                .then(|| {
-                    self.path.interpolation = match self.path.interpolation {
-                        periscope_video::Interpolation::Spline => periscope_video::Interpolation::Linear,
-                        periscope_video::Interpolation::Linear => periscope_video::Interpolation::Spline,
-                    }
-                });
+            {
+                self.path.interpolation = if smooth { Interpolation::Spline } else { Interpolation::Linear };
+            }
         });
         ui.weak("Save view stores the keyframes with the camera.");
     }

@@ -17,6 +17,7 @@ EXAMPLES = REPO / "examples"
     ("interactive.py --check", "7 controls; surface recomputed 3 times; frequency 2.0"),
     ("composite.py --check --scale 0.25", None),
     ("point_cloud.py --points 20000", "scan has 30 frames; last frame 60000 points"),
+    ("video.py --size 96x64", "wrote turntable.mp4, follow.gif and fly.mp4 from 60 frames"),
 ])
 def test_python_example(viewer_process, name, expected):
     env = dict(os.environ, PERISCOPE_PORT=str(viewer_process.port))

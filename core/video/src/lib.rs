@@ -141,7 +141,8 @@ type Finished = (u64, Vec<PathBuf>);
 
 /// Encodes RGBA frames into one file.
 trait Encoder: Send {
-    fn frame(&mut self, rgba: &[u8]) -> Result<(), VideoError>;
+    /// Encodes one frame; it is the encoder's (GIF quantizes it in place).
+    fn frame(&mut self, rgba: Vec<u8>) -> Result<(), VideoError>;
     /// Finishes the file; returns its size in bytes and (PNG) its files.
     fn finish(self: Box<Self>) -> Result<Finished, VideoError>;
 }
@@ -177,9 +178,9 @@ impl Mp4Encoder {
 }
 
 impl Encoder for Mp4Encoder {
-    fn frame(&mut self, rgba: &[u8]) -> Result<(), VideoError> {
+    fn frame(&mut self, rgba: Vec<u8>) -> Result<(), VideoError> {
         let dims = (self.spec.width as usize, self.spec.height as usize);
-        self.yuv.read_rgba8(openh264::formats::RgbaSliceU8::new(rgba, dims));
+        self.yuv.read_rgba8(openh264::formats::RgbaSliceU8::new(&rgba, dims));
         let stream =
             self.encoder.encode(&self.yuv).map_err(|e| VideoError::Encode { format: "mp4", message: e.to_string() })?;
         let bytes = stream.to_vec();
@@ -217,8 +218,7 @@ impl GifEncoder {
 }
 
 impl Encoder for GifEncoder {
-    fn frame(&mut self, rgba: &[u8]) -> Result<(), VideoError> {
-        let mut pixels = rgba.to_vec();
+    fn frame(&mut self, mut pixels: Vec<u8>) -> Result<(), VideoError> {
         // Quantizing is the slow part (NeuQuant); 10 is gif's balance of speed and quality.
         let mut frame = gif::Frame::from_rgba_speed(self.spec.width as u16, self.spec.height as u16, &mut pixels, 10);
         // GIF delays are whole centiseconds: carry the remainder so the
@@ -254,7 +254,7 @@ struct PngEncoder {
 }
 
 impl Encoder for PngEncoder {
-    fn frame(&mut self, rgba: &[u8]) -> Result<(), VideoError> {
+    fn frame(&mut self, rgba: Vec<u8>) -> Result<(), VideoError> {
         let name = format!("{}_{:05}.png", self.stem, self.names.len());
         let path = self.dir.join(&name);
         let file = std::fs::File::create(&path).map_err(io(&path))?;
@@ -267,7 +267,7 @@ impl Encoder for PngEncoder {
             other => VideoError::Encode { format: "png", message: other.to_string() },
         };
         let mut writer = enc.write_header().map_err(png_err)?;
-        writer.write_image_data(rgba).map_err(png_err)?;
+        writer.write_image_data(&rgba).map_err(png_err)?;
         writer.finish().map_err(png_err)?;
         self.bytes += std::fs::metadata(&path).map_err(io(&path))?.len();
         self.names.push(name);
@@ -302,7 +302,7 @@ fn encoder_thread(
         if cancel.load(Ordering::Relaxed) {
             return Err(VideoError::Cancelled);
         }
-        encoder.frame(&frame)?;
+        encoder.frame(frame)?;
     }
     if cancel.load(Ordering::Relaxed) {
         return Err(VideoError::Cancelled);

@@ -246,7 +246,7 @@ impl CameraPath {
     /// video shows that scene frame (`frames[k]` is shown at `k / fps`), and
     /// keyframes with neither spread evenly between their neighbours (over
     /// `duration` when none has a time). Sorted by time.
-    pub fn keyframe_times(&self, fps: f32, frames: &[i64], duration: f32) -> Vec<(f32, &Keyframe)> {
+    pub fn keyframe_times(&self, fps: f32, frames: &[i64], duration: f32) -> Vec<(f32, Keyframe)> {
         let n = self.keyframes.len();
         let mut times: Vec<Option<f32>> = self
             .keyframes
@@ -283,15 +283,15 @@ impl CameraPath {
                 (None, None) => 0.0,
             });
         }
-        let mut out: Vec<(f32, &Keyframe)> =
-            times.into_iter().map(Option::unwrap_or_default).zip(&self.keyframes).collect();
+        let mut out: Vec<(f32, Keyframe)> =
+            times.into_iter().map(Option::unwrap_or_default).zip(self.keyframes.iter().cloned()).collect();
         out.sort_by(|a, b| a.0.total_cmp(&b.0));
         out
     }
 
     /// The camera at `time` seconds, `progress` (0..=1) through the video.
     /// `keys` are [`Self::keyframe_times`] (ignored by presets).
-    pub fn pose(&self, keys: &[(f32, &Keyframe)], time: f32, progress: f32, ctx: &PathContext) -> Option<Pose> {
+    pub fn pose(&self, keys: &[(f32, Keyframe)], time: f32, progress: f32, ctx: &PathContext) -> Option<Pose> {
         if let Some(o) = &self.orbit {
             return orbit_pose(o, progress, ctx);
         }
@@ -303,18 +303,18 @@ impl CameraPath {
         let fov = |k: &Keyframe| k.fov.unwrap_or(DEFAULT_FOV);
         let (first, last) = (keys.first()?, keys.last()?);
         if time <= first.0 || keys.len() == 1 {
-            return Some(Pose { position: p(first.1), target: t(first.1), fov_y: fov(first.1) });
+            return Some(Pose { position: p(&first.1), target: t(&first.1), fov_y: fov(&first.1) });
         }
         if time >= last.0 {
-            return Some(Pose { position: p(last.1), target: t(last.1), fov_y: fov(last.1) });
+            return Some(Pose { position: p(&last.1), target: t(&last.1), fov_y: fov(&last.1) });
         }
         let i = keys.windows(2).position(|w| time >= w[0].0 && time < w[1].0)?;
         let (t0, t1) = (keys[i].0, keys[i + 1].0);
         let h = (t1 - t0).max(1e-6);
         let s = (time - t0) / h;
-        let fov_y = fov(keys[i].1) + (fov(keys[i + 1].1) - fov(keys[i].1)) * s;
+        let fov_y = fov(&keys[i].1) + (fov(&keys[i + 1].1) - fov(&keys[i].1)) * s;
         let curve = |get: &dyn Fn(&Keyframe) -> Vec3| -> Vec3 {
-            let (a, b) = (get(keys[i].1), get(keys[i + 1].1));
+            let (a, b) = (get(&keys[i].1), get(&keys[i + 1].1));
             match self.interpolation {
                 Interpolation::Linear => a.lerp(b, s * s * (3.0 - 2.0 * s)),
                 Interpolation::Spline => {
@@ -323,7 +323,7 @@ impl CameraPath {
                             return Vec3::ZERO;
                         }
                         let dt = (keys[j + 1].0 - keys[j - 1].0).max(1e-6);
-                        (get(keys[j + 1].1) - get(keys[j - 1].1)) / dt
+                        (get(&keys[j + 1].1) - get(&keys[j - 1].1)) / dt
                     };
                     let (m0, m1) = (tangent(i), tangent(i + 1));
                     let (s2, s3) = (s * s, s * s * s);

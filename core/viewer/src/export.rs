@@ -51,6 +51,11 @@ pub struct ExportDone {
     pub seconds: f64,
 }
 
+/// A name that stays in the export folder: no separators, not hidden, not empty.
+pub fn is_plain_file_name(name: &str) -> bool {
+    !(name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.'))
+}
+
 /// Turns a protocol value into TOML (for a camera path sent as a map).
 fn to_toml(v: &Value) -> Option<toml::Value> {
     Some(match v {
@@ -101,7 +106,7 @@ impl ExportRequest {
         default_fps: f64,
     ) -> Result<Self, String> {
         let name = &msg.name;
-        if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        if !is_plain_file_name(name) {
             return Err(format!(
                 "export_video: field \"name\" must be a plain file name (it is saved in the viewer's export folder), found {name:?}"
             ));
@@ -148,7 +153,7 @@ pub struct ExportJob {
     req: ExportRequest,
     writer: Option<VideoWriter>,
     frames: Vec<i64>,
-    /// Keyframes with their times (owned copies).
+    /// Keyframes with their times.
     keys: Vec<(f32, periscope_video::Keyframe)>,
     next: usize,
     /// A rendered frame the encoder had no room for yet.
@@ -212,7 +217,7 @@ impl ExportJob {
         let keys = match &req.camera {
             ExportCamera::Path(p) => {
                 let duration = (frames.len().saturating_sub(1)) as f32 / req.fps as f32;
-                p.keyframe_times(req.fps as f32, &frames, duration).into_iter().map(|(t, k)| (t, k.clone())).collect()
+                p.keyframe_times(req.fps as f32, &frames, duration)
             }
             ExportCamera::Current => Vec::new(),
         };
@@ -260,9 +265,8 @@ impl ExportJob {
         let time = index as f32 / self.req.fps as f32;
         let progress = if n > 1 { index as f32 / n as f32 } else { 0.0 };
         let ctx = PathContext { to_display: world_to_display(self.z_up), scene_bounds: self.scene_bounds, node_bounds };
-        let keys: Vec<(f32, &periscope_video::Keyframe)> = self.keys.iter().map(|(t, k)| (*t, k)).collect();
         let mut cam = Camera::default();
-        if let Some(pose) = path.pose(&keys, time, progress, &ctx) {
+        if let Some(pose) = path.pose(&self.keys, time, progress, &ctx) {
             cam.look(Some(pose.position), Some(pose.target), Some(pose.fov_y.to_radians()));
         } else if let Some((lo, hi)) = node_bounds.or(self.scene_bounds) {
             cam.fit(lo, hi);

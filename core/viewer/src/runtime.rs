@@ -885,7 +885,7 @@ impl Runtime {
     }
 
     fn save_scene_request(&mut self, client: u64, envelope: &periscope_protocol::Envelope, name: &str) {
-        let reply = if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        let reply = if !crate::export::is_plain_file_name(name) {
             Reply::error(
                 envelope.seq,
                 Some(envelope.kind),

@@ -285,7 +285,7 @@ impl VideoPanel {
     pub fn start_export(&mut self, rt: &mut Runtime) {
         let result = (|| -> Result<ExportRequest, String> {
             let name = self.name.trim();
-            if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+            if !crate::export::is_plain_file_name(name) {
                 return Err(format!("{name:?}: give a plain file name (it goes into the export folder)"));
             }
             let path = rt.export_dir.join(name);

@@ -293,16 +293,8 @@ impl Viewport {
     /// Renders `scene` from the current camera into a separate `width` x `height`
     /// image (screenshot requests from clients); the window's view is untouched.
     pub fn capture(&mut self, scene: &Scene, width: u32, height: u32) -> Result<Image, String> {
-        let max = self.rs.device.limits().max_texture_dimension_2d;
-        if width > max || height > max {
-            return Err(format!("{width}x{height} exceeds the GPU's {max} pixel limit"));
-        }
-        self.renderer.prepare(scene);
-        let target = RenderTarget::new(&self.rs.device, width, height);
-        self.renderer.render(&target, &self.camera);
-        // The window's target must be drawn again with its own aspect ratio.
-        self.last = None;
-        target.read_color(&self.rs.device, &self.rs.queue).map_err(|e| e.to_string())
+        let camera = self.camera;
+        self.render_frame(scene, &camera, width, height)
     }
 
     /// Display-space bounds of what `scene` shows (or one node).
@@ -312,7 +304,7 @@ impl Viewport {
     }
 
     /// Renders `scene` from `camera` at `width` x `height` into a target kept
-    /// for the next frame of the same size (video export).
+    /// for the next image of the same size (video frames, screenshots).
     pub fn render_frame(&mut self, scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<Image, String> {
         let max = self.rs.device.limits().max_texture_dimension_2d;
         if width > max || height > max {
@@ -327,11 +319,6 @@ impl Viewport {
         // The window's image shows another frame now: draw it again.
         self.last = None;
         target.read_color(&self.rs.device, &self.rs.queue).map_err(|e| e.to_string())
-    }
-
-    /// Drops the export's target (its memory) when an export ends.
-    pub fn end_export(&mut self) {
-        self.export_target = None;
     }
 
     /// The last rendered frame.

@@ -12,6 +12,7 @@ mod array;
 mod decode;
 mod encode;
 mod envelope;
+pub mod limits;
 mod parts;
 mod reply;
 mod request;

@@ -1,0 +1,67 @@
+//! Limits on what a client can make the viewer hold, decode or send back,
+//! in one place (docs/protocol.md, "Limits", lists them with what happens at
+//! each), and the one helper every error message uses to quote client data.
+
+/// Longest node name, in bytes.
+pub const MAX_NAME_BYTES: usize = 1024;
+
+/// Longest excerpt of client data quoted in an error or a log line, in characters.
+pub const MAX_EXCERPT_CHARS: usize = 80;
+
+/// A short, printable excerpt of client data for an error or a log line: at
+/// most [`MAX_EXCERPT_CHARS`] characters, control characters escaped, with the
+/// total length noted when it was cut (`"abc…" (100000 bytes)`).
+pub fn excerpt(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = 0;
+    let mut cut = false;
+    for c in text.chars() {
+        if chars == MAX_EXCERPT_CHARS {
+            cut = true;
+            break;
+        }
+        out.extend(c.escape_debug());
+        chars += 1;
+    }
+    if cut { format!("\"{out}…\" ({} bytes)", text.len()) } else { format!("\"{out}\"") }
+}
+
+/// A list of client items quoted in an error: the first few, then how many more.
+pub fn excerpt_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
+    const SHOWN: usize = 8;
+    let mut shown = Vec::new();
+    let mut total = 0usize;
+    for item in items {
+        if shown.len() < SHOWN {
+            shown.push(excerpt(item));
+        }
+        total += 1;
+    }
+    let more = total.saturating_sub(shown.len());
+    if more > 0 { format!("{} and {more} more", shown.join(", ")) } else { shown.join(", ") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_are_short_and_printable() {
+        assert_eq!(excerpt("abc"), "\"abc\"");
+        assert_eq!(excerpt("a\nb\0"), "\"a\\nb\\0\"");
+        let long = "x".repeat(100_000);
+        let e = excerpt(&long);
+        assert!(e.len() < 120, "{e}");
+        assert!(e.ends_with("…\" (100000 bytes)"), "{e}");
+    }
+
+    #[test]
+    fn lists_name_the_first_few_and_count_the_rest() {
+        let items: Vec<String> = (0..1024).map(|i| format!("option {i}")).collect();
+        let e = excerpt_list(items.iter().map(String::as_str));
+        assert!(e.starts_with("\"option 0\", \"option 1\""), "{e}");
+        assert!(e.ends_with("and 1016 more"), "{e}");
+        assert!(e.len() < 200, "{e}");
+        assert_eq!(excerpt_list(["a", "b"]), "\"a\", \"b\"");
+    }
+}

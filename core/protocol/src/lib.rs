@@ -12,6 +12,7 @@ mod array;
 mod decode;
 mod encode;
 mod envelope;
+mod fields;
 pub mod limits;
 mod parts;
 mod reply;
@@ -25,6 +26,7 @@ pub use decode::{
 };
 pub use encode::{encode_value, encode_value_into};
 pub use envelope::{Envelope, EnvelopeError, Hello, RawFrame};
+pub use fields::{Field, FieldKind};
 pub use parts::Transfers;
 pub use reply::{ClientSummary, NodeSummary, Reply, SceneState};
 pub use request::{

@@ -30,6 +30,18 @@ impl Gpu {
             ))
         })?;
         let info = adapter.get_info();
+        // The renderer uses what every WebGPU implementation has (texture view
+        // formats, sampling multisampled depth, ...); a downlevel adapter (GL)
+        // would fail validation, which wgpu turns into a panic.
+        let caps = adapter.get_downlevel_capabilities();
+        if !caps.is_webgpu_compliant() {
+            let missing = wgpu::DownlevelFlags::compliant() - caps.flags;
+            return Err(RenderError::NoAdapter(format!(
+                "{} ({:?}) lacks {missing:?}: the renderer needs Vulkan, Metal or DX12 \
+                 (without a GPU: Mesa's software Vulkan, Debian: apt install mesa-vulkan-drivers)",
+                info.name, info.backend
+            )));
+        }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("periscope offscreen"),
             required_limits: wgpu::Limits::downlevel_defaults().using_resolution(adapter.limits()),

@@ -192,7 +192,9 @@ struct Pipelines {
     /// Full-screen: the selected node's outline over the resolved image.
     outline: wgpu::RenderPipeline,
     /// Full-screen: ambient occlusion multiplied into the resolved image.
-    ssao: wgpu::RenderPipeline,
+    /// `None` on GL backends, whose shaders cannot load from a depth texture
+    /// (`Renderer::ssao_available`): the option then does nothing.
+    ssao: Option<wgpu::RenderPipeline>,
     mesh: wgpu::RenderPipeline,
     edges: wgpu::RenderPipeline,
     sphere: wgpu::RenderPipeline,
@@ -433,8 +435,11 @@ impl Renderer {
                 concat!(include_str!("shaders/screen.wgsl"), include_str!("shaders/ssao.wgsl")).into(),
             ),
         });
-        let ssao =
-            crate::pipeline::build_overlay(device, &ssao_layout, &ssao_shader, "fs_ssao", crate::pipeline::MULTIPLY);
+        // GLSL has no `textureLoad` from a depth texture: on GL (and WebGL2)
+        // the pipeline would fail validation and panic, so it is not built.
+        let ssao = (device.adapter_info().backend != wgpu::Backend::Gl).then(|| {
+            crate::pipeline::build_overlay(device, &ssao_layout, &ssao_shader, "fs_ssao", crate::pipeline::MULTIPLY)
+        });
         let ssao_params = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("periscope ssao params"),
             size: 32,
@@ -656,6 +661,12 @@ impl Renderer {
             entries: &[wgpu::BindGroupEntry { binding: 0, resource: buffer.as_entire_binding() }],
         });
         (buffer, bg)
+    }
+
+    /// Whether this device can draw ambient occlusion (not on GL backends,
+    /// whose shaders cannot read a depth texture; `ssao` then does nothing).
+    pub fn ssao_available(&self) -> bool {
+        self.pipelines.ssao.is_some()
     }
 
     pub fn options(&self) -> &RenderOptions {
@@ -969,7 +980,9 @@ impl Renderer {
                 wgpu::BindGroupEntry { binding: 1, resource: self.ssao_params.as_entire_binding() },
             ],
         });
-        overlay_pass(enc, target, "ssao", &self.pipelines.ssao, &group);
+        if let Some(pipeline) = &self.pipelines.ssao {
+            overlay_pass(enc, target, "ssao", pipeline, &group);
+        }
     }
 
     /// The selected node's silhouette into the id texture, then its outline
@@ -1052,7 +1065,7 @@ impl Renderer {
             }
             self.draw_nodes(&mut pass, Pass::Color, &mut stats, camera.eye());
         }
-        if self.options.ssao {
+        if self.options.ssao && self.ssao_available() {
             self.render_ssao(&mut enc, target, camera);
         }
         if self.options.outline {

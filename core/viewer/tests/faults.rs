@@ -265,3 +265,24 @@ fn looping_script_and_panicking_plugin_under_load() {
     assert!(log.contains("too many operations"), "the loop was stopped and reported:\n{log}");
     assert!(log.contains("panic"), "the plugin's panic was caught and reported:\n{log}");
 }
+
+/// Found by the message fuzzer: on a machine without Vulkan, wgpu picks a GL
+/// adapter, the renderer failed its validation (texture view formats, then the
+/// occlusion pipeline) and wgpu's panic ended the viewer at the first
+/// screenshot. Now an adapter the renderer cannot use is refused up front: the
+/// screenshot is answered with an error naming it, and the viewer goes on.
+#[test]
+fn a_gl_only_machine_answers_screenshots_with_an_error_instead_of_crashing() {
+    let p = Periscope::start_with_env(test_dir(), "[viewer]\nssao = true\n", true, &[("WGPU_BACKEND", "gl")]);
+    let mut v = p.client("gl");
+    v.spheres(NdArray::from_f32(vec![1, 3], vec![0.0; 3]), vec![]).unwrap();
+    match v.screenshot(32, 24) {
+        // A GL adapter that is fully capable would render: fine too.
+        Ok(image) => assert_eq!(image.shape(), &[24, 32, 4]),
+        Err(e) => {
+            let text = e.to_string();
+            assert!(text.contains("Vulkan"), "{text}\n{}", p.log());
+        }
+    }
+    still_serves(&p);
+}

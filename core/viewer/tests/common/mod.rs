@@ -46,6 +46,11 @@ impl Periscope {
     /// Starts the viewer in `dir` (which may already hold scripts); with
     /// `log_to_file`, stderr goes to `dir/viewer.log` at info level.
     pub fn start_in(dir: PathBuf, config: &str, log_to_file: bool) -> Self {
+        Self::start_with_env(dir, config, log_to_file, &[])
+    }
+
+    /// [`Self::start_in`] with extra environment variables for the viewer.
+    pub fn start_with_env(dir: PathBuf, config: &str, log_to_file: bool, env: &[(&str, &str)]) -> Self {
         let config_path = dir.join("config.toml");
         std::fs::write(&config_path, config).unwrap();
         let stderr = if log_to_file {
@@ -57,6 +62,7 @@ impl Periscope {
         let mut child = Command::new(env!("CARGO_BIN_EXE_periscope"))
             .args(["--headless", "--port", "0", "--log-level", level, "--config"])
             .arg(&config_path)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(stderr)
             .spawn()

@@ -142,6 +142,58 @@ pub(crate) fn decode_part(bytes: &[u8], type_number: i64) -> Result<Option<PartV
     Ok(Some(part))
 }
 
+/// The `type` and `seq` of a message, read without decoding the rest.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Header {
+    pub kind: Option<i64>,
+    pub seq: Option<u64>,
+}
+
+/// Reads the top-level `type` and `seq` of a frame that may not decode as a
+/// whole (a bad array, a string that is not UTF-8, ...), so that the error
+/// answering it can cite the sender's `seq` and a waiting request gets its
+/// answer. Other values are skipped without allocating; what cannot be read
+/// stays `None`.
+pub fn peek_header(bytes: &[u8]) -> Header {
+    let mut d = Decoder {
+        buf: bytes,
+        pos: 0,
+        limits: DecodeLimits::default(),
+        spans: Vec::new(),
+        transfers: None,
+        used_transfers: 0,
+    };
+    let mut header = Header::default();
+    let Ok(Some(n)) = d.map_len() else { return header };
+    for _ in 0..n {
+        let key = match d.buf.get(d.pos) {
+            // Keys are short strings; anything else is skipped.
+            Some(0xa0..=0xbf | 0xd9) => d.value(1).ok(),
+            _ => None,
+        };
+        let key = key.as_ref().and_then(Value::as_str);
+        match key {
+            Some("type") | Some("seq") => {
+                let Ok(v) = d.value(1) else { break };
+                if key == Some("type") {
+                    header.kind = v.as_i64();
+                } else {
+                    header.seq = v.as_i64().and_then(|s| u64::try_from(s).ok());
+                }
+            }
+            _ => {
+                if key.is_none() && d.skip(1).is_err() {
+                    break;
+                }
+                if d.skip(1).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    header
+}
+
 struct Decoder<'a, 't> {
     buf: &'a [u8],
     pos: usize,
@@ -270,6 +322,50 @@ impl<'a> Decoder<'a, '_> {
             0xe0..=0xff => Value::Int(m as i8 as i64),
             0xc1 => return Err(DecodeError::InvalidMarker { offset, marker: m }),
         })
+    }
+
+    /// Steps over one value without building it (for [`peek_header`]).
+    fn skip(&mut self, depth: usize) -> Result<(), DecodeError> {
+        let offset = self.pos;
+        let m = self.u8()?;
+        let (bytes, items) = match m {
+            0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => (0, 0),
+            0x80..=0x8f => (0, 2 * (m & 0x0f) as usize),
+            0x90..=0x9f => (0, (m & 0x0f) as usize),
+            0xa0..=0xbf => ((m & 0x1f) as usize, 0),
+            0xc4 | 0xd9 => (self.u8()? as usize, 0),
+            0xc5 | 0xda => (self.u16()? as usize, 0),
+            0xc6 | 0xdb => (self.u32()? as usize, 0),
+            0xc7 => (self.u8()? as usize + 1, 0),
+            0xc8 => (self.u16()? as usize + 1, 0),
+            0xc9 => (self.u32()? as usize + 1, 0),
+            0xca => (4, 0),
+            0xcb => (8, 0),
+            0xcc | 0xd0 => (1, 0),
+            0xcd | 0xd1 => (2, 0),
+            0xce | 0xd2 => (4, 0),
+            0xcf | 0xd3 => (8, 0),
+            0xd4 => (2, 0),
+            0xd5 => (3, 0),
+            0xd6 => (5, 0),
+            0xd7 => (9, 0),
+            0xd8 => (17, 0),
+            0xdc => (0, self.u16()? as usize),
+            0xdd => (0, self.u32()? as usize),
+            0xde => (0, 2 * self.u16()? as usize),
+            0xdf => (0, 2 * self.u32()? as usize),
+            0xc1 => return Err(DecodeError::InvalidMarker { offset, marker: m }),
+        };
+        self.take(bytes)?;
+        if items > 0 {
+            let depth = self.enter(depth, offset)?;
+            // Every item takes at least one byte: a claimed count past the end fails here.
+            self.check_count(items)?;
+            for _ in 0..items {
+                self.skip(depth)?;
+            }
+        }
+        Ok(())
     }
 
     fn enter(&self, depth: usize, offset: usize) -> Result<usize, DecodeError> {
@@ -465,6 +561,32 @@ mod tests {
         assert_eq!(decode_value(&bytes[args.clone()], DecodeLimits::default()).unwrap(), Value::from(vec![1i64, 2]));
         let kwargs = &spans.iter().find(|(k, _)| k == "kwargs").unwrap().1;
         assert_eq!(&bytes[kwargs.clone()], &encode_value(&Value::map([("a", Value::Int(1))]))[..]);
+    }
+
+    #[test]
+    fn headers_are_read_from_frames_that_do_not_decode() {
+        let bad_array = Value::Map(vec![
+            (Value::from(NDARRAY_KEY), Value::from("not-a-dtype")),
+            (Value::from("shape"), Value::Array(vec![Value::Int(2)])),
+        ]);
+        let msg = Value::Map(vec![
+            (Value::from("type"), Value::Int(304)),
+            (Value::from("args"), Value::Array(vec![bad_array, Value::Bin(vec![1; 300])])),
+            (Value::from("kwargs"), Value::map([("x", Value::Str("y".repeat(70_000)))])),
+            (Value::from("seq"), Value::Int(237)),
+        ]);
+        let bytes = crate::encode_value(&msg);
+        assert!(decode_value(&bytes, DecodeLimits::default()).is_err());
+        assert_eq!(peek_header(&bytes), Header { kind: Some(304), seq: Some(237) });
+        // Damaged or foreign frames: no panic, what can be read.
+        for cut in 0..bytes.len().min(64) {
+            let _ = peek_header(&bytes[..cut]);
+        }
+        assert_eq!(peek_header(&[0x93, 1, 2, 3]), Header::default());
+        let nested = (0..200).fold(Value::Int(1), |v, _| Value::Array(vec![v]));
+        let deep = Value::Map(vec![(Value::from("args"), nested), (Value::from("seq"), Value::Int(5))]);
+        // Too deep to skip: the seq after it is not reached, and nothing panics.
+        assert_eq!(peek_header(&crate::encode_value(&deep)).seq, None);
     }
 
     #[test]

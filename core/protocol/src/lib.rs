@@ -22,7 +22,8 @@ mod value;
 
 pub use array::{ArrayData, ArrayError, DType, NdArray};
 pub use decode::{
-    DecodeError, DecodeLimits, NDARRAY_KEY, decode_value, decode_value_with_spans, decode_value_with_transfers,
+    DecodeError, DecodeLimits, Header, NDARRAY_KEY, decode_value, decode_value_with_spans, decode_value_with_transfers,
+    peek_header,
 };
 pub use encode::{encode_value, encode_value_into};
 pub use envelope::{Envelope, EnvelopeError, Hello, RawFrame};

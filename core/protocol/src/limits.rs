@@ -13,17 +13,13 @@ pub const MAX_EXCERPT_CHARS: usize = 80;
 /// total length noted when it was cut (`"abc…" (100000 bytes)`).
 pub fn excerpt(text: &str) -> String {
     let mut out = String::new();
-    let mut chars = 0;
-    let mut cut = false;
-    for c in text.chars() {
-        if chars == MAX_EXCERPT_CHARS {
-            cut = true;
-            break;
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX_EXCERPT_CHARS {
+            return format!("\"{out}…\" ({} bytes)", text.len());
         }
         out.extend(c.escape_debug());
-        chars += 1;
     }
-    if cut { format!("\"{out}…\" ({} bytes)", text.len()) } else { format!("\"{out}\"") }
+    format!("\"{out}\"")
 }
 
 /// A list of client items quoted in an error: the first few, then how many more.

@@ -103,7 +103,7 @@ def test_bad_images_are_refused_clearly_and_nothing_else_breaks(viewer_process):
         rv.send_message(Message.IMAGES, None, images=[b"\xff\xd8\xff\xe0garbage"])
         wait_for("two errors", lambda: len(rv._errors) >= 2)
         errors = rv.errors()
-        assert errors[0]["code"] == "bad_value" and "image 0" in errors[0]["message"]
+        assert errors[0]["code"] == "bad_value" and "images[0]" in errors[0]["message"]
         assert errors[1]["code"] == "bad_image" and "cannot decode the jpeg" in errors[1]["message"]
         assert rv.send_images(np.zeros((5, 6, 3), np.uint8))
         wait_for("a good image after bad ones", lambda: windows(rv).get(0, {}).get("width") == 6)

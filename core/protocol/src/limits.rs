@@ -5,6 +5,18 @@
 /// Longest node name, in bytes.
 pub const MAX_NAME_BYTES: usize = 1024;
 
+// --- Images and controls (hard-images) ---
+
+/// Most images in one `images` message, hence most image windows per client
+/// (one per list index).
+pub const MAX_IMAGE_WINDOWS: usize = 64;
+
+/// Largest magnitude of an integer a number or slider control accepts: 2^53,
+/// the last integer an f64 (the control's value) holds exactly.
+pub const MAX_EXACT_INT: i64 = 1 << 53;
+
+// --- end of images and controls ---
+
 /// Longest excerpt of client data quoted in an error or a log line, in characters.
 pub const MAX_EXCERPT_CHARS: usize = 80;
 

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use periscope_protocol::limits::{MAX_EXACT_INT, excerpt, excerpt_list};
 use periscope_protocol::{Envelope, MessageType, Reply, Value};
 
 use crate::error::{SceneError, err};
@@ -27,6 +28,18 @@ pub const MAX_LABEL_BYTES: usize = 256;
 pub const MAX_TEXT_BYTES: usize = 64 * 1024;
 /// Most options of a dropdown.
 pub const MAX_OPTIONS: usize = 1024;
+/// Most bytes of a dropdown's options together (like a text value).
+pub const MAX_OPTIONS_BYTES: usize = 64 * 1024;
+
+/// Whether `v` is an integer an f64 cannot hold exactly (beyond ±2^53): such
+/// numbers are refused rather than silently rounded.
+fn inexact_int(v: &Value) -> bool {
+    match *v {
+        Value::Int(i) => i.unsigned_abs() > MAX_EXACT_INT as u64,
+        Value::UInt(_) => true, // only used above i64::MAX
+        _ => false,
+    }
+}
 
 /// What a control is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -170,6 +183,9 @@ impl Control {
         match self.kind {
             ControlKind::Slider | ControlKind::Number => {
                 let x = v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| bad("a finite number".into()))?;
+                if inexact_int(v) || (self.integer && x.abs() > MAX_EXACT_INT as f64) {
+                    return Err(bad(format!("within ±{MAX_EXACT_INT} (2^53, what a control holds exactly)")));
+                }
                 if self.integer && x.fract() != 0.0 {
                     return Err(bad("a whole number".into()));
                 }
@@ -181,9 +197,11 @@ impl Control {
             }
             ControlKind::Checkbox => v.as_bool().map(ControlValue::Bool).ok_or_else(|| bad("a bool".into())),
             ControlKind::Dropdown => {
-                let s = v.as_str().ok_or_else(|| bad(format!("one of {:?}", self.options)))?;
+                // Quoted as an excerpt: a 1024-option dropdown does not echo every option.
+                let one_of = || bad(format!("one of [{}]", excerpt_list(self.options.iter().map(String::as_str))));
+                let s = v.as_str().ok_or_else(one_of)?;
                 if !self.options.iter().any(|o| o == s) {
-                    return Err(bad(format!("one of {:?}", self.options)));
+                    return Err(one_of());
                 }
                 Ok(ControlValue::Text(s.to_owned()))
             }
@@ -243,6 +261,11 @@ impl Control {
                 let found = format!("an option of {} bytes", o.len());
                 return Err(field("options", &format!("strs of at most {MAX_LABEL_BYTES} bytes"), found));
             }
+            let bytes: usize = self.options.iter().map(String::len).sum();
+            if bytes > MAX_OPTIONS_BYTES {
+                let found = format!("{bytes} bytes of options");
+                return Err(field("options", &format!("at most {MAX_OPTIONS_BYTES} bytes together"), found));
+            }
         }
         // The value must still fit the (possibly changed) range and options.
         let current = match &self.value {
@@ -254,15 +277,23 @@ impl Control {
 }
 
 fn fmt_num(x: f64) -> String {
-    if x.fract() == 0.0 && x.abs() < 1e15 { format!("{}", x as i64) } else { format!("{x}") }
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else if x != 0.0 && !(1e-4..1e15).contains(&x.abs()) {
+        format!("{x:e}") // not 300 digits for 1e300
+    } else {
+        format!("{x}")
+    }
 }
 
+/// Client data as an error quotes it: short strs as an excerpt, the rest by type and size.
 fn describe(v: &Value) -> String {
     match v {
-        Value::Str(s) if s.len() <= 40 => format!("{s:?}"),
+        Value::Str(s) if s.len() <= 40 => excerpt(s),
         Value::Str(s) => format!("a str of {} bytes", s.len()),
+        Value::UInt(u) => u.to_string(),
         Value::Int(i) => i.to_string(),
-        Value::Float(x) => x.to_string(),
+        Value::Float(x) => fmt_num(*x),
         Value::Bool(b) => b.to_string(),
         Value::Array(a) => format!("a list of {}", a.len()),
         other => other.type_name(),
@@ -281,11 +312,14 @@ fn color(v: &Value) -> Option<[f32; 3]> {
     Some([items[0] as f32, items[1] as f32, items[2] as f32])
 }
 
-/// Every control, by id (creation order), with the owners' uids.
+/// Every control, by id (creation order), with the owners' uids (ordered, so
+/// a client's controls are a range) and how many each client has: adding,
+/// counting and finding a client's controls never scans every control.
 #[derive(Debug, Default)]
 pub struct Controls {
     map: BTreeMap<ControlId, Control>,
-    by_remote: HashMap<(ClientId, i64), ControlId>,
+    by_remote: BTreeMap<(ClientId, i64), ControlId>,
+    per_client: HashMap<ClientId, usize>,
     next_id: ControlId,
     /// Bumped on every change, so the panel knows when to look again.
     pub version: u64,
@@ -314,15 +348,27 @@ impl Controls {
         self.by_remote.get(&(client, uid)).and_then(|id| self.map.get(id))
     }
 
+    /// How many controls `client` has.
+    pub fn count(&self, client: ClientId) -> usize {
+        self.per_client.get(&client).copied().unwrap_or(0)
+    }
+
+    /// The controls of `client`, by uid.
+    pub fn of_client(&self, client: ClientId) -> impl Iterator<Item = &Control> {
+        self.by_remote.range((client, i64::MIN)..=(client, i64::MAX)).filter_map(|(_, id)| self.map.get(id))
+    }
+
     /// A uid that `client` has not used for a control yet.
     pub fn free_uid(&self, client: ClientId) -> i64 {
-        self.map.values().filter(|c| c.client == client).map(|c| c.uid).max().unwrap_or(0) + 1
+        let last = self.by_remote.range((client, i64::MIN)..=(client, i64::MAX)).next_back();
+        last.map_or(0, |((_, uid), _)| *uid).max(0).saturating_add(1)
     }
 
     fn insert(&mut self, mut control: Control) -> ControlId {
         let id = match self.by_remote.get(&(control.client, control.uid)) {
             Some(&id) => id,
             None => {
+                *self.per_client.entry(control.client).or_default() += 1;
                 self.next_id += 1;
                 self.next_id
             }
@@ -337,13 +383,19 @@ impl Controls {
     fn remove(&mut self, id: ControlId) -> Option<Control> {
         let c = self.map.remove(&id)?;
         self.by_remote.remove(&(c.client, c.uid));
+        if let Some(n) = self.per_client.get_mut(&c.client) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_client.remove(&c.client);
+            }
+        }
         self.version += 1;
         Some(c)
     }
 
     /// Removes every control of `client`; returns how many.
     pub fn remove_client(&mut self, client: ClientId) -> usize {
-        let ids: Vec<ControlId> = self.map.values().filter(|c| c.client == client).map(|c| c.id).collect();
+        let ids: Vec<ControlId> = self.of_client(client).map(|c| c.id).collect();
         for id in &ids {
             self.remove(*id);
         }
@@ -375,12 +427,16 @@ impl Scene {
             if v.is_nil() {
                 return Ok(None);
             }
+            if inexact_int(v) {
+                return Err(field(f, &format!("within ±{MAX_EXACT_INT} (2^53, what a control holds exactly)"), v));
+            }
             v.as_f64().filter(|x| x.is_finite()).map(Some).ok_or_else(|| field(f, "a finite number", v))
         };
         let flag = |f: &str, v: &Value| v.as_bool().ok_or_else(|| field(f, "a bool", v));
         let text = |f: &str, v: &Value| v.as_str().map(str::to_owned).ok_or_else(|| field(f, "a str", v));
         let mut value = None;
         let mut ints = true;
+        let mut unknown = Vec::new();
         for (key, v) in &env.kwargs {
             match key.as_str() {
                 "kind" if msg == "add_control" => {} // read by the caller
@@ -401,14 +457,26 @@ impl Scene {
                 "visible" => c.visible = flag(key, v)?,
                 "options" => {
                     let Value::Array(items) = v else { return Err(field(key, "a list of strs", v)) };
+                    if items.len() > MAX_OPTIONS {
+                        let found = format!("{} options", items.len());
+                        return Err(err(
+                            "bad_value",
+                            format!("{msg}: field \"options\" must be a list of 1..={MAX_OPTIONS} strs, found {found}"),
+                        ));
+                    }
                     c.options = items.iter().map(|o| text("options", o)).collect::<Result<_, _>>()?;
                 }
                 "control_id" | "client_id" => {}
-                other => applied.warn(
-                    "unknown_kwarg",
-                    format!("{msg}: ignored unknown kwarg {other:?} (known: {})", FIELDS.join(", ")),
-                ),
+                other => unknown.push(other),
             }
+        }
+        if !unknown.is_empty() {
+            // One warning for all of them, quoted as an excerpt.
+            let (s, list) = (if unknown.len() == 1 { "" } else { "s" }, excerpt_list(unknown));
+            applied.warn(
+                "unknown_kwarg",
+                format!("{msg}: ignored unknown kwarg{s} {list} (known: {})", FIELDS.join(", ")),
+            );
         }
         if msg == "add_control" && matches!(c.kind, ControlKind::Number | ControlKind::Slider) {
             ints &= value.as_ref().is_none_or(|v| matches!(v, Value::Int(_) | Value::UInt(_) | Value::Nil));
@@ -433,12 +501,18 @@ impl Scene {
         }
         let limit = self.config.max_controls_per_client;
         let replaces = self.controls.by_remote(client, uid).is_some();
-        let mine = self.controls.iter().filter(|c| c.client == client).count();
+        let mine = self.controls.count(client);
         if !replaces && limit > 0 && mine >= limit {
             return Err(err(
                 "limit",
                 format!("this client already has {mine} controls (scene.max_controls_per_client)"),
             ));
+        }
+        // All clients together, lingering controls of clients that left included:
+        // reconnecting as new clients does not get around the per-client limit.
+        let total = self.controls.len();
+        if !replaces && self.config.max_controls > 0 && total >= self.config.max_controls {
+            return Err(err("limit", format!("the viewer already holds {total} controls (scene.max_controls)")));
         }
         let mut c = Control {
             id: 0,
@@ -550,7 +624,7 @@ impl Scene {
         let id = self.lookup_control(MSG, client, env, true)?;
         let c = self.controls.get(id).expect("looked up");
         if c.disabled {
-            return Err(err("disabled", format!("{MSG}: control {:?} (id {id}) is disabled", c.label)));
+            return Err(err("disabled", format!("{MSG}: control {} (id {id}) is disabled", excerpt(&c.label))));
         }
         let v = env.kwarg("value").or(env.args.first()).cloned().unwrap_or(Value::Nil);
         if v.is_nil() && c.kind != ControlKind::Button {
@@ -623,7 +697,7 @@ impl Scene {
     /// file is deleted); returns how many.
     pub fn remove_controls_in(&mut self, client: ClientId, folder: &str) -> usize {
         let ids: Vec<ControlId> =
-            self.controls.iter().filter(|c| c.client == client && c.folder == folder).map(|c| c.id).collect();
+            self.controls.of_client(client).filter(|c| c.folder == folder).map(|c| c.id).collect();
         for id in &ids {
             self.controls.remove(*id);
         }
@@ -641,7 +715,7 @@ impl Scene {
         let mut gone = Vec::new();
         for c in self.clients.values() {
             let Some(at) = c.disconnected_at else { continue };
-            if !self.controls.iter().any(|k| k.client == c.id) {
+            if self.controls.count(c.id) == 0 {
                 continue;
             }
             let age = now.saturating_duration_since(at);
@@ -658,5 +732,82 @@ impl Scene {
             self.touch();
         }
         next
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use periscope_protocol::{Envelope, MessageType as T, Value};
+
+    use crate::{Scene, SceneConfig};
+
+    fn add(uid: i64, fields: &[(&str, Value)]) -> Envelope {
+        fields.iter().fold(Envelope::new(T::AddControl.as_i64()).with_uid(uid), |e, (k, v)| e.with_kwarg(k, v.clone()))
+    }
+
+    fn button(uid: i64) -> Envelope {
+        add(uid, &[("kind", "button".into()), ("label", "b".into())])
+    }
+
+    #[test]
+    fn errors_quote_options_and_values_as_excerpts() {
+        let mut s = Scene::new(SceneConfig::default());
+        s.client_connected(1, "a", "x");
+        let options = Value::Array((0..1024).map(|i| Value::from(format!("option {i}"))).collect());
+        s.apply(1, &add(1, &[("kind", "dropdown".into()), ("label", "D".into()), ("options", options)])).unwrap();
+        let id = s.controls().by_remote(1, 1).unwrap().id;
+        let set = Envelope::new(T::SetControl.as_i64()).with_kwarg("control_id", id).with_kwarg("value", "nope");
+        let e = s.apply(1, &set).unwrap_err().message;
+        assert!(e.len() < 400 && e.contains("and 1016 more") && e.ends_with("found \"nope\""), "{e}");
+        // Too many options is refused before they are read; too many bytes of them too.
+        let many = Value::Array((0..5000).map(|_| Value::from("o")).collect());
+        let e = s.apply(1, &add(2, &[("kind", "dropdown".into()), ("label", "D".into()), ("options", many)]));
+        assert!(e.unwrap_err().message.contains("found 5000 options"));
+        let fat = Value::Array((0..300).map(|_| Value::from("x".repeat(250))).collect());
+        let e = s.apply(1, &add(2, &[("kind", "dropdown".into()), ("label", "D".into()), ("options", fat)]));
+        assert!(e.unwrap_err().message.contains("at most 65536 bytes together, found 75000 bytes"));
+        // Unknown kwargs: one warning, excerpted.
+        let mut env = button(3);
+        for i in 0..100 {
+            env = env.with_kwarg(&format!("junk{i}"), Value::Nil);
+        }
+        let applied = s.apply(1, &env).unwrap();
+        assert_eq!(applied.warnings.len(), 1);
+        assert!(applied.warnings[0].message.contains("and 92 more"), "{}", applied.warnings[0].message);
+        // Huge floats are not spelled out in 300 digits.
+        s.apply(1, &add(4, &[("kind", "number".into()), ("label", "N".into()), ("max", Value::Float(1.0))])).unwrap();
+        let id = s.controls().by_remote(1, 4).unwrap().id;
+        let set = Envelope::new(T::SetControl.as_i64()).with_kwarg("control_id", id).with_kwarg("value", 1e300);
+        let e = s.apply(1, &set).unwrap_err().message;
+        assert!(e.ends_with("found 1e300"), "{e}");
+    }
+
+    #[test]
+    fn the_total_bounds_controls_across_clients_and_counts_are_kept() {
+        let mut s = Scene::new(SceneConfig { max_controls_per_client: 2, max_controls: 5, ..SceneConfig::default() });
+        for client in 1..=3 {
+            s.client_connected(client, "c", "x");
+            for uid in 1..=2 {
+                let r = s.apply(client, &button(uid));
+                if client == 3 && uid == 2 {
+                    let e = r.unwrap_err();
+                    assert_eq!(e.code, "limit");
+                    assert!(e.message.contains("scene.max_controls"), "{}", e.message);
+                } else {
+                    r.unwrap();
+                }
+            }
+            s.client_disconnected(client);
+        }
+        let c = s.controls();
+        assert_eq!((c.len(), c.count(1), c.count(3), c.count(9)), (5, 2, 1, 0));
+        assert_eq!(c.of_client(2).map(|k| k.uid).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(c.free_uid(2), 3);
+        assert_eq!(c.free_uid(9), 1);
+        // Replacing one is not a new one, even at the total.
+        s.apply(1, &button(1)).unwrap();
+        let now = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        s.expire_controls(std::time::Duration::from_secs(30), now);
+        assert_eq!((s.controls().len(), s.controls().count(1)), (0, 0), "expired controls free the total");
     }
 }

@@ -20,6 +20,9 @@ pub struct SceneConfig {
     pub max_bytes_per_client: usize,
     /// Refuse control creation by one client beyond this many controls (0: no limit).
     pub max_controls_per_client: usize,
+    /// Refuse control creation beyond this many controls of all clients
+    /// together, lingering ones included (0: no limit).
+    pub max_controls: usize,
     /// Seconds a disconnected client's controls stay (greyed) for it to resume
     /// its session; then they are removed.
     pub controls_linger_s: f64,
@@ -33,6 +36,7 @@ impl Default for SceneConfig {
             max_nodes_per_client: 0,
             max_bytes_per_client: 0,
             max_controls_per_client: 1000,
+            max_controls: 10_000,
             controls_linger_s: 30.0,
         }
     }

@@ -33,11 +33,17 @@ pub struct ImagesSection {
     pub target_fps: f32,
     /// The smallest fraction of the full size asked for while moving.
     pub min_scale: f32,
+    /// Most mebibytes all clients' decoded images may hold (each window's
+    /// newest image, RGBA8, plus a main-view image's depth); checked before
+    /// decoding, from the array's shape or the JPEG/PNG header.
+    pub max_decoded_mb: usize,
+    /// Most mebibytes one client's decoded images may hold.
+    pub max_decoded_mb_per_client: usize,
 }
 
 impl Default for ImagesSection {
     fn default() -> Self {
-        Self { target_fps: 30.0, min_scale: 0.25 }
+        Self { target_fps: 30.0, min_scale: 0.25, max_decoded_mb: 1024, max_decoded_mb_per_client: 256 }
     }
 }
 
@@ -191,6 +197,9 @@ mod tests {
         assert_eq!(c.viewer.export_dir, d.viewer.export_dir);
         assert_eq!(c.dispatch.chain, d.dispatch.chain);
         assert_eq!(c.scripts.max_operations, d.scripts.max_operations);
+        assert_eq!(c.images.max_decoded_mb, d.images.max_decoded_mb);
+        assert_eq!(c.images.max_decoded_mb_per_client, d.images.max_decoded_mb_per_client);
+        assert_eq!(c.scene.max_controls, d.scene.max_controls);
     }
 
     #[test]

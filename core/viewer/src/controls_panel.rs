@@ -45,10 +45,11 @@ impl ControlsPanel {
             self.flush(ui, rt, true);
             return;
         }
-        // Owner -> folder -> controls, in creation order.
-        let mut owners: BTreeMap<u64, BTreeMap<String, Vec<Control>>> = BTreeMap::new();
+        // Owner -> folder -> controls, in creation order (borrowed: a dropdown's
+        // options are not copied every frame).
+        let mut owners: BTreeMap<u64, BTreeMap<&str, Vec<&Control>>> = BTreeMap::new();
         for c in controls.iter().filter(|c| c.visible) {
-            owners.entry(c.client).or_default().entry(c.folder.clone()).or_default().push(c.clone());
+            owners.entry(c.client).or_default().entry(c.folder.as_str()).or_default().push(c);
         }
         let mut edits = Vec::new();
         for (owner, folders) in owners {
@@ -64,7 +65,7 @@ impl ControlsPanel {
                                 self.control(ui, c, &mut edits);
                             }
                         } else {
-                            egui::CollapsingHeader::new(folder.as_str())
+                            egui::CollapsingHeader::new(*folder)
                                 .id_salt(("folder", owner, folder))
                                 .default_open(true)
                                 .show(ui, |ui| {

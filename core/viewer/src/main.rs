@@ -308,6 +308,8 @@ fn main() -> anyhow::Result<()> {
     rt.images.z_up = config.viewer.z_up;
     rt.images.target_fps = config.images.target_fps;
     rt.images.min_scale = config.images.min_scale;
+    rt.images.budget =
+        periscope_viewer::images::Budget::new(config.images.max_decoded_mb, config.images.max_decoded_mb_per_client);
     rt.export_dir = config.viewer.export_dir.clone();
     rt.video_size = (config.viewer.video_width, config.viewer.video_height);
     rt.video_fps = config.viewer.video_fps;

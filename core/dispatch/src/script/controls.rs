@@ -39,8 +39,8 @@ fn add(c: &Shared, kind: ControlKind, label: &str, fields: Vec<(&str, Value)>) -
     let (existing, uid, folder) = {
         let g = lock(c);
         let folder = g.script.clone();
-        let mine =
-            g.scene.controls().iter().find(|k| k.client == SCRIPT_CLIENT && k.folder == folder && k.label == label);
+        // The scripts' client's controls only (not every client's).
+        let mine = g.scene.controls().of_client(SCRIPT_CLIENT).find(|k| k.folder == folder && k.label == label);
         match mine {
             Some(k) if k.kind == kind => (Some(k.id), k.uid, folder),
             Some(k) => (None, k.uid, folder),

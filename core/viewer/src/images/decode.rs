@@ -13,6 +13,17 @@ pub type ImageKey = (u64, usize);
 /// The largest side accepted, in pixels.
 pub const MAX_SIDE: usize = 16_384;
 
+/// Most images in one `images` message, hence most windows per client (one per index).
+pub const MAX_WINDOWS: usize = periscope_protocol::limits::MAX_IMAGE_WINDOWS;
+
+/// Bytes of one mebibyte, for messages.
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// `bytes` as mebibytes for a message (`256.0 MiB`).
+pub fn mib(bytes: usize) -> String {
+    format!("{:.1} MiB", bytes as f64 / MIB)
+}
+
 /// What arrived, before decoding.
 #[derive(Clone, Debug)]
 pub enum Payload {
@@ -148,9 +159,21 @@ pub struct Incoming {
     pub received: Instant,
     /// Set for a main-view image.
     pub viewport: Option<Box<ViewportExtra>>,
+    /// (width, height): the array's shape, or what the JPEG/PNG header says,
+    /// read before anything is decoded. `None`: the header could not be read
+    /// (the decoder then refuses the image with the reason).
+    pub size: Option<(usize, usize)>,
 }
 
 impl Incoming {
+    /// Bytes the decoded image will hold: RGBA8, plus a main-view image's
+    /// float depth. Known before decoding (the budget is checked against it).
+    pub fn decoded_bytes(&self) -> usize {
+        let Some((w, h)) = self.size else { return 0 };
+        let depth = self.viewport.as_ref().is_some_and(|v| v.depth.is_some());
+        w * h * if depth { 8 } else { 4 }
+    }
+
     pub fn format_name(&self) -> &'static str {
         match &self.payload {
             Payload::Raw(_) => "raw",
@@ -214,22 +237,29 @@ pub fn parse(client: u64, env: &Envelope, received: Instant) -> Result<Vec<Incom
     if items.is_empty() {
         return Err("images is an empty list".into());
     }
+    if items.len() > MAX_WINDOWS {
+        return Err(format!(
+            "field \"images\" has {} images, more than the {MAX_WINDOWS} windows a client may have (one per index)",
+            items.len()
+        ));
+    }
     items
         .into_iter()
         .enumerate()
         .map(|(index, v)| {
-            let payload = payload(v).map_err(|e| format!("image {index}: {e}"))?;
-            Ok(Incoming { key: (client, index), payload, seq: env.seq, camera_seq, received, viewport: None })
+            let (payload, size) = payload(v).map_err(|e| format!("images[{index}]: {e}"))?;
+            Ok(Incoming { key: (client, index), payload, seq: env.seq, camera_seq, received, viewport: None, size })
         })
         .collect()
 }
 
-/// One image: an array, JPEG/PNG bytes, or `{format, data}`.
-fn payload(v: &Value) -> Result<Payload, String> {
-    Ok(match v {
+/// One image: an array, JPEG/PNG bytes, or `{format, data}`; with its size
+/// (from the shape or the header: nothing is decoded here).
+fn payload(v: &Value) -> Result<(Payload, Option<(usize, usize)>), String> {
+    let payload = match v {
         Value::NdArray(a) => {
-            raw_shape(a)?;
-            Payload::Raw(a.clone())
+            let (h, w, _) = raw_shape(a)?;
+            return Ok((Payload::Raw(a.clone()), Some((w, h))));
         }
         Value::Bin(b) => encoded(b.clone(), None)?,
         Value::Map(_) => {
@@ -237,10 +267,36 @@ fn payload(v: &Value) -> Result<Payload, String> {
                 Some(Value::Bin(b)) => b.clone(),
                 _ => return Err("a map image needs \"data\" bytes".into()),
             };
-            encoded(data, v.get("format").and_then(Value::as_str))?
+            let declared = v.get("format").and_then(Value::as_str).map(periscope_protocol::limits::excerpt);
+            encoded(data, declared.as_deref())?
         }
         other => return Err(format!("expected an array or JPEG/PNG bytes, got {}", other.type_name())),
-    })
+    };
+    let size = match &payload {
+        Payload::Encoded { format, bytes } => header_size(*format, bytes)?,
+        Payload::Raw(_) => None,
+    };
+    Ok((payload, size))
+}
+
+fn image_format(format: Format) -> image::ImageFormat {
+    match format {
+        Format::Jpeg => image::ImageFormat::Jpeg,
+        Format::Png => image::ImageFormat::Png,
+    }
+}
+
+/// The width and height a JPEG/PNG header declares (only the header is read);
+/// `None` when it cannot be read (the decoder reports why). A side outside
+/// 1..=[`MAX_SIDE`] is refused here.
+fn header_size(format: Format, bytes: &[u8]) -> Result<Option<(usize, usize)>, String> {
+    let reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), image_format(format));
+    let Ok((w, h)) = reader.into_dimensions() else { return Ok(None) };
+    let (w, h) = (w as usize, h as usize);
+    if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
+        return Err(format!("image size {w}x{h} (from the {} header) is outside 1..={MAX_SIDE}", format.name()));
+    }
+    Ok(Some((w, h)))
 }
 
 /// Reads a `viewport_image`: kwarg `image` (or the first argument), optional
@@ -254,7 +310,7 @@ pub fn parse_viewport(
     last: Option<&SourceCamera>,
 ) -> Result<Incoming, String> {
     let v = env.kwarg("image").or(env.args.first()).ok_or("viewport_image needs the kwarg \"image\"")?;
-    let payload = payload(v).map_err(|e| format!("image: {e}"))?;
+    let (payload, size) = payload(v).map_err(|e| format!("image: {e}"))?;
     let depth = match env.kwarg("depth").filter(|d| !d.is_nil()) {
         None => None,
         Some(Value::NdArray(d)) => {
@@ -288,6 +344,7 @@ pub fn parse_viewport(
         camera_seq,
         received,
         viewport: Some(Box::new(ViewportExtra { depth, camera })),
+        size,
     })
 }
 
@@ -310,20 +367,30 @@ pub fn decode(img: &Incoming) -> Result<Decoded, String> {
             (w, h, raw_to_rgba(a, c))
         }
         Payload::Encoded { format, bytes } => {
-            let fmt = match format {
-                Format::Jpeg => image::ImageFormat::Jpeg,
-                Format::Png => image::ImageFormat::Png,
-            };
-            let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes.as_slice()), fmt);
+            let mut reader =
+                image::ImageReader::with_format(std::io::Cursor::new(bytes.as_slice()), image_format(*format));
             let mut limits = image::Limits::default();
             limits.max_image_width = Some(MAX_SIDE as u32);
             limits.max_image_height = Some(MAX_SIDE as u32);
+            // No more than the size the header declared when the budget was
+            // checked (8 bytes a pixel: 16-bit RGBA), whatever follows it.
+            let (w, h) = img.size.unwrap_or((0, 0));
+            limits.max_alloc = Some((w * h * 8 + (1 << 20)) as u64);
             reader.limits(limits);
             let decoded = reader
                 .decode()
                 .map_err(|e| format!("cannot decode the {}: {}", format.name(), e.to_string().trim()))?;
             let rgba = decoded.into_rgba8();
-            (rgba.width() as usize, rgba.height() as usize, rgba.into_raw())
+            let size = (rgba.width() as usize, rgba.height() as usize);
+            if img.size != Some(size) {
+                return Err(format!(
+                    "the {} decodes to {}x{}, not the size its header declared",
+                    format.name(),
+                    size.0,
+                    size.1
+                ));
+            }
+            (size.0, size.1, rgba.into_raw())
         }
     };
     let viewport = match &img.viewport {
@@ -533,18 +600,59 @@ mod tests {
     fn bad_images_name_the_index_and_the_problem() {
         let bad_shape = NdArray::from_f32(vec![2, 2, 2], vec![0.0; 8]);
         let e = parse(1, &env(Value::Array(vec![Value::NdArray(bad_shape)])), Instant::now()).unwrap_err();
-        assert!(e.contains("image 0") && e.contains("(H, W, 3)"), "{e}");
+        assert!(e.contains("images[0]") && e.contains("(H, W, 3)"), "{e}");
         let ints = NdArray::from_i64(vec![2, 2], vec![0; 4]);
         let e = parse(1, &env(Value::NdArray(ints)), Instant::now()).unwrap_err();
         assert!(e.contains("uint8 or float"), "{e}");
         let e = parse(1, &env(Value::Array(vec![Value::Int(1), Value::Bin(b"GIF89a".to_vec())])), Instant::now())
             .unwrap_err();
-        assert!(e.contains("image 0"), "{e}");
+        assert!(e.contains("images[0]"), "{e}");
         let e = parse(1, &env(Value::Bin(b"GIF89a".to_vec())), Instant::now()).unwrap_err();
         assert!(e.contains("neither JPEG nor PNG"), "{e}");
         // Truncated JPEG: accepted on arrival (cheap check), refused by the decoder with a reason.
         let imgs = parse(1, &env(Value::Bin(vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 1])), Instant::now()).unwrap();
         assert!(decode(&imgs[0]).unwrap_err().contains("cannot decode the jpeg"));
+    }
+
+    /// A PNG that is only a header (and an empty IDAT): what a bomb looks like before its data.
+    fn png_header(w: u32, h: u32) -> Vec<u8> {
+        fn crc32(bytes: &[u8]) -> u32 {
+            let mut crc = !0u32;
+            for &b in bytes {
+                crc ^= u32::from(b);
+                for _ in 0..8 {
+                    crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+                }
+            }
+            !crc
+        }
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = Vec::new();
+        ihdr.extend(w.to_be_bytes());
+        ihdr.extend(h.to_be_bytes());
+        ihdr.extend([8, 6, 0, 0, 0]);
+        for (kind, data) in [(&b"IHDR"[..], &ihdr[..]), (b"IDAT", &[]), (b"IEND", &[])] {
+            png.extend((data.len() as u32).to_be_bytes());
+            let body = [kind, data].concat();
+            png.extend(&body);
+            png.extend(crc32(&body).to_be_bytes());
+        }
+        png
+    }
+
+    #[test]
+    fn sizes_are_known_before_decoding() {
+        let imgs = parse(1, &env(Value::Bin(png_header(16_384, 8_192))), Instant::now()).unwrap();
+        assert_eq!(imgs[0].size, Some((16_384, 8_192)));
+        assert_eq!(imgs[0].decoded_bytes(), 16_384 * 8_192 * 4);
+        let e = parse(1, &env(Value::Array(vec![Value::Bin(png_header(20_000, 4))])), Instant::now()).unwrap_err();
+        assert!(e.starts_with("images[0]: image size 20000x4 (from the png header) is outside 1..=16384"), "{e}");
+        let list = Value::Array(vec![Value::Bin(png_header(1, 1)); MAX_WINDOWS + 1]);
+        let e = parse(1, &env(list), Instant::now()).unwrap_err();
+        assert!(e.contains("has 65 images"), "{e}");
+        // An image whose data does not match its header: refused by the decoder, within the header's size.
+        let imgs = parse(1, &env(Value::Bin(png_header(64, 64))), Instant::now()).unwrap();
+        assert!(decode(&imgs[0]).unwrap_err().contains("cannot decode the png"));
     }
 
     proptest::proptest! {
@@ -572,6 +680,7 @@ mod tests {
             camera_seq: None,
             received: Instant::now(),
             viewport: None,
+            size: Some((1, 1)),
         };
         let replaced = {
             let mut slots = d.lock();

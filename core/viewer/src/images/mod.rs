@@ -6,12 +6,18 @@
 //! in the window (one texture, updated in place). A renderer that asked for the
 //! camera (307) gets the window's camera (308) on request and whenever the user
 //! moves it, throttled to 100 Hz, newest wins.
+//!
+//! Decoded images are bounded in memory ([`Budget`]): before an image is
+//! decoded, its size (array shape, or the JPEG/PNG header) is checked against
+//! the client's share and the total (`[images] max_decoded_mb_per_client`,
+//! `max_decoded_mb`), so a decompression bomb is refused without allocating;
+//! a message has at most [`decode::MAX_WINDOWS`] images.
 
 pub mod camera;
 mod decode;
 pub mod window;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,6 +45,103 @@ const MIN_SIDE: f32 = 16.0;
 /// While the decoder works, the loop looks for its results this often (the
 /// window is also woken by the decoder; headless mode is not).
 const DECODE_POLL: Duration = Duration::from_millis(2);
+/// A client's refusals for the memory budget are logged at most this often
+/// (each one is still answered).
+const LIMIT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// What decoded images may hold, per client and in total: each window's (and
+/// main-view image's) newest accepted image counts its decoded size (RGBA8,
+/// plus depth), reserved before decoding from the size the array or header
+/// declares. A newer image for a window replaces that window's share.
+#[derive(Debug)]
+pub struct Budget {
+    /// Most bytes all clients' images may hold (`[images] max_decoded_mb`).
+    pub total_limit: usize,
+    /// Most bytes one client's images may hold (`[images] max_decoded_mb_per_client`).
+    pub client_limit: usize,
+    held: HashMap<ImageKey, usize>,
+    per_client: HashMap<u64, usize>,
+    total: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Self::new(1024, 256)
+    }
+}
+
+impl Budget {
+    /// Limits in mebibytes.
+    pub fn new(total_mb: usize, client_mb: usize) -> Self {
+        Self {
+            total_limit: total_mb.saturating_mul(1 << 20),
+            client_limit: client_mb.saturating_mul(1 << 20),
+            held: HashMap::new(),
+            per_client: HashMap::new(),
+            total: 0,
+        }
+    }
+
+    /// Bytes held by all clients' images.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// Reserves room for `images` of `client` (each replacing what its window
+    /// holds), all or none; the error names the first image that does not fit
+    /// (its position in `images`) and the limit.
+    fn reserve(&mut self, client: u64, images: &[(ImageKey, usize)]) -> Result<(), (usize, String)> {
+        let mut mine = self.per_client.get(&client).copied().unwrap_or(0);
+        let mut total = self.total;
+        for (i, &(key, bytes)) in images.iter().enumerate() {
+            let old = self.held.get(&key).copied().unwrap_or(0);
+            mine = mine.saturating_sub(old).saturating_add(bytes);
+            total = total.saturating_sub(old).saturating_add(bytes);
+            let over = if mine > self.client_limit {
+                Some(("this client's images", mine, "max_decoded_mb_per_client", self.client_limit))
+            } else if total > self.total_limit {
+                Some(("all clients' images", total, "max_decoded_mb", self.total_limit))
+            } else {
+                None
+            };
+            if let Some((whose, would, key, limit)) = over {
+                return Err((
+                    i,
+                    format!(
+                        "decoded it takes {}; {whose} would hold {}, more than [images] {key} ({})",
+                        decode::mib(bytes),
+                        decode::mib(would),
+                        decode::mib(limit)
+                    ),
+                ));
+            }
+        }
+        for &(key, bytes) in images {
+            self.held.insert(key, bytes);
+        }
+        self.per_client.insert(client, mine);
+        self.total = total;
+        Ok(())
+    }
+
+    /// Frees one window's share (the main-view image was cleared).
+    fn release(&mut self, key: ImageKey) {
+        if let Some(bytes) = self.held.remove(&key) {
+            self.total = self.total.saturating_sub(bytes);
+            if let Some(m) = self.per_client.get_mut(&key.0) {
+                *m = m.saturating_sub(bytes);
+            }
+        }
+    }
+
+    /// Frees everything a client's images held (it left).
+    fn release_client(&mut self, client: u64) {
+        self.held.retain(|k, _| k.0 != client);
+        if let Some(m) = self.per_client.remove(&client) {
+            self.total = self.total.saturating_sub(m);
+        }
+    }
+}
 
 /// One image window's state.
 pub struct ImageWindow {
@@ -126,6 +229,10 @@ pub struct RendererClient {
     dirty: bool,
     last_sent: Option<Instant>,
     sent_at: VecDeque<(u64, Instant)>,
+    /// When a refusal for the memory budget was last logged, and how many
+    /// were answered without a log line since.
+    limit_logged: Option<Instant>,
+    limit_quiet: u64,
 }
 
 impl RendererClient {
@@ -147,6 +254,8 @@ impl RendererClient {
             dirty: false,
             last_sent: None,
             sent_at: VecDeque::new(),
+            limit_logged: None,
+            limit_quiet: 0,
         }
     }
 }
@@ -180,6 +289,8 @@ pub struct ImageHub {
     pub target_fps: f32,
     /// The smallest fraction of the full size asked for (`[images] min_scale`).
     pub min_scale: f32,
+    /// What decoded images may hold.
+    pub budget: Budget,
 }
 
 impl ImageHub {
@@ -196,6 +307,7 @@ impl ImageHub {
             view: (Camera::default(), DEFAULT_SIZE),
             target_fps: 30.0,
             min_scale: 0.25,
+            budget: Budget::default(),
         }
     }
 
@@ -245,11 +357,16 @@ impl ImageHub {
         out: &dyn Outbox,
     ) -> Result<(), String> {
         match *request {
-            Request::Images => self.images(client, name, env, coalesced, received),
+            Request::Images => self.images(client, name, env, coalesced, received, out),
             Request::ViewportImage => {
                 let last = self.client(client, name).last_source.clone();
                 let img = decode::parse_viewport(client, env, received, last.as_ref())
                     .map_err(|e| format!("viewport_image: {e}"))?;
+                let kind = MessageType::ViewportImage.as_i64();
+                if let Err((_, e)) = self.budget.reserve(client, &[(img.key, img.decoded_bytes())]) {
+                    self.refuse(client, env.seq, kind, format!("viewport_image: field \"image\": {e}"), out);
+                    return Ok(());
+                }
                 self.decoder.push(img);
                 Ok(())
             }
@@ -257,6 +374,7 @@ impl ImageHub {
                 if self.viewport.remove(&client).is_some() {
                     self.viewport_version += 1;
                 }
+                self.budget.release((client, VIEWPORT_INDEX));
                 Ok(())
             }
             Request::RequireCamera { enabled, target } => {
@@ -296,11 +414,23 @@ impl ImageHub {
         env: &Envelope,
         coalesced: u32,
         received: Instant,
+        out: &dyn Outbox,
     ) -> Result<(), String> {
         let images = decode::parse(client, env, received)?;
         let single = env.kwarg("single").and_then(Value::as_bool).unwrap_or(false);
         let c = self.client(client, name);
         let accept = c.reading && !c.paused;
+        if accept {
+            // Room for every image of the message, before any is decoded (or none is shown).
+            let sizes: Vec<(ImageKey, usize)> = images.iter().map(|i| (i.key, i.decoded_bytes())).collect();
+            if let Err((i, e)) = self.budget.reserve(client, &sizes) {
+                let (w, h) = images[i].size.unwrap_or((0, 0));
+                let message = format!("images[{}]: {w}x{h}: {e}", images[i].key.1);
+                self.refuse(client, env.seq, MessageType::Images.as_i64(), message, out);
+                return Ok(());
+            }
+        }
+        let c = self.client(client, name);
         if accept && single {
             c.reading = false;
         }
@@ -317,6 +447,25 @@ impl ImageHub {
             }
         }
         Ok(())
+    }
+
+    /// Answers a refusal for the memory budget (code `limit`) and logs it, at
+    /// most every [`LIMIT_LOG_INTERVAL`] per client (a renderer sending 60
+    /// refused frames a second makes one line, not 60).
+    fn refuse(&mut self, client: u64, seq: Option<u64>, kind: i64, message: String, out: &dyn Outbox) {
+        let now = Instant::now();
+        if let Some(c) = self.clients.get_mut(&client) {
+            if c.limit_logged.is_none_or(|t| now.duration_since(t) >= LIMIT_LOG_INTERVAL) {
+                let quiet = std::mem::take(&mut c.limit_quiet);
+                let more =
+                    if quiet > 0 { format!(" ({quiet} more refused since the last line)") } else { String::new() };
+                tracing::warn!(client, "{message}{more}");
+                c.limit_logged = Some(now);
+            } else {
+                c.limit_quiet += 1;
+            }
+        }
+        out.send(client, Reply::error(seq, Some(kind), None, "limit", message));
     }
 
     /// Resumes reading images (after `single`), for one client or all.
@@ -352,6 +501,7 @@ impl ImageHub {
     /// A renderer left: its windows close and its image leaves the main view.
     pub fn client_disconnected(&mut self, client: u64) {
         self.clients.remove(&client);
+        self.budget.release_client(client);
         self.windows.retain(|k, _| k.0 != client);
         if self.viewport.remove(&client).is_some() {
             self.viewport_version += 1;
@@ -412,6 +562,8 @@ impl ImageHub {
         let now = Instant::now();
         for result in self.decoder.take() {
             match result {
+                // A client that left meanwhile: its image is not shown (its share was freed).
+                Ok(d) if !self.clients.contains_key(&d.key.0) => {}
                 Ok(d) if d.key.1 == VIEWPORT_INDEX => self.viewport_image(d, now),
                 Ok(d) => {
                     let Some(w) = self.windows.get_mut(&d.key) else { continue };
@@ -453,7 +605,7 @@ impl ImageHub {
                     if let Some(w) = self.windows.get_mut(&img.key) {
                         w.errors += 1;
                     }
-                    let message = format!("image {}: {e}", img.key.1);
+                    let message = format!("images[{}]: {e}", img.key.1);
                     let reply = Reply::error(img.seq, Some(MessageType::Images.as_i64()), None, "bad_image", message);
                     out.send(img.key.0, reply);
                 }
@@ -595,5 +747,36 @@ impl ImageHub {
                 ),
             ],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_counts_each_windows_newest_image_per_client_and_in_total() {
+        const MB: usize = 1 << 20;
+        let mut b = Budget::new(10, 4);
+        b.reserve(1, &[((1, 0), 2 * MB), ((1, 1), 2 * MB)]).unwrap();
+        // A newer image for a window replaces its share.
+        b.reserve(1, &[((1, 0), MB)]).unwrap();
+        assert_eq!(b.total(), 3 * MB);
+        // Over the client's share: refused whole, naming the image, nothing reserved.
+        let (i, e) = b.reserve(1, &[((1, 2), MB / 2), ((1, 3), MB)]).unwrap_err();
+        assert_eq!(i, 1);
+        assert!(e.contains("max_decoded_mb_per_client (4.0 MiB)"), "{e}");
+        assert_eq!(b.total(), 3 * MB);
+        b.reserve(2, &[((2, 0), 4 * MB)]).unwrap();
+        b.reserve(3, &[((3, VIEWPORT_INDEX), 3 * MB)]).unwrap();
+        let (_, e) = b.reserve(4, &[((4, 0), MB)]).unwrap_err();
+        assert!(
+            e.contains("all clients' images would hold 11.0 MiB, more than [images] max_decoded_mb (10.0 MiB)"),
+            "{e}"
+        );
+        b.release((3, VIEWPORT_INDEX));
+        b.release_client(2);
+        assert_eq!(b.total(), 3 * MB);
+        b.reserve(4, &[((4, 0), 4 * MB)]).unwrap();
     }
 }

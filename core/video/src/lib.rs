@@ -22,11 +22,12 @@ pub use staged::Staged;
 
 /// Largest side of a GIF or PNG-sequence frame.
 pub const MAX_SIDE: u32 = 8192;
-/// Most pixels in one video frame, any format: one frame is one offscreen
-/// render on the viewer's main thread, so this bounds how long it blocks
-/// (4096x4096 takes ~1 s on lavapipe, 2 cores; docs/video.md) and what
-/// one frame holds in memory (64 MiB RGBA).
-pub const MAX_PIXELS: u64 = 4096 * 4096;
+/// Most pixels in one video frame, any format (8 Mi: 4096x2048; 3840x2160
+/// fits). One frame is one offscreen render on the viewer's main thread,
+/// which nothing else can use meanwhile: this bounds how long that takes
+/// (on lavapipe a 4096x4096 frame blocked it for several seconds;
+/// docs/video.md, *Cost*) and what one frame holds in memory (32 MiB RGBA).
+pub const MAX_PIXELS: u64 = 4096 * 2048;
 /// H.264 as OpenH264 encodes it (level 5.2): each side at least 16, the
 /// longer at most 3840 and the shorter at most 2160.
 pub const MP4_MIN_SIDE: u32 = 16;
@@ -51,7 +52,7 @@ pub enum VideoError {
     #[error("{format}: video size {width}x{height} is outside {range} (field \"width\"/\"height\")")]
     Size { format: &'static str, width: u32, height: u32, range: &'static str },
     #[error(
-        "video size {width}x{height} has {} pixels, more than the {} one frame may have (4096x4096; field \"width\"/\"height\")",
+        "video size {width}x{height} has {} pixels, more than the {} one frame may have (e.g. 4096x2048 or 3840x2160; field \"width\"/\"height\")",
         u64::from(*width) * u64::from(*height),
         MAX_PIXELS
     )]
@@ -579,6 +580,18 @@ impl VideoWriter {
         self.staged = None;
         self.done = true;
         err
+    }
+
+    /// No more frames: the encoder finishes the file on its thread, and
+    /// [`Self::encoded`] says when [`Self::finish`] will not wait.
+    pub fn close_input(&mut self) {
+        self.tx = None;
+    }
+
+    /// Whether the encoder thread has stopped (after [`Self::close_input`]:
+    /// the file is encoded, so [`Self::finish`] returns at once).
+    pub fn encoded(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
     /// Waits for the encoder, then moves the file to its name (replacing an

@@ -197,6 +197,8 @@ pub struct ExportJob {
     scene_bounds: Option<(Vec3, Vec3)>,
     z_up: bool,
     started: Instant,
+    /// Every frame went to the encoder, which is finishing the file.
+    finishing: bool,
 }
 
 impl ExportJob {
@@ -280,6 +282,7 @@ impl ExportJob {
             scene_bounds,
             z_up,
             started: Instant::now(),
+            finishing: false,
         })
     }
 
@@ -288,9 +291,10 @@ impl ExportJob {
         (self.next, self.frames.len())
     }
 
-    /// A rendered frame waits for room in the encoder's queue.
+    /// A rendered frame waits for room in the encoder's queue, or every
+    /// frame is rendered and the encoder is finishing the file.
     pub fn waiting_for_encoder(&self) -> bool {
-        self.held.is_some()
+        self.held.is_some() || self.finishing
     }
 
     pub fn path(&self) -> &Path {
@@ -343,6 +347,13 @@ impl ExportJob {
                 }
             }
             if self.next == self.frames.len() {
+                // The encoder finishes the file on its thread: the UI does not wait for it.
+                let writer = self.writer.as_mut().expect("checked above");
+                writer.close_input();
+                if !writer.encoded() {
+                    self.finishing = true;
+                    return None;
+                }
                 let writer = self.writer.take().expect("checked above");
                 let seconds = self.started.elapsed().as_secs_f64();
                 return Some(

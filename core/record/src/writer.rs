@@ -79,7 +79,14 @@ impl Recorder {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path).map_err(io)?);
+        Self::with_file(std::fs::File::create(path).map_err(io)?, path)
+    }
+
+    /// Starts the writer thread on a file already open for writing (e.g. a
+    /// temporary file created exclusively); `path` names it in messages.
+    pub fn with_file(file: std::fs::File, path: &Path) -> Result<Self, RecordError> {
+        let io = |source| RecordError::Io { path: path.to_owned(), source };
+        let mut out = BufWriter::with_capacity(1 << 20, file);
         write_header(&mut out).and_then(|()| out.flush()).map_err(io)?;
         let (tx, rx) = sync_channel(CHANNEL);
         let p = path.to_owned();

@@ -2,12 +2,14 @@
 //! on their own thread ([`VideoWriter`]): MP4 (H.264, OpenH264 built from
 //! source, muxed by [`mp4`]), GIF, or a PNG sequence.
 //!
-//! A file is written under a temporary name beside the final one and renamed
-//! when finished, so a cancelled or failed export never leaves a half-written
-//! file under the name asked for.
+//! A file is written under an unpredictable temporary name beside the final
+//! one and renamed when finished ([`staged`]), so a cancelled or failed export
+//! never leaves a half-written file under the name asked for, and nothing is
+//! ever written through a symlink planted at either name.
 
 pub mod mp4;
 pub mod path;
+pub mod staged;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,9 +18,29 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
 pub use path::{CameraPath, Follow, Interpolation, Keyframe, NodeRef, Orbit, PathContext, PathError, Pose};
+pub use staged::Staged;
 
-/// Largest side of a video frame (H.264 levels go to 8192x4320; GIF to 65535).
+/// Largest side of a GIF or PNG-sequence frame.
 pub const MAX_SIDE: u32 = 8192;
+/// Most pixels in one video frame, any format (8 Mi: 4096x2048; 3840x2160
+/// fits). One frame is one offscreen render on the viewer's main thread,
+/// which nothing else can use meanwhile: this bounds how long that takes
+/// (on lavapipe a 4096x4096 frame blocked it for several seconds;
+/// docs/video.md, *Cost*) and what one frame holds in memory (32 MiB RGBA).
+pub const MAX_PIXELS: u64 = 4096 * 2048;
+/// H.264 as OpenH264 encodes it (level 5.2): each side at least 16, the
+/// longer at most 3840 and the shorter at most 2160.
+pub const MP4_MIN_SIDE: u32 = 16;
+pub const MP4_MAX_LONG_SIDE: u32 = 3840;
+pub const MP4_MAX_SHORT_SIDE: u32 = 2160;
+/// Frame rates: an MP4 stores the rate as frames per 1000 ticks when it is
+/// not a whole or 1000/1001 rate, a GIF as whole centiseconds per frame;
+/// below 0.01 fps neither can hold it.
+pub const MIN_FPS: f64 = 0.01;
+pub const MAX_FPS: f64 = 240.0;
+/// Longest file (or folder) name an export can have, in bytes (the usual
+/// file-system limit; a PNG sequence's frames need 11 more).
+pub const MAX_FILE_NAME_BYTES: usize = 255;
 /// Frames waiting for the encoder (each a full RGBA frame).
 pub const QUEUE_FRAMES: usize = 3;
 
@@ -27,10 +49,20 @@ pub const QUEUE_FRAMES: usize = 3;
 pub enum VideoError {
     #[error("unknown video extension {0:?}: use .mp4, .gif or .png (a PNG sequence)")]
     UnknownExtension(String),
-    #[error("video size {width}x{height} is outside 1..={max} (field \"width\"/\"height\")", max = MAX_SIDE)]
-    Size { width: u32, height: u32 },
-    #[error("field \"fps\" must be a number > 0 and <= 240, found {0}")]
+    #[error("{format}: video size {width}x{height} is outside {range} (field \"width\"/\"height\")")]
+    Size { format: &'static str, width: u32, height: u32, range: &'static str },
+    #[error(
+        "video size {width}x{height} has {} pixels, more than the {} one frame may have (e.g. 4096x2048 or 3840x2160; field \"width\"/\"height\")",
+        u64::from(*width) * u64::from(*height),
+        MAX_PIXELS
+    )]
+    Pixels { width: u32, height: u32 },
+    #[error("field \"fps\" must be a number in [{MIN_FPS}, {MAX_FPS}], found {0}")]
     Fps(f64),
+    #[error("field \"name\": {0}")]
+    Name(String),
+    #[error("{}: {reason}; choose another name or move it away", path.display())]
+    Occupied { path: PathBuf, reason: &'static str },
     #[error("cannot write {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
     #[error("{format} encoder: {message}")]
@@ -39,6 +71,22 @@ pub enum VideoError {
     FrameSize { got: usize, expected: usize },
     #[error("the export was cancelled")]
     Cancelled,
+}
+
+impl VideoError {
+    /// Whether the request itself is at fault (a field, the name, a place
+    /// taken): `bad_value`; otherwise writing failed (`export_failed`).
+    pub fn is_bad_request(&self) -> bool {
+        matches!(
+            self,
+            Self::UnknownExtension(_)
+                | Self::Size { .. }
+                | Self::Pixels { .. }
+                | Self::Fps(_)
+                | Self::Name(_)
+                | Self::Occupied { .. }
+        )
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> VideoError + '_ {
@@ -84,6 +132,54 @@ impl VideoFormat {
         }
     }
 
+    /// The sides this format can encode, in words (for errors and docs).
+    pub fn size_range(self) -> &'static str {
+        match self {
+            Self::Mp4 => {
+                "16..=3840 per side with the shorter side at most 2160 (H.264 level 5.2: up to 3840x2160 or 2160x3840)"
+            }
+            Self::Gif | Self::PngSequence => "1..=8192 per side",
+        }
+    }
+
+    /// Checks a requested size (before [`Self::fit_size`]) against this
+    /// format's range and [`MAX_PIXELS`]; returns the size the file will
+    /// have. The error names the size asked for.
+    pub fn check_size(self, width: u32, height: u32) -> Result<(u32, u32), VideoError> {
+        let (w, h) = self.fit_size(width, height);
+        let fits = match self {
+            Self::Mp4 => w.min(h) >= MP4_MIN_SIDE && w.max(h) <= MP4_MAX_LONG_SIDE && w.min(h) <= MP4_MAX_SHORT_SIDE,
+            Self::Gif | Self::PngSequence => (1..=MAX_SIDE).contains(&w) && (1..=MAX_SIDE).contains(&h),
+        };
+        if !fits {
+            return Err(VideoError::Size { format: self.name(), width, height, range: self.size_range() });
+        }
+        if u64::from(w) * u64::from(h) > MAX_PIXELS {
+            return Err(VideoError::Pixels { width, height });
+        }
+        Ok((w, h))
+    }
+
+    /// Checks the name of `path`'s output: it fits a file name (and a PNG
+    /// sequence's frame names fit too).
+    pub fn check_name(self, path: &Path) -> Result<(), VideoError> {
+        let output = self.output_path(path);
+        let name = output.file_name().map_or(0, |n| n.len());
+        let longest = match self {
+            // `name_000000.png`: six digits past 99,999 frames.
+            Self::PngSequence => name + 11,
+            _ => name,
+        };
+        if name == 0 || longest > MAX_FILE_NAME_BYTES {
+            return Err(VideoError::Name(format!(
+                "{:?} is too long: a file name has at most {MAX_FILE_NAME_BYTES} bytes{}",
+                path.file_name().unwrap_or_default(),
+                if self == Self::PngSequence { " (with \"_NNNNNN.png\" for each frame)" } else { "" }
+            )));
+        }
+        Ok(())
+    }
+
     /// Where the finished output lies for `path` (a folder for a PNG sequence).
     pub fn output_path(self, path: &Path) -> PathBuf {
         match self {
@@ -104,25 +200,78 @@ pub struct VideoSpec {
 impl VideoSpec {
     /// Checks sizes and frame rate for `format` (after [`VideoFormat::fit_size`]).
     pub fn check(&self, format: VideoFormat) -> Result<(), VideoError> {
-        let side = 1..=MAX_SIDE;
-        if !side.contains(&self.width) || !side.contains(&self.height) {
-            return Err(VideoError::Size { width: self.width, height: self.height });
-        }
-        if format == VideoFormat::Mp4 && (!self.width.is_multiple_of(2) || !self.height.is_multiple_of(2)) {
+        let fitted = format.check_size(self.width, self.height)?;
+        if fitted != (self.width, self.height) {
             return Err(VideoError::Encode {
                 format: "mp4",
                 message: format!("H.264 needs even sides, got {}x{}", self.width, self.height),
             });
         }
-        if !(self.fps > 0.0 && self.fps <= 240.0) {
-            return Err(VideoError::Fps(self.fps));
-        }
-        Ok(())
+        check_fps(self.fps)
     }
 
     fn frame_bytes(&self) -> usize {
         self.width as usize * self.height as usize * 4
     }
+}
+
+/// Frame rates a video can have: [`MIN_FPS`]..=[`MAX_FPS`].
+pub fn check_fps(fps: f64) -> Result<(), VideoError> {
+    if !(MIN_FPS..=MAX_FPS).contains(&fps) {
+        return Err(VideoError::Fps(fps));
+    }
+    Ok(())
+}
+
+/// Whether `dir` holds nothing but a PNG sequence the viewer wrote for
+/// `stem`: plain files named `stem_NNNNN.png` (an empty folder counts).
+fn is_png_sequence(dir: &Path, stem: &str) -> std::io::Result<bool> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_file() {
+            return Ok(false);
+        }
+        let name = entry.file_name();
+        let ok = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(stem))
+            .and_then(|n| n.strip_prefix('_'))
+            .and_then(|n| n.strip_suffix(".png"))
+            .is_some_and(|d| d.len() >= 5 && d.bytes().all(|b| b.is_ascii_digit()));
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Whatever is at `output` may be replaced by a `format` export: nothing, a
+/// file or a symlink (replaced by the rename, never followed) for a file
+/// format; for a PNG sequence only a folder holding an earlier sequence.
+fn check_output(format: VideoFormat, output: &Path) -> Result<(), VideoError> {
+    let meta = match std::fs::symlink_metadata(output) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(VideoError::Io { path: output.to_owned(), source: e }),
+    };
+    let occupied = |reason| Err(VideoError::Occupied { path: output.to_owned(), reason });
+    match format {
+        VideoFormat::Mp4 | VideoFormat::Gif => {
+            if meta.is_dir() {
+                return occupied("a folder is there");
+            }
+        }
+        VideoFormat::PngSequence => {
+            if !meta.is_dir() {
+                return occupied("a file or link is there, not a PNG sequence's folder");
+            }
+            let stem = output.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if !is_png_sequence(output, stem).map_err(io(output))? {
+                return occupied("the folder holds files other than an earlier PNG sequence (NAME_NNNNN.png)");
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A finished video.
@@ -208,7 +357,8 @@ impl GifEncoder {
     fn new(file: std::fs::File, path: &Path, spec: VideoSpec) -> Result<Self, VideoError> {
         let err = |e: gif::EncodingError| VideoError::Encode { format: "gif", message: e.to_string() };
         if spec.width > u32::from(u16::MAX) || spec.height > u32::from(u16::MAX) {
-            return Err(VideoError::Size { width: spec.width, height: spec.height });
+            let range = VideoFormat::Gif.size_range();
+            return Err(VideoError::Size { format: "gif", width: spec.width, height: spec.height, range });
         }
         let mut encoder = gif::Encoder::new(std::io::BufWriter::new(file), spec.width as u16, spec.height as u16, &[])
             .map_err(err)?;
@@ -257,7 +407,8 @@ impl Encoder for PngEncoder {
     fn frame(&mut self, rgba: Vec<u8>) -> Result<(), VideoError> {
         let name = format!("{}_{:05}.png", self.stem, self.names.len());
         let path = self.dir.join(&name);
-        let file = std::fs::File::create(&path).map_err(io(&path))?;
+        // The folder is the export's own, made fresh: nothing else is in it.
+        let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(io(&path))?;
         let mut enc = png::Encoder::new(std::io::BufWriter::new(file), self.spec.width, self.spec.height);
         enc.set_color(png::ColorType::Rgba);
         enc.set_depth(png::BitDepth::Eight);
@@ -287,7 +438,8 @@ pub struct VideoWriter {
     cancel: Arc<AtomicBool>,
     format: VideoFormat,
     spec: VideoSpec,
-    partial: PathBuf,
+    /// The temporary file or folder (removed when dropped unfinished).
+    staged: Option<Staged>,
     output: PathBuf,
     sent: usize,
     done: bool,
@@ -311,40 +463,42 @@ fn encoder_thread(
 }
 
 impl VideoWriter {
-    /// Opens `path` for writing (its format from the extension; the folder is
-    /// created): an unwritable place fails here, before anything is rendered.
-    pub fn create(path: &Path, spec: VideoSpec) -> Result<Self, VideoError> {
+    /// Checks the request without touching the disk: the format, the size
+    /// and frame rate, and the name's length.
+    pub fn check(path: &Path, spec: VideoSpec) -> Result<VideoFormat, VideoError> {
         let format = VideoFormat::from_path(path)?;
         spec.check(format)?;
+        format.check_name(path)?;
+        Ok(format)
+    }
+
+    /// Opens `path` for writing (its format from the extension; the folder is
+    /// created): a bad size, an unwritable place or a name already taken by
+    /// something an export may not replace fails here, before anything is
+    /// rendered.
+    pub fn create(path: &Path, spec: VideoSpec) -> Result<Self, VideoError> {
+        let format = Self::check(path, spec)?;
         let output = format.output_path(path);
-        let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let dir = staged::parent_dir(&output);
         std::fs::create_dir_all(dir).map_err(io(dir))?;
+        check_output(format, &output)?;
         let file_name = output.file_name().and_then(|n| n.to_str()).unwrap_or("video").to_owned();
-        let partial = dir.join(format!(".{file_name}.partial-{}", std::process::id()));
-        let encoder: Box<dyn Encoder> = match format {
+        let (staged, encoder): (Staged, Box<dyn Encoder>) = match format {
             VideoFormat::Mp4 | VideoFormat::Gif => {
-                let file = std::fs::File::create(&partial).map_err(io(&partial))?;
+                let (staged, file) = Staged::file(&output).map_err(io(&output))?;
+                let partial = staged.temp().to_owned();
                 let made = if format == VideoFormat::Mp4 {
                     Mp4Encoder::new(file, &partial, spec).map(|e| Box::new(e) as Box<dyn Encoder>)
                 } else {
                     GifEncoder::new(file, &partial, spec).map(|e| Box::new(e) as Box<dyn Encoder>)
                 };
-                made.inspect_err(|_| {
-                    std::fs::remove_file(&partial).ok();
-                })?
+                // On an error the staged file is dropped, which removes it.
+                (staged, made?)
             }
             VideoFormat::PngSequence => {
-                if partial.exists() {
-                    std::fs::remove_dir_all(&partial).map_err(io(&partial))?;
-                }
-                std::fs::create_dir(&partial).map_err(io(&partial))?;
-                Box::new(PngEncoder {
-                    dir: partial.clone(),
-                    stem: file_name.clone(),
-                    spec,
-                    names: Vec::new(),
-                    bytes: 0,
-                })
+                let staged = Staged::dir(&output).map_err(io(&output))?;
+                let dir = staged.temp().to_owned();
+                (staged, Box::new(PngEncoder { dir, stem: file_name.clone(), spec, names: Vec::new(), bytes: 0 }))
             }
         };
         let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE_FRAMES);
@@ -353,9 +507,19 @@ impl VideoWriter {
         let thread = std::thread::Builder::new()
             .name("periscope-video".into())
             .spawn(move || encoder_thread(encoder, rx, flag))
-            .map_err(io(&partial))?;
+            .map_err(io(&output))?;
         tracing::info!(path = %output.display(), format = format.name(), width = spec.width, height = spec.height, fps = spec.fps, "video export started");
-        Ok(Self { tx: Some(tx), thread: Some(thread), cancel, format, spec, partial, output, sent: 0, done: false })
+        Ok(Self {
+            tx: Some(tx),
+            thread: Some(thread),
+            cancel,
+            format,
+            spec,
+            staged: Some(staged),
+            output,
+            sent: 0,
+            done: false,
+        })
     }
 
     pub fn format(&self) -> VideoFormat {
@@ -413,26 +577,26 @@ impl VideoWriter {
             Some(Err(_)) => VideoError::Encode { format: self.format.name(), message: "the encoder panicked".into() },
             _ => VideoError::Cancelled,
         };
-        self.remove_partial();
+        self.staged = None;
         self.done = true;
         err
     }
 
-    fn remove_partial(&self) {
-        let r = if self.partial.is_dir() {
-            std::fs::remove_dir_all(&self.partial)
-        } else {
-            std::fs::remove_file(&self.partial)
-        };
-        if let Err(e) = r
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(path = %self.partial.display(), "cannot remove a partial video: {e}");
-        }
+    /// No more frames: the encoder finishes the file on its thread, and
+    /// [`Self::encoded`] says when [`Self::finish`] will not wait.
+    pub fn close_input(&mut self) {
+        self.tx = None;
+    }
+
+    /// Whether the encoder thread has stopped (after [`Self::close_input`]:
+    /// the file is encoded, so [`Self::finish`] returns at once).
+    pub fn encoded(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
     /// Waits for the encoder, then moves the file to its name (replacing an
-    /// older one). An empty video is an error.
+    /// older one: a file or link for MP4 and GIF, an earlier sequence's
+    /// folder for PNG). An empty video is an error.
     pub fn finish(mut self) -> Result<Written, VideoError> {
         self.done = true;
         self.tx = None;
@@ -448,20 +612,14 @@ impl VideoWriter {
         } else {
             result
         };
-        let (bytes, names) = match result {
-            Ok(r) => r,
-            Err(e) => {
-                self.remove_partial();
-                return Err(e);
-            }
-        };
-        if self.format == VideoFormat::PngSequence && self.output.is_dir() {
-            std::fs::remove_dir_all(&self.output).map_err(io(&self.output))?;
-        }
-        if let Err(e) = std::fs::rename(&self.partial, &self.output) {
-            self.remove_partial();
-            return Err(VideoError::Io { path: self.output.clone(), source: e });
-        }
+        // On an error the staged file is dropped with `self`, which removes it.
+        let (bytes, names) = result?;
+        let staged = self.staged.take().ok_or(VideoError::Cancelled)?;
+        // Something may have appeared under the name while the video was made.
+        check_output(self.format, &self.output)?;
+        let moved =
+            if self.format == VideoFormat::PngSequence { staged.commit_replacing_dir() } else { staged.commit() };
+        moved.map_err(io(&self.output))?;
         let files = names.iter().map(|n| self.output.join(n)).collect();
         tracing::info!(path = %self.output.display(), frames = self.sent, bytes, "video written");
         Ok(Written { path: self.output.clone(), files, frames: self.sent, bytes })
@@ -482,7 +640,7 @@ impl VideoWriter {
         if let Some(t) = self.thread.take() {
             t.join().ok();
         }
-        self.remove_partial();
+        self.staged = None;
         tracing::info!(path = %self.output.display(), "video export cancelled");
     }
 }

@@ -227,6 +227,13 @@ impl CameraPath {
             {
                 return Err(PathError::Invalid(format!("field \"orbit.elevation\" must be in -89..=89, found {e}")));
             }
+            for (field, v) in [("orbit.turns", o.turns), ("orbit.start", o.start)] {
+                if let Some(v) = v
+                    && !v.is_finite()
+                {
+                    return Err(PathError::Invalid(format!("field {field:?} must be a finite number, found {v}")));
+                }
+            }
         }
         if let Some(f) = &self.follow {
             check_fov(f.fov, "follow.fov")?;
@@ -518,5 +525,21 @@ mod tests {
         assert!(same.to_string().contains("keyframes[0].position"), "{same}");
         let interp = CameraPath::from_toml("interpolation = \"bezier\"\n[orbit]\n").unwrap_err().to_string();
         assert!(interp.contains("bezier") || interp.contains("variant"), "{interp}");
+    }
+
+    #[test]
+    fn every_number_of_a_path_is_finite() {
+        for (text, field) in [
+            ("[orbit]\nturns = nan\n", "orbit.turns"),
+            ("[orbit]\nturns = inf\n", "orbit.turns"),
+            ("[orbit]\nstart = -inf\n", "orbit.start"),
+            ("[orbit]\nelevation = nan\n", "orbit.elevation"),
+            ("[orbit]\nradius = nan\n", "orbit.radius"),
+            ("[orbit]\nfov = nan\n", "orbit.fov"),
+            ("[[keyframes]]\nposition = [1,2,3]\ntarget = [0,0,0]\ntime = nan\n", "keyframes[0].time"),
+        ] {
+            let e = CameraPath::from_toml(text).unwrap_err().to_string();
+            assert!(e.contains(field), "{text}: {e}");
+        }
     }
 }

@@ -51,9 +51,29 @@ pub struct ExportDone {
     pub seconds: f64,
 }
 
-/// A name that stays in the export folder: no separators, not hidden, not empty.
+/// A name that stays in the export folder: not empty, no separators or NUL,
+/// not hidden (nor `.`/`..`), at most [`periscope_video::MAX_FILE_NAME_BYTES`].
+/// The error says why (the name quoted short).
+pub fn check_plain_file_name(name: &str) -> Result<(), String> {
+    let why = if name.is_empty() {
+        "is empty"
+    } else if name.contains(['/', '\\']) {
+        "has a path separator"
+    } else if name.contains('\0') {
+        "has a NUL character"
+    } else if name.starts_with('.') {
+        "starts with a dot (hidden)"
+    } else if name.len() > periscope_video::MAX_FILE_NAME_BYTES {
+        "is longer than 255 bytes"
+    } else {
+        return Ok(());
+    };
+    Err(format!("{} {why}", periscope_protocol::limits::excerpt(name)))
+}
+
+/// Whether `name` passes [`check_plain_file_name`].
 pub fn is_plain_file_name(name: &str) -> bool {
-    !(name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.'))
+    check_plain_file_name(name).is_ok()
 }
 
 /// Turns a protocol value into TOML (for a camera path sent as a map).
@@ -106,11 +126,9 @@ impl ExportRequest {
         default_fps: f64,
     ) -> Result<Self, String> {
         let name = &msg.name;
-        if !is_plain_file_name(name) {
-            return Err(format!(
-                "export_video: field \"name\" must be a plain file name (it is saved in the viewer's export folder), found {name:?}"
-            ));
-        }
+        check_plain_file_name(name).map_err(|e| {
+            format!("export_video: field \"name\" must be a plain file name (it is saved in the viewer's export folder): {e}")
+        })?;
         let path = export_dir.join(name);
         VideoFormat::from_path(&path).map_err(|e| format!("export_video: field \"name\": {e}"))?;
         let camera = match (&msg.camera_path, msg.orbit) {
@@ -118,7 +136,7 @@ impl ExportRequest {
             (None, true) => ExportCamera::Path(CameraPath::orbit()),
             (None, false) => ExportCamera::Current,
         };
-        Ok(Self {
+        let req = Self {
             reply_to: Some((client, seq)),
             path,
             fps: msg.fps.unwrap_or(default_fps),
@@ -127,7 +145,22 @@ impl ExportRequest {
             height: msg.height.unwrap_or(default_size.1),
             camera,
             return_bytes: msg.return_bytes,
-        })
+        };
+        req.check().map_err(|e| format!("export_video: {e}"))?;
+        Ok(req)
+    }
+
+    /// Checks what can be checked before the export waits its turn: the
+    /// format, the size for that format, the frame rate and the name's length.
+    pub fn check(&self) -> Result<(), periscope_video::VideoError> {
+        let format = VideoFormat::from_path(&self.path)?;
+        let (width, height) = format.check_size(self.width, self.height)?;
+        VideoWriter::check(&self.path, VideoSpec { width, height, fps: self.fps }).map(|_| ())
+    }
+
+    /// The client it is for (the viewer itself for the window and `--video`).
+    pub fn client(&self) -> u64 {
+        self.reply_to.map_or(crate::runtime::VIEWER_CLIENT_ID, |(c, _)| c)
     }
 
     /// The error answer for this request.
@@ -164,33 +197,47 @@ pub struct ExportJob {
     scene_bounds: Option<(Vec3, Vec3)>,
     z_up: bool,
     started: Instant,
+    /// Every frame went to the encoder, which is finishing the file.
+    finishing: bool,
 }
 
 impl ExportJob {
-    /// Checks the request against the scene and opens the file.
-    pub fn start(req: ExportRequest, scene: &mut Scene, shooter: &mut dyn Shooter, z_up: bool) -> Result<Self, String> {
+    /// Checks the request against the scene and opens the file. An error
+    /// comes with its code: `bad_value` for the request (an empty scene, an
+    /// unknown node, a size, a name taken), `export_failed` when the file
+    /// cannot be written.
+    pub fn start(
+        req: ExportRequest,
+        scene: &mut Scene,
+        shooter: &mut dyn Shooter,
+        z_up: bool,
+    ) -> Result<Self, (&'static str, String)> {
+        let bad = |e: String| ("bad_value", e);
+        let video = |e: periscope_video::VideoError| {
+            (if e.is_bad_request() { "bad_value" } else { "export_failed" }, format!("export_video: {e}"))
+        };
         if scene.nodes().next().is_none() {
-            return Err("export_video: the scene is empty: nothing to export".into());
+            return Err(bad("export_video: the scene is empty: nothing to export".into()));
         }
         let frames = match &req.frames {
             Some(f) => f.clone(),
             None => (0..scene.n_frames().max(1) as i64).collect(),
         };
-        let format = VideoFormat::from_path(&req.path).map_err(|e| e.to_string())?;
-        let (width, height) = format.fit_size(req.width, req.height);
+        let format = VideoFormat::from_path(&req.path).map_err(video)?;
+        let (width, height) = format.check_size(req.width, req.height).map_err(video)?;
         if (width, height) != (req.width, req.height) {
             tracing::info!(width, height, "H.264 needs even sides: the video is {width}x{height}");
         }
-        let node = match &req.camera {
-            ExportCamera::Path(p) => match p.node() {
-                Some(r) => Some(
-                    find_node(scene, r)
-                        .ok_or_else(|| format!("export_video: camera path: no node {r:?} (give its id or name)"))?,
-                ),
-                None => None,
-            },
-            ExportCamera::Current => None,
-        };
+        let node =
+            match &req.camera {
+                ExportCamera::Path(p) => match p.node() {
+                    Some(r) => Some(find_node(scene, r).ok_or_else(|| {
+                        bad(format!("export_video: camera path: no node {r:?} (give its id or name)"))
+                    })?),
+                    None => None,
+                },
+                ExportCamera::Current => None,
+            };
         // An orbit frames everything the video shows: the union of the
         // bounds over (up to 32 of) its frames, so growing data stays in view.
         let samples = frames.len().min(BOUNDS_SAMPLES);
@@ -222,7 +269,7 @@ impl ExportJob {
             ExportCamera::Current => Vec::new(),
         };
         let spec = VideoSpec { width, height, fps: req.fps };
-        let writer = VideoWriter::create(&req.path, spec).map_err(|e| e.to_string())?;
+        let writer = VideoWriter::create(&req.path, spec).map_err(video)?;
         Ok(Self {
             req,
             writer: Some(writer),
@@ -235,6 +282,7 @@ impl ExportJob {
             scene_bounds,
             z_up,
             started: Instant::now(),
+            finishing: false,
         })
     }
 
@@ -243,9 +291,10 @@ impl ExportJob {
         (self.next, self.frames.len())
     }
 
-    /// A rendered frame waits for room in the encoder's queue.
+    /// A rendered frame waits for room in the encoder's queue, or every
+    /// frame is rendered and the encoder is finishing the file.
     pub fn waiting_for_encoder(&self) -> bool {
-        self.held.is_some()
+        self.held.is_some() || self.finishing
     }
 
     pub fn path(&self) -> &Path {
@@ -298,6 +347,13 @@ impl ExportJob {
                 }
             }
             if self.next == self.frames.len() {
+                // The encoder finishes the file on its thread: the UI does not wait for it.
+                let writer = self.writer.as_mut().expect("checked above");
+                writer.close_input();
+                if !writer.encoded() {
+                    self.finishing = true;
+                    return None;
+                }
                 let writer = self.writer.take().expect("checked above");
                 let seconds = self.started.elapsed().as_secs_f64();
                 return Some(

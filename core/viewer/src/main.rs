@@ -140,6 +140,11 @@ enum OnExit {
     Video(Box<ExportRequest>),
 }
 
+/// Time per turn of the headless loop spent rendering video frames (at least
+/// one): short, so a client's query waits at most about this plus one frame
+/// while exports run (docs/video.md, *Cost*).
+const HEADLESS_EXPORT_BUDGET: Duration = Duration::from_millis(20);
+
 fn run_headless(
     mut rt: Runtime,
     shutdown: &AtomicBool,
@@ -148,8 +153,9 @@ fn run_headless(
     mut replay: Option<Replay>,
 ) -> anyhow::Result<()> {
     tracing::info!("running headless (no window)");
-    // Headless, export frames in longer stretches (clients are still served between them).
-    rt.export_budget = Duration::from_millis(200);
+    // Headless, export frames for a little longer per turn (one frame of each
+    // running export in turn; other messages are handled between turns).
+    rt.export_budget = HEADLESS_EXPORT_BUDGET;
     let mut video_queued = false;
     let mut renderer = HeadlessRenderer::new(viewer.render_options());
     let size = (viewer.screenshot_width, viewer.screenshot_height);
@@ -212,16 +218,14 @@ fn run_headless(
 fn video_request(cli: &Cli, viewer: &config::ViewerSection, path: &std::path::Path) -> anyhow::Result<ExportRequest> {
     periscope_video::VideoFormat::from_path(path)?;
     let fps = cli.fps.unwrap_or(viewer.video_fps);
-    if !(fps > 0.0 && fps <= 240.0) {
-        anyhow::bail!("--fps must be in (0, 240], got {fps}");
-    }
+    periscope_video::check_fps(fps).map_err(|e| anyhow::anyhow!("--fps: {e}"))?;
     let camera = match (&cli.camera_path, cli.orbit) {
         (Some(file), _) => ExportCamera::Path(periscope_video::CameraPath::load(file)?),
         (None, true) => ExportCamera::Path(periscope_video::CameraPath::orbit()),
         (None, false) => ExportCamera::Current,
     };
     let (width, height) = cli.video_size.unwrap_or((viewer.video_width, viewer.video_height));
-    Ok(ExportRequest {
+    let req = ExportRequest {
         reply_to: None,
         path: path.to_owned(),
         fps,
@@ -235,7 +239,10 @@ fn video_request(cli: &Cli, viewer: &config::ViewerSection, path: &std::path::Pa
         height,
         camera,
         return_bytes: false,
-    })
+    };
+    // A size or name the format cannot take fails now, not after the replay.
+    req.check().map_err(|e| anyhow::anyhow!("--video {}: {e}", path.display()))?;
+    Ok(req)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -317,10 +324,21 @@ fn main() -> anyhow::Result<()> {
         let p = &config.recording.path;
         (!p.as_os_str().is_empty()).then(|| base.join(p))
     });
+    let replay_from = cli.file.as_ref().or(cli.replay.as_ref());
+    // Recording truncates its file: never the one about to be replayed.
+    if let (Some(rec), Some(from)) = (&record_to, replay_from)
+        && periscope_viewer::replay::same_file(rec, from)
+    {
+        anyhow::bail!(
+            "cannot replay {} and record to it at the same time (--record or [recording] path): \
+             recording would overwrite it first; record to another file",
+            from.display()
+        );
+    }
     if let Some(path) = record_to {
         rt.start_recording(&path).map_err(|e| anyhow::anyhow!(e))?;
     }
-    let replay = match cli.file.as_ref().or(cli.replay.as_ref()) {
+    let replay = match replay_from {
         Some(path) => {
             let speed = if cli.realtime { cli.speed.max(0.01) } else { 0.0 };
             Some(Replay::open(path, speed).map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?)

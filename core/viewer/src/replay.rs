@@ -189,9 +189,17 @@ pub fn frame_of(envelope: &Envelope) -> bytes::Bytes {
     }
 }
 
-/// Writes the scene as a recording that recreates it (File > Save scene).
+/// Writes the scene as a recording that recreates it (File > Save scene,
+/// SAVE_SCENE): into a temporary file created exclusively beside `path`,
+/// renamed over `path` when complete ([`periscope_video::Staged`]: never
+/// written through a symlink at either name; a failed save leaves nothing).
 pub fn save_scene(scene: &Scene, path: &Path) -> Result<u64, String> {
-    let mut rec = Recorder::create(path).map_err(|e| e.to_string())?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
+    }
+    let (staged, file) =
+        periscope_video::Staged::file(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let mut rec = Recorder::with_file(file, path).map_err(|e| e.to_string())?;
     for (client, name, messages) in scene.snapshot() {
         rec.record(Kind::Connect, client, &name, None, bytes::Bytes::new());
         for (i, m) in messages.iter().enumerate() {
@@ -205,5 +213,21 @@ pub fn save_scene(scene: &Scene, path: &Path) -> Result<u64, String> {
         }
         rec.record(Kind::Disconnect, client, &name, None, bytes::Bytes::new());
     }
-    rec.finish().map_err(|e| e.to_string())
+    let records = rec.finish().map_err(|e| e.to_string())?;
+    staged.commit().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(records)
+}
+
+/// Whether `a` and `b` name the same file (either may not exist yet: then
+/// its folder is resolved and its name compared), e.g. a recording about to
+/// be replayed and the file the viewer is about to record to.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    fn resolve(p: &Path) -> Option<PathBuf> {
+        if let Ok(c) = p.canonicalize() {
+            return Some(c);
+        }
+        let dir = periscope_video::staged::parent_dir(p).canonicalize().ok()?;
+        Some(dir.join(p.file_name()?))
+    }
+    matches!((resolve(a), resolve(b)), (Some(x), Some(y)) if x == y)
 }

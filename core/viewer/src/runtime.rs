@@ -109,11 +109,11 @@ pub struct Runtime {
     backgrounds_seen: u64,
     /// Body-model skinning running on the rayon pool (`Scene::defer_skinning`).
     skins: SkinWork,
-    /// Video exports waiting, in the order asked, and the one running.
-    exports: VecDeque<ExportRequest>,
-    export: Option<ExportJob>,
+    /// Video exports waiting and running, served in turn.
+    exports: Exports,
     /// Time per step spent rendering video frames (at least one frame per
-    /// step): zero in the window (a frame per UI frame), more headless.
+    /// step, one frame of each running export in turn): zero in the window
+    /// (a frame per UI frame), a little more headless.
     pub export_budget: Duration,
     /// Video size when a request gives none (`[viewer] video_width/height`).
     pub video_size: (u32, u32),
@@ -122,8 +122,49 @@ pub struct Runtime {
     pub last_export: Option<Result<ExportDone, String>>,
 }
 
-/// Video exports waiting beyond this are refused (`busy`).
-const MAX_PENDING_EXPORTS: usize = 4;
+/// Video exports one client may have waiting or running; more are refused (`busy`).
+pub const MAX_EXPORTS_PER_CLIENT: usize = 4;
+/// Video exports running at once (each holds an encoder thread and a few
+/// frames); the others wait. Each running export renders a frame in turn.
+pub const MAX_RUNNING_EXPORTS: usize = 4;
+/// Video exports waiting in all; more are refused (`busy`).
+pub const MAX_WAITING_EXPORTS: usize = 32;
+
+/// Video exports: requests waiting (in the order asked) and jobs running (at
+/// most [`MAX_RUNNING_EXPORTS`], one per client, so a client's exports run in
+/// the order it asked), each running job rendering one frame in its turn.
+#[derive(Default)]
+struct Exports {
+    waiting: VecDeque<ExportRequest>,
+    running: Vec<ExportJob>,
+    /// The running job whose turn is next.
+    turn: usize,
+}
+
+impl Exports {
+    /// Exports of `client` waiting or running.
+    fn of(&self, client: u64) -> usize {
+        self.waiting.iter().filter(|r| r.client() == client).count()
+            + self.running.iter().filter(|j| j.request().client() == client).count()
+    }
+
+    /// The next request that may start: the earliest of a client with no export running.
+    fn next_startable(&mut self) -> Option<ExportRequest> {
+        if self.running.len() >= MAX_RUNNING_EXPORTS {
+            return None;
+        }
+        let i = self.waiting.iter().position(|r| !self.running.iter().any(|j| j.request().client() == r.client()))?;
+        self.waiting.remove(i)
+    }
+
+    /// The job the window shows (and Cancel stops): its own, else the first.
+    fn shown(&self) -> Option<usize> {
+        if self.running.is_empty() {
+            return None;
+        }
+        Some(self.running.iter().position(|j| j.request().reply_to.is_none()).unwrap_or(0))
+    }
+}
 
 /// Skinning jobs in flight, and the events of their clients held meanwhile:
 /// a client's messages are handled in order, so nothing it sent after a body
@@ -304,8 +345,7 @@ impl Runtime {
             camera_sent: None,
             camera_sent_at: None,
             backgrounds_seen: 0,
-            exports: VecDeque::new(),
-            export: None,
+            exports: Exports::default(),
             export_budget: Duration::ZERO,
             video_size: (1280, 720),
             video_fps: 30.0,
@@ -635,22 +675,37 @@ impl Runtime {
     }
 
     /// Queues a video export (the window's dialog, `--video`, a client's
-    /// `export_video`); refused when too many wait.
+    /// `export_video`); refused (`busy`) when its client already has
+    /// [`MAX_EXPORTS_PER_CLIENT`] or [`MAX_WAITING_EXPORTS`] wait in all.
     pub fn queue_export(&mut self, req: ExportRequest) -> Result<(), String> {
-        if self.exports.len() >= MAX_PENDING_EXPORTS {
-            let e = "too many video exports waiting; try again when one has finished".to_owned();
+        let mine = self.exports.of(req.client());
+        let refused = if mine >= MAX_EXPORTS_PER_CLIENT {
+            Some(format!(
+                "{mine} video exports of this client are waiting or running, the most one client may have \
+                 ({MAX_EXPORTS_PER_CLIENT}); try again when one has finished"
+            ))
+        } else if self.exports.waiting.len() >= MAX_WAITING_EXPORTS {
+            Some(format!(
+                "{MAX_WAITING_EXPORTS} video exports are waiting, the most the viewer holds; try again when one has finished"
+            ))
+        } else {
+            None
+        };
+        if let Some(e) = refused {
             if let Some((client, reply)) = req.error_reply("busy", e.clone()) {
                 self.out.send(client, reply);
             }
             return Err(e);
         }
-        self.exports.push_back(req);
+        self.exports.waiting.push_back(req);
         Ok(())
     }
 
-    /// The running export: frames done, frames in all, and its path.
+    /// The export the window shows: frames done, frames in all, and its path
+    /// (the window's own if it runs, else the first running).
     pub fn export_progress(&self) -> Option<(usize, usize, &std::path::Path)> {
-        self.export.as_ref().map(|j| {
+        self.exports.shown().map(|i| {
+            let j = &self.exports.running[i];
             let (done, total) = j.progress();
             (done, total, j.path())
         })
@@ -658,52 +713,125 @@ impl Runtime {
 
     /// Whether an export runs or waits.
     pub fn exporting(&self) -> bool {
-        self.export.is_some() || !self.exports.is_empty()
+        !self.exports.running.is_empty() || !self.exports.waiting.is_empty()
     }
 
-    /// Stops the running export: nothing is left under its name; the client
-    /// that asked gets a `cancelled` error.
+    /// Stops the export the window shows ([`Self::export_progress`]): nothing
+    /// is left under its name; the client that asked gets a `cancelled` error.
     pub fn cancel_export(&mut self) {
-        if let Some(job) = self.export.take() {
+        if let Some(i) = self.exports.shown() {
+            let job = self.exports.running.remove(i);
             let path = job.path().display().to_string();
             if let Some((client, reply)) =
                 job.request().error_reply("cancelled", format!("the export of {path} was cancelled"))
             {
                 self.out.send(client, reply);
             }
+            let own = job.request().reply_to.is_none();
             drop(job);
             self.info(format!("video export cancelled: {path}"));
-            self.last_export = Some(Err("cancelled".into()));
+            if own {
+                self.last_export = Some(Err("cancelled".into()));
+            }
         }
     }
 
-    /// Starts the next export when none runs, renders the running one's next
-    /// frames, and answers when it is done. `Some` when it wants another step soon.
+    /// Drops the exports of a client that left (no one waits for them): the
+    /// running one's writer removes its partial file, and its place goes to
+    /// the next waiting export.
+    fn drop_client_exports(&mut self, id: u64) {
+        let mut paths: Vec<String> = Vec::new();
+        self.exports.waiting.retain(|r| {
+            let mine = r.client() == id;
+            if mine {
+                paths.push(r.path.display().to_string());
+            }
+            !mine
+        });
+        let (gone, kept): (Vec<ExportJob>, Vec<ExportJob>) =
+            std::mem::take(&mut self.exports.running).into_iter().partition(|j| j.request().client() == id);
+        self.exports.running = kept;
+        for job in gone {
+            let (done, total) = job.progress();
+            paths.push(format!("{} ({done}/{total} frames)", job.path().display()));
+            // Dropping the job cancels its writer, which removes the partial file.
+            drop(job);
+        }
+        if !paths.is_empty() {
+            self.info(format!("client #{id} left: video export cancelled: {}", paths.join(", ")));
+        }
+    }
+
+    /// Starts waiting exports while there is room, renders a frame of each
+    /// running export in turn until `export_budget` is spent (at least one
+    /// frame), and answers those that are done. `Some` when it wants another
+    /// step soon.
     fn step_export(&mut self, shooter: &mut dyn Shooter) -> Option<Duration> {
-        if self.export.is_none() {
-            let req = self.exports.pop_front()?;
+        let mut changed = false;
+        while let Some(req) = self.exports.next_startable() {
+            changed = true;
             match ExportJob::start(req.clone(), &mut self.scene, shooter, self.images.z_up) {
                 Ok(job) => {
                     let (_, total) = job.progress();
                     self.info(format!("exporting {} ({total} frames)", req.path.display()));
-                    self.export = Some(job);
+                    self.exports.running.push(job);
                 }
-                Err(e) => {
+                Err((code, e)) => {
                     self.error(format!("video export failed: {e}"));
-                    if let Some((client, reply)) = req.error_reply("bad_value", e.clone()) {
+                    if let Some((client, reply)) = req.error_reply(code, e.clone()) {
                         self.out.send(client, reply);
                     }
-                    self.last_export = Some(Err(e));
-                    return Some(Duration::ZERO);
+                    if req.reply_to.is_none() {
+                        self.last_export = Some(Err(e));
+                    }
                 }
             }
         }
-        let job = self.export.as_mut()?;
-        let Some(result) = job.step(&mut self.scene, shooter, self.export_budget) else {
-            // Again at once, or shortly when the encoder's queue is full.
-            return Some(if job.waiting_for_encoder() { Duration::from_millis(2) } else { Duration::ZERO });
-        };
-        let job = self.export.take().expect("stepped above");
+        if self.exports.running.is_empty() {
+            return changed.then_some(Duration::ZERO);
+        }
+        let start = Instant::now();
+        let mut rendered = 0usize;
+        // Jobs in a row that rendered nothing (their encoder's queue is full).
+        let mut idle = 0usize;
+        loop {
+            let n = self.exports.running.len();
+            if n == 0 {
+                return Some(Duration::ZERO);
+            }
+            let i = self.exports.turn % n;
+            let job = &mut self.exports.running[i];
+            let before = job.progress().0;
+            match job.step(&mut self.scene, shooter, Duration::ZERO) {
+                Some(result) => {
+                    let job = self.exports.running.remove(i);
+                    self.exports.turn = i;
+                    self.finish_export(job, result);
+                    // Start the next waiting export at once.
+                    return Some(Duration::ZERO);
+                }
+                None => {
+                    self.exports.turn = i + 1;
+                    if job.progress().0 > before {
+                        rendered += 1;
+                        idle = 0;
+                    } else {
+                        idle += 1;
+                    }
+                }
+            }
+            if idle >= n {
+                // Every encoder is behind: look again shortly.
+                return Some(if rendered > 0 { Duration::ZERO } else { Duration::from_millis(2) });
+            }
+            if rendered > 0 && start.elapsed() >= self.export_budget {
+                return Some(Duration::ZERO);
+            }
+        }
+    }
+
+    /// Answers a finished (or failed) export.
+    fn finish_export(&mut self, job: ExportJob, result: Result<ExportDone, String>) {
         let req = job.request();
         match &result {
             Ok(done) => {
@@ -738,8 +866,9 @@ impl Runtime {
                 }
             }
         }
-        self.last_export = Some(result);
-        Some(Duration::ZERO)
+        if req.reply_to.is_none() {
+            self.last_export = Some(result);
+        }
     }
 
     fn subscribed(&self, wants: impl Fn(&Subscription) -> bool) -> Vec<u64> {
@@ -885,19 +1014,20 @@ impl Runtime {
     }
 
     fn save_scene_request(&mut self, client: u64, envelope: &periscope_protocol::Envelope, name: &str) {
-        let reply = if !crate::export::is_plain_file_name(name) {
-            Reply::error(
-                envelope.seq,
-                Some(envelope.kind),
-                None,
-                "bad_value",
-                format!("save_scene: {name:?} must be a plain file name (it is saved in the viewer's export folder)"),
-            )
+        // The name as saved (`.psr` added when it has no extension) is checked.
+        let file_name = if Path::new(name).extension().is_none() && !name.is_empty() {
+            format!("{name}.psr")
         } else {
-            let mut path = self.export_dir.join(name);
-            if path.extension().is_none() {
-                path.set_extension("psr");
-            }
+            name.to_owned()
+        };
+        let reply = if let Err(e) = crate::export::check_plain_file_name(&file_name) {
+            let e = format!(
+                "save_scene: field \"name\" must be a plain file name (it is saved in the viewer's export folder): {e}"
+            );
+            self.error(format!("client #{client}: {e}"));
+            Reply::error(envelope.seq, Some(envelope.kind), None, "bad_value", e)
+        } else {
+            let path = self.export_dir.join(&file_name);
             match crate::replay::save_scene(&self.scene, &path) {
                 Ok(records) => {
                     self.info(format!("scene saved to {} ({records} records)", path.display()));
@@ -1014,6 +1144,7 @@ impl Runtime {
                 self.note(Level::Info, format!("{} #{} {how} from {}", client.name(), client.id(), client.addr_text()));
             }
             Event::Disconnected { client } => {
+                self.drop_client_exports(client.id());
                 self.scene.client_disconnected(client.id());
                 self.subscribers.remove(&client.id());
                 self.images.client_disconnected(client.id());

@@ -285,9 +285,8 @@ impl VideoPanel {
     pub fn start_export(&mut self, rt: &mut Runtime) {
         let result = (|| -> Result<ExportRequest, String> {
             let name = self.name.trim();
-            if !crate::export::is_plain_file_name(name) {
-                return Err(format!("{name:?}: give a plain file name (it goes into the export folder)"));
-            }
+            crate::export::check_plain_file_name(name)
+                .map_err(|e| format!("{e}: give a plain file name (it goes into the export folder)"))?;
             let path = rt.export_dir.join(name);
             VideoFormat::from_path(&path).map_err(|e| e.to_string())?;
             let camera = match self.camera_path(rt.scene.selected)? {

@@ -5,6 +5,16 @@
 /// Longest node name, in bytes.
 pub const MAX_NAME_BYTES: usize = 1024;
 
+// --- scene and camera (hardening: scene) ---
+
+/// Narrowest vertical field of view a camera accepts, in degrees (`fov_y`).
+pub const MIN_FOV_Y_DEG: f64 = 1.0;
+
+/// Widest vertical field of view a camera accepts, in degrees (`fov_y`).
+pub const MAX_FOV_Y_DEG: f64 = 170.0;
+
+// --- end scene and camera ---
+
 /// Longest excerpt of client data quoted in an error or a log line, in characters.
 pub const MAX_EXCERPT_CHARS: usize = 80;
 

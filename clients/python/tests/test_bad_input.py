@@ -137,3 +137,48 @@ def test_set_properties_and_typed_fields_name_the_field(viewer_process):
         with pytest.raises(ViewerError) as e:
             v.sync()
         assert e.value.code == "bad_value" and 'field "enabled" must be a bool, found str' in str(e.value)
+
+
+def test_query_with_an_empty_frame_list_on_another_clients_node_is_refused(viewer_process):
+    """Used to panic the viewer (exit status 101) for every client."""
+    with RemoteViewer("127.0.0.1", viewer_process.port) as owner, \
+            RemoteViewer("127.0.0.1", viewer_process.port, verbose=False) as other:
+        m = RemoteMeshes(owner, np.zeros((3, 3)), FACES)
+        owner.sync()
+        other.send_message(Message.QUERY, m.uid, client_id=owner.client_id, frame=[])
+        with pytest.raises(ViewerError, match='query: field "frame" must name at least one frame, found none') as e:
+            other.sync()
+        assert e.value.code == "bad_frames"
+        assert viewer_process.proc.poll() is None, "the viewer is alive"
+        assert len(other.sync()["nodes"]) == 1
+        assert owner.query_data(m, "vertices", 0).shape == (3, 3)
+
+
+def test_non_finite_and_out_of_range_values_are_refused_naming_the_field(viewer_process):
+    with RemoteViewer("127.0.0.1", viewer_process.port, verbose=False) as v:
+        s = RemoteSpheres(v, np.zeros((2, 3)), name="dots")
+        before = v.sync()["nodes"]
+        for props, want in [
+            ({"scale": float("inf")}, 'set_properties: field "scale" must be a finite number > 0, found inf'),
+            ({"position": (np.nan, 0, 0)}, 'set_properties: field "position" must hold finite numbers, found NaN at [0]'),
+            ({"color": (np.nan, 2, -1, 1)}, 'set_properties: field "color" must be 3 or 4 numbers in [0, 1], found [NaN, 2.0, -1.0, 1.0]'),
+            ({"radius": -1.0}, 'set_properties: field "radius" must be a finite number >= 0, found -1.0'),
+            ({"name": "n" * 100_000}, 'set_properties: field "name" must be a str of at most 1024 bytes, found 100000 bytes'),
+        ]:
+            s.set_properties(**props)
+            with pytest.raises(ViewerError) as e:
+                v.sync()
+            assert e.value.code == "bad_value"
+            assert want in str(e.value)
+            assert len(str(e.value)) < 400, "an excerpt of the data, not all of it"
+        assert v.sync()["nodes"] == before, "nothing changed"
+        pts = np.zeros((3, 3), np.float32)
+        pts[1, 2] = np.inf
+        RemoteSpheres(v, pts)
+        with pytest.raises(ViewerError, match=r'spheres: field "positions" must hold finite numbers, found inf at \[1, 2\]'):
+            v.sync()
+        s.update_frames(np.ones((2, 3)), frames=[])
+        with pytest.raises(ViewerError, match='update_frames: field "frames" must name at least one frame') as e:
+            v.sync()
+        assert e.value.code == "bad_frames"
+        assert [n["name"] for n in v.sync()["nodes"]] == ["dots"]

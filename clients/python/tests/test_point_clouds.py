@@ -83,7 +83,7 @@ def test_non_finite_points_are_skipped_and_warned_once(viewer_process, caplog):
     (lambda v: RemotePointClouds(v, np.zeros((4, 3)), colors=np.zeros((3, 3))), 'field "colors" has 3 rows'),
     (lambda v: RemotePointClouds(v, np.zeros((4, 3)), colors=np.zeros((4, 5))), 'field "colors" must be'),
     (lambda v: RemotePointClouds(v, np.zeros((2, 4, 3)), colors=np.zeros((3, 4, 3))), '"colors" has 3 frames'),
-    (lambda v: RemotePointClouds(v, np.zeros((4, 3)), point_size=0), 'field "point_size" must be a number > 0'),
+    (lambda v: RemotePointClouds(v, np.zeros((4, 3)), point_size=0), 'field "point_size" must be a finite number > 0'),
     (lambda v: RemotePointClouds(v, np.zeros((4, 3)), point_size_world=-1), 'field "point_size_world"'),
 ])
 def test_bad_input_names_the_field_and_changes_nothing(viewer_process, call, field):

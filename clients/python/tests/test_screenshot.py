@@ -160,10 +160,18 @@ def test_set_camera_points_the_headless_view_and_camera_reports_it(viewer_proces
         img = v.screenshot(width=120, height=90)
         assert green(img) > 20 and v.camera["position"] == pytest.approx([-2, 0, 2.5], abs=1e-4)
         # Bad input names the field; the camera stays.
-        with pytest.raises(ViewerError, match='set_camera: field "fov_y" must be degrees in \\(0, 180\\), found 0'):
+        with pytest.raises(ViewerError, match='set_camera: field "fov_y" must be degrees in \\[1, 170\\], found 0.0'):
             v.set_camera(fov_y=0)
+            v.sync()
+        # The accepted range is what the camera applies (179.9999 was clamped to 170 without a word).
+        with pytest.raises(ViewerError, match='set_camera: field "fov_y" must be degrees in \\[1, 170\\], found 179.9999'):
+            v.set_camera(fov_y=179.9999)
             v.sync()
         with pytest.raises(ViewerError, match='field "position" must be a point other than target'):
             v.set_camera(position=(1, 1, 1), target=(1, 1, 1))
+            v.sync()
+        # Only the position, on the current target: an error, not silence.
+        v.set_camera(position=(2, 0, 0))
+        with pytest.raises(ViewerError, match='set_camera: field "position" must be a point other than the view.s target'):
             v.sync()
         assert v.camera["target"] == pytest.approx([2, 0, 0], abs=1e-4)

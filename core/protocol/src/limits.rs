@@ -17,6 +17,16 @@ pub const MAX_EXACT_INT: i64 = 1 << 53;
 
 // --- end of images and controls ---
 
+// --- scene and camera (hardening: scene) ---
+
+/// Narrowest vertical field of view a camera accepts, in degrees (`fov_y`).
+pub const MIN_FOV_Y_DEG: f64 = 1.0;
+
+/// Widest vertical field of view a camera accepts, in degrees (`fov_y`).
+pub const MAX_FOV_Y_DEG: f64 = 170.0;
+
+// --- end scene and camera ---
+
 /// Longest excerpt of client data quoted in an error or a log line, in characters.
 pub const MAX_EXCERPT_CHARS: usize = 80;
 

@@ -9,6 +9,7 @@
 //! name the field, so they are [`Request::Scene`] here.
 
 use crate::envelope::Envelope;
+use crate::limits::{MAX_FOV_Y_DEG, MIN_FOV_Y_DEG};
 use crate::types::MessageType;
 use crate::value::Value;
 
@@ -106,7 +107,7 @@ impl CameraTarget {
 pub struct ViewPose {
     pub position: Option<[f32; 3]>,
     pub target: Option<[f32; 3]>,
-    /// Vertical field of view, degrees, in (0, 180).
+    /// Vertical field of view, degrees, in [`MIN_FOV_Y_DEG`, `MAX_FOV_Y_DEG`].
     pub fov_y_deg: Option<f32>,
 }
 
@@ -126,11 +127,15 @@ pub struct Screenshot {
 /// An orbit camera given by a client: missing keys keep the viewer's defaults.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct OrbitView {
+    /// Finite.
     pub target: Option<[f32; 3]>,
+    /// Finite.
     pub yaw_deg: Option<f32>,
+    /// Finite (the camera clamps it to its pitch limit, about ±88.8°).
     pub pitch_deg: Option<f32>,
     /// Positive and finite.
     pub distance: Option<f32>,
+    /// In [`MIN_FOV_Y_DEG`, `MAX_FOV_Y_DEG`].
     pub fov_y_deg: Option<f32>,
 }
 
@@ -192,15 +197,22 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn view_pose(&self) -> Result<ViewPose, RequestError> {
-        let fov_y_deg = match self.get("fov_y") {
-            None => None,
+    /// A vertical field of view in degrees: the range the camera applies,
+    /// refused outside it (never clamped).
+    fn fov_y(&self, field: &str, v: Option<&Value>) -> Result<Option<f32>, RequestError> {
+        let expected = || format!("degrees in [{MIN_FOV_Y_DEG}, {MAX_FOV_Y_DEG}]");
+        match v.filter(|v| !v.is_nil()) {
+            None => Ok(None),
             Some(v) => match v.as_f64() {
-                Some(f) if f > 0.0 && f < 180.0 => Some(f as f32),
-                Some(f) => return Err(self.error("fov_y", "degrees in (0, 180)", f.to_string())),
-                None => return Err(self.error("fov_y", "a number", v.type_name())),
+                Some(f) if (MIN_FOV_Y_DEG..=MAX_FOV_Y_DEG).contains(&f) => Ok(Some(f as f32)),
+                Some(f) => Err(self.error(field, expected(), format!("{f:?}"))),
+                None => Err(self.error(field, expected(), v.type_name())),
             },
-        };
+        }
+    }
+
+    fn view_pose(&self) -> Result<ViewPose, RequestError> {
+        let fov_y_deg = self.fov_y("fov_y", self.get("fov_y"))?;
         let pose = ViewPose { position: self.point("position")?, target: self.point("target")?, fov_y_deg };
         if let (Some(p), Some(t)) = (pose.position, pose.target)
             && p == t
@@ -218,15 +230,20 @@ impl<'a> Fields<'a> {
         let num = |key: &str| -> Result<Option<f32>, RequestError> {
             match v.get(key).filter(|x| !x.is_nil()) {
                 None => Ok(None),
-                Some(x) => x
-                    .as_f64()
-                    .map(|f| Some(f as f32))
-                    .ok_or_else(|| self.error(&format!("camera.{key}"), "a number", x.type_name())),
+                Some(x) => match x.as_f64().map(|f| f as f32) {
+                    Some(f) if f.is_finite() => Ok(Some(f)),
+                    Some(f) => Err(self.error(&format!("camera.{key}"), "a finite number", format!("{f:?}"))),
+                    None => Err(self.error(&format!("camera.{key}"), "a finite number", x.type_name())),
+                },
             }
         };
         let target = match v.get("target").filter(|x| !x.is_nil()) {
             None => None,
-            Some(t) => Some(vec3(t).ok_or_else(|| self.error("camera.target", "3 numbers", describe(t)))?),
+            Some(t) => Some(
+                vec3(t)
+                    .filter(|p| p.iter().all(|x| x.is_finite()))
+                    .ok_or_else(|| self.error("camera.target", "3 finite numbers", describe(t)))?,
+            ),
         };
         let distance = num("distance")?;
         if let Some(d) = distance
@@ -239,7 +256,7 @@ impl<'a> Fields<'a> {
             yaw_deg: num("yaw")?,
             pitch_deg: num("pitch")?,
             distance,
-            fov_y_deg: num("fov_y")?,
+            fov_y_deg: self.fov_y("camera.fov_y", v.get("fov_y"))?,
         }))
     }
 }
@@ -483,7 +500,7 @@ mod tests {
         assert_eq!((pose.position, pose.target, pose.fov_y_deg), (Some([2.0, 0.0, 1.0]), None, Some(30.0)));
         assert_eq!(
             decode(Envelope::new(t).with_kwarg("fov_y", 0.0)),
-            Err("set_camera: field \"fov_y\" must be degrees in (0, 180), found 0".into())
+            Err("set_camera: field \"fov_y\" must be degrees in [1, 170], found 0.0".into())
         );
         assert_eq!(
             decode(Envelope::new(t).with_kwarg("target", "here")),
@@ -491,6 +508,35 @@ mod tests {
         );
         let same = Envelope::new(t).with_kwarg("position", p(1.0)).with_kwarg("target", p(1.0));
         assert!(decode(same).unwrap_err().contains("field \"position\" must be a point other than target"));
+        // The accepted range is the applied one: 179.9999 was clamped to 170 before.
+        assert_eq!(
+            decode(Envelope::new(t).with_kwarg("fov_y", 179.9999)),
+            Err("set_camera: field \"fov_y\" must be degrees in [1, 170], found 179.9999".into())
+        );
+        assert!(decode(Envelope::new(t).with_kwarg("fov_y", 170.0)).is_ok());
+        assert!(decode(Envelope::new(t).with_kwarg("fov_y", 1.0)).is_ok());
+        assert!(decode(Envelope::new(t).with_kwarg("fov_y", f64::NAN)).is_err());
+    }
+
+    #[test]
+    fn screenshot_camera_numbers_are_finite_and_in_range() {
+        let t = MessageType::Screenshot.as_i64();
+        let shot = |key: &str, v: Value| decode(Envelope::new(t).with_kwarg("camera", Value::map([(key, v)])));
+        assert_eq!(
+            shot("fov_y", Value::from(179.0)),
+            Err("screenshot: field \"camera.fov_y\" must be degrees in [1, 170], found 179.0".into())
+        );
+        assert_eq!(
+            shot("yaw", Value::from(f64::NAN)),
+            Err("screenshot: field \"camera.yaw\" must be a finite number, found NaN".into())
+        );
+        assert!(shot("pitch", Value::from(f64::INFINITY)).is_err());
+        let inf_target = Value::Array(vec![Value::from(0.0), Value::from(f64::INFINITY), Value::from(0.0)]);
+        assert_eq!(
+            shot("target", inf_target),
+            Err("screenshot: field \"camera.target\" must be 3 finite numbers, found a list of 3".into())
+        );
+        assert!(shot("pitch", Value::from(90.0)).is_ok(), "pitch is clamped to the camera's limit, as documented");
     }
 
     #[test]

@@ -8,7 +8,11 @@ use std::sync::Arc;
 
 use periscope_protocol::{Direction, Envelope, MessageType, NdArray, SceneState, Value};
 
-use crate::args::{fmt_shape, read_attr, read_bool, read_color, read_f32, read_frames, read_index_rows, to_array};
+use periscope_protocol::limits::{excerpt, excerpt_list};
+
+use crate::args::{
+    Range, fmt_shape, read_attr, read_bool, read_color, read_frames, read_index_rows, read_name, read_number, to_array,
+};
 use crate::body::{Reskin, check_aligned};
 use crate::error::{SceneError, SceneWarning, err};
 use crate::frames::FrameSeq;
@@ -34,6 +38,19 @@ impl Applied {
     pub(crate) fn warn(&mut self, code: &'static str, message: String) {
         self.warnings.push(SceneWarning { code, message });
     }
+
+    /// One `unknown_kwarg` warning for all the unknown keywords of a message
+    /// (quoted short, the first few named): `{ctx}: keyword "x" {one}`, or
+    /// `{ctx}: keywords "x", "y" {many}`.
+    pub(crate) fn warn_unknown(&mut self, ctx: &str, keys: &[&str], one: &str, many: &str) {
+        match keys {
+            [] => {}
+            [key] => self.warn("unknown_kwarg", format!("{ctx}: keyword {} {one}", excerpt(key))),
+            keys => {
+                self.warn("unknown_kwarg", format!("{ctx}: keywords {} {many}", excerpt_list(keys.iter().copied())))
+            }
+        }
+    }
 }
 
 /// Per-frame attributes read from a message, and the node's dimensions with them bound.
@@ -52,10 +69,12 @@ fn named_args<'a>(env: &'a Envelope, positional: &[&'static str]) -> Result<Vec<
             ),
         ));
     }
-    let mut out: Vec<(&str, &Value)> = positional.iter().copied().zip(&env.args).collect();
+    let given = &positional[..env.args.len()];
+    let mut out: Vec<(&str, &Value)> = given.iter().copied().zip(&env.args).collect();
     for (k, v) in &env.kwargs {
-        if out.iter().any(|(n, _)| n == k) {
-            return Err(err("bad_value", format!("{k} given both positionally and as a keyword")));
+        // Only the few positional names need a look (no scan per kwarg of all the others).
+        if given.contains(&k.as_str()) {
+            return Err(err("bad_value", format!("{} given both positionally and as a keyword", excerpt(k))));
         }
         out.push((k.as_str(), v));
     }
@@ -184,11 +203,16 @@ impl Scene {
             self.update_frames(client, env, applied)?;
             // A static parameter (one frame, e.g. betas) applies to every frame.
             let node = &self.nodes[&id];
-            let frames_v = env.kwarg("frames").expect("update_frames checked it");
+            let frames_v =
+                env.kwarg("frames").ok_or_else(|| err("missing_arg", "update_frames needs kwarg \"frames\""))?;
             let touched_static = named_args(env, &["poses_body"])?
                 .iter()
                 .any(|(k, v)| !v.is_nil() && node.attr(k).is_some_and(|a| a.len() == 1));
-            if touched_static { Reskin::All } else { Reskin::Frames(read_frames(frames_v, n_before.max(1))?) }
+            if touched_static {
+                Reskin::All
+            } else {
+                Reskin::Frames(read_frames("update_frames", "frames", frames_v, n_before.max(1))?)
+            }
         };
         let mut node = self.nodes.remove(&id).expect("looked up");
         match self.reskin(&mut node, which, Some(&before)) {
@@ -228,6 +252,8 @@ impl Scene {
         let mut faces_value = None;
         let mut connections_value = None;
         let mut cloud: [Option<&Value>; 2] = [None, None];
+        let mut unknown = Vec::new();
+        let ctx = kind.name();
         for (key, v) in named_args(env, kind.create_positional())? {
             if let Some(spec) = kind.attr(key).filter(|s| s.ragged) {
                 cloud[usize::from(spec.packed)] = Some(v).filter(|v| !v.is_nil());
@@ -236,29 +262,24 @@ impl Scene {
             if let Some(spec) = kind.attr(key) {
                 // aitviewer sends None for parameters it does not use.
                 if !v.is_nil() {
-                    attrs.insert(spec.name, read_attr(spec, v, &mut dims)?);
+                    attrs.insert(spec.name, read_attr(ctx, spec, v, &mut dims)?);
                 }
                 continue;
             }
             match key {
                 "faces" if kind == NodeKind::Meshes => faces_value = Some(v),
                 "joint_connections" if kind == NodeKind::Skeletons => connections_value = Some(v),
-                "name" => {
-                    node.name = v
-                        .as_str()
-                        .ok_or_else(|| err("bad_value", format!("name must be a string, got {}", v.type_name())))?
-                        .to_owned();
-                }
+                "name" => node.name = read_name(ctx, key, v)?,
                 "enabled" => node.enabled = read_bool(key, v)?,
-                "scale" => node.scale = read_f32(key, v)?,
+                "scale" => node.scale = read_number(ctx, key, v, Range::Positive)?,
                 "color" => {
                     let a = to_array(key, v)?;
                     if a.shape().len() <= 1 {
-                        node.color = read_color(key, &a)?;
+                        node.color = read_color(ctx, key, &a)?;
                     } else if kind == NodeKind::PointClouds {
                         cloud[1] = Some(v);
                     } else if let Some(spec) = kind.attr("colors") {
-                        attrs.insert(spec.name, read_attr(spec, v, &mut dims)?);
+                        attrs.insert(spec.name, read_attr(ctx, spec, v, &mut dims)?);
                     } else {
                         return Err(err(
                             "bad_shape",
@@ -267,14 +288,12 @@ impl Scene {
                     }
                 }
                 _ => match kind.settings().iter().find(|s| s.name() == key) {
-                    Some(&s) => apply_setting(&mut node, s, v)?,
-                    None => applied.warn(
-                        "unknown_kwarg",
-                        format!("{}: keyword {key:?} is not known and was ignored", kind.name()),
-                    ),
+                    Some(&s) => apply_style(ctx, &mut node.style, s, v)?,
+                    None => unknown.push(key),
                 },
             }
         }
+        applied.warn_unknown(ctx, &unknown, "is not known and was ignored", "are not known and were ignored");
         if kind == NodeKind::PointClouds {
             let read = crate::points::read_cloud(cloud[0], cloud[1])?;
             if let Some(w) = read.warning {
@@ -346,6 +365,8 @@ impl Scene {
         let mut dims = node.dims.clone();
         let mut out = Vec::new();
         let mut cloud: [Option<&Value>; 2] = [None, None];
+        let mut unknown = Vec::new();
+        let ctx = env.message_type().map_or("message", MessageType::name);
         for (key, v) in named_args(env, &positional)? {
             if skip.contains(&key) {
                 continue;
@@ -356,13 +377,16 @@ impl Scene {
             let key = if key == "color" && node.kind.attr("colors").is_some() { "colors" } else { key };
             match node.kind.attr(key) {
                 Some(spec) if spec.ragged => cloud[usize::from(spec.packed)] = Some(v),
-                Some(spec) => out.push((spec.name, read_attr(spec, v, &mut dims)?)),
-                None => applied.warn(
-                    "unknown_kwarg",
-                    format!("{}: keyword {key:?} is not a per-frame attribute and was ignored", node.kind.name()),
-                ),
+                Some(spec) => out.push((spec.name, read_attr(ctx, spec, v, &mut dims)?)),
+                None => unknown.push(key),
             }
         }
+        applied.warn_unknown(
+            node.kind.name(),
+            &unknown,
+            "is not a per-frame attribute and was ignored",
+            "are not per-frame attributes and were ignored",
+        );
         if cloud.iter().any(Option::is_some) {
             let read = crate::points::read_cloud(cloud[0], cloud[1])?;
             if let Some(w) = read.warning {
@@ -426,7 +450,7 @@ impl Scene {
             let existing = node.attrs.get(name).ok_or_else(|| {
                 err("bad_value", format!("update_frames: the node has no {name}; use add_frames to add it"))
             })?;
-            let indices = read_frames(frames_v, existing.len())?;
+            let indices = read_frames("update_frames", "frames", frames_v, existing.len())?;
             if seq.len() != 1 && seq.len() != indices.len() {
                 return Err(err(
                     "bad_shape",
@@ -464,7 +488,7 @@ impl Scene {
             .kwarg("frames")
             .or_else(|| env.args.first())
             .ok_or_else(|| err("missing_arg", "remove_frames needs kwarg \"frames\""))?;
-        let mut indices = read_frames(frames_v, node.n_frames())?;
+        let mut indices = read_frames("remove_frames", "frames", frames_v, node.n_frames())?;
         indices.sort_unstable();
         indices.dedup();
         let mut plan = Vec::new();
@@ -495,25 +519,36 @@ impl Scene {
         let mut state = self.state();
         state.ref_seq = env.seq;
         if env.uid.is_some() {
-            let owner = match env.kwarg("client_id") {
-                Some(v) => v.as_i64().ok_or_else(|| err("bad_value", "client_id must be an int"))? as ClientId,
+            let owner = match env.kwarg("client_id").filter(|v| !v.is_nil()) {
+                Some(v) => v.as_i64().and_then(|i| ClientId::try_from(i).ok()).ok_or_else(|| {
+                    err("bad_value", format!("query: field \"client_id\" must be a client id, got {}", describe(v)))
+                })?,
                 None => client,
             };
             let id = self.lookup(owner, env)?;
             let node = &self.nodes[&id];
-            let attr = env.kwarg("attribute").and_then(Value::as_str).unwrap_or(match node.kind {
-                NodeKind::Node => "position",
-                k => k.attrs()[0].name,
-            });
+            let attr = match env.kwarg("attribute").filter(|v| !v.is_nil()) {
+                Some(v) => v.as_str().ok_or_else(|| {
+                    err("bad_value", format!("query: field \"attribute\" must be a str, got {}", v.type_name()))
+                })?,
+                None => match node.kind {
+                    NodeKind::Node => "position",
+                    k => k.attrs().first().map_or("position", |a| a.name),
+                },
+            };
             let Some(seq) = node.attr(attr) else {
                 let names: Vec<_> = node.attr_names().collect();
-                return Err(err("bad_value", format!("node has no attribute {attr:?} (it has: {})", names.join(", "))));
+                return Err(err(
+                    "bad_value",
+                    format!("node has no attribute {} (it has: {})", excerpt(attr), names.join(", ")),
+                ));
             };
-            let frame = match env.kwarg("frame") {
-                Some(v) => read_frames(v, seq.len())?[0],
-                None => node.frame_for(self.current_frame).min(seq.len() - 1),
+            let frame = match env.kwarg("frame").filter(|v| !v.is_nil()) {
+                // One frame: the first listed (the list is never empty).
+                Some(v) => read_frames("query", "frame", v, seq.len())?.first().copied().unwrap_or_default(),
+                None => node.frame_for(self.current_frame).min(seq.len().saturating_sub(1)),
             };
-            let data = seq.frame(frame).expect("non-empty");
+            let data = seq.frame(frame).ok_or_else(|| err("bad_value", format!("query: {attr} has no frames")))?;
             state.data = Some(Value::NdArray(if node.kind.attr(attr).is_some_and(|s| s.packed) {
                 crate::points::unpack(data)
             } else {
@@ -532,9 +567,9 @@ fn check_cloud_update(node: &Node, plan: &[(&'static str, Vec<usize>, FrameSeq)]
     let rows = |name: &str, existing: &FrameSeq, i: usize| {
         let replaced = plan.iter().find(|(n, ..)| *n == name).and_then(|(_, indices, seq)| {
             let k = indices.iter().rposition(|&j| j == i)?;
-            Some(seq.frame_shape(if seq.len() == 1 { 0 } else { k })[0])
+            seq.frame_shape(if seq.len() == 1 { 0 } else { k }).first().copied()
         });
-        replaced.unwrap_or_else(|| existing.frame_shape(i)[0])
+        replaced.unwrap_or_else(|| existing.frame_shape(i).first().copied().unwrap_or(0))
     };
     for (_, indices, _) in plan {
         for &i in indices.iter().filter(|&&i| i < colors.len()) {
@@ -556,27 +591,32 @@ fn attr_list(kind: NodeKind) -> String {
     kind.attrs().iter().chain(TRANSFORM_ATTRS).map(|a| a.name).collect::<Vec<_>>().join(", ")
 }
 
-fn apply_setting(node: &mut Node, s: Setting, v: &Value) -> Result<(), SceneError> {
-    apply_style(&mut node.style, s, v)
+/// What a numeric setting must be (docs/protocol.md, "Creating nodes"):
+/// sizes are >= 0 (0 draws nothing; `r_tip` ~0 draws cones), the arrow head
+/// fraction is in [0, 1], point sizes are > 0.
+fn setting_range(s: Setting) -> Range {
+    match s {
+        Setting::P => Range::Unit,
+        Setting::PointSize | Setting::PointSizeWorld => Range::Positive,
+        _ => Range::NonNegative,
+    }
 }
 
-/// Sets one kind setting in `st`.
-pub(crate) fn apply_style(st: &mut Style, s: Setting, v: &Value) -> Result<(), SceneError> {
+/// Sets one kind setting in `st`; `ctx` (the message's name) starts an error.
+pub(crate) fn apply_style(ctx: &str, st: &mut Style, s: Setting, v: &Value) -> Result<(), SceneError> {
     let name = s.name();
+    let num = |v: &Value| read_number(ctx, name, v, setting_range(s));
     match s {
         Setting::FlatShading => st.flat_shading = read_bool(name, v)?,
         Setting::DrawEdges => st.draw_edges = read_bool(name, v)?,
-        Setting::Radius => st.radius = read_f32(name, v)?,
-        Setting::RBase => st.r_base = read_f32(name, v)?,
-        Setting::RTip => st.r_tip = if v.is_nil() { None } else { Some(read_f32(name, v)?) },
-        Setting::RHead => st.r_head = read_f32(name, v)?,
-        Setting::P => st.p = read_f32(name, v)?,
-        Setting::Length => st.length = read_f32(name, v)?,
+        Setting::Radius => st.radius = num(v)?,
+        Setting::RBase => st.r_base = num(v)?,
+        Setting::RTip => st.r_tip = if v.is_nil() { None } else { Some(num(v)?) },
+        Setting::RHead => st.r_head = num(v)?,
+        Setting::P => st.p = num(v)?,
+        Setting::Length => st.length = num(v)?,
         Setting::ModelType | Setting::Gender => {
-            let text = v
-                .as_str()
-                .ok_or_else(|| err("bad_value", format!("{name} must be a string, got {}", v.type_name())))?
-                .to_owned();
+            let text = read_name(ctx, name, v)?;
             if s == Setting::ModelType { st.model_type = text } else { st.gender = text }
         }
         Setting::NumBetas => {
@@ -590,8 +630,8 @@ pub(crate) fn apply_style(st: &mut Style, s: Setting, v: &Value) -> Result<(), S
             }
         }
         Setting::ShowSkeleton => st.show_skeleton = read_bool(name, v)?,
-        Setting::PointSize => st.point_size = read_size(name, v)?,
-        Setting::PointSizeWorld => st.point_size_world = if v.is_nil() { None } else { Some(read_size(name, v)?) },
+        Setting::PointSize => st.point_size = num(v)?,
+        Setting::PointSizeWorld => st.point_size_world = if v.is_nil() { None } else { Some(num(v)?) },
         Setting::Mode => {
             st.mode = match v.as_str() {
                 Some("line_strip") => LineMode::LineStrip,
@@ -608,19 +648,10 @@ pub(crate) fn apply_style(st: &mut Style, s: Setting, v: &Value) -> Result<(), S
     Ok(())
 }
 
-/// A size: a finite number above zero.
-fn read_size(name: &str, v: &Value) -> Result<f32, SceneError> {
-    let x = read_f32(name, v)?;
-    if x.is_finite() && x > 0.0 {
-        Ok(x)
-    } else {
-        Err(err("bad_value", format!("field {name:?} must be a number > 0, found {x}")))
-    }
-}
-
 fn describe(v: &Value) -> String {
     match v {
-        Value::Str(s) => format!("{s:?}"),
+        Value::Str(s) => excerpt(s),
+        Value::Int(i) => i.to_string(),
         other => other.type_name(),
     }
 }

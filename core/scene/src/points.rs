@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use periscope_protocol::{ArrayData, DType, NdArray, Value};
 
-use crate::args::{fmt_shape, to_array};
+use crate::args::{Range, check_values, fmt_shape, to_array};
 use crate::error::{SceneError, err};
 use crate::frames::FrameSeq;
 
@@ -81,10 +81,14 @@ fn read_colors(v: &Value) -> Result<(usize, Option<usize>, Vec<u8>), SceneError>
     if !(c == 3 || c == 4) || f == 0 {
         return Err(bad());
     }
-    let to_u8 = |x: f32| (x.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
+    let to_u8 = |x: f32| (x * 255.0 + 0.5) as u8;
     let bytes: Vec<u8> = match (a.dtype(), a.data()) {
         (DType::U8, ArrayData::U8(d)) => rgba(d, c, |x| x),
-        (DType::F32 | DType::F64, _) => rgba(&a.to_f32(), c, to_u8),
+        (DType::F32 | DType::F64, _) => {
+            let floats = a.to_f32();
+            check_values("point_clouds", "colors", &shape, &floats, Range::Unit)?;
+            rgba(&floats, c, to_u8)
+        }
         (other, _) => {
             return Err(err(
                 "bad_dtype",

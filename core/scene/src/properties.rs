@@ -6,7 +6,7 @@
 
 use periscope_protocol::{Envelope, MessageType, Value};
 
-use crate::args::{read_bool, read_color, read_f32, to_array};
+use crate::args::{Range, check_values, read_bool, read_color, read_name, read_number, to_array};
 use crate::error::{SceneError, err};
 use crate::handler::Applied;
 use crate::node::{ClientId, Node, NodeId, Style};
@@ -25,46 +25,52 @@ struct Properties {
     style: Option<Style>,
 }
 
+/// `N` finite numbers (a position, a row-major rotation).
 fn fixed<const N: usize>(key: &str, v: &Value, what: &str) -> Result<[f32; N], SceneError> {
     let a = to_array(key, v)?;
     let d = a.to_f32();
-    d.as_slice()
+    let fixed: [f32; N] = d
+        .as_slice()
         .try_into()
-        .map_err(|_| err("bad_shape", format!("set_properties: {key} must be {what}, got {} numbers", d.len())))
+        .map_err(|_| err("bad_shape", format!("set_properties: {key} must be {what}, got {} numbers", d.len())))?;
+    check_values("set_properties", key, a.shape(), &fixed, Range::Finite)?;
+    Ok(fixed)
 }
+
+const CTX: &str = "set_properties";
 
 impl Properties {
     fn read(node: &Node, env: &Envelope, applied: &mut Applied) -> Result<Self, SceneError> {
         let mut p = Properties::default();
         let mut style = node.style.clone();
         let mut styled = false;
+        let mut unknown = Vec::new();
         for (key, v) in &env.kwargs {
             let key = key.as_str();
             match key {
                 "node_id" | "client_id" => {}
-                "name" => {
-                    let s = v.as_str().ok_or_else(|| {
-                        err("bad_value", format!("set_properties: name must be a string, got {}", v.type_name()))
-                    })?;
-                    p.name = Some(s.to_owned());
-                }
+                "name" => p.name = Some(read_name(CTX, key, v)?),
                 "enabled" => p.enabled = Some(read_bool(key, v)?),
-                "scale" => p.scale = Some(read_f32(key, v)?),
-                "color" => p.color = Some(read_color(key, &to_array(key, v)?)?),
+                "scale" => p.scale = Some(read_number(CTX, key, v, Range::Positive)?),
+                "color" => p.color = Some(read_color(CTX, key, &to_array(key, v)?)?),
                 "position" => p.position = Some(fixed(key, v, "3 numbers")?),
                 "rotation" => p.rotation = Some(fixed(key, v, "a 3x3 matrix (9 numbers)")?),
                 _ => match node.kind.settings().iter().find(|s| s.name() == key) {
                     Some(&s) => {
-                        crate::handler::apply_style(&mut style, s, v)?;
+                        crate::handler::apply_style(CTX, &mut style, s, v)?;
                         styled = true;
                     }
-                    None => applied.warn(
-                        "unknown_kwarg",
-                        format!("set_properties: keyword {key:?} is not a property of {} nodes", node.kind.name()),
-                    ),
+                    None => unknown.push(key),
                 },
             }
         }
+        let kind = node.kind.name();
+        applied.warn_unknown(
+            CTX,
+            &unknown,
+            &format!("is not a property of {kind} nodes"),
+            &format!("are not properties of {kind} nodes"),
+        );
         if styled {
             p.style = Some(style);
         }

@@ -27,6 +27,13 @@ pub struct AttrSpec {
     pub ragged: bool,
 }
 
+impl AttrSpec {
+    /// What its values must be: colors in [0, 1], everything else finite.
+    pub(crate) fn range(&self) -> crate::args::Range {
+        if self.rgba { crate::args::Range::Unit } else { crate::args::Range::Finite }
+    }
+}
+
 const fn attr(name: &'static str, inner: &'static [Dim]) -> AttrSpec {
     AttrSpec { name, inner, rgba: false, packed: false, ragged: false }
 }

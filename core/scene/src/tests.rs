@@ -439,7 +439,10 @@ fn point_cloud_bad_input_names_the_field_and_changes_nothing() {
                 .with_kwarg("colors", Value::NdArray(NdArray::from_i64(vec![3, 3], vec![1; 9]))),
             "float in [0, 1] or uint8",
         ),
-        (cloud(2, arr(&[3, 3], |_| 0.0)).with_kwarg("point_size", 0.0f64), "\"point_size\" must be a number > 0"),
+        (
+            cloud(2, arr(&[3, 3], |_| 0.0)).with_kwarg("point_size", 0.0f64),
+            "\"point_size\" must be a finite number > 0",
+        ),
         (cloud(2, arr(&[3, 3], |_| 0.0)).with_kwarg("point_size_world", -1.0f64), "\"point_size_world\""),
         (cloud(2, arr(&[2, 3, 3], |_| 0.0)).with_kwarg("colors", arr(&[3, 3, 3], |_| 0.0)), "has 3 frames"),
         (
@@ -465,4 +468,224 @@ fn point_cloud_bad_input_names_the_field_and_changes_nothing() {
     assert!(e.message.contains("frame 0 would have 5 points but 3 colors"), "{}", e.message);
     assert_eq!(s.nodes().count(), 2);
     assert_eq!(s.node_by_remote(C, 3).unwrap().attr("points").unwrap().frame_shape(0), vec![3, 3]);
+}
+
+// --- bad input (hardening: scene) ---
+
+fn props(uid: i64) -> Envelope {
+    Envelope::new(T::SetProperties.as_i64()).with_uid(uid)
+}
+
+fn v3(x: f64, y: f64, z: f64) -> Value {
+    Value::from(vec![x, y, z])
+}
+
+#[test]
+fn query_with_an_empty_frame_list_is_an_error_not_a_panic() {
+    let mut s = scene();
+    s.apply(C, &mesh(1, 3)).unwrap();
+    let other: u64 = 2;
+    s.client_connected(other, "other", "127.0.0.1:2");
+    let empties = [Value::Array(vec![]), Value::NdArray(NdArray::from_i64(vec![0], Vec::<i64>::new()))];
+    for empty in empties {
+        // Another client names the node by its owner and uid.
+        let q =
+            Envelope::new(T::Query.as_i64()).with_uid(1).with_kwarg("client_id", C as i64).with_kwarg("frame", empty);
+        let e = s.apply(other, &q).unwrap_err();
+        assert_eq!(e.code, "bad_frames");
+        assert_eq!(e.message, "query: field \"frame\" must name at least one frame, found none");
+    }
+    let e = s.apply(other, &Envelope::new(T::Query.as_i64()).with_uid(1).with_kwarg("client_id", -1i64)).unwrap_err();
+    assert!(e.message.contains("field \"client_id\" must be a client id"), "{e}");
+    let e = s.apply(C, &Envelope::new(T::Query.as_i64()).with_uid(1).with_kwarg("attribute", 3i64)).unwrap_err();
+    assert!(e.message.contains("field \"attribute\" must be a str"), "{e}");
+    let long = "a".repeat(100_000);
+    let e =
+        s.apply(C, &Envelope::new(T::Query.as_i64()).with_uid(1).with_kwarg("attribute", long.as_str())).unwrap_err();
+    assert!(e.message.len() < 300, "quotes an excerpt: {}", e.message.len());
+}
+
+#[test]
+fn empty_frame_lists_are_refused_for_update_and_remove() {
+    let mut s = scene();
+    s.apply(C, &mesh(1, 3)).unwrap();
+    let before = s.version();
+    let update = Envelope::new(T::UpdateFrames.as_i64())
+        .with_uid(1)
+        .with_arg(arr(&[4, 3], |_| 9.0))
+        .with_kwarg("frames", Value::Array(vec![]));
+    let e = s.apply(C, &update).unwrap_err();
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        ("bad_frames", "update_frames: field \"frames\" must name at least one frame, found none")
+    );
+    let remove = Envelope::new(T::RemoveFrames.as_i64()).with_uid(1).with_kwarg("frames", Value::Array(vec![]));
+    let e = s.apply(C, &remove).unwrap_err();
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        ("bad_frames", "remove_frames: field \"frames\" must name at least one frame, found none")
+    );
+    assert_eq!(s.version(), before, "nothing changed");
+}
+
+#[test]
+fn non_finite_and_out_of_range_properties_are_refused_naming_the_field() {
+    let mut s = scene();
+    s.apply(C, &mesh(1, 1)).unwrap();
+    let rot_nan = Value::from(vec![1.0f64, 0.0, 0.0, 0.0, f64::NAN, 0.0, 0.0, 0.0, 1.0]);
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("position", v3(f64::NAN, 0.0, 0.0), "field \"position\" must hold finite numbers, found NaN at [0]"),
+        ("position", v3(0.0, f64::INFINITY, 0.0), "field \"position\" must hold finite numbers, found inf at [1]"),
+        ("position", v3(0.0, 0.0, 1e300), "found inf at [2]"),
+        ("scale", Value::from(f64::INFINITY), "field \"scale\" must be a finite number > 0, found inf"),
+        ("scale", Value::from(0.0), "field \"scale\" must be a finite number > 0, found 0.0"),
+        ("scale", Value::from(-2.0), "found -2.0"),
+        ("scale", Value::from(f64::NAN), "found NaN"),
+        (
+            "color",
+            Value::from(vec![f64::NAN, 2.0, -1.0, 1.0]),
+            "field \"color\" must be 3 or 4 numbers in [0, 1], found [NaN, 2.0, -1.0, 1.0]",
+        ),
+        ("color", Value::from(vec![0.5, 0.5, 1.5]), "field \"color\""),
+        ("rotation", rot_nan, "field \"rotation\" must hold finite numbers, found NaN at [4]"),
+        ("flat_shading", Value::from(2.5), "flat_shading must be a bool"),
+    ];
+    for (key, v, want) in &cases {
+        let e = s.apply(C, &props(1).with_kwarg(key, v.clone())).unwrap_err();
+        assert_eq!(e.code, "bad_value");
+        assert!(e.message.contains(want), "{key}: {want:?} not in {:?}", e.message);
+        if *key != "flat_shading" {
+            assert!(e.message.starts_with("set_properties: "), "{}", e.message);
+        }
+    }
+    let n = s.node_by_remote(C, 1).unwrap();
+    assert_eq!((n.scale, n.color, n.position(0), n.version), (1.0, crate::DEFAULT_COLOR, [0.0; 3], 0));
+    // Spheres: radius >= 0, finite.
+    s.apply(C, &Envelope::new(T::Spheres.as_i64()).with_uid(2).with_arg(arr(&[2, 3], |_| 0.0))).unwrap();
+    for bad in [-0.1, f64::NAN, f64::INFINITY] {
+        let e = s.apply(C, &props(2).with_kwarg("radius", bad)).unwrap_err();
+        assert!(e.message.starts_with("set_properties: field \"radius\" must be a finite number >= 0, found"), "{e}");
+    }
+    s.apply(C, &props(2).with_kwarg("radius", 0.0)).unwrap();
+    // Arrows: the head fraction p is in [0, 1] (what the renderer draws).
+    s.apply(
+        C,
+        &Envelope::new(T::Arrows.as_i64()).with_uid(3).with_arg(arr(&[1, 3], |_| 0.0)).with_arg(arr(&[1, 3], |_| 1.0)),
+    )
+    .unwrap();
+    let e = s.apply(C, &props(3).with_kwarg("p", 1.5)).unwrap_err();
+    assert_eq!(e.message, "set_properties: field \"p\" must be a number in [0, 1], found 1.5");
+    // Good values still go through.
+    s.apply(C, &props(1).with_kwarg("scale", 2.0).with_kwarg("color", Value::from(vec![1.0, 0.0, 0.0]))).unwrap();
+    assert_eq!(s.node_by_remote(C, 1).unwrap().scale, 2.0);
+}
+
+#[test]
+fn non_finite_values_at_creation_are_refused_and_nothing_is_stored() {
+    let mut s = scene();
+    let nan_at = |k: usize| move |i: usize| if i == k { f32::NAN } else { i as f32 * 0.01 };
+    let cases: Vec<(Envelope, &str)> = vec![
+        (
+            mesh(1, 1).with_kwarg("position", v3(0.0, f64::NAN, 0.0)),
+            "meshes: field \"position\" must hold finite numbers, found NaN at [1]",
+        ),
+        (
+            mesh(1, 1).with_kwarg("scale", f64::INFINITY),
+            "meshes: field \"scale\" must be a finite number > 0, found inf",
+        ),
+        (mesh(1, 1).with_kwarg("scale", 0.0), "meshes: field \"scale\" must be a finite number > 0, found 0.0"),
+        (
+            mesh(1, 1).with_kwarg("color", Value::from(vec![f64::NAN, 2.0, -1.0, 1.0])),
+            "meshes: field \"color\" must be 3 or 4 numbers in [0, 1]",
+        ),
+        (
+            mesh(1, 1).with_kwarg("rotation", arr(&[3, 3], nan_at(8))),
+            "meshes: field \"rotation\" must hold finite numbers, found NaN at [2, 2]",
+        ),
+        (
+            Envelope::new(T::Meshes.as_i64())
+                .with_uid(1)
+                .with_arg(arr(&[2, 4, 3], nan_at(13)))
+                .with_arg(faces(&[[0, 1, 2]])),
+            "meshes: field \"vertices\" must hold finite numbers, found NaN at [1, 0, 1]",
+        ),
+        (
+            mesh(1, 1).with_kwarg("vertex_colors", arr(&[4, 3], |i| if i == 5 { 2.0 } else { 0.5 })),
+            "meshes: field \"vertex_colors\" must hold numbers in [0, 1], found 2.0 at [1, 2]",
+        ),
+        (
+            Envelope::new(T::Spheres.as_i64()).with_uid(1).with_arg(arr(&[2, 3], |_| 0.0)).with_kwarg("radius", -1.0),
+            "spheres: field \"radius\" must be a finite number >= 0, found -1.0",
+        ),
+        (
+            Envelope::new(T::Spheres.as_i64())
+                .with_uid(1)
+                .with_arg(arr(&[2, 3], |_| 0.0))
+                .with_kwarg("radius", f64::NAN),
+            "spheres: field \"radius\" must be a finite number >= 0, found NaN",
+        ),
+        (
+            Envelope::new(T::Spheres.as_i64()).with_uid(1).with_arg(arr(&[2, 3], nan_at(0))),
+            "spheres: field \"positions\" must hold finite numbers, found NaN at [0, 0]",
+        ),
+        (
+            Envelope::new(T::Lines.as_i64()).with_uid(1).with_arg(arr(&[2, 3], |_| 0.0)).with_kwarg("r_tip", -0.5),
+            "lines: field \"r_tip\" must be a finite number >= 0",
+        ),
+        (
+            cloud(1, arr(&[2, 3], |_| 0.0)).with_kwarg("colors", arr(&[2, 3], |i| if i == 4 { f32::NAN } else { 0.5 })),
+            "point_clouds: field \"colors\" must hold numbers in [0, 1], found NaN at [1, 1]",
+        ),
+    ];
+    for (env, want) in cases {
+        let e = s.apply(C, &env).unwrap_err();
+        assert_eq!(e.code, "bad_value", "{}", e.message);
+        assert!(e.message.contains(want), "{want:?} not in {:?}", e.message);
+    }
+    assert_eq!(s.nodes().count(), 0, "nothing was stored");
+    // Frames: add_frames and update_frames name the field and the first bad element.
+    s.apply(C, &mesh(1, 2)).unwrap();
+    let add = Envelope::new(T::AddFrames.as_i64())
+        .with_uid(1)
+        .with_arg(arr(&[4, 3], |i| if i == 7 { f32::INFINITY } else { 0.0 }));
+    let e = s.apply(C, &add).unwrap_err();
+    assert_eq!(e.message, "add_frames: field \"vertices\" must hold finite numbers, found inf at [2, 1]");
+    let update = Envelope::new(T::UpdateFrames.as_i64())
+        .with_uid(1)
+        .with_kwarg("frames", 0i64)
+        .with_kwarg("position", v3(f64::NAN, 0.0, 0.0));
+    let e = s.apply(C, &update).unwrap_err();
+    assert_eq!(e.message, "update_frames: field \"position\" must hold finite numbers, found NaN at [0]");
+    assert_eq!(s.node_by_remote(C, 1).unwrap().n_frames(), 2);
+    assert_eq!(s.node_by_remote(C, 1).unwrap().version, 0);
+}
+
+#[test]
+fn names_are_bounded_and_errors_quote_only_an_excerpt() {
+    let mut s = scene();
+    let long = "n".repeat(periscope_protocol::limits::MAX_NAME_BYTES + 1);
+    let e = s.apply(C, &mesh(1, 1).with_kwarg("name", long.as_str())).unwrap_err();
+    assert_eq!(e.code, "bad_value");
+    assert!(
+        e.message.starts_with("meshes: field \"name\" must be a str of at most 1024 bytes, found 1025 bytes"),
+        "{e}"
+    );
+    assert!(e.message.len() < 250, "an excerpt, not the name: {}", e.message.len());
+    assert_eq!(s.nodes().count(), 0);
+    let ok = "n".repeat(periscope_protocol::limits::MAX_NAME_BYTES);
+    s.apply(C, &mesh(1, 1).with_kwarg("name", ok.as_str())).unwrap();
+    let huge = "x".repeat(10_000_000);
+    let e = s.apply(C, &props(1).with_kwarg("name", huge.as_str())).unwrap_err();
+    assert!(e.message.starts_with("set_properties: field \"name\" must be a str of at most 1024 bytes"), "{e}");
+    assert!(e.message.len() < 250);
+    assert_eq!(s.node_by_remote(C, 1).unwrap().name, ok);
+    // Unknown keywords are quoted short, all in one warning.
+    let mut env = mesh(2, 1);
+    for i in 0..1000 {
+        env = env.with_kwarg(&format!("{}{i}", "k".repeat(5000)), 1i64);
+    }
+    let a = s.apply(C, &env).unwrap();
+    assert_eq!(a.warnings.len(), 1);
+    assert!(a.warnings[0].message.contains("and 992 more are not known and were ignored"), "{}", a.warnings[0].message);
+    assert!(a.warnings[0].message.len() < 2000);
 }

@@ -90,6 +90,9 @@ pub struct Runtime {
     /// Screenshot and view-camera requests the chain let through, in arrival
     /// order, carried out by the window or headless loop in `step`.
     view_work: Vec<ViewWork>,
+    /// The main view's camera as of the last step (SET_CAMERA is checked
+    /// against it on arrival when no queued work can move it first).
+    view_camera: Option<Camera>,
     /// Remote-rendered image windows and their cameras.
     pub images: ImageHub,
     /// Writes every accepted message when recording.
@@ -254,8 +257,39 @@ fn view_camera_reply(camera: &Camera, z_up: bool, (w, h): (u32, u32), ref_seq: O
 /// Something the main view does for a client, in the order asked.
 enum ViewWork {
     Screenshot(ScreenshotRequest),
-    SetCamera(ViewPose),
+    SetCamera { pose: ViewPose, client: u64, seq: Option<u64> },
     QueryCamera { client: u64, seq: Option<u64> },
+}
+
+/// Why the camera cannot take `pose` (display-space `position`/`target`, each
+/// given or kept from `camera`): the position it would end up with is on the
+/// target, or infinitely far from it. The request decoder refuses both given
+/// and equal; this catches one given and equal to the camera's other one,
+/// which [`Camera::look`] would otherwise ignore without a word.
+/// A pose's position and target in display space.
+fn display_points(z_up: bool, pose: &ViewPose) -> (Option<Vec3>, Option<Vec3>) {
+    let to_display = world_to_display(z_up);
+    let point = |p: Option<[f32; 3]>| p.map(|p| to_display.transform_point3(Vec3::from(p)));
+    (point(pose.position), point(pose.target))
+}
+
+fn look_error(camera: &Camera, pose: &ViewPose, position: Option<Vec3>, target: Option<Vec3>) -> Option<String> {
+    let eye = position.unwrap_or_else(|| camera.eye());
+    let distance = eye.distance(target.unwrap_or(Vec3::from(camera.target)));
+    if distance > 1e-6 && distance.is_finite() {
+        return None;
+    }
+    let (field, value, other) = match (pose.position, pose.target) {
+        (None, Some(t)) => ("target", t, "the camera's position"),
+        (Some(p), None) => ("position", p, "the view's target"),
+        (p, _) => ("position", p.unwrap_or_default(), "target"),
+    };
+    let what = if distance.is_finite() {
+        format!("a point other than {other}")
+    } else {
+        format!("a point at a finite distance from {other}")
+    };
+    Some(format!("set_camera: field {field:?} must be {what}, found {value:?}"))
 }
 
 /// Headless mode renders offscreen at the requested size (or `size`).
@@ -336,6 +370,7 @@ impl Runtime {
             clients: Default::default(),
             last_sample: Instant::now(),
             view_work: Vec::new(),
+            view_camera: None,
             images: ImageHub::new(false),
             recorder: None,
             export_dir: PathBuf::from("exports"),
@@ -638,11 +673,16 @@ impl Runtime {
                     let result = shooter.shoot(&mut self.scene, &req);
                     self.answer_screenshot(&req, result);
                 }
-                ViewWork::SetCamera(pose) => {
+                ViewWork::SetCamera { pose, client, seq } => {
                     let mut camera = shooter.camera();
-                    let to_display = world_to_display(self.images.z_up);
-                    let point = |p: Option<[f32; 3]>| p.map(|p| to_display.transform_point3(Vec3::from(p)));
-                    camera.look(point(pose.position), point(pose.target), pose.fov_y_deg.map(f32::to_radians));
+                    let (position, target) = display_points(self.images.z_up, &pose);
+                    if let Some(e) = look_error(&camera, &pose, position, target) {
+                        self.error(format!("client #{client} seq {seq:?}: {e}"));
+                        let kind = Some(MessageType::SetCamera.as_i64());
+                        self.out.send(client, Reply::error(seq, kind, None, "bad_value", e));
+                        continue;
+                    }
+                    camera.look(position, target, pose.fov_y_deg.map(f32::to_radians));
                     shooter.set_camera(camera);
                 }
                 ViewWork::QueryCamera { client, seq } => {
@@ -662,6 +702,7 @@ impl Runtime {
         if let Some(again) = self.scene.expire_controls(linger, Instant::now()) {
             step.again(again);
         }
+        self.view_camera = Some(shooter.camera());
         self.images.set_view(shooter.camera(), shooter.view_size());
         if let Some(again) = self.poll_images() {
             step.again(again);
@@ -1069,7 +1110,19 @@ impl Runtime {
                 self.out.send(client.id(), self.chain.state_reply(envelope.seq));
             }
             Request::Screenshot(shot) => self.queue_screenshot(client.id(), envelope.seq, shot),
-            Request::SetCamera(pose) => self.view_work.push(ViewWork::SetCamera(**pose)),
+            Request::SetCamera(pose) => {
+                // Checked now when nothing queued moves the camera first, so the
+                // error comes before the answer to a later query (the clients'
+                // sync); otherwise when the work is carried out.
+                let queued = self.view_work.iter().any(|w| !matches!(w, ViewWork::QueryCamera { .. }));
+                if !queued && let Some(camera) = &self.view_camera {
+                    let (position, target) = display_points(self.images.z_up, pose);
+                    if let Some(e) = look_error(camera, pose, position, target) {
+                        return Err(e);
+                    }
+                }
+                self.view_work.push(ViewWork::SetCamera { pose: **pose, client: client.id(), seq: envelope.seq })
+            }
             Request::QueryCamera => {
                 self.view_work.push(ViewWork::QueryCamera { client: client.id(), seq: envelope.seq })
             }

@@ -23,7 +23,7 @@ pub use array::{ArrayData, ArrayError, DType, NdArray};
 pub use decode::{
     DecodeError, DecodeLimits, NDARRAY_KEY, decode_value, decode_value_with_spans, decode_value_with_transfers,
 };
-pub use encode::{encode_value, encode_value_into};
+pub use encode::{encode_value, encode_value_into, encoded_len};
 pub use envelope::{Envelope, EnvelopeError, Hello, RawFrame};
 pub use parts::Transfers;
 pub use reply::{ClientSummary, NodeSummary, Reply, SceneState};

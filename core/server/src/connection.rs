@@ -99,8 +99,15 @@ impl Out {
         if bytes.len() <= max {
             return bytes;
         }
-        shared.stats.replies_too_large.fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(size = bytes.len(), max_reply_bytes = max, "reply too large: sent an error instead");
+        let n = shared.stats.replies_too_large.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            tracing::warn!(
+                size = bytes.len(),
+                max_reply_bytes = max,
+                count = n,
+                "reply too large: sent a reply_too_large error instead"
+            );
+        }
         self.wire.encode(&crate::server::too_large(reply, bytes.len(), max))
     }
 }

@@ -366,9 +366,20 @@ pub(crate) fn deliver(shared: &Shared, client: u64, reply: Arc<Reply>) -> bool {
     let mut reply = reply;
     let max = shared.config.max_reply_bytes;
     if size > max {
-        stats.replies_too_large.fetch_add(1, Ordering::Relaxed);
+        let n = stats.replies_too_large.fetch_add(1, Ordering::Relaxed) + 1;
         let error = too_large(&reply, size, max);
-        tracing::warn!(client, size, max_reply_bytes = max, "reply too large: sent an error instead");
+        // Logged at 1, 2, 4, 8, ... so a client asking again and again cannot flood the log.
+        if n.is_power_of_two() {
+            let kind = reply_name(reply.kind());
+            tracing::warn!(
+                client,
+                kind,
+                size,
+                max_reply_bytes = max,
+                count = n,
+                "reply too large: sent a reply_too_large error instead"
+            );
+        }
         reply = Arc::new(error);
         size = reply.encoded_len();
     }

@@ -45,3 +45,20 @@ def test_per_client_node_and_byte_limits(start_viewer):
             other.sync()
         state = other.query()
         assert sorted(n["n_frames"] for n in state["nodes"]) == [1, 1, 2], "nothing else was lost"
+
+
+def test_a_reply_over_max_reply_bytes_raises_instead_of_hanging(start_viewer):
+    # 100 kB: a 64x64 screenshot (16 kB) fits; a 200x200 one (160 kB) and a
+    # 240 kB frame of data do not, and their callers get a clear error.
+    viewer = start_viewer("[server]\nmax_reply_bytes = 100000\n")
+    with RemoteViewer(viewer.host, viewer.port, verbose=False) as v:
+        RemoteSpheres(v, np.zeros((2, 3), np.float32))
+        assert v.screenshot(width=64, height=64).shape == (64, 64, 4)
+        with pytest.raises(ViewerError, match=r"server\.max_reply_bytes \(100000 bytes\)") as shot:
+            v.screenshot(width=200, height=200)
+        assert shot.value.code == "reply_too_large"
+        s = RemoteSpheres(v, np.zeros((20000, 3), np.float32))
+        with pytest.raises(ViewerError, match="scene_state reply would be 240") as data:
+            v.query_data(s, "positions", 0)
+        assert data.value.code == "reply_too_large"
+        assert len(v.sync()["nodes"]) == 2

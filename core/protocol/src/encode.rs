@@ -18,6 +18,82 @@ pub fn encode_value_into(out: &mut Vec<u8>, v: &Value) {
     write_value(out, v);
 }
 
+/// The exact length of [`encode_value`]'s output, without encoding: a walk
+/// over the value that reads sizes only (arrays are not converted), so a
+/// sender can weigh a message before deciding to queue or refuse it.
+pub fn encoded_len(v: &Value) -> usize {
+    match v {
+        Value::Nil | Value::Bool(_) => 1,
+        Value::Int(i) => sint_len(*i),
+        Value::UInt(u) => uint_len(*u),
+        Value::Float(_) => 9,
+        Value::Str(s) => str_len(s.len()),
+        Value::Bin(b) => bin_len(b.len()),
+        Value::Array(items) => container_len(items.len()) + items.iter().map(encoded_len).sum::<usize>(),
+        Value::Map(entries) => {
+            container_len(entries.len()) + entries.iter().map(|(k, v)| encoded_len(k) + encoded_len(v)).sum::<usize>()
+        }
+        Value::NdArray(a) => {
+            container_len(3)
+                + str_len(NDARRAY_KEY.len())
+                + str_len(a.dtype().name().len())
+                + str_len("shape".len())
+                + container_len(a.shape().len())
+                + a.shape().iter().map(|&d| uint_len(d as u64)).sum::<usize>()
+                + str_len("data".len())
+                + bin_len(a.nbytes())
+        }
+    }
+}
+
+/// Bytes of a MessagePack string of `n` bytes (marker, length, bytes).
+pub(crate) fn str_len(n: usize) -> usize {
+    n + match n {
+        0..32 => 1,
+        32..256 => 2,
+        256..65_536 => 3,
+        _ => 5,
+    }
+}
+
+fn bin_len(n: usize) -> usize {
+    n + match n {
+        0..256 => 2,
+        256..65_536 => 3,
+        _ => 5,
+    }
+}
+
+/// Bytes of an array or map header of `n` items.
+pub(crate) fn container_len(n: usize) -> usize {
+    match n {
+        0..16 => 1,
+        16..65_536 => 3,
+        _ => 5,
+    }
+}
+
+pub(crate) fn uint_len(u: u64) -> usize {
+    match u {
+        0..128 => 1,
+        128..256 => 2,
+        256..65_536 => 3,
+        65_536..4_294_967_296 => 5,
+        _ => 9,
+    }
+}
+
+pub(crate) fn sint_len(i: i64) -> usize {
+    match i {
+        0.. => uint_len(i as u64),
+        -32..0 => 1,
+        -128..-32 => 2,
+        -32_768..-128 => 3,
+        -2_147_483_648..-32_768 => 5,
+        _ => 9,
+    }
+}
+
 fn estimate(v: &Value) -> usize {
     match v {
         Value::NdArray(a) => a.nbytes() + 64,

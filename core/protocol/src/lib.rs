@@ -25,7 +25,7 @@ pub use decode::{
     DecodeError, DecodeLimits, Header, NDARRAY_KEY, decode_value, decode_value_with_spans, decode_value_with_transfers,
     peek_header,
 };
-pub use encode::{encode_value, encode_value_into};
+pub use encode::{encode_value, encode_value_into, encoded_len};
 pub use envelope::{Envelope, EnvelopeError, Hello, RawFrame};
 pub use fields::{Field, FieldKind};
 pub use parts::Transfers;

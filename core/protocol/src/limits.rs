@@ -30,6 +30,19 @@ pub const MAX_FOV_Y_DEG: f64 = 170.0;
 /// Longest excerpt of client data quoted in an error or a log line, in characters.
 pub const MAX_EXCERPT_CHARS: usize = 80;
 
+// --- server: replies and arrays in parts (core/server, core/protocol/src/parts.rs) ---
+
+/// Arrays one connection may have in progress in parts (`ARRAY_PART`) at once.
+pub const MAX_TRANSFERS: usize = 4096;
+/// Bytes each array in progress in parts counts against `server.max_message_bytes`
+/// besides its data (its bookkeeping), so empty or one-byte arrays are not free.
+pub const TRANSFER_OVERHEAD_BYTES: usize = 256;
+/// Refused transfer ids one connection remembers (their later parts are
+/// dropped quietly); past this, each later part is refused on its own.
+pub const MAX_REFUSED_TRANSFERS: usize = 4096;
+
+// --- end server ---
+
 /// A short, printable excerpt of client data for an error or a log line: at
 /// most [`MAX_EXCERPT_CHARS`] characters, control characters escaped, with the
 /// total length noted when it was cut (`"abc…" (100000 bytes)`).

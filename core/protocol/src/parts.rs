@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use crate::array::{ArrayData, DType, NdArray};
 use crate::envelope::Envelope;
+use crate::limits::{MAX_REFUSED_TRANSFERS, MAX_TRANSFERS, TRANSFER_OVERHEAD_BYTES};
 use crate::value::Value;
 
 /// One array being received: its typed buffer and the bytes it will hold.
@@ -73,8 +74,11 @@ impl Builder {
     }
 }
 
-/// The arrays a connection is receiving in parts. Bounded: the bytes of all
-/// of them together stay within `limit` (the server's `max_message_bytes`).
+/// The arrays a connection is receiving in parts. Bounded: at most
+/// [`MAX_TRANSFERS`] arrays at once, and their bytes together, each counted
+/// with [`TRANSFER_OVERHEAD_BYTES`] of bookkeeping, stay within `limit` (the
+/// server's `max_message_bytes`); at most [`MAX_REFUSED_TRANSFERS`] refused
+/// ids are remembered.
 #[derive(Debug)]
 pub struct Transfers {
     open: HashMap<i64, Builder>,
@@ -133,7 +137,10 @@ impl Transfers {
         let outcome = self.add_part(id, dtype, nbytes, data);
         if outcome.is_err() {
             self.drop_transfer(id);
-            self.refused.insert(id);
+            // Bounded: past the limit a refused array's later parts are refused one by one.
+            if self.refused.len() < MAX_REFUSED_TRANSFERS {
+                self.refused.insert(id);
+            }
         }
         outcome
     }
@@ -156,10 +163,16 @@ impl Transfers {
                 .and_then(|n| usize::try_from(n).ok())
                 .filter(|n| n % dtype.size() == 0)
                 .ok_or("array_part: the first part needs field \"nbytes\", a whole number of elements")?;
-            if nbytes > self.limit.saturating_sub(self.bytes) {
+            if self.open.len() >= MAX_TRANSFERS {
                 return Err(format!(
-                    "array_part: field \"nbytes\" ({nbytes}) with the {} bytes of other parts in progress exceeds server.max_message_bytes ({})",
-                    self.bytes, self.limit
+                    "array_part: field \"transfer\" {id}: {MAX_TRANSFERS} arrays are already in progress in parts on this connection (the limit); send the message that uses them first"
+                ));
+            }
+            let held = self.held();
+            if nbytes.saturating_add(TRANSFER_OVERHEAD_BYTES) > self.limit.saturating_sub(held) {
+                return Err(format!(
+                    "array_part: field \"nbytes\" ({nbytes}) with the {held} bytes of other parts in progress ({TRANSFER_OVERHEAD_BYTES} bytes of bookkeeping counted per array) exceeds server.max_message_bytes ({})",
+                    self.limit
                 ));
             }
             self.bytes += nbytes;
@@ -188,7 +201,9 @@ impl Transfers {
     /// The finished array of transfer `id`, as `dtype` and `shape` (the
     /// message that uses it says them again; they must agree).
     pub fn take(&mut self, id: i64, dtype: DType, shape: Vec<usize>) -> Result<NdArray, String> {
-        let b = self.open.remove(&id).ok_or_else(|| {
+        let b = self.open.remove(&id);
+        self.shrink();
+        let b = b.ok_or_else(|| {
             if self.refused.contains(&id) {
                 format!("\"transfer\" {id}: its parts were refused (see the error before)")
             } else {
@@ -217,13 +232,37 @@ impl Transfers {
         self.open.clear();
         self.refused.clear();
         self.bytes = 0;
+        self.shrink();
         n
+    }
+
+    /// Bytes held, as the limit counts them: data plus bookkeeping per array.
+    fn held(&self) -> usize {
+        self.bytes + self.open.len() * TRANSFER_OVERHEAD_BYTES
+    }
+
+    /// Gives back the memory of emptied tables (a burst of thousands of
+    /// arrays must not stay allocated for the connection's life).
+    fn shrink(&mut self) {
+        const KEEP: usize = 64;
+        if self.open.is_empty() && self.open.capacity() > KEEP {
+            self.open = HashMap::new();
+        }
+        if self.refused.is_empty() && self.refused.capacity() > KEEP {
+            self.refused = Default::default();
+        }
+    }
+
+    /// Arrays in progress and refused ids remembered (for tests and stats).
+    pub fn entries(&self) -> (usize, usize) {
+        (self.open.len(), self.refused.len())
     }
 
     fn drop_transfer(&mut self, id: i64) {
         if let Some(b) = self.open.remove(&id) {
             self.bytes -= b.nbytes;
         }
+        self.shrink();
     }
 }
 
@@ -257,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_part_frame_is_read_in_place_and_other_frames_are_left_alone() {
-        let mut t = Transfers::new(100);
+        let mut t = Transfers::new(1000);
         let mut env = part(3, &[0, 0, 128, 63], Some(("float32", 4)));
         env.seq = Some(9);
         let frame = crate::encode_value(&env.to_value());
@@ -274,12 +313,12 @@ mod tests {
 
     #[test]
     fn bad_parts_are_refused_naming_the_field() {
-        let mut t = Transfers::new(100);
+        let mut t = Transfers::new(1000);
         let err = |t: &mut Transfers, e: Envelope| t.part(&e).unwrap_err();
         assert!(err(&mut t, part(1, &[0; 4], None)).contains("needs field \"dtype\""));
         assert!(err(&mut t, part(10, &[0; 4], Some(("float32", 6)))).contains("\"nbytes\", a whole number"));
         assert!(
-            err(&mut t, part(11, &[0; 4], Some(("float32", 400)))).contains("exceeds server.max_message_bytes (100)")
+            err(&mut t, part(11, &[0; 4], Some(("float32", 4000)))).contains("exceeds server.max_message_bytes (1000)")
         );
         // The rest of a refused array is dropped quietly: one error per array.
         assert_eq!(t.part(&part(11, &[0; 4], None)), Ok(()));
@@ -297,5 +336,33 @@ mod tests {
         assert!(t.take(9, DType::F32, vec![1]).unwrap_err().contains("no such array parts"));
         t.part(&part(6, &[0; 8], Some(("float32", 8)))).unwrap();
         assert_eq!((t.clear(), t.bytes()), (1, 0));
+    }
+
+    #[test]
+    fn empty_arrays_are_bounded_by_count_and_bookkeeping() {
+        // Bookkeeping counts: four empty arrays do not fit in 1000 bytes.
+        let mut t = Transfers::new(1000);
+        for id in 0..3 {
+            t.part(&part(id, &[], Some(("uint8", 0)))).unwrap();
+        }
+        let e = t.part(&part(3, &[], Some(("uint8", 0)))).unwrap_err();
+        assert!(e.contains("field \"nbytes\" (0)") && e.contains("256 bytes of bookkeeping"), "{e}");
+        t.clear();
+
+        // Count: at most MAX_TRANSFERS at once, whatever the byte limit.
+        let mut t = Transfers::new(usize::MAX);
+        for id in 0..MAX_TRANSFERS as i64 {
+            t.part(&part(id, &[], Some(("uint8", 0)))).unwrap();
+        }
+        let e = t.part(&part(-1, &[], Some(("uint8", 0)))).unwrap_err();
+        assert!(e.contains("field \"transfer\" -1") && e.contains("4096 arrays are already in progress"), "{e}");
+        // Refused ids are remembered up to a bound.
+        for id in 0..2 * MAX_REFUSED_TRANSFERS as i64 {
+            assert!(t.part(&part(1_000_000 + id, &[], Some(("uint8", 0)))).is_err());
+        }
+        assert_eq!(t.entries(), (MAX_TRANSFERS, MAX_REFUSED_TRANSFERS));
+        // Cleared, the tables give their memory back.
+        assert_eq!(t.clear(), MAX_TRANSFERS);
+        assert!(t.open.capacity() < 100 && t.refused.capacity() < 100);
     }
 }

@@ -120,6 +120,121 @@ impl Reply {
         }
     }
 
+    /// The exact length of [`Self::encode`]'s output, computed without
+    /// encoding (sizes only: arrays are not converted, strings not copied), so
+    /// the server can weigh a reply on the sender's thread before queueing it.
+    pub fn encoded_len(&self) -> usize {
+        use crate::encode::{container_len, encoded_len as len, str_len};
+        match self {
+            Reply::SceneState(s) => {
+                let key = |k: &str| str_len(k.len());
+                let field = |k: &str, v: Value| key(k) + len(&v);
+                let nodes: usize = s
+                    .nodes
+                    .iter()
+                    .map(|n| {
+                        container_len(10)
+                            + field("id", n.id.into())
+                            + field("uid", n.uid.into())
+                            + field("client_id", n.client_id.into())
+                            + key("client_name")
+                            + key(&n.client_name)
+                            + key("name")
+                            + key(&n.name)
+                            + key("kind")
+                            + key(&n.kind)
+                            + field("n_frames", n.n_frames.into())
+                            + field("current_frame", n.current_frame.into())
+                            + field("enabled", n.enabled.into())
+                            + key("color")
+                            + container_len(4)
+                            + n.color.iter().map(|&c| len(&c.into())).sum::<usize>()
+                    })
+                    .sum();
+                let clients: usize = s
+                    .clients
+                    .iter()
+                    .map(|c| {
+                        container_len(4)
+                            + field("id", c.id.into())
+                            + key("name")
+                            + key(&c.name)
+                            + key("addr")
+                            + key(&c.addr)
+                            + field("connected", c.connected.into())
+                    })
+                    .sum();
+                container_len(9 + usize::from(s.data.is_some()))
+                    + field("type", Value::Int(self.kind()))
+                    + field("ref_seq", s.ref_seq.into())
+                    + field("n_frames", s.n_frames.into())
+                    + field("current_frame", s.current_frame.into())
+                    + field("playing", s.playing.into())
+                    + key("nodes")
+                    + container_len(s.nodes.len())
+                    + nodes
+                    + key("clients")
+                    + container_len(s.clients.len())
+                    + clients
+                    + field("selected", s.selected.into())
+                    + field("focused", s.focused.into())
+                    + s.data.as_ref().map_or(0, |d| key("data") + len(d))
+            }
+            Reply::Other { kind, fields } => {
+                let fields = fields.iter().filter(|(k, _)| k != "type");
+                container_len(1 + fields.clone().count())
+                    + str_len("type".len())
+                    + len(&Value::Int(*kind))
+                    + fields.map(|(k, v)| str_len(k.len()) + len(v)).sum::<usize>()
+            }
+            // Small: their value tree is cheap to build.
+            Reply::Welcome { .. } | Reply::Refused { .. } | Reply::Problem { .. } => len(&self.to_value()),
+        }
+    }
+
+    /// The `seq` of the request this reply answers, when it says.
+    pub fn ref_seq(&self) -> Option<u64> {
+        match self {
+            Reply::Problem { ref_seq, .. } => *ref_seq,
+            Reply::SceneState(s) => s.ref_seq,
+            Reply::Other { fields, .. } => fields
+                .iter()
+                .find(|(k, _)| k == "ref_seq")
+                .and_then(|(_, v)| v.as_i64())
+                .and_then(|x| u64::try_from(x).ok()),
+            Reply::Welcome { .. } | Reply::Refused { .. } => None,
+        }
+    }
+
+    /// The type of the request this reply answers: an error's `ref_type`, or
+    /// for an answer the one request type it answers (`None` when several
+    /// ask for it, e.g. `control_state`).
+    pub fn request_type(&self) -> Option<i64> {
+        match self {
+            Reply::Problem { ref_type, .. } => *ref_type,
+            _ => {
+                let kind = MessageType::from_i64(self.kind())?;
+                let mut asks = MessageType::ALL.iter().filter(|t| t.traits().answer == Some(kind));
+                let first = asks.next()?;
+                asks.next().is_none().then_some(first.as_i64())
+            }
+        }
+    }
+
+    /// Whether a sender is waiting for this reply: an answer (`scene_state`,
+    /// `screenshot_result`, ...) or an error about a request that expects one.
+    /// The server never drops such a reply silently (docs/protocol.md,
+    /// "Limits: replies and parts").
+    pub fn answers_request(&self) -> bool {
+        match self {
+            Reply::Problem { warning: false, ref_type, .. } => {
+                ref_type.and_then(crate::traits_of).is_some_and(|t| t.answer.is_some())
+            }
+            Reply::Problem { warning: true, .. } | Reply::Welcome { .. } | Reply::Refused { .. } => false,
+            _ => MessageType::from_i64(self.kind()).is_some_and(|t| t != MessageType::Error && t.is_answer()),
+        }
+    }
+
     /// The MessagePack bytes of [`Self::to_value`]. A scene state is written
     /// straight into the buffer (a query with 5,000 nodes would otherwise
     /// build a value tree of some 100,000 small allocations first); its
@@ -375,6 +490,7 @@ mod tests {
             assert_eq!(Reply::from_value(r.to_value()).as_ref(), Some(&r));
             // The direct encoder writes the same bytes as the value tree.
             assert_eq!(r.encode(), crate::encode_value(&r.to_value()));
+            assert_eq!(r.encoded_len(), r.encode().len(), "{r:?}");
         }
     }
 
@@ -405,5 +521,73 @@ mod tests {
         };
         let r = Reply::SceneState(s);
         assert_eq!(r.encode(), crate::encode_value(&r.to_value()));
+        assert_eq!(r.encoded_len(), r.encode().len());
+    }
+
+    #[test]
+    fn encoded_len_is_exact_at_every_size_boundary() {
+        use crate::{NdArray, encode_value, encoded_len};
+        let ints = [
+            0i64,
+            127,
+            128,
+            255,
+            256,
+            65_535,
+            65_536,
+            4_294_967_295,
+            4_294_967_296,
+            i64::MAX,
+            -1,
+            -32,
+            -33,
+            -128,
+            -129,
+            -32_768,
+            -32_769,
+            -2_147_483_648,
+            -2_147_483_649,
+            i64::MIN,
+        ];
+        let mut values: Vec<Value> = ints.iter().map(|&i| Value::Int(i)).collect();
+        values.extend([Value::UInt(u64::MAX), Value::Nil, Value::Bool(true), Value::Float(0.5)]);
+        for n in [0usize, 15, 16, 31, 32, 255, 256, 65_535, 65_536] {
+            values.push(Value::Str("x".repeat(n)));
+            values.push(Value::Bin(vec![1; n]));
+            values.push(Value::Array(vec![Value::Nil; n]));
+            values.push(Value::Map((0..n).map(|i| (Value::from(i), Value::Nil)).collect()));
+        }
+        values.push(Value::NdArray(NdArray::from_f32(vec![300, 3], vec![0.0; 900])));
+        values.push(Value::NdArray(NdArray::from_f32(vec![0], vec![])));
+        for v in &values {
+            assert_eq!(encoded_len(v), encode_value(v).len(), "{v:?}");
+        }
+        let other = Reply::Other {
+            kind: MessageType::ScreenshotResult.as_i64(),
+            fields: vec![("ref_seq".into(), Value::Int(7)), ("image".into(), values.pop().unwrap())],
+        };
+        assert_eq!(other.encoded_len(), other.encode().len());
+    }
+
+    #[test]
+    fn answers_are_told_from_notices() {
+        let shot = Reply::Other {
+            kind: MessageType::ScreenshotResult.as_i64(),
+            fields: vec![("ref_seq".into(), Value::Int(9))],
+        };
+        assert!(shot.answers_request());
+        assert_eq!((shot.ref_seq(), shot.request_type()), (Some(9), Some(MessageType::Screenshot.as_i64())));
+        let state = Reply::SceneState(SceneState { ref_seq: Some(3), ..Default::default() });
+        assert!(state.answers_request());
+        assert_eq!(state.request_type(), Some(MessageType::Query.as_i64()));
+        let control = Reply::Other { kind: MessageType::ControlState.as_i64(), fields: vec![] };
+        assert_eq!(control.request_type(), None, "two request types ask for it");
+        let about_query = Reply::error(Some(1), Some(MessageType::Query.as_i64()), None, "x", "y");
+        assert!(about_query.answers_request());
+        let about_meshes = Reply::error(Some(1), Some(MessageType::Meshes.as_i64()), None, "x", "y");
+        assert!(!about_meshes.answers_request(), "nobody waits for an add's error");
+        let event = Reply::Other { kind: MessageType::Event.as_i64(), fields: vec![] };
+        assert!(!event.answers_request());
+        assert!(!Reply::warning(Some(1), Some(300), None, "x", "y").answers_request());
     }
 }

@@ -15,7 +15,6 @@ use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, sync_channel};
 use std::time::{Duration, Instant};
 
 use periscope_protocol::{
@@ -31,8 +30,9 @@ use periscope_compat::{envelope_from_pickle, is_pickle, pickle_value};
 use tungstenite::Bytes;
 
 use crate::admission::Ticket;
+use crate::outbox::Outbox;
 use crate::queue::PushError;
-use crate::server::{ClientRef, Event, Session, Shared, lock};
+use crate::server::{ClientRef, Event, Session, Shared, deliver, lock};
 use crate::stream::Stream;
 
 type Ws = WebSocket<Stream>;
@@ -72,8 +72,45 @@ impl Wire {
 
 const MAX_IDLE_WAIT: Duration = Duration::from_millis(50);
 const WRITE_TIMEOUT: Duration = Duration::from_millis(20);
-/// Bytes of unsent replies buffered before further replies are dropped.
+/// Bytes of unsent replies in the WebSocket's write buffer before the next
+/// reply waits for it to drain (one reply up to `max_reply_bytes` is written
+/// into an empty buffer whatever its size).
 const MAX_WRITE_BUFFER: usize = 64 << 20;
+
+/// The writing side of a connection: its outbox, and the reply waiting for
+/// room in the WebSocket's write buffer.
+struct Out {
+    outbox: Arc<Outbox>,
+    wire: Wire,
+    /// An encoded reply taken from the outbox that did not fit the write
+    /// buffer yet; written before anything else, never dropped.
+    pending: Option<Vec<u8>>,
+    /// Bytes written into the WebSocket since its buffer was last known empty
+    /// (after a flush that finished); an upper bound of what it holds.
+    buffered: usize,
+}
+
+impl Out {
+    /// The wire bytes of `reply`; a reply over `max_reply_bytes` in this
+    /// wire (pickles weigh differently) is replaced by its error here.
+    fn encode(&self, reply: &Reply, shared: &Shared) -> Vec<u8> {
+        let bytes = self.wire.encode(reply);
+        let max = shared.config.max_reply_bytes;
+        if bytes.len() <= max {
+            return bytes;
+        }
+        let n = shared.stats.replies_too_large.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            tracing::warn!(
+                size = bytes.len(),
+                max_reply_bytes = max,
+                count = n,
+                "reply too large: sent a reply_too_large error instead"
+            );
+        }
+        self.wire.encode(&crate::server::too_large(reply, bytes.len(), max))
+    }
+}
 
 pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>, ticket: Ticket) {
     let Ok(addr) = stream.peer_addr() else { return };
@@ -94,11 +131,10 @@ pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>, ticket: Ticket) {
         }
     };
     let max = shared.config.max_message_bytes;
-    let ws_config = WebSocketConfig::default()
-        .max_message_size(Some(max))
-        .max_frame_size(Some(max))
-        .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .read_buffer_size(256 << 10);
+    let ws_config =
+        WebSocketConfig::default().max_message_size(Some(max)).max_frame_size(Some(max)).read_buffer_size(256 << 10);
+    // The write buffer is bounded by `Out` (MAX_WRITE_BUFFER, or one reply of
+    // up to max_reply_bytes), not by tungstenite, which would drop a reply.
     let mut ws = match tungstenite::accept_with_config(stream, Some(ws_config)) {
         Ok(ws) => ws,
         Err(e) => {
@@ -110,8 +146,9 @@ pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>, ticket: Ticket) {
     shared.live.fetch_add(1, Ordering::SeqCst);
     let accepted = handshake(&mut ws, addr, &shared);
     ticket.handshake_done();
-    if let Some((client, rx, wire, first)) = accepted {
-        serve(&mut ws, &client, &rx, &shared, wire, first);
+    if let Some((client, outbox, wire, first)) = accepted {
+        let mut out = Out { outbox, wire, pending: None, buffered: 0 };
+        serve(&mut ws, &client, &mut out, &shared, first);
         lock(&shared.outboxes).remove(&client.id());
         for s in lock(&shared.sessions).values_mut().filter(|s| s.client_id == client.id()) {
             s.connected = false;
@@ -130,10 +167,10 @@ fn refuse(ws: &mut Ws, addr: SocketAddr, reason: String) {
 }
 
 /// Reads `hello`, checks it, registers the client and sends `welcome`.
-type Accepted = (ClientRef, Receiver<Reply>, Wire, Option<Bytes>);
+type Accepted = (ClientRef, Arc<Outbox>, Wire, Option<Bytes>);
 
 /// Registers a new client (or resumes a session) and opens its outbox.
-fn register(shared: &Shared, session: Option<&String>) -> Result<(u64, String, bool, Receiver<Reply>), String> {
+fn register(shared: &Shared, session: Option<&String>) -> Result<(u64, String, bool, Arc<Outbox>), String> {
     let (client_id, session, resumed) = {
         let mut sessions = lock(&shared.sessions);
         match session.and_then(|t| sessions.get_mut(t).map(|s| (t, s))) {
@@ -150,9 +187,9 @@ fn register(shared: &Shared, session: Option<&String>) -> Result<(u64, String, b
             }
         }
     };
-    let (tx, rx) = sync_channel(shared.config.outbox_messages.max(1));
-    lock(&shared.outboxes).insert(client_id, tx);
-    Ok((client_id, session, resumed, rx))
+    let outbox = Arc::new(Outbox::new(shared.config.outbox_messages, shared.config.outbox_bytes));
+    lock(&shared.outboxes).insert(client_id, Arc::clone(&outbox));
+    Ok((client_id, session, resumed, outbox))
 }
 
 /// The unmodified aitviewer client sends no hello: its first frame is already
@@ -173,13 +210,13 @@ fn accept_aitviewer(ws: &mut Ws, addr: SocketAddr, shared: &Arc<Shared>, first: 
         let _ = ws.flush();
         return None;
     }
-    let (client_id, _, _, rx) = register(shared, None).ok()?;
+    let (client_id, _, _, outbox) = register(shared, None).ok()?;
     let client = ClientRef::new(client_id, "aitviewer".into(), addr);
     tracing::info!(client = client_id, %addr, "aitviewer client connected (pickle protocol)");
     if !push_blocking(shared, Event::Connected { client: client.clone(), resumed: false }, 0, None) {
         return None;
     }
-    Some((client, rx, Wire::Pickle, Some(first)))
+    Some((client, outbox, Wire::Pickle, Some(first)))
 }
 
 fn handshake(ws: &mut Ws, addr: SocketAddr, shared: &Arc<Shared>) -> Option<Accepted> {
@@ -231,7 +268,7 @@ fn handshake(ws: &mut Ws, addr: SocketAddr, shared: &Arc<Shared>) -> Option<Acce
         refuse(ws, addr, format!("too many clients (server.max_clients = {})", shared.config.max_clients));
         return None;
     }
-    let (client_id, session, resumed, rx) = match register(shared, hello.session.as_ref()) {
+    let (client_id, session, resumed, outbox) = match register(shared, hello.session.as_ref()) {
         Ok(r) => r,
         Err(reason) => {
             refuse(ws, addr, reason);
@@ -256,17 +293,12 @@ fn handshake(ws: &mut Ws, addr: SocketAddr, shared: &Arc<Shared>) -> Option<Acce
     if !push_blocking(shared, Event::Connected { client: client.clone(), resumed }, 0, None) {
         return None;
     }
-    Some((client, rx, Wire::MsgPack, None))
+    Some((client, outbox, Wire::MsgPack, None))
 }
 
 /// Pushes into the scene queue, waiting while it is full (this is the
 /// backpressure) and keeping replies flowing meanwhile. False on shutdown.
-fn push_blocking(
-    shared: &Shared,
-    mut event: Event,
-    cost: usize,
-    mut io: Option<(&mut Ws, &Receiver<Reply>, Wire)>,
-) -> bool {
+fn push_blocking(shared: &Shared, mut event: Event, cost: usize, mut io: Option<(&mut Ws, &mut Out)>) -> bool {
     loop {
         match shared.queue.push_timeout(event, cost, MAX_IDLE_WAIT) {
             Ok(()) => return true,
@@ -275,8 +307,8 @@ fn push_blocking(
                 if shared.shutdown.load(Ordering::SeqCst) {
                     return false;
                 }
-                if let Some((ws, rx, wire)) = io.as_mut()
-                    && !write_replies(ws, rx, shared, *wire)
+                if let Some((ws, out)) = io.as_mut()
+                    && !write_replies(ws, out, shared)
                 {
                     return false;
                 }
@@ -286,37 +318,69 @@ fn push_blocking(
     }
 }
 
-/// Queues one reply in the WebSocket's buffer. False when the connection is broken.
-fn write_reply(ws: &mut Ws, reply: &Reply, shared: &Shared, wire: Wire) -> bool {
-    match ws.write(Message::binary(wire.encode(reply))) {
-        Ok(()) => true,
-        Err(tungstenite::Error::WriteBufferFull(_)) => {
-            shared.stats.replies_dropped.fetch_add(1, Ordering::Relaxed);
-            true
+/// Flushes the write buffer. `Ok(true)` when it is empty now, `Ok(false)`
+/// when the socket took only part of it; `Err` when the connection is broken.
+fn flush(ws: &mut Ws, out: &mut Out) -> Result<bool, ()> {
+    match ws.flush() {
+        Ok(()) => {
+            out.buffered = 0;
+            Ok(true)
         }
+        Err(tungstenite::Error::Io(e)) if is_timeout(&e) => Ok(false),
+        Err(_) => Err(()),
+    }
+}
+
+/// Writes `reply` (then anything queued) when the write buffer has room,
+/// else keeps it pending. False when the connection is broken.
+fn write_reply(ws: &mut Ws, out: &mut Out, reply: &Reply, shared: &Shared) -> bool {
+    debug_assert!(out.pending.is_none(), "the outbox is read only when nothing is pending");
+    out.pending = Some(out.encode(reply, shared));
+    write_pending(ws, out)
+}
+
+/// Writes the pending reply if the write buffer has room for it (or is
+/// empty). False when the connection is broken; the reply stays pending
+/// while the client is not reading.
+fn write_pending(ws: &mut Ws, out: &mut Out) -> bool {
+    let Some(len) = out.pending.as_ref().map(Vec::len) else { return true };
+    if out.buffered > 0 && out.buffered + len > MAX_WRITE_BUFFER {
+        match flush(ws, out) {
+            Ok(true) => {}
+            Ok(false) => return true,
+            Err(()) => return false,
+        }
+    }
+    let bytes = out.pending.take().expect("checked above");
+    out.buffered += len;
+    match ws.write(Message::binary(bytes)) {
+        // Queued (a timeout here means the frame is buffered but not all sent yet).
+        Ok(()) => true,
         Err(tungstenite::Error::Io(e)) if is_timeout(&e) => true,
         Err(_) => false,
     }
 }
 
-/// Writes every queued reply and flushes. False when the connection is broken.
-fn write_replies(ws: &mut Ws, rx: &Receiver<Reply>, shared: &Shared, wire: Wire) -> bool {
-    drain_replies(ws, rx, shared, wire, |_| {})
+/// Writes every queued reply the write buffer has room for and flushes.
+/// False when the connection is broken.
+fn write_replies(ws: &mut Ws, out: &mut Out, shared: &Shared) -> bool {
+    drain_replies(ws, out, shared, |_| {})
 }
 
 /// [`write_replies`], showing each reply to `seen` first.
-fn drain_replies(ws: &mut Ws, rx: &Receiver<Reply>, shared: &Shared, wire: Wire, mut seen: impl FnMut(&Reply)) -> bool {
-    while let Ok(reply) = rx.try_recv() {
-        seen(&reply);
-        if !write_reply(ws, &reply, shared, wire) {
+fn drain_replies(ws: &mut Ws, out: &mut Out, shared: &Shared, mut seen: impl FnMut(&Reply)) -> bool {
+    loop {
+        if !write_pending(ws, out) {
             return false;
         }
+        if out.pending.is_some() {
+            break; // no room: the rest waits in the outbox
+        }
+        let Some(reply) = out.outbox.try_recv() else { break };
+        seen(&reply);
+        out.pending = Some(out.encode(&reply, shared));
     }
-    match ws.flush() {
-        Ok(()) => true,
-        Err(tungstenite::Error::Io(e)) if is_timeout(&e) => true,
-        Err(_) => false,
-    }
+    flush(ws, out).is_ok()
 }
 
 fn is_timeout(e: &std::io::Error) -> bool {
@@ -383,12 +447,12 @@ impl Urgency {
 fn handle_frame(
     ws: &mut Ws,
     client: &ClientRef,
-    rx: &Receiver<Reply>,
+    out: &mut Out,
     shared: &Arc<Shared>,
-    wire: Wire,
     bytes: Bytes,
     conn: &mut Conn,
 ) -> bool {
+    let wire = out.wire;
     conn.n += 1;
     let n = conn.n;
     shared.stats.messages.fetch_add(1, Ordering::Relaxed);
@@ -455,7 +519,7 @@ fn handle_frame(
                 coalesced: 0,
             };
             if !newest_wins {
-                return push_blocking(shared, event, size, Some((ws, rx, wire)));
+                return push_blocking(shared, event, size, Some((ws, out)));
             }
             // A newest-wins message (images) still waiting for the viewer is stale
             // once a newer one of the same type arrives: replace it in place, so a
@@ -473,7 +537,7 @@ fn handle_frame(
             };
             match shared.queue.replace_where(event, size, same, carry) {
                 Ok(_) => true,
-                Err(event) => push_blocking(shared, event, size, Some((ws, rx, wire))),
+                Err(event) => push_blocking(shared, event, size, Some((ws, out))),
             }
         }
         Err(reason) => {
@@ -483,14 +547,7 @@ fn handle_frame(
     }
 }
 
-fn serve(
-    ws: &mut Ws,
-    client: &ClientRef,
-    rx: &Receiver<Reply>,
-    shared: &Arc<Shared>,
-    wire: Wire,
-    first: Option<Bytes>,
-) {
+fn serve(ws: &mut Ws, client: &ClientRef, out: &mut Out, shared: &Arc<Shared>, first: Option<Bytes>) {
     let _ = ws.get_mut().tcp().set_write_timeout(Some(WRITE_TIMEOUT));
     let mut wait = Duration::from_millis(1);
     let _ = ws.get_mut().tcp().set_read_timeout(Some(wait));
@@ -499,11 +556,20 @@ fn serve(
     let mut nonblocking = false;
     let mut urgent_wait = URGENT_POLL;
     if let Some(bytes) = first
-        && !handle_frame(ws, client, rx, shared, wire, bytes, &mut conn)
+        && !handle_frame(ws, client, out, shared, bytes, &mut conn)
     {
         return;
     }
     loop {
+        if let Some(reason) = out.outbox.closing() {
+            shared.stats.closed_not_reading.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(client = client.id(), name = client.name(), %reason, "connection closed");
+            let frame =
+                CloseFrame { code: CloseCode::Policy, reason: "not reading replies (server.outbox_bytes)".into() };
+            let _ = ws.close(Some(frame));
+            let _ = ws.flush();
+            return;
+        }
         if shared.shutdown.load(Ordering::SeqCst) {
             let _ = ws.close(Some(CloseFrame { code: CloseCode::Away, reason: "viewer shutting down".into() }));
             let _ = ws.flush();
@@ -517,7 +583,7 @@ fn serve(
         let active = !matches!(&read, Err(tungstenite::Error::Io(e)) if is_timeout(e));
         match read {
             Ok(Message::Binary(bytes)) => {
-                if !handle_frame(ws, client, rx, shared, wire, bytes, &mut conn) {
+                if !handle_frame(ws, client, out, shared, bytes, &mut conn) {
                     return;
                 }
             }
@@ -540,7 +606,7 @@ fn serve(
                     shared.config.max_message_bytes
                 );
                 reject(client, shared, conn.n + 1, None, "too_large", message);
-                let _ = write_replies(ws, rx, shared, wire);
+                let _ = write_replies(ws, out, shared);
                 let _ = ws.close(Some(CloseFrame { code: CloseCode::Size, reason: "message too large".into() }));
                 let _ = ws.flush();
                 linger(ws.get_mut().tcp());
@@ -558,7 +624,7 @@ fn serve(
             }
         }
         let mut wrote = false;
-        if !drain_replies(ws, rx, shared, wire, |r| {
+        if !drain_replies(ws, out, shared, |r| {
             wrote = true;
             conn.urgency.replied(r);
         }) {
@@ -567,14 +633,20 @@ fn serve(
         if nonblocking {
             urgent_wait = if active || wrote { URGENT_POLL } else { (urgent_wait * 2).min(URGENT_POLL_MAX) };
             // Sleep on the reply channel, not on the socket: a reply wakes us at once.
-            if !active && let Ok(reply) = rx.recv_timeout(urgent_wait) {
+            // (Not while a reply waits for room: the socket is what we wait on then.)
+            if !active
+                && out.pending.is_none()
+                && let Some(reply) = out.outbox.recv_timeout(urgent_wait)
+            {
                 conn.urgency.replied(&reply);
                 urgent_wait = URGENT_POLL;
-                if !(write_reply(ws, &reply, shared, wire)
-                    && drain_replies(ws, rx, shared, wire, |r| conn.urgency.replied(r)))
+                if !(write_reply(ws, out, &reply, shared)
+                    && drain_replies(ws, out, shared, |r| conn.urgency.replied(r)))
                 {
                     return;
                 }
+            } else if !active && out.pending.is_some() {
+                std::thread::sleep(urgent_wait);
             }
             continue;
         }
@@ -591,9 +663,7 @@ fn reject(client: &ClientRef, shared: &Arc<Shared>, seq: u64, kind: Option<i64>,
     shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
     tracing::warn!(client = client.id(), name = client.name(), seq, code, %reason, "message rejected");
     let reply = Reply::error(Some(seq), kind, None, code, reason.clone());
-    if let Some(tx) = lock(&shared.outboxes).get(&client.id()) {
-        let _ = tx.try_send(reply);
-    }
+    deliver(shared, client.id(), Arc::new(reply));
     // Best effort: the log line above is the record if the queue is full.
     let _ = shared.queue.push_timeout(Event::Rejected { client: client.clone(), reason }, 0, Duration::ZERO);
 }

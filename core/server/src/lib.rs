@@ -5,15 +5,19 @@
 //! frames (off the UI thread) and pushes [`Event`]s into a bounded,
 //! byte-limited [`ByteQueue`]. When the queue is full the client's thread
 //! stops reading, so TCP pushes back on the sender. Replies travel the other
-//! way through a small bounded outbox per client that the scene side never
-//! blocks on.
+//! way through an outbox per client, bounded by count and bytes, that the
+//! scene side never blocks on (`outbox.rs` has the rule; an answer is never
+//! dropped silently).
 
 mod admission;
 mod connection;
+mod outbox;
 mod queue;
 mod server;
 mod stream;
 
 pub use admission::AdmissionStats;
 pub use queue::{ByteQueue, PushError, Waker};
-pub use server::{ClientRef, Compat, Event, Server, ServerConfig, ServerError, ServerHandle, ServerStats};
+pub use server::{
+    ClientRef, Compat, DEFAULT_MAX_REPLY_BYTES, Event, Server, ServerConfig, ServerError, ServerHandle, ServerStats,
+};

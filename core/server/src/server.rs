@@ -3,15 +3,15 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use periscope_protocol::{Envelope, Reply, Request};
+use periscope_protocol::{Envelope, MessageType, Reply, Request};
 
 use crate::admission::{Admission, AdmissionStats};
 use crate::connection;
+use crate::outbox::{Offer, Outbox};
 use crate::queue::ByteQueue;
 
 /// Server settings (the `[server]` section of `config.toml`; unknown keys are refused).
@@ -33,8 +33,15 @@ pub struct ServerConfig {
     pub max_clients: usize,
     /// When set (and not empty), `hello` must carry this token.
     pub token: Option<String>,
-    /// Replies buffered per client before further replies are dropped.
+    /// Replies buffered per client; past this (or `outbox_bytes`) a reply
+    /// nobody waits for is dropped, and an answer becomes an `outbox_full` error.
     pub outbox_messages: usize,
+    /// Bytes of replies buffered per client (encoded sizes); one reply of any
+    /// allowed size still fits an empty outbox.
+    pub outbox_bytes: usize,
+    /// Largest reply the viewer sends (encoded bytes). A bigger one (a huge
+    /// screenshot, a video's bytes) is answered by a `reply_too_large` error.
+    pub max_reply_bytes: usize,
     /// Accept the unmodified aitviewer client (pickled messages, decoded by a
     /// restricted decoder). `auto`: only when bound to loopback without a token.
     pub aitviewer_compat: Compat,
@@ -79,6 +86,8 @@ impl Default for ServerConfig {
             max_clients: 256,
             token: None,
             outbox_messages: 4096,
+            outbox_bytes: 64 << 20,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
             aitviewer_compat: Compat::Auto,
             handshake_timeout_ms: 10_000,
             tls_cert: None,
@@ -86,6 +95,10 @@ impl Default for ServerConfig {
         }
     }
 }
+
+/// The default `max_reply_bytes`: the largest screenshot (8192 x 8192 RGBA,
+/// 256 MiB) with room to spare for its message around it.
+pub const DEFAULT_MAX_REPLY_BYTES: usize = (256 << 20) + (1 << 20);
 
 /// A connected (or formerly connected) client, cheap to clone.
 #[derive(Clone, Debug)]
@@ -194,7 +207,14 @@ pub struct ServerStats {
     pub messages: AtomicU64,
     pub bytes: AtomicU64,
     pub rejected: AtomicU64,
+    /// Replies nobody waited for, dropped because the client's outbox was full.
     pub replies_dropped: AtomicU64,
+    /// Replies over `max_reply_bytes`, answered by a `reply_too_large` error instead.
+    pub replies_too_large: AtomicU64,
+    /// Answers that did not fit the client's outbox, answered by an `outbox_full` error instead.
+    pub answers_replaced: AtomicU64,
+    /// Connections closed because the client did not read its replies.
+    pub closed_not_reading: AtomicU64,
 }
 
 pub(crate) struct Session {
@@ -208,7 +228,7 @@ pub(crate) struct Shared {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     pub queue: Arc<ByteQueue<Event>>,
     pub shutdown: AtomicBool,
-    pub outboxes: Mutex<HashMap<u64, SyncSender<Reply>>>,
+    pub outboxes: Mutex<HashMap<u64, Arc<Outbox>>>,
     pub sessions: Mutex<HashMap<String, Session>>,
     pub next_client: AtomicU64,
     pub live: AtomicUsize,
@@ -331,29 +351,106 @@ impl Drop for Server {
     }
 }
 
-impl ServerHandle {
-    /// Queues `reply` for `client`. Never blocks: returns false (and counts a
-    /// dropped reply) when the client is gone or its outbox is full.
-    pub fn send(&self, client: u64, reply: Reply) -> bool {
-        let Some(tx) = lock(&self.shared.outboxes).get(&client).cloned() else { return false };
-        match tx.try_send(reply) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                let n = self.shared.stats.replies_dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                // Logged at 1, 2, 4, 8, ... drops so a client that never reads cannot flood the log.
-                if n.is_power_of_two() {
-                    tracing::warn!(client, dropped = n, "reply dropped: the client is not reading its replies");
-                }
-                false
-            }
-            Err(TrySendError::Disconnected(_)) => false,
+/// The name of a reply's type for messages (`screenshot_result`, or the number).
+fn reply_name(kind: i64) -> String {
+    MessageType::from_i64(kind).map_or_else(|| format!("type {kind}"), |t| t.name().to_owned())
+}
+
+/// Queues `reply` for `client` by the outbox rule (`outbox.rs`), replacing
+/// a reply over `max_reply_bytes` by a `reply_too_large` error first. Never
+/// blocks. True when the reply itself was queued.
+pub(crate) fn deliver(shared: &Shared, client: u64, reply: Arc<Reply>) -> bool {
+    let Some(outbox) = lock(&shared.outboxes).get(&client).cloned() else { return false };
+    let stats = &shared.stats;
+    let mut size = reply.encoded_len();
+    let mut reply = reply;
+    let max = shared.config.max_reply_bytes;
+    if size > max {
+        let n = stats.replies_too_large.fetch_add(1, Ordering::Relaxed) + 1;
+        let error = too_large(&reply, size, max);
+        // Logged at 1, 2, 4, 8, ... so a client asking again and again cannot flood the log.
+        if n.is_power_of_two() {
+            let kind = reply_name(reply.kind());
+            tracing::warn!(
+                client,
+                kind,
+                size,
+                max_reply_bytes = max,
+                count = n,
+                "reply too large: sent a reply_too_large error instead"
+            );
         }
+        reply = Arc::new(error);
+        size = reply.encoded_len();
+    }
+    let kind = reply.kind();
+    let replacement = |held: &crate::outbox::Held| {
+        let message = format!(
+            "the {} reply ({} bytes) did not fit in this client's outbox ({} replies, {} bytes wait unread; server.outbox_messages = {}, server.outbox_bytes = {}): the client is not reading its replies",
+            reply_name(kind),
+            held.size,
+            held.items,
+            held.bytes,
+            shared.config.outbox_messages,
+            shared.config.outbox_bytes
+        );
+        Reply::error(reply.ref_seq(), reply.request_type(), None, "outbox_full", message)
+    };
+    match outbox.offer(Arc::clone(&reply), size, replacement) {
+        Offer::Queued => true,
+        Offer::Dropped => {
+            let n = stats.replies_dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            // Logged at 1, 2, 4, 8, ... drops so a client that never reads cannot flood the log.
+            if n.is_power_of_two() {
+                tracing::warn!(client, dropped = n, "reply dropped: the client is not reading its replies");
+            }
+            false
+        }
+        Offer::Replaced => {
+            let n = stats.answers_replaced.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(
+                    client,
+                    replaced = n,
+                    "an answer did not fit the client's outbox: sent an outbox_full error instead"
+                );
+            }
+            false
+        }
+        Offer::Closing => false,
+    }
+}
+
+/// The error that answers in place of a reply over `max_reply_bytes`.
+pub(crate) fn too_large(reply: &Reply, size: usize, max: usize) -> Reply {
+    let message = format!(
+        "the {} reply would be {size} bytes, over server.max_reply_bytes ({max} bytes): ask for less (a smaller image, fewer frames, no return_bytes) or raise server.max_reply_bytes in the viewer's config",
+        reply_name(reply.kind())
+    );
+    Reply::error(reply.ref_seq(), reply.request_type(), None, "reply_too_large", message)
+}
+
+impl ServerHandle {
+    /// Queues `reply` for `client`. Never blocks. Returns false when the
+    /// client is gone or the reply did not go as it was: a reply over
+    /// `server.max_reply_bytes` becomes a `reply_too_large` error; when the
+    /// client's outbox is full, a reply nobody waits for is dropped (and
+    /// counted), an answer becomes an `outbox_full` error, and a client that
+    /// still does not read is disconnected (see `outbox.rs`).
+    pub fn send(&self, client: u64, reply: Reply) -> bool {
+        deliver(&self.shared, client, Arc::new(reply))
     }
 
-    /// Sends `reply` to every connected client; returns how many got it.
+    /// Sends `reply` to every connected client (one shared copy); returns how many got it.
     pub fn broadcast(&self, reply: &Reply) -> usize {
         let ids: Vec<u64> = lock(&self.shared.outboxes).keys().copied().collect();
-        ids.into_iter().filter(|&id| self.send(id, reply.clone())).count()
+        let reply = Arc::new(reply.clone());
+        ids.into_iter().filter(|&id| deliver(&self.shared, id, Arc::clone(&reply))).count()
+    }
+
+    /// `(replies, bytes)` waiting in `client`'s outbox (`None` when it is not connected).
+    pub fn outbox(&self, client: u64) -> Option<(usize, usize)> {
+        lock(&self.shared.outboxes).get(&client).map(|o| o.len())
     }
 
     /// Number of live connections.

@@ -192,6 +192,9 @@ mod tests {
         assert!(c.server.host.is_loopback());
         let d = Config::default();
         assert_eq!(c.server.max_message_bytes, d.server.max_message_bytes);
+        assert_eq!(c.server.max_reply_bytes, d.server.max_reply_bytes);
+        assert_eq!(c.server.outbox_bytes, d.server.outbox_bytes);
+        assert_eq!(c.server.outbox_messages, d.server.outbox_messages);
         assert_eq!(c.viewer.playback_fps, d.viewer.playback_fps);
         assert_eq!(c.viewer.background, d.viewer.background);
         assert_eq!(c.viewer.export_dir, d.viewer.export_dir);
@@ -214,5 +217,11 @@ mod tests {
     fn max_message_default_fits_a_million_vertex_hundred_frame_mesh() {
         let need = 1_000_000 * 100 * 3 * 4;
         assert!(Config::default().server.max_message_bytes > need + 1024);
+    }
+
+    #[test]
+    fn max_reply_default_fits_the_largest_screenshot() {
+        let need = 8192 * 8192 * 4;
+        assert!(Config::default().server.max_reply_bytes > need + 4096);
     }
 }

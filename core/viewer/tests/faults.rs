@@ -105,20 +105,52 @@ fn client_killed_mid_frame_does_not_hurt_others() {
     still_serves(&p);
 }
 
+/// The resident memory of a process, in bytes (`VmRSS` in /proc).
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
 #[test]
-fn client_that_never_reads_replies_loses_only_its_replies() {
-    let p = Periscope::start("[server]\noutbox_messages = 16\n");
+fn client_that_never_reads_replies_costs_bounded_memory_and_only_its_connection() {
+    let p = Periscope::start(
+        "[server]
+outbox_bytes = 8388608
+",
+    );
     let mut lazy = p.client("lazy");
-    // Hundreds of requests whose answers it never reads: its outbox overflows.
-    for _ in 0..2000 {
-        lazy.send_message(MessageType::Query.as_i64(), None, vec![], vec![]).unwrap();
+    // 1000 nodes with 1000-byte names: every scene_state answer weighs about 1 MB.
+    for i in 0..1000 {
+        let name = format!("{i:01000}");
+        lazy.spheres(NdArray::from_f32(vec![1, 3], vec![0.0; 3]), vec![periscope_client::kw("name", name)]).unwrap();
     }
-    for _ in 0..200 {
-        lazy.send_message(MessageType::Delete.as_i64(), Some(999), vec![], vec![]).unwrap();
+    assert_eq!(lazy.query().unwrap().nodes.len(), 1000);
+    let before = rss(p.child.id());
+    // 400 queries (400 MB of answers) it never reads: the viewer holds at most
+    // its write buffer (64 MiB) and the outbox (8 MiB); answers that do not fit
+    // become outbox_full errors, and past a reserve of those the viewer closes
+    // the connection instead of dropping answers silently.
+    for _ in 0..400 {
+        if lazy.send_message(MessageType::Query.as_i64(), None, vec![], vec![]).is_err() {
+            break;
+        }
     }
-    still_serves(&p);
     let mut other = p.client("other");
-    assert!(other.query().unwrap().clients.iter().any(|c| c.name == "lazy"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut peak = 0;
+    loop {
+        peak = peak.max(rss(p.child.id()));
+        let state = other.query().unwrap();
+        if state.clients.iter().any(|c| c.name == "lazy" && !c.connected) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the client that never reads was not disconnected");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let grew = peak.saturating_sub(before);
+    assert!(grew < 200 << 20, "the viewer grew by {} MB for a client that never reads", grew >> 20);
+    still_serves(&p);
 }
 
 #[test]

@@ -469,3 +469,22 @@ fn rust_client_exports_a_video_and_gets_clear_errors() {
     assert!(err.contains("\"fps\""), "{err}");
     assert_eq!(v.query().unwrap().nodes.len(), 1);
 }
+
+#[test]
+fn a_screenshot_over_max_reply_bytes_is_answered_by_an_error() {
+    // 100 kB: a 64x64 screenshot (16 kB) fits, a 200x200 one (160 kB) does not.
+    let p = Periscope::start("[server]\nmax_reply_bytes = 100000\n");
+    let mut v = p.client("shots");
+    v.spheres(NdArray::from_f32(vec![1, 3], vec![0.0; 3]), vec![]).unwrap();
+    assert_eq!(v.screenshot(64, 64).unwrap().shape(), &[64, 64, 4]);
+    match v.screenshot(200, 200) {
+        Err(ClientError::Rejected { code, message, .. }) => {
+            assert_eq!(code, "reply_too_large");
+            assert!(message.contains("screenshot_result reply would be 160"), "{message}");
+            assert!(message.contains("server.max_reply_bytes (100000 bytes)"), "{message}");
+        }
+        other => panic!("expected reply_too_large, got {:?}", other.map(|a| a.shape().to_vec())),
+    }
+    // The connection still serves.
+    assert_eq!(v.screenshot(32, 32).unwrap().shape(), &[32, 32, 4]);
+}

@@ -5,7 +5,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 CARGO   ?= cargo
 
-.PHONY: run test test-rust test-python lint venv clean wheel wheel-dev bench-gpu
+.PHONY: run test test-rust test-python lint venv clean wheel wheel-dev bench-gpu fuzz
 
 run:
 	$(CARGO) run --release --bin periscope
@@ -57,6 +57,15 @@ lint: $(VENV)/.installed
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(PY) -m mypy --config-file clients/python/pyproject.toml clients/python/periscope
+
+# The message fuzzer, long: random messages of every type against the real
+# viewer (core/viewer/tests/fuzz_messages.rs; `make test` runs 3000 of them).
+# FUZZ_MESSAGES and FUZZ_SEED (to repeat a failure) are passed through.
+FUZZ_MESSAGES ?= 100000
+fuzz:
+	$(CARGO) build --workspace
+	PERISCOPE_FUZZ_MESSAGES=$(FUZZ_MESSAGES) $(if $(FUZZ_SEED),PERISCOPE_FUZZ_SEED=$(FUZZ_SEED)) \
+		$(CARGO) test --workspace --test fuzz_messages -- --nocapture
 
 # The render benchmark on whatever adapter wgpu finds: run it on a machine with
 # a real GPU to record absolute figures in docs/benchmarks.md (on lavapipe only

@@ -182,10 +182,10 @@ pub fn peek_header(bytes: &[u8]) -> Header {
                 }
             }
             _ => {
-                if key.is_none() && d.skip(1).is_err() {
+                if key.is_none() && d.skip().is_err() {
                     break;
                 }
-                if d.skip(1).is_err() {
+                if d.skip().is_err() {
                     break;
                 }
             }
@@ -324,46 +324,46 @@ impl<'a> Decoder<'a, '_> {
         })
     }
 
-    /// Steps over one value without building it (for [`peek_header`]).
-    fn skip(&mut self, depth: usize) -> Result<(), DecodeError> {
-        let offset = self.pos;
-        let m = self.u8()?;
-        let (bytes, items) = match m {
-            0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => (0, 0),
-            0x80..=0x8f => (0, 2 * (m & 0x0f) as usize),
-            0x90..=0x9f => (0, (m & 0x0f) as usize),
-            0xa0..=0xbf => ((m & 0x1f) as usize, 0),
-            0xc4 | 0xd9 => (self.u8()? as usize, 0),
-            0xc5 | 0xda => (self.u16()? as usize, 0),
-            0xc6 | 0xdb => (self.u32()? as usize, 0),
-            0xc7 => (self.u8()? as usize + 1, 0),
-            0xc8 => (self.u16()? as usize + 1, 0),
-            0xc9 => (self.u32()? as usize + 1, 0),
-            0xca => (4, 0),
-            0xcb => (8, 0),
-            0xcc | 0xd0 => (1, 0),
-            0xcd | 0xd1 => (2, 0),
-            0xce | 0xd2 => (4, 0),
-            0xcf | 0xd3 => (8, 0),
-            0xd4 => (2, 0),
-            0xd5 => (3, 0),
-            0xd6 => (5, 0),
-            0xd7 => (9, 0),
-            0xd8 => (17, 0),
-            0xdc => (0, self.u16()? as usize),
-            0xdd => (0, self.u32()? as usize),
-            0xde => (0, 2 * self.u16()? as usize),
-            0xdf => (0, 2 * self.u32()? as usize),
-            0xc1 => return Err(DecodeError::InvalidMarker { offset, marker: m }),
-        };
-        self.take(bytes)?;
-        if items > 0 {
-            let depth = self.enter(depth, offset)?;
+    /// Steps over one value without building it (for [`peek_header`]):
+    /// iterative, so any nesting is skipped in constant stack, each byte once.
+    fn skip(&mut self) -> Result<(), DecodeError> {
+        let mut remaining: usize = 1;
+        while remaining > 0 {
+            remaining -= 1;
+            let offset = self.pos;
+            let m = self.u8()?;
+            let (bytes, items) = match m {
+                0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => (0, 0),
+                0x80..=0x8f => (0, 2 * (m & 0x0f) as usize),
+                0x90..=0x9f => (0, (m & 0x0f) as usize),
+                0xa0..=0xbf => ((m & 0x1f) as usize, 0),
+                0xc4 | 0xd9 => (self.u8()? as usize, 0),
+                0xc5 | 0xda => (self.u16()? as usize, 0),
+                0xc6 | 0xdb => (self.u32()? as usize, 0),
+                0xc7 => (self.u8()? as usize + 1, 0),
+                0xc8 => (self.u16()? as usize + 1, 0),
+                0xc9 => (self.u32()? as usize + 1, 0),
+                0xca => (4, 0),
+                0xcb => (8, 0),
+                0xcc | 0xd0 => (1, 0),
+                0xcd | 0xd1 => (2, 0),
+                0xce | 0xd2 => (4, 0),
+                0xcf | 0xd3 => (8, 0),
+                0xd4 => (2, 0),
+                0xd5 => (3, 0),
+                0xd6 => (5, 0),
+                0xd7 => (9, 0),
+                0xd8 => (17, 0),
+                0xdc => (0, self.u16()? as usize),
+                0xdd => (0, self.u32()? as usize),
+                0xde => (0, 2 * self.u16()? as usize),
+                0xdf => (0, 2 * self.u32()? as usize),
+                0xc1 => return Err(DecodeError::InvalidMarker { offset, marker: m }),
+            };
+            self.take(bytes)?;
             // Every item takes at least one byte: a claimed count past the end fails here.
-            self.check_count(items)?;
-            for _ in 0..items {
-                self.skip(depth)?;
-            }
+            self.check_count(remaining.saturating_add(items))?;
+            remaining += items;
         }
         Ok(())
     }
@@ -463,7 +463,8 @@ impl<'a> Decoder<'a, '_> {
             .ok_or_else(|| bad(format!("dtype must be a string, found {}", dtype_val.type_name())))?;
         let dtype = DType::parse(dtype_name).ok_or_else(|| {
             bad(format!(
-                "unsupported dtype {dtype_name:?} (accepted: bool, uint8, int8, uint16, int16, uint32, int32, uint64, int64, float32, float64; little-endian)"
+                "unsupported dtype {} (accepted: bool, uint8, int8, uint16, int16, uint32, int32, uint64, int64, float32, float64; little-endian)",
+                crate::limits::excerpt(dtype_name)
             ))
         })?;
         let mut shape: Option<Vec<usize>> = None;
@@ -585,8 +586,8 @@ mod tests {
         assert_eq!(peek_header(&[0x93, 1, 2, 3]), Header::default());
         let nested = (0..200).fold(Value::Int(1), |v, _| Value::Array(vec![v]));
         let deep = Value::Map(vec![(Value::from("args"), nested), (Value::from("seq"), Value::Int(5))]);
-        // Too deep to skip: the seq after it is not reached, and nothing panics.
-        assert_eq!(peek_header(&crate::encode_value(&deep)).seq, None);
+        // Too deep to decode, not to skip: the seq after it is read.
+        assert_eq!(peek_header(&crate::encode_value(&deep)).seq, Some(5));
     }
 
     #[test]

@@ -238,13 +238,16 @@ impl Hello {
             .and_then(Value::as_i64)
             .and_then(|v| u32::try_from(v).ok())
             .ok_or("hello is missing integer kwarg \"version\"")?;
-        Ok(Self {
-            protocol,
-            version,
-            client_name: text("client_name").unwrap_or_else(|| "client".to_owned()),
-            token: text("token"),
-            session: text("session"),
-        })
+        // Every query answer lists the clients by name: bounded like node names.
+        let client_name = text("client_name").unwrap_or_else(|| "client".to_owned());
+        if client_name.len() > crate::limits::MAX_NAME_BYTES {
+            return Err(format!(
+                "hello: field \"client_name\" must be at most {} bytes, found {} bytes",
+                crate::limits::MAX_NAME_BYTES,
+                client_name.len()
+            ));
+        }
+        Ok(Self { protocol, version, client_name, token: text("token"), session: text("session") })
     }
 
     pub fn to_envelope(&self) -> Envelope {
@@ -284,6 +287,15 @@ mod tests {
         assert_eq!(Envelope::from_value(Value::map([("uid", Value::Int(1))])).unwrap_err(), EnvelopeError::MissingType);
         let e = Envelope::from_value(Value::map([("type", Value::from("x"))])).unwrap_err();
         assert_eq!(e.to_string(), "message field \"type\" must be an integer, found str");
+    }
+
+    #[test]
+    fn a_hello_with_a_huge_client_name_is_refused() {
+        let mut hello = Hello::new("x".repeat(crate::limits::MAX_NAME_BYTES + 1));
+        let err = Hello::from_envelope(&hello.to_envelope()).unwrap_err();
+        assert!(err.contains("\"client_name\" must be at most 1024 bytes"), "{err}");
+        hello.client_name = "y".repeat(crate::limits::MAX_NAME_BYTES);
+        assert!(Hello::from_envelope(&hello.to_envelope()).is_ok());
     }
 
     #[test]

@@ -470,7 +470,14 @@ fn handle_frame(
     }
     let pending = conn.transfers.bytes();
     let frame_len = bytes.len();
+    // A frame that does not decode is still answered citing its own `seq`
+    // (read without decoding the rest), so a sender waiting for an answer gets it.
+    let peek = (wire == Wire::MsgPack).then(|| bytes.clone());
     let decoded = wire.decode(bytes, shared.keep_frames.load(Ordering::Relaxed), &mut conn.transfers);
+    let header = match (&decoded, peek) {
+        (Err(_), Some(frame)) => periscope_protocol::peek_header(&frame),
+        _ => periscope_protocol::Header::default(),
+    };
     // The queue's budget counts the arrays a message took from its parts too.
     let size = frame_len + (pending - conn.transfers.bytes());
     let is_part = matches!(&decoded, Ok(e) if e.kind == MessageType::ArrayPart.as_i64());
@@ -541,7 +548,7 @@ fn handle_frame(
             }
         }
         Err(reason) => {
-            reject(client, shared, n, None, "bad_message", reason);
+            reject(client, shared, header.seq.unwrap_or(n), header.kind, "bad_message", reason);
             true
         }
     }

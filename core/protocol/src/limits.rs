@@ -27,6 +27,11 @@ pub const MAX_FOV_Y_DEG: f64 = 170.0;
 
 // --- end scene and camera ---
 
+/// Slowest and fastest frame rate of an exported video (`export_video` `fps`;
+/// `periscope_video::MIN_FPS`/`MAX_FPS` hold the same values, checked by a test).
+pub const MIN_VIDEO_FPS: f64 = 0.01;
+pub const MAX_VIDEO_FPS: f64 = 240.0;
+
 /// Longest excerpt of client data quoted in an error or a log line, in characters.
 pub const MAX_EXCERPT_CHARS: usize = 80;
 

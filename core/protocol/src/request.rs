@@ -10,6 +10,7 @@
 
 use crate::envelope::Envelope;
 use crate::limits::{MAX_FOV_Y_DEG, MIN_FOV_Y_DEG};
+use crate::limits::{MAX_VIDEO_FPS, MIN_VIDEO_FPS};
 use crate::types::MessageType;
 use crate::value::Value;
 
@@ -65,7 +66,7 @@ pub enum Request {
 pub struct ExportVideo {
     /// A plain file name (`.mp4`, `.gif`, `.png`) in the viewer's export folder.
     pub name: String,
-    /// Frames per second of the video, in (0, 240] (default: the viewer's `video_fps`).
+    /// Frames per second of the video, in [0.01, 240] (default: the viewer's `video_fps`).
     pub fps: Option<f64>,
     /// Scene frames to show, one per video frame (default: every frame).
     pub frames: Option<Vec<i64>>,
@@ -279,8 +280,14 @@ impl Fields<'_> {
         let fps = match self.get("fps") {
             None => None,
             Some(v) => match v.as_f64() {
-                Some(f) if f > 0.0 && f <= 240.0 => Some(f),
-                Some(f) => return Err(self.error("fps", "a number in (0, 240]", f.to_string())),
+                Some(f) if (MIN_VIDEO_FPS..=MAX_VIDEO_FPS).contains(&f) => Some(f),
+                Some(f) => {
+                    return Err(self.error(
+                        "fps",
+                        format!("a number in [{MIN_VIDEO_FPS}, {MAX_VIDEO_FPS}]"),
+                        f.to_string(),
+                    ));
+                }
                 None => return Err(self.error("fps", "a number", v.type_name())),
             },
         };

@@ -141,10 +141,16 @@ pub struct PathContext {
 
 const DEFAULT_FOV: f32 = 45.0;
 
+/// The field of view a camera draws, degrees: what a path may ask for (the
+/// same range as `periscope_protocol::limits::MIN_FOV_Y_DEG`..=`MAX_FOV_Y_DEG`,
+/// checked by a viewer test), never clamped silently.
+pub const MIN_FOV: f32 = 1.0;
+pub const MAX_FOV: f32 = 170.0;
+
 fn check_fov(fov: Option<f32>, field: &str) -> Result<(), PathError> {
     match fov {
-        Some(f) if !(f > 0.0 && f < 180.0) => {
-            Err(PathError::Invalid(format!("field {field:?} must be degrees in (0, 180), found {f}")))
+        Some(f) if !(MIN_FOV..=MAX_FOV).contains(&f) => {
+            Err(PathError::Invalid(format!("field {field:?} must be degrees in [{MIN_FOV}, {MAX_FOV}], found {f}")))
         }
         _ => Ok(()),
     }

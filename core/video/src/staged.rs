@@ -33,6 +33,17 @@ fn temp_name(dir: &Path) -> PathBuf {
     dir.join(format!("{TEMP_PREFIX}{:016x}", rand::random::<u64>()))
 }
 
+/// Writes `bytes` as the file `target` the staged way (a fresh temporary
+/// created exclusively, then renamed over `target`): never through a symlink
+/// at `target`, and never a half-written `target`. The folder must exist.
+pub fn write_file(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let (staged, mut file) = Staged::file(target)?;
+    file.write_all(bytes)?;
+    drop(file);
+    staged.commit()
+}
+
 /// The folder `path` is in (`.` for a bare name).
 pub fn parent_dir(path: &Path) -> &Path {
     path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
@@ -163,6 +174,22 @@ mod tests {
         assert!(!std::fs::symlink_metadata(&target).unwrap().is_symlink());
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
         std::fs::remove_dir_all(&d).ok();
+    }
+
+    #[test]
+    fn write_file_replaces_a_symlink_instead_of_writing_through_it() {
+        let dir = std::env::temp_dir().join(format!("periscope-staged-write-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let outside = dir.join("outside.txt");
+        std::fs::write(&outside, "keep").unwrap();
+        let target = dir.join("view.toml");
+        std::os::unix::fs::symlink(&outside, &target).unwrap();
+        write_file(&target, b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "keep");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "new");
+        assert!(!std::fs::symlink_metadata(&target).unwrap().file_type().is_symlink());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -435,6 +435,16 @@ pub fn parse_frames(s: &str) -> Result<Vec<i64>, String> {
 mod tests {
     use super::*;
 
+    /// The video crate keeps its own copies of the limits the protocol states.
+    #[test]
+    fn video_and_protocol_limits_agree() {
+        use periscope_protocol::limits;
+        assert_eq!(periscope_video::MIN_FPS, limits::MIN_VIDEO_FPS);
+        assert_eq!(periscope_video::MAX_FPS, limits::MAX_VIDEO_FPS);
+        assert_eq!(f64::from(periscope_video::path::MIN_FOV), limits::MIN_FOV_Y_DEG);
+        assert_eq!(f64::from(periscope_video::path::MAX_FOV), limits::MAX_FOV_Y_DEG);
+    }
+
     #[test]
     fn frame_ranges_parse() {
         assert_eq!(parse_frames("0:4"), Ok(vec![0, 1, 2, 3]));

@@ -126,7 +126,7 @@ impl Viewport {
             ViewFile { camera: self.camera, camera_path: camera_path.filter(|p| !p.keyframes.is_empty()).cloned() };
         let text = toml::to_string(&file).map_err(|e| e.to_string())?;
         std::fs::create_dir_all(&self.export_dir).map_err(|e| format!("{}: {e}", self.export_dir.display()))?;
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        periscope_video::staged::write_file(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(path)
     }
 
@@ -330,7 +330,10 @@ impl Viewport {
     fn save_screenshot(&self) -> Result<PathBuf, String> {
         let img = self.read_image()?;
         let path = unique_path(&self.export_dir, "periscope", "png");
-        img.save_png(&path).map_err(|e| e.to_string())?;
+        let png = img.encode_png().map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&self.export_dir).map_err(|e| format!("{}: {e}", self.export_dir.display()))?;
+        // Never through a symlink planted at the name.
+        periscope_video::staged::write_file(&path, &png).map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(path)
     }
 }

@@ -226,6 +226,13 @@ class RemoteViewer(RemoteRenderer):
         prefix = "periscope listening on "
         if not line.startswith(prefix):
             code = proc.poll()
+            if code is None and first and not first[0]:
+                # Its stdout closed: the process is ending; wait a moment for its status
+                # (it may not have been reaped yet when EOF was read).
+                try:
+                    code = proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    code = None
             if code is None:
                 proc.kill()
                 proc.wait()

@@ -450,6 +450,7 @@ fn random_messages_of_every_type_never_crash_and_every_request_is_answered() {
     };
     let mut p = p;
 
+    let started = Instant::now();
     for i in 0..total {
         let c = rng.below(clients.len());
         let kind = pick_kind(&mut rng, &client_types);
@@ -513,6 +514,9 @@ fn random_messages_of_every_type_never_crash_and_every_request_is_answered() {
         if i % 100 == 0 {
             alive(&mut p, &last);
         }
+        if i > 0 && i % 5000 == 0 {
+            eprintln!("fuzz: {i} messages sent, {:?}", started.elapsed());
+        }
     }
 
     // Every answer still due must arrive.
@@ -551,9 +555,10 @@ fn random_messages_of_every_type_never_crash_and_every_request_is_answered() {
     let peak = peak_rss_mb(pid);
     let covered = client_types.iter().filter(|t| by_type.contains_key(&t.as_i64())).count();
     eprintln!(
-        "fuzz: {total} messages of {} types ({covered} of {} client types), {reconnects} reconnects, peak RSS {peak} MB",
+        "fuzz: {total} messages of {} types ({covered} of {} client types) in {:?}, {reconnects} reconnects, peak RSS {peak} MB",
         by_type.len(),
-        client_types.len()
+        client_types.len(),
+        started.elapsed()
     );
     assert!(peak <= MAX_PEAK_RSS_MB, "peak RSS {peak} MB over {MAX_PEAK_RSS_MB} MB (PERISCOPE_FUZZ_SEED={seed})");
     if total >= 2000 {

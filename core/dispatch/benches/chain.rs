@@ -3,11 +3,13 @@
 //! `cargo bench -p periscope-dispatch --bench chain [-- --json]`
 //!
 //! Runs the real chain (real rhai) in process against a real scene, for a
-//! small message and for a message carrying a 10 MB float32 array, with: no
-//! stages (the baseline), `builtin` only, one no-op script, and both. Prints
-//! (also: one no-op native plugin). Prints
-//! messages per second, microseconds per message, and the overhead of each
-//! configuration over the empty chain measured in the same run.
+//! small message, a user message carrying a 10 MB float32 array, and a 10 MB
+//! frame of points replacing a node's frame (the builtin stage checks every
+//! number), with: no stages (the baseline), `builtin` only, one no-op native
+//! plugin, one no-op script, and both. Prints messages per second,
+//! microseconds per message, and the overhead of each configuration over the
+//! empty chain measured in the same run; and, as a reference from the same
+//! run, writing 10 MB into freshly allocated memory.
 
 use std::time::{Duration, Instant};
 
@@ -86,7 +88,18 @@ fn main() {
     let big = from_wire(
         Envelope::new(10_000).with_kwarg("data", NdArray::from_f32(vec![2_621_440], vec![0.5f32; 2_621_440])),
     );
-    let workloads = [("small (set_frame)", &small), ("10 MB array (user message)", &big)];
+    // A frame of 873,813 points (10 MB of float32) replacing frame 0 of a
+    // spheres node: the builtin stage checks every number (finite) before
+    // keeping the array (by `Arc`, not copied).
+    let n = 873_813;
+    let points = NdArray::from_f32(vec![n, 3], vec![0.5f32; n * 3]);
+    let create = from_wire(Envelope::new(3).with_uid(1).with_arg(points.clone()));
+    let update = from_wire(Envelope::new(102).with_uid(1).with_kwarg("frames", 0i64).with_arg(points));
+    let workloads = [
+        ("small (set_frame)", &small, None),
+        ("10 MB array (user message)", &big, None),
+        ("10 MB frame (update_frames)", &update, Some(&create)),
+    ];
     let configs: [(&str, &[&str]); 5] = [
         ("empty chain (baseline)", &[]),
         ("builtin", &["builtin"]),
@@ -96,11 +109,15 @@ fn main() {
     ];
     let budget = Duration::from_millis(700);
     let mut rows = Vec::new();
-    for (wname, env) in workloads {
+    for (wname, env, setup) in workloads {
         let mut baseline = 0.0;
         for (cname, entries) in configs {
             let mut scene = Scene::default();
             let mut c = chain(entries, &dir, &mut scene);
+            if let Some(setup) = setup {
+                let client = ClientCtx { id: 1, name: "bench", addr: "127.0.0.1:1" };
+                c.run(&Incoming { envelope: setup, client }, &mut scene, &NullOut);
+            }
             let t = measure(&mut c, &mut scene, env, budget);
             if entries.is_empty() {
                 baseline = t;
@@ -109,6 +126,18 @@ fn main() {
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
+    // Reference, same run: writing the same 10 MB into freshly allocated memory.
+    let src = vec![0.5f32; n * 3];
+    let start = Instant::now();
+    let mut copies = 0u32;
+    while start.elapsed() < budget {
+        let mut fresh = Vec::<f32>::with_capacity(src.len());
+        fresh.extend_from_slice(&src);
+        std::hint::black_box(&fresh);
+        copies += 1;
+    }
+    let copy = start.elapsed().as_secs_f64() / f64::from(copies);
+    rows.push(("10 MB into fresh memory", "(reference, no chain)", copy, copy));
 
     if json {
         let items: Vec<String> = rows

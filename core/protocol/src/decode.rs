@@ -100,14 +100,7 @@ pub(crate) struct PartView<'a> {
 /// the value `type_number` (the official clients write `type` first);
 /// `Ok(None)` for any other message.
 pub(crate) fn decode_part(bytes: &[u8], type_number: i64) -> Result<Option<PartView<'_>>, DecodeError> {
-    let mut d = Decoder {
-        buf: bytes,
-        pos: 0,
-        limits: DecodeLimits::default(),
-        spans: Vec::new(),
-        transfers: None,
-        used_transfers: 0,
-    };
+    let mut d = Decoder::plain(bytes);
     let Some(n) = d.map_len()? else { return Ok(None) };
     if n == 0 || d.value(1)?.as_str() != Some("type") || d.value(1)?.as_i64() != Some(type_number) {
         return Ok(None);
@@ -155,14 +148,7 @@ pub struct Header {
 /// answer. Other values are skipped without allocating; what cannot be read
 /// stays `None`.
 pub fn peek_header(bytes: &[u8]) -> Header {
-    let mut d = Decoder {
-        buf: bytes,
-        pos: 0,
-        limits: DecodeLimits::default(),
-        spans: Vec::new(),
-        transfers: None,
-        used_transfers: 0,
-    };
+    let mut d = Decoder::plain(bytes);
     let mut header = Header::default();
     let Ok(Some(n)) = d.map_len() else { return header };
     for _ in 0..n {
@@ -204,6 +190,18 @@ struct Decoder<'a, 't> {
 }
 
 impl<'a> Decoder<'a, '_> {
+    /// A decoder with the default limits, no spans and no array parts.
+    fn plain(bytes: &'a [u8]) -> Self {
+        Decoder {
+            buf: bytes,
+            pos: 0,
+            limits: DecodeLimits::default(),
+            spans: Vec::new(),
+            transfers: None,
+            used_transfers: 0,
+        }
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let remaining = self.buf.len() - self.pos;
         if n > remaining {

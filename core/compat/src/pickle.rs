@@ -17,6 +17,10 @@ use std::rc::Rc;
 
 use periscope_protocol::{DType, NdArray, Value};
 
+/// What one value of the result costs against the output byte budget (about
+/// the size of a `Value`), besides the bytes of its strings and byte strings.
+const VALUE_COST: usize = 32;
+
 /// Limits applied while decoding untrusted pickles.
 #[derive(Clone, Copy, Debug)]
 pub struct PickleLimits {
@@ -121,7 +125,10 @@ pub fn unpickle(buf: &[u8], limits: PickleLimits) -> Result<Value, PickleError> 
         Vm { buf, pos: 0, op_at: 0, stack: Vec::new(), marks: Vec::new(), memo: HashMap::new(), arena: Vec::new() };
     let top = vm.run()?;
     let mut budget = limits.max_items;
-    let byte_budget = buf.len().saturating_mul(4).saturating_add(1 << 20);
+    // Output memory proportional to the input: a value per input byte (what a
+    // list of small ints takes) plus 4 MiB; shared references are charged
+    // each time they are expanded.
+    let byte_budget = buf.len().saturating_mul(VALUE_COST).saturating_add(4 << 20);
     let mut bytes_left = byte_budget;
     vm.convert(&top, 0, limits.max_depth, &mut budget, &mut bytes_left)
 }
@@ -642,6 +649,14 @@ impl<'a> Vm<'a> {
             return Err(PickleError::TooLarge(format!("nested deeper than {max_depth} levels (or self-referencing)")));
         }
         *items = items.checked_sub(1).ok_or_else(|| PickleError::TooLarge("too many values".into()))?;
+        // Every value built costs output memory, also when the pickle names
+        // one object many times through its memo: charged against the byte
+        // budget (proportional to the pickle's size), so a few kB of memo
+        // references cannot expand into hundreds of MB.
+        let cost = VALUE_COST + if let P::Str(s) = p { s.len() } else { 0 };
+        *bytes = bytes
+            .checked_sub(cost)
+            .ok_or_else(|| PickleError::TooLarge("too many values for the pickle's size (shared references)".into()))?;
         Ok(match p {
             P::None => Value::Nil,
             P::Bool(b) => Value::Bool(*b),

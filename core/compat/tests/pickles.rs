@@ -126,3 +126,29 @@ fn truncations_and_mutations_never_panic() {
         let _ = unpickle(&b, PickleLimits::default());
     }
 }
+
+/// Found by a hostile-client run: 6 kB of memo references (a list of 1000
+/// ints named 1000 times, that list named 1000 times) expanded into ~450 MB
+/// before the value count refused it. Expansions are now charged against a
+/// budget proportional to the pickle's size: refused at once, small.
+#[test]
+fn memo_references_cannot_expand_a_small_pickle_into_a_huge_value() {
+    let mut p = b"\x80\x04".to_vec();
+    p.extend_from_slice(b"]\x94(");
+    p.extend(std::iter::repeat_n(*b"K\x01", 1000).flatten());
+    p.extend_from_slice(b"e]\x94(");
+    p.extend(std::iter::repeat_n(*b"h\x00", 1000).flatten());
+    p.extend_from_slice(b"e]\x94(");
+    p.extend(std::iter::repeat_n(*b"h\x01", 1000).flatten());
+    p.extend_from_slice(b"e.");
+    let started = std::time::Instant::now();
+    let err = periscope_compat::unpickle(&p, periscope_compat::PickleLimits::default()).unwrap_err();
+    assert!(err.to_string().contains("too many values for the pickle's size"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    // A plain list of 100,000 small ints (2 bytes each in the pickle) still decodes.
+    let mut plain = b"\x80\x04](".to_vec();
+    plain.extend(std::iter::repeat_n(*b"K\x07", 100_000).flatten());
+    plain.extend_from_slice(b"e.");
+    let v = periscope_compat::unpickle(&plain, periscope_compat::PickleLimits::default()).unwrap();
+    assert!(matches!(v, periscope_protocol::Value::Array(items) if items.len() == 100_000));
+}

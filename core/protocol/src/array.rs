@@ -151,16 +151,25 @@ pub struct NdArray {
 /// Why raw bytes could not become an [`NdArray`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArrayError {
+    #[error("array shape has {ndim} dimensions, more than {MAX_NDIM}")]
+    TooManyDims { ndim: usize },
     #[error("array shape {shape:?} overflows")]
     ShapeOverflow { shape: Vec<usize> },
     #[error("array of dtype {dtype} and shape {shape:?} needs {expected} bytes but {actual} were sent")]
     ByteLength { dtype: DType, shape: Vec<usize>, expected: usize, actual: usize },
 }
 
+/// Most dimensions an array may have (numpy's own limit is 32 in 1.x): a
+/// shape is quoted in errors and kept with the array, so it stays short.
+pub const MAX_NDIM: usize = 32;
+
 impl NdArray {
     /// Builds an array from its little-endian wire bytes, checking that the
     /// byte length matches `shape`.
     pub fn from_le_bytes(dtype: DType, shape: Vec<usize>, bytes: &[u8]) -> Result<Self, ArrayError> {
+        if shape.len() > MAX_NDIM {
+            return Err(ArrayError::TooManyDims { ndim: shape.len() });
+        }
         let count = shape
             .iter()
             .try_fold(1usize, |acc, &d| acc.checked_mul(d))

@@ -413,6 +413,18 @@ impl<'a> Decoder<'a, '_> {
         Ok(Value::Map(entries))
     }
 
+    /// The length of the list that comes next, without reading it (`None`
+    /// if the next value is not a list or its header is cut off).
+    fn array_len_ahead(&self) -> Option<usize> {
+        let rest = self.buf.get(self.pos..)?;
+        match *rest.first()? {
+            m @ 0x90..=0x9f => Some((m & 0x0f) as usize),
+            0xdc => Some(u16::from_be_bytes(rest.get(1..3)?.try_into().ok()?) as usize),
+            0xdd => Some(u32::from_be_bytes(rest.get(1..5)?.try_into().ok()?) as usize),
+            _ => None,
+        }
+    }
+
     /// A map header's entry count, or `None` (nothing read) if the next value is not a map.
     fn map_len(&mut self) -> Result<Option<usize>, DecodeError> {
         let Some(&m) = self.buf.get(self.pos) else {
@@ -472,6 +484,14 @@ impl<'a> Decoder<'a, '_> {
             let key = self.value(depth)?;
             match key.as_str() {
                 Some("shape") => {
+                    // The dimension count is checked before the list is read:
+                    // a shape of millions of 1s would otherwise be decoded
+                    // (and quoted in errors) in full.
+                    if let Some(ndim) = self.array_len_ahead()
+                        && ndim > crate::array::MAX_NDIM
+                    {
+                        return Err(bad(format!("shape has {ndim} dimensions, more than {}", crate::array::MAX_NDIM)));
+                    }
                     let v = self.value(depth)?;
                     let Value::Array(dims) = v else {
                         return Err(bad(format!("shape must be a list of integers, found {}", v.type_name())));
@@ -626,6 +646,24 @@ mod tests {
             Err(DecodeError::Ext { ext_type: 5, .. })
         ));
         assert!(matches!(decode_value(&[0xa2, 0xff, 0xfe], DecodeLimits::default()), Err(DecodeError::Utf8 { .. })));
+    }
+
+    #[test]
+    fn shapes_with_more_dims_than_numpy_are_refused_before_reading_them() {
+        let ones = Value::Array(vec![Value::Int(1); 100_000]);
+        let arr = Value::Map(vec![
+            (Value::from(NDARRAY_KEY), Value::from("float32")),
+            (Value::from("shape"), ones),
+            (Value::from("data"), Value::Bin(vec![0; 4])),
+        ]);
+        let err = decode_value(&crate::encode_value(&arr), DecodeLimits::default()).unwrap_err().to_string();
+        assert!(err.contains("shape has 100000 dimensions, more than 32"), "{err}");
+        assert!(err.len() < 200, "{err}");
+        let shape = vec![1usize; 33];
+        assert!(matches!(
+            NdArray::from_le_bytes(crate::DType::F32, shape, &[0; 4]),
+            Err(crate::ArrayError::TooManyDims { ndim: 33 })
+        ));
     }
 
     #[test]

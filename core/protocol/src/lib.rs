@@ -20,7 +20,7 @@ mod request;
 mod types;
 mod value;
 
-pub use array::{ArrayData, ArrayError, DType, NdArray};
+pub use array::{ArrayData, ArrayError, DType, MAX_NDIM, NdArray};
 pub use decode::{
     DecodeError, DecodeLimits, Header, NDARRAY_KEY, decode_value, decode_value_with_spans, decode_value_with_transfers,
     peek_header,

@@ -62,6 +62,20 @@ pub fn excerpt(text: &str) -> String {
     format!("\"{out}\"")
 }
 
+/// Longest error message that carries another library's words about client
+/// data (a TOML or serde error quoting the input), in characters.
+pub const MAX_ERROR_CHARS: usize = 400;
+
+/// An error message from another library (which may quote client data in
+/// full, as TOML errors quote the offending line) cut to
+/// [`MAX_ERROR_CHARS`], with the total length noted when it was cut.
+pub fn cut_message(text: &str) -> String {
+    match text.char_indices().nth(MAX_ERROR_CHARS) {
+        Some((at, _)) => format!("{}… ({} bytes in all)", &text[..at], text.len()),
+        None => text.to_owned(),
+    }
+}
+
 /// A list of client items quoted in an error: the first few, then how many more.
 pub fn excerpt_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     const SHOWN: usize = 8;
@@ -89,6 +103,14 @@ mod tests {
         let e = excerpt(&long);
         assert!(e.len() < 120, "{e}");
         assert!(e.ends_with("…\" (100000 bytes)"), "{e}");
+    }
+
+    #[test]
+    fn long_error_messages_are_cut() {
+        assert_eq!(cut_message("short"), "short");
+        let long = format!("unknown variant `{}`", "x".repeat(100_000));
+        let cut = cut_message(&long);
+        assert!(cut.len() < 500 && cut.ends_with(&format!("({} bytes in all)", long.len())), "{cut}");
     }
 
     #[test]

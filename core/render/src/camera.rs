@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 /// The smallest distance the camera may zoom to, relative to world units.
 const MIN_DISTANCE: f32 = 1e-4;
+/// Farthest a fit moves the camera: beyond it f32 depth and matrices break down.
+const MAX_FIT_DISTANCE: f32 = 1e15;
 /// Pitch stays just short of the poles so the view never flips.
 const MAX_PITCH: f32 = 1.55;
 
@@ -115,11 +117,20 @@ impl Camera {
     }
 
     /// Frames a display-space bounding box, keeping the viewing direction.
+    ///
+    /// Bounds too large to frame in f32 (a node scaled by 1e20, say: its
+    /// extent squared overflows) leave the camera as it is, so one client's
+    /// huge node can never turn the view into NaN for everyone.
     pub fn fit(&mut self, min: Vec3, max: Vec3) {
-        let center = (min + max) * 0.5;
-        let radius = ((max - min).length() * 0.5).max(1e-3);
-        self.target = center.into();
-        self.distance = (radius / (self.fov_y * 0.5).sin() * 1.1).max(MIN_DISTANCE);
+        let center = (min.as_dvec3() + max.as_dvec3()) * 0.5;
+        let radius = ((max.as_dvec3() - min.as_dvec3()).length() * 0.5).max(1e-3);
+        let distance = radius / f64::from(self.fov_y * 0.5).sin() * 1.1;
+        if !(center.is_finite() && distance.is_finite() && distance <= f64::from(MAX_FIT_DISTANCE)) {
+            tracing::warn!(?min, ?max, "the shown bounds are too large to frame; the camera stays");
+            return;
+        }
+        self.target = center.as_vec3().into();
+        self.distance = (distance as f32).max(MIN_DISTANCE);
     }
 
     /// Centers the orbit on `point` (display space) without changing the distance.
@@ -131,6 +142,17 @@ impl Camera {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fitting_bounds_too_large_for_f32_keeps_the_camera() {
+        let mut cam = Camera::default();
+        let before = (cam.target, cam.distance);
+        cam.fit(Vec3::splat(-1e20), Vec3::splat(1e20));
+        assert_eq!((cam.target, cam.distance), before);
+        cam.fit(Vec3::splat(-1.0), Vec3::splat(1.0));
+        assert!(cam.distance.is_finite() && cam.distance > 1.0);
+        assert!(cam.view().is_finite());
+    }
 
     #[test]
     fn target_projects_to_the_centre() {

@@ -112,7 +112,8 @@ pub fn camera_path_of(v: &Value) -> Result<CameraPath, String> {
                 .and_then(|p| p.validate().map(|()| p))
         }
     };
-    path.map_err(|e| e.to_string())
+    // TOML and serde errors quote the input (a whole line, a key, a variant).
+    path.map_err(|e| periscope_protocol::limits::cut_message(&e.to_string()))
 }
 
 impl ExportRequest {
@@ -228,16 +229,16 @@ impl ExportJob {
         if (width, height) != (req.width, req.height) {
             tracing::info!(width, height, "H.264 needs even sides: the video is {width}x{height}");
         }
-        let node =
-            match &req.camera {
-                ExportCamera::Path(p) => match p.node() {
-                    Some(r) => Some(find_node(scene, r).ok_or_else(|| {
-                        bad(format!("export_video: camera path: no node {r:?} (give its id or name)"))
-                    })?),
-                    None => None,
-                },
-                ExportCamera::Current => None,
-            };
+        let node = match &req.camera {
+            ExportCamera::Path(p) => match p.node() {
+                Some(r) => Some(find_node(scene, r).ok_or_else(|| {
+                    let r = periscope_protocol::limits::cut_message(&format!("{r:?}"));
+                    bad(format!("export_video: camera path: no node {r} (give its id or name)"))
+                })?),
+                None => None,
+            },
+            ExportCamera::Current => None,
+        };
         // An orbit frames everything the video shows: the union of the
         // bounds over (up to 32 of) its frames, so growing data stays in view.
         let samples = frames.len().min(BOUNDS_SAMPLES);

@@ -28,7 +28,7 @@ pub use decode::{
 pub use encode::{encode_value, encode_value_into, encoded_len};
 pub use envelope::{Envelope, EnvelopeError, Hello, RawFrame};
 pub use fields::{Field, FieldKind};
-pub use parts::Transfers;
+pub use parts::{PartsBudget, Transfers};
 pub use reply::{ClientSummary, NodeSummary, Reply, SceneState};
 pub use request::{
     CameraTarget, ExportVideo, MAX_SCREENSHOT_SIDE, MAX_VIDEO_FRAMES, OrbitView, Request, RequestError, Screenshot,

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::array::{ArrayData, DType, NdArray};
 use crate::envelope::Envelope;
@@ -79,6 +80,36 @@ impl Builder {
 /// with [`TRANSFER_OVERHEAD_BYTES`] of bookkeeping, stay within `limit` (the
 /// server's `max_message_bytes`); at most [`MAX_REFUSED_TRANSFERS`] refused
 /// ids are remembered.
+/// Bytes announced by arrays in parts on every connection together (the
+/// server's `parts_bytes`): each connection is bounded by `max_message_bytes`,
+/// and this bounds the sum, so many connections cannot each hold that much.
+#[derive(Debug)]
+pub struct PartsBudget {
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl PartsBudget {
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(Self { used: AtomicUsize::new(0), limit })
+    }
+
+    /// Bytes announced now, over every connection.
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn reserve(&self, n: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| u.checked_add(n).filter(|&t| t <= self.limit))
+            .is_ok()
+    }
+
+    fn release(&self, n: usize) {
+        self.used.fetch_sub(n, Ordering::AcqRel);
+    }
+}
+
 #[derive(Debug)]
 pub struct Transfers {
     open: HashMap<i64, Builder>,
@@ -87,11 +118,26 @@ pub struct Transfers {
     refused: std::collections::HashSet<i64>,
     bytes: usize,
     limit: usize,
+    /// The viewer-wide budget this connection's arrays also count against.
+    shared: Option<Arc<PartsBudget>>,
 }
 
 impl Transfers {
     pub fn new(limit: usize) -> Self {
-        Self { open: HashMap::new(), refused: Default::default(), bytes: 0, limit }
+        Self { open: HashMap::new(), refused: Default::default(), bytes: 0, limit, shared: None }
+    }
+
+    /// Counts this connection's arrays against `budget` too (every connection's together).
+    pub fn with_budget(mut self, budget: Arc<PartsBudget>) -> Self {
+        self.shared = Some(budget);
+        self
+    }
+
+    fn release(&mut self, nbytes: usize) {
+        self.bytes -= nbytes;
+        if let Some(b) = &self.shared {
+            b.release(nbytes + TRANSFER_OVERHEAD_BYTES);
+        }
     }
 
     /// Bytes announced by the arrays being received.
@@ -175,6 +221,15 @@ impl Transfers {
                     self.limit
                 ));
             }
+            if let Some(b) = &self.shared
+                && !b.reserve(nbytes + TRANSFER_OVERHEAD_BYTES)
+            {
+                return Err(format!(
+                    "array_part: field \"nbytes\" ({nbytes}): arrays in parts on all connections would hold more than server.parts_bytes ({}); {} bytes are in progress",
+                    b.limit,
+                    b.used()
+                ));
+            }
             self.bytes += nbytes;
             let data = with_capacity(dtype, nbytes / dtype.size());
             self.open.insert(id, Builder { dtype, data, nbytes, got: 0 });
@@ -210,7 +265,7 @@ impl Transfers {
                 format!("\"transfer\" {id}: no such array parts were sent")
             }
         })?;
-        self.bytes -= b.nbytes;
+        self.release(b.nbytes);
         if b.got != b.nbytes {
             return Err(format!("\"transfer\" {id}: {} of {} bytes arrived", b.got, b.nbytes));
         }
@@ -229,6 +284,9 @@ impl Transfers {
     /// went); returns how many there were.
     pub fn clear(&mut self) -> usize {
         let n = self.open.len();
+        if let Some(b) = &self.shared {
+            b.release(self.bytes + n * TRANSFER_OVERHEAD_BYTES);
+        }
         self.open.clear();
         self.refused.clear();
         self.bytes = 0;
@@ -260,15 +318,44 @@ impl Transfers {
 
     fn drop_transfer(&mut self, id: i64) {
         if let Some(b) = self.open.remove(&id) {
-            self.bytes -= b.nbytes;
+            self.release(b.nbytes);
         }
         self.shrink();
+    }
+}
+
+impl Drop for Transfers {
+    /// A connection that ends gives its share of the viewer-wide budget back.
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arrays_in_parts_on_all_connections_share_one_budget() {
+        let budget = PartsBudget::new(1000 + 2 * TRANSFER_OVERHEAD_BYTES);
+        let mut a = Transfers::new(1 << 20).with_budget(budget.clone());
+        let mut b = Transfers::new(1 << 20).with_budget(budget.clone());
+        let first = |t: &mut Transfers, id: i64, n: i64| {
+            t.add(Some(&Value::Int(id)), Some(&Value::from("uint8")), Some(&Value::Int(n)), Some(&[1u8][..]))
+        };
+        first(&mut a, 1, 600).unwrap();
+        let err = first(&mut b, 1, 600).unwrap_err();
+        assert!(err.contains("server.parts_bytes"), "{err}");
+        first(&mut b, 2, 400).unwrap();
+        drop(a);
+        assert_eq!(budget.used(), 400 + TRANSFER_OVERHEAD_BYTES);
+        b.clear();
+        assert_eq!(budget.used(), 0);
+        let mut c = Transfers::new(1 << 20).with_budget(budget.clone());
+        first(&mut c, 3, 900).unwrap();
+        assert!(c.take(3, DType::U8, vec![900]).is_err(), "1 of 900 bytes arrived");
+        assert_eq!(budget.used(), 0);
+    }
     use crate::MessageType;
 
     fn part(id: i64, data: &[u8], first: Option<(&str, i64)>) -> Envelope {

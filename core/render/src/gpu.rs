@@ -92,7 +92,11 @@ impl Offscreen {
     /// Draws `scene` and reads the image back.
     pub fn render(&mut self, scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<Image, RenderError> {
         self.draw(scene, camera, width, height)?;
-        self.target.as_ref().expect("drawn").read_color(&self.gpu.device, &self.gpu.queue)
+        let image = self.target.as_ref().expect("drawn").read_color(&self.gpu.device, &self.gpu.queue);
+        if !self.target.as_ref().is_some_and(RenderTarget::worth_keeping) {
+            self.target = None;
+        }
+        image
     }
 
     /// The node drawn at pixel (`x`, `y`) seen from `camera`, if any.
@@ -101,6 +105,11 @@ impl Offscreen {
         self.renderer.render_pick(t, camera);
         let id = t.read_id(&self.gpu.device, &self.gpu.queue, x, y)?;
         Ok(self.renderer.node_for_pick(id))
+    }
+
+    /// The size of the target kept for the next render, if one is kept.
+    pub fn kept_target(&self) -> Option<(u32, u32)> {
+        self.target.as_ref().map(|t| (t.width, t.height))
     }
 
     /// What the last render drew (draw calls, triangles).

@@ -71,6 +71,17 @@ pub struct RenderTarget {
 }
 
 impl RenderTarget {
+    /// Largest target kept between renders (4096 x 2048 pixels, ~300 MB of
+    /// multisampled color, depth and ids): a bigger one (an 8192² screenshot
+    /// takes ~3 GB) is made for its render and freed after it, so one such
+    /// request does not hold gigabytes for the rest of the run.
+    pub const MAX_KEPT_PIXELS: u64 = 4096 * 2048;
+
+    /// Whether a target of this size is worth keeping for the next render.
+    pub fn worth_keeping(&self) -> bool {
+        u64::from(self.width) * u64::from(self.height) <= Self::MAX_KEPT_PIXELS
+    }
+
     /// A target of `width` x `height` pixels (at least 1x1).
     pub fn new(device: &wgpu::Device, width: u32, height: u32) -> Self {
         let (width, height) = (width.max(1), height.max(1));

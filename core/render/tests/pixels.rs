@@ -594,3 +594,18 @@ fn ambient_occlusion_darkens_the_crease_where_a_box_stands_on_the_ground() {
     // The background is never darkened.
     assert_eq!(shots[1].pixel(2, 2), shots[0].pixel(2, 2));
 }
+
+/// Found by a hostile-client run: after one 8192² screenshot the headless
+/// viewer kept its ~3 GB target for the rest of the run. A target over
+/// `RenderTarget::MAX_KEPT_PIXELS` is freed after its render; smaller ones stay
+/// for the next render.
+#[test]
+fn huge_targets_are_freed_after_their_render() {
+    let Some(mut off) = offscreen() else { return };
+    let s = scene();
+    off.render(&s, &front_camera(), 64, 48).unwrap();
+    assert_eq!(off.kept_target(), Some((64, 48)));
+    let img = off.render(&s, &front_camera(), 4097, 2048).unwrap();
+    assert_eq!((img.width, img.height), (4097, 2048));
+    assert_eq!(off.kept_target(), None, "a target over 4096x2048 pixels is not kept");
+}

@@ -558,8 +558,11 @@ fn serve(ws: &mut Ws, client: &ClientRef, out: &mut Out, shared: &Arc<Shared>, f
     let _ = ws.get_mut().tcp().set_write_timeout(Some(WRITE_TIMEOUT));
     let mut wait = Duration::from_millis(1);
     let _ = ws.get_mut().tcp().set_read_timeout(Some(wait));
-    let mut conn =
-        Conn { n: 0, urgency: Urgency::default(), transfers: Transfers::new(shared.config.max_message_bytes) };
+    let mut conn = Conn {
+        n: 0,
+        urgency: Urgency::default(),
+        transfers: Transfers::new(shared.config.max_message_bytes).with_budget(Arc::clone(&shared.parts)),
+    };
     let mut nonblocking = false;
     let mut urgent_wait = URGENT_POLL;
     if let Some(bytes) = first

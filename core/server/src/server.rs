@@ -39,6 +39,9 @@ pub struct ServerConfig {
     /// Bytes of replies buffered per client (encoded sizes); one reply of any
     /// allowed size still fits an empty outbox.
     pub outbox_bytes: usize,
+    /// Bytes announced by arrays in parts on all connections together (each
+    /// connection is also bounded by `max_message_bytes`).
+    pub parts_bytes: usize,
     /// Largest reply the viewer sends (encoded bytes). A bigger one (a huge
     /// screenshot, a video's bytes) is answered by a `reply_too_large` error.
     pub max_reply_bytes: usize,
@@ -88,6 +91,7 @@ impl Default for ServerConfig {
             outbox_messages: 4096,
             outbox_bytes: 64 << 20,
             max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
+            parts_bytes: 3 << 30,
             aitviewer_compat: Compat::Auto,
             handshake_timeout_ms: 10_000,
             tls_cert: None,
@@ -237,6 +241,8 @@ pub(crate) struct Shared {
     pub keep_frames: AtomicBool,
     /// Slots for connections, taken at accept (`admission.rs`).
     pub admission: Arc<Admission>,
+    /// Bytes in parts over every connection (`parts_bytes`).
+    pub parts: Arc<periscope_protocol::PartsBudget>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -285,8 +291,10 @@ impl Server {
         if tls.is_some() {
             tracing::info!("TLS is on: clients connect with wss://");
         }
+        let parts = periscope_protocol::PartsBudget::new(config.parts_bytes);
         let shared = Arc::new(Shared {
             tls,
+            parts,
             config,
             queue,
             shutdown: AtomicBool::new(false),

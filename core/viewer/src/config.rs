@@ -194,6 +194,7 @@ mod tests {
         assert_eq!(c.server.max_message_bytes, d.server.max_message_bytes);
         assert_eq!(c.server.max_reply_bytes, d.server.max_reply_bytes);
         assert_eq!(c.server.outbox_bytes, d.server.outbox_bytes);
+        assert_eq!(c.server.parts_bytes, d.server.parts_bytes);
         assert_eq!(c.server.outbox_messages, d.server.outbox_messages);
         assert_eq!(c.viewer.playback_fps, d.viewer.playback_fps);
         assert_eq!(c.viewer.background, d.viewer.background);

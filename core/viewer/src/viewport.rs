@@ -318,7 +318,11 @@ impl Viewport {
         self.renderer.render(target, camera);
         // The window's image shows another frame now: draw it again.
         self.last = None;
-        target.read_color(&self.rs.device, &self.rs.queue).map_err(|e| e.to_string())
+        let image = target.read_color(&self.rs.device, &self.rs.queue).map_err(|e| e.to_string());
+        if !target.worth_keeping() {
+            self.export_target = None;
+        }
+        image
     }
 
     /// The last rendered frame.

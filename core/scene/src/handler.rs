@@ -450,7 +450,22 @@ impl Scene {
             let existing = node.attrs.get(name).ok_or_else(|| {
                 err("bad_value", format!("update_frames: the node has no {name}; use add_frames to add it"))
             })?;
-            let indices = read_frames("update_frames", "frames", frames_v, existing.len())?;
+            let indices = read_frames("update_frames", "frames", frames_v, existing.len()).map_err(|e| {
+                // An attribute with fewer frames than the node (static colors of
+                // a cloud whose points change): say which, not "the node has 1 frames".
+                if existing.len() < node.n_frames() && e.code == "bad_frames" {
+                    err(
+                        "bad_frames",
+                        format!(
+                            "update_frames: {name} has {} frame(s) while the node has {}; frames of {name} beyond them cannot be updated",
+                            existing.len(),
+                            node.n_frames()
+                        ),
+                    )
+                } else {
+                    e
+                }
+            })?;
             if seq.len() != 1 && seq.len() != indices.len() {
                 return Err(err(
                     "bad_shape",

@@ -689,3 +689,21 @@ fn names_are_bounded_and_errors_quote_only_an_excerpt() {
     assert!(a.warnings[0].message.contains("and 992 more are not known and were ignored"), "{}", a.warnings[0].message);
     assert!(a.warnings[0].message.len() < 2000);
 }
+
+/// Found by a hostile-client run: updating a frame of an attribute that has
+/// fewer frames than its node (static colors of a cloud whose points change)
+/// said "the node has 1 frames" of a node with 5.
+#[test]
+fn updating_beyond_a_static_attribute_names_the_attribute_and_the_node() {
+    let mut s = scene();
+    s.apply(C, &cloud(1, arr(&[5, 3], |_| 0.0)).with_kwarg("colors", arr(&[5, 3], |_| 0.5))).unwrap();
+    s.apply(C, &Envelope::new(T::AddFrames.as_i64()).with_uid(1).with_arg(arr(&[4, 3, 3], |_| 0.0))).unwrap();
+    let update = Envelope::new(T::UpdateFrames.as_i64())
+        .with_uid(1)
+        .with_kwarg("frames", Value::Array(vec![Value::Int(1)]))
+        .with_arg(arr(&[3, 3], |_| 1.0))
+        .with_kwarg("colors", arr(&[3, 3], |_| 0.2));
+    let e = s.apply(C, &update).unwrap_err();
+    assert_eq!(e.code, "bad_frames");
+    assert!(e.message.contains("colors has 1 frame(s) while the node has 5"), "{}", e.message);
+}

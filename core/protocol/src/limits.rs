@@ -32,6 +32,12 @@ pub const MAX_FOV_Y_DEG: f64 = 170.0;
 pub const MIN_VIDEO_FPS: f64 = 0.01;
 pub const MAX_VIDEO_FPS: f64 = 240.0;
 
+/// Largest magnitude of a camera coordinate or distance a client may set
+/// (SET_CAMERA `position`/`target`, a screenshot's `camera.target` and
+/// `camera.distance`): beyond it f32 view matrices overflow, and a camera kept
+/// for later requests would render every later screenshot as NaN.
+pub const MAX_CAMERA_COORD: f32 = 1e15;
+
 /// Longest excerpt of client data quoted in an error or a log line, in characters.
 pub const MAX_EXCERPT_CHARS: usize = 80;
 

@@ -9,8 +9,8 @@
 //! name the field, so they are [`Request::Scene`] here.
 
 use crate::envelope::Envelope;
+use crate::limits::{MAX_CAMERA_COORD, MAX_VIDEO_FPS, MIN_VIDEO_FPS};
 use crate::limits::{MAX_FOV_Y_DEG, MIN_FOV_Y_DEG};
-use crate::limits::{MAX_VIDEO_FPS, MIN_VIDEO_FPS};
 use crate::types::MessageType;
 use crate::value::Value;
 
@@ -192,8 +192,9 @@ impl<'a> Fields<'a> {
         match self.get(field) {
             None => Ok(None),
             Some(v) => match vec3(v) {
-                Some(p) if p.iter().all(|x| x.is_finite()) => Ok(Some(p)),
-                _ => Err(self.error(field, "3 finite numbers", describe(v))),
+                Some(p) if in_camera_range(&p) => Ok(Some(p)),
+                Some(p) => Err(self.error(field, camera_range(), format!("{p:?}"))),
+                None => Err(self.error(field, camera_range(), describe(v))),
             },
         }
     }
@@ -242,15 +243,19 @@ impl<'a> Fields<'a> {
             None => None,
             Some(t) => Some(
                 vec3(t)
-                    .filter(|p| p.iter().all(|x| x.is_finite()))
-                    .ok_or_else(|| self.error("camera.target", "3 finite numbers", describe(t)))?,
+                    .filter(in_camera_range)
+                    .ok_or_else(|| self.error("camera.target", camera_range(), describe(t)))?,
             ),
         };
         let distance = num("distance")?;
         if let Some(d) = distance
-            && !(d > 0.0 && d.is_finite())
+            && !(d > 0.0 && d <= MAX_CAMERA_COORD)
         {
-            return Err(self.error("camera.distance", "a positive number", d.to_string()));
+            return Err(self.error(
+                "camera.distance",
+                format!("a positive number up to {MAX_CAMERA_COORD:e}"),
+                d.to_string(),
+            ));
         }
         Ok(Some(OrbitView {
             target,
@@ -345,6 +350,15 @@ fn vec3(v: &Value) -> Option<[f32; 3]> {
         }
         _ => None,
     }
+}
+
+/// A camera point: finite, each coordinate within ±[`MAX_CAMERA_COORD`].
+fn in_camera_range(p: &[f32; 3]) -> bool {
+    p.iter().all(|x| x.abs() <= MAX_CAMERA_COORD)
+}
+
+fn camera_range() -> String {
+    format!("3 finite numbers within ±{MAX_CAMERA_COORD:e}")
 }
 
 fn describe(v: &Value) -> String {
@@ -493,7 +507,7 @@ mod tests {
         let bad = Value::map([("distance", Value::from(-1.0))]);
         assert_eq!(
             decode(Envelope::new(t).with_kwarg("camera", bad)),
-            Err("screenshot: field \"camera.distance\" must be a positive number, found -1".into())
+            Err("screenshot: field \"camera.distance\" must be a positive number up to 1e15, found -1".into())
         );
         assert_eq!(decode(Envelope::new(t).with_kwarg("unknown", 1i64)), Ok(Some(Request::Screenshot(Box::default()))));
     }
@@ -511,7 +525,7 @@ mod tests {
         );
         assert_eq!(
             decode(Envelope::new(t).with_kwarg("target", "here")),
-            Err("set_camera: field \"target\" must be 3 finite numbers, found str".into())
+            Err("set_camera: field \"target\" must be 3 finite numbers within ±1e15, found str".into())
         );
         let same = Envelope::new(t).with_kwarg("position", p(1.0)).with_kwarg("target", p(1.0));
         assert!(decode(same).unwrap_err().contains("field \"position\" must be a point other than target"));
@@ -541,9 +555,25 @@ mod tests {
         let inf_target = Value::Array(vec![Value::from(0.0), Value::from(f64::INFINITY), Value::from(0.0)]);
         assert_eq!(
             shot("target", inf_target),
-            Err("screenshot: field \"camera.target\" must be 3 finite numbers, found a list of 3".into())
+            Err("screenshot: field \"camera.target\" must be 3 finite numbers within ±1e15, found a list of 3".into())
         );
         assert!(shot("pitch", Value::from(90.0)).is_ok(), "pitch is clamped to the camera's limit, as documented");
+        // Found by a hostile-client run: huge finite values made the kept
+        // camera (and every later screenshot) NaN.
+        assert_eq!(
+            shot("distance", Value::from(1e38)),
+            Err("screenshot: field \"camera.distance\" must be a positive number up to 1e15, found 100000000000000000000000000000000000000".into())
+        );
+        let far = Value::Array(vec![Value::from(3e38), Value::from(0.0), Value::from(0.0)]);
+        assert!(shot("target", far).unwrap_err().contains("within ±1e15"));
+        let set = MessageType::SetCamera.as_i64();
+        let huge_int = Value::Array(vec![Value::Int(i64::MAX), Value::Int(0), Value::Int(0)]);
+        let e = decode(Envelope::new(set).with_kwarg("position", huge_int)).unwrap_err();
+        assert!(
+            e.contains("field \"position\" must be 3 finite numbers within ±1e15, found [9.223372e18, 0.0, 0.0]"),
+            "{e}"
+        );
+        assert!(shot("distance", Value::from(1e15)).is_ok());
     }
 
     #[test]

@@ -110,12 +110,9 @@ pub(crate) fn read_attr(
     if n_frames == 0 {
         return Err(err("bad_shape", format!("{name} has no frames (shape {})", fmt_shape(&shape))));
     }
-    let mut data = arr.to_f32();
-    check_values(ctx, name, &shape, &data, spec.range())?;
-    if spec.rgba && inner.last() == Some(&3) {
-        // RGB in, RGBA stored.
-        let rgba: Vec<f32> = data.chunks_exact(3).flat_map(|c| [c[0], c[1], c[2], 1.0]).collect();
-        data = Arc::new(rgba);
+    // RGB in, RGBA stored: the shape checks below see the stored shape.
+    let rgb = spec.rgba && inner.last() == Some(&3);
+    if rgb {
         *inner.last_mut().expect("rank >= 1") = 4;
     }
     for (d, &n) in spec.inner.iter().zip(&inner) {
@@ -142,6 +139,13 @@ pub(crate) fn read_attr(
             },
             _ => {}
         }
+    }
+    // The one pass over the values comes after the cheap shape checks.
+    let mut data = arr.to_f32();
+    check_values(ctx, name, &shape, &data, spec.range())?;
+    if rgb {
+        let rgba: Vec<f32> = data.chunks_exact(3).flat_map(|c| [c[0], c[1], c[2], 1.0]).collect();
+        data = Arc::new(rgba);
     }
     Ok(FrameSeq::from_chunk(inner, n_frames, data))
 }

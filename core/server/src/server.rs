@@ -368,7 +368,14 @@ fn reply_name(kind: i64) -> String {
 /// a reply over `max_reply_bytes` by a `reply_too_large` error first. Never
 /// blocks. True when the reply itself was queued.
 pub(crate) fn deliver(shared: &Shared, client: u64, reply: Arc<Reply>) -> bool {
-    let Some(outbox) = lock(&shared.outboxes).get(&client).cloned() else { return false };
+    let (reply, size) = weigh(shared, client, reply);
+    deliver_weighed(shared, client, reply, size)
+}
+
+/// `reply` and its encoded size, or the `reply_too_large` error that replaces
+/// it when it is over `max_reply_bytes`. Weighed once per reply, however many
+/// clients it goes to.
+fn weigh(shared: &Shared, client: u64, reply: Arc<Reply>) -> (Arc<Reply>, usize) {
     let stats = &shared.stats;
     let mut size = reply.encoded_len();
     let mut reply = reply;
@@ -391,6 +398,13 @@ pub(crate) fn deliver(shared: &Shared, client: u64, reply: Arc<Reply>) -> bool {
         reply = Arc::new(error);
         size = reply.encoded_len();
     }
+    (reply, size)
+}
+
+/// Queues an already weighed reply for `client` by the outbox rule.
+fn deliver_weighed(shared: &Shared, client: u64, reply: Arc<Reply>, size: usize) -> bool {
+    let Some(outbox) = lock(&shared.outboxes).get(&client).cloned() else { return false };
+    let stats = &shared.stats;
     let kind = reply.kind();
     let replacement = |held: &crate::outbox::Held| {
         let message = format!(
@@ -452,8 +466,9 @@ impl ServerHandle {
     /// Sends `reply` to every connected client (one shared copy); returns how many got it.
     pub fn broadcast(&self, reply: &Reply) -> usize {
         let ids: Vec<u64> = lock(&self.shared.outboxes).keys().copied().collect();
-        let reply = Arc::new(reply.clone());
-        ids.into_iter().filter(|&id| deliver(&self.shared, id, Arc::clone(&reply))).count()
+        let Some(&first) = ids.first() else { return 0 };
+        let (reply, size) = weigh(&self.shared, first, Arc::new(reply.clone()));
+        ids.into_iter().filter(|&id| deliver_weighed(&self.shared, id, Arc::clone(&reply), size)).count()
     }
 
     /// `(replies, bytes)` waiting in `client`'s outbox (`None` when it is not connected).

@@ -85,11 +85,6 @@ impl Staged {
         &self.temp
     }
 
-    /// The name it will have.
-    pub fn target(&self) -> &Path {
-        &self.target
-    }
-
     /// Moves the finished file to its final name, replacing whatever entry
     /// is there (a symlink is replaced, not followed). A folder replaces only
     /// an empty folder; to replace a full one, [`Self::commit_replacing_dir`].

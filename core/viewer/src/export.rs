@@ -71,11 +71,6 @@ pub fn check_plain_file_name(name: &str) -> Result<(), String> {
     Err(format!("{} {why}", periscope_protocol::limits::excerpt(name)))
 }
 
-/// Whether `name` passes [`check_plain_file_name`].
-pub fn is_plain_file_name(name: &str) -> bool {
-    check_plain_file_name(name).is_ok()
-}
-
 /// Turns a protocol value into TOML (for a camera path sent as a map).
 fn to_toml(v: &Value) -> Option<toml::Value> {
     Some(match v {
@@ -290,12 +285,6 @@ impl ExportJob {
     /// Frames rendered and frames in all.
     pub fn progress(&self) -> (usize, usize) {
         (self.next, self.frames.len())
-    }
-
-    /// A rendered frame waits for room in the encoder's queue, or every
-    /// frame is rendered and the encoder is finishing the file.
-    pub fn waiting_for_encoder(&self) -> bool {
-        self.held.is_some() || self.finishing
     }
 
     pub fn path(&self) -> &Path {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::Periscope;
 use periscope_client::Viewer;
-use periscope_protocol::{Direction, Envelope, FieldKind, MessageType, NdArray, Reply, Value, encode_value};
+use periscope_protocol::{Direction, Envelope, FieldKind, MessageType, NdArray, Value, encode_value};
 
 /// The viewer's peak resident memory may not pass this during a run.
 const MAX_PEAK_RSS_MB: u64 = 1024;
@@ -353,15 +353,6 @@ struct FuzzClient {
     due: HashMap<u64, (MessageType, i64, Instant)>,
 }
 
-/// The `ref_seq` of a reply, when it answers a request.
-fn ref_seq(reply: &Reply) -> Option<u64> {
-    match reply {
-        Reply::Problem { ref_seq, .. } => *ref_seq,
-        Reply::SceneState(s) => s.ref_seq,
-        other => other.to_value().get("ref_seq").and_then(Value::as_i64).map(|s| s as u64),
-    }
-}
-
 impl FuzzClient {
     fn connect(p: &Periscope, n: usize) -> Option<Self> {
         let mut viewer = Viewer::connect(p.addr, &format!("fuzz-{n}")).ok()?;
@@ -380,10 +371,10 @@ impl FuzzClient {
                             "DBG recv client {} kind {} ref_seq {:?}",
                             self.viewer.client_id(),
                             r.kind(),
-                            ref_seq(&r)
+                            r.ref_seq()
                         );
                     }
-                    let Some(seq) = ref_seq(&r) else { continue };
+                    let Some(seq) = r.ref_seq() else { continue };
                     let answers = match self.due.get(&seq) {
                         Some(&(answer, ..)) => r.kind() == answer.as_i64() || r.kind() == MessageType::Error.as_i64(),
                         None => false,

@@ -58,6 +58,9 @@ class Message(enum.IntEnum):
     ARRAY_PART = 330
     EXPORT_VIDEO = 331
     VIDEO_EXPORTED = 332
+    VIEW_SNAPSHOT = 340
+    VIEW_CHANGES = 341
+    VIEW_RESYNC = 342
     ERROR = 400
     WARNING = 401
     HELLO = 500

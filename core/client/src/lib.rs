@@ -99,6 +99,9 @@ pub struct ConnectOptions {
     /// the viewer's own self-signed `server.tls_cert`. Without it the client
     /// trusts the system bundle (`SSL_CERT_FILE`, else the distribution's).
     pub ca_cert: Option<PathBuf>,
+    /// Connect as a view (`hello` `role = "view"`): the viewer sends the
+    /// scene's snapshot and changes (docs/protocol.md, "Views").
+    pub view: bool,
 }
 
 /// A connection to a viewer.
@@ -177,6 +180,7 @@ impl Viewer {
         let mut hello = Hello::new(opts.client_name);
         hello.token = opts.token;
         hello.session = opts.session;
+        hello.view = opts.view;
         ws.send(Message::binary(encode_value(&hello.to_envelope().to_value())))?;
         let reply = read_reply(&mut ws)?;
         match reply {
@@ -454,6 +458,16 @@ impl Viewer {
     pub fn query(&mut self) -> Result<SceneState, ClientError> {
         let seq = self.send_message(MessageType::Query.as_i64(), None, vec![], vec![])?;
         self.await_state(seq, QUERY_TIMEOUT)
+    }
+
+    /// The scene's digest (`query` with `digest=True`): equal for a hub and
+    /// each of its views once they caught up (docs/protocol.md, "Views").
+    pub fn digest(&mut self) -> Result<String, ClientError> {
+        let seq = self.send_message(MessageType::Query.as_i64(), None, vec![], vec![kw("digest", true)])?;
+        match self.await_state(seq, QUERY_TIMEOUT)?.data {
+            Some(Value::Str(d)) => Ok(d),
+            _ => Err(ClientError::Protocol("query answer without a digest".into())),
+        }
     }
 
     /// One frame of one attribute of one of this client's nodes (e.g. `vertices`).

@@ -208,6 +208,9 @@ pub struct Hello {
     pub token: Option<String>,
     /// A session token from an earlier `welcome`, to take that client's nodes back.
     pub session: Option<String>,
+    /// `role = "view"`: the connection is a view of the scene (it gets a
+    /// snapshot and then every change; docs/protocol.md, "Views").
+    pub view: bool,
 }
 
 impl Hello {
@@ -219,6 +222,7 @@ impl Hello {
             client_name: client_name.into(),
             token: None,
             session: None,
+            view: false,
         }
     }
 
@@ -247,7 +251,15 @@ impl Hello {
                 client_name.len()
             ));
         }
-        Ok(Self { protocol, version, client_name, token: text("token"), session: text("session") })
+        let view = match env.kwarg("role") {
+            None | Some(Value::Nil) => false,
+            Some(v) => match v.as_str() {
+                Some("view") => true,
+                Some("client") => false,
+                _ => return Err("hello: field \"role\" must be \"client\" or \"view\"".to_owned()),
+            },
+        };
+        Ok(Self { protocol, version, client_name, token: text("token"), session: text("session"), view })
     }
 
     pub fn to_envelope(&self) -> Envelope {
@@ -260,6 +272,9 @@ impl Hello {
         }
         if let Some(s) = &self.session {
             env = env.with_kwarg("session", s.as_str());
+        }
+        if self.view {
+            env = env.with_kwarg("role", "view");
         }
         env
     }

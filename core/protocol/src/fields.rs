@@ -217,6 +217,7 @@ impl MessageType {
                 Field { name: "client_id", kind: K::Int },
                 Field { name: "attribute", kind: K::Str },
                 Field { name: "frame", kind: K::Frames },
+                Field { name: "digest", kind: K::Bool },
             ],
             T::Screenshot => &[
                 Field { name: "width", kind: K::Int },
@@ -270,6 +271,7 @@ impl MessageType {
                 Field { name: "client_name", kind: K::Str },
                 Field { name: "token", kind: K::Str },
                 Field { name: "session", kind: K::Str },
+                Field { name: "role", kind: K::Str },
             ],
             T::UserMessage => &[Field { name: "data", kind: K::Any }],
             T::Delete
@@ -280,7 +282,8 @@ impl MessageType {
             | T::QueryCamera
             | T::RemoveControl
             | T::QueryControls
-            | T::ClearViewport => &[],
+            | T::ClearViewport
+            | T::ViewResync => &[],
             T::SceneState
             | T::ChainState
             | T::ScreenshotResult
@@ -295,6 +298,8 @@ impl MessageType {
             | T::Error
             | T::Warning
             | T::Welcome
+            | T::ViewSnapshot
+            | T::ViewChanges
             | T::Refused => &[],
         }
     }

@@ -83,6 +83,12 @@ pub enum Reply {
         kind: i64,
         fields: Vec<(String, Value)>,
     },
+    /// A message encoded once and shared by every connection it goes to (a
+    /// hub's change batches to its views): its MessagePack bytes, type `kind`.
+    Encoded {
+        kind: i64,
+        bytes: bytes::Bytes,
+    },
 }
 
 impl Reply {
@@ -116,7 +122,7 @@ impl Reply {
             Reply::Problem { warning: false, .. } => MessageType::Error.as_i64(),
             Reply::Problem { warning: true, .. } => MessageType::Warning.as_i64(),
             Reply::SceneState(_) => MessageType::SceneState.as_i64(),
-            Reply::Other { kind, .. } => *kind,
+            Reply::Other { kind, .. } | Reply::Encoded { kind, .. } => *kind,
         }
     }
 
@@ -187,6 +193,7 @@ impl Reply {
                     + len(&Value::Int(*kind))
                     + fields.map(|(k, v)| str_len(k.len()) + len(v)).sum::<usize>()
             }
+            Reply::Encoded { bytes, .. } => bytes.len(),
             // Small: their value tree is cheap to build.
             Reply::Welcome { .. } | Reply::Refused { .. } | Reply::Problem { .. } => len(&self.to_value()),
         }
@@ -202,7 +209,7 @@ impl Reply {
                 .find(|(k, _)| k == "ref_seq")
                 .and_then(|(_, v)| v.as_i64())
                 .and_then(|x| u64::try_from(x).ok()),
-            Reply::Welcome { .. } | Reply::Refused { .. } => None,
+            Reply::Welcome { .. } | Reply::Refused { .. } | Reply::Encoded { .. } => None,
         }
     }
 
@@ -240,7 +247,11 @@ impl Reply {
     /// build a value tree of some 100,000 small allocations first); its
     /// layout is defined here only, `to_value` reads it back.
     pub fn encode(&self) -> Vec<u8> {
-        let Reply::SceneState(s) = self else { return crate::encode_value(&self.to_value()) };
+        let s = match self {
+            Reply::SceneState(s) => s,
+            Reply::Encoded { bytes, .. } => return bytes.to_vec(),
+            _ => return crate::encode_value(&self.to_value()),
+        };
         use crate::encode::write_value as v;
         use rmp::encode as e;
         let ok = |r: Result<(), rmp::encode::ValueWriteError>| r.expect("writing to a Vec cannot fail");
@@ -332,6 +343,9 @@ impl Reply {
                 f.push(("uid", (*uid).into()));
                 f.push(("code", code.as_str().into()));
                 f.push(("message", message.as_str().into()));
+            }
+            Reply::Encoded { bytes, .. } => {
+                return crate::decode_value(bytes, crate::DecodeLimits::default()).unwrap_or(Value::Nil);
             }
             Reply::SceneState(_) => {
                 // One description of the layout: `encode`'s, read back.

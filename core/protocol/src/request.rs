@@ -57,6 +57,8 @@ pub enum Request {
     },
     /// Render a video into the export folder (boxed: large and rare).
     ExportVideo(Box<ExportVideo>),
+    /// A view asks for a fresh snapshot of the scene.
+    ViewResync,
     /// A type `>= 10000`: passes the chain with its raw args and kwargs.
     Custom(i64),
 }
@@ -429,6 +431,7 @@ impl Request {
                 camera: f.bool("camera", f.get("camera"))?,
             },
             T::Hello => Request::Scene(t),
+            T::ViewResync => Request::ViewResync,
             t if t.traits().direction == crate::Direction::ToClient => return Ok(None),
             t => Request::Scene(t),
         }))
@@ -451,6 +454,7 @@ impl Request {
             Request::ClearViewport => MessageType::ClearViewport,
             Request::ViewportImage => MessageType::ViewportImage,
             Request::ExportVideo(_) => MessageType::ExportVideo,
+            Request::ViewResync => MessageType::ViewResync,
             Request::Custom(_) => MessageType::UserMessage,
         }
     }

@@ -214,6 +214,15 @@ message_types! {
     /// Viewer -> client: the answer to `ExportVideo` (path, frames, size, and the
     /// file's bytes when asked).
     VideoExported = 332, "video_exported", Traits::to_client();
+    /// Viewer -> view: the start (`part` 0) or a further part of a snapshot
+    /// of the whole scene (`changes`); `next` is the change batch that follows
+    /// it. Only connections whose hello says `role = "view"` get these.
+    ViewSnapshot = 340, "view_snapshot", Traits::to_client();
+    /// Viewer -> view: part `part` of change batch `batch` (`changes`, `last`).
+    ViewChanges = 341, "view_changes", Traits::to_client();
+    /// View -> viewer: the view's mirror missed or could not apply a change;
+    /// it is sent a fresh snapshot.
+    ViewResync = 342, "view_resync", Traits::to_viewer();
     /// Viewer -> client: a message was refused.
     Error = 400, "error", Traits::to_client();
     /// Viewer -> client: a message was accepted with a remark (e.g. an unknown kwarg).

@@ -145,6 +145,22 @@ fn example(t: MessageType) -> Value {
             .with_kwarg("dtype", "float32")
             .with_kwarg("nbytes", 4i64),
         T::Subscribe => env(t).with_kwarg("select", true).with_kwarg("camera", false),
+        T::ViewResync => env(t),
+        T::ViewSnapshot | T::ViewChanges => {
+            let change = Value::map([
+                ("op", Value::from("playhead")),
+                ("frame", Value::Int(3)),
+                ("playing", Value::Bool(false)),
+            ]);
+            let place = if t == T::ViewSnapshot { "next" } else { "batch" };
+            return Value::map([
+                ("type", Value::Int(t.as_i64())),
+                (place, Value::Int(4)),
+                ("part", Value::Int(0)),
+                ("last", Value::Bool(true)),
+                ("changes", Value::Array(vec![change])),
+            ]);
+        }
         T::ControlState => return reply(t, vec![("control", Value::map([("id", Value::Int(1))]))]),
         T::Controls => return reply(t, vec![("controls", Value::Array(vec![]))]),
         T::Event => {

@@ -77,7 +77,7 @@ impl ControlKind {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name() == s)
     }
 }
@@ -391,6 +391,21 @@ impl Controls {
         }
         self.version += 1;
         Some(c)
+    }
+
+    /// Puts `control` under its own id (a view's mirror copies the hub's controls).
+    pub(crate) fn put(&mut self, control: Control) {
+        self.remove_id(control.id);
+        *self.per_client.entry(control.client).or_default() += 1;
+        self.next_id = self.next_id.max(control.id);
+        self.by_remote.insert((control.client, control.uid), control.id);
+        self.map.insert(control.id, control);
+        self.version += 1;
+    }
+
+    /// Removes the control `id` (if any).
+    pub(crate) fn remove_id(&mut self, id: ControlId) -> Option<Control> {
+        self.remove(id)
     }
 
     /// Removes every control of `client`; returns how many.

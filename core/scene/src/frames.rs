@@ -155,6 +155,52 @@ impl FrameSeq {
         });
     }
 
+    /// Whether frame `i` of `self` is frame `j` of `other`: the same place in
+    /// the same shared chunk (data is never compared, only identity).
+    pub fn same_frame(&self, i: usize, other: &FrameSeq, j: usize) -> bool {
+        match (self.frames.get(i), other.frames.get(j)) {
+            (Some(a), Some(b)) => Arc::ptr_eq(&a.chunk, &b.chunk) && a.offset == b.offset && a.len == b.len,
+            _ => false,
+        }
+    }
+
+    /// Whether `other` has the same inner (or row) shape and raggedness.
+    pub fn same_layout(&self, other: &FrameSeq) -> bool {
+        self.ragged == other.ragged && self.inner_shape == other.inner_shape
+    }
+
+    /// Frames `range` as a sequence of their own, sharing the data.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> FrameSeq {
+        Self {
+            inner_shape: self.inner_shape.clone(),
+            frame_len: self.frame_len,
+            frames: self.frames[range].to_vec(),
+            ragged: self.ragged,
+        }
+    }
+
+    /// An empty sequence with `other`'s layout.
+    pub fn empty_like(other: &FrameSeq) -> FrameSeq {
+        other.slice(0..0)
+    }
+
+    /// Replaces frames `at..at + remove` by the frames of `insert` (same
+    /// layout, checked by the caller).
+    pub fn splice(&mut self, at: usize, remove: usize, insert: FrameSeq) {
+        self.frames.splice(at..at + remove, insert.frames);
+    }
+
+    /// Rows of each frame (`frame_len / row_len`; 1 for a sequence that is not ragged).
+    pub fn rows(&self) -> impl Iterator<Item = usize> + '_ {
+        let row = self.frame_len.max(1);
+        self.frames.iter().map(move |r| if self.ragged { r.len / row } else { 1 })
+    }
+
+    /// Floats in each frame.
+    pub fn frame_lens(&self) -> impl Iterator<Item = usize> + '_ {
+        self.frames.iter().map(|r| r.len)
+    }
+
     /// Bytes of float data this sequence refers to (counting shared chunks once per frame).
     pub fn data_bytes(&self) -> usize {
         self.frames.iter().map(|r| r.len).sum::<usize>() * std::mem::size_of::<f32>()

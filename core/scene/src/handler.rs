@@ -533,6 +533,16 @@ impl Scene {
     fn query(&self, client: ClientId, env: &Envelope) -> Result<SceneState, SceneError> {
         let mut state = self.state();
         state.ref_seq = env.seq;
+        match env.kwarg("digest") {
+            None | Some(Value::Nil) | Some(Value::Bool(false)) => {}
+            Some(Value::Bool(true)) if env.uid.is_none() => state.data = Some(Value::from(self.digest())),
+            Some(Value::Bool(true)) => {
+                return Err(err("bad_value", "query: field \"digest\" is for the whole scene: send it without a uid"));
+            }
+            Some(v) => {
+                return Err(err("bad_value", format!("query: field \"digest\" must be a bool, got {}", v.type_name())));
+            }
+        }
         if env.uid.is_some() {
             let owner = match env.kwarg("client_id").filter(|v| !v.is_nil()) {
                 Some(v) => v.as_i64().and_then(|i| ClientId::try_from(i).ok()).ok_or_else(|| {

@@ -4,6 +4,7 @@
 
 mod args;
 mod body;
+pub mod changes;
 mod controls;
 mod error;
 mod frames;
@@ -16,6 +17,7 @@ mod snapshot;
 mod spec;
 
 pub use body::{BodyModels, BodyPose, SkinDone, SkinJob, Skinned};
+pub use changes::Change;
 pub use controls::{Control, ControlId, ControlKind, ControlValue, Controls};
 pub use error::{SceneError, SceneWarning};
 pub use frames::FrameSeq;

@@ -85,6 +85,8 @@ pub struct Scene {
     /// sequence must not freeze the window).
     pub defer_skinning: bool,
     pub(crate) skin_jobs: Vec<crate::body::SkinJob>,
+    /// What views were last sent, while views are attached (`changes.rs`).
+    pub(crate) tracker: Option<Box<crate::changes::Tracker>>,
 }
 
 static NEXT_INSTANCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -114,6 +116,7 @@ impl Scene {
             body_models: Default::default(),
             defer_skinning: false,
             skin_jobs: Vec::new(),
+            tracker: None,
         }
     }
 

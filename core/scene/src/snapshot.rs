@@ -25,7 +25,7 @@ fn all_frames(node: &Node, name: &str) -> Option<Value> {
     Some(Value::NdArray(NdArray::from_f32(shape, data)))
 }
 
-fn setting(node: &Node, s: Setting) -> Value {
+pub(crate) fn setting(node: &Node, s: Setting) -> Value {
     let st = &node.style;
     match s {
         Setting::FlatShading => Value::Bool(st.flat_shading),

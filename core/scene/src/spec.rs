@@ -121,6 +121,24 @@ pub enum Setting {
 }
 
 impl Setting {
+    pub const ALL: [Setting; 15] = [
+        Setting::FlatShading,
+        Setting::DrawEdges,
+        Setting::Radius,
+        Setting::RBase,
+        Setting::RTip,
+        Setting::RHead,
+        Setting::P,
+        Setting::Length,
+        Setting::Mode,
+        Setting::ModelType,
+        Setting::Gender,
+        Setting::NumBetas,
+        Setting::ShowSkeleton,
+        Setting::PointSize,
+        Setting::PointSizeWorld,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Setting::FlatShading => "flat_shading",

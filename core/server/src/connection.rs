@@ -47,10 +47,12 @@ enum Wire {
 }
 
 impl Wire {
-    fn encode(self, reply: &Reply) -> Vec<u8> {
-        match self {
-            Wire::MsgPack => reply.encode(),
-            Wire::Pickle => pickle_value(&reply.to_value()),
+    fn encode(self, reply: &Reply) -> Bytes {
+        match (self, reply) {
+            // Encoded once for every view: shared, not copied.
+            (Wire::MsgPack, Reply::Encoded { bytes, .. }) => bytes.clone(),
+            (Wire::MsgPack, _) => reply.encode().into(),
+            (Wire::Pickle, _) => pickle_value(&reply.to_value()).into(),
         }
     }
 
@@ -84,7 +86,7 @@ struct Out {
     wire: Wire,
     /// An encoded reply taken from the outbox that did not fit the write
     /// buffer yet; written before anything else, never dropped.
-    pending: Option<Vec<u8>>,
+    pending: Option<Bytes>,
     /// Bytes written into the WebSocket since its buffer was last known empty
     /// (after a flush that finished); an upper bound of what it holds.
     buffered: usize,
@@ -93,7 +95,7 @@ struct Out {
 impl Out {
     /// The wire bytes of `reply`; a reply over `max_reply_bytes` in this
     /// wire (pickles weigh differently) is replaced by its error here.
-    fn encode(&self, reply: &Reply, shared: &Shared) -> Vec<u8> {
+    fn encode(&self, reply: &Reply, shared: &Shared) -> Bytes {
         let bytes = self.wire.encode(reply);
         let max = shared.config.max_reply_bytes;
         if bytes.len() <= max {
@@ -153,6 +155,9 @@ pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>, ticket: Ticket) {
         for s in lock(&shared.sessions).values_mut().filter(|s| s.client_id == client.id()) {
             s.connected = false;
         }
+        if client.is_view() {
+            shared.views.fetch_sub(1, Ordering::SeqCst);
+        }
         tracing::info!(client = client.id(), name = client.name(), %addr, "client disconnected");
         push_blocking(&shared, Event::Disconnected { client }, 0, None);
     }
@@ -211,7 +216,7 @@ fn accept_aitviewer(ws: &mut Ws, addr: SocketAddr, shared: &Arc<Shared>, first: 
         return None;
     }
     let (client_id, _, _, outbox) = register(shared, None).ok()?;
-    let client = ClientRef::new(client_id, "aitviewer".into(), addr);
+    let client = ClientRef::new(client_id, "aitviewer".into(), addr, false);
     tracing::info!(client = client_id, %addr, "aitviewer client connected (pickle protocol)");
     if !push_blocking(shared, Event::Connected { client: client.clone(), resumed: false }, 0, None) {
         return None;
@@ -268,9 +273,24 @@ fn handshake(ws: &mut Ws, addr: SocketAddr, shared: &Arc<Shared>) -> Option<Acce
         refuse(ws, addr, format!("too many clients (server.max_clients = {})", shared.config.max_clients));
         return None;
     }
+    if hello.view {
+        let views = shared.views.fetch_add(1, Ordering::SeqCst);
+        if views >= shared.config.max_views {
+            shared.views.fetch_sub(1, Ordering::SeqCst);
+            refuse(ws, addr, format!("too many views (server.max_views = {})", shared.config.max_views));
+            return None;
+        }
+    }
+    let view = hello.view;
+    let unview = || {
+        if view {
+            shared.views.fetch_sub(1, Ordering::SeqCst);
+        }
+    };
     let (client_id, session, resumed, outbox) = match register(shared, hello.session.as_ref()) {
         Ok(r) => r,
         Err(reason) => {
+            unview();
             refuse(ws, addr, reason);
             return None;
         }
@@ -286,11 +306,14 @@ fn handshake(ws: &mut Ws, addr: SocketAddr, shared: &Arc<Shared>) -> Option<Acce
     };
     if ws.send(Message::binary(encode_value(&welcome.to_value()))).is_err() {
         lock(&shared.outboxes).remove(&client_id);
+        unview();
         return None;
     }
-    let client = ClientRef::new(client_id, hello.client_name, addr);
+    let client = ClientRef::new(client_id, hello.client_name, addr, view);
     tracing::info!(client = client_id, name = client.name(), %addr, resumed, "client connected");
     if !push_blocking(shared, Event::Connected { client: client.clone(), resumed }, 0, None) {
+        lock(&shared.outboxes).remove(&client_id);
+        unview();
         return None;
     }
     Some((client, outbox, Wire::MsgPack, None))
@@ -343,7 +366,7 @@ fn write_reply(ws: &mut Ws, out: &mut Out, reply: &Reply, shared: &Shared) -> bo
 /// empty). False when the connection is broken; the reply stays pending
 /// while the client is not reading.
 fn write_pending(ws: &mut Ws, out: &mut Out) -> bool {
-    let Some(len) = out.pending.as_ref().map(Vec::len) else { return true };
+    let Some(len) = out.pending.as_ref().map(Bytes::len) else { return true };
     if out.buffered > 0 && out.buffered + len > MAX_WRITE_BUFFER {
         match flush(ws, out) {
             Ok(true) => {}

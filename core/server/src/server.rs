@@ -54,6 +54,9 @@ pub struct ServerConfig {
     /// TLS (`wss://`): a PEM certificate chain and its PEM private key. Both or neither.
     pub tls_cert: Option<std::path::PathBuf>,
     pub tls_key: Option<std::path::PathBuf>,
+    /// Connections whose hello says `role = "view"` at most (each also takes
+    /// a `max_clients` slot); more are refused naming this key.
+    pub max_views: usize,
 }
 
 /// Whether the aitviewer (pickle) compatibility path is open.
@@ -96,6 +99,7 @@ impl Default for ServerConfig {
             handshake_timeout_ms: 10_000,
             tls_cert: None,
             tls_key: None,
+            max_views: 16,
         }
     }
 }
@@ -114,18 +118,25 @@ struct ClientMeta {
     name: String,
     addr: SocketAddr,
     addr_text: String,
+    /// The connection is a view of the scene (`hello` said `role = "view"`).
+    view: bool,
 }
 
 impl ClientRef {
-    pub(crate) fn new(id: u64, name: String, addr: SocketAddr) -> Self {
-        Self(Arc::new(ClientMeta { id, name, addr, addr_text: addr.to_string() }))
+    pub(crate) fn new(id: u64, name: String, addr: SocketAddr, view: bool) -> Self {
+        Self(Arc::new(ClientMeta { id, name, addr, addr_text: addr.to_string(), view }))
+    }
+
+    /// Whether this connection is a view (it is sent the scene and its changes).
+    pub fn is_view(&self) -> bool {
+        self.0.view
     }
 
     /// A client that is not a connection, e.g. one replayed from a recording;
     /// `origin` replaces the address in logs and the UI.
     pub fn detached(id: u64, name: &str, origin: &str) -> Self {
         let addr = SocketAddr::from(([0, 0, 0, 0], 0));
-        Self(Arc::new(ClientMeta { id, name: name.to_owned(), addr, addr_text: origin.to_owned() }))
+        Self(Arc::new(ClientMeta { id, name: name.to_owned(), addr, addr_text: origin.to_owned(), view: false }))
     }
     /// The viewer's id for this client (kept when a session is resumed).
     pub fn id(&self) -> u64 {
@@ -236,6 +247,8 @@ pub(crate) struct Shared {
     pub sessions: Mutex<HashMap<String, Session>>,
     pub next_client: AtomicU64,
     pub live: AtomicUsize,
+    /// Connections that are views (`max_views`).
+    pub views: AtomicUsize,
     pub stats: ServerStats,
     /// Keep each received frame with its decoded envelope (`Envelope::raw`).
     pub keep_frames: AtomicBool,
@@ -302,6 +315,7 @@ impl Server {
             sessions: Mutex::new(HashMap::new()),
             next_client: AtomicU64::new(1),
             live: AtomicUsize::new(0),
+            views: AtomicUsize::new(0),
             stats: ServerStats::default(),
             keep_frames: AtomicBool::new(true),
             admission: Arc::new(Admission::default()),
@@ -461,6 +475,16 @@ impl ServerHandle {
     /// still does not read is disconnected (see `outbox.rs`).
     pub fn send(&self, client: u64, reply: Reply) -> bool {
         deliver(&self.shared, client, Arc::new(reply))
+    }
+
+    /// [`Self::send`] of a reply shared with other clients (no copy).
+    pub fn send_shared(&self, client: u64, reply: Arc<Reply>) -> bool {
+        deliver(&self.shared, client, reply)
+    }
+
+    /// Views connected now.
+    pub fn views(&self) -> usize {
+        self.shared.views.load(Ordering::SeqCst)
     }
 
     /// Sends `reply` to every connected client (one shared copy); returns how many got it.

@@ -71,6 +71,10 @@ pub fn run(
             rt.chain().set_wake(Arc::new(move || ctx.request_repaint()));
             let ctx = cc.egui_ctx.clone();
             rt.images.set_wake(Arc::new(move || ctx.request_repaint()));
+            if let Some(link) = rt.link() {
+                let ctx = cc.egui_ctx.clone();
+                link.set_wake(Arc::new(move || ctx.request_repaint()));
+            }
             let ctx = cc.egui_ctx.clone();
             let flag = Arc::clone(&shutdown);
             std::thread::Builder::new()
@@ -160,9 +164,21 @@ impl ViewerApp {
         ui.horizontal(|ui| {
             ui.strong("Periscope");
             ui.separator();
-            ui.label(format!("ws://{}", self.listen));
-            ui.separator();
-            ui.label(format!("{} client(s)", self.rt.server().connections()));
+            if self.rt.server().is_some() {
+                ui.label(format!("ws://{}", self.listen));
+                ui.separator();
+            }
+            match (self.rt.server(), self.rt.link()) {
+                (Some(server), _) => {
+                    ui.label(format!("{} client(s)", server.connections()));
+                }
+                (None, Some(link)) => {
+                    let clients = self.rt.scene.clients().filter(|c| c.connected).count();
+                    let _ = ui.label(format!("{clients} client(s) on the hub"));
+                    crate::panels::link_status(ui, link);
+                }
+                (None, None) => {}
+            }
             ui.separator();
             ui.label(format!("{} node(s)", self.rt.scene.nodes().count()));
             ui.separator();

@@ -85,6 +85,50 @@ struct Cli {
     /// Record every accepted message to this file (see docs/recording.md).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
+    /// Open a window that is a view of the hub at this URL (ws://host:port or
+    /// wss://host:port) instead of serving a scene; it reconnects by itself.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["headless", "screenshot", "video", "file", "replay", "record"])]
+    connect: Option<String>,
+    /// The hub's token for --connect (default: $PERISCOPE_TOKEN).
+    #[arg(long, requires = "connect")]
+    token: Option<String>,
+    /// With --connect to a wss:// hub: a PEM certificate to trust (e.g. the hub's self-signed one).
+    #[arg(long, value_name = "PEM", requires = "connect")]
+    ca_cert: Option<PathBuf>,
+}
+
+/// `--connect`: a window that views a remote hub.
+fn run_view(cli: &Cli, config: &Config, url: &str) -> anyhow::Result<()> {
+    if !display_available() {
+        anyhow::bail!("--connect opens a window, and there is no display (DISPLAY and WAYLAND_DISPLAY are unset)");
+    }
+    let token = cli.token.clone().or_else(|| std::env::var("PERISCOPE_TOKEN").ok().filter(|t| !t.is_empty()));
+    let opts = periscope_viewer::view_link::LinkOptions {
+        url: url.to_owned(),
+        token,
+        name: format!("view@{}", hostname()),
+        ca_cert: cli.ca_cert.clone(),
+    };
+    let link = periscope_viewer::view_link::ViewLink::start(opts).context("cannot start the view link thread")?;
+    let mut rt = Runtime::view(link);
+    rt.images.z_up = config.viewer.z_up;
+    rt.export_dir = config.viewer.export_dir.clone();
+    rt.video_size = (config.viewer.video_width, config.viewer.video_height);
+    rt.video_fps = config.viewer.video_fps;
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&shutdown);
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot install the Ctrl-C handler")?;
+    let unbound = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+    app::run(rt, config.viewer.clone(), unbound, shutdown, None)
+        .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_owned()))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "here".into())
 }
 
 fn find_config(cli: &Cli) -> Option<PathBuf> {
@@ -276,6 +320,9 @@ fn main() -> anyhow::Result<()> {
         && !t.is_empty()
     {
         config.server.token = Some(t);
+    }
+    if let Some(url) = &cli.connect {
+        return run_view(&cli, &config, url);
     }
     if let Some(h) = cli.host {
         config.server.host = h;

@@ -228,7 +228,10 @@ fn style_value(st: &Style, s: Setting) -> Option<Value> {
 /// The server: address, clients with their rates and errors, totals.
 pub fn server_panel(ui: &mut egui::Ui, rt: &mut Runtime, listen: std::net::SocketAddr) {
     rt.sample_rates();
-    let server = rt.server();
+    let Some(server) = rt.server() else {
+        hub_panel(ui, rt);
+        return;
+    };
     let stats = server.stats();
     use std::sync::atomic::Ordering::Relaxed;
     egui::Grid::new("server").num_columns(2).show(ui, |ui| {
@@ -251,6 +254,9 @@ pub fn server_panel(ui: &mut egui::Ui, rt: &mut Runtime, listen: std::net::Socke
         let (items, bytes) = rt.queue().len();
         ui.label("Queue");
         ui.label(format!("{items} messages, {:.1} MB", bytes as f64 / 1e6));
+        ui.end_row();
+        ui.label("Views");
+        ui.label(format!("{} (snapshots sent: {})", rt.hub().len(), rt.hub().resyncs));
         ui.end_row();
     });
     ui.add_space(4.0);
@@ -339,6 +345,38 @@ pub fn log_panel(ui: &mut egui::Ui, rt: &Runtime) {
             };
             ui.colored_label(color, format!("{}  {}", line.clock, line.text))
                 .on_hover_text("UTC, like the terminal log");
+        }
+    });
+}
+
+/// The link's state in the top bar of a view (`--connect`).
+pub fn link_status(ui: &mut egui::Ui, link: &crate::view_link::ViewLink) {
+    use crate::view_link::LinkState;
+    match link.state() {
+        LinkState::Connected => ui.label(format!("view of {}", link.url)),
+        LinkState::Connecting => ui.colored_label(egui::Color32::YELLOW, format!("connecting to {}", link.url)),
+        LinkState::Disconnected(why) => ui
+            .colored_label(egui::Color32::LIGHT_RED, "disconnected — reconnecting")
+            .on_hover_text(format!("{}: {why}", link.url)),
+    };
+}
+
+/// A view's Server panel: the hub it shows and the hub's clients.
+fn hub_panel(ui: &mut egui::Ui, rt: &Runtime) {
+    if let Some(link) = rt.link() {
+        link_status(ui, link);
+    }
+    ui.add_space(4.0);
+    egui::Grid::new("hub-clients").num_columns(3).striped(true).show(ui, |ui| {
+        ui.strong("Client");
+        ui.strong("Address");
+        ui.strong("State");
+        ui.end_row();
+        for c in rt.scene.clients() {
+            ui.label(format!("{} #{}", c.name, c.id));
+            ui.monospace(&c.addr);
+            ui.label(if c.connected { "connected" } else { "gone" });
+            ui.end_row();
         }
     });
 }

@@ -17,10 +17,12 @@ use std::path::{Path, PathBuf};
 use periscope_record::{Kind, Recorder};
 
 use crate::export::{ExportDone, ExportJob, ExportRequest};
+use crate::hub::Hub;
 use crate::images::ImageHub;
 use crate::images::camera::CameraModel;
 use crate::replay::{Replay, frame_of};
 use crate::screenshot::{HeadlessRenderer, ScreenshotRequest, at_frame};
+use crate::view_link::{LinkEvent, ViewLink};
 
 /// Lines kept for the UI's log panel.
 const LOG_LINES: usize = 500;
@@ -62,15 +64,16 @@ pub struct ClientStats {
     sampled: (u64, u64),
 }
 
-/// Sends replies through the server.
-struct ServerOutbox(ServerHandle);
+/// Sends replies through the server (none in a view of a remote hub: its
+/// messages go to the hub through the [`ViewLink`]).
+struct ServerOutbox(Option<ServerHandle>);
 
 impl Outbox for ServerOutbox {
     fn send(&self, client: u64, reply: Reply) -> bool {
-        self.0.send(client, reply)
+        self.0.as_ref().is_some_and(|s| s.send(client, reply))
     }
     fn broadcast(&self, reply: &Reply) -> usize {
-        self.0.broadcast(reply)
+        self.0.as_ref().map_or(0, |s| s.broadcast(reply))
     }
 }
 
@@ -123,6 +126,10 @@ pub struct Runtime {
     pub video_fps: f64,
     /// The last export's outcome, for the window and `--video`.
     pub last_export: Option<Result<ExportDone, String>>,
+    /// The views of this hub (`hub.rs`).
+    hub: Hub,
+    /// The link to a remote hub, when this runtime is a view (`--connect`).
+    link: Option<ViewLink>,
 }
 
 /// Video exports one client may have waiting or running; more are refused (`busy`).
@@ -353,11 +360,35 @@ impl Step {
     }
 }
 
+/// How often a view looks for what its link received.
+const LINK_POLL: Duration = Duration::from_millis(100);
+
 /// Screenshot requests waiting beyond this are refused (a client asking faster than we render).
 const MAX_PENDING_SCREENSHOTS: usize = 8;
 
 impl Runtime {
     pub fn new(scene: Scene, chain: Chain, queue: Arc<ByteQueue<Event>>, server: ServerHandle) -> Self {
+        Self::build(scene, chain, queue, Some(server), None)
+    }
+
+    /// A view of a remote hub (`periscope --connect`): the scene is a mirror
+    /// fed by `link`, the panels' messages go to the hub, and there is no
+    /// server, chain or recorder of its own. Screenshots, videos and saved
+    /// scenes are made here, from the mirror, into this machine's export folder.
+    pub fn view(link: ViewLink) -> Self {
+        let queue = Arc::new(ByteQueue::new(1 << 20, 16));
+        let mut rt = Self::build(Scene::default(), Chain::new(Vec::new()), queue, None, Some(link));
+        rt.scene.defer_skinning = false;
+        rt
+    }
+
+    fn build(
+        scene: Scene,
+        chain: Chain,
+        queue: Arc<ByteQueue<Event>>,
+        server: Option<ServerHandle>,
+        link: Option<ViewLink>,
+    ) -> Self {
         let load_errors: Vec<String> = chain.status().into_iter().filter_map(|s| s.load_error).collect();
         let mut rt = Self {
             scene,
@@ -385,6 +416,8 @@ impl Runtime {
             video_size: (1280, 720),
             video_fps: 30.0,
             last_export: None,
+            hub: Hub::default(),
+            link,
             skins: {
                 let (tx, rx) = std::sync::mpsc::channel();
                 SkinWork {
@@ -411,11 +444,58 @@ impl Runtime {
     /// Received frames are kept with their messages only while something
     /// reads them: a plugin (borrows args/kwargs) or the recorder (writes them).
     fn sync_keep_frames(&self) {
-        self.out.0.set_keep_frames(self.recorder.is_some() || self.chain.wants_raw_frames());
+        if let Some(s) = &self.out.0 {
+            s.set_keep_frames(self.recorder.is_some() || self.chain.wants_raw_frames());
+        }
     }
 
-    pub fn server(&self) -> &ServerHandle {
-        &self.out.0
+    /// The server this process listens with (`None` in a view of a remote hub).
+    pub fn server(&self) -> Option<&ServerHandle> {
+        self.out.0.as_ref()
+    }
+
+    /// The link to the hub, when this runtime is a view of a remote one.
+    pub fn link(&self) -> Option<&ViewLink> {
+        self.link.as_ref()
+    }
+
+    /// This hub's views.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Applies what the link to a remote hub received (a view's step).
+    fn pump_link(&mut self, budget: Duration) -> usize {
+        let start = Instant::now();
+        let mut n = 0;
+        while let Some(ev) = self.link.as_ref().and_then(ViewLink::try_next) {
+            n += 1;
+            match ev {
+                LinkEvent::Connected { client_id } => {
+                    let url = self.link.as_ref().map(|l| l.url.clone()).unwrap_or_default();
+                    self.info(format!("connected to {url} as view #{client_id}"));
+                }
+                LinkEvent::Reset => self.scene.clear_mirror(),
+                LinkEvent::Changes(changes) => {
+                    if let Err(e) = self.scene.apply_changes(changes) {
+                        self.error(format!("the view missed a change ({e}): asking the hub for a snapshot"));
+                        if let Some(l) = &self.link {
+                            l.resync();
+                        }
+                    }
+                }
+                LinkEvent::Reply(Reply::Problem { warning, code, message, .. }) => {
+                    let text = format!("hub: {code}: {message}");
+                    if warning { self.info(text) } else { self.error(text) }
+                }
+                LinkEvent::Reply(_) => {}
+                LinkEvent::Lost(reason) => self.error(format!("disconnected from the hub ({reason}): reconnecting")),
+            }
+            if start.elapsed() >= budget {
+                break;
+            }
+        }
+        n
     }
 
     pub fn queue(&self) -> &ByteQueue<Event> {
@@ -662,7 +742,17 @@ impl Runtime {
             wait = wait.min(SKIN_POLL);
             step.again(SKIN_POLL);
         }
-        step.handled = if wait.is_zero() { self.pump(budget) } else { self.pump_blocking(wait, budget) };
+        step.handled = if self.link.is_some() {
+            // A view: its scene comes from the hub (the link wakes the window;
+            // look again soon when the budget ran out before the link was drained).
+            let n = self.pump_link(budget);
+            step.again(if n > 0 { Duration::ZERO } else { LINK_POLL });
+            n
+        } else if wait.is_zero() {
+            self.pump(budget)
+        } else {
+            self.pump_blocking(wait, budget)
+        };
         self.finish_skins();
         if let Some(again) = self.poll_scripts().again_in {
             step.again(again);
@@ -710,6 +800,15 @@ impl Runtime {
         if self.images.viewport_version != self.backgrounds_seen {
             self.backgrounds_seen = self.images.viewport_version;
             shooter.set_backgrounds(&self.images.backgrounds());
+        }
+        if let Some(server) = &self.out.0 {
+            let published = self.hub.publish(&mut self.scene, server);
+            for (id, why) in published.resynced {
+                self.info(format!("view #{id} is sent a fresh snapshot: {why}"));
+            }
+            if self.hub.busy() {
+                step.again(Duration::from_millis(2));
+            }
         }
         step.more_queued = !self.queue.is_empty();
         step
@@ -986,6 +1085,11 @@ impl Runtime {
     /// Handles a message of the local "viewer" client (the panels' edits): it
     /// passes the dispatch chain and the recorder like a client's message.
     pub fn submit(&mut self, envelope: periscope_protocol::Envelope) {
+        if let Some(link) = &self.link {
+            // A view: the hub applies it (as this view's client) and sends the change back.
+            link.send(envelope);
+            return;
+        }
         let request = match Request::decode(&envelope) {
             Ok(r) => r,
             Err(e) => {
@@ -1126,6 +1230,10 @@ impl Runtime {
             Request::QueryCamera => {
                 self.view_work.push(ViewWork::QueryCamera { client: client.id(), seq: envelope.seq })
             }
+            Request::ViewResync if self.hub.is_view(client.id()) => self.hub.resync(client.id()),
+            Request::ViewResync => {
+                return Err("view_resync: only a view (hello role = \"view\") is sent snapshots".into());
+            }
             Request::SaveScene { name } => self.save_scene_request(client.id(), envelope, name),
             Request::ExportVideo(_) if client.id() >= crate::replay::REPLAY_ID_BASE => {
                 // A replay shows what happened; it does not render the session's videos again.
@@ -1192,11 +1300,15 @@ impl Runtime {
         self.record(&ev);
         match ev {
             Event::Connected { client, resumed } => {
+                if client.is_view() {
+                    self.hub.add_view(client.id());
+                }
                 self.scene.client_connected(client.id(), client.name(), client.addr_text());
                 let how = if resumed { "resumed" } else { "connected" };
                 self.note(Level::Info, format!("{} #{} {how} from {}", client.name(), client.id(), client.addr_text()));
             }
             Event::Disconnected { client } => {
+                self.hub.remove_view(client.id());
                 self.drop_client_exports(client.id());
                 self.scene.client_disconnected(client.id());
                 self.subscribers.remove(&client.id());

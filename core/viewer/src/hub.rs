@@ -1,0 +1,232 @@
+//! The hub's side of the view stream (docs/protocol.md, "Views"): every
+//! connection whose hello said `role = "view"` gets a snapshot of the scene
+//! and then each batch of changes, in order.
+//!
+//! - Changes are collected once per [`Hub::publish`] (the end of each
+//!   `Runtime::step`) with `Scene::take_changes`, split into parts of at most
+//!   [`PART_BYTES`] of array data, encoded once and shared by every view
+//!   (`Reply::Encoded`): arrays are read from the scene's own chunks, never
+//!   copied per view.
+//! - A snapshot is the scene's node list taken by reference (`Arc`'d frames)
+//!   and encoded part by part as the view's outbox drains (at most
+//!   [`SNAPSHOT_AHEAD`] bytes queued, [`SNAPSHOT_BUDGET`] of encoding per
+//!   step), so a view of a large scene costs the hub a few parts of memory,
+//!   not a copy of the scene. Batches published meanwhile wait behind it (at
+//!   most [`BACKLOG_BYTES`]).
+//! - The resync rule: a view whose outbox cannot take the next batch (it
+//!   stopped reading: `server.outbox_bytes`), or whose backlog passes
+//!   [`BACKLOG_BYTES`] during a snapshot, or that asks (`view_resync`: its
+//!   mirror saw a gap), is sent a fresh snapshot instead of the changes it
+//!   missed. A slow view therefore never slows the hub, its clients or other
+//!   views, and holds bounded memory.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use periscope_protocol::{MessageType, Reply, Value, encode_value};
+use periscope_scene::Scene;
+use periscope_scene::changes::{Change, list_to_wire, split_changes};
+use periscope_server::ServerHandle;
+
+/// Array bytes per wire message of changes or snapshot.
+pub const PART_BYTES: usize = 8 << 20;
+/// Snapshot bytes queued in a view's outbox before the next part is encoded
+/// (less when `server.outbox_bytes` is small: a part is sent when the outbox
+/// holds less than `outbox_bytes - PART_BYTES - 1 MiB`, or nothing).
+pub const SNAPSHOT_AHEAD: usize = 24 << 20;
+/// Encoding time spent on snapshots per step (at least one part).
+pub const SNAPSHOT_BUDGET: Duration = Duration::from_millis(8);
+/// Change batches held for a view while its snapshot is sent.
+pub const BACKLOG_BYTES: usize = 64 << 20;
+
+/// A snapshot being sent: its remaining parts (sharing the scene's arrays).
+struct Snapshot {
+    parts: VecDeque<Vec<Change>>,
+    /// The batch that follows it.
+    next: u64,
+    sent: u64,
+}
+
+#[derive(Default)]
+struct View {
+    snapshot: Option<Snapshot>,
+    /// Batches published while the snapshot is sent.
+    backlog: VecDeque<(Arc<Reply>, usize)>,
+    backlog_bytes: usize,
+    /// Wants a fresh snapshot at the next publish.
+    resync: bool,
+}
+
+/// What one publish did (for the log and benchmarks).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Published {
+    /// Change messages encoded (shared by every view).
+    pub batches: usize,
+    /// Snapshot parts sent.
+    pub snapshot_parts: usize,
+    /// Views sent a fresh snapshot, and why.
+    pub resynced: Vec<(u64, &'static str)>,
+}
+
+/// The views of this hub and the change sequence they follow.
+#[derive(Default)]
+pub struct Hub {
+    views: BTreeMap<u64, View>,
+    /// The number of the next change batch.
+    batch: u64,
+    /// Resyncs so far (the Server panel shows it).
+    pub resyncs: u64,
+}
+
+fn message(kind: MessageType, fields: Vec<(&str, Value)>, changes: &[Change]) -> (Arc<Reply>, usize) {
+    let mut map: Vec<(&str, Value)> = vec![("type", Value::Int(kind.as_i64()))];
+    map.extend(fields);
+    map.push(("changes", list_to_wire(changes)));
+    let bytes = bytes::Bytes::from(encode_value(&Value::map(map)));
+    let n = bytes.len();
+    (Arc::new(Reply::Encoded { kind: kind.as_i64(), bytes }), n)
+}
+
+impl Hub {
+    /// Views attached now.
+    pub fn len(&self) -> usize {
+        self.views.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.views.is_empty()
+    }
+
+    /// A view connected: it gets a snapshot at the next publish.
+    pub fn add_view(&mut self, id: u64) {
+        self.views.insert(id, View { resync: true, ..View::default() });
+    }
+
+    pub fn remove_view(&mut self, id: u64) {
+        self.views.remove(&id);
+    }
+
+    /// Whether `id` is a view.
+    pub fn is_view(&self, id: u64) -> bool {
+        self.views.contains_key(&id)
+    }
+
+    /// A view asked for a fresh snapshot (`view_resync`).
+    pub fn resync(&mut self, id: u64) {
+        if let Some(v) = self.views.get_mut(&id) {
+            v.resync = true;
+        }
+    }
+
+    /// Sends the scene's changes since the last publish to every view, and
+    /// snapshot parts to views that need them (see the module docs).
+    pub fn publish(&mut self, scene: &mut Scene, out: &ServerHandle) -> Published {
+        let mut done = Published::default();
+        if self.views.is_empty() {
+            if scene.tracking() {
+                scene.stop_tracking();
+            }
+            return done;
+        }
+        scene.track_changes();
+        let changes = scene.take_changes();
+        if !changes.is_empty() {
+            let batch = self.batch;
+            self.batch += 1;
+            let groups = split_changes(changes, PART_BYTES);
+            let n = groups.len();
+            let parts: Vec<(Arc<Reply>, usize)> = groups
+                .iter()
+                .enumerate()
+                .map(|(k, g)| {
+                    let fields = vec![
+                        ("batch", Value::from(batch)),
+                        ("part", Value::from(k)),
+                        ("last", Value::Bool(k + 1 == n)),
+                    ];
+                    message(MessageType::ViewChanges, fields, g)
+                })
+                .collect();
+            done.batches = parts.len();
+            for (&id, view) in &mut self.views {
+                if view.resync {
+                    continue;
+                }
+                for (reply, size) in &parts {
+                    if view.snapshot.is_some() {
+                        view.backlog_bytes += size;
+                        view.backlog.push_back((Arc::clone(reply), *size));
+                        if view.backlog_bytes > BACKLOG_BYTES {
+                            view.resync = true;
+                            done.resynced.push((id, "its backlog passed 64 MiB while its snapshot was sent"));
+                            break;
+                        }
+                    } else if !out.send_shared(id, Arc::clone(reply)) {
+                        view.resync = true;
+                        done.resynced.push((id, "it is not reading (its outbox is full)"));
+                        break;
+                    }
+                }
+            }
+        }
+        let started = Instant::now();
+        let next = self.batch;
+        // Snapshot parts queued ahead: what the outbox surely takes besides one part.
+        let ahead = SNAPSHOT_AHEAD.min(out.config().outbox_bytes.saturating_sub(PART_BYTES + (1 << 20)));
+        // A view whose connection is gone (its Disconnected event is still queued) is skipped.
+        self.views.retain(|id, _| out.outbox(*id).is_some());
+        for (&id, view) in &mut self.views {
+            let mut sent_now = 0;
+            if view.resync {
+                view.resync = false;
+                view.backlog.clear();
+                view.backlog_bytes = 0;
+                let parts: VecDeque<Vec<Change>> = split_changes(scene.snapshot_changes(), PART_BYTES).into();
+                view.snapshot = Some(Snapshot { parts, next, sent: 0 });
+                self.resyncs += 1;
+            }
+            while let Some(snap) = &mut view.snapshot {
+                let queued = out.outbox(id).map_or(0, |(_, bytes)| bytes);
+                // Each view gets a part per step when its outbox has room; more while the budget lasts.
+                if (queued > 0 && queued >= ahead) || (sent_now > 0 && started.elapsed() > SNAPSHOT_BUDGET) {
+                    break;
+                }
+                let part = snap.parts.pop_front().unwrap_or_default();
+                let last = snap.parts.is_empty();
+                let fields = vec![
+                    ("next", Value::from(snap.next)),
+                    ("part", Value::from(snap.sent)),
+                    ("last", Value::Bool(last)),
+                ];
+                let (reply, _) = message(MessageType::ViewSnapshot, fields, &part);
+                snap.sent += 1;
+                sent_now += 1;
+                done.snapshot_parts += 1;
+                if !out.send_shared(id, reply) {
+                    view.resync = true;
+                    view.snapshot = None;
+                    done.resynced.push((id, "its snapshot did not fit its outbox"));
+                    break;
+                }
+                if last {
+                    view.snapshot = None;
+                    view.backlog_bytes = 0;
+                    for (reply, _) in std::mem::take(&mut view.backlog) {
+                        if !out.send_shared(id, reply) {
+                            view.resync = true;
+                            done.resynced.push((id, "it is not reading (its outbox is full)"));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        done
+    }
+
+    /// Whether a snapshot is still being sent to some view (the loop should come back soon).
+    pub fn busy(&self) -> bool {
+        self.views.values().any(|v| v.snapshot.is_some() || v.resync)
+    }
+}

@@ -1,0 +1,362 @@
+//! A view's connection to a hub (`periscope --connect URL`, and tests): a
+//! named thread (`periscope-view-link`) connects with `role = "view"`, reads
+//! the snapshot and change batches, decodes them into typed [`Change`]s off
+//! the UI thread and hands them over through a bounded channel (when the UI
+//! falls behind, the thread stops reading and the hub resyncs it). It checks
+//! the sequence — a snapshot's parts in order, then batch after batch, each
+//! part in order — and on a gap asks the hub for a fresh snapshot
+//! (`view_resync`) instead of showing a wrong scene. The UI's messages go the
+//! other way as ordinary messages of the view's client. When the hub goes
+//! away (or refuses), the link says so and reconnects by itself, keeping the
+//! last scene shown meanwhile.
+
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, channel, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use periscope_client::{ConnectOptions, Viewer};
+use periscope_protocol::{Envelope, MessageType, Reply, Value};
+use periscope_scene::Change;
+use periscope_scene::changes::list_from_wire;
+
+/// Decoded messages waiting for the UI at most (then the link stops reading).
+const CHANNEL: usize = 64;
+/// Waits between reconnection attempts (doubling up to the last).
+const RETRY: [u64; 5] = [250, 500, 1000, 2000, 4000];
+
+/// What the link hands to the UI.
+#[derive(Debug)]
+pub enum LinkEvent {
+    /// Connected (again): the view's client id on the hub.
+    Connected { client_id: u64 },
+    /// A snapshot starts: empty the mirror.
+    Reset,
+    /// Changes to apply, in order.
+    Changes(Vec<Change>),
+    /// Another message for this view's client (errors, events, answers).
+    Reply(Reply),
+    /// The connection ended or could not be made; the link retries.
+    Lost(String),
+}
+
+/// The link's state, for the window's status line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum LinkState {
+    #[default]
+    Connecting,
+    Connected,
+    /// Disconnected, with the reason; reconnecting.
+    Disconnected(String),
+}
+
+/// The UI's end of a view link.
+pub struct ViewLink {
+    events: Receiver<LinkEvent>,
+    commands: Sender<Envelope>,
+    state: Arc<Mutex<LinkState>>,
+    pub url: String,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    wake: Waker,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Called by the link thread after it handed something over (the window repaints).
+type Waker = Arc<Mutex<Option<Arc<dyn Fn() + Send + Sync>>>>;
+
+/// The sending end, waking the UI after each event.
+struct Events {
+    tx: SyncSender<LinkEvent>,
+    wake: Waker,
+}
+
+impl Events {
+    /// False when the UI is gone.
+    fn send(&self, ev: LinkEvent) -> bool {
+        let ok = self.tx.send(ev).is_ok();
+        if let Some(w) = self.wake.lock().ok().and_then(|w| w.clone()) {
+            w();
+        }
+        ok
+    }
+}
+
+/// Where a link connects and as whom.
+#[derive(Clone, Debug)]
+pub struct LinkOptions {
+    pub url: String,
+    pub token: Option<String>,
+    pub name: String,
+    pub ca_cert: Option<std::path::PathBuf>,
+}
+
+/// Where the reader is in the hub's sequence.
+#[derive(Debug, PartialEq)]
+enum Expect {
+    /// Waiting for part 0 of a snapshot (after connecting or a gap).
+    Snapshot,
+    /// Part `part` of the snapshot that is followed by batch `next`.
+    SnapshotPart { next: u64, part: u64 },
+    /// Part `part` of batch `batch`.
+    Batch { batch: u64, part: u64 },
+}
+
+fn field_u64(r: &[(String, Value)], key: &str) -> Option<u64> {
+    r.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.as_i64()).and_then(|x| u64::try_from(x).ok())
+}
+
+fn field_bool(r: &[(String, Value)], key: &str) -> bool {
+    r.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.as_bool()).unwrap_or(false)
+}
+
+impl Expect {
+    /// Checks one message's place in the sequence: `Ok(true)` when it starts a
+    /// snapshot, `Ok(false)` when it follows on, `Err` on a gap.
+    fn next(&mut self, kind: MessageType, f: &[(String, Value)]) -> Result<bool, String> {
+        let part = field_u64(f, "part").ok_or("a view message without \"part\"")?;
+        let last = field_bool(f, "last");
+        match kind {
+            MessageType::ViewSnapshot => {
+                let next = field_u64(f, "next").ok_or("a snapshot without \"next\"")?;
+                let start = part == 0;
+                let ok = start || *self == Expect::SnapshotPart { next, part };
+                if !ok {
+                    return Err(format!("snapshot part {part} came out of order ({self:?})"));
+                }
+                *self = if last {
+                    Expect::Batch { batch: next, part: 0 }
+                } else {
+                    Expect::SnapshotPart { next, part: part + 1 }
+                };
+                Ok(start)
+            }
+            _ => {
+                let batch = field_u64(f, "batch").ok_or("a change batch without \"batch\"")?;
+                if *self != (Expect::Batch { batch, part }) {
+                    return Err(format!("change batch {batch} part {part} came out of order ({self:?})"));
+                }
+                *self = if last {
+                    Expect::Batch { batch: batch + 1, part: 0 }
+                } else {
+                    Expect::Batch { batch, part: part + 1 }
+                };
+                Ok(false)
+            }
+        }
+    }
+}
+
+impl ViewLink {
+    /// Starts the link thread; it connects (and reconnects) by itself.
+    pub fn start(opts: LinkOptions) -> std::io::Result<Self> {
+        let (tx, events) = sync_channel(CHANNEL);
+        let (commands, rx) = channel();
+        let state = Arc::new(Mutex::new(LinkState::Connecting));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let wake: Waker = Arc::new(Mutex::new(None));
+        let url = opts.url.clone();
+        let thread = std::thread::Builder::new().name("periscope-view-link".into()).spawn({
+            let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
+            let tx = Events { tx, wake: Arc::clone(&wake) };
+            move || run(opts, tx, rx, state, stop)
+        })?;
+        Ok(Self { events, commands, state, url, stop, wake, thread: Some(thread) })
+    }
+
+    /// Calls `f` whenever the link hands something over (the window repaints).
+    pub fn set_wake(&self, f: Arc<dyn Fn() + Send + Sync>) {
+        if let Ok(mut w) = self.wake.lock() {
+            *w = Some(f);
+        }
+    }
+
+    /// The next event, if one is waiting.
+    pub fn try_next(&self) -> Option<LinkEvent> {
+        self.events.try_recv().ok()
+    }
+
+    /// The next event, waiting up to `timeout`.
+    pub fn next_timeout(&self, timeout: Duration) -> Option<LinkEvent> {
+        self.events.recv_timeout(timeout).ok()
+    }
+
+    /// Sends a message to the hub as this view's client (dropped while disconnected).
+    pub fn send(&self, env: Envelope) {
+        let _ = self.commands.send(env);
+    }
+
+    /// Asks the hub for a fresh snapshot (the mirror could not apply a change).
+    pub fn resync(&self) {
+        self.send(Envelope::new(MessageType::ViewResync.as_i64()));
+    }
+
+    pub fn state(&self) -> LinkState {
+        self.state.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for ViewLink {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn set(state: &Mutex<LinkState>, s: LinkState) {
+    if let Ok(mut g) = state.lock() {
+        *g = s;
+    }
+}
+
+fn run(
+    opts: LinkOptions,
+    tx: Events,
+    rx: Receiver<Envelope>,
+    state: Arc<Mutex<LinkState>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) {
+    let stopped = || stop.load(std::sync::atomic::Ordering::SeqCst);
+    let mut attempt = 0usize;
+    while !stopped() {
+        let connect = ConnectOptions {
+            client_name: opts.name.clone(),
+            token: opts.token.clone(),
+            ca_cert: opts.ca_cert.clone(),
+            view: true,
+            ..Default::default()
+        };
+        let reason = match Viewer::connect_url(&opts.url, connect) {
+            Ok(mut v) => {
+                attempt = 0;
+                set(&state, LinkState::Connected);
+                tracing::info!(url = %opts.url, client = v.client_id(), "view connected");
+                if !tx.send(LinkEvent::Connected { client_id: v.client_id() }) {
+                    return;
+                }
+                serve(&mut v, &tx, &rx, &stopped)
+            }
+            Err(e) => e.to_string(),
+        };
+        if stopped() {
+            return;
+        }
+        tracing::warn!(url = %opts.url, %reason, "view disconnected; reconnecting");
+        set(&state, LinkState::Disconnected(reason.clone()));
+        if !tx.send(LinkEvent::Lost(reason)) {
+            return;
+        }
+        let wait = Duration::from_millis(RETRY[attempt.min(RETRY.len() - 1)]);
+        attempt += 1;
+        let until = Instant::now() + wait;
+        while Instant::now() < until && !stopped() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Messages typed while disconnected are not replayed later.
+        while rx.try_recv().is_ok() {}
+    }
+}
+
+/// Reads and forwards until the connection ends; returns why.
+fn serve(v: &mut Viewer, tx: &Events, rx: &Receiver<Envelope>, stopped: &dyn Fn() -> bool) -> String {
+    let mut expect = Expect::Snapshot;
+    loop {
+        if stopped() {
+            return "stopped".into();
+        }
+        loop {
+            match rx.try_recv() {
+                Ok(env) => {
+                    if let Err(e) = v.send(env) {
+                        return e.to_string();
+                    }
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return "stopped".into(),
+            }
+        }
+        let reply = match v.recv(Duration::from_millis(20)) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(e) => return e.to_string(),
+        };
+        let kind = MessageType::from_i64(reply.kind());
+        let Reply::Other { fields, .. } = &reply else {
+            if !tx.send(LinkEvent::Reply(reply)) {
+                return "stopped".into();
+            }
+            continue;
+        };
+        let (Some(kind @ (MessageType::ViewSnapshot | MessageType::ViewChanges)), fields) = (kind, fields.as_slice())
+        else {
+            if !tx.send(LinkEvent::Reply(reply)) {
+                return "stopped".into();
+            }
+            continue;
+        };
+        if expect == Expect::Snapshot && !(kind == MessageType::ViewSnapshot && field_u64(fields, "part") == Some(0)) {
+            continue; // waiting for a snapshot: what came before it is superseded
+        }
+        let start = match expect.next(kind, fields) {
+            Ok(start) => start,
+            Err(gap) => {
+                tracing::warn!(%gap, "view stream gap: asking the hub for a snapshot");
+                expect = Expect::Snapshot;
+                if let Err(e) = v.send(Envelope::new(MessageType::ViewResync.as_i64())) {
+                    return e.to_string();
+                }
+                continue;
+            }
+        };
+        let changes = match fields.iter().find(|(k, _)| k == "changes").map(|(_, c)| list_from_wire(c)) {
+            Some(Ok(c)) => c,
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "unreadable view change: asking the hub for a snapshot");
+                expect = Expect::Snapshot;
+                if let Err(e) = v.send(Envelope::new(MessageType::ViewResync.as_i64())) {
+                    return e.to_string();
+                }
+                continue;
+            }
+            None => Vec::new(),
+        };
+        if start && !tx.send(LinkEvent::Reset) {
+            return "stopped".into();
+        }
+        if !tx.send(LinkEvent::Changes(changes)) {
+            return "stopped".into();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    }
+
+    #[test]
+    fn the_sequence_is_checked_and_a_gap_is_an_error() {
+        let mut e = Expect::Snapshot;
+        let snap = |part: u64, last: bool| {
+            f(&[("next", Value::from(7u64)), ("part", Value::from(part)), ("last", Value::Bool(last))])
+        };
+        let batch = |b: u64, part: u64, last: bool| {
+            f(&[("batch", Value::from(b)), ("part", Value::from(part)), ("last", Value::Bool(last))])
+        };
+        assert_eq!(e.next(MessageType::ViewSnapshot, &snap(0, false)), Ok(true));
+        assert_eq!(e.next(MessageType::ViewSnapshot, &snap(1, true)), Ok(false));
+        assert_eq!(e.next(MessageType::ViewChanges, &batch(7, 0, false)), Ok(false));
+        assert_eq!(e.next(MessageType::ViewChanges, &batch(7, 1, true)), Ok(false));
+        assert!(
+            e.next(MessageType::ViewChanges, &batch(9, 0, true)).unwrap_err().contains("batch 9"),
+            "batch 8 missed"
+        );
+        let mut e = Expect::Snapshot;
+        e.next(MessageType::ViewSnapshot, &snap(0, false)).unwrap();
+        assert!(e.next(MessageType::ViewSnapshot, &snap(2, true)).is_err(), "part 1 missed");
+    }
+}

@@ -1,0 +1,218 @@
+//! A headless hub and its views over real loopback sockets: each view's
+//! mirror (the same `ViewLink` + `Scene::apply_changes` that
+//! `periscope --connect` runs) must equal the hub's scene, bit for bit
+//! (`Scene::digest`), including a view that joins late, changes made by a
+//! script, and a view that stops reading.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Periscope, example_scripts, test_dir};
+use periscope_client::{ConnectOptions, Viewer, kw};
+use periscope_protocol::{Envelope, MessageType, NdArray, Value};
+use periscope_scene::Scene;
+use periscope_viewer::view_link::{LinkEvent, LinkOptions, ViewLink};
+
+struct Mirror {
+    link: ViewLink,
+    scene: Scene,
+}
+
+impl Mirror {
+    fn connect(hub: &Periscope, name: &str) -> Self {
+        let opts = LinkOptions { url: format!("ws://{}", hub.addr), token: None, name: name.into(), ca_cert: None };
+        Self { link: ViewLink::start(opts).unwrap(), scene: Scene::default() }
+    }
+
+    /// Applies what arrived until the link is quiet for 20 ms; true if anything did.
+    fn pump(&mut self) -> bool {
+        let mut any = false;
+        while let Some(ev) = self.link.next_timeout(Duration::from_millis(20)) {
+            any = true;
+            match ev {
+                LinkEvent::Reset => self.scene.clear_mirror(),
+                LinkEvent::Changes(c) => self.scene.apply_changes(c).expect("the mirror applies every change"),
+                _ => {}
+            }
+        }
+        any
+    }
+
+    /// Waits until the mirror's digest is `want`.
+    fn wait_for(&mut self, want: &str, what: &str) {
+        if let Err(e) = self.try_wait_for(want, what) {
+            panic!("{e}");
+        }
+    }
+
+    fn try_wait_for(&mut self, want: &str, what: &str) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut first = true;
+        loop {
+            // The digest reads every frame: only when something new arrived.
+            if (self.pump() || first) && self.scene.digest() == want {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{what}: the mirror ({} nodes, frame {}) never matched the hub",
+                    self.scene.nodes().count(),
+                    self.scene.current_frame()
+                ));
+            }
+            first = false;
+        }
+    }
+}
+
+fn verts(frames: usize, base: f32) -> NdArray {
+    NdArray::from_f32(vec![frames, 4, 3], (0..frames * 12).map(|i| base + i as f32 * 0.01).collect::<Vec<_>>())
+}
+
+fn faces() -> NdArray {
+    NdArray::from_i64(vec![2, 3], vec![0, 1, 2, 0, 2, 3])
+}
+
+fn hub_with_script() -> Periscope {
+    let dir = test_dir();
+    let scripts = dir.join("scripts");
+    std::fs::create_dir_all(&scripts).unwrap();
+    std::fs::copy(example_scripts().join("color_by_client.rhai"), scripts.join("color_by_client.rhai")).unwrap();
+    Periscope::start_in(dir, "[dispatch]\nchain = [\"builtin\", \"scripts/*.rhai\"]\n", false)
+}
+
+#[test]
+fn views_mirror_the_hub_exactly_including_one_that_joins_after_5000_frames() {
+    let hub = hub_with_script();
+    let mut early = Mirror::connect(&hub, "early");
+    let mut producer = hub.client("producer");
+
+    let mesh = producer.meshes(verts(3, 0.0), faces(), vec![kw("name", "mesh")]).unwrap();
+    let points = NdArray::from_f32(vec![100, 3], (0..300).map(|i| i as f32 * 0.1).collect::<Vec<_>>());
+    let colors = NdArray::from_u8(vec![100, 4], (0..400).map(|i| (i * 13 % 256) as u8).collect::<Vec<_>>());
+    let cloud = producer.point_clouds(points, vec![kw("colors", Value::NdArray(colors))]).unwrap();
+    producer.update_frames(mesh, vec![Value::NdArray(verts(1, 9.0))], &[1], vec![]).unwrap();
+    producer.remove_frames(mesh, &[0]).unwrap();
+    let seq = producer.meshes(verts(1, 0.0), faces(), vec![kw("name", "stream")]).unwrap();
+    // 5,000 frames one message at a time: the case users hit most.
+    for i in 0..5000 {
+        producer.add_frames(seq, vec![Value::NdArray(verts(1, i as f32))], vec![]).unwrap();
+    }
+    producer.set_frame(1234).unwrap();
+    let slider = Envelope::new(MessageType::AddControl.as_i64())
+        .with_uid(1)
+        .with_kwarg("kind", "slider")
+        .with_kwarg("label", "speed")
+        .with_kwarg("min", 0.0f64)
+        .with_kwarg("max", 2.0f64)
+        .with_kwarg("value", 1.0f64);
+    producer.send(slider).unwrap();
+    let want = producer.digest().unwrap();
+    early.wait_for(&want, "the early view");
+    let s = &early.scene;
+    let stream = s.node_by_remote(producer.client_id(), seq).expect("the streamed node");
+    assert_eq!(stream.n_frames(), 5001);
+    assert_eq!(s.current_frame(), 1234);
+    assert_ne!(
+        s.node_by_remote(producer.client_id(), mesh).unwrap().color,
+        periscope_scene::DEFAULT_COLOR,
+        "the script's color arrived"
+    );
+    assert!(s.node_by_remote(producer.client_id(), cloud).is_some());
+    assert_eq!(s.controls().len(), 1);
+
+    // A view that joins after 5,000 frames gets the same scene from its snapshot.
+    let mut late = Mirror::connect(&hub, "late");
+    late.wait_for(&want, "the late view");
+
+    // What a view sends back (selection, a control) are messages of its
+    // client: the hub applies them and every view follows.
+    let cloud_node = late.scene.node_by_remote(producer.client_id(), cloud).unwrap();
+    let cloud_id = cloud_node.id;
+    late.link.send(periscope_scene::select_message(Some(cloud_node), None));
+    let c = late.scene.controls().iter().next().unwrap();
+    let control = c.id;
+    late.link.send(periscope_scene::set_control_message(c, Value::from(1.5f64)));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let want = loop {
+        late.pump();
+        let d = producer.digest().unwrap();
+        if late.scene.digest() == d && late.scene.selected == Some(cloud_id) {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "the view's selection never came back from the hub");
+    };
+    early.wait_for(&want, "the early view after the late view's edits");
+    let c = early.scene.controls().get(control).unwrap();
+    assert_eq!(c.value, periscope_scene::ControlValue::Number(1.5));
+
+    // Deleting reaches the views too.
+    producer.delete(mesh).unwrap();
+    let want = producer.digest().unwrap();
+    early.wait_for(&want, "after a delete");
+    late.wait_for(&want, "after a delete");
+    assert!(early.scene.node_by_remote(producer.client_id(), mesh).is_none());
+}
+
+#[test]
+fn a_view_that_stops_reading_is_resynced_and_costs_the_hub_bounded_memory() {
+    let hub = Periscope::start_in(test_dir(), "[server]\noutbox_bytes = 8388608\n", true);
+    // A view that never reads.
+    let opts = ConnectOptions { client_name: "stalled".into(), view: true, ..Default::default() };
+    let stalled = Viewer::connect_with(hub.addr, opts).unwrap();
+    let mut producer = hub.client("producer");
+    // ~110 MB of frames: more than the view's outbox (8 MiB) and backlog (64 MiB) together.
+    let big = NdArray::from_f32(vec![1, 40_000, 3], vec![0.5f32; 120_000]);
+    let seq = producer.meshes(big.clone(), faces(), vec![]).unwrap();
+    for _ in 0..230 {
+        producer.add_frames(seq, vec![Value::NdArray(big.clone())], vec![]).unwrap();
+    }
+    let want = producer.digest().unwrap();
+    let rss = rss_kb(hub.child.id());
+    // The scene holds ~110 MB; the stalled view may hold its outbox, write
+    // buffer and backlog (8 + 64 + 64 MiB at most), never a copy per change.
+    assert!(rss < 450_000, "hub RSS {rss} kB with a stalled view");
+    // Once it reads again it is brought up to date by a fresh snapshot.
+    let log = hub.log();
+    assert!(log.contains("is sent a fresh snapshot"), "no resync logged:\n{log}");
+    drop(stalled);
+    let mut view = Mirror::connect(&hub, "after");
+    if let Err(e) = view.try_wait_for(&want, "a view after the stalled one") {
+        let log = hub.log();
+        let log: Vec<&str> = log.lines().filter(|l| !l.contains("bad_shape")).collect();
+        panic!("{e}; the hub's log:\n{}", log.join("\n"));
+    }
+}
+
+#[test]
+fn views_are_bounded_by_max_views_and_need_the_token() {
+    let hub = Periscope::start("[server]\nmax_views = 1\ntoken = \"s3cret\"\n");
+    let view = |token: &str| {
+        let opts =
+            ConnectOptions { client_name: "v".into(), token: Some(token.into()), view: true, ..Default::default() };
+        Viewer::connect_with(hub.addr, opts)
+    };
+    let wrong = view("nope").err().expect("a wrong token is refused").to_string();
+    assert!(wrong.contains("token"), "{wrong}");
+    let first = view("s3cret").expect("one view");
+    let second = view("s3cret").err().expect("max_views = 1").to_string();
+    assert!(second.contains("max_views = 1"), "{second}");
+    drop(first);
+    // Its place is free again once it is gone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while view("s3cret").is_err() {
+        assert!(Instant::now() < deadline, "the view's place was never freed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}

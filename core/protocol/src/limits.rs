@@ -129,3 +129,11 @@ mod tests {
         assert_eq!(excerpt_list(["a", "b"]), "\"a\", \"b\"");
     }
 }
+
+// --- playback (one door: PLAYBACK) ---
+
+/// Fastest playback a `playback` message may set (`fps`, frames per second;
+/// the slowest is any finite rate above 0).
+pub const MAX_PLAYBACK_FPS: f64 = 240.0;
+
+// --- end playback ---

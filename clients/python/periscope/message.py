@@ -24,6 +24,7 @@ class Message(enum.IntEnum):
     SET_FRAME = 200
     NEXT_FRAME = 201
     PREVIOUS_FRAME = 202
+    PLAYBACK = 203
 
     QUERY = 300
     SCENE_STATE = 301

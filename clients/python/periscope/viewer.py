@@ -596,6 +596,26 @@ class RemoteViewer(RemoteRenderer):
         """Previous frame, wrapping to the last before the first."""
         return self._send(Message.PREVIOUS_FRAME, None, [], {})
 
+    def set_playback(self, playing: Optional[bool] = None, fps: Optional[float] = None) -> Optional[int]:
+        """Starts or stops playback (``playing``) and sets its speed in frames
+        per second (``fps``, a finite number in (0, 240]); ``None`` keeps each.
+        While playing, the viewer (windowed or headless) advances the playhead
+        one frame every ``1/fps`` seconds. A bad value is refused naming the field."""
+        kwargs: dict[str, Any] = {}
+        if playing is not None:
+            kwargs["playing"] = bool(playing)
+        if fps is not None:
+            kwargs["fps"] = float(fps)
+        return self._send(Message.PLAYBACK, None, [], kwargs)
+
+    def play(self) -> Optional[int]:
+        """Starts playback at the scene's speed (see :meth:`set_playback`)."""
+        return self.set_playback(playing=True)
+
+    def pause(self) -> Optional[int]:
+        """Stops playback; the playhead stays where it is."""
+        return self.set_playback(playing=False)
+
     # -- queries and replies ---------------------------------------------
 
     def _request(self, uid: Optional[int] = None, kind: int = Message.QUERY, /, _timeout: Optional[float] = None,
@@ -630,7 +650,7 @@ class RemoteViewer(RemoteRenderer):
         return msg
 
     def query(self) -> Msg:
-        """The scene state: ``{"n_frames", "current_frame", "playing", "nodes": [...], "clients": [...]}``.
+        """The scene state: ``{"n_frames", "current_frame", "playing", "fps", "nodes": [...], "clients": [...]}``.
 
         Each node is a dict with ``id, uid, client_id, client_name, name, kind,
         n_frames, current_frame, enabled``. Since messages are handled in order,

@@ -453,6 +453,29 @@ impl Viewer {
         self.send_message(MessageType::PreviousFrame.as_i64(), None, vec![], vec![])
     }
 
+    /// Starts or stops playback (`playing`) and sets its speed in frames per
+    /// second (`fps`, in (0, 240]); `None` keeps each (a `playback` message).
+    pub fn set_playback(&mut self, playing: Option<bool>, fps: Option<f64>) -> Result<u64, ClientError> {
+        let mut kwargs = Vec::new();
+        if let Some(p) = playing {
+            kwargs.push(kw("playing", p));
+        }
+        if let Some(f) = fps {
+            kwargs.push(kw("fps", f));
+        }
+        self.send_message(MessageType::Playback.as_i64(), None, vec![], kwargs)
+    }
+
+    /// Starts playback: the viewer advances the playhead at the scene's fps.
+    pub fn play(&mut self) -> Result<u64, ClientError> {
+        self.set_playback(Some(true), None)
+    }
+
+    /// Stops playback; the playhead stays where it is.
+    pub fn pause(&mut self) -> Result<u64, ClientError> {
+        self.set_playback(Some(false), None)
+    }
+
     /// The scene state. Because each client's messages are handled in order,
     /// this also confirms that everything sent before it was processed.
     pub fn query(&mut self) -> Result<SceneState, ClientError> {

@@ -304,21 +304,24 @@ extern "C" fn host_frame_data(host: *mut c_void, node: u64, attribute: Slice, fr
 
 extern "C" fn host_selected(host: *mut c_void) -> u64 {
     // SAFETY: as above.
-    unsafe { ctx(host) }.1.selected.unwrap_or(0)
+    unsafe { ctx(host) }.1.selected().unwrap_or(0)
 }
 
 extern "C" fn host_select(host: *mut c_void, node: u64) -> u8 {
     // SAFETY: as above.
-    let (_, scene) = unsafe { ctx(host) };
-    if node == 0 {
-        scene.select(None, None);
-        return 1;
+    let (c, scene) = unsafe { ctx(host) };
+    // A `select` message of the plugin's client (by viewer id; 0 clears).
+    let mut env = Envelope::new(MessageType::Select.as_i64());
+    if node != 0 {
+        env = env.with_kwarg("node_id", node);
     }
-    if scene.node(node).is_none() {
-        return 0;
+    match apply_envelope(c, scene, &env) {
+        Ok(_) => 1,
+        Err(e) => {
+            tracing::debug!(plugin = %c.plugin, node, "select: {e}");
+            0
+        }
     }
-    scene.select(Some(node), None);
-    1
 }
 
 extern "C" fn host_playhead(host: *mut c_void, out: *mut PlayheadC) {
@@ -330,7 +333,7 @@ extern "C" fn host_playhead(host: *mut c_void, out: *mut PlayheadC) {
     let p = PlayheadC {
         current_frame: scene.current_frame() as u64,
         n_frames: scene.n_frames() as u64,
-        playing: scene.playing as u8,
+        playing: scene.playing() as u8,
     };
     // SAFETY: the plugin passes a valid, writable PlayheadC.
     unsafe { *out = p };

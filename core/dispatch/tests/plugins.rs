@@ -236,7 +236,7 @@ fn host_functions_read_and_write_nodes() {
     let mut frames = spheres(7).with_kwarg("name", "dots");
     frames.args = vec![NdArray::from_f32(vec![5, 2, 3], vec![0.0; 30]).into()];
     run(&mut c, &mut scene, &out, 1, frames);
-    scene.set_frame(3);
+    scene.apply(1, &Envelope::new(MessageType::SetFrame.as_i64()).with_arg(Value::Int(3))).unwrap();
     run(&mut c, &mut scene, &out, 1, Envelope::new(10_030).with_uid(7));
     let replies = out.0.borrow();
     let (_, Reply::Other { kind: 10_031, fields }) = &replies[0] else { panic!("{replies:?}") };

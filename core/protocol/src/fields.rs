@@ -213,6 +213,8 @@ impl MessageType {
             T::UpdateFrames => UPDATE_FRAMES,
             T::RemoveFrames => &[Field { name: "frames", kind: K::Frames }],
             T::SetFrame => &[Field { name: "frame", kind: K::Int }],
+            T::Playback => &[Field { name: "playing", kind: K::Bool }, Field { name: "fps", kind: K::Number }],
+            T::Delete => &[Field { name: "client_id", kind: K::Int }, Field { name: "node_id", kind: K::Int }],
             T::Query => &[
                 Field { name: "client_id", kind: K::Int },
                 Field { name: "attribute", kind: K::Str },
@@ -274,8 +276,7 @@ impl MessageType {
                 Field { name: "role", kind: K::Str },
             ],
             T::UserMessage => &[Field { name: "data", kind: K::Any }],
-            T::Delete
-            | T::NextFrame
+            T::NextFrame
             | T::PreviousFrame
             | T::QueryChain
             | T::QueryImages

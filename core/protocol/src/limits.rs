@@ -54,6 +54,14 @@ pub const MAX_REFUSED_TRANSFERS: usize = 4096;
 
 // --- end server ---
 
+// --- playback (one door: PLAYBACK) ---
+
+/// Fastest playback a `playback` message may set (`fps`, frames per second;
+/// the slowest is any finite rate above 0).
+pub const MAX_PLAYBACK_FPS: f64 = 240.0;
+
+// --- end playback ---
+
 /// A short, printable excerpt of client data for an error or a log line: at
 /// most [`MAX_EXCERPT_CHARS`] characters, control characters escaped, with the
 /// total length noted when it was cut (`"abc…" (100000 bytes)`).

@@ -39,6 +39,8 @@ pub struct SceneState {
     pub n_frames: usize,
     pub current_frame: usize,
     pub playing: bool,
+    /// Playback speed, frames per second.
+    pub fps: f64,
     pub nodes: Vec<NodeSummary>,
     pub clients: Vec<ClientSummary>,
     /// The selected node's viewer id.
@@ -170,12 +172,13 @@ impl Reply {
                             + field("connected", c.connected.into())
                     })
                     .sum();
-                container_len(9 + usize::from(s.data.is_some()))
+                container_len(10 + usize::from(s.data.is_some()))
                     + field("type", Value::Int(self.kind()))
                     + field("ref_seq", s.ref_seq.into())
                     + field("n_frames", s.n_frames.into())
                     + field("current_frame", s.current_frame.into())
                     + field("playing", s.playing.into())
+                    + field("fps", s.fps.into())
                     + key("nodes")
                     + container_len(s.nodes.len())
                     + nodes
@@ -260,7 +263,7 @@ impl Reply {
         };
         let mut out = Vec::with_capacity(256 + s.nodes.len() * 160);
         let key = |out: &mut Vec<u8>, k: &str| ok(e::write_str(out, k));
-        ok_marker(e::write_map_len(&mut out, 9 + u32::from(s.data.is_some())));
+        ok_marker(e::write_map_len(&mut out, 10 + u32::from(s.data.is_some())));
         key(&mut out, "type");
         v(&mut out, &Value::Int(self.kind()));
         key(&mut out, "ref_seq");
@@ -271,6 +274,8 @@ impl Reply {
         v(&mut out, &s.current_frame.into());
         key(&mut out, "playing");
         v(&mut out, &s.playing.into());
+        key(&mut out, "fps");
+        v(&mut out, &s.fps.into());
         key(&mut out, "nodes");
         ok_marker(e::write_array_len(&mut out, s.nodes.len() as u32));
         for n in &s.nodes {
@@ -433,6 +438,7 @@ impl Reply {
                     n_frames: u("n_frames").unwrap_or(0) as usize,
                     current_frame: u("current_frame").unwrap_or(0) as usize,
                     playing: v.get("playing").and_then(Value::as_bool).unwrap_or(false),
+                    fps: v.get("fps").and_then(Value::as_f64).unwrap_or(0.0),
                     nodes,
                     clients,
                     selected: u("selected"),
@@ -481,6 +487,7 @@ mod tests {
                 n_frames: 200,
                 current_frame: 3,
                 playing: false,
+                fps: 12.5,
                 nodes: vec![NodeSummary {
                     id: 1,
                     uid: Some(5),
@@ -527,6 +534,7 @@ mod tests {
             n_frames: 1,
             current_frame: 0,
             playing: true,
+            fps: 30.0,
             nodes: (0..300).map(|i| node(i, (!i.is_multiple_of(3)).then_some(-(i as i64)))).collect(),
             clients: vec![],
             selected: None,

@@ -134,6 +134,10 @@ message_types! {
     SetFrame = 200, "set_frame", Traits::scene();
     NextFrame = 201, "next_frame", Traits::scene();
     PreviousFrame = 202, "previous_frame", Traits::scene();
+    /// Client -> viewer: start or stop playback (`playing`) and set its speed
+    /// (`fps`), both optional. The window's play button, scripts and plugins
+    /// send this too (Periscope's own, numbered beside the playhead's).
+    Playback = 203, "playback", Traits { changes_scene: true, ..Traits::to_viewer() };
     /// Ask for the scene state (or one node's frame data); answered by `SceneState`.
     Query = 300, "query", Traits::asks(T::SceneState);
     /// Viewer -> client: the answer to `Query`.

@@ -100,6 +100,7 @@ fn example(t: MessageType) -> Value {
         T::AddFrames | T::UpdateFrames => env(t).with_uid(2).with_kwarg("vertices", Value::NdArray(a.clone())),
         T::RemoveFrames => env(t).with_uid(2).with_kwarg("frames", Value::Array(vec![Value::Int(0)])),
         T::SetFrame => env(t).with_arg(Value::Int(3)),
+        T::Playback => env(t).with_kwarg("playing", true).with_kwarg("fps", 50.0),
         T::NextFrame | T::PreviousFrame | T::QueryChain | T::QueryImages => env(t),
         T::Query => env(t).with_uid(2).with_kwarg("attribute", "vertices").with_kwarg("frame", Value::Int(0)),
         T::Screenshot => env(t).with_kwarg("width", 64i64).with_kwarg("height", 48i64).with_kwarg("fit", true),
@@ -151,6 +152,7 @@ fn example(t: MessageType) -> Value {
                 ("op", Value::from("playhead")),
                 ("frame", Value::Int(3)),
                 ("playing", Value::Bool(false)),
+                ("fps", Value::from(30.0)),
             ]);
             let place = if t == T::ViewSnapshot { "next" } else { "batch" };
             return Value::map([

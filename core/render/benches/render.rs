@@ -112,13 +112,13 @@ fn scene_with(env: Option<Envelope>) -> Scene {
 fn measure(off: &mut Offscreen, scene: &mut Scene, a: &Args, step: impl Fn(&mut Scene, usize)) -> Duration {
     let cam = Camera { target: [0.0; 3], yaw: 0.6, pitch: 0.5, distance: 3.0, ..Camera::default() };
     // Warm up: first upload and pipeline compilation are not what we measure.
-    off.draw(scene, &cam, a.width, a.height).expect("renders");
+    off.draw(&*scene, &cam, a.width, a.height).expect("renders");
     off.wait().expect("gpu");
     let mut times: Vec<Duration> = (0..a.frames)
         .map(|i| {
             step(scene, i);
             let t0 = Instant::now();
-            off.draw(scene, &cam, a.width, a.height).expect("renders");
+            off.draw(&*scene, &cam, a.width, a.height).expect("renders");
             off.wait().expect("gpu");
             t0.elapsed()
         })
@@ -145,26 +145,36 @@ fn main() {
     let mut mesh = scene_with(Some(grid_mesh(708, 2)));
     let t = measure(&mut off, &mut mesh, &a, |_, _| {});
     rows.push(("mesh 1.0M triangles, static", t, off.renderer.stats().triangles));
-    let t = measure(&mut off, &mut mesh, &a, |s, i| s.set_frame((i % 2) as i64));
+    let t = measure(&mut off, &mut mesh, &a, |s, i| {
+        s.apply(1, &Envelope::new(T::SetFrame.as_i64()).with_arg(Value::Int((i % 2) as i64))).expect("set_frame");
+    });
     rows.push(("mesh 1.0M triangles, new frame each render", t, off.renderer.stats().triangles));
 
     let mut smpl = scene_with(Some(grid_mesh(59, 100)));
-    let t = measure(&mut off, &mut smpl, &a, |s, _| s.next_frame());
+    let t = measure(&mut off, &mut smpl, &a, |s, _| {
+        s.apply(1, &Envelope::new(T::NextFrame.as_i64())).expect("next_frame");
+    });
     rows.push(("SMPL-sized mesh (3.5k verts), playback", t, off.renderer.stats().triangles));
 
     // The look (issue 19): the same scenes without the shadow map and the
     // ground plane (the rows above have both, the default).
     let defaults = off.renderer.options().clone();
     off.renderer.set_options(RenderOptions { shadows: false, ground: false, ..defaults.clone() });
-    let t = measure(&mut off, &mut smpl, &a, |s, _| s.next_frame());
+    let t = measure(&mut off, &mut smpl, &a, |s, _| {
+        s.apply(1, &Envelope::new(T::NextFrame.as_i64())).expect("next_frame");
+    });
     rows.push(("SMPL-sized mesh, playback, no shadows/ground", t, off.renderer.stats().triangles));
     let t = measure(&mut off, &mut mesh, &a, |_, _| {});
     rows.push(("mesh 1.0M triangles, static, no shadows/ground", t, off.renderer.stats().triangles));
     off.renderer.set_options(RenderOptions { shadows: false, ..defaults.clone() });
-    let t = measure(&mut off, &mut smpl, &a, |s, _| s.next_frame());
+    let t = measure(&mut off, &mut smpl, &a, |s, _| {
+        s.apply(1, &Envelope::new(T::NextFrame.as_i64())).expect("next_frame");
+    });
     rows.push(("SMPL-sized mesh, playback, ground, no shadows", t, off.renderer.stats().triangles));
     off.renderer.set_options(RenderOptions { ssao: true, ..defaults.clone() });
-    let t = measure(&mut off, &mut smpl, &a, |s, _| s.next_frame());
+    let t = measure(&mut off, &mut smpl, &a, |s, _| {
+        s.apply(1, &Envelope::new(T::NextFrame.as_i64())).expect("next_frame");
+    });
     rows.push(("SMPL-sized mesh, playback, + ambient occlusion", t, off.renderer.stats().triangles));
     off.renderer.set_options(defaults);
 

@@ -1,6 +1,6 @@
 //! A wgpu device without a window, and [`Offscreen`]: scene in, image out.
 
-use periscope_scene::Scene;
+use crate::SceneView;
 
 use crate::RenderError;
 use crate::camera::Camera;
@@ -81,8 +81,14 @@ impl Offscreen {
     }
 
     /// Syncs with `scene` and draws it from `camera` (without reading it back).
-    pub fn draw(&mut self, scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<(), RenderError> {
-        self.renderer.prepare(scene);
+    pub fn draw<'a>(
+        &mut self,
+        view: impl Into<SceneView<'a>>,
+        camera: &Camera,
+        width: u32,
+        height: u32,
+    ) -> Result<(), RenderError> {
+        self.renderer.prepare(view);
         self.target(width, height)?;
         let target = self.target.as_ref().expect("created above");
         self.renderer.render(target, camera);
@@ -90,8 +96,14 @@ impl Offscreen {
     }
 
     /// Draws `scene` and reads the image back.
-    pub fn render(&mut self, scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<Image, RenderError> {
-        self.draw(scene, camera, width, height)?;
+    pub fn render<'a>(
+        &mut self,
+        view: impl Into<SceneView<'a>>,
+        camera: &Camera,
+        width: u32,
+        height: u32,
+    ) -> Result<Image, RenderError> {
+        self.draw(view, camera, width, height)?;
         let image = self.target.as_ref().expect("drawn").read_color(&self.gpu.device, &self.gpu.queue);
         if !self.target.as_ref().is_some_and(RenderTarget::worth_keeping) {
             self.target = None;

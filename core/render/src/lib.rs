@@ -4,7 +4,8 @@
 //! shows the target as an egui image) and for offscreen screenshots
 //! ([`Offscreen`]). GPU data per node is built from the scene in
 //! [`Renderer::prepare`] only when a node's data or shown frame changed, and
-//! freed when the node is deleted.
+//! freed when the node is deleted. What is drawn is a [`SceneView`]: the scene
+//! at one frame (its playhead, or another one for screenshots and videos).
 
 mod background;
 mod camera;
@@ -14,12 +15,14 @@ mod pipeline;
 mod primitives;
 mod renderer;
 mod target;
+mod view;
 
 pub use background::Background;
 pub use camera::{Camera, GL_TO_CV, world_to_display};
 pub use gpu::{Gpu, Offscreen};
 pub use renderer::{FrameStats, RenderOptions, Renderer};
 pub use target::{COLOR_FORMAT, COLOR_FORMAT_LINEAR_VIEW, Image, RenderTarget};
+pub use view::SceneView;
 pub use wgpu;
 
 /// Why rendering failed.

@@ -5,7 +5,9 @@ use std::collections::HashMap;
 
 use bytemuck::{Pod, Zeroable};
 use glam::{Mat4, Vec3, Vec4};
-use periscope_scene::{NodeId, Scene};
+use periscope_scene::NodeId;
+
+use crate::SceneView;
 use wgpu::util::DeviceExt as _;
 
 use crate::camera::{Camera, world_to_display};
@@ -236,7 +238,7 @@ impl Pass {
     }
 }
 
-/// Draws a [`Scene`] with wgpu.
+/// Draws a [`periscope_scene::Scene`] with wgpu.
 pub struct Renderer {
     device: wgpu::Device,
     queue: wgpu::Queue,
@@ -253,7 +255,7 @@ pub struct Renderer {
     tube: GpuShape,
     grid: GpuNodeGrid,
     nodes: HashMap<NodeId, GpuNode>,
-    /// [`Scene::instance`] the nodes belong to.
+    /// [`periscope_scene::Scene::instance`] the nodes belong to.
     scene_instance: u64,
     options: RenderOptions,
     stats: FrameStats,
@@ -702,9 +704,11 @@ impl Renderer {
         self.nodes.len()
     }
 
-    /// Brings GPU data in line with `scene`: builds or updates nodes whose data
-    /// or shown frame changed, frees deleted ones. Returns whether anything changed.
-    pub fn prepare(&mut self, scene: &Scene) -> bool {
+    /// Brings GPU data in line with `view` (a scene at a frame; a `&Scene` is
+    /// the scene at its playhead): builds or updates nodes whose data or shown
+    /// frame changed, frees deleted ones. Returns whether anything changed.
+    pub fn prepare<'a>(&mut self, view: impl Into<SceneView<'a>>) -> bool {
+        let SceneView { scene, frame: current } = view.into();
         if scene.instance() != self.scene_instance {
             self.nodes.clear();
             self.scene_instance = scene.instance();
@@ -712,11 +716,10 @@ impl Renderer {
         let before = self.nodes.len();
         self.nodes.retain(|id, _| scene.node(*id).is_some());
         let mut changed = self.nodes.len() != before;
-        if self.selected != scene.selected {
-            self.selected = scene.selected;
+        if self.selected != scene.selected() {
+            self.selected = scene.selected();
             changed = true;
         }
-        let current = scene.current_frame();
         for node in scene.nodes() {
             let frame = node.frame_for(current);
             let key = (node.version, frame);

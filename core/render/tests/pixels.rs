@@ -2,7 +2,7 @@
 //! Colors are compared with tolerances, never byte for byte.
 
 use periscope_protocol::{Envelope, MessageType as T, NdArray, Value};
-use periscope_render::{Camera, Image, Offscreen, RenderOptions};
+use periscope_render::{Camera, Image, Offscreen, RenderOptions, SceneView};
 use periscope_scene::{NodeId, Scene, SceneConfig};
 
 const W: u32 = 160;
@@ -158,8 +158,9 @@ fn mesh_frames_differ_where_vertices_differ() {
     );
     let cam = front_camera();
     let f0 = off.render(&s, &cam, W, H).unwrap();
-    s.set_frame(1);
-    let f1 = off.render(&s, &cam, W, H).unwrap();
+    // Another frame is shown without moving the playhead (screenshots, videos).
+    let f1 = off.render(SceneView::at(&s, Some(1)), &cam, W, H).unwrap();
+    assert_eq!(s.current_frame(), 0);
     save(&f0, "frame0");
     save(&f1, "frame1");
     let (left, right) = (W / 4, 3 * W / 4);
@@ -549,7 +550,7 @@ fn the_selected_node_is_outlined() {
     let count = |img: &Image| img.rgba.chunks_exact(4).filter(|p| orange([p[0], p[1], p[2], p[3]])).count();
     let plain = off.render(&s, &front_camera(), W, H).unwrap();
     assert_eq!(count(&plain), 0);
-    s.selected = Some(id);
+    s.apply(1, &periscope_scene::select_message(s.node(id), None)).unwrap();
     let img = off.render(&s, &front_camera(), W, H).unwrap();
     save(&img, "outline");
     // A ring around the sphere (radius ~ 0.5 / tan(22.5 deg) / 3 of the half height).

@@ -55,6 +55,7 @@ pub enum Change {
     Playhead {
         frame: usize,
         playing: bool,
+        fps: f64,
     },
     Selection {
         node: Option<NodeId>,
@@ -89,6 +90,7 @@ pub(crate) struct Tracker {
     nodes: BTreeMap<NodeId, Node>,
     frame: usize,
     playing: bool,
+    fps: f64,
     selected: Option<NodeId>,
     selected_point: Option<[f32; 3]>,
     focus: Option<(NodeId, u64)>,
@@ -178,6 +180,7 @@ impl Tracker {
             nodes: scene.nodes.clone(),
             frame: scene.current_frame,
             playing: scene.playing,
+            fps: scene.fps,
             selected: scene.selected,
             selected_point: scene.selected_point,
             focus: scene.focus,
@@ -257,9 +260,9 @@ impl Scene {
             }
             t.nodes.insert(*id, node.clone());
         }
-        if (t.frame, t.playing) != (self.current_frame, self.playing) {
-            (t.frame, t.playing) = (self.current_frame, self.playing);
-            out.push(Change::Playhead { frame: self.current_frame, playing: self.playing });
+        if (t.frame, t.playing, t.fps) != (self.current_frame, self.playing, self.fps) {
+            (t.frame, t.playing, t.fps) = (self.current_frame, self.playing, self.fps);
+            out.push(Change::Playhead { frame: self.current_frame, playing: self.playing, fps: self.fps });
         }
         if (t.selected, t.selected_point) != (self.selected, self.selected_point) {
             (t.selected, t.selected_point) = (self.selected, self.selected_point);
@@ -295,7 +298,7 @@ impl Scene {
             .map(|c| Change::Client { id: c.id, name: c.name.clone(), addr: c.addr.clone(), connected: c.connected })
             .collect();
         out.extend(self.nodes.values().map(|n| Change::Node(Box::new(n.clone()))));
-        out.push(Change::Playhead { frame: self.current_frame, playing: self.playing });
+        out.push(Change::Playhead { frame: self.current_frame, playing: self.playing, fps: self.fps });
         out.push(Change::Selection { node: self.selected, point: self.selected_point });
         out.push(Change::Focus(self.focus));
         out.extend(self.controls.iter().map(|c| Change::Control(Box::new(c.clone()))));
@@ -367,10 +370,11 @@ impl Scene {
             Change::Removed(id) => {
                 self.remove_node(id).ok_or_else(|| missing(id))?;
             }
-            Change::Playhead { frame, playing } => {
+            Change::Playhead { frame, playing, fps } => {
                 self.current_frame = frame;
                 self.clamp_frame();
                 self.playing = playing;
+                self.fps = fps;
             }
             Change::Selection { node, point } => {
                 self.selected = node.filter(|id| self.nodes.contains_key(id));
@@ -420,6 +424,8 @@ impl Scene {
             n.joint_connections().unwrap_or_default().iter().for_each(|p| h.u64(((p[0] as u64) << 32) ^ p[1] as u64));
         }
         h.u64(self.current_frame as u64);
+        h.u64(u64::from(self.playing));
+        h.u64(self.fps.to_bits());
         h.u64(self.selected.unwrap_or(u64::MAX));
         for c in self.controls.iter() {
             h.bytes(format!("{c:?}").as_bytes());
@@ -567,10 +573,11 @@ pub fn to_wire(change: &Change) -> Value {
             ("insert", frames_value(insert)),
         ]),
         Change::Removed(id) => Value::map([("op", Value::from("remove")), ("id", Value::from(*id))]),
-        Change::Playhead { frame, playing } => Value::map([
+        Change::Playhead { frame, playing, fps } => Value::map([
             ("op", Value::from("playhead")),
             ("frame", Value::from(*frame)),
             ("playing", Value::Bool(*playing)),
+            ("fps", Value::from(*fps)),
         ]),
         Change::Selection { node, point } => Value::map([
             ("op", Value::from("select")),
@@ -781,7 +788,14 @@ pub fn from_wire(v: &Value) -> Result<Change, SceneError> {
             insert: read_frames(&r, r.field("insert")?)?,
         },
         "remove" => Change::Removed(r.u64("id")?),
-        "playhead" => Change::Playhead { frame: r.usize("frame")?, playing: r.bool("playing")? },
+        "playhead" => Change::Playhead {
+            frame: r.usize("frame")?,
+            playing: r.bool("playing")?,
+            fps: r
+                .opt_f64("fps")?
+                .filter(|f| *f > 0.0 && *f <= periscope_protocol::limits::MAX_PLAYBACK_FPS)
+                .ok_or_else(|| r.bad("fps", "frames per second in (0, 240]"))?,
+        },
         "select" => Change::Selection {
             node: r.opt_u64("node")?,
             point: match r.v.get("point") {

@@ -96,7 +96,7 @@ impl Scene {
                 self.create(client, kind, env, &mut applied)?;
             }
             MessageType::Delete => {
-                let id = self.lookup(client, env)?;
+                let id = self.node_target(client, env)?;
                 self.remove_node(id);
             }
             MessageType::AddFrames | MessageType::UpdateFrames
@@ -118,6 +118,7 @@ impl Scene {
             }
             MessageType::NextFrame => self.next_frame(),
             MessageType::PreviousFrame => self.previous_frame(),
+            MessageType::Playback => self.apply_playback(env, &mut applied)?,
             MessageType::Query => applied.state = Some(self.query(client, env)?),
             MessageType::SetProperties => self.set_properties(client, env, &mut applied)?,
             MessageType::AddControl

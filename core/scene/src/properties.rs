@@ -104,7 +104,7 @@ impl Properties {
 }
 
 impl Scene {
-    /// The node a `set_properties` or `select` names: kwarg `node_id` (any
+    /// The node a `set_properties`, `select` or `delete` names: kwarg `node_id` (any
     /// node), else `uid` (the sender's, or with kwarg `client_id` another client's).
     pub(crate) fn node_target(&self, client: ClientId, env: &Envelope) -> Result<NodeId, SceneError> {
         let t = env.message_type().map_or("message", MessageType::name);
@@ -176,6 +176,11 @@ pub fn select_message(node: Option<&Node>, point: Option<[f32; 3]>) -> Envelope 
         Some(p) => env.with_kwarg("point", Value::from(p.to_vec())),
         None => env,
     }
+}
+
+/// A `delete` message for `node`, addressed like [`set_properties_message`].
+pub fn delete_message(node: &Node) -> Envelope {
+    addressed(Envelope::new(MessageType::Delete.as_i64()), node)
 }
 
 /// A `set_control` message for `control` as the viewer's panel sends it:

@@ -63,17 +63,19 @@ pub struct Scene {
     pub(crate) clients: BTreeMap<ClientId, ClientInfo>,
     pub(crate) next_node_id: NodeId,
     pub(crate) current_frame: usize,
-    /// Whether playback runs (the UI advances frames; headless ignores it).
-    pub playing: bool,
-    /// The selected node (UI, scripts and plugins share it; [`Scene::select`]).
-    pub selected: Option<NodeId>,
+    /// Whether playback runs (`Runtime::step` advances frames, window or headless).
+    pub(crate) playing: bool,
+    /// Playback speed in frames per second, in (0, `MAX_PLAYBACK_FPS`].
+    pub(crate) fps: f64,
+    /// The selected node (UI, scripts and plugins share it; a `select` message).
+    pub(crate) selected: Option<NodeId>,
     /// Where the selection was hit (world coordinates), when it came from a click.
-    pub selected_point: Option<[f32; 3]>,
+    pub(crate) selected_point: Option<[f32; 3]>,
     /// The controls clients, scripts and plugins defined (`controls.rs`).
     pub(crate) controls: crate::controls::Controls,
     /// The node the view should center on, with a counter bumped per request
     /// so the renderer can tell a new request from an old one.
-    pub focus: Option<(NodeId, u64)>,
+    pub(crate) focus: Option<(NodeId, u64)>,
     /// Bumped on every change, so the UI and renderer know when to look again.
     pub(crate) version: u64,
     /// Unique per scene in this process, so caches keyed by node id can tell scenes apart.
@@ -88,6 +90,9 @@ pub struct Scene {
     /// What views were last sent, while views are attached (`changes.rs`).
     pub(crate) tracker: Option<Box<crate::changes::Tracker>>,
 }
+
+/// Playback speed of a new scene, frames per second (`[viewer] playback_fps` replaces it).
+pub const DEFAULT_FPS: f64 = 30.0;
 
 static NEXT_INSTANCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
@@ -107,6 +112,7 @@ impl Scene {
             next_node_id: 1,
             current_frame: 0,
             playing: false,
+            fps: DEFAULT_FPS,
             selected: None,
             selected_point: None,
             controls: Default::default(),
@@ -123,6 +129,53 @@ impl Scene {
     /// Installs the provider that turns body-model parameters (SMPL) into meshes.
     pub fn set_body_models(&mut self, models: std::sync::Arc<dyn crate::BodyModels>) {
         self.body_models.0 = Some(models);
+    }
+
+    /// The scene with playback speed `fps` (the configured default); a rate
+    /// outside (0, `MAX_PLAYBACK_FPS`] keeps the default. Later changes are
+    /// `playback` messages.
+    pub fn with_fps(mut self, fps: f64) -> Self {
+        if crate::playback::valid_fps(fps) {
+            self.fps = fps;
+        }
+        self
+    }
+
+    /// Whether playback runs.
+    pub fn playing(&self) -> bool {
+        self.playing
+    }
+
+    /// Playback speed, frames per second.
+    pub fn fps(&self) -> f64 {
+        self.fps
+    }
+
+    /// The selected node.
+    pub fn selected(&self) -> Option<NodeId> {
+        self.selected
+    }
+
+    /// Where the selected node was hit (world coordinates), when a click selected it.
+    pub fn selected_point(&self) -> Option<[f32; 3]> {
+        self.selected_point
+    }
+
+    /// The node the view should center on, with a counter bumped per request.
+    pub fn focus(&self) -> Option<(NodeId, u64)> {
+        self.focus
+    }
+
+    /// Starts or stops playback and sets its speed (`None` keeps each); the
+    /// `playback` message's handler (`playback.rs`) checks the values.
+    pub(crate) fn set_playback(&mut self, playing: Option<bool>, fps: Option<f64>) {
+        if let Some(p) = playing {
+            self.playing = p;
+        }
+        if let Some(f) = fps {
+            self.fps = f;
+        }
+        self.touch();
     }
 
     /// A process-unique id of this scene (node ids repeat across scenes).
@@ -198,21 +251,27 @@ impl Scene {
         self.current_frame
     }
 
+    /// The scene frame `set_frame(frame)` would show: `frame` clamped to
+    /// `[0, n_frames)` (screenshots and video frames render it without moving the playhead).
+    pub fn clamped_frame(&self, frame: i64) -> usize {
+        frame.clamp(0, self.n_frames() as i64 - 1) as usize
+    }
+
     /// Sets the playhead, clamped to `[0, n_frames)` (aitviewer clamps too).
-    pub fn set_frame(&mut self, frame: i64) {
-        let last = self.n_frames() as i64 - 1;
-        self.current_frame = frame.clamp(0, last) as usize;
+    /// Outside the scene crate the playhead moves by messages (`set_frame`).
+    pub(crate) fn set_frame(&mut self, frame: i64) {
+        self.current_frame = self.clamped_frame(frame);
         self.touch();
     }
 
     /// Next frame, wrapping from the last to the first.
-    pub fn next_frame(&mut self) {
+    pub(crate) fn next_frame(&mut self) {
         self.current_frame = (self.current_frame + 1) % self.n_frames();
         self.touch();
     }
 
     /// Previous frame, wrapping from the first to the last.
-    pub fn previous_frame(&mut self) {
+    pub(crate) fn previous_frame(&mut self) {
         let n = self.n_frames();
         self.current_frame = (self.current_frame + n - 1) % n;
         self.touch();
@@ -247,7 +306,8 @@ impl Scene {
     }
 
     /// Selects a node (or nothing), with the point that was hit if known.
-    pub fn select(&mut self, node: Option<NodeId>, point: Option<[f32; 3]>) {
+    /// Outside the scene crate selection changes by `select` messages.
+    pub(crate) fn select(&mut self, node: Option<NodeId>, point: Option<[f32; 3]>) {
         self.selected = node.filter(|id| self.nodes.contains_key(id));
         self.selected_point = self.selected.and(point);
         self.touch();
@@ -269,6 +329,7 @@ impl Scene {
             n_frames: self.n_frames(),
             current_frame: self.current_frame,
             playing: self.playing,
+            fps: self.fps,
             nodes: self
                 .nodes
                 .values()

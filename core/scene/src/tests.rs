@@ -341,9 +341,9 @@ fn select_messages_address_nodes_and_carry_the_hit_point() {
     let point = Value::from(vec![0.5f64, 1.0, 0.0]);
     s.apply(0, &Envelope::new(T::Select.as_i64()).with_uid(5).with_kwarg("client_id", C).with_kwarg("point", point))
         .unwrap();
-    assert_eq!((s.selected, s.selected_point), (Some(id), Some([0.5, 1.0, 0.0])));
+    assert_eq!((s.selected(), s.selected_point()), (Some(id), Some([0.5, 1.0, 0.0])));
     s.apply(C, &Envelope::new(T::Select.as_i64())).unwrap();
-    assert_eq!((s.selected, s.selected_point), (None, None));
+    assert_eq!((s.selected(), s.selected_point()), (None, None));
     let err = s.apply(C, &Envelope::new(T::Select.as_i64()).with_kwarg("node_id", 999i64)).unwrap_err();
     assert_eq!(err.message, "select: no node with node_id 999");
 }
@@ -706,4 +706,59 @@ fn updating_beyond_a_static_attribute_names_the_attribute_and_the_node() {
     let e = s.apply(C, &update).unwrap_err();
     assert_eq!(e.code, "bad_frames");
     assert!(e.message.contains("colors has 1 frame(s) while the node has 5"), "{}", e.message);
+}
+
+#[test]
+fn playback_messages_start_stop_and_set_the_speed() {
+    let mut s = scene();
+    let playback = |playing: Option<bool>, fps: Option<f64>| crate::playback_message(playing, fps);
+    assert_eq!((s.playing(), s.fps()), (false, crate::DEFAULT_FPS));
+    let v = s.version();
+    s.apply(C, &playback(Some(true), Some(50.0))).unwrap();
+    assert_eq!((s.playing(), s.fps()), (true, 50.0));
+    assert!(s.version() > v, "a playback change is a scene change");
+    s.apply(C, &playback(None, Some(12.0))).unwrap();
+    assert_eq!((s.playing(), s.fps()), (true, 12.0), "a missing field keeps its value");
+    s.apply(C, &playback(Some(false), None)).unwrap();
+    assert_eq!((s.playing(), s.fps()), (false, 12.0));
+    let st = s.state();
+    assert_eq!((st.playing, st.fps), (false, 12.0), "the query answers both");
+
+    // Bad values name the field, and nothing changes (not even the valid field).
+    for (fps, found) in [(0.0, "0.0"), (-1.0, "-1.0"), (240.5, "240.5"), (f64::NAN, "NaN"), (f64::INFINITY, "inf")] {
+        let e = s.apply(C, &playback(Some(true), Some(fps))).unwrap_err();
+        assert_eq!(e.code, "bad_value");
+        assert_eq!(e.message, format!("playback: field \"fps\" must be a finite number in (0, 240], found {found}"));
+    }
+    let e = s.apply(C, &Envelope::new(T::Playback.as_i64()).with_kwarg("playing", "yes")).unwrap_err();
+    assert_eq!(e.message, "playback: field \"playing\" must be a bool, found str");
+    let e = s.apply(C, &Envelope::new(T::Playback.as_i64()).with_kwarg("fps", "fast")).unwrap_err();
+    assert!(e.message.starts_with("playback: field \"fps\" must be"), "{}", e.message);
+    let e = s.apply(C, &Envelope::new(T::Playback.as_i64()).with_arg(Value::from(true))).unwrap_err();
+    assert!(e.message.contains("keyword arguments (playing, fps)"), "{}", e.message);
+    assert_eq!((s.playing(), s.fps()), (false, 12.0), "refused messages changed nothing");
+    s.apply(C, &playback(None, Some(240.0))).unwrap();
+    assert_eq!(s.fps(), 240.0, "240 fps is allowed");
+    let w = s.apply(C, &Envelope::new(T::Playback.as_i64()).with_kwarg("speed", 2.0)).unwrap().warnings;
+    assert_eq!(w[0].code, "unknown_kwarg");
+    assert_eq!(Scene::default().with_fps(0.0).fps(), crate::DEFAULT_FPS, "a bad configured rate keeps the default");
+    assert_eq!(Scene::default().with_fps(60.0).fps(), 60.0);
+}
+
+#[test]
+fn delete_names_any_node_like_set_properties() {
+    let mut s = scene();
+    s.apply(C, &mesh(5, 1)).unwrap();
+    s.apply(C, &mesh(6, 1)).unwrap();
+    let other = C + 1;
+    let e = s.apply(other, &Envelope::new(T::Delete.as_i64()).with_uid(5)).unwrap_err();
+    assert_eq!(e.code, "unknown_uid", "a bare uid is the sender's own");
+    let id6 = s.node_by_remote(C, 6).unwrap().id;
+    s.apply(other, &crate::delete_message(s.node(id6).unwrap())).unwrap();
+    assert!(s.node(id6).is_none(), "uid + client_id names another client's node");
+    let id5 = s.node_by_remote(C, 5).unwrap().id;
+    s.apply(0, &Envelope::new(T::Delete.as_i64()).with_kwarg("node_id", id5)).unwrap();
+    assert!(s.node(id5).is_none(), "node_id names any node");
+    let e = s.apply(0, &Envelope::new(T::Delete.as_i64()).with_kwarg("node_id", id5)).unwrap_err();
+    assert_eq!(e.message, format!("delete: no node with node_id {id5}"));
 }

@@ -12,9 +12,11 @@ use crate::config::ViewerSection;
 use crate::panels;
 use crate::replay::{Replay, clear_replayed};
 use crate::runtime::{Level, Runtime, Shooter};
-use crate::screenshot::{ScreenshotRequest, at_frame};
+use crate::screenshot::ScreenshotRequest;
 use crate::viewport::{Viewport, unique_path};
-use periscope_render::{Camera, Image};
+use periscope_protocol::limits::MAX_PLAYBACK_FPS;
+use periscope_protocol::{Envelope, MessageType, Value};
+use periscope_render::{Camera, Image, SceneView};
 use periscope_scene::Scene;
 
 /// How long an error stays on screen as a toast.
@@ -29,7 +31,6 @@ pub struct ViewerApp {
     pub(crate) viewport: Option<Viewport>,
     show_side: bool,
     show_log: bool,
-    last_step: Instant,
     shutdown: Arc<AtomicBool>,
     /// Smoothed interval between frames while the window is busy, and UI time per frame.
     frame_interval: f32,
@@ -114,7 +115,6 @@ impl ViewerApp {
             viewport,
             show_side: true,
             show_log: true,
-            last_step: Instant::now(),
             shutdown,
             frame_interval: 0.0,
             last_frame: None,
@@ -126,7 +126,9 @@ impl ViewerApp {
         }
     }
 
-    fn step_playback(&mut self, ctx: &egui::Context) {
+    /// The playback keys: each is a message of the viewer's client (the
+    /// playhead advances in `Runtime::step` while the scene plays).
+    fn playback_keys(&mut self, ctx: &egui::Context) {
         let keys_free = !ctx.egui_wants_keyboard_input() && self.open_dialog.is_none();
         if keys_free {
             let (space, next, prev, esc) = ctx.input(|i| {
@@ -138,25 +140,17 @@ impl ViewerApp {
                 )
             });
             if space {
-                self.rt.scene.playing = !self.rt.scene.playing;
+                self.rt.submit(periscope_scene::playback_message(Some(!self.rt.scene.playing()), None));
             }
             if next {
-                self.rt.scene.next_frame();
+                self.rt.submit(Envelope::new(MessageType::NextFrame.as_i64()));
             }
             if prev {
-                self.rt.scene.previous_frame();
+                self.rt.submit(Envelope::new(MessageType::PreviousFrame.as_i64()));
             }
             if esc {
                 self.rt.submit(periscope_scene::select_message(None, None));
             }
-        }
-        if self.rt.scene.playing {
-            let interval = Duration::from_secs_f32(1.0 / self.cfg.playback_fps.max(1.0));
-            if self.last_step.elapsed() >= interval {
-                self.rt.scene.next_frame();
-                self.last_step = Instant::now();
-            }
-            ctx.request_repaint_after(interval);
         }
     }
 
@@ -187,7 +181,7 @@ impl ViewerApp {
                     vp.fit_all();
                 }
                 if ui.button("Center").on_hover_text("Frame the selected node (X, or double-click)").clicked() {
-                    vp.center_on(self.rt.scene.selected);
+                    vp.center_on(self.rt.scene.selected());
                 }
                 if ui
                     .button("Screenshot")
@@ -264,31 +258,46 @@ impl ViewerApp {
         });
     }
 
+    /// The playback bar: every button is a message of the viewer's client
+    /// (`set_frame`, `next_frame`, `previous_frame`, `playback`), so the
+    /// chain, the recorder and other views see it.
     fn playback_bar(&mut self, ui: &mut egui::Ui) {
-        let scene = &mut self.rt.scene;
+        let scene = &self.rt.scene;
         let n = scene.n_frames();
+        let set_frame = |f: i64| Envelope::new(MessageType::SetFrame.as_i64()).with_arg(Value::Int(f));
+        let mut send = Vec::new();
         ui.horizontal(|ui| {
             if ui.button("|<").on_hover_text("First frame").clicked() {
-                scene.set_frame(0);
+                send.push(set_frame(0));
             }
             if ui.button("<").on_hover_text("Previous frame (,)").clicked() {
-                scene.previous_frame();
+                send.push(Envelope::new(MessageType::PreviousFrame.as_i64()));
             }
-            let label = if scene.playing { "Pause" } else { "Play" };
+            let label = if scene.playing() { "Pause" } else { "Play" };
             if ui.add(egui::Button::new(label).min_size(egui::vec2(48.0, 0.0))).on_hover_text("Space").clicked() {
-                scene.playing = !scene.playing;
+                send.push(periscope_scene::playback_message(Some(!scene.playing()), None));
             }
             if ui.button(">").on_hover_text("Next frame (.)").clicked() {
-                scene.next_frame();
+                send.push(Envelope::new(MessageType::NextFrame.as_i64()));
             }
-            ui.add(egui::DragValue::new(&mut self.cfg.playback_fps).range(1.0..=240.0).suffix(" fps").speed(0.5))
-                .on_hover_text("Playback speed");
+            let mut fps = scene.fps();
+            let drag = egui::DragValue::new(&mut fps)
+                .range(1.0..=MAX_PLAYBACK_FPS)
+                .clamp_existing_to_range(false)
+                .suffix(" fps")
+                .speed(0.5);
+            if ui.add(drag).on_hover_text("Playback speed").changed() && fps != scene.fps() {
+                send.push(periscope_scene::playback_message(None, Some(fps)));
+            }
             let mut f = scene.current_frame();
             ui.spacing_mut().slider_width = (ui.available_width() - 120.0).max(100.0);
             if ui.add(egui::Slider::new(&mut f, 0..=n.saturating_sub(1)).text(format!("/ {n}"))).changed() {
-                scene.set_frame(f as i64);
+                send.push(set_frame(f as i64));
             }
         });
+        for env in send {
+            self.rt.submit(env);
+        }
     }
 
     fn central(&mut self, ui: &mut egui::Ui) {
@@ -296,7 +305,7 @@ impl ViewerApp {
         let rect = ui.available_rect_before_wrap();
         match &mut self.viewport {
             Some(vp) => {
-                let out = vp.show(ui, &mut self.rt.scene, keys_free);
+                let out = vp.show(ui, &self.rt.scene, keys_free);
                 match out.screenshot {
                     Some(Ok(path)) => self.rt.info(format!("screenshot saved to {}", path.display())),
                     Some(Err(e)) => self.rt.error(format!("screenshot failed: {e}")),
@@ -518,7 +527,7 @@ impl ViewerApp {
             Some(wait) => ctx.request_repaint_after(wait),
             None => {}
         }
-        self.step_playback(ctx);
+        self.playback_keys(ctx);
         let n_frames = self.rt.scene.n_frames();
         let previewing =
             self.viewport.as_mut().is_some_and(|vp| self.video.step_preview(vp, self.rt.images.z_up, n_frames));
@@ -539,7 +548,7 @@ struct WindowShooter<'a> {
 }
 
 impl Shooter for WindowShooter<'_> {
-    fn shoot(&mut self, scene: &mut Scene, req: &ScreenshotRequest) -> Result<(Image, usize), String> {
+    fn shoot(&mut self, scene: &Scene, req: &ScreenshotRequest) -> Result<(Image, usize), String> {
         let Some(vp) = self.viewport.as_deref_mut() else {
             return Err("this window has no GPU renderer".into());
         };
@@ -547,14 +556,13 @@ impl Shooter for WindowShooter<'_> {
         if let Some(camera) = req.camera {
             vp.camera = camera;
         }
-        let (result, frame) = at_frame(scene, req.frame, |scene| {
-            if req.fit {
-                vp.prepare(scene);
-                vp.fit_all();
-            }
-            vp.capture(scene, w, h)
-        });
-        result.map(|img| (img, frame))
+        // The scene at the asked frame; the playhead stays where it is.
+        let view = SceneView::at(scene, req.frame);
+        if req.fit {
+            vp.prepare(view);
+            vp.fit_all();
+        }
+        vp.capture(view, w, h).map(|img| (img, view.frame))
     }
 
     fn camera(&self) -> Camera {
@@ -577,13 +585,17 @@ impl Shooter for WindowShooter<'_> {
         self.viewport.as_deref().and_then(Viewport::last_size).unwrap_or(self.size)
     }
 
-    fn bounds(&mut self, scene: &Scene, node: Option<periscope_scene::NodeId>) -> Option<(glam::Vec3, glam::Vec3)> {
-        self.viewport.as_deref_mut().and_then(|vp| vp.bounds(scene, node))
+    fn bounds(
+        &mut self,
+        view: SceneView<'_>,
+        node: Option<periscope_scene::NodeId>,
+    ) -> Option<(glam::Vec3, glam::Vec3)> {
+        self.viewport.as_deref_mut().and_then(|vp| vp.bounds(view, node))
     }
 
-    fn render_frame(&mut self, scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<Image, String> {
+    fn render_frame(&mut self, view: SceneView<'_>, camera: &Camera, width: u32, height: u32) -> Result<Image, String> {
         let vp = self.viewport.as_deref_mut().ok_or("this window has no GPU renderer")?;
-        vp.render_frame(scene, camera, width, height)
+        vp.render_frame(view, camera, width, height)
     }
 }
 

@@ -74,7 +74,7 @@ fn tree_lists_client_nodes_and_selecting_shows_properties() {
     f.harness.get_by_label("Dots  · kittest").click();
     f.harness.run_steps(2);
     let dots = f.harness.state().rt.scene.nodes().find(|n| n.name == "Dots").unwrap().id;
-    assert_eq!(f.harness.state().rt.scene.selected, Some(dots));
+    assert_eq!(f.harness.state().rt.scene.selected(), Some(dots));
     f.harness.get_by_label("Properties");
     f.harness.get_by_label("1 (showing 0)");
 
@@ -104,15 +104,43 @@ fn playback_buttons_step_and_play_frames() {
 
     f.harness.get_by_label("Play").click();
     f.harness.run_steps(1);
-    assert!(f.harness.state().rt.scene.playing);
+    assert!(f.harness.state().rt.scene.playing());
     step_until(&mut f.harness, "playback to advance", |a| a.rt.scene.current_frame() >= 2);
     f.harness.get_by_label("Pause").click();
     f.harness.run_steps(2);
-    assert!(!f.harness.state().rt.scene.playing);
+    assert!(!f.harness.state().rt.scene.playing());
     let stopped = f.harness.state().rt.scene.current_frame();
     std::thread::sleep(Duration::from_millis(100));
     f.harness.run_steps(3);
     assert_eq!(f.harness.state().rt.scene.current_frame(), stopped, "paused playback stays put");
+}
+
+#[test]
+fn playback_bar_clicks_are_messages_that_are_recorded_and_replayed() {
+    let mut f = fixture();
+    let path = std::env::temp_dir().join(format!("periscope-playback-bar-{}.psr", std::process::id()));
+    f.harness.state_mut().rt.start_recording(&path).unwrap();
+    f.client.spheres(spheres(5), vec![]).unwrap();
+    step_until(&mut f.harness, "a node", |a| a.rt.scene.n_frames() == 5);
+    let calls = |a: &ViewerApp| a.rt.chain().status().iter().find(|s| s.name == "builtin").unwrap().calls;
+    let before = calls(f.harness.state());
+    for _ in 0..3 {
+        f.harness.get_by_label(">").click();
+        f.harness.run_steps(2);
+    }
+    f.harness.get_by_label("<").click();
+    f.harness.run_steps(2);
+    assert_eq!(f.harness.state().rt.scene.current_frame(), 2);
+    f.harness.get_by_label("Play").click();
+    f.harness.run_steps(1);
+    assert!(f.harness.state().rt.scene.playing());
+    assert_eq!(calls(f.harness.state()) - before, 5, "each click passed the chain");
+    f.harness.state_mut().rt.stop_recording();
+
+    // The replay repeats the clicks (not the ticks of the live playback).
+    let replayed = replay_into_fresh_runtime(&path);
+    assert!(replayed.scene.playing(), "the recorded playback message");
+    let _ = std::fs::remove_file(path);
 }
 
 #[test]
@@ -183,7 +211,7 @@ struct NoScreenshots;
 impl crate::runtime::Shooter for NoScreenshots {
     fn shoot(
         &mut self,
-        _: &mut Scene,
+        _: &Scene,
         _: &crate::screenshot::ScreenshotRequest,
     ) -> Result<(periscope_render::Image, usize), String> {
         Err("no renderer in this test".into())
@@ -196,12 +224,16 @@ impl crate::runtime::Shooter for NoScreenshots {
         (1, 1)
     }
     fn set_backgrounds(&mut self, _: &[Arc<periscope_render::Background>]) {}
-    fn bounds(&mut self, _: &Scene, _: Option<periscope_scene::NodeId>) -> Option<(glam::Vec3, glam::Vec3)> {
+    fn bounds(
+        &mut self,
+        _: periscope_render::SceneView<'_>,
+        _: Option<periscope_scene::NodeId>,
+    ) -> Option<(glam::Vec3, glam::Vec3)> {
         None
     }
     fn render_frame(
         &mut self,
-        _: &Scene,
+        _: periscope_render::SceneView<'_>,
         _: &periscope_render::Camera,
         _: u32,
         _: u32,
@@ -345,7 +377,7 @@ fn selecting_in_the_tree_is_a_select_message_subscribers_hear() {
     assert_eq!(e.get("name").and_then(Value::as_str), Some("Dots"));
     // The client selects nothing; the panel shows no properties then.
     f.client.select(None).unwrap();
-    step_until(&mut f.harness, "no selection", |a| a.rt.scene.selected.is_none());
+    step_until(&mut f.harness, "no selection", |a| a.rt.scene.selected().is_none());
     let e = f.client.next_event(Duration::from_secs(10)).unwrap().expect("a second select event");
     assert_eq!(e.get("node_id"), Some(&Value::Nil));
 }

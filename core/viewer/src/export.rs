@@ -11,12 +11,11 @@ use std::time::{Duration, Instant};
 
 use glam::Vec3;
 use periscope_protocol::{ExportVideo, MessageType, Reply, Value};
-use periscope_render::{Camera, world_to_display};
+use periscope_render::{Camera, SceneView, world_to_display};
 use periscope_scene::{NodeId, Scene};
 use periscope_video::{CameraPath, NodeRef, PathContext, VideoFormat, VideoSpec, VideoWriter, Written};
 
 use crate::runtime::Shooter;
-use crate::screenshot::at_frame;
 
 /// Where the camera comes from.
 #[derive(Clone, Debug, PartialEq)]
@@ -204,7 +203,7 @@ impl ExportJob {
     /// cannot be written.
     pub fn start(
         req: ExportRequest,
-        scene: &mut Scene,
+        scene: &Scene,
         shooter: &mut dyn Shooter,
         z_up: bool,
     ) -> Result<Self, (&'static str, String)> {
@@ -240,8 +239,7 @@ impl ExportJob {
         let mut scene_bounds: Option<(Vec3, Vec3)> = None;
         for i in 0..samples {
             let frame = frames[if samples > 1 { i * (frames.len() - 1) / (samples - 1) } else { 0 }];
-            let (b, _) = at_frame(scene, Some(frame), |s| shooter.bounds(s, None));
-            if let Some((lo, hi)) = b {
+            if let Some((lo, hi)) = shooter.bounds(SceneView::at(scene, Some(frame)), None) {
                 scene_bounds = Some(scene_bounds.map_or((lo, hi), |(l, h)| (l.min(lo), h.max(hi))));
             }
         }
@@ -317,7 +315,7 @@ impl ExportJob {
     /// queue is full. `Some` when the export has finished (or failed).
     pub fn step(
         &mut self,
-        scene: &mut Scene,
+        scene: &Scene,
         shooter: &mut dyn Shooter,
         budget: Duration,
     ) -> Option<Result<ExportDone, String>> {
@@ -358,11 +356,11 @@ impl ExportJob {
             }
             let index = self.next;
             let node = self.node;
-            let (image, _) = at_frame(scene, Some(self.frames[index]), |s| {
-                let node_bounds = node.and_then(|n| shooter.bounds(s, Some(n)));
-                let cam = self.camera_at(index, node_bounds);
-                shooter.render_frame(s, &cam, spec.width, spec.height)
-            });
+            // The scene at the video's frame; the playhead stays where it is.
+            let view = SceneView::at(scene, Some(self.frames[index]));
+            let node_bounds = node.and_then(|n| shooter.bounds(view, Some(n)));
+            let cam = self.camera_at(index, node_bounds);
+            let image = shooter.render_frame(view, &cam, spec.width, spec.height);
             match image {
                 Ok(img) => self.held = Some(img.rgba),
                 Err(e) => return Some(Err(format!("cannot render frame {}: {e}", self.frames[index]))),

@@ -243,9 +243,9 @@ fn run_headless(
         if let Some(OnExit::Screenshot(shot)) = &on_exit
             && done
         {
-            let (image, frame) = screenshot::at_frame(&mut rt.scene, shot.frame, |s| {
-                renderer.render(s, shot.width, shot.height, None, true)
-            });
+            let view = periscope_render::SceneView::at(&rt.scene, shot.frame);
+            let frame = view.frame;
+            let image = renderer.render(view, shot.width, shot.height, None, true);
             let image = image.map_err(|e| anyhow::anyhow!("cannot render the screenshot: {e}"))?;
             image.save_png(&shot.path)?;
             tracing::info!(path = %shot.path.display(), frame, "screenshot written; exiting");
@@ -332,7 +332,14 @@ fn main() -> anyhow::Result<()> {
     }
 
     // The chain (and its scripts) is ready before the first client can connect.
-    let mut scene = Scene::new(config.scene.clone());
+    let fps = f64::from(config.viewer.playback_fps);
+    if !(fps.is_finite() && fps > 0.0 && fps <= periscope_protocol::limits::MAX_PLAYBACK_FPS) {
+        anyhow::bail!(
+            "[viewer] playback_fps must be a finite number in (0, {}], found {fps}",
+            periscope_protocol::limits::MAX_PLAYBACK_FPS
+        );
+    }
+    let mut scene = Scene::new(config.scene.clone()).with_fps(fps);
     let models_dir = base.join(&config.smpl.models_dir);
     scene.set_body_models(Arc::new(periscope_smpl::ModelStore::new(models_dir)));
     let chain = Chain::from_config(&config.dispatch, &config.scripts, &config.plugins, &base, &mut scene)?;

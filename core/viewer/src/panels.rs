@@ -47,7 +47,7 @@ pub fn scene_tree(ui: &mut egui::Ui, rt: &mut Runtime) {
                     edits.push(edit.with_kwarg("enabled", enabled));
                 }
                 ui.monospace(tag).on_hover_text(kind);
-                if ui.selectable_label(rt.scene.selected == Some(id), label).clicked() {
+                if ui.selectable_label(rt.scene.selected() == Some(id), label).clicked() {
                     edits.push(periscope_scene::select_message(Some(node), None));
                 }
             });
@@ -58,7 +58,7 @@ pub fn scene_tree(ui: &mut egui::Ui, rt: &mut Runtime) {
         rt.submit(e);
     }
     ui.separator();
-    if let Some(id) = rt.scene.selected {
+    if let Some(id) = rt.scene.selected() {
         properties(ui, rt, id);
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use glam::Vec3;
 use periscope_dispatch::{Chain, ClientCtx, Incoming, Outbox, PollResult, StageStatus};
 use periscope_protocol::{MessageType, NdArray, Reply, Request, Screenshot, Value, ViewPose};
-use periscope_render::{Camera, Image, world_to_display};
+use periscope_render::{Camera, Image, SceneView, world_to_display};
 use periscope_scene::Scene;
 use periscope_server::{ByteQueue, ClientRef, Event, ServerHandle};
 
@@ -21,7 +21,7 @@ use crate::hub::Hub;
 use crate::images::ImageHub;
 use crate::images::camera::CameraModel;
 use crate::replay::{Replay, frame_of};
-use crate::screenshot::{HeadlessRenderer, ScreenshotRequest, at_frame};
+use crate::screenshot::{HeadlessRenderer, ScreenshotRequest};
 use crate::view_link::{LinkEvent, ViewLink};
 
 /// Lines kept for the UI's log panel.
@@ -130,6 +130,9 @@ pub struct Runtime {
     hub: Hub,
     /// The link to a remote hub, when this runtime is a view (`--connect`).
     link: Option<ViewLink>,
+    /// While the scene plays: when the playhead last moved (or playback
+    /// started); the next tick is `1/fps` later ([`Runtime::step_playback`]).
+    playback_tick: Option<Instant>,
 }
 
 /// Video exports one client may have waiting or running; more are refused (`busy`).
@@ -226,7 +229,9 @@ pub fn is_network_client(id: u64) -> bool {
 /// camera, headless mode with an offscreen renderer. Returns the image and the
 /// frame shown.
 pub trait Shooter {
-    fn shoot(&mut self, scene: &mut Scene, req: &ScreenshotRequest) -> Result<(Image, usize), String>;
+    /// Renders `scene` at the request's frame (the playhead when it names
+    /// none; the playhead does not move).
+    fn shoot(&mut self, scene: &Scene, req: &ScreenshotRequest) -> Result<(Image, usize), String>;
     /// The main view's camera now.
     fn camera(&self) -> Camera;
     /// Whether the view has a camera of its own yet (headless: not until data
@@ -240,12 +245,12 @@ pub trait Shooter {
     fn view_size(&self) -> (u32, u32);
     /// Remote-rendered images to draw into the main view (composited by depth).
     fn set_backgrounds(&mut self, list: &[Arc<periscope_render::Background>]);
-    /// Display-space bounds of what `scene` shows (or of one node), after
+    /// Display-space bounds of what `view` shows (or of one node), after
     /// bringing the GPU data in line with it.
-    fn bounds(&mut self, scene: &Scene, node: Option<periscope_scene::NodeId>) -> Option<(Vec3, Vec3)>;
-    /// Renders `scene` from `camera` offscreen at `width` x `height` (a video
-    /// frame: the main view's camera and image are left alone).
-    fn render_frame(&mut self, scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<Image, String>;
+    fn bounds(&mut self, view: SceneView<'_>, node: Option<periscope_scene::NodeId>) -> Option<(Vec3, Vec3)>;
+    /// Renders `view` (the scene at a frame) from `camera` offscreen at `width` x `height` (a video
+    /// frame: the main view's camera and image, and the playhead, are left alone).
+    fn render_frame(&mut self, view: SceneView<'_>, camera: &Camera, width: u32, height: u32) -> Result<Image, String>;
 }
 
 /// The main view's camera as a `view_camera` answer: the fields of the image
@@ -306,11 +311,10 @@ pub struct OffscreenShooter<'a> {
 }
 
 impl Shooter for OffscreenShooter<'_> {
-    fn shoot(&mut self, scene: &mut Scene, req: &ScreenshotRequest) -> Result<(Image, usize), String> {
+    fn shoot(&mut self, scene: &Scene, req: &ScreenshotRequest) -> Result<(Image, usize), String> {
         let (w, h) = (req.width.unwrap_or(self.size.0), req.height.unwrap_or(self.size.1));
-        let (result, frame) =
-            at_frame(scene, req.frame, |scene| self.renderer.render(scene, w, h, req.camera, req.fit));
-        result.map(|img| (img, frame))
+        let view = SceneView::at(scene, req.frame);
+        self.renderer.render(view, w, h, req.camera, req.fit).map(|img| (img, view.frame))
     }
 
     fn camera(&self) -> Camera {
@@ -333,12 +337,12 @@ impl Shooter for OffscreenShooter<'_> {
         self.renderer.set_backgrounds(list);
     }
 
-    fn bounds(&mut self, scene: &Scene, node: Option<periscope_scene::NodeId>) -> Option<(Vec3, Vec3)> {
-        self.renderer.bounds(scene, node)
+    fn bounds(&mut self, view: SceneView<'_>, node: Option<periscope_scene::NodeId>) -> Option<(Vec3, Vec3)> {
+        self.renderer.bounds(view, node)
     }
 
-    fn render_frame(&mut self, scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<Image, String> {
-        self.renderer.render_with(scene, camera, width, height)
+    fn render_frame(&mut self, view: SceneView<'_>, camera: &Camera, width: u32, height: u32) -> Result<Image, String> {
+        self.renderer.render_with(view, camera, width, height)
     }
 }
 
@@ -418,6 +422,7 @@ impl Runtime {
             last_export: None,
             hub: Hub::default(),
             link,
+            playback_tick: None,
             skins: {
                 let (tx, rx) = std::sync::mpsc::channel();
                 SkinWork {
@@ -757,10 +762,13 @@ impl Runtime {
         if let Some(again) = self.poll_scripts().again_in {
             step.again(again);
         }
+        if let Some(again) = self.step_playback(Instant::now()) {
+            step.again(again);
+        }
         for work in std::mem::take(&mut self.view_work) {
             match work {
                 ViewWork::Screenshot(req) => {
-                    let result = shooter.shoot(&mut self.scene, &req);
+                    let result = shooter.shoot(&self.scene, &req);
                     self.answer_screenshot(&req, result);
                 }
                 ViewWork::SetCamera { pose, client, seq } => {
@@ -812,6 +820,37 @@ impl Runtime {
         }
         step.more_queued = !self.queue.is_empty();
         step
+    }
+
+    /// Plays the scene: while it is playing, moves the playhead one frame per
+    /// `1/fps` seconds of wall-clock time, a `next_frame` of the viewer's own
+    /// client applied by `Scene::apply` (not through the chain or the
+    /// recorder: ticks follow from the recorded `playback` message, and a
+    /// replay plays them again). At most one frame per step: a step that
+    /// comes late moves one frame and starts the cadence again from `now`
+    /// instead of catching up in a burst. Returns when the next tick is due.
+    fn step_playback(&mut self, now: Instant) -> Option<Duration> {
+        // A view shows the hub's playhead: the hub plays.
+        if !self.scene.playing() || self.link.is_some() {
+            self.playback_tick = None;
+            return None;
+        }
+        let interval = Duration::from_secs_f64(1.0 / self.scene.fps());
+        let last = *self.playback_tick.get_or_insert(now);
+        let due = last + interval;
+        if now < due {
+            return Some(due - now);
+        }
+        if self.scene.n_frames() > 1 {
+            let tick = periscope_protocol::Envelope::new(MessageType::NextFrame.as_i64());
+            if let Err(e) = self.scene.apply(VIEWER_CLIENT_ID, &tick) {
+                tracing::warn!("playback: {}", e.message);
+            }
+        }
+        // On time (within one interval): keep the cadence; later: start it again from now.
+        let tick = if now - due < interval { due } else { now };
+        self.playback_tick = Some(tick);
+        Some((tick + interval).saturating_duration_since(now))
     }
 
     /// Queues a video export (the window's dialog, `--video`, a client's
@@ -910,7 +949,7 @@ impl Runtime {
         let mut changed = false;
         while let Some(req) = self.exports.next_startable() {
             changed = true;
-            match ExportJob::start(req.clone(), &mut self.scene, shooter, self.images.z_up) {
+            match ExportJob::start(req.clone(), &self.scene, shooter, self.images.z_up) {
                 Ok(job) => {
                     let (_, total) = job.progress();
                     self.info(format!("exporting {} ({total} frames)", req.path.display()));
@@ -942,7 +981,7 @@ impl Runtime {
             let i = self.exports.turn % n;
             let job = &mut self.exports.running[i];
             let before = job.progress().0;
-            match job.step(&mut self.scene, shooter, Duration::ZERO) {
+            match job.step(&self.scene, shooter, Duration::ZERO) {
                 Some(result) => {
                     let job = self.exports.running.remove(i);
                     self.exports.turn = i;
@@ -1018,7 +1057,7 @@ impl Runtime {
     /// Tells subscribers when the selection changed (a click, the tree, a
     /// script, a plugin or a client's `select`).
     fn selection_events(&mut self) {
-        let now = (self.scene.selected, self.scene.selected_point);
+        let now = (self.scene.selected(), self.scene.selected_point());
         if now == self.selection_sent {
             return;
         }

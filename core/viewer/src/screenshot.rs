@@ -7,8 +7,7 @@
 use std::path::PathBuf;
 
 use periscope_protocol::{DType, MessageType, NdArray, OrbitView, Reply, Screenshot, Value};
-use periscope_render::{Camera, Image, Offscreen, RenderOptions};
-use periscope_scene::Scene;
+use periscope_render::{Camera, Image, Offscreen, RenderOptions, SceneView};
 
 /// Largest side of a requested image.
 pub const MAX_SIDE: u32 = periscope_protocol::MAX_SCREENSHOT_SIDE;
@@ -85,21 +84,6 @@ impl ScreenshotRequest {
     }
 }
 
-/// Runs `f` with the scene showing `frame` (if given), then restores the frame.
-/// Returns `f`'s result and the frame shown.
-pub fn at_frame<T>(scene: &mut Scene, frame: Option<i64>, f: impl FnOnce(&mut Scene) -> T) -> (T, usize) {
-    let previous = scene.current_frame();
-    if let Some(fr) = frame {
-        scene.set_frame(fr);
-    }
-    let shown = scene.current_frame();
-    let out = f(scene);
-    if scene.current_frame() != previous {
-        scene.set_frame(previous as i64);
-    }
-    (out, shown)
-}
-
 /// An offscreen renderer opened on first use (opening costs tens of milliseconds),
 /// with a camera that persists between requests like a window's would.
 pub struct HeadlessRenderer {
@@ -126,34 +110,44 @@ impl HeadlessRenderer {
         open_offscreen(&mut self.state, &self.options)
     }
 
-    /// Display-space bounds of what `scene` shows (or of one node).
-    pub fn bounds(&mut self, scene: &Scene, node: Option<periscope_scene::NodeId>) -> Option<(glam::Vec3, glam::Vec3)> {
+    /// Display-space bounds of what `view` shows (or of one node).
+    pub fn bounds(
+        &mut self,
+        view: SceneView<'_>,
+        node: Option<periscope_scene::NodeId>,
+    ) -> Option<(glam::Vec3, glam::Vec3)> {
         let off = self.offscreen().ok()?;
-        off.renderer.prepare(scene);
+        off.renderer.prepare(view);
         off.renderer.display_bounds(node)
     }
 
-    /// Renders `scene` from `camera` (not kept), with the remote images.
-    pub fn render_with(&mut self, scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<Image, String> {
+    /// Renders `view` from `camera` (not kept), with the remote images.
+    pub fn render_with(
+        &mut self,
+        view: SceneView<'_>,
+        camera: &Camera,
+        width: u32,
+        height: u32,
+    ) -> Result<Image, String> {
         let backgrounds = self.backgrounds.clone();
         let off = self.offscreen()?;
         off.renderer.set_backgrounds(&backgrounds);
-        off.render(scene, camera, width, height).map_err(|e| e.to_string())
+        off.render(view, camera, width, height).map_err(|e| e.to_string())
     }
 
-    /// Renders `scene`. The camera is `camera` if given (and kept), else the kept
+    /// Renders `view` (a scene at a frame). The camera is `camera` if given (and kept), else the kept
     /// one; it is fitted to the shown data when `fit` is set or none was kept yet.
     pub fn render(
         &mut self,
-        scene: &Scene,
+        view: SceneView<'_>,
         width: u32,
         height: u32,
         camera: Option<Camera>,
         fit: bool,
     ) -> Result<Image, String> {
         let off = open_offscreen(&mut self.state, &self.options)?;
-        // Prepare first so the camera can frame the scene's current bounds.
-        off.renderer.prepare(scene);
+        // Prepare first so the camera can frame the shown frame's bounds.
+        off.renderer.prepare(view);
         off.renderer.set_backgrounds(&self.backgrounds);
         if camera.is_some() {
             self.camera = camera;
@@ -163,7 +157,7 @@ impl HeadlessRenderer {
             self.camera = off.renderer.display_bounds(None).map(|_| fitted);
         }
         let cam = self.camera.unwrap_or_default();
-        off.render(scene, &cam, width, height).map_err(|e| e.to_string())
+        off.render(view, &cam, width, height).map_err(|e| e.to_string())
     }
 }
 

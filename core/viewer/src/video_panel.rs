@@ -289,7 +289,7 @@ impl VideoPanel {
                 .map_err(|e| format!("{e}: give a plain file name (it goes into the export folder)"))?;
             let path = rt.export_dir.join(name);
             VideoFormat::from_path(&path).map_err(|e| e.to_string())?;
-            let camera = match self.camera_path(rt.scene.selected)? {
+            let camera = match self.camera_path(rt.scene.selected())? {
                 Some(p) => ExportCamera::Path(p),
                 None => ExportCamera::Current,
             };

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use eframe::egui;
 use eframe::egui_wgpu;
-use periscope_render::{Camera, Image, RenderOptions, RenderTarget, Renderer, wgpu};
+use periscope_render::{Camera, Image, RenderOptions, RenderTarget, Renderer, SceneView, wgpu};
 use periscope_scene::{NodeId, Scene};
 
 /// What happened in the viewport this frame that the app reports.
@@ -90,9 +90,9 @@ impl Viewport {
         self.renderer.stats()
     }
 
-    /// Brings the GPU data in line with `scene` (so bounds are current).
-    pub fn prepare(&mut self, scene: &Scene) {
-        self.renderer.prepare(scene);
+    /// Brings the GPU data in line with `view` (so bounds are current).
+    pub fn prepare(&mut self, view: SceneView<'_>) {
+        self.renderer.prepare(view);
     }
 
     /// Frames the whole scene.
@@ -150,7 +150,7 @@ impl Viewport {
     }
 
     /// Shows the viewport in `rect`, handles camera input, renders if needed.
-    pub fn show(&mut self, ui: &mut egui::Ui, scene: &mut Scene, keys_free: bool) -> ViewportOutput {
+    pub fn show(&mut self, ui: &mut egui::Ui, scene: &Scene, keys_free: bool) -> ViewportOutput {
         let mut out = ViewportOutput::default();
         let rect = ui.available_rect_before_wrap();
         let response = ui.allocate_rect(rect, egui::Sense::click_and_drag());
@@ -161,7 +161,7 @@ impl Viewport {
             self.fit_all();
             self.fitted = true;
         }
-        if let Some((id, n)) = scene.focus
+        if let Some((id, n)) = scene.focus()
             && n != self.focus_seen
         {
             self.focus_seen = n;
@@ -251,13 +251,13 @@ impl Viewport {
             picked = Some(self.pick(p.x.max(0.0) as u32, p.y.max(0.0) as u32));
         }
         if response.double_clicked() {
-            self.center_on(scene.selected);
+            self.center_on(scene.selected());
         }
         if keys_free {
             let (x, home, p) = ui
                 .input(|i| (i.key_pressed(egui::Key::X), i.key_pressed(egui::Key::Home), i.key_pressed(egui::Key::P)));
             if x {
-                self.center_on(scene.selected);
+                self.center_on(scene.selected());
             }
             if home {
                 self.fit_all();
@@ -292,25 +292,31 @@ impl Viewport {
 
     /// Renders `scene` from the current camera into a separate `width` x `height`
     /// image (screenshot requests from clients); the window's view is untouched.
-    pub fn capture(&mut self, scene: &Scene, width: u32, height: u32) -> Result<Image, String> {
+    pub fn capture(&mut self, view: SceneView<'_>, width: u32, height: u32) -> Result<Image, String> {
         let camera = self.camera;
-        self.render_frame(scene, &camera, width, height)
+        self.render_frame(view, &camera, width, height)
     }
 
-    /// Display-space bounds of what `scene` shows (or one node).
-    pub fn bounds(&mut self, scene: &Scene, node: Option<NodeId>) -> Option<(glam::Vec3, glam::Vec3)> {
-        self.renderer.prepare(scene);
+    /// Display-space bounds of what `view` shows (or one node).
+    pub fn bounds(&mut self, view: SceneView<'_>, node: Option<NodeId>) -> Option<(glam::Vec3, glam::Vec3)> {
+        self.renderer.prepare(view);
         self.renderer.display_bounds(node)
     }
 
     /// Renders `scene` from `camera` at `width` x `height` into a target kept
     /// for the next image of the same size (video frames, screenshots).
-    pub fn render_frame(&mut self, scene: &Scene, camera: &Camera, width: u32, height: u32) -> Result<Image, String> {
+    pub fn render_frame(
+        &mut self,
+        view: SceneView<'_>,
+        camera: &Camera,
+        width: u32,
+        height: u32,
+    ) -> Result<Image, String> {
         let max = self.rs.device.limits().max_texture_dimension_2d;
         if width > max || height > max {
             return Err(format!("{width}x{height} exceeds the GPU's {max} pixel limit"));
         }
-        self.renderer.prepare(scene);
+        self.renderer.prepare(view);
         if self.export_target.as_ref().is_none_or(|t| (t.width, t.height) != (width, height)) {
             self.export_target = Some(RenderTarget::new(&self.rs.device, width, height));
         }

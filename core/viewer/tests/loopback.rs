@@ -488,3 +488,76 @@ fn a_screenshot_over_max_reply_bytes_is_answered_by_an_error() {
     // The connection still serves.
     assert_eq!(v.screenshot(32, 32).unwrap().shape(), &[32, 32, 4]);
 }
+
+/// Queries until `done` holds for the scene's state (10 s at most); returns that state.
+#[track_caller]
+fn query_until(
+    v: &mut Viewer,
+    what: &str,
+    mut done: impl FnMut(&periscope_protocol::SceneState) -> bool,
+) -> periscope_protocol::SceneState {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = v.query().unwrap();
+        if done(&s) {
+            return s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what} (current frame {})",
+            s.current_frame
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_headless_viewer_plays_at_the_scenes_fps() {
+    let p = Periscope::start("");
+    let mut v = p.client("player");
+    v.spheres(verts(10, 2, 0.0), vec![]).unwrap();
+    let s = v.query().unwrap();
+    assert_eq!((s.n_frames, s.current_frame, s.playing, s.fps), (10, 0, false, 30.0), "the configured default speed");
+
+    // PLAYBACK starts it: the headless loop advances the playhead on its own.
+    v.set_playback(Some(true), Some(50.0)).unwrap();
+    let s = v.query().unwrap();
+    assert!(s.playing);
+    assert_eq!(s.fps, 50.0);
+    let mut seen = std::collections::BTreeSet::new();
+    query_until(&mut v, "the playhead to move through 4 frames", |s| {
+        seen.insert(s.current_frame);
+        seen.len() >= 4
+    });
+
+    // Paused, it stays put.
+    v.pause().unwrap();
+    let stopped = v.query().unwrap().current_frame;
+    std::thread::sleep(Duration::from_millis(150));
+    let s = v.query().unwrap();
+    assert_eq!((s.current_frame, s.playing), (stopped, false), "paused playback stays put");
+
+    // Wall-clock pace, never a burst: at 5 fps no more than one frame per 200 ms.
+    v.set_frame(0).unwrap();
+    v.query().unwrap();
+    let start = std::time::Instant::now();
+    v.set_playback(Some(true), Some(5.0)).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    v.pause().unwrap();
+    let elapsed = start.elapsed().as_secs_f64();
+    let moved = v.query().unwrap().current_frame;
+    assert!(moved >= 1, "700 ms at 5 fps moved the playhead");
+    assert!(moved as f64 <= elapsed * 5.0 + 1e-9, "{moved} frames in {elapsed:.3} s at 5 fps");
+
+    // Bad values are refused naming the field; playback is unchanged.
+    let seq = v.set_playback(Some(true), Some(0.0)).unwrap();
+    let (ref_seq, code, message) = next_error(&mut v);
+    assert_eq!((ref_seq, code.as_str()), (Some(seq), "bad_value"));
+    assert_eq!(message, "playback: field \"fps\" must be a finite number in (0, 240], found 0.0");
+    let seq = v.send_message(MessageType::Playback.as_i64(), None, vec![], vec![kw("fps", 1e9)]).unwrap();
+    let (ref_seq, _, message) = next_error(&mut v);
+    assert_eq!(ref_seq, Some(seq));
+    assert!(message.contains("field \"fps\""), "{message}");
+    let s = v.query().unwrap();
+    assert_eq!((s.playing, s.fps), (false, 5.0));
+}

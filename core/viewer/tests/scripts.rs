@@ -282,7 +282,12 @@ fn script_api_nodes_arrays_and_creation() {
                 node(1, client).delete();
                 set_frame(0);
                 play();
-                send(client, #{ type: 10012, lines: l.kind, mesh: m.name, selected: selected() });
+                // Playback changes are `playback` messages: a bad speed is refused naming the field.
+                let fps_error = "";
+                try { set_fps(0.0); } catch (e) { fps_error = e; }
+                set_fps(48);
+                send(client, #{ type: 10012, lines: l.kind, mesh: m.name, selected: selected(),
+                                fps_error: fps_error, fps: fps(), playing: is_playing() });
                 broadcast(#{ type: 10013, from: client.name });
             }
         }
@@ -318,11 +323,18 @@ fn script_api_nodes_arrays_and_creation() {
     let r = reply_of(&mut v, 10_012);
     assert_eq!((field(&r, "lines"), field(&r, "mesh")), (&Value::from("lines"), &Value::from("script mesh")));
     assert_eq!(field(&reply_of(&mut other, 10_013), "from"), &Value::from("api"), "broadcast reaches every client");
+    let fps_error = field(&r, "fps_error").as_str().unwrap();
+    assert!(
+        fps_error.contains("playback: field \"fps\" must be a finite number in (0, 240], found 0.0"),
+        "{fps_error}"
+    );
+    assert_eq!((field(&r, "fps"), field(&r, "playing")), (&Value::Float(48.0), &Value::Bool(true)));
     let s = v.query().unwrap();
     let names: Vec<&str> = s.nodes.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names.len(), 3);
     assert!(names.contains(&"script mesh") && !names.contains(&"renamed meshes"), "{names:?}");
     assert!(s.playing);
+    assert_eq!(s.fps, 48.0, "the script's set_fps is the scene's playback speed");
 }
 
 #[test]

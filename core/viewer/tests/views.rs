@@ -138,7 +138,7 @@ fn views_mirror_the_hub_exactly_including_one_that_joins_after_5000_frames() {
     let want = loop {
         late.pump();
         let d = producer.digest().unwrap();
-        if late.scene.digest() == d && late.scene.selected == Some(cloud_id) {
+        if late.scene.digest() == d && late.scene.selected() == Some(cloud_id) {
             break d;
         }
         assert!(Instant::now() < deadline, "the view's selection never came back from the hub");

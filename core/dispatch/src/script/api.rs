@@ -68,6 +68,22 @@ fn set_prop(c: &Shared, n: &NodeHandle, key: &str, value: Value) -> Res<()> {
     g.scene.apply(0, &env).map(drop).map_err(|e| e.message.into())
 }
 
+/// Applies `env` as the script's client through the scene's typed handler
+/// (the path a client's message takes): the playhead, playback, selection
+/// and deletions are messages, whoever makes them.
+fn apply_message(c: &Shared, env: &Envelope) -> Res<()> {
+    let mut g = lock(c);
+    let applied = g.scene.apply(SCRIPT_CLIENT, env).map_err(|e| e.message)?;
+    for w in applied.warnings {
+        tracing::warn!(script = %g.script, "{}", w.message);
+    }
+    Ok(())
+}
+
+fn set_frame_message(frame: INT) -> Envelope {
+    Envelope::new(MessageType::SetFrame.as_i64()).with_arg(Value::Int(frame))
+}
+
 fn floats<const N: usize>(what: &str, d: &Dynamic) -> Res<[f32; N]> {
     let flat: Vec<f32> = match to_value(d)? {
         Value::Array(items) => {
@@ -247,7 +263,7 @@ fn register_nodes(e: &mut Engine, ctx: &Shared) {
         set_prop(&c, n, "rotation", Value::from(r.to_vec()))
     });
     let c = Arc::clone(ctx);
-    e.register_set("current_frame", move |_: &mut NodeHandle, f: INT| lock(&c).scene.set_frame(f));
+    e.register_set("current_frame", move |_: &mut NodeHandle, f: INT| apply_message(&c, &set_frame_message(f)));
     // One frame of a per-frame attribute as an ndarray view: shared, not
     // copied, when the frame is a whole received array (the frame alone is
     // copied when it is one of many frames sent in one message).
@@ -282,7 +298,8 @@ fn register_nodes(e: &mut Engine, ctx: &Shared) {
     e.register_fn("exists", move |n: &mut NodeHandle| lock(&c).scene.node(n.0).is_some());
     let c = Arc::clone(ctx);
     e.register_fn("delete", move |n: &mut NodeHandle| -> Res<()> {
-        lock(&c).scene.remove_node(n.0).map(|_| ()).ok_or_else(|| gone(n.0))
+        let env = read(&c, n, |node, _| periscope_scene::delete_message(node))?;
+        apply_message(&c, &env)
     });
 
     for name in ["get_node_from_remote_uid", "node"] {
@@ -306,16 +323,14 @@ fn register_nodes(e: &mut Engine, ctx: &Shared) {
 fn register_viewer(e: &mut Engine, ctx: &Shared) {
     let c = Arc::clone(ctx);
     e.register_fn("select", move |n: NodeHandle| -> Res<()> {
-        let mut g = lock(&c);
-        g.scene.node(n.0).ok_or_else(|| gone(n.0))?;
-        g.scene.select(Some(n.0), None);
-        Ok(())
+        let env = read(&c, &n, |node, _| periscope_scene::select_message(Some(node), None))?;
+        apply_message(&c, &env)
     });
     let c = Arc::clone(ctx);
-    e.register_fn("deselect", move || lock(&c).scene.select(None, None));
+    e.register_fn("deselect", move || apply_message(&c, &periscope_scene::select_message(None, None)));
     let c = Arc::clone(ctx);
     e.register_fn("selected", move || {
-        lock(&c).scene.selected.map_or(Dynamic::UNIT, |id| Dynamic::from(NodeHandle(id)))
+        lock(&c).scene.selected().map_or(Dynamic::UNIT, |id| Dynamic::from(NodeHandle(id)))
     });
     let c = Arc::clone(ctx);
     e.register_fn("center", move |n: NodeHandle| -> Res<()> {
@@ -325,21 +340,28 @@ fn register_viewer(e: &mut Engine, ctx: &Shared) {
         Ok(())
     });
     let c = Arc::clone(ctx);
-    e.register_fn("set_frame", move |f: INT| lock(&c).scene.set_frame(f));
+    e.register_fn("set_frame", move |f: INT| apply_message(&c, &set_frame_message(f)));
     let c = Arc::clone(ctx);
-    e.register_fn("next_frame", move || lock(&c).scene.next_frame());
+    e.register_fn("next_frame", move || apply_message(&c, &Envelope::new(MessageType::NextFrame.as_i64())));
     let c = Arc::clone(ctx);
-    e.register_fn("previous_frame", move || lock(&c).scene.previous_frame());
+    e.register_fn("previous_frame", move || apply_message(&c, &Envelope::new(MessageType::PreviousFrame.as_i64())));
     let c = Arc::clone(ctx);
     e.register_fn("current_frame", move || lock(&c).scene.current_frame() as INT);
     let c = Arc::clone(ctx);
     e.register_fn("n_frames", move || lock(&c).scene.n_frames() as INT);
     let c = Arc::clone(ctx);
-    e.register_fn("play", move || lock(&c).scene.playing = true);
+    e.register_fn("play", move || apply_message(&c, &periscope_scene::playback_message(Some(true), None)));
     let c = Arc::clone(ctx);
-    e.register_fn("pause", move || lock(&c).scene.playing = false);
+    e.register_fn("pause", move || apply_message(&c, &periscope_scene::playback_message(Some(false), None)));
     let c = Arc::clone(ctx);
-    e.register_fn("is_playing", move || lock(&c).scene.playing);
+    e.register_fn("is_playing", move || lock(&c).scene.playing());
+    let c = Arc::clone(ctx);
+    e.register_fn("fps", move || lock(&c).scene.fps() as FLOAT);
+    let c = Arc::clone(ctx);
+    e.register_fn("set_fps", move |fps: Dynamic| -> Res<()> {
+        let f = number(&fps).ok_or("set_fps: fps must be a number")?;
+        apply_message(&c, &periscope_scene::playback_message(None, Some(f)))
+    });
 
     let empty = Map::new();
     let (c, m) = (Arc::clone(ctx), empty.clone());

@@ -84,7 +84,7 @@ fn a_mirror_fed_changes_equals_the_hub_after_every_step() {
         assert_eq!(mirror.digest(), hub.digest(), "after step {k} ({})", env.kind);
     }
     assert_eq!(mirror.node_by_remote(C, 4).unwrap().n_frames(), 201);
-    assert_eq!(mirror.selected, hub.selected);
+    assert_eq!(mirror.selected(), hub.selected());
     assert_eq!(mirror.controls().len(), 1);
     assert!(hub.take_changes().is_empty(), "nothing changed since");
 

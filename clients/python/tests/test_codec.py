@@ -75,12 +75,24 @@ def test_big_arrays_are_split_into_parts_made_from_their_memory():
 
     a = np.arange(100_000, dtype=np.float32).reshape(50_000, 2)  # 400 KB
     small = np.zeros(3, np.float32)
-    msg = {"type": 2, "args": [a, small], "kwargs": {"colors": [a[:10]]}}
+    head = a[:10].astype(np.int16)  # 40 bytes: stays in the message
+    msg = {"type": 2, "args": [a, small], "kwargs": {"colors": [head]}}
     ids = iter(range(7, 100))
     out, arrays = codec.split_parts(msg, ids)
+    assert out["type"] == 2 and list(out["kwargs"]) == ["colors"] and len(out["args"]) == 2
     assert out["args"][0] == {"__ndarray__": "float32", "shape": [50_000, 2], "transfer": 7}
-    assert out["args"][1] is small and out["kwargs"]["colors"][0] is not None
+    # Small arrays stay in place, nested ones too, and travel inline: the
+    # packed message decodes to their dtype, shape and values.
+    assert out["args"][1] is small and len(out["kwargs"]["colors"]) == 1
+    back = codec.unpack(codec.pack({"small": out["args"][1], "kwargs": out["kwargs"]}))
+    for sent, got in [(small, back["small"]), (head, back["kwargs"]["colors"][0])]:
+        assert isinstance(got, np.ndarray) and got.dtype == sent.dtype and got.shape == sent.shape
+        np.testing.assert_array_equal(got, sent)
+    # The big array is taken out whole, in wire form.
     assert [t for t, _ in arrays] == [7]
+    wire = arrays[0][1]
+    assert wire.dtype == np.float32 and wire.shape == a.shape and wire.flags.c_contiguous
+    np.testing.assert_array_equal(wire, a)
     parts = [codec.unpack(p) for p in codec.part_messages(7, arrays[0][1], seq=5)]
     assert len(parts) == -(-a.nbytes // codec.PART_SIZE)
     assert all(p["type"] == 330 and p["seq"] == 5 and p["kwargs"]["transfer"] == 7 for p in parts)

@@ -114,24 +114,69 @@ fn rss(pid: u32) -> u64 {
 
 #[test]
 fn client_that_never_reads_replies_costs_bounded_memory_and_only_its_connection() {
-    let p = Periscope::start(
+    let p = Periscope::start_in(
+        test_dir(),
         "[server]
 outbox_bytes = 8388608
 ",
+        true,
     );
     let mut lazy = p.client("lazy");
-    // 1000 nodes with 1000-byte names: every scene_state answer weighs about 1 MB.
-    for i in 0..1000 {
+    // 3000 nodes with 1000-byte names: every scene_state answer weighs about 3.4 MB.
+    for i in 0..3000 {
         let name = format!("{i:01000}");
         lazy.spheres(NdArray::from_f32(vec![1, 3], vec![0.0; 3]), vec![periscope_client::kw("name", name)]).unwrap();
     }
-    assert_eq!(lazy.query().unwrap().nodes.len(), 1000);
+    assert_eq!(lazy.query().unwrap().nodes.len(), 3000);
     let before = rss(p.child.id());
-    // 400 queries (400 MB of answers) it never reads: the viewer holds at most
-    // its write buffer (64 MiB) and the outbox (8 MiB); answers that do not fit
-    // become outbox_full errors, and past a reserve of those the viewer closes
-    // the connection instead of dropping answers silently.
-    for _ in 0..400 {
+    // 60 queries it does not read for now: the viewer holds at most its write
+    // buffer (64 MiB) and the outbox (8 MiB), some 25 answers with what the
+    // sockets take; the answers that do not fit become outbox_full errors.
+    // The first answer always fits (the outbox is empty), so fewer than the
+    // reserve of 64 errors are needed and the connection stays open.
+    let sent: Vec<u64> =
+        (0..60).map(|_| lazy.send_message(MessageType::Query.as_i64(), None, vec![], vec![]).unwrap()).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !p.log().contains("sent an outbox_full error instead") {
+        assert!(Instant::now() < deadline, "no answer was refused for the client that does not read:\n{}", p.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // When it reads at last, every query has exactly one reply: the answer
+    // itself, or an outbox_full error citing it. None is lost silently.
+    let mut answered = std::collections::BTreeSet::new();
+    let (mut answers, mut refused) = (0, 0);
+    while answered.len() < sent.len() {
+        let reply = lazy.recv(Duration::from_secs(30)).unwrap().unwrap_or_else(|| {
+            panic!(
+                "{} of {} queries got no reply ({answers} answers, {refused} outbox_full)",
+                sent.len() - answered.len(),
+                sent.len()
+            )
+        });
+        let seq = match reply {
+            Reply::SceneState(s) => {
+                assert_eq!(s.nodes.len(), 3000, "an answer is whole");
+                answers += 1;
+                s.ref_seq
+            }
+            Reply::Problem { warning: false, code, message, ref_seq, ref_type, .. } if code == "outbox_full" => {
+                assert_eq!(ref_type, Some(MessageType::Query.as_i64()), "{message}");
+                assert!(message.contains("server.outbox_bytes = 8388608"), "{message}");
+                refused += 1;
+                ref_seq
+            }
+            other => panic!("unexpected reply: {other:?}"),
+        };
+        let seq = seq.expect("each reply cites its query");
+        assert!(sent.contains(&seq), "a reply to {seq}, which was not sent in this batch");
+        assert!(answered.insert(seq), "query {seq} was answered twice");
+    }
+    assert!(refused > 0 && answers > 0, "{answers} answers and {refused} outbox_full errors");
+    assert!(lazy.drain().unwrap().is_empty(), "nothing beyond one reply per query");
+    // 150 more queries (500 MB of answers) it never reads: past the reserve
+    // of outbox_full errors the viewer closes the connection instead of
+    // dropping answers silently.
+    for _ in 0..150 {
         if lazy.send_message(MessageType::Query.as_i64(), None, vec![], vec![]).is_err() {
             break;
         }
@@ -150,6 +195,12 @@ outbox_bytes = 8388608
     }
     let grew = peak.saturating_sub(before);
     assert!(grew < 200 << 20, "the viewer grew by {} MB for a client that never reads", grew >> 20);
+    // Closed for not reading (not for another reason), and said so in the log.
+    let log = p.log();
+    assert!(
+        log.lines().any(|l| l.contains("connection closed") && l.contains("the client is not reading its replies")),
+        "the log says why the connection was closed:\n{log}"
+    );
     still_serves(&p);
 }
 

@@ -118,6 +118,24 @@ impl StageStatus {
             ("last_error", self.last_error.clone().into()),
         ])
     }
+
+    /// A stage as a chain query's answer describes it (a view shows its hub's chain).
+    pub fn from_value(v: &Value) -> Option<Self> {
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+        let count = |k: &str| v.get(k).and_then(Value::as_i64).and_then(|x| u64::try_from(x).ok()).unwrap_or(0);
+        Some(Self {
+            name: text("name")?,
+            entry: text("entry").unwrap_or_default(),
+            path: text("path").map(PathBuf::from),
+            version: text("version"),
+            generation: count("generation"),
+            calls: count("calls"),
+            failures: count("failures"),
+            disabled: text("disabled"),
+            load_error: text("load_error"),
+            last_error: text("last_error"),
+        })
+    }
 }
 
 /// What [`Chain::poll`] did.

@@ -513,6 +513,9 @@ impl Runtime {
 
     /// Every stage's state, for the Scripts panel.
     pub fn stages(&self) -> Vec<StageStatus> {
+        if let Some(link) = &self.link {
+            return link.hub_stages();
+        }
         self.chain.status()
     }
 

@@ -16,6 +16,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use periscope_client::{ConnectOptions, Viewer};
+use periscope_dispatch::StageStatus;
 use periscope_protocol::{Envelope, MessageType, Reply, Value};
 use periscope_scene::Change;
 use periscope_scene::changes::list_from_wire;
@@ -58,8 +59,15 @@ pub struct ViewLink {
     pub url: String,
     stop: Arc<std::sync::atomic::AtomicBool>,
     wake: Waker,
+    /// The hub's dispatch chain, as its latest chain query answered.
+    stages: Stages,
     thread: Option<JoinHandle<()>>,
 }
+
+type Stages = Arc<Mutex<Vec<StageStatus>>>;
+
+/// How often the link asks the hub for its chain (the Server panel shows it).
+const CHAIN_EVERY: Duration = Duration::from_secs(2);
 
 /// Called by the link thread after it handed something over (the window repaints).
 type Waker = Arc<Mutex<Option<Arc<dyn Fn() + Send + Sync>>>>;
@@ -68,6 +76,7 @@ type Waker = Arc<Mutex<Option<Arc<dyn Fn() + Send + Sync>>>>;
 struct Events {
     tx: SyncSender<LinkEvent>,
     wake: Waker,
+    stages: Stages,
 }
 
 impl Events {
@@ -154,13 +163,19 @@ impl ViewLink {
         let state = Arc::new(Mutex::new(LinkState::Connecting));
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let wake: Waker = Arc::new(Mutex::new(None));
+        let stages: Stages = Arc::default();
         let url = opts.url.clone();
         let thread = std::thread::Builder::new().name("periscope-view-link".into()).spawn({
             let (state, stop) = (Arc::clone(&state), Arc::clone(&stop));
-            let tx = Events { tx, wake: Arc::clone(&wake) };
+            let tx = Events { tx, wake: Arc::clone(&wake), stages: Arc::clone(&stages) };
             move || run(opts, tx, rx, state, stop)
         })?;
-        Ok(Self { events, commands, state, url, stop, wake, thread: Some(thread) })
+        Ok(Self { events, commands, state, url, stop, wake, stages, thread: Some(thread) })
+    }
+
+    /// The hub's dispatch chain (scripts and plugins), as last reported.
+    pub fn hub_stages(&self) -> Vec<StageStatus> {
+        self.stages.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
     /// Calls `f` whenever the link hands something over (the window repaints).
@@ -242,10 +257,14 @@ fn run(
         if stopped() {
             return;
         }
-        tracing::warn!(url = %opts.url, %reason, "view disconnected; reconnecting");
+        // Said once per disconnection, not for every attempt that follows.
+        let first = !matches!(state.lock().map(|s| s.clone()), Ok(LinkState::Disconnected(_)));
         set(&state, LinkState::Disconnected(reason.clone()));
-        if !tx.send(LinkEvent::Lost(reason)) {
-            return;
+        if first {
+            tracing::warn!(url = %opts.url, %reason, "view disconnected; reconnecting");
+            if !tx.send(LinkEvent::Lost(reason)) {
+                return;
+            }
         }
         let wait = Duration::from_millis(RETRY[attempt.min(RETRY.len() - 1)]);
         attempt += 1;
@@ -261,9 +280,16 @@ fn run(
 /// Reads and forwards until the connection ends; returns why.
 fn serve(v: &mut Viewer, tx: &Events, rx: &Receiver<Envelope>, stopped: &dyn Fn() -> bool) -> String {
     let mut expect = Expect::Snapshot;
+    let mut chain_asked: Option<Instant> = None;
     loop {
         if stopped() {
             return "stopped".into();
+        }
+        if chain_asked.is_none_or(|t| t.elapsed() >= CHAIN_EVERY) {
+            chain_asked = Some(Instant::now());
+            if let Err(e) = v.send(Envelope::new(MessageType::QueryChain.as_i64())) {
+                return e.to_string();
+            }
         }
         loop {
             match rx.try_recv() {
@@ -282,6 +308,15 @@ fn serve(v: &mut Viewer, tx: &Events, rx: &Receiver<Envelope>, stopped: &dyn Fn(
             Err(e) => return e.to_string(),
         };
         let kind = MessageType::from_i64(reply.kind());
+        if let (Some(MessageType::ChainState), Reply::Other { fields, .. }) = (kind, &reply) {
+            let stages = fields.iter().find(|(k, _)| k == "stages").map(|(_, s)| s);
+            if let Some(Value::Array(list)) = stages
+                && let Ok(mut s) = tx.stages.lock()
+            {
+                *s = list.iter().filter_map(StageStatus::from_value).collect();
+            }
+            continue;
+        }
         let Reply::Other { fields, .. } = &reply else {
             if !tx.send(LinkEvent::Reply(reply)) {
                 return "stopped".into();

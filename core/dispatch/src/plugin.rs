@@ -168,7 +168,26 @@ extern "C" fn host_node_info(host: *mut c_void, node: u64, out: *mut NodeInfoC) 
 /// the same path a client's message takes (recorded only as the message that
 /// made the plugin act: a replay runs the plugin again).
 fn apply_envelope(c: &mut HostCtx, scene: &mut Scene, env: &Envelope) -> Result<Option<u64>, String> {
-    Request::decode(env).map_err(|e| e.to_string())?;
+    let request = Request::decode(env).map_err(|e| e.to_string())?;
+    // Only what changes the scene: a request the viewer answers (a query, a
+    // screenshot, an export, a subscription, ...) would have nowhere to send
+    // its answer, so it is refused instead of silently doing nothing.
+    match request {
+        Some(Request::Scene(t)) if t.traits().changes_scene => {}
+        other => {
+            let t = other.map_or_else(
+                || format!("type {}", env.kind),
+                |r| {
+                    let t = r.message_type();
+                    format!("{} (type {})", t.name(), t.as_i64())
+                },
+            );
+            return Err(format!(
+                "unsupported: a plugin's apply takes messages that change the scene; {t} is answered by the viewer, \
+                 and a plugin has no connection to receive the answer (read the scene with find_node/frame_data instead)"
+            ));
+        }
+    }
     let applied = scene.apply(c.client, env).map_err(|e| format!("{}: {}", e.code, e.message))?;
     for w in applied.warnings {
         tracing::debug!(plugin = %c.plugin, code = w.code, "{}", w.message);

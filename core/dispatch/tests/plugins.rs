@@ -249,6 +249,37 @@ fn host_functions_read_and_write_nodes() {
     assert_eq!(scene.nodes().next().unwrap().name, "dots (seen)", "set_name reached the scene");
 }
 
+#[test]
+fn a_plugins_apply_of_a_request_the_viewer_answers_is_an_error() {
+    let mut scene = Scene::default();
+    let out = Collect::default();
+    let mut c = chain(&["builtin", "probe"], &[lib("periscope_test_probe")], "[probe]\nmode = \"apply\"\n", &mut scene)
+        .unwrap();
+    let ask = |t: MessageType| Envelope::new(10_030).with_kwarg("apply_type", t.as_i64());
+    for t in [MessageType::Query, MessageType::Screenshot, MessageType::ExportVideo, MessageType::Subscribe] {
+        run(&mut c, &mut scene, &out, 1, ask(t));
+    }
+    run(&mut c, &mut scene, &out, 1, ask(MessageType::NextFrame));
+    let replies = out.0.borrow();
+    let answers: Vec<(bool, String)> = replies
+        .iter()
+        .filter_map(|(_, r)| match r {
+            Reply::Other { kind: 10_031, fields } => {
+                let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
+                Some((get("ok")?.as_bool()?, get("error")?.as_str()?.to_owned()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers.len(), 5, "{replies:?}");
+    for (i, name) in ["query", "screenshot", "export_video", "subscribe"].iter().enumerate() {
+        let (ok, error) = &answers[i];
+        assert!(!ok, "{name} must not succeed silently");
+        assert!(error.starts_with("unsupported: ") && error.contains(name), "{error}");
+    }
+    assert_eq!(answers[4], (true, String::new()), "a message that changes the scene still applies");
+}
+
 fn mesh(uid: i64, frames: &[[f32; 3]]) -> Envelope {
     // One triangle per frame: (0,0,0), (1,0,0) and the frame's own third vertex.
     let data: Vec<f32> = frames.iter().flat_map(|p| [0.0, 0.0, 0.0, 1.0, 0.0, 0.0, p[0], p[1], p[2]]).collect();

@@ -229,8 +229,10 @@ impl Scene {
 
     fn diff(&self, t: &mut Tracker, out: &mut Vec<Change>) {
         for c in self.clients.values() {
-            let now = (c.name.clone(), c.addr.clone(), c.connected);
-            if t.clients.get(&c.id) != Some(&now) {
+            let same =
+                t.clients.get(&c.id).is_some_and(|(n, a, on)| *n == c.name && *a == c.addr && *on == c.connected);
+            if !same {
+                let now = (c.name.clone(), c.addr.clone(), c.connected);
                 out.push(Change::Client {
                     id: c.id,
                     name: c.name.clone(),

@@ -447,7 +447,9 @@ impl<'a> Host<'a> {
     /// Applies a message as the plugin's own client, exactly as a client
     /// sending it would (build it with [`MessageWriter`]): creates a node of
     /// any kind, adds, updates or removes frames, sets properties, deletes.
-    /// Returns the node it made or addressed.
+    /// Returns the node it made or addressed. A request the viewer answers
+    /// (query, screenshot, export, subscribe, user messages) is an error
+    /// (`unsupported: ...`): a plugin has no connection to receive answers.
     pub fn apply(&mut self, msgpack_message: &[u8]) -> Result<Option<u64>, String> {
         let mut node = 0u64;
         let mut err = Slice::EMPTY;

@@ -1,6 +1,8 @@
 //! Test-only plugin whose behaviour comes from its settings: `mode` is
 //! "noop" (default), "error", "panic", "init_error", "init_panic", "stop" or
-//! "info" (replies with the host's node_info for the message's uid);
+//! "info" (replies with the host's node_info for the message's uid) or
+//! "apply" (applies a message of type `apply_type`, the message's kwarg, and
+//! replies `{type: 10031, ok, error}`);
 //! modes other than noop act only on messages of type `on_type` (default 10030).
 
 use periscope_plugin_api::{Flow, Host, Message, Plugin, declare_plugin};
@@ -46,6 +48,23 @@ impl Plugin for Probe {
                     ("n_frames".into(), n.n_frames.into()),
                     ("current_frame".into(), n.current_frame.into()),
                     ("enabled".into(), n.enabled.into()),
+                ]);
+                let mut out = Vec::new();
+                rmpv::encode::write_value(&mut out, &reply).map_err(|e| e.to_string())?;
+                host.send(msg.client.id, &out);
+                Ok(Flow::Stop)
+            }
+            "apply" => {
+                let kwargs = rmpv::decode::read_value(&mut &msg.kwargs[..]).map_err(|e| e.to_string())?;
+                let kind = kwargs.as_map().and_then(|m| {
+                    m.iter().find(|(key, _)| key.as_str() == Some("apply_type")).and_then(|(_, v)| v.as_i64())
+                });
+                let Some(kind) = kind else { return Err("apply needs kwarg apply_type".into()) };
+                let applied = host.apply(&periscope_plugin_api::MessageWriter::new(kind).finish());
+                let reply = rmpv::Value::Map(vec![
+                    ("type".into(), 10_031.into()),
+                    ("ok".into(), applied.is_ok().into()),
+                    ("error".into(), applied.err().unwrap_or_default().into()),
                 ]);
                 let mut out = Vec::new();
                 rmpv::encode::write_value(&mut out, &reply).map_err(|e| e.to_string())?;

@@ -5,7 +5,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 CARGO   ?= cargo
 
-.PHONY: run test test-rust test-python lint venv clean wheel wheel-dev bench-gpu fuzz
+.PHONY: run test test-rust test-python test-wasm lint venv clean wheel wheel-dev bench-gpu fuzz
 
 run:
 	$(CARGO) run --release --bin periscope
@@ -29,7 +29,12 @@ $(AITVENV)/.installed:
 
 venv: $(VENV)/.installed $(AITVENV)/.installed
 
-test: test-rust test-python
+test: test-rust test-python test-wasm
+
+# The UI crate (panels and viewport) builds for the browser as it is.
+test-wasm:
+	rustup target add wasm32-unknown-unknown
+	$(CARGO) check -p periscope-ui --target wasm32-unknown-unknown
 
 # The venv first: a panel test drives a real Python client (PERISCOPE_REQUIRE_PYTHON
 # makes it fail instead of skipping when .venv is missing).

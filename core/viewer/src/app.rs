@@ -13,7 +13,8 @@ use crate::panels;
 use crate::replay::{Replay, clear_replayed};
 use crate::runtime::{Level, Runtime, Shooter};
 use crate::screenshot::ScreenshotRequest;
-use crate::viewport::{Viewport, unique_path};
+use crate::view_files::unique_path;
+use crate::viewport::Viewport;
 use periscope_protocol::limits::MAX_PLAYBACK_FPS;
 use periscope_protocol::{Envelope, MessageType, Value};
 use periscope_render::{Camera, Image, SceneView};
@@ -90,7 +91,7 @@ pub fn run(
             let viewport = cc.wgpu_render_state.as_ref().map(|rs| {
                 let info = rs.adapter.get_info();
                 tracing::info!(adapter = %info.name, backend = ?info.backend, "renderer ready");
-                Viewport::new(rs, cfg.render_options(), cfg.export_dir.clone())
+                Viewport::new(rs, cfg.render_options())
             });
             let mut app = ViewerApp::new(rt, cfg, listen, viewport, shutdown);
             app.replay = replay;
@@ -197,13 +198,13 @@ impl ViewerApp {
                     )
                     .clicked()
                 {
-                    match vp.save_view(Some(&self.video.path)) {
+                    match crate::view_files::save_view(vp, &self.cfg.export_dir, Some(&self.video.path)) {
                         Ok(p) => self.rt.info(format!("view saved to {}", p.display())),
                         Err(e) => self.rt.error(format!("cannot save the view: {e}")),
                     }
                 }
                 if ui.button("Restore view").on_hover_text("Restore the camera saved with Save view").clicked() {
-                    match vp.restore_view() {
+                    match crate::view_files::restore_view(vp, &self.cfg.export_dir) {
                         Ok((p, path)) => {
                             if let Some(path) = path {
                                 self.video.path = path;
@@ -306,7 +307,10 @@ impl ViewerApp {
         match &mut self.viewport {
             Some(vp) => {
                 let out = vp.show(ui, &self.rt.scene, keys_free);
-                match out.screenshot {
+                match out
+                    .screenshot
+                    .map(|img| img.and_then(|img| crate::view_files::save_screenshot(&img, &self.cfg.export_dir)))
+                {
                     Some(Ok(path)) => self.rt.info(format!("screenshot saved to {}", path.display())),
                     Some(Err(e)) => self.rt.error(format!("screenshot failed: {e}")),
                     None => {}
@@ -399,7 +403,7 @@ impl ViewerApp {
             egui::Panel::left("scene")
                 .resizable(true)
                 .default_size(300.0)
-                .show(ui, |ui| panels::scene_tree(ui, &mut self.rt));
+                .show(ui, |ui| periscope_ui::panels::scene_tree(ui, &mut self.rt));
             egui::Panel::right("side").resizable(true).default_size(330.0).show(ui, |ui| {
                 egui::ScrollArea::vertical().id_salt("side").show(ui, |ui| {
                     egui::CollapsingHeader::new("Controls").default_open(true).show(ui, |ui| {

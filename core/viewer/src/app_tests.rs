@@ -637,8 +637,8 @@ fn fixture_with_viewport(export_dir: &std::path::Path) -> Option<Fixture> {
     let listen = server.local_addr();
     let mut rt = Runtime::new(Scene::default(), Chain::new(vec![Box::new(BuiltinStage)]), queue, server.handle());
     rt.export_dir = export_dir.to_owned();
-    let cfg = ViewerSection::default();
-    let viewport = crate::viewport::Viewport::new(&rs, cfg.render_options(), export_dir.to_owned());
+    let cfg = ViewerSection { export_dir: export_dir.to_owned(), ..ViewerSection::default() };
+    let viewport = crate::viewport::Viewport::new(&rs, cfg.render_options());
     let app = ViewerApp::new(rt, cfg, listen, Some(viewport), Arc::new(AtomicBool::new(false)));
     let client = Viewer::connect(listen, "kittest").expect("client connects");
     Some(Fixture { harness: harness(app), _server: server, client })

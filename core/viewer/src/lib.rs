@@ -8,7 +8,6 @@ pub mod app;
 #[cfg(test)]
 mod app_tests;
 pub mod config;
-pub mod controls_panel;
 pub mod export;
 pub mod hub;
 pub mod images;
@@ -16,6 +15,10 @@ pub mod panels;
 pub mod replay;
 pub mod runtime;
 pub mod screenshot;
+pub mod ui_host;
 pub mod video_panel;
+pub mod view_files;
 pub mod view_link;
-pub mod viewport;
+
+// The scene panels and the viewport live in `periscope-ui` (they compile for the browser).
+pub use periscope_ui::{controls_panel, viewport};

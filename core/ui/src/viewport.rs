@@ -4,19 +4,19 @@
 //! It renders only when the scene, the camera, the size or the look changed,
 //! so an idle window costs nothing.
 
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use eframe::egui;
-use eframe::egui_wgpu;
+use egui;
+use egui_wgpu;
 use periscope_render::{Camera, Image, RenderOptions, RenderTarget, Renderer, SceneView, wgpu};
 use periscope_scene::{NodeId, Scene};
 
 /// What happened in the viewport this frame that the app reports.
 #[derive(Default)]
 pub struct ViewportOutput {
-    /// A screenshot written (path) or the error.
-    pub screenshot: Option<Result<PathBuf, String>>,
+    /// The screenshot asked for with [`Viewport::request_screenshot`]: the
+    /// frame as rendered (the host writes it where it keeps files), or the error.
+    pub screenshot: Option<Result<Image, String>>,
     /// A click picked this node (or nothing), at this display-space point.
     pub picked: Option<(Option<NodeId>, Option<glam::Vec3>)>,
 }
@@ -36,14 +36,13 @@ pub struct Viewport {
     /// Milliseconds the last render took on the CPU side (encode + submit).
     pub render_ms: f32,
     pub renders: u64,
-    export_dir: PathBuf,
     screenshot_requested: bool,
     /// Video frames are rendered here (export size), not into the window's target.
     export_target: Option<RenderTarget>,
 }
 
 impl Viewport {
-    pub fn new(rs: &egui_wgpu::RenderState, options: RenderOptions, export_dir: PathBuf) -> Self {
+    pub fn new(rs: &egui_wgpu::RenderState, options: RenderOptions) -> Self {
         Self {
             renderer: Renderer::new(&rs.device, &rs.queue, options),
             rs: rs.clone(),
@@ -55,7 +54,6 @@ impl Viewport {
             focus_seen: 0,
             render_ms: 0.0,
             renders: 0,
-            export_dir,
             screenshot_requested: false,
             export_target: None,
         }
@@ -110,38 +108,14 @@ impl Viewport {
         }
     }
 
-    fn view_file(&self) -> PathBuf {
-        self.export_dir.join("view.toml")
-    }
-
     /// Display-space bounds of what was last prepared.
     pub fn last_bounds(&self) -> Option<(glam::Vec3, glam::Vec3)> {
         self.renderer.display_bounds(None)
     }
 
-    /// Writes the camera (and the Video dialog's keyframes, if any) to `<export_dir>/view.toml`.
-    pub fn save_view(&self, camera_path: Option<&periscope_video::CameraPath>) -> Result<PathBuf, String> {
-        let path = self.view_file();
-        let file =
-            ViewFile { camera: self.camera, camera_path: camera_path.filter(|p| !p.keyframes.is_empty()).cloned() };
-        let text = toml::to_string(&file).map_err(|e| e.to_string())?;
-        std::fs::create_dir_all(&self.export_dir).map_err(|e| format!("{}: {e}", self.export_dir.display()))?;
-        periscope_video::staged::write_file(&path, text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(path)
-    }
-
-    /// Reads the camera (and keyframes) saved by [`Self::save_view`].
-    pub fn restore_view(&mut self) -> Result<(PathBuf, Option<periscope_video::CameraPath>), String> {
-        let path = self.view_file();
-        let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let file: ViewFile = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-        if let Some(p) = &file.camera_path {
-            p.validate().map_err(|e| format!("{}: {e}", path.display()))?;
-        }
-        self.camera = file.camera;
-        // Keep the auto-fit from overriding a restored view.
+    /// The camera was set from a saved view: the first data does not refit it.
+    pub fn keep_camera(&mut self) {
         self.fitted = true;
-        Ok((path, file.camera_path))
     }
 
     /// Asks for a screenshot of the next rendered frame.
@@ -182,7 +156,7 @@ impl Viewport {
             self.last = Some(state);
         }
         if std::mem::take(&mut self.screenshot_requested) {
-            out.screenshot = Some(self.save_screenshot());
+            out.screenshot = Some(self.read_image());
         }
         if let Some(tex) = self.texture {
             let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
@@ -336,34 +310,4 @@ impl Viewport {
         let t = self.target.as_ref().ok_or("nothing rendered yet")?;
         t.read_color(&self.rs.device, &self.rs.queue).map_err(|e| e.to_string())
     }
-
-    fn save_screenshot(&self) -> Result<PathBuf, String> {
-        let img = self.read_image()?;
-        let path = unique_path(&self.export_dir, "periscope", "png");
-        let png = img.encode_png().map_err(|e| e.to_string())?;
-        std::fs::create_dir_all(&self.export_dir).map_err(|e| format!("{}: {e}", self.export_dir.display()))?;
-        // Never through a symlink planted at the name.
-        periscope_video::staged::write_file(&path, &png).map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(path)
-    }
-}
-
-/// `view.toml`: the camera's fields, and the camera path's keyframes under `[camera_path]`.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct ViewFile {
-    #[serde(flatten)]
-    camera: Camera,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    camera_path: Option<periscope_video::CameraPath>,
-}
-
-/// `dir/<stem>-<unix seconds>[-n].<ext>` that does not exist yet.
-pub fn unique_path(dir: &Path, stem: &str, ext: &str) -> PathBuf {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    (0..)
-        .map(|n| {
-            if n == 0 { dir.join(format!("{stem}-{secs}.{ext}")) } else { dir.join(format!("{stem}-{secs}-{n}.{ext}")) }
-        })
-        .find(|p| !p.exists())
-        .expect("some name is free")
 }

@@ -2,7 +2,7 @@
 //! numbers, colors and buttons that clients, scripts and plugins defined
 //! (`periscope-scene`'s `controls.rs`), one collapsible section per owner,
 //! folders inside. A change is a `set_control` message of the viewer's own
-//! client ([`Runtime::submit`]): it passes the chain and the recorder, and the
+//! client ([`UiHost::submit`]): it passes the chain and the recorder, and the
 //! owner gets an event. Sliders, numbers and colors send while dragging at
 //! most every [`SEND_INTERVAL`], the newest value winning, and always the last
 //! one.
@@ -10,11 +10,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-use eframe::egui;
+use egui;
 use periscope_protocol::Value;
 use periscope_scene::{Control, ControlId, ControlKind, ControlValue, set_control_message};
 
-use crate::runtime::Runtime;
+use crate::UiHost;
 
 /// Continuous edits (dragging) are sent at most this often per control.
 pub const SEND_INTERVAL: Duration = Duration::from_millis(10);
@@ -38,8 +38,8 @@ struct Edit {
 
 impl ControlsPanel {
     /// Draws every visible control; sends what changed.
-    pub fn show(&mut self, ui: &mut egui::Ui, rt: &mut Runtime) {
-        let controls = rt.scene.controls();
+    pub fn show(&mut self, ui: &mut egui::Ui, rt: &mut dyn UiHost) {
+        let controls = rt.scene().controls();
         if controls.iter().all(|c| !c.visible) {
             ui.weak("No controls. A client adds them with v.gui.add_slider(...), a script with add_slider(...).");
             self.flush(ui, rt, true);
@@ -53,7 +53,7 @@ impl ControlsPanel {
         }
         let mut edits = Vec::new();
         for (owner, folders) in owners {
-            let info = rt.scene.client(owner);
+            let info = rt.scene().client(owner);
             let connected = info.is_none_or(|c| c.connected);
             let name = info.map_or_else(|| "viewer".to_owned(), |c| c.name.clone());
             let title = if connected { format!("{name} #{owner}") } else { format!("{name} #{owner} (disconnected)") };
@@ -92,7 +92,7 @@ impl ControlsPanel {
 
     /// Sends pending values whose interval has passed (all of them when
     /// `all`, e.g. the drag ended); asks for a repaint when some must wait.
-    fn flush(&mut self, ui: &egui::Ui, rt: &mut Runtime, all: bool) {
+    fn flush(&mut self, ui: &egui::Ui, rt: &mut dyn UiHost, all: bool) {
         let mut wait: Option<Duration> = None;
         let ids: Vec<ControlId> = self.pending.keys().copied().collect();
         for id in ids {
@@ -111,8 +111,8 @@ impl ControlsPanel {
         }
     }
 
-    fn send(&mut self, rt: &mut Runtime, id: ControlId, value: Value) {
-        let Some(c) = rt.scene.controls().get(id) else { return };
+    fn send(&mut self, rt: &mut dyn UiHost, id: ControlId, value: Value) {
+        let Some(c) = rt.scene().controls().get(id) else { return };
         let msg = set_control_message(c, value);
         self.last_sent.insert(id, Instant::now());
         rt.submit(msg);

@@ -39,6 +39,7 @@ use std::path::PathBuf;
 
 use periscope_record::Recorder;
 
+use crate::config::{Config, ImagesSection};
 use crate::export::{ExportDone, ExportRequest};
 use crate::hub::Hub;
 use crate::images::ImageHub;
@@ -92,7 +93,7 @@ pub struct Runtime {
     /// Writes every accepted message when recording.
     recorder: Option<Recorder>,
     /// Where files go that clients ask for (saved scenes), `[viewer] export_dir`.
-    pub export_dir: PathBuf,
+    export_dir: PathBuf,
     /// The local client whose messages are the panels' edits.
     viewer_client: ClientRef,
     /// Clients that asked for selection and camera events (`subscribe`).
@@ -111,10 +112,10 @@ pub struct Runtime {
     /// Time per step spent rendering video frames (at least one frame per
     /// step, one frame of each running export in turn): zero in the window
     /// (a frame per UI frame), a little more headless.
-    pub export_budget: Duration,
+    export_budget: Duration,
     /// Video size when a request gives none (`[viewer] video_width/height`).
-    pub video_size: (u32, u32),
-    pub video_fps: f64,
+    video_size: (u32, u32),
+    video_fps: f64,
     /// The last export's outcome, for the window and `--video`.
     pub last_export: Option<Result<ExportDone, String>>,
     /// The views of this hub (`hub.rs`).
@@ -136,6 +137,56 @@ pub fn is_network_client(id: u64) -> bool {
     id != VIEWER_CLIENT_ID && id < periscope_dispatch::plugin::PLUGIN_CLIENT_BASE
 }
 
+/// How a [`Runtime`] is set up, given to [`Runtime::new`] and
+/// [`Runtime::view`]: the binary builds it from the configuration file
+/// ([`RuntimeConfig::from_config`]), tests take the defaults.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// World Z is up (`[viewer] z_up`): the image windows' and the view
+    /// camera's coordinates. The window changes it later with its options.
+    pub z_up: bool,
+    /// Where files go that clients ask for (saved scenes, videos), `[viewer] export_dir`.
+    pub export_dir: PathBuf,
+    /// Video size when a request gives none (`[viewer] video_width/height`).
+    pub video_size: (u32, u32),
+    /// Video frames per second when a request gives none (`[viewer] video_fps`).
+    pub video_fps: f64,
+    /// Time per step spent rendering video frames (at least one frame per
+    /// step, one frame of each running export in turn): zero in the window
+    /// (a frame per UI frame), a little more headless.
+    pub export_budget: Duration,
+    /// Remote-rendered images: their cameras' pace and what decoded images may hold (`[images]`).
+    pub images: ImagesSection,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            z_up: false,
+            export_dir: PathBuf::from("exports"),
+            video_size: (1280, 720),
+            video_fps: 30.0,
+            export_budget: Duration::ZERO,
+            images: ImagesSection::default(),
+        }
+    }
+}
+
+impl RuntimeConfig {
+    /// The settings of `config` (its paths already resolved against the
+    /// configuration file's folder); `export_budget` is zero (the window's).
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            z_up: config.viewer.z_up,
+            export_dir: config.viewer.export_dir.clone(),
+            video_size: (config.viewer.video_width, config.viewer.video_height),
+            video_fps: config.viewer.video_fps,
+            export_budget: Duration::ZERO,
+            images: config.images.clone(),
+        }
+    }
+}
+
 /// What one [`Runtime::step`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Step {
@@ -155,17 +206,23 @@ impl Step {
 }
 
 impl Runtime {
-    pub fn new(scene: Scene, chain: Chain, queue: Arc<ByteQueue<Event>>, server: ServerHandle) -> Self {
-        Self::build(scene, chain, queue, Some(server), None)
+    pub fn new(
+        scene: Scene,
+        chain: Chain,
+        queue: Arc<ByteQueue<Event>>,
+        server: ServerHandle,
+        config: RuntimeConfig,
+    ) -> Self {
+        Self::build(scene, chain, queue, Some(server), None, config)
     }
 
     /// A view of a remote hub (`periscope --connect`): the scene is a mirror
     /// fed by `link`, the panels' messages go to the hub, and there is no
     /// server, chain or recorder of its own. Screenshots, videos and saved
     /// scenes are made here, from the mirror, into this machine's export folder.
-    pub fn view(link: ViewLink) -> Self {
+    pub fn view(link: ViewLink, config: RuntimeConfig) -> Self {
         let queue = Arc::new(ByteQueue::new(1 << 20, 16));
-        let mut rt = Self::build(Scene::default(), Chain::new(Vec::new()), queue, None, Some(link));
+        let mut rt = Self::build(Scene::default(), Chain::new(Vec::new()), queue, None, Some(link), config);
         rt.scene.defer_skinning = false;
         rt
     }
@@ -176,7 +233,13 @@ impl Runtime {
         queue: Arc<ByteQueue<Event>>,
         server: Option<ServerHandle>,
         link: Option<ViewLink>,
+        config: RuntimeConfig,
     ) -> Self {
+        let RuntimeConfig { z_up, export_dir, video_size, video_fps, export_budget, images } = config;
+        let mut image_hub = ImageHub::new(z_up);
+        image_hub.target_fps = images.target_fps;
+        image_hub.min_scale = images.min_scale;
+        image_hub.budget = crate::images::Budget::new(images.max_decoded_mb, images.max_decoded_mb_per_client);
         let load_errors: Vec<String> = chain.status().into_iter().filter_map(|s| s.load_error).collect();
         let mut rt = Self {
             scene,
@@ -190,9 +253,9 @@ impl Runtime {
             last_sample: Instant::now(),
             view_work: Vec::new(),
             view_camera: None,
-            images: ImageHub::new(false),
+            images: image_hub,
             recorder: None,
-            export_dir: PathBuf::from("exports"),
+            export_dir,
             viewer_client: ClientRef::detached(VIEWER_CLIENT_ID, "viewer", "local"),
             subscribers: HashMap::new(),
             selection_sent: (None, None),
@@ -200,9 +263,9 @@ impl Runtime {
             camera_sent_at: None,
             backgrounds_seen: 0,
             exports: Exports::default(),
-            export_budget: Duration::ZERO,
-            video_size: (1280, 720),
-            video_fps: 30.0,
+            export_budget,
+            video_size,
+            video_fps,
             last_export: None,
             hub: Hub::default(),
             link,
@@ -236,6 +299,11 @@ impl Runtime {
         if let Some(s) = &self.out.0 {
             s.set_keep_frames(self.recorder.is_some() || self.chain.wants_raw_frames());
         }
+    }
+
+    /// Where files go that clients and the window ask for (`[viewer] export_dir`).
+    pub fn export_dir(&self) -> &std::path::Path {
+        &self.export_dir
     }
 
     /// The server this process listens with (`None` in a view of a remote hub).

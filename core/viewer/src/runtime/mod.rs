@@ -52,7 +52,7 @@ use exports::Exports;
 pub use exports::{MAX_EXPORTS_PER_CLIENT, MAX_RUNNING_EXPORTS, MAX_WAITING_EXPORTS};
 use link::LINK_POLL;
 pub use log::{ClientStats, Level, LogLine};
-use skins::{MAX_HELD, SKIN_POLL, SkinWork};
+use skins::{SKIN_POLL, SkinWork};
 use view_work::ViewWork;
 pub use view_work::{OffscreenShooter, Shooter};
 
@@ -270,18 +270,7 @@ impl Runtime {
             hub: Hub::default(),
             link,
             playback_tick: None,
-            skins: {
-                let (tx, rx) = std::sync::mpsc::channel();
-                SkinWork {
-                    tx,
-                    rx,
-                    busy: HashMap::new(),
-                    held: HashMap::new(),
-                    arrivals: 0,
-                    waiting: Default::default(),
-                    held_total: 0,
-                }
-            },
+            skins: SkinWork::default(),
         };
         rt.scene.defer_skinning = true;
         // Scripts were loaded before the log existed: show their errors now.
@@ -358,7 +347,7 @@ impl Runtime {
     pub fn pump(&mut self, budget: Duration) -> usize {
         let start = Instant::now();
         let mut n = 0;
-        while self.skins.held_total < MAX_HELD
+        while !self.skins.gate.full()
             && let Some(ev) = self.queue.try_pop()
         {
             self.handle(ev);
@@ -549,17 +538,10 @@ impl Runtime {
     fn handle(&mut self, ev: Event) {
         let id = ev.client().id();
         // Behind held events of its client, or waiting for skinning: keep the order.
-        if self.skins.held.contains_key(&id) || self.must_wait(id, &ev, u64::MAX) {
-            if !self.skins.busy.contains_key(&id) {
-                self.skins.waiting.insert(id);
-            }
-            let at = self.skins.arrivals;
-            self.skins.arrivals += 1;
-            self.skins.held.entry(id).or_default().push_back((at, ev));
-            self.skins.held_total += 1;
-            return;
+        let reads = skins::reads_scene(&ev);
+        if let Some(ev) = self.skins.gate.admit(id, reads, ev) {
+            self.handle_now(ev);
         }
-        self.handle_now(ev);
     }
 
     fn handle_now(&mut self, ev: Event) {

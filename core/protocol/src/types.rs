@@ -44,6 +44,10 @@ pub struct Traits {
     /// Handling it may change the scene (nodes, frames, playhead, properties):
     /// such messages are what the recorder keeps and a replay re-applies.
     pub changes_scene: bool,
+    /// Its answer shows the scene as every message that arrived before it
+    /// left it (a query, a screenshot, a saved scene, a video): it waits for
+    /// body-model skinning in flight, anyone's, before it is handled.
+    pub reads_scene: bool,
     /// Part of aitviewer's protocol: its unmodified client sends it.
     pub aitviewer: bool,
 }
@@ -55,6 +59,7 @@ impl Traits {
             answer: None,
             newest_wins: false,
             changes_scene: false,
+            reads_scene: false,
             aitviewer: false,
         }
     }
@@ -67,6 +72,10 @@ impl Traits {
     }
     const fn asks(answer: MessageType) -> Self {
         Self { answer: Some(answer), ..Self::to_viewer() }
+    }
+    /// A request whose answer reads the scene (see [`Traits::reads_scene`]).
+    const fn reads(answer: MessageType) -> Self {
+        Self { reads_scene: true, ..Self::asks(answer) }
     }
 }
 
@@ -139,7 +148,7 @@ message_types! {
     /// send this too (Periscope's own, numbered beside the playhead's).
     Playback = 203, "playback", Traits { changes_scene: true, ..Traits::to_viewer() };
     /// Ask for the scene state (or one node's frame data); answered by `SceneState`.
-    Query = 300, "query", Traits::asks(T::SceneState);
+    Query = 300, "query", Traits::reads(T::SceneState);
     /// Viewer -> client: the answer to `Query`.
     SceneState = 301, "scene_state", Traits::to_client();
     /// Ask for the dispatch chain's stages (scripts: status, generation, errors).
@@ -147,7 +156,7 @@ message_types! {
     /// Viewer -> client: the answer to `QueryChain`.
     ChainState = 303, "chain_state", Traits::to_client();
     /// Ask the viewer to render the scene offscreen; answered by `ScreenshotResult`.
-    Screenshot = 304, "screenshot", Traits::asks(T::ScreenshotResult);
+    Screenshot = 304, "screenshot", Traits::reads(T::ScreenshotResult);
     /// Viewer -> client: the rendered image (RGBA, uint8, (H, W, 4)).
     ScreenshotResult = 305, "screenshot_result", Traits::to_client();
     /// Client -> viewer: remote-rendered images, one viewer window per list index.
@@ -163,7 +172,7 @@ message_types! {
     /// Viewer -> client: the answer to `QueryImages`.
     ImagesState = 311, "images_state", Traits::to_client();
     /// Client -> viewer: save the scene as a file in the viewer's export folder.
-    SaveScene = 312, "save_scene", Traits::asks(T::SceneSaved);
+    SaveScene = 312, "save_scene", Traits::reads(T::SceneSaved);
     /// Viewer -> client: the answer to `SaveScene` (the file's path).
     SceneSaved = 313, "scene_saved", Traits::to_client();
     /// Client -> viewer: change a node's properties (name, color, enabled,
@@ -214,7 +223,7 @@ message_types! {
     /// Client -> viewer: render scene frames along a camera path into a video
     /// (MP4, GIF or PNG sequence) in the viewer's export folder; answered by
     /// `VideoExported` when the file is written.
-    ExportVideo = 331, "export_video", Traits::asks(T::VideoExported);
+    ExportVideo = 331, "export_video", Traits::reads(T::VideoExported);
     /// Viewer -> client: the answer to `ExportVideo` (path, frames, size, and the
     /// file's bytes when asked).
     VideoExported = 332, "video_exported", Traits::to_client();
@@ -298,12 +307,21 @@ mod tests {
                 assert_eq!(a.traits().direction, Direction::ToClient, "{} answers {}", a.name(), t.name());
                 assert!(a.is_answer());
             }
-            if tr.changes_scene || tr.newest_wins {
+            if tr.changes_scene || tr.newest_wins || tr.reads_scene {
                 assert_eq!(tr.direction, Direction::ToViewer, "{}", t.name());
+            }
+            if tr.reads_scene {
+                assert!(tr.answer.is_some(), "{} reads the scene for an answer", t.name());
             }
         }
         assert!(MessageType::Error.is_answer());
         assert!(!MessageType::Camera.is_answer());
         assert!(MessageType::Images.traits().newest_wins);
+    }
+
+    #[test]
+    fn the_reads_that_wait_for_skinning() {
+        let reads: Vec<_> = MessageType::ALL.iter().filter(|t| t.traits().reads_scene).map(|t| t.name()).collect();
+        assert_eq!(reads, ["query", "screenshot", "save_scene", "export_video"]);
     }
 }

@@ -15,7 +15,7 @@ use periscope_server::{ByteQueue, Server, ServerConfig};
 
 use crate::app::ViewerApp;
 use crate::config::ViewerSection;
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, RuntimeConfig};
 
 struct Fixture {
     harness: Harness<'static, ViewerApp>,
@@ -30,7 +30,7 @@ fn fixture() -> Fixture {
     let server = Server::start(config, Arc::clone(&queue)).expect("server starts");
     let listen = server.local_addr();
     let chain = Chain::new(vec![Box::new(BuiltinStage)]);
-    let rt = Runtime::new(Scene::default(), chain, queue, server.handle());
+    let rt = Runtime::new(Scene::default(), chain, queue, server.handle(), RuntimeConfig::default());
     let app = ViewerApp::new(rt, ViewerSection::default(), listen, None, Arc::new(AtomicBool::new(false)));
     let client = Viewer::connect(listen, "kittest").expect("client connects");
     Fixture { harness: harness(app), _server: server, client }
@@ -196,7 +196,7 @@ fn replay_into_fresh_runtime(path: &std::path::Path) -> Runtime {
     let queue = Arc::new(ByteQueue::new(64 << 20, 10_000));
     let server = Server::start(ServerConfig { port: 0, ..Default::default() }, Arc::clone(&queue)).unwrap();
     let chain = Chain::new(vec![Box::new(BuiltinStage)]);
-    let mut rt = Runtime::new(Scene::default(), chain, queue, server.handle());
+    let mut rt = Runtime::new(Scene::default(), chain, queue, server.handle(), RuntimeConfig::default());
     let mut replay = crate::replay::Replay::open(path, 0.0).expect("the recording opens");
     let mut shooter = NoScreenshots;
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -468,7 +468,8 @@ fn body_sequences_skin_off_the_ui_thread_and_the_senders_order_holds() {
     let server = Server::start(ServerConfig { port: 0, ..Default::default() }, Arc::clone(&queue)).unwrap();
     let mut scene = Scene::default();
     scene.set_body_models(Arc::new(SlowBodies(Duration::from_millis(400))));
-    let mut rt = Runtime::new(scene, Chain::new(vec![Box::new(BuiltinStage)]), queue, server.handle());
+    let mut rt =
+        Runtime::new(scene, Chain::new(vec![Box::new(BuiltinStage)]), queue, server.handle(), RuntimeConfig::default());
     let mut client = Viewer::connect(server.local_addr(), "bodies").unwrap();
     let mut other = Viewer::connect(server.local_addr(), "other").unwrap();
     let poses = |x: f32| Value::NdArray(NdArray::from_f32(vec![2, 3], vec![x; 6]));
@@ -635,8 +636,8 @@ fn fixture_with_viewport(export_dir: &std::path::Path) -> Option<Fixture> {
     let queue = Arc::new(ByteQueue::new(64 << 20, 10_000));
     let server = Server::start(ServerConfig { port: 0, ..Default::default() }, Arc::clone(&queue)).unwrap();
     let listen = server.local_addr();
-    let mut rt = Runtime::new(Scene::default(), Chain::new(vec![Box::new(BuiltinStage)]), queue, server.handle());
-    rt.export_dir = export_dir.to_owned();
+    let config = RuntimeConfig { export_dir: export_dir.to_owned(), ..Default::default() };
+    let rt = Runtime::new(Scene::default(), Chain::new(vec![Box::new(BuiltinStage)]), queue, server.handle(), config);
     let cfg = ViewerSection { export_dir: export_dir.to_owned(), ..ViewerSection::default() };
     let viewport = crate::viewport::Viewport::new(&rs, cfg.render_options());
     let app = ViewerApp::new(rt, cfg, listen, Some(viewport), Arc::new(AtomicBool::new(false)));

@@ -18,7 +18,7 @@ use periscope_viewer::app;
 use periscope_viewer::config::{self, Config};
 use periscope_viewer::export::{ExportCamera, ExportRequest};
 use periscope_viewer::replay::Replay;
-use periscope_viewer::runtime::{self, OffscreenShooter, Runtime};
+use periscope_viewer::runtime::{self, OffscreenShooter, Runtime, RuntimeConfig};
 use periscope_viewer::screenshot::{self, HeadlessRenderer, ScreenshotOnExit};
 
 /// A fast, scriptable remote viewer. Programs connect over WebSocket and stream
@@ -110,11 +110,7 @@ fn run_view(cli: &Cli, config: &Config, url: &str) -> anyhow::Result<()> {
         ca_cert: cli.ca_cert.clone(),
     };
     let link = periscope_viewer::view_link::ViewLink::start(opts).context("cannot start the view link thread")?;
-    let mut rt = Runtime::view(link);
-    rt.images.z_up = config.viewer.z_up;
-    rt.export_dir = config.viewer.export_dir.clone();
-    rt.video_size = (config.viewer.video_width, config.viewer.video_height);
-    rt.video_fps = config.viewer.video_fps;
+    let rt = Runtime::view(link, RuntimeConfig::from_config(config));
     let shutdown = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&shutdown);
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).context("cannot install the Ctrl-C handler")?;
@@ -197,9 +193,6 @@ fn run_headless(
     mut replay: Option<Replay>,
 ) -> anyhow::Result<()> {
     tracing::info!("running headless (no window)");
-    // Headless, export frames for a little longer per turn (one frame of each
-    // running export in turn; other messages are handled between turns).
-    rt.export_budget = HEADLESS_EXPORT_BUDGET;
     let mut video_queued = false;
     let mut renderer = HeadlessRenderer::new(viewer.render_options());
     let size = (viewer.screenshot_width, viewer.screenshot_height);
@@ -365,15 +358,17 @@ fn main() -> anyhow::Result<()> {
         .context("cannot install the Ctrl-C handler")?;
     }
 
-    let mut rt = Runtime::new(scene, chain, Arc::clone(&queue), server.handle());
-    rt.images.z_up = config.viewer.z_up;
-    rt.images.target_fps = config.images.target_fps;
-    rt.images.min_scale = config.images.min_scale;
-    rt.images.budget =
-        periscope_viewer::images::Budget::new(config.images.max_decoded_mb, config.images.max_decoded_mb_per_client);
-    rt.export_dir = config.viewer.export_dir.clone();
-    rt.video_size = (config.viewer.video_width, config.viewer.video_height);
-    rt.video_fps = config.viewer.video_fps;
+    // Without a window (none asked for, or no display), export frames for a
+    // little longer per turn (one frame of each running export in turn; other
+    // messages are handled between turns).
+    let headless = cli.headless
+        || config.viewer.headless
+        || cli.screenshot.is_some()
+        || cli.video.is_some()
+        || !display_available();
+    let export_budget = if headless { HEADLESS_EXPORT_BUDGET } else { Duration::ZERO };
+    let rt_config = RuntimeConfig { export_budget, ..RuntimeConfig::from_config(&config) };
+    let mut rt = Runtime::new(scene, chain, Arc::clone(&queue), server.handle(), rt_config);
     let record_to = cli.record.clone().or_else(|| {
         let p = &config.recording.path;
         (!p.as_os_str().is_empty()).then(|| base.join(p))

@@ -287,7 +287,7 @@ impl VideoPanel {
             let name = self.name.trim();
             crate::export::check_plain_file_name(name)
                 .map_err(|e| format!("{e}: give a plain file name (it goes into the export folder)"))?;
-            let path = rt.export_dir.join(name);
+            let path = rt.export_dir().join(name);
             VideoFormat::from_path(&path).map_err(|e| e.to_string())?;
             let camera = match self.camera_path(rt.scene.selected())? {
                 Some(p) => ExportCamera::Path(p),

@@ -1,0 +1,102 @@
+//! Selection and camera events for the clients that subscribed to them.
+
+use std::time::{Duration, Instant};
+
+use periscope_protocol::{MessageType, NdArray, Reply, Value};
+
+use periscope_dispatch::Outbox as _;
+
+use super::Runtime;
+use super::view_work::{Shooter, view_camera_reply};
+
+/// The events a client asked for besides its own controls'.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Subscription {
+    select: bool,
+    camera: bool,
+}
+
+/// Camera events go out at most this often (newest wins in between).
+pub const CAMERA_EVENT_INTERVAL: Duration = Duration::from_millis(33);
+
+impl Runtime {
+    fn subscribed(&self, wants: impl Fn(&Subscription) -> bool) -> Vec<u64> {
+        self.subscribers.iter().filter(|(_, s)| wants(s)).map(|(id, _)| *id).collect()
+    }
+
+    /// Tells subscribers when the selection changed (a click, the tree, a
+    /// script, a plugin or a client's `select`).
+    pub(super) fn selection_events(&mut self) {
+        let now = (self.scene.selected(), self.scene.selected_point());
+        if now == self.selection_sent {
+            return;
+        }
+        self.selection_sent = now;
+        let to = self.subscribed(|s| s.select);
+        if to.is_empty() {
+            return;
+        }
+        let node = now.0.and_then(|id| self.scene.node(id));
+        let point = now.1.map_or(Value::Nil, |p| Value::NdArray(NdArray::from_f32(vec![3], p.to_vec())));
+        let fields = vec![
+            ("event".into(), Value::from("select")),
+            ("node_id".into(), Value::from(node.map(|n| n.id))),
+            ("client_id".into(), Value::from(node.map(|n| n.client))),
+            ("uid".into(), node.and_then(|n| n.uid).map_or(Value::Nil, Value::Int)),
+            ("name".into(), Value::from(node.map(|n| n.name.clone()))),
+            ("kind".into(), Value::from(node.map(|n| n.kind.name().to_owned()))),
+            ("point".into(), point),
+        ];
+        let reply = Reply::Other { kind: MessageType::Event.as_i64(), fields };
+        for id in to {
+            self.out.send(id, reply.clone());
+        }
+    }
+
+    /// Tells subscribers when the main view's camera changed, at most every
+    /// [`CAMERA_EVENT_INTERVAL`] (the newest camera wins); returns when to look again.
+    pub(super) fn camera_events(&mut self, shooter: &dyn Shooter) -> Option<Duration> {
+        let to = self.subscribed(|s| s.camera);
+        if to.is_empty() {
+            return None;
+        }
+        let now = (shooter.camera(), shooter.view_size());
+        if self.camera_sent.as_ref() == Some(&now) {
+            return None;
+        }
+        if let Some(at) = self.camera_sent_at
+            && at.elapsed() < CAMERA_EVENT_INTERVAL
+        {
+            return Some(CAMERA_EVENT_INTERVAL - at.elapsed());
+        }
+        let Reply::Other { fields, .. } = view_camera_reply(&now.0, self.images.z_up, now.1, None) else {
+            unreachable!("view_camera_reply builds fields")
+        };
+        let camera =
+            Value::Map(fields.into_iter().filter(|(k, _)| k != "ref_seq").map(|(k, v)| (Value::from(k), v)).collect());
+        let reply = Reply::Other {
+            kind: MessageType::Event.as_i64(),
+            fields: vec![("event".into(), Value::from("camera")), ("camera".into(), camera)],
+        };
+        for id in to {
+            self.out.send(id, reply.clone());
+        }
+        self.camera_sent = Some(now);
+        self.camera_sent_at = Some(Instant::now());
+        None
+    }
+
+    /// Changes what `client` subscribed to (`subscribe`; a field not given keeps its value).
+    pub(super) fn subscribe(&mut self, client: u64, select: Option<bool>, camera: Option<bool>) {
+        let s = self.subscribers.entry(client).or_default();
+        s.select = select.unwrap_or(s.select);
+        s.camera = camera.unwrap_or(s.camera);
+        if s.camera {
+            // The current camera is the first event.
+            self.camera_sent = None;
+        }
+        if *s == Subscription::default() {
+            self.subscribers.remove(&client);
+        }
+    }
+}

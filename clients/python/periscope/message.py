@@ -62,6 +62,7 @@ class Message(enum.IntEnum):
     VIEW_SNAPSHOT = 340
     VIEW_CHANGES = 341
     VIEW_RESYNC = 342
+    VIEW_MOVED = 343
     ERROR = 400
     WARNING = 401
     HELLO = 500

@@ -242,6 +242,13 @@ impl MessageType {
                 Field { name: "target", kind: K::Point },
                 Field { name: "fov_y", kind: K::Number },
             ],
+            T::ViewMoved => &[
+                Field { name: "position", kind: K::Point },
+                Field { name: "target", kind: K::Point },
+                Field { name: "fov_y", kind: K::Number },
+                Field { name: "width", kind: K::Int },
+                Field { name: "height", kind: K::Int },
+            ],
             T::AddControl | T::UpdateControl => CONTROL,
             T::SetControl => &[
                 Field { name: "control_id", kind: K::Int },

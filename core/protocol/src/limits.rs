@@ -105,6 +105,14 @@ pub fn excerpt_list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
     if more > 0 { format!("{} and {more} more", shown.join(", ")) } else { shown.join(", ") }
 }
 
+// --- Frames (scene and views) ---
+
+/// Frames a node (and so one message) may have at most. The frames of an
+/// attribute cost bookkeeping (a reference each) whatever their size, so a
+/// small message with zero-size frames and a huge frame count must not make
+/// the viewer (or a view of it) allocate for all of them.
+pub const MAX_FRAMES: usize = 1 << 20;
+
 #[cfg(test)]
 mod tests {
     use super::*;

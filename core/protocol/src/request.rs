@@ -59,6 +59,11 @@ pub enum Request {
     ExportVideo(Box<ExportVideo>),
     /// A view asks for a fresh snapshot of the scene.
     ViewResync,
+    /// A view's camera moved: its pose (all three given) and its size in pixels.
+    ViewMoved {
+        pose: Box<ViewPose>,
+        size: (u32, u32),
+    },
     /// A type `>= 10000`: passes the chain with its raw args and kwargs.
     Custom(i64),
 }
@@ -432,6 +437,21 @@ impl Request {
             },
             T::Hello => Request::Scene(t),
             T::ViewResync => Request::ViewResync,
+            T::ViewMoved => {
+                let pose = f.view_pose()?;
+                for (field, given) in [
+                    ("position", pose.position.is_some()),
+                    ("target", pose.target.is_some()),
+                    ("fov_y", pose.fov_y_deg.is_some()),
+                ] {
+                    if !given {
+                        return Err(f.error(field, "given (a view reports its whole camera)", "nothing".to_owned()));
+                    }
+                }
+                let width = f.side("width")?.ok_or_else(|| f.error("width", "given", "nothing".to_owned()))?;
+                let height = f.side("height")?.ok_or_else(|| f.error("height", "given", "nothing".to_owned()))?;
+                Request::ViewMoved { pose: Box::new(pose), size: (width, height) }
+            }
             t if t.traits().direction == crate::Direction::ToClient => return Ok(None),
             t => Request::Scene(t),
         }))
@@ -455,6 +475,7 @@ impl Request {
             Request::ViewportImage => MessageType::ViewportImage,
             Request::ExportVideo(_) => MessageType::ExportVideo,
             Request::ViewResync => MessageType::ViewResync,
+            Request::ViewMoved { .. } => MessageType::ViewMoved,
             Request::Custom(_) => MessageType::UserMessage,
         }
     }

@@ -236,6 +236,11 @@ message_types! {
     /// View -> viewer: the view's mirror missed or could not apply a change;
     /// it is sent a fresh snapshot.
     ViewResync = 342, "view_resync", Traits::to_viewer();
+    /// View -> viewer: the view's camera changed (a person moved it): world
+    /// `position`, `target`, `fov_y` (degrees) and the view's `width` and
+    /// `height`. The camera of the view used last is the one remote renderers
+    /// follow and camera events report (with `view`).
+    ViewMoved = 343, "view_moved", Traits { newest_wins: true, ..Traits::to_viewer() };
     /// Viewer -> client: a message was refused.
     Error = 400, "error", Traits::to_client();
     /// Viewer -> client: a message was accepted with a remark (e.g. an unknown kwarg).

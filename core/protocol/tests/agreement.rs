@@ -147,6 +147,12 @@ fn example(t: MessageType) -> Value {
             .with_kwarg("nbytes", 4i64),
         T::Subscribe => env(t).with_kwarg("select", true).with_kwarg("camera", false),
         T::ViewResync => env(t),
+        T::ViewMoved => env(t)
+            .with_kwarg("position", Value::Array(vec![Value::from(0.0), Value::from(1.0), Value::from(3.0)]))
+            .with_kwarg("target", Value::Array(vec![Value::from(0.0); 3]))
+            .with_kwarg("fov_y", 45.0)
+            .with_kwarg("width", 640i64)
+            .with_kwarg("height", 480i64),
         T::ViewSnapshot | T::ViewChanges => {
             let change = Value::map([
                 ("op", Value::from("playhead")),

@@ -110,6 +110,7 @@ pub(crate) fn read_attr(
     if n_frames == 0 {
         return Err(err("bad_shape", format!("{name} has no frames (shape {})", fmt_shape(&shape))));
     }
+    check_frame_count(ctx, name, n_frames)?;
     // RGB in, RGBA stored: the shape checks below see the stored shape.
     let rgb = spec.rgba && inner.last() == Some(&3);
     if rgb {
@@ -403,4 +404,13 @@ mod tests {
         assert!(n(1e39, Range::Finite).is_err(), "too big for f32");
         assert!(n(f64::NAN, Range::Unit).is_err());
     }
+}
+
+/// A message's frame count within [`MAX_FRAMES`](periscope_protocol::limits::MAX_FRAMES).
+pub(crate) fn check_frame_count(ctx: &str, name: &str, n: usize) -> Result<(), SceneError> {
+    let max = periscope_protocol::limits::MAX_FRAMES;
+    if n > max {
+        return Err(err("limit", format!("{ctx}: field \"{name}\" has {n} frames, more than a node may have ({max})")));
+    }
+    Ok(())
 }

@@ -315,6 +315,16 @@ impl Scene {
             .ok_or_else(|| err("missing_arg", "add_frames of a body sequence needs poses_body"))?;
         let mut node = self.nodes[&id].clone();
         let n0 = node.attr("poses_body").map_or(0, FrameSeq::len);
+        if n0 + k > periscope_protocol::limits::MAX_FRAMES {
+            return Err(err(
+                "limit",
+                format!(
+                    "add_frames: the body would have {} frames, more than a node may have ({})",
+                    n0 + k,
+                    periscope_protocol::limits::MAX_FRAMES
+                ),
+            ));
+        }
         let mut given: std::collections::BTreeMap<&'static str, FrameSeq> = new.into_iter().collect();
         for spec in SMPL_ATTRS {
             let name = spec.name;

@@ -62,6 +62,11 @@ pub enum Change {
         point: Option<[f32; 3]>,
     },
     Focus(Option<(NodeId, u64)>),
+    /// Every view is asked to look from this pose (`set_camera`), request `n`.
+    Camera {
+        pose: periscope_protocol::ViewPose,
+        n: u64,
+    },
     /// A control was added or changed (value, clicks, fields).
     Control(Box<Control>),
     ControlRemoved(ControlId),
@@ -74,12 +79,28 @@ pub enum Change {
 }
 
 impl Change {
-    /// Bytes of frame data the change carries (for splitting into parts).
+    /// Bytes of frame data the change carries.
     pub fn data_bytes(&self) -> usize {
         match self {
             Change::Node(n) => n.data_bytes(),
             Change::Frames { insert, .. } => insert.data_bytes(),
             _ => 0,
+        }
+    }
+
+    /// About how many bytes the change takes on the wire: its arrays and its
+    /// text (names, a control's options), for splitting changes into parts.
+    pub fn weight(&self) -> usize {
+        const FIELDS: usize = 256;
+        match self {
+            Change::Node(n) => n.data_bytes() + n.name.len() + FIELDS + 64 * n.attrs.len(),
+            Change::Frames { insert, .. } => insert.data_bytes() + 8 * insert.len() + FIELDS,
+            Change::Props { name, .. } => name.len() + FIELDS,
+            Change::Control(c) => {
+                c.label.len() + c.folder.len() + c.options.iter().map(|o| o.len() + 8).sum::<usize>() + FIELDS
+            }
+            Change::Client { name, addr, .. } => name.len() + addr.len() + FIELDS,
+            _ => FIELDS,
         }
     }
 }
@@ -94,6 +115,7 @@ pub(crate) struct Tracker {
     selected: Option<NodeId>,
     selected_point: Option<[f32; 3]>,
     focus: Option<(NodeId, u64)>,
+    camera: Option<(periscope_protocol::ViewPose, u64)>,
     controls_version: u64,
     controls: BTreeMap<ControlId, Control>,
     clients: BTreeMap<ClientId, (String, String, bool)>,
@@ -184,6 +206,7 @@ impl Tracker {
             selected: scene.selected,
             selected_point: scene.selected_point,
             focus: scene.focus,
+            camera: scene.camera_request,
             controls_version: scene.controls.version,
             controls: scene.controls.iter().map(|c| (c.id, c.clone())).collect(),
             clients: scene.clients.values().map(|c| (c.id, (c.name.clone(), c.addr.clone(), c.connected))).collect(),
@@ -274,6 +297,12 @@ impl Scene {
             t.focus = self.focus;
             out.push(Change::Focus(self.focus));
         }
+        if t.camera != self.camera_request {
+            t.camera = self.camera_request;
+            if let Some((pose, n)) = self.camera_request {
+                out.push(Change::Camera { pose, n });
+            }
+        }
         if t.controls_version != self.controls.version {
             t.controls_version = self.controls.version;
             let gone: Vec<ControlId> =
@@ -303,6 +332,9 @@ impl Scene {
         out.push(Change::Playhead { frame: self.current_frame, playing: self.playing, fps: self.fps });
         out.push(Change::Selection { node: self.selected, point: self.selected_point });
         out.push(Change::Focus(self.focus));
+        if let Some((pose, n)) = self.camera_request {
+            out.push(Change::Camera { pose, n });
+        }
         out.extend(self.controls.iter().map(|c| Change::Control(Box::new(c.clone()))));
         out
     }
@@ -383,6 +415,7 @@ impl Scene {
                 self.selected_point = self.selected.and(point);
             }
             Change::Focus(focus) => self.focus = focus.filter(|(id, _)| self.nodes.contains_key(id)),
+            Change::Camera { pose, n } => self.camera_request = Some((pose, n)),
             Change::Control(c) => self.controls.put(*c),
             Change::ControlRemoved(id) => {
                 self.controls.remove_id(id);
@@ -591,6 +624,13 @@ pub fn to_wire(change: &Change) -> Value {
             ("node", opt(f.map(|(id, _)| id))),
             ("n", opt(f.map(|(_, n)| n))),
         ]),
+        Change::Camera { pose, n } => Value::map([
+            ("op", Value::from("camera")),
+            ("n", Value::from(*n)),
+            ("position", pose.position.map_or(Value::Nil, |p| f32s(&p))),
+            ("target", pose.target.map_or(Value::Nil, |p| f32s(&p))),
+            ("fov_y", pose.fov_y_deg.map_or(Value::Nil, Value::from)),
+        ]),
         Change::Control(c) => control_value(c),
         Change::ControlRemoved(id) => Value::map([("op", Value::from("control_removed")), ("id", Value::from(*id))]),
         Change::Client { id, name, addr, connected } => Value::map([
@@ -685,6 +725,9 @@ fn read_frames(r: &WireReader<'_>, v: &Value) -> Result<FrameSeq, SceneError> {
     }
     let ragged = sub.bool("ragged")?;
     let n = sub.usize("frames")?;
+    if n > periscope_protocol::limits::MAX_FRAMES {
+        return Err(sub.bad("frames", "at most limits::MAX_FRAMES"));
+    }
     let data = sub.array("data")?;
     let data = match data.data() {
         periscope_protocol::ArrayData::F32(d) => Arc::clone(d),
@@ -806,6 +849,31 @@ pub fn from_wire(v: &Value) -> Result<Change, SceneError> {
             },
         },
         "focus" => Change::Focus(r.opt_u64("node")?.zip(r.opt_u64("n")?)),
+        "camera" => {
+            use periscope_protocol::limits::{MAX_CAMERA_COORD, MAX_FOV_Y_DEG, MIN_FOV_Y_DEG};
+            let point = |key: &str| -> Result<Option<[f32; 3]>, SceneError> {
+                match r.v.get(key) {
+                    None | Some(Value::Nil) => Ok(None),
+                    Some(_) => {
+                        let p: [f32; 3] = r.floats(key)?;
+                        if p.iter().any(|x| x.abs() > MAX_CAMERA_COORD) {
+                            return Err(r.bad(key, "a point within ±1e15"));
+                        }
+                        Ok(Some(p))
+                    }
+                }
+            };
+            let fov = r.opt_f64("fov_y")?;
+            if fov.is_some_and(|f| !(MIN_FOV_Y_DEG..=MAX_FOV_Y_DEG).contains(&f)) {
+                return Err(r.bad("fov_y", "degrees in [1, 170]"));
+            }
+            let pose = periscope_protocol::ViewPose {
+                position: point("position")?,
+                target: point("target")?,
+                fov_y_deg: fov.map(|f| f as f32),
+            };
+            Change::Camera { pose, n: r.u64("n")? }
+        }
         "control" => Change::Control(Box::new(read_control(&r)?)),
         "control_removed" => Change::ControlRemoved(r.u64("id")?),
         "client" => Change::Client {
@@ -869,7 +937,7 @@ fn read_control(r: &WireReader<'_>) -> Result<Control, SceneError> {
     })
 }
 
-/// Splits changes into groups of about `max_bytes` of frame data each, so
+/// Splits changes into groups of about `max_bytes` each ([`Change::weight`]: arrays and text), so
 /// no wire message grows past it: a node with more data becomes the node
 /// with its first frames and appends of the rest; a large splice becomes
 /// several. A single frame larger than `max_bytes` travels alone.
@@ -877,7 +945,7 @@ pub fn split_changes(changes: Vec<Change>, max_bytes: usize) -> Vec<Vec<Change>>
     let mut groups: Vec<Vec<Change>> = vec![Vec::new()];
     let mut used = 0usize;
     let push = |c: Change, groups: &mut Vec<Vec<Change>>, used: &mut usize| {
-        let b = c.data_bytes();
+        let b = c.weight();
         if *used > 0 && used.saturating_add(b) > max_bytes {
             groups.push(Vec::new());
             *used = 0;
@@ -886,7 +954,7 @@ pub fn split_changes(changes: Vec<Change>, max_bytes: usize) -> Vec<Vec<Change>>
         groups.last_mut().expect("never empty").push(c);
     };
     for c in changes {
-        if c.data_bytes() <= max_bytes {
+        if c.weight() <= max_bytes {
             push(c, &mut groups, &mut used);
             continue;
         }

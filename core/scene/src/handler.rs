@@ -420,8 +420,19 @@ impl Scene {
         if node.kind == NodeKind::PointClouds && !new.iter().any(|(n, _)| *n == "points") {
             return Err(err("missing_arg", "point_clouds: add_frames needs field \"points\""));
         }
-        let node = self.nodes.get_mut(&id).expect("looked up");
         let n_frames = node.n_frames();
+        if let Some((name, seq)) = new.iter().find(|(_, s)| n_frames + s.len() > periscope_protocol::limits::MAX_FRAMES)
+        {
+            return Err(err(
+                "limit",
+                format!(
+                    "add_frames: {name} would have {} frames, more than a node may have ({})",
+                    n_frames + seq.len(),
+                    periscope_protocol::limits::MAX_FRAMES
+                ),
+            ));
+        }
+        let node = self.nodes.get_mut(&id).expect("looked up");
         for (name, seq) in new {
             match node.attrs.get_mut(name) {
                 // A shorter attribute held its last frame until now: keep the

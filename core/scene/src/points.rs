@@ -56,6 +56,7 @@ fn read_points(v: &Value) -> Result<(usize, usize, Arc<Vec<f32>>), SceneError> {
     if f == 0 {
         return Err(err("bad_shape", "point_clouds: field \"points\" has no frames (F = 0)"));
     }
+    crate::args::check_frame_count("point_clouds", "points", f)?;
     Ok((f, n, a.to_f32()))
 }
 
@@ -81,6 +82,7 @@ fn read_colors(v: &Value) -> Result<(usize, Option<usize>, Vec<u8>), SceneError>
     if !(c == 3 || c == 4) || f == 0 {
         return Err(bad());
     }
+    crate::args::check_frame_count("point_clouds", "colors", f)?;
     let to_u8 = |x: f32| (x * 255.0 + 0.5) as u8;
     let bytes: Vec<u8> = match (a.dtype(), a.data()) {
         (DType::U8, ArrayData::U8(d)) => rgba(d, c, |x| x),

@@ -75,6 +75,8 @@ pub struct Scene {
     pub(crate) controls: crate::controls::Controls,
     /// The node the view should center on, with a counter bumped per request
     /// so the renderer can tell a new request from an old one.
+    /// The latest request that every view look from a pose (`set_camera`).
+    pub(crate) camera_request: Option<(periscope_protocol::ViewPose, u64)>,
     pub(crate) focus: Option<(NodeId, u64)>,
     /// Bumped on every change, so the UI and renderer know when to look again.
     pub(crate) version: u64,
@@ -116,6 +118,7 @@ impl Scene {
             selected: None,
             selected_point: None,
             controls: Default::default(),
+            camera_request: None,
             focus: None,
             version: 0,
             instance: NEXT_INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -188,6 +191,19 @@ impl Scene {
         let n = self.focus.map_or(1, |(_, n)| n + 1);
         self.focus = Some((id, n));
         self.touch();
+    }
+
+    /// Asks every view to look from `pose` (world coordinates; `set_camera`
+    /// from code moves every view), with a counter bumped per request.
+    pub fn request_camera(&mut self, pose: periscope_protocol::ViewPose) {
+        let n = self.camera_request.map_or(1, |(_, n)| n + 1);
+        self.camera_request = Some((pose, n));
+        self.touch();
+    }
+
+    /// The latest camera request ([`Scene::request_camera`]) and its counter.
+    pub fn camera_request(&self) -> Option<(periscope_protocol::ViewPose, u64)> {
+        self.camera_request
     }
 
     pub fn config(&self) -> &SceneConfig {

@@ -762,3 +762,22 @@ fn delete_names_any_node_like_set_properties() {
     let e = s.apply(0, &Envelope::new(T::Delete.as_i64()).with_kwarg("node_id", id5)).unwrap_err();
     assert_eq!(e.message, format!("delete: no node with node_id {id5}"));
 }
+
+#[test]
+fn zero_size_frames_cannot_make_a_huge_frame_count() {
+    // 2**40 frames of no points are a few bytes on the wire: refused before
+    // anything is allocated per frame (the viewer aborted on this).
+    let mut s = scene();
+    let max = periscope_protocol::limits::MAX_FRAMES;
+    for (kind, shape) in [(T::PointClouds, vec![1usize << 40, 0, 3]), (T::Spheres, vec![10_000_000, 0, 3])] {
+        let empty = Value::NdArray(NdArray::from_f32(shape, Vec::<f32>::new()));
+        let e = s.apply(C, &Envelope::new(kind.as_i64()).with_uid(7).with_arg(empty)).unwrap_err();
+        assert_eq!(e.code, "limit", "{e}");
+        assert!(e.message.contains(&format!("more than a node may have ({max})")), "{e}");
+    }
+    // Growth by add_frames is bounded the same way.
+    s.apply(C, &Envelope::new(T::Spheres.as_i64()).with_uid(8).with_arg(arr(&[max, 0, 3], |_| 0.0))).unwrap();
+    let more = Envelope::new(T::AddFrames.as_i64()).with_uid(8).with_arg(arr(&[1, 0, 3], |_| 0.0));
+    let e = s.apply(C, &more).unwrap_err();
+    assert!(e.message.contains("would have"), "{e}");
+}

@@ -98,7 +98,7 @@ impl Out {
     fn encode(&self, reply: &Reply, shared: &Shared) -> Bytes {
         let bytes = self.wire.encode(reply);
         let max = shared.config.max_reply_bytes;
-        if bytes.len() <= max {
+        if bytes.len() <= max || matches!(reply, Reply::Encoded { .. }) {
             return bytes;
         }
         let n = shared.stats.replies_too_large.fetch_add(1, Ordering::Relaxed) + 1;

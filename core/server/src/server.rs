@@ -394,7 +394,9 @@ fn weigh(shared: &Shared, client: u64, reply: Arc<Reply>) -> (Arc<Reply>, usize)
     let mut size = reply.encoded_len();
     let mut reply = reply;
     let max = shared.config.max_reply_bytes;
-    if size > max {
+    // A hub's view stream is split into parts by the hub; a part bigger than
+    // max_reply_bytes (one frame over it) is not an answer to cap: it goes whole.
+    if size > max && !matches!(*reply, Reply::Encoded { .. }) {
         let n = stats.replies_too_large.fetch_add(1, Ordering::Relaxed) + 1;
         let error = too_large(&reply, size, max);
         // Logged at 1, 2, 4, 8, ... so a client asking again and again cannot flood the log.

@@ -45,6 +45,10 @@ pub struct ViewerApp {
     controls: crate::controls_panel::ControlsPanel,
     /// The Video dialog (camera path and export).
     pub video: crate::video_panel::VideoPanel,
+    /// In a view of a remote hub: the hub's camera requests applied so far,
+    /// and the camera last reported to the hub (`view_moved`) and when.
+    camera_requests_seen: u64,
+    camera_reported: Option<(periscope_render::Camera, Instant)>,
 }
 
 /// Opens the window and runs until it is closed or Ctrl-C.
@@ -124,6 +128,8 @@ impl ViewerApp {
             open_dialog: None,
             controls: Default::default(),
             video,
+            camera_requests_seen: 0,
+            camera_reported: None,
         }
     }
 
@@ -306,7 +312,25 @@ impl ViewerApp {
         let rect = ui.available_rect_before_wrap();
         match &mut self.viewport {
             Some(vp) => {
+                let viewing = self.rt.link().is_some();
+                if viewing
+                    && let Some((pose, n)) = self.rt.scene.camera_request()
+                    && n != self.camera_requests_seen
+                {
+                    // The hub's `set_camera` moves every view.
+                    self.camera_requests_seen = n;
+                    let to_display = periscope_render::world_to_display(self.rt.images.z_up);
+                    let point = |p: Option<[f32; 3]>| p.map(|p| to_display.transform_point3(glam::Vec3::from(p)));
+                    vp.camera.look(point(pose.position), point(pose.target), pose.fov_y_deg.map(f32::to_radians));
+                    vp.keep_camera();
+                    // Not reported back: nobody moved this view by hand.
+                    self.camera_reported = Some((vp.camera, Instant::now()));
+                }
                 let out = vp.show(ui, &self.rt.scene, keys_free);
+                if viewing {
+                    let z_up = self.rt.images.z_up;
+                    report_camera(&mut self.rt, vp, &mut self.camera_reported, z_up);
+                }
                 match out
                     .screenshot
                     .map(|img| img.and_then(|img| crate::view_files::save_screenshot(&img, &self.cfg.export_dir)))
@@ -616,4 +640,33 @@ impl eframe::App for ViewerApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.draw(ui);
     }
+}
+
+/// In a view of a remote hub: tells the hub when a person moved this view's
+/// camera (`view_moved`, at most every 33 ms, the newest camera winning), so
+/// its remote renderers follow this view while it is the one in use.
+fn report_camera(
+    rt: &mut Runtime,
+    vp: &Viewport,
+    reported: &mut Option<(periscope_render::Camera, Instant)>,
+    z_up: bool,
+) {
+    let Some(size) = vp.last_size() else { return };
+    if reported.is_some_and(|(c, at)| c == vp.camera || at.elapsed() < Duration::from_millis(33)) {
+        return;
+    }
+    let camera = vp.camera;
+    *reported = Some((camera, Instant::now()));
+    let to_world = periscope_render::world_to_display(z_up).inverse();
+    let world = |p: glam::Vec3| {
+        let w = to_world.transform_point3(p);
+        periscope_protocol::Value::Array(w.to_array().iter().map(|&x| periscope_protocol::Value::from(x)).collect())
+    };
+    let env = periscope_protocol::Envelope::new(periscope_protocol::MessageType::ViewMoved.as_i64())
+        .with_kwarg("position", world(camera.eye()))
+        .with_kwarg("target", world(glam::Vec3::from(camera.target)))
+        .with_kwarg("fov_y", f64::from(camera.fov_y.to_degrees()))
+        .with_kwarg("width", i64::from(size.0))
+        .with_kwarg("height", i64::from(size.1));
+    rt.submit(env);
 }

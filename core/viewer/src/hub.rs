@@ -48,14 +48,44 @@ struct Snapshot {
     sent: u64,
 }
 
-#[derive(Default)]
 struct View {
     snapshot: Option<Snapshot>,
     /// Batches published while the snapshot is sent.
     backlog: VecDeque<(Arc<Reply>, usize)>,
     backlog_bytes: usize,
-    /// Wants a fresh snapshot at the next publish.
+    /// Wants a fresh snapshot: built when its outbox has room, and not before
+    /// `not_before` (at most one per [`RESYNC_INTERVAL`]).
     resync: bool,
+    not_before: Instant,
+    /// Snapshots this view was sent (the log line is written at 1, 2, 4, ...).
+    snapshots: u64,
+}
+
+impl View {
+    fn new() -> Self {
+        Self {
+            snapshot: None,
+            backlog: VecDeque::new(),
+            backlog_bytes: 0,
+            resync: true,
+            not_before: Instant::now(),
+            snapshots: 0,
+        }
+    }
+}
+
+/// A view is sent a fresh snapshot at most this often (when it stops reading
+/// or asks again and again, the hub does not rebuild the scene's snapshot
+/// every step).
+pub const RESYNC_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A view's camera as it last reported it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MovedView {
+    pub id: u64,
+    pub camera: periscope_render::Camera,
+    pub size: (u32, u32),
+    pub at: Instant,
 }
 
 /// What one publish did (for the log and benchmarks).
@@ -65,14 +95,20 @@ pub struct Published {
     pub batches: usize,
     /// Snapshot parts sent.
     pub snapshot_parts: usize,
-    /// Views sent a fresh snapshot, and why.
-    pub resynced: Vec<(u64, &'static str)>,
+    /// Views to be sent a fresh snapshot, why, and how many they had before
+    /// (logged at 0, 1, 3, 7, ...: a view stuck for hours does not flood the log).
+    pub resynced: Vec<(u64, &'static str, u64)>,
+    /// When to publish again although nothing changed: a snapshot is under way.
+    pub again_in: Option<Duration>,
 }
 
 /// The views of this hub and the change sequence they follow.
 #[derive(Default)]
 pub struct Hub {
     views: BTreeMap<u64, View>,
+    /// The camera of the view a person moved last (`view_moved`), its size,
+    /// and when: remote renderers follow it, camera events report it.
+    moved: Option<MovedView>,
     /// The number of the next change batch.
     batch: u64,
     /// Resyncs so far (the Server panel shows it).
@@ -100,11 +136,24 @@ impl Hub {
 
     /// A view connected: it gets a snapshot at the next publish.
     pub fn add_view(&mut self, id: u64) {
-        self.views.insert(id, View { resync: true, ..View::default() });
+        self.views.insert(id, View::new());
     }
 
     pub fn remove_view(&mut self, id: u64) {
         self.views.remove(&id);
+        if self.moved.is_some_and(|m| m.id == id) {
+            self.moved = None;
+        }
+    }
+
+    /// A view's camera moved (`view_moved`).
+    pub fn view_moved(&mut self, id: u64, camera: periscope_render::Camera, size: (u32, u32)) {
+        self.moved = Some(MovedView { id, camera, size, at: Instant::now() });
+    }
+
+    /// The view whose camera moved last, if any still is attached.
+    pub fn moved(&self) -> Option<MovedView> {
+        self.moved
     }
 
     /// Whether `id` is a view.
@@ -112,9 +161,14 @@ impl Hub {
         self.views.contains_key(&id)
     }
 
-    /// A view asked for a fresh snapshot (`view_resync`).
+    /// A view asked for a fresh snapshot (`view_resync`). Ignored while its
+    /// snapshot is being sent (what it applies next starts afresh anyway) or
+    /// already due; otherwise the snapshot comes at most one per
+    /// [`RESYNC_INTERVAL`], so asking again and again costs the hub nothing.
     pub fn resync(&mut self, id: u64) {
-        if let Some(v) = self.views.get_mut(&id) {
+        if let Some(v) = self.views.get_mut(&id)
+            && v.snapshot.is_none()
+        {
             v.resync = true;
         }
     }
@@ -159,12 +213,16 @@ impl Hub {
                         view.backlog.push_back((Arc::clone(reply), *size));
                         if view.backlog_bytes > BACKLOG_BYTES {
                             view.resync = true;
-                            done.resynced.push((id, "its backlog passed 64 MiB while its snapshot was sent"));
+                            view.snapshot = None;
+                            view.backlog.clear();
+                            view.backlog_bytes = 0;
+                            let why = "its backlog passed 64 MiB while its snapshot was sent";
+                            done.resynced.push((id, why, view.snapshots));
                             break;
                         }
                     } else if !out.send_shared(id, Arc::clone(reply)) {
                         view.resync = true;
-                        done.resynced.push((id, "it is not reading (its outbox is full)"));
+                        done.resynced.push((id, "it is not reading (its outbox is full)", view.snapshots));
                         break;
                     }
                 }
@@ -176,10 +234,20 @@ impl Hub {
         let ahead = SNAPSHOT_AHEAD.min(out.config().outbox_bytes.saturating_sub(PART_BYTES + (1 << 20)));
         // A view whose connection is gone (its Disconnected event is still queued) is skipped.
         self.views.retain(|id, _| out.outbox(*id).is_some());
+        let now = Instant::now();
         for (&id, view) in &mut self.views {
             let mut sent_now = 0;
+            let queued = |out: &ServerHandle| out.outbox(id).map_or(0, |(_, bytes)| bytes);
             if view.resync {
+                // Built only when its outbox has room, at most once per RESYNC_INTERVAL.
+                if now < view.not_before || queued(out) > ahead {
+                    let wait = view.not_before.saturating_duration_since(now).max(Duration::from_millis(20));
+                    done.again_in = Some(done.again_in.map_or(wait, |a| a.min(wait)));
+                    continue;
+                }
                 view.resync = false;
+                view.not_before = now + RESYNC_INTERVAL;
+                view.snapshots += 1;
                 view.backlog.clear();
                 view.backlog_bytes = 0;
                 let parts: VecDeque<Vec<Change>> = split_changes(scene.snapshot_changes(), PART_BYTES).into();
@@ -187,9 +255,12 @@ impl Hub {
                 self.resyncs += 1;
             }
             while let Some(snap) = &mut view.snapshot {
-                let queued = out.outbox(id).map_or(0, |(_, bytes)| bytes);
                 // Each view gets a part per step when its outbox has room; more while the budget lasts.
-                if (queued > 0 && queued >= ahead) || (sent_now > 0 && started.elapsed() > SNAPSHOT_BUDGET) {
+                let q = queued(out);
+                if (q > 0 && q >= ahead) || (sent_now > 0 && started.elapsed() > SNAPSHOT_BUDGET) {
+                    // Come back when it may have drained (or the budget is new).
+                    let wait = if q >= ahead { Duration::from_millis(20) } else { Duration::from_millis(1) };
+                    done.again_in = Some(done.again_in.map_or(wait, |a| a.min(wait)));
                     break;
                 }
                 let part = snap.parts.pop_front().unwrap_or_default();
@@ -206,7 +277,7 @@ impl Hub {
                 if !out.send_shared(id, reply) {
                     view.resync = true;
                     view.snapshot = None;
-                    done.resynced.push((id, "its snapshot did not fit its outbox"));
+                    done.resynced.push((id, "its snapshot did not fit its outbox", view.snapshots));
                     break;
                 }
                 if last {
@@ -215,7 +286,7 @@ impl Hub {
                     for (reply, _) in std::mem::take(&mut view.backlog) {
                         if !out.send_shared(id, reply) {
                             view.resync = true;
-                            done.resynced.push((id, "it is not reading (its outbox is full)"));
+                            done.resynced.push((id, "it is not reading (its outbox is full)", view.snapshots));
                             break;
                         }
                     }
@@ -223,10 +294,5 @@ impl Hub {
             }
         }
         done
-    }
-
-    /// Whether a snapshot is still being sent to some view (the loop should come back soon).
-    pub fn busy(&self) -> bool {
-        self.views.values().any(|v| v.snapshot.is_some() || v.resync)
     }
 }

@@ -216,3 +216,101 @@ fn rss_kb(pid: u32) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
+
+fn point(v: &Value) -> [f32; 3] {
+    match v {
+        Value::NdArray(a) => {
+            let d = a.to_f32();
+            [d[0], d[1], d[2]]
+        }
+        Value::Array(items) => {
+            let f = |i: usize| items[i].as_f64().unwrap() as f32;
+            [f(0), f(1), f(2)]
+        }
+        other => panic!("not a point: {other:?}"),
+    }
+}
+
+fn vec3(p: [f64; 3]) -> Value {
+    Value::Array(p.iter().map(|&x| Value::from(x)).collect())
+}
+
+#[test]
+fn the_view_moved_last_drives_camera_events_and_set_camera_moves_every_view() {
+    let hub = Periscope::start("");
+    let mut watcher = hub.client("watcher");
+    watcher.send(Envelope::new(MessageType::Subscribe.as_i64()).with_kwarg("camera", true)).unwrap();
+    let opts = ConnectOptions { client_name: "laptop".into(), view: true, ..Default::default() };
+    let mut view = Viewer::connect_with(hub.addr, opts).unwrap();
+    // A person moves the view's camera: the view reports it.
+    let moved = Envelope::new(MessageType::ViewMoved.as_i64())
+        .with_kwarg("position", vec3([0.0, 2.0, 7.0]))
+        .with_kwarg("target", vec3([0.0, 1.0, 0.0]))
+        .with_kwarg("fov_y", 50.0f64)
+        .with_kwarg("width", 800i64)
+        .with_kwarg("height", 600i64);
+    view.send(moved).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let event = loop {
+        assert!(Instant::now() < deadline, "no camera event from the view");
+        if let Some(periscope_protocol::Reply::Other { fields, .. }) = watcher.recv(Duration::from_millis(100)).unwrap()
+        {
+            let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
+            if get("event") == Some(Value::from("camera")) && get("view") == Some(Value::from(view.client_id())) {
+                break get("camera").unwrap();
+            }
+        }
+    };
+    let p = point(event.get("position").unwrap());
+    assert!((p[1] - 2.0).abs() < 1e-3 && (p[2] - 7.0).abs() < 1e-3, "the event has the view's camera: {p:?}");
+    assert_eq!(event.get("width"), Some(&Value::from(800i64)));
+
+    // Only a view reports its camera.
+    let refused = watcher.send(
+        Envelope::new(MessageType::ViewMoved.as_i64())
+            .with_kwarg("position", vec3([0.0, 2.0, 7.0]))
+            .with_kwarg("target", vec3([0.0, 1.0, 0.0]))
+            .with_kwarg("fov_y", 50.0f64)
+            .with_kwarg("width", 800i64)
+            .with_kwarg("height", 600i64),
+    );
+    let seq = refused.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(Instant::now() < deadline, "view_moved from a client was not refused");
+        if let Some(periscope_protocol::Reply::Problem { ref_seq, message, .. }) =
+            watcher.recv(Duration::from_millis(100)).unwrap()
+            && ref_seq == Some(seq)
+        {
+            assert!(message.contains("only a view"), "{message}");
+            break;
+        }
+    }
+
+    // set_camera from code moves every view: the view's mirror gets the request.
+    let mut mirror = Mirror::connect(&hub, "mirror");
+    let set = Envelope::new(MessageType::SetCamera.as_i64()).with_kwarg("position", vec3([3.0, 4.0, 5.0]));
+    watcher.send(set).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        mirror.pump();
+        if let Some((pose, _)) = mirror.scene.camera_request() {
+            assert_eq!(pose.position, Some([3.0, 4.0, 5.0]));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the view was not asked to move");
+    }
+}
+
+#[test]
+fn a_frame_bigger_than_max_reply_bytes_still_reaches_the_views() {
+    // View parts are split by the hub; one frame over max_reply_bytes travels
+    // whole instead of being replaced by an error (the view would resync forever).
+    let hub = Periscope::start("[server]\nmax_reply_bytes = 1048576\n");
+    let mut view = Mirror::connect(&hub, "view");
+    let mut producer = hub.client("producer");
+    let frame = NdArray::from_f32(vec![1, 200_000, 3], (0..600_000).map(|i| i as f32).collect::<Vec<_>>());
+    producer.meshes(frame, faces(), vec![kw("name", "big")]).unwrap();
+    let want = producer.digest().unwrap();
+    view.wait_for(&want, "a 2.4 MB frame with max_reply_bytes = 1 MiB");
+}

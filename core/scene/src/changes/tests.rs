@@ -146,3 +146,29 @@ fn a_mirror_refuses_changes_that_do_not_fit_it() {
     let e = list_from_wire(&Value::Array(vec![bad])).unwrap_err();
     assert!(e.message.contains("field \"attr\""), "{e}");
 }
+
+#[test]
+fn text_counts_when_changes_are_split_so_fat_controls_do_not_make_one_huge_part() {
+    let (mut hub, mut mirror) = hub();
+    let options: Vec<Value> = (0..1000).map(|i| Value::from(format!("option {i} {}", "x".repeat(50)))).collect();
+    for uid in 0..40 {
+        let add = Envelope::new(T::AddControl.as_i64())
+            .with_uid(uid)
+            .with_kwarg("kind", "dropdown")
+            .with_kwarg("label", "pick")
+            .with_kwarg("options", Value::Array(options.clone()));
+        hub.apply(C, &add).unwrap();
+    }
+    let groups = split_changes(hub.take_changes(), 1 << 20);
+    assert!(groups.len() >= 2, "2.4 MB of options in parts of 1 MiB: {} part(s)", groups.len());
+    for g in groups {
+        let bytes = encode_value(&list_to_wire(&g)).len();
+        assert!(bytes < (1 << 20) + (128 << 10), "a part of {bytes} bytes");
+        mirror
+            .apply_changes(
+                list_from_wire(&decode_value(&encode_value(&list_to_wire(&g)), Default::default()).unwrap()).unwrap(),
+            )
+            .unwrap();
+    }
+    assert_eq!(mirror.digest(), hub.digest());
+}

@@ -7,6 +7,8 @@ use periscope_protocol::{MessageType, NdArray, Reply, Value};
 use periscope_dispatch::Outbox as _;
 
 use super::Runtime;
+use periscope_render::Camera;
+
 use super::view_work::{Shooter, view_camera_reply};
 
 /// The events a client asked for besides its own controls'.
@@ -53,14 +55,30 @@ impl Runtime {
         }
     }
 
-    /// Tells subscribers when the main view's camera changed, at most every
-    /// [`CAMERA_EVENT_INTERVAL`] (the newest camera wins); returns when to look again.
-    pub(super) fn camera_events(&mut self, shooter: &dyn Shooter) -> Option<Duration> {
+    /// The main camera: the one a person moved last, the hub's own view's
+    /// (`moved_by` 0) or a view's (its client id, from `view_moved`), with its
+    /// size in pixels.
+    pub(super) fn main_camera(&mut self, shooter: &dyn Shooter) -> (u64, Camera, (u32, u32)) {
+        let own = shooter.camera();
+        if self.own_camera.map(|(c, _)| c) != Some(own) {
+            self.own_camera = Some((own, Instant::now()));
+        }
+        let own_at = self.own_camera.map(|(_, at)| at);
+        match self.hub.moved() {
+            Some(m) if own_at.is_none_or(|t| m.at > t) => (m.id, m.camera, m.size),
+            _ => (0, own, shooter.view_size()),
+        }
+    }
+
+    /// Tells subscribers when the main camera changed, at most every
+    /// [`CAMERA_EVENT_INTERVAL`] (the newest camera wins), saying which view
+    /// moved it (`view`: 0 for the hub's own); returns when to look again.
+    pub(super) fn camera_events(&mut self, moved_by: u64, camera: &Camera, size: (u32, u32)) -> Option<Duration> {
         let to = self.subscribed(|s| s.camera);
         if to.is_empty() {
             return None;
         }
-        let now = (shooter.camera(), shooter.view_size());
+        let now = (*camera, size);
         if self.camera_sent.as_ref() == Some(&now) {
             return None;
         }
@@ -76,7 +94,11 @@ impl Runtime {
             Value::Map(fields.into_iter().filter(|(k, _)| k != "ref_seq").map(|(k, v)| (Value::from(k), v)).collect());
         let reply = Reply::Other {
             kind: MessageType::Event.as_i64(),
-            fields: vec![("event".into(), Value::from("camera")), ("camera".into(), camera)],
+            fields: vec![
+                ("event".into(), Value::from("camera")),
+                ("camera".into(), camera),
+                ("view".into(), Value::from(moved_by)),
+            ],
         };
         for id in to {
             self.out.send(id, reply.clone());

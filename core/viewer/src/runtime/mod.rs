@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use periscope_dispatch::{Chain, ClientCtx, Incoming, Outbox, PollResult, StageStatus};
 use periscope_protocol::{Reply, Request};
-use periscope_render::Camera;
+use periscope_render::{Camera, world_to_display};
 use periscope_scene::Scene;
 use periscope_server::{ByteQueue, ClientRef, Event, ServerHandle};
 
@@ -88,6 +88,9 @@ pub struct Runtime {
     /// The main view's camera as of the last step (SET_CAMERA is checked
     /// against it on arrival when no queued work can move it first).
     view_camera: Option<Camera>,
+    /// The hub's own view's camera and when it last moved (the main camera is
+    /// the one a person moved last: this one or a view's).
+    own_camera: Option<(Camera, Instant)>,
     /// Remote-rendered image windows and their cameras.
     pub images: ImageHub,
     /// Writes every accepted message when recording.
@@ -253,6 +256,7 @@ impl Runtime {
             last_sample: Instant::now(),
             view_work: Vec::new(),
             view_camera: None,
+            own_camera: None,
             images: image_hub,
             recorder: None,
             export_dir,
@@ -426,7 +430,8 @@ impl Runtime {
             step.again(again);
         }
         self.selection_events();
-        if let Some(again) = self.camera_events(shooter) {
+        let (moved_by, camera, size) = self.main_camera(shooter);
+        if let Some(again) = self.camera_events(moved_by, &camera, size) {
             step.again(again);
         }
         let linger = Duration::from_secs_f64(self.scene.config().controls_linger_s.max(0.0));
@@ -434,7 +439,8 @@ impl Runtime {
             step.again(again);
         }
         self.view_camera = Some(shooter.camera());
-        self.images.set_view(shooter.camera(), shooter.view_size());
+        // Remote renderers follow the camera a person moved last (here or in a view).
+        self.images.set_view(camera, size);
         if let Some(again) = self.poll_images() {
             step.again(again);
         }
@@ -444,11 +450,14 @@ impl Runtime {
         }
         if let Some(server) = &self.out.0 {
             let published = self.hub.publish(&mut self.scene, server);
-            for (id, why) in published.resynced {
-                self.info(format!("view #{id} is sent a fresh snapshot: {why}"));
+            for (id, why, before) in published.resynced {
+                // At 1, 2, 4, ... snapshots of one view: a view stuck for hours does not flood the log.
+                if (before + 1).is_power_of_two() {
+                    self.info(format!("view #{id} is sent a fresh snapshot (snapshot {}): {why}", before + 1));
+                }
             }
-            if self.hub.busy() {
-                step.again(Duration::from_millis(2));
+            if let Some(again) = published.again_in {
+                step.again(again);
             }
         }
         step.more_queued = !self.queue.is_empty();
@@ -500,6 +509,16 @@ impl Runtime {
             Request::SetCamera(pose) => self.queue_set_camera(client.id(), envelope.seq, pose)?,
             Request::QueryCamera => self.queue_query_camera(client.id(), envelope.seq),
             Request::ViewResync if self.hub.is_view(client.id()) => self.hub.resync(client.id()),
+            Request::ViewMoved { pose, size } if self.hub.is_view(client.id()) => {
+                let to_display = world_to_display(self.images.z_up);
+                let point = |p: Option<[f32; 3]>| p.map(|p| to_display.transform_point3(glam::Vec3::from(p)));
+                let mut camera = Camera::default();
+                camera.look(point(pose.position), point(pose.target), pose.fov_y_deg.map(f32::to_radians));
+                self.hub.view_moved(client.id(), camera, *size);
+            }
+            Request::ViewMoved { .. } => {
+                return Err("view_moved: only a view (hello role = \"view\") reports its camera".into());
+            }
             Request::ViewResync => {
                 return Err("view_resync: only a view (hello role = \"view\") is sent snapshots".into());
             }

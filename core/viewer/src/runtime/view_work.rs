@@ -200,6 +200,8 @@ impl Runtime {
                     }
                     camera.look(position, target, pose.fov_y_deg.map(f32::to_radians));
                     shooter.set_camera(camera);
+                    // Every view looks from there too.
+                    self.scene.request_camera(pose);
                 }
                 ViewWork::QueryCamera { client, seq } => {
                     let reply = view_camera_reply(&shooter.camera(), self.images.z_up, shooter.view_size(), seq);

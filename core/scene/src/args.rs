@@ -375,6 +375,15 @@ pub(crate) fn read_color(ctx: &str, name: &str, a: &NdArray) -> Result<[f32; 4],
     }
 }
 
+/// A message's frame count within [`MAX_FRAMES`](periscope_protocol::limits::MAX_FRAMES).
+pub(crate) fn check_frame_count(ctx: &str, name: &str, n: usize) -> Result<(), SceneError> {
+    let max = periscope_protocol::limits::MAX_FRAMES;
+    if n > max {
+        return Err(err("limit", format!("{ctx}: field \"{name}\" has {n} frames, more than a node may have ({max})")));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,13 +413,4 @@ mod tests {
         assert!(n(1e39, Range::Finite).is_err(), "too big for f32");
         assert!(n(f64::NAN, Range::Unit).is_err());
     }
-}
-
-/// A message's frame count within [`MAX_FRAMES`](periscope_protocol::limits::MAX_FRAMES).
-pub(crate) fn check_frame_count(ctx: &str, name: &str, n: usize) -> Result<(), SceneError> {
-    let max = periscope_protocol::limits::MAX_FRAMES;
-    if n > max {
-        return Err(err("limit", format!("{ctx}: field \"{name}\" has {n} frames, more than a node may have ({max})")));
-    }
-    Ok(())
 }

@@ -142,6 +142,7 @@ impl Scene {
     /// the error is returned for the sender.
     pub fn finish_skin(&mut self, done: SkinDone) -> Result<Vec<String>, SceneError> {
         let Some(mut node) = self.nodes.remove(&done.node) else { return Ok(Vec::new()) };
+        self.mark(done.node);
         let applied = done
             .result
             .map_err(|e| err("body_model", e))
@@ -356,6 +357,7 @@ impl Scene {
         for note in self.reskin(&mut node, Reskin::From(n0), Some(&before))? {
             tracing::debug!(id, "{note}");
         }
+        self.mark(id);
         self.nodes.insert(id, node);
         self.touch();
         Ok(())

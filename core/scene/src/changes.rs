@@ -117,10 +117,13 @@ pub(crate) struct Tracker {
     focus: Option<(NodeId, u64)>,
     camera: Option<(periscope_protocol::ViewPose, u64)>,
     controls_version: u64,
-    controls: BTreeMap<ControlId, Control>,
     clients: BTreeMap<ClientId, (String, String, bool)>,
     /// The scene version this state is of.
     version: u64,
+    /// Nodes changed, created or removed since the last call (marked by every
+    /// place that changes a node: `Scene::mark`), so a step costs what changed,
+    /// not the size of the scene.
+    pub(crate) dirty: std::collections::BTreeSet<NodeId>,
 }
 
 fn same_arc<T>(a: &Option<Arc<T>>, b: &Option<Arc<T>>) -> bool {
@@ -208,9 +211,9 @@ impl Tracker {
             focus: scene.focus,
             camera: scene.camera_request,
             controls_version: scene.controls.version,
-            controls: scene.controls.iter().map(|c| (c.id, c.clone())).collect(),
             clients: scene.clients.values().map(|c| (c.id, (c.name.clone(), c.addr.clone(), c.connected))).collect(),
             version: scene.version,
+            dirty: Default::default(),
         }
     }
 }
@@ -221,12 +224,21 @@ impl Scene {
     pub fn track_changes(&mut self) {
         if self.tracker.is_none() {
             self.tracker = Some(Box::new(Tracker::of(self)));
+            self.controls.track(true);
         }
     }
 
     /// Stops keeping track (no view is attached): the published copy is dropped.
     pub fn stop_tracking(&mut self) {
         self.tracker = None;
+        self.controls.track(false);
+    }
+
+    /// Notes that node `id` changed (or appeared or went) for the views.
+    pub(crate) fn mark(&mut self, id: NodeId) {
+        if let Some(t) = self.tracker.as_mut() {
+            t.dirty.insert(id);
+        }
     }
 
     /// Whether changes are being tracked.
@@ -236,21 +248,23 @@ impl Scene {
 
     /// What changed since the last call (or since tracking started), in an
     /// order a mirror can apply: clients, removals, nodes (by id), playhead,
-    /// selection, focus, controls. Empty when not tracking. Costs one version
-    /// comparison per node, and per changed node one identity comparison per
-    /// frame.
+    /// selection, focus, controls. Empty when not tracking. Costs what
+    /// changed, not the scene's size: only the nodes and controls marked as
+    /// changed are looked at, and per changed node one identity comparison
+    /// per frame.
     pub fn take_changes(&mut self) -> Vec<Change> {
         let Some(mut t) = self.tracker.take() else { return Vec::new() };
         let mut out = Vec::new();
         if t.version != self.version {
-            self.diff(&mut t, &mut out);
+            let controls = self.controls.take_dirty();
+            self.diff(&mut t, controls, &mut out);
             t.version = self.version;
         }
         self.tracker = Some(t);
         out
     }
 
-    fn diff(&self, t: &mut Tracker, out: &mut Vec<Change>) {
+    fn diff(&self, t: &mut Tracker, dirty_controls: std::collections::BTreeSet<ControlId>, out: &mut Vec<Change>) {
         for c in self.clients.values() {
             let same =
                 t.clients.get(&c.id).is_some_and(|(n, a, on)| *n == c.name && *a == c.addr && *on == c.connected);
@@ -265,12 +279,13 @@ impl Scene {
                 t.clients.insert(c.id, now);
             }
         }
-        let gone: Vec<NodeId> = t.nodes.keys().filter(|id| !self.nodes.contains_key(id)).copied().collect();
-        for id in gone {
-            t.nodes.remove(&id);
-            out.push(Change::Removed(id));
+        let dirty = std::mem::take(&mut t.dirty);
+        for id in &dirty {
+            if !self.nodes.contains_key(id) && t.nodes.remove(id).is_some() {
+                out.push(Change::Removed(*id));
+            }
         }
-        for (id, node) in &self.nodes {
+        for (id, node) in dirty.iter().filter_map(|id| self.nodes.get_key_value(id)) {
             match t.nodes.get(id) {
                 Some(old) if old.version == node.version => continue,
                 Some(old) if !structure_changed(old, node) => {
@@ -305,17 +320,12 @@ impl Scene {
         }
         if t.controls_version != self.controls.version {
             t.controls_version = self.controls.version;
-            let gone: Vec<ControlId> =
-                t.controls.keys().filter(|id| self.controls.get(**id).is_none()).copied().collect();
-            for id in gone {
-                t.controls.remove(&id);
-                out.push(Change::ControlRemoved(id));
-            }
-            for c in self.controls.iter() {
-                if t.controls.get(&c.id) != Some(c) {
-                    t.controls.insert(c.id, c.clone());
-                    out.push(Change::Control(Box::new(c.clone())));
-                }
+            // Every change of a control goes through `Controls::insert`/`remove`/`put`, which mark it.
+            for id in dirty_controls {
+                out.push(match self.controls.get(id) {
+                    None => Change::ControlRemoved(id),
+                    Some(c) => Change::Control(Box::new(c.clone())),
+                });
             }
         }
     }

@@ -323,6 +323,9 @@ pub struct Controls {
     next_id: ControlId,
     /// Bumped on every change, so the panel knows when to look again.
     pub version: u64,
+    /// While views are attached: the controls changed since the last
+    /// `Scene::take_changes` (every change passes `insert`, `remove` or `put`).
+    dirty: Option<std::collections::BTreeSet<ControlId>>,
 }
 
 impl Controls {
@@ -364,6 +367,22 @@ impl Controls {
         last.map_or(0, |((_, uid), _)| *uid).max(0).saturating_add(1)
     }
 
+    /// Starts or stops noting which controls change (for views).
+    pub(crate) fn track(&mut self, on: bool) {
+        self.dirty = on.then(Default::default);
+    }
+
+    /// The controls changed since the last call.
+    pub(crate) fn take_dirty(&mut self) -> std::collections::BTreeSet<ControlId> {
+        self.dirty.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn mark(&mut self, id: ControlId) {
+        if let Some(d) = self.dirty.as_mut() {
+            d.insert(id);
+        }
+    }
+
     fn insert(&mut self, mut control: Control) -> ControlId {
         let id = match self.by_remote.get(&(control.client, control.uid)) {
             Some(&id) => id,
@@ -377,11 +396,13 @@ impl Controls {
         self.by_remote.insert((control.client, control.uid), id);
         self.map.insert(id, control);
         self.version += 1;
+        self.mark(id);
         id
     }
 
     fn remove(&mut self, id: ControlId) -> Option<Control> {
         let c = self.map.remove(&id)?;
+        self.mark(id);
         self.by_remote.remove(&(c.client, c.uid));
         if let Some(n) = self.per_client.get_mut(&c.client) {
             *n -= 1;
@@ -399,6 +420,7 @@ impl Controls {
         *self.per_client.entry(control.client).or_default() += 1;
         self.next_id = self.next_id.max(control.id);
         self.by_remote.insert((control.client, control.uid), control.id);
+        self.mark(control.id);
         self.map.insert(control.id, control);
         self.version += 1;
     }

@@ -215,6 +215,7 @@ impl Scene {
                 Reskin::Frames(read_frames("update_frames", "frames", frames_v, n_before.max(1))?)
             }
         };
+        self.mark(id);
         let mut node = self.nodes.remove(&id).expect("looked up");
         match self.reskin(&mut node, which, Some(&before)) {
             Ok(_) => {
@@ -347,6 +348,7 @@ impl Scene {
         }
         tracing::debug!(id = node.id, kind = kind.name(), name = %node.name, frames = node.n_frames(), "node created");
         applied.created = Some(node.id);
+        self.mark(node.id);
         self.nodes.insert(node.id, node);
         self.touch();
         Ok(())
@@ -432,6 +434,7 @@ impl Scene {
                 ),
             ));
         }
+        self.mark(id);
         let node = self.nodes.get_mut(&id).expect("looked up");
         for (name, seq) in new {
             match node.attrs.get_mut(name) {
@@ -499,6 +502,7 @@ impl Scene {
         if node.kind == NodeKind::PointClouds {
             check_cloud_update(node, &plan)?;
         }
+        self.mark(id);
         let node = self.nodes.get_mut(&id).expect("looked up");
         for (name, indices, seq) in plan {
             node.attrs.get_mut(name).expect("checked").replace(&indices, &seq);
@@ -532,6 +536,7 @@ impl Scene {
             }
             plan.push((name, mine));
         }
+        self.mark(id);
         let node = self.nodes.get_mut(&id).expect("looked up");
         for (name, mine) in plan {
             node.attrs.get_mut(name).expect("present").remove(&mine);

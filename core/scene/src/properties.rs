@@ -142,6 +142,7 @@ impl Scene {
     ) -> Result<(), SceneError> {
         let id = self.node_target(client, env)?;
         let props = Properties::read(&self.nodes[&id], env, applied)?;
+        self.mark(id);
         let node = self.nodes.get_mut(&id).expect("looked up");
         props.apply(node);
         self.touch();

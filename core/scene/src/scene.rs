@@ -231,6 +231,7 @@ impl Scene {
     /// Mutable access to a node; marks the scene and the node changed.
     pub fn node_mut(&mut self, id: NodeId) -> Option<&mut Node> {
         self.version += 1;
+        self.mark(id);
         let node = self.nodes.get_mut(&id)?;
         node.version += 1;
         Some(node)
@@ -244,6 +245,7 @@ impl Scene {
     /// Removes a node and its uid mapping.
     pub fn remove_node(&mut self, id: NodeId) -> Option<Node> {
         let node = self.nodes.remove(&id)?;
+        self.mark(id);
         if self.selected == Some(id) {
             self.select(None, None);
         }

@@ -63,6 +63,7 @@ class Message(enum.IntEnum):
     VIEW_CHANGES = 341
     VIEW_RESYNC = 342
     VIEW_MOVED = 343
+    VIEW_IMAGES = 344
     ERROR = 400
     WARNING = 401
     HELLO = 500

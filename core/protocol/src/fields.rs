@@ -308,6 +308,7 @@ impl MessageType {
             | T::Welcome
             | T::ViewSnapshot
             | T::ViewChanges
+            | T::ViewImages
             | T::Refused => &[],
         }
     }

@@ -241,6 +241,11 @@ message_types! {
     /// `height`. The camera of the view used last is the one remote renderers
     /// follow and camera events report (with `view`).
     ViewMoved = 343, "view_moved", Traits { newest_wins: true, ..Traits::to_viewer() };
+    /// Viewer -> view: a remote renderer's latest `images`, `viewport_image`
+    /// or `clear_viewport` (`message`), as client `client` (`client_name`)
+    /// sent it, or `gone: true` when that client left. Newest wins per client
+    /// and kind: a view that reads slowly skips images, never scene changes.
+    ViewImages = 344, "view_images", Traits::to_client();
     /// Viewer -> client: a message was refused.
     Error = 400, "error", Traits::to_client();
     /// Viewer -> client: a message was accepted with a remark (e.g. an unknown kwarg).

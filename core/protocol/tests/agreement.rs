@@ -153,6 +153,15 @@ fn example(t: MessageType) -> Value {
             .with_kwarg("fov_y", 45.0)
             .with_kwarg("width", 640i64)
             .with_kwarg("height", 480i64),
+        T::ViewImages => {
+            let inner = env(T::ClearViewport).to_value();
+            return Value::map([
+                ("type", Value::Int(t.as_i64())),
+                ("client", Value::Int(3)),
+                ("client_name", Value::from("renderer")),
+                ("message", inner),
+            ]);
+        }
         T::ViewSnapshot | T::ViewChanges => {
             let change = Value::map([
                 ("op", Value::from("playhead")),

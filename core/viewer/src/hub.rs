@@ -49,6 +49,8 @@ struct Snapshot {
 }
 
 struct View {
+    /// Remote renderers' images not sent yet (their latest is in `Hub::images`).
+    images_due: std::collections::BTreeSet<ImageKey>,
     snapshot: Option<Snapshot>,
     /// Batches published while the snapshot is sent.
     backlog: VecDeque<(Arc<Reply>, usize)>,
@@ -64,6 +66,7 @@ struct View {
 impl View {
     fn new() -> Self {
         Self {
+            images_due: Default::default(),
             snapshot: None,
             backlog: VecDeque::new(),
             backlog_bytes: 0,
@@ -73,6 +76,42 @@ impl View {
         }
     }
 }
+
+/// Which of a remote renderer's images: (client, main view) — `images` or the
+/// composited `viewport_image`/`clear_viewport`.
+type ImageKey = (u64, bool);
+
+/// A remote renderer's latest image message for views: encoded once, and
+/// whether it says the client left.
+struct LatestImage {
+    /// The message as it arrived (arrays shared), or `None` when the client left.
+    message: Option<(String, periscope_protocol::Envelope)>,
+    /// Its `view_images` form, encoded once, when a view first needs it.
+    reply: Option<Arc<Reply>>,
+}
+
+impl LatestImage {
+    fn reply(&mut self, key: ImageKey) -> Arc<Reply> {
+        let message = &self.message;
+        Arc::clone(self.reply.get_or_insert_with(|| {
+            let mut fields =
+                vec![("type", Value::Int(MessageType::ViewImages.as_i64())), ("client", Value::from(key.0))];
+            match message {
+                Some((name, env)) => {
+                    fields.push(("client_name", Value::from(name.as_str())));
+                    fields.push(("message", env.to_value()));
+                }
+                None => fields.push(("gone", Value::Bool(true))),
+            }
+            let bytes = bytes::Bytes::from(encode_value(&Value::map(fields)));
+            Arc::new(Reply::Encoded { kind: MessageType::ViewImages.as_i64(), bytes })
+        }))
+    }
+}
+
+/// Images are sent to a view only while its outbox holds less than this
+/// (newest wins: a slow view skips images, never scene changes).
+pub const IMAGE_ROOM: usize = 4 << 20;
 
 /// A view is sent a fresh snapshot at most this often (when it stops reading
 /// or asks again and again, the hub does not rebuild the scene's snapshot
@@ -113,6 +152,8 @@ pub struct Hub {
     batch: u64,
     /// Resyncs so far (the Server panel shows it).
     pub resyncs: u64,
+    /// Each remote renderer's latest image messages, for views.
+    images: BTreeMap<ImageKey, LatestImage>,
 }
 
 fn message(kind: MessageType, fields: Vec<(&str, Value)>, changes: &[Change]) -> (Arc<Reply>, usize) {
@@ -161,6 +202,58 @@ impl Hub {
         self.views.contains_key(&id)
     }
 
+    /// A remote renderer's `images`, `viewport_image` or `clear_viewport`,
+    /// accepted: kept as its latest and due to every view (newest wins).
+    /// (Kept while no view is attached too, for the first one: one message
+    /// per client and kind, its arrays shared; encoded only for views.)
+    pub fn image(&mut self, client: u64, name: &str, env: &periscope_protocol::Envelope) {
+        let viewport = env.kind != MessageType::Images.as_i64();
+        let mut env = env.clone();
+        env.raw = None; // the decoded arrays are enough; the received frame is not kept
+        self.put_image((client, viewport), Some((name.to_owned(), env)));
+    }
+
+    /// A remote renderer left: views drop its images.
+    pub fn image_client_gone(&mut self, client: u64) {
+        for viewport in [false, true] {
+            if self.images.contains_key(&(client, viewport)) {
+                self.put_image((client, viewport), None);
+            }
+        }
+    }
+
+    fn put_image(&mut self, key: ImageKey, message: Option<(String, periscope_protocol::Envelope)>) {
+        self.images.insert(key, LatestImage { message, reply: None });
+        for v in self.views.values_mut() {
+            v.images_due.insert(key);
+        }
+    }
+
+    /// Sends each view the images due to it while its outbox has room.
+    fn send_images(&mut self, out: &ServerHandle) -> Option<Duration> {
+        let mut again = None;
+        for (&id, view) in &mut self.views {
+            if view.snapshot.is_some() || view.resync {
+                continue; // after its snapshot (which makes every image due)
+            }
+            while let Some(&key) = view.images_due.first() {
+                if out.outbox(id).is_some_and(|(_, bytes)| bytes >= IMAGE_ROOM) {
+                    again = Some(Duration::from_millis(20));
+                    break;
+                }
+                view.images_due.remove(&key);
+                if let Some(latest) = self.images.get_mut(&key) {
+                    out.send_shared(id, latest.reply(key));
+                }
+            }
+        }
+        // A left client's images, once every view has been told.
+        let due: std::collections::BTreeSet<ImageKey> =
+            self.views.values().flat_map(|v| v.images_due.iter().copied()).collect();
+        self.images.retain(|k, v| v.message.is_some() || due.contains(k));
+        again
+    }
+
     /// A view asked for a fresh snapshot (`view_resync`). Ignored while its
     /// snapshot is being sent (what it applies next starts afresh anyway) or
     /// already due; otherwise the snapshot comes at most one per
@@ -181,6 +274,8 @@ impl Hub {
             if scene.tracking() {
                 scene.stop_tracking();
             }
+            // A left client's images have nobody left to tell.
+            self.images.retain(|_, v| v.message.is_some());
             return done;
         }
         scene.track_changes();
@@ -283,6 +378,8 @@ impl Hub {
                 if last {
                     view.snapshot = None;
                     view.backlog_bytes = 0;
+                    view.images_due =
+                        self.images.iter().filter(|(_, v)| v.message.is_some()).map(|(k, _)| *k).collect();
                     for (reply, _) in std::mem::take(&mut view.backlog) {
                         if !out.send_shared(id, reply) {
                             view.resync = true;
@@ -292,6 +389,9 @@ impl Hub {
                     }
                 }
             }
+        }
+        if let Some(wait) = self.send_images(out) {
+            done.again_in = Some(done.again_in.map_or(wait, |a| a.min(wait)));
         }
         done
     }

@@ -35,6 +35,9 @@ pub enum LinkEvent {
     Reset,
     /// Changes to apply, in order.
     Changes(Vec<Change>),
+    /// A remote renderer's latest image message on the hub (`view_images`):
+    /// the view shows it as that client's (`None`: the client left).
+    Images { client: u64, name: String, message: Option<Envelope> },
     /// Another message for this view's client (errors, events, answers).
     Reply(Reply),
     /// The connection ended or could not be made; the link retries.
@@ -314,6 +317,25 @@ fn serve(v: &mut Viewer, tx: &Events, rx: &Receiver<Envelope>, stopped: &dyn Fn(
                 && let Ok(mut s) = tx.stages.lock()
             {
                 *s = list.iter().filter_map(StageStatus::from_value).collect();
+            }
+            continue;
+        }
+        if let (Some(MessageType::ViewImages), Reply::Other { fields, .. }) = (kind, &reply) {
+            let client = field_u64(fields, "client").unwrap_or(0);
+            let name = fields.iter().find(|(k, _)| k == "client_name").and_then(|(_, v)| v.as_str()).unwrap_or("");
+            let message = match fields.iter().find(|(k, _)| k == "message") {
+                _ if field_bool(fields, "gone") => None,
+                Some((_, m)) => match Envelope::from_value(m.clone()) {
+                    Ok(env) => Some(env),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "an unreadable image message from the hub");
+                        continue;
+                    }
+                },
+                None => continue,
+            };
+            if !tx.send(LinkEvent::Images { client, name: name.to_owned(), message }) {
+                return "stopped".into();
             }
             continue;
         }

@@ -314,3 +314,50 @@ fn a_frame_bigger_than_max_reply_bytes_still_reaches_the_views() {
     let want = producer.digest().unwrap();
     view.wait_for(&want, "a 2.4 MB frame with max_reply_bytes = 1 MiB");
 }
+
+#[test]
+fn views_get_each_remote_renderers_latest_images_and_hear_when_it_leaves() {
+    let hub = Periscope::start("");
+    let mut renderer = hub.client("renderer");
+    let image = |v: u8| {
+        let px = NdArray::from_u8(vec![4, 6, 3], vec![v; 72]);
+        Envelope::new(MessageType::Images.as_i64()).with_arg(Value::Array(vec![Value::NdArray(px)]))
+    };
+    // Sent before the view connects: the view gets the latest after its snapshot.
+    renderer.send(image(10)).unwrap();
+    renderer.send(image(200)).unwrap();
+    renderer.query().unwrap();
+    let link = ViewLink::start(LinkOptions {
+        url: format!("ws://{}", hub.addr),
+        token: None,
+        name: "view".into(),
+        ca_cert: None,
+    })
+    .unwrap();
+    let next_images = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            assert!(Instant::now() < deadline, "{what}");
+            if let Some(LinkEvent::Images { client, message, .. }) = link.next_timeout(Duration::from_millis(50)) {
+                break (client, message);
+            }
+        }
+    };
+    let (client, message) = next_images("no images after the snapshot");
+    assert_eq!(client, renderer.client_id());
+    let env = message.expect("an image message");
+    assert_eq!(env.kind, MessageType::Images.as_i64());
+    let Value::Array(list) = &env.args[0] else { panic!("{env:?}") };
+    let Value::NdArray(px) = &list[0] else { panic!("{list:?}") };
+    assert_eq!(px.to_f32()[0], 200.0, "the latest image, not the first");
+    // A new image reaches the view; the renderer leaving too.
+    renderer.send(image(77)).unwrap();
+    let (_, message) = next_images("the next image");
+    let Value::Array(list) = &message.unwrap().args[0] else { panic!() };
+    let Value::NdArray(px) = &list[0] else { panic!() };
+    assert_eq!(px.to_f32()[0], 77.0);
+    let renderer_id = renderer.client_id();
+    renderer.close().unwrap();
+    let (client, message) = next_images("the renderer leaving");
+    assert_eq!((client, message.is_none()), (renderer_id, true));
+}

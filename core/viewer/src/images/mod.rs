@@ -499,6 +499,18 @@ impl ImageHub {
     }
 
     /// A renderer left: its windows close and its image leaves the main view.
+    /// Drops every client's images (a view connected to a hub again).
+    pub fn clear_clients(&mut self) {
+        let mut ids: Vec<u64> = self.clients.keys().copied().collect();
+        ids.extend(self.windows.keys().map(|k| k.0));
+        ids.extend(self.viewport.keys().copied());
+        ids.sort_unstable();
+        ids.dedup();
+        for id in ids {
+            self.client_disconnected(id);
+        }
+    }
+
     pub fn client_disconnected(&mut self, client: u64) {
         self.clients.remove(&client);
         self.budget.release_client(client);

@@ -21,7 +21,22 @@ impl Runtime {
                 LinkEvent::Connected { client_id } => {
                     let url = self.link.as_ref().map(|l| l.url.clone()).unwrap_or_default();
                     self.info(format!("connected to {url} as view #{client_id}"));
+                    // The hub sends its renderers' latest images after the snapshot.
+                    self.images.clear_clients();
                 }
+                LinkEvent::Images { client, name, message } => match message {
+                    None => self.images.client_disconnected(client),
+                    Some(env) => match periscope_protocol::Request::decode(&env) {
+                        Ok(Some(request)) => {
+                            let shown = self.images.handle(client, &name, &env, &request, 0, Instant::now(), &self.out);
+                            if let Err(e) = shown {
+                                self.error(format!("an image of {name} #{client} from the hub: {e}"));
+                            }
+                        }
+                        Ok(None) => {}
+                        Err(e) => self.error(format!("an image of {name} #{client} from the hub: {e}")),
+                    },
+                },
                 LinkEvent::Reset => self.scene.clear_mirror(),
                 LinkEvent::Changes(changes) => {
                     if let Err(e) = self.scene.apply_changes(changes) {

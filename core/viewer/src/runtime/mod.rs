@@ -552,6 +552,10 @@ impl Runtime {
             | Request::QueryImages => {
                 let (id, name) = (client.id(), client.name());
                 self.images.handle(id, name, envelope, request, coalesced, received, &self.out)?;
+                if matches!(request, Request::Images | Request::ViewportImage | Request::ClearViewport) {
+                    // Views show the remote renderers' images too (newest wins).
+                    self.hub.image(id, name, envelope);
+                }
             }
         }
         Ok(())
@@ -583,6 +587,7 @@ impl Runtime {
                 self.scene.client_disconnected(client.id());
                 self.subscribers.remove(&client.id());
                 self.images.client_disconnected(client.id());
+                self.hub.image_client_gone(client.id());
                 self.note(Level::Info, format!("{} #{} disconnected", client.name(), client.id()));
             }
             Event::Rejected { client, reason } => {

@@ -84,24 +84,6 @@ fn set_frame_message(frame: INT) -> Envelope {
     Envelope::new(MessageType::SetFrame.as_i64()).with_arg(Value::Int(frame))
 }
 
-fn floats<const N: usize>(what: &str, d: &Dynamic) -> Res<[f32; N]> {
-    let flat: Vec<f32> = match to_value(d)? {
-        Value::Array(items) => {
-            let mut out = Vec::new();
-            for it in items {
-                match it {
-                    Value::Array(inner) => out.extend(inner.iter().filter_map(Value::as_f64).map(|x| x as f32)),
-                    other => out.extend(other.as_f64().map(|x| x as f32)),
-                }
-            }
-            out
-        }
-        Value::NdArray(a) => a.to_f32().to_vec(),
-        other => return Err(format!("{what} must be an array of {N} numbers, not {}", other.type_name()).into()),
-    };
-    flat.try_into().map_err(|v: Vec<f32>| format!("{what} must have {N} numbers, got {}", v.len()).into())
-}
-
 fn number(d: &Dynamic) -> Option<f64> {
     d.as_float().ok().or_else(|| d.as_int().ok().map(|i| i as FLOAT))
 }
@@ -236,32 +218,12 @@ fn register_nodes(e: &mut Engine, ctx: &Shared) {
     e.register_set("name", move |n: &mut NodeHandle, v: ImmutableString| set_prop(&c, n, "name", v.as_str().into()));
     let c = Arc::clone(ctx);
     e.register_set("enabled", move |n: &mut NodeHandle, v: bool| set_prop(&c, n, "enabled", v.into()));
-    let c = Arc::clone(ctx);
-    e.register_set("color", move |n: &mut NodeHandle, v: Dynamic| {
-        let rgba = match floats::<4>("color", &v) {
-            Ok(c) => c,
-            Err(_) => {
-                let [r, g, b] = floats::<3>("color", &v).map_err(|_| "color must be [r, g, b] or [r, g, b, a]")?;
-                [r, g, b, 1.0]
-            }
-        };
-        set_prop(&c, n, "color", Value::from(rgba.to_vec()))
-    });
-    let c = Arc::clone(ctx);
-    e.register_set("scale", move |n: &mut NodeHandle, v: Dynamic| {
-        let s = number(&v).ok_or("scale must be a number")?;
-        set_prop(&c, n, "scale", Value::from(s))
-    });
-    let c = Arc::clone(ctx);
-    e.register_set("position", move |n: &mut NodeHandle, v: Dynamic| {
-        let p = floats::<3>("position", &v)?;
-        set_prop(&c, n, "position", Value::from(p.to_vec()))
-    });
-    let c = Arc::clone(ctx);
-    e.register_set("rotation", move |n: &mut NodeHandle, v: Dynamic| {
-        let r = floats::<9>("rotation", &v)?;
-        set_prop(&c, n, "rotation", Value::from(r.to_vec()))
-    });
+    // The value goes as it is: `set_properties`' reader checks it (the
+    // error names the field like any client's).
+    for key in ["color", "scale", "position", "rotation"] {
+        let c = Arc::clone(ctx);
+        e.register_set(key, move |n: &mut NodeHandle, v: Dynamic| set_prop(&c, n, key, to_value(&v)?));
+    }
     let c = Arc::clone(ctx);
     e.register_set("current_frame", move |_: &mut NodeHandle, f: INT| apply_message(&c, &set_frame_message(f)));
     // One frame of a per-frame attribute as an ndarray view: shared, not

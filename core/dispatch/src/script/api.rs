@@ -7,14 +7,11 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use periscope_protocol::{Envelope, MessageType, NdArray, Reply, Value};
-use periscope_scene::{Node, NodeId, Scene};
+use periscope_scene::{Node, NodeId, Scene, VIEWER_CLIENT};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FLOAT, INT, ImmutableString, Map};
 
 use super::convert::{ArrayView, to_value};
 use crate::config::ScriptsConfig;
-
-/// The client id that owns nodes created by scripts.
-pub const SCRIPT_CLIENT: u64 = 0;
 
 pub(crate) type Res<T> = Result<T, Box<EvalAltResult>>;
 
@@ -65,7 +62,7 @@ fn set_prop(c: &Shared, n: &NodeHandle, key: &str, value: Value) -> Res<()> {
         return Err(gone(n.0));
     }
     let env = Envelope::new(MessageType::SetProperties.as_i64()).with_kwarg("node_id", n.0).with_kwarg(key, value);
-    g.scene.apply(0, &env).map(drop).map_err(|e| e.message.into())
+    g.scene.apply(VIEWER_CLIENT, &env).map(drop).map_err(|e| e.message.into())
 }
 
 /// Applies `env` as the script's client through the scene's typed handler
@@ -73,7 +70,7 @@ fn set_prop(c: &Shared, n: &NodeHandle, key: &str, value: Value) -> Res<()> {
 /// and deletions are messages, whoever makes them.
 fn apply_message(c: &Shared, env: &Envelope) -> Res<()> {
     let mut g = lock(c);
-    let applied = g.scene.apply(SCRIPT_CLIENT, env).map_err(|e| e.message)?;
+    let applied = g.scene.apply(VIEWER_CLIENT, env).map_err(|e| e.message)?;
     for w in applied.warnings {
         tracing::warn!(script = %g.script, "{}", w.message);
     }
@@ -125,7 +122,7 @@ fn create(c: &Shared, kind: MessageType, args: Vec<&Dynamic>, opts: &Map) -> Res
         env.kwargs.push((k.to_string(), to_value(v)?));
     }
     let mut g = lock(c);
-    let applied = g.scene.apply(SCRIPT_CLIENT, &env).map_err(|e| format!("{}: {}", kind.name(), e.message))?;
+    let applied = g.scene.apply(VIEWER_CLIENT, &env).map_err(|e| format!("{}: {}", kind.name(), e.message))?;
     for w in applied.warnings {
         tracing::warn!(script = %g.script, "{}", w.message);
     }

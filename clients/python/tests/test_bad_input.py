@@ -160,7 +160,7 @@ def test_non_finite_and_out_of_range_values_are_refused_naming_the_field(viewer_
         before = v.sync()["nodes"]
         for props, want in [
             ({"scale": float("inf")}, 'set_properties: field "scale" must be a finite number > 0, found inf'),
-            ({"position": (np.nan, 0, 0)}, 'set_properties: field "position" must hold finite numbers, found NaN at [0]'),
+            ({"position": (np.nan, 0, 0)}, 'set_properties: field "position" must be 3 finite numbers, found [NaN, 0.0, 0.0]'),
             ({"color": (np.nan, 2, -1, 1)}, 'set_properties: field "color" must be 3 or 4 numbers in [0, 1], found [NaN, 2.0, -1.0, 1.0]'),
             ({"radius": -1.0}, 'set_properties: field "radius" must be a finite number >= 0, found -1.0'),
             ({"name": "n" * 100_000}, 'set_properties: field "name" must be a str of at most 1024 bytes, found 100000 bytes'),

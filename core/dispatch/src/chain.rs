@@ -374,7 +374,7 @@ impl Chain {
             });
             // A deleted script's controls (its folder in the viewer's section) go with it.
             for name in removed {
-                scene.remove_controls_in(crate::script::api::SCRIPT_CLIENT, &name);
+                scene.remove_controls_in(periscope_scene::VIEWER_CLIENT, &name);
             }
             changed |= entry.slots.len() != before;
             for file in files {

@@ -18,7 +18,7 @@ use periscope_plugin_api::{
     PlayheadC, PluginTable, Slice, Status,
 };
 use periscope_protocol::{DecodeLimits, Envelope, MessageType, Reply, Request, Value, decode_value, encode_value};
-use periscope_scene::Scene;
+use periscope_scene::{ClientKind, Scene};
 
 use crate::{Flow, Incoming, Outbox, Stage, StageError};
 
@@ -41,10 +41,10 @@ pub enum PluginError {
     Copy { path: PathBuf, reason: String },
 }
 
-/// Plugins' own client ids start here (below replayed clients, far above
-/// network clients): the nodes a plugin creates belong to it.
-pub const PLUGIN_CLIENT_BASE: u64 = 1 << 39;
-static NEXT_PLUGIN_CLIENT: AtomicU64 = AtomicU64::new(PLUGIN_CLIENT_BASE);
+/// Plugins loaded so far: the next one's own client is
+/// `ClientKind::Plugin(n)` (from `periscope_scene::PLUGIN_CLIENT_BASE` on):
+/// the nodes a plugin creates belong to it.
+static PLUGINS_LOADED: AtomicU64 = AtomicU64::new(0);
 
 /// What host callbacks work on during one call.
 struct HostCtx {
@@ -508,7 +508,8 @@ impl PluginStage {
     /// Loads the plugin at `path`; `settings` gives its config by declared name.
     pub fn load(path: &Path, settings: SettingsFor<'_>, scene: &mut Scene) -> Result<Self, PluginError> {
         let signature = signature(path);
-        let client = NEXT_PLUGIN_CLIENT.fetch_add(1, Ordering::SeqCst);
+        let n = PLUGINS_LOADED.fetch_add(1, Ordering::SeqCst);
+        let client = ClientKind::Plugin(n).id().expect("fewer than 2^39 plugins are loaded");
         let (name, config, loaded) = load(path, settings, scene, client)?;
         scene.client_connected(client, &format!("plugin {name}"), "local");
         tracing::info!(plugin = %name, version = %loaded.version, client, path = %path.display(), "plugin loaded");

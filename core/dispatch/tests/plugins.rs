@@ -316,7 +316,10 @@ fn abi2_plugin_creates_a_node_adds_frames_and_reads_vertices() {
     // The plugin read the mesh's vertices and created a lines node of its own.
     let boxes: Vec<_> = scene.nodes().filter(|n| n.name == "tri bbox").map(|n| (n.id, n.client)).collect();
     let [(bbox, owner)] = boxes[..] else { panic!("one box node: {boxes:?}") };
-    assert!(owner >= periscope_dispatch::plugin::PLUGIN_CLIENT_BASE, "owned by the plugin's client");
+    assert!(
+        matches!(periscope_scene::ClientKind::of(owner), periscope_scene::ClientKind::Plugin(_)),
+        "owned by the plugin's client"
+    );
     assert_eq!(scene.client(owner).unwrap().name, "plugin bbox");
     assert_eq!(scene.node(bbox).unwrap().n_frames(), 2);
     assert_eq!(box_extent(&scene, bbox, 0), ([0.0, 0.0, 0.0], [1.0, 2.0, 0.0]));

@@ -13,6 +13,7 @@ mod decode;
 mod encode;
 mod envelope;
 mod fields;
+pub mod kwargs;
 pub mod limits;
 mod parts;
 mod reply;
@@ -28,6 +29,7 @@ pub use decode::{
 pub use encode::{encode_value, encode_value_into, encoded_len};
 pub use envelope::{Envelope, EnvelopeError, Hello, RawFrame};
 pub use fields::{Field, FieldKind};
+pub use kwargs::FieldError;
 pub use parts::{PartsBudget, Transfers};
 pub use reply::{ClientSummary, NodeSummary, Reply, SceneState};
 pub use request::{

@@ -9,6 +9,7 @@
 //! name the field, so they are [`Request::Scene`] here.
 
 use crate::envelope::Envelope;
+use crate::kwargs::{FieldError, describe, read_floats};
 use crate::limits::{MAX_CAMERA_COORD, MAX_VIDEO_FPS, MIN_VIDEO_FPS};
 use crate::limits::{MAX_FOV_Y_DEG, MIN_FOV_Y_DEG};
 use crate::types::MessageType;
@@ -147,17 +148,9 @@ pub struct OrbitView {
     pub fov_y_deg: Option<f32>,
 }
 
-/// A field of a request with a value of the wrong type or out of range.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message}: field {field:?} must be {expected}, found {found}")]
-pub struct RequestError {
-    /// The message type's name (`screenshot`).
-    pub message: &'static str,
-    /// The field (`width`, `camera.distance`).
-    pub field: String,
-    pub expected: String,
-    pub found: String,
-}
+/// A field of a request with a value of the wrong type or out of range (the
+/// one error of every kwarg reader, [`crate::kwargs`]).
+pub type RequestError = FieldError;
 
 /// Reads the kwargs of one message, naming the field in every error.
 struct Fields<'a> {
@@ -167,7 +160,7 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn error(&self, field: &str, expected: impl Into<String>, found: impl Into<String>) -> RequestError {
-        RequestError { message: self.message, field: field.to_owned(), expected: expected.into(), found: found.into() }
+        FieldError::new(self.message, field, expected, found)
     }
 
     /// The kwarg (nil counts as absent).
@@ -198,11 +191,18 @@ impl<'a> Fields<'a> {
     fn point(&self, field: &str) -> Result<Option<[f32; 3]>, RequestError> {
         match self.get(field) {
             None => Ok(None),
-            Some(v) => match vec3(v) {
-                Some(p) if in_camera_range(&p) => Ok(Some(p)),
-                Some(p) => Err(self.error(field, camera_range(), format!("{p:?}"))),
-                None => Err(self.error(field, camera_range(), describe(v))),
-            },
+            Some(v) => self.camera_point(field, v).map(Some),
+        }
+    }
+
+    /// A camera point: 3 finite numbers, each within ±[`MAX_CAMERA_COORD`].
+    fn camera_point(&self, field: &str, v: &Value) -> Result<[f32; 3], RequestError> {
+        let expected = format!("3 finite numbers within ±{MAX_CAMERA_COORD:e}");
+        let p = read_floats(self.message, field, v, &expected)?;
+        if p.iter().all(|x| x.abs() <= MAX_CAMERA_COORD) {
+            Ok(p)
+        } else {
+            Err(self.error(field, expected, format!("{p:?}")))
         }
     }
 
@@ -248,11 +248,7 @@ impl<'a> Fields<'a> {
         };
         let target = match v.get("target").filter(|x| !x.is_nil()) {
             None => None,
-            Some(t) => Some(
-                vec3(t)
-                    .filter(in_camera_range)
-                    .ok_or_else(|| self.error("camera.target", camera_range(), describe(t)))?,
-            ),
+            Some(t) => Some(self.camera_point("camera.target", t)?),
         };
         let distance = num("distance")?;
         if let Some(d) = distance
@@ -339,40 +335,6 @@ impl Fields<'_> {
             orbit: self.bool("orbit", self.get("orbit"))?.unwrap_or(false),
             return_bytes: self.bool("return_bytes", self.get("return_bytes"))?.unwrap_or(false),
         })
-    }
-}
-
-fn vec3(v: &Value) -> Option<[f32; 3]> {
-    match v {
-        Value::Array(items) if items.len() == 3 => {
-            let mut out = [0.0; 3];
-            for (o, i) in out.iter_mut().zip(items) {
-                *o = i.as_f64()? as f32;
-            }
-            Some(out)
-        }
-        Value::NdArray(a) if a.len() == 3 => {
-            let d = a.to_f32();
-            Some([d[0], d[1], d[2]])
-        }
-        _ => None,
-    }
-}
-
-/// A camera point: finite, each coordinate within ±[`MAX_CAMERA_COORD`].
-fn in_camera_range(p: &[f32; 3]) -> bool {
-    p.iter().all(|x| x.abs() <= MAX_CAMERA_COORD)
-}
-
-fn camera_range() -> String {
-    format!("3 finite numbers within ±{MAX_CAMERA_COORD:e}")
-}
-
-fn describe(v: &Value) -> String {
-    match v {
-        Value::Array(items) => format!("a list of {}", items.len()),
-        Value::NdArray(a) => format!("an array of shape {:?}", a.shape()),
-        other => other.type_name(),
     }
 }
 
@@ -509,7 +471,7 @@ mod tests {
         );
         assert_eq!(
             decode(Envelope::new(t).with_kwarg("target", "window")),
-            Err("require_camera: field \"target\" must be \"windows\" or \"viewport\", found str".into())
+            Err("require_camera: field \"target\" must be \"windows\" or \"viewport\", found \"window\"".into())
         );
     }
 
@@ -550,7 +512,7 @@ mod tests {
         );
         assert_eq!(
             decode(Envelope::new(t).with_kwarg("target", "here")),
-            Err("set_camera: field \"target\" must be 3 finite numbers within ±1e15, found str".into())
+            Err("set_camera: field \"target\" must be 3 finite numbers within ±1e15, found \"here\"".into())
         );
         let same = Envelope::new(t).with_kwarg("position", p(1.0)).with_kwarg("target", p(1.0));
         assert!(decode(same).unwrap_err().contains("field \"position\" must be a point other than target"));
@@ -580,7 +542,8 @@ mod tests {
         let inf_target = Value::Array(vec![Value::from(0.0), Value::from(f64::INFINITY), Value::from(0.0)]);
         assert_eq!(
             shot("target", inf_target),
-            Err("screenshot: field \"camera.target\" must be 3 finite numbers within ±1e15, found a list of 3".into())
+            Err("screenshot: field \"camera.target\" must be 3 finite numbers within ±1e15, found [0.0, inf, 0.0]"
+                .into())
         );
         assert!(shot("pitch", Value::from(90.0)).is_ok(), "pitch is clamped to the camera's limit, as documented");
         // Found by a hostile-client run: huge finite values made the kept

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use periscope_protocol::kwargs::describe;
 use periscope_protocol::limits::{MAX_NAME_BYTES, excerpt};
 use periscope_protocol::{DType, NdArray, Value};
 
@@ -322,7 +323,7 @@ pub(crate) fn read_number(ctx: &str, name: &str, v: &Value, range: Range) -> Res
         _ => v.as_f64().map(|x| x as f32),
     }
     .ok_or_else(|| {
-        err("bad_value", format!("{ctx}: field {name:?} must be {}, got {}", range.expected(), v.type_name()))
+        err("bad_value", format!("{ctx}: field {name:?} must be {}, found {}", range.expected(), describe(v)))
     })?;
     if range.contains(x) {
         Ok(x)
@@ -341,7 +342,7 @@ pub(crate) fn read_bool(name: &str, v: &Value) -> Result<bool, SceneError> {
 pub(crate) fn read_name(ctx: &str, name: &str, v: &Value) -> Result<String, SceneError> {
     let s = v
         .as_str()
-        .ok_or_else(|| err("bad_value", format!("{ctx}: field {name:?} must be a str, got {}", v.type_name())))?;
+        .ok_or_else(|| err("bad_value", format!("{ctx}: field {name:?} must be a str, found {}", describe(v))))?;
     if s.len() > MAX_NAME_BYTES {
         return Err(err(
             "bad_value",

@@ -11,8 +11,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
+use periscope_protocol::kwargs::{describe, read_client_id, read_floats};
 use periscope_protocol::limits::{MAX_EXACT_INT, excerpt, excerpt_list};
-use periscope_protocol::{Envelope, MessageType, Reply, Value};
+use periscope_protocol::{Envelope, FieldError, MessageType, Reply, Value};
 
 use crate::error::{SceneError, err};
 use crate::handler::Applied;
@@ -212,7 +213,14 @@ impl Control {
                 }
                 Ok(ControlValue::Text(s.to_owned()))
             }
-            ControlKind::Color => color(v).map(ControlValue::Color).ok_or_else(|| bad("3 numbers in 0..=1".into())),
+            ControlKind::Color => {
+                let expected = "3 numbers in 0..=1";
+                let c = read_floats(msg, "value", v, expected)?;
+                if !c.iter().all(|x| (0.0..=1.0).contains(x)) {
+                    return Err(FieldError::new(msg, "value", expected, format!("{c:?}")).into());
+                }
+                Ok(ControlValue::Color(c))
+            }
             ControlKind::Button => match v {
                 Value::Nil | Value::Bool(true) => Ok(ControlValue::None),
                 _ => Err(bad("true (a press) or nil".into())),
@@ -284,32 +292,6 @@ fn fmt_num(x: f64) -> String {
     } else {
         format!("{x}")
     }
-}
-
-/// Client data as an error quotes it: short strs as an excerpt, the rest by type and size.
-fn describe(v: &Value) -> String {
-    match v {
-        Value::Str(s) if s.len() <= 40 => excerpt(s),
-        Value::Str(s) => format!("a str of {} bytes", s.len()),
-        Value::UInt(u) => u.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(x) => fmt_num(*x),
-        Value::Bool(b) => b.to_string(),
-        Value::Array(a) => format!("a list of {}", a.len()),
-        other => other.type_name(),
-    }
-}
-
-fn color(v: &Value) -> Option<[f32; 3]> {
-    let items: Vec<f64> = match v {
-        Value::Array(items) => items.iter().map(Value::as_f64).collect::<Option<_>>()?,
-        Value::NdArray(a) => a.to_f32().iter().map(|&x| f64::from(x)).collect(),
-        _ => return None,
-    };
-    if items.len() != 3 || !items.iter().all(|x| (0.0..=1.0).contains(x)) {
-        return None;
-    }
-    Some([items[0] as f32, items[1] as f32, items[2] as f32])
 }
 
 /// Every control, by id (creation order), with the owners' uids (ordered, so
@@ -620,9 +602,7 @@ impl Scene {
         }
         let uid = env.uid.ok_or_else(|| err("missing_arg", format!("{msg} needs a control_id or a uid")))?;
         let owner = match env.kwarg("client_id").filter(|v| any && !v.is_nil()) {
-            Some(v) => v.as_i64().and_then(|i| u64::try_from(i).ok()).ok_or_else(|| {
-                err("bad_value", format!("{msg}: field \"client_id\" must be a client id, found {}", describe(v)))
-            })?,
+            Some(v) => read_client_id(msg, "client_id", v)?,
             None => client,
         };
         self.controls

@@ -27,3 +27,10 @@ pub struct SceneWarning {
 pub(crate) fn err(code: &'static str, message: impl Into<String>) -> SceneError {
     SceneError::new(code, message)
 }
+
+/// A refused field, as the shared kwarg reader words it: `bad_value`.
+impl From<periscope_protocol::FieldError> for SceneError {
+    fn from(e: periscope_protocol::FieldError) -> Self {
+        SceneError::new("bad_value", e.to_string())
+    }
+}

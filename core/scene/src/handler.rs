@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use periscope_protocol::{Direction, Envelope, MessageType, NdArray, SceneState, Value};
 
+use periscope_protocol::FieldError;
+use periscope_protocol::kwargs::{describe, read_client_id, read_vec3};
 use periscope_protocol::limits::{excerpt, excerpt_list};
 
 use crate::args::{
@@ -149,16 +151,7 @@ impl Scene {
         let node = if names_node { Some(self.node_target(client, env)?) } else { None };
         let point = match env.kwarg("point").filter(|v| !v.is_nil()) {
             None => None,
-            Some(v) => match to_array("point", v)?.to_f32().as_slice() {
-                &[x, y, z] if [x, y, z].iter().all(|c| c.is_finite()) => Some([x, y, z]),
-                _ => {
-                    let found = v.type_name();
-                    return Err(err(
-                        "bad_value",
-                        format!("select: field \"point\" must be 3 finite numbers, found {found}"),
-                    ));
-                }
-            },
+            Some(v) => Some(read_vec3("select", "point", v)?),
         };
         self.select(node, point);
         Ok(())
@@ -557,22 +550,18 @@ impl Scene {
                 return Err(err("bad_value", "query: field \"digest\" is for the whole scene: send it without a uid"));
             }
             Some(v) => {
-                return Err(err("bad_value", format!("query: field \"digest\" must be a bool, got {}", v.type_name())));
+                return Err(FieldError::new("query", "digest", "a bool", describe(v)).into());
             }
         }
         if env.uid.is_some() {
             let owner = match env.kwarg("client_id").filter(|v| !v.is_nil()) {
-                Some(v) => v.as_i64().and_then(|i| ClientId::try_from(i).ok()).ok_or_else(|| {
-                    err("bad_value", format!("query: field \"client_id\" must be a client id, got {}", describe(v)))
-                })?,
+                Some(v) => read_client_id("query", "client_id", v)?,
                 None => client,
             };
             let id = self.lookup(owner, env)?;
             let node = &self.nodes[&id];
             let attr = match env.kwarg("attribute").filter(|v| !v.is_nil()) {
-                Some(v) => v.as_str().ok_or_else(|| {
-                    err("bad_value", format!("query: field \"attribute\" must be a str, got {}", v.type_name()))
-                })?,
+                Some(v) => v.as_str().ok_or_else(|| FieldError::new("query", "attribute", "a str", describe(v)))?,
                 None => match node.kind {
                     NodeKind::Node => "position",
                     k => k.attrs().first().map_or("position", |a| a.name),
@@ -667,7 +656,7 @@ pub(crate) fn apply_style(ctx: &str, st: &mut Style, s: Setting, v: &Value) -> R
                 _ => Some(
                     v.as_i64()
                         .and_then(|n| usize::try_from(n).ok())
-                        .ok_or_else(|| err("bad_value", format!("num_betas must be a count, got {}", describe(v))))?,
+                        .ok_or_else(|| FieldError::new(ctx, name, "a count", describe(v)))?,
                 ),
             }
         }
@@ -678,22 +667,9 @@ pub(crate) fn apply_style(ctx: &str, st: &mut Style, s: Setting, v: &Value) -> R
             st.mode = match v.as_str() {
                 Some("line_strip") => LineMode::LineStrip,
                 Some("lines") => LineMode::Lines,
-                _ => {
-                    return Err(err(
-                        "bad_value",
-                        format!("mode must be \"line_strip\" or \"lines\", got {}", describe(v)),
-                    ));
-                }
+                _ => return Err(FieldError::new(ctx, name, "\"line_strip\" or \"lines\"", describe(v)).into()),
             }
         }
     }
     Ok(())
-}
-
-fn describe(v: &Value) -> String {
-    match v {
-        Value::Str(s) => excerpt(s),
-        Value::Int(i) => i.to_string(),
-        other => other.type_name(),
-    }
 }

@@ -5,6 +5,7 @@
 mod args;
 mod body;
 pub mod changes;
+mod client;
 mod controls;
 mod error;
 mod frames;
@@ -19,6 +20,7 @@ mod spec;
 
 pub use body::{BodyModels, BodyPose, SkinDone, SkinJob, Skinned};
 pub use changes::Change;
+pub use client::{ClientKind, PLUGIN_CLIENT_BASE, REPLAY_CLIENT_BASE, VIEWER_CLIENT};
 pub use controls::{Control, ControlId, ControlKind, ControlValue, Controls};
 pub use error::{SceneError, SceneWarning};
 pub use frames::FrameSeq;

@@ -9,7 +9,8 @@ use crate::spec::NodeKind;
 
 /// The viewer's id for a node, unique for the viewer's lifetime.
 pub type NodeId = u64;
-/// The viewer's id for a client connection (kept across a resumed session).
+/// The viewer's id for a client connection (kept across a resumed session);
+/// its ranges (viewer, network, plugins, replays) are [`crate::ClientKind`]'s.
 pub type ClientId = u64;
 
 /// How a Lines node joins its points.

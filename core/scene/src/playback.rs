@@ -2,8 +2,9 @@
 //! playhead itself moves by `set_frame`/`next_frame`/`previous_frame`; while
 //! the scene plays, the viewer's step sends itself `next_frame` at `fps`.
 
+use periscope_protocol::Envelope;
+use periscope_protocol::kwargs::describe;
 use periscope_protocol::limits::MAX_PLAYBACK_FPS;
-use periscope_protocol::{Envelope, Value};
 
 use crate::error::{SceneError, err};
 use crate::handler::Applied;
@@ -24,14 +25,6 @@ pub fn playback_message(playing: Option<bool>, fps: Option<f64>) -> Envelope {
 /// Whether `fps` is a playback speed the scene takes: finite, in (0, 240].
 pub(crate) fn valid_fps(fps: f64) -> bool {
     fps.is_finite() && fps > 0.0 && fps <= MAX_PLAYBACK_FPS
-}
-
-fn describe(v: &Value) -> String {
-    match v {
-        Value::Float(f) => format!("{f:?}"),
-        Value::Int(i) => i.to_string(),
-        other => other.type_name().to_owned(),
-    }
 }
 
 impl Scene {

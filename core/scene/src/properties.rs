@@ -6,7 +6,10 @@
 
 use periscope_protocol::{Envelope, MessageType, Value};
 
-use crate::args::{Range, check_values, read_bool, read_color, read_name, read_number, to_array};
+use periscope_protocol::FieldError;
+use periscope_protocol::kwargs::{describe, read_client_id, read_floats, read_vec3};
+
+use crate::args::{Range, read_bool, read_color, read_name, read_number, to_array};
 use crate::error::{SceneError, err};
 use crate::handler::Applied;
 use crate::node::{ClientId, Node, NodeId, Style};
@@ -25,18 +28,6 @@ struct Properties {
     style: Option<Style>,
 }
 
-/// `N` finite numbers (a position, a row-major rotation).
-fn fixed<const N: usize>(key: &str, v: &Value, what: &str) -> Result<[f32; N], SceneError> {
-    let a = to_array(key, v)?;
-    let d = a.to_f32();
-    let fixed: [f32; N] = d
-        .as_slice()
-        .try_into()
-        .map_err(|_| err("bad_shape", format!("set_properties: {key} must be {what}, got {} numbers", d.len())))?;
-    check_values("set_properties", key, a.shape(), &fixed, Range::Finite)?;
-    Ok(fixed)
-}
-
 const CTX: &str = "set_properties";
 
 impl Properties {
@@ -53,8 +44,8 @@ impl Properties {
                 "enabled" => p.enabled = Some(read_bool(key, v)?),
                 "scale" => p.scale = Some(read_number(CTX, key, v, Range::Positive)?),
                 "color" => p.color = Some(read_color(CTX, key, &to_array(key, v)?)?),
-                "position" => p.position = Some(fixed(key, v, "3 numbers")?),
-                "rotation" => p.rotation = Some(fixed(key, v, "a 3x3 matrix (9 numbers)")?),
+                "position" => p.position = Some(read_vec3(CTX, key, v)?),
+                "rotation" => p.rotation = Some(read_floats(CTX, key, v, "a 3x3 matrix (9 finite numbers)")?),
                 _ => match node.kind.settings().iter().find(|s| s.name() == key) {
                     Some(&s) => {
                         crate::handler::apply_style(CTX, &mut style, s, v)?;
@@ -110,9 +101,10 @@ impl Scene {
         let t = env.message_type().map_or("message", MessageType::name);
         match env.kwarg("node_id").filter(|v| !v.is_nil()) {
             Some(v) => {
-                let id = v.as_i64().and_then(|i| u64::try_from(i).ok()).ok_or_else(|| {
-                    err("bad_value", format!("{t}: node_id must be a node id, got {}", v.type_name()))
-                })?;
+                let id = v
+                    .as_i64()
+                    .and_then(|i| u64::try_from(i).ok())
+                    .ok_or_else(|| FieldError::new(t, "node_id", "a node id", describe(v)))?;
                 if self.nodes.contains_key(&id) {
                     Ok(id)
                 } else {
@@ -122,12 +114,7 @@ impl Scene {
             // `client_id` + `uid`: another client's node by its own uid (what the
             // viewer's panels send, so that a replay finds the node again).
             None => match env.kwarg("client_id").filter(|v| !v.is_nil()) {
-                Some(v) => {
-                    let owner = v.as_i64().and_then(|i| u64::try_from(i).ok()).ok_or_else(|| {
-                        err("bad_value", format!("{t}: client_id must be a client id, got {}", v.type_name()))
-                    })?;
-                    self.lookup(owner, env)
-                }
+                Some(v) => self.lookup(read_client_id(t, "client_id", v)?, env),
                 None => self.lookup(client, env),
             },
         }

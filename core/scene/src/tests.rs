@@ -295,10 +295,10 @@ fn bad_controls_change_nothing_and_name_the_field() {
     let refused = |s: &mut Scene, env: Envelope| s.apply(C, &env).unwrap_err().message;
     // An update that would leave the value outside the new range is refused whole.
     let shrink = Envelope::new(T::UpdateControl.as_i64()).with_uid(1).with_kwarg("max", 0.5).with_kwarg("label", "x");
-    assert_eq!(refused(&mut s, shrink), "update_control: field \"value\" must be in 0..=0.5, found 1");
+    assert_eq!(refused(&mut s, shrink), "update_control: field \"value\" must be in 0..=0.5, found 1.0");
     assert_eq!(s.controls().get(id).unwrap(), &before);
     let set = |v: Value| Envelope::new(T::SetControl.as_i64()).with_kwarg("control_id", id).with_kwarg("value", v);
-    assert_eq!(refused(&mut s, set(Value::from(11.0))), "set_control: field \"value\" must be in 0..=10, found 11");
+    assert_eq!(refused(&mut s, set(Value::from(11.0))), "set_control: field \"value\" must be in 0..=10, found 11.0");
     assert_eq!(
         refused(&mut s, Envelope::new(T::SetControl.as_i64()).with_kwarg("control_id", 77i64)),
         "set_control: no control with control_id 77"
@@ -534,9 +534,9 @@ fn non_finite_and_out_of_range_properties_are_refused_naming_the_field() {
     s.apply(C, &mesh(1, 1)).unwrap();
     let rot_nan = Value::from(vec![1.0f64, 0.0, 0.0, 0.0, f64::NAN, 0.0, 0.0, 0.0, 1.0]);
     let cases: Vec<(&str, Value, &str)> = vec![
-        ("position", v3(f64::NAN, 0.0, 0.0), "field \"position\" must hold finite numbers, found NaN at [0]"),
-        ("position", v3(0.0, f64::INFINITY, 0.0), "field \"position\" must hold finite numbers, found inf at [1]"),
-        ("position", v3(0.0, 0.0, 1e300), "found inf at [2]"),
+        ("position", v3(f64::NAN, 0.0, 0.0), "field \"position\" must be 3 finite numbers, found [NaN, 0.0, 0.0]"),
+        ("position", v3(0.0, f64::INFINITY, 0.0), "field \"position\" must be 3 finite numbers, found [0.0, inf, 0.0]"),
+        ("position", v3(0.0, 0.0, 1e300), "found [0.0, 0.0, inf]"),
         ("scale", Value::from(f64::INFINITY), "field \"scale\" must be a finite number > 0, found inf"),
         ("scale", Value::from(0.0), "field \"scale\" must be a finite number > 0, found 0.0"),
         ("scale", Value::from(-2.0), "found -2.0"),
@@ -547,7 +547,11 @@ fn non_finite_and_out_of_range_properties_are_refused_naming_the_field() {
             "field \"color\" must be 3 or 4 numbers in [0, 1], found [NaN, 2.0, -1.0, 1.0]",
         ),
         ("color", Value::from(vec![0.5, 0.5, 1.5]), "field \"color\""),
-        ("rotation", rot_nan, "field \"rotation\" must hold finite numbers, found NaN at [4]"),
+        (
+            "rotation",
+            rot_nan,
+            "field \"rotation\" must be a 3x3 matrix (9 finite numbers), found [1.0, 0.0, 0.0, 0.0, NaN, 0.0, 0.0, 0.0, 1.0]",
+        ),
         ("flat_shading", Value::from(2.5), "flat_shading must be a bool"),
     ];
     for (key, v, want) in &cases {

@@ -14,7 +14,7 @@
 use std::io::Read;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use periscope_protocol::{
@@ -27,6 +27,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Message, WebSocket};
 
 use periscope_compat::{envelope_from_pickle, is_pickle, pickle_value};
+use periscope_scene::PLUGIN_CLIENT_BASE;
 use tungstenite::Bytes;
 
 use crate::admission::Ticket;
@@ -185,7 +186,8 @@ fn register(shared: &Shared, session: Option<&String>) -> Result<(u64, String, b
                 (s.client_id, token.clone(), true)
             }
             None => {
-                let id = shared.next_client.fetch_add(1, Ordering::SeqCst);
+                let id = next_network_id(&shared.next_client)
+                    .ok_or_else(|| "this viewer has given out every network client id; restart it".to_owned())?;
                 let token = format!("{:032x}", rand::random::<u128>());
                 sessions.insert(token.clone(), Session { client_id: id, connected: true });
                 (id, token, false)
@@ -195,6 +197,14 @@ fn register(shared: &Shared, session: Option<&String>) -> Result<(u64, String, b
     let outbox = Arc::new(Outbox::new(shared.config.outbox_messages, shared.config.outbox_bytes));
     lock(&shared.outboxes).insert(client_id, Arc::clone(&outbox));
     Ok((client_id, session, resumed, outbox))
+}
+
+/// The next id for a network client from `counter`: ids count from 1 and stay
+/// below [`PLUGIN_CLIENT_BASE`] (the ids above are plugins' and replays',
+/// `periscope_scene::ClientKind`); `None` once they are all given out (the
+/// counter stops there, it never wraps into the plugins' range).
+fn next_network_id(counter: &AtomicU64) -> Option<u64> {
+    counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < PLUGIN_CLIENT_BASE).then_some(n + 1)).ok()
 }
 
 /// The unmodified aitviewer client sends no hello: its first frame is already
@@ -720,5 +730,25 @@ fn linger(mut stream: &TcpStream) {
             Err(e) if is_timeout(&e) => {}
             Err(_) => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+    use periscope_scene::ClientKind;
+
+    #[test]
+    fn network_ids_count_from_one_and_never_reach_the_plugins() {
+        let counter = AtomicU64::new(1);
+        assert_eq!(next_network_id(&counter), Some(1));
+        assert_eq!(next_network_id(&counter), Some(2));
+        counter.store(PLUGIN_CLIENT_BASE - 1, Ordering::SeqCst);
+        let last = next_network_id(&counter).unwrap();
+        assert_eq!(ClientKind::of(last), ClientKind::Network);
+        // The next would be the first plugin's id: refused, and it stays refused.
+        assert_eq!(next_network_id(&counter), None);
+        assert_eq!(next_network_id(&counter), None);
+        assert_eq!(counter.load(Ordering::SeqCst), PLUGIN_CLIENT_BASE);
     }
 }

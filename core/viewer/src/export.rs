@@ -155,7 +155,7 @@ impl ExportRequest {
 
     /// The client it is for (the viewer itself for the window and `--video`).
     pub fn client(&self) -> u64 {
-        self.reply_to.map_or(crate::runtime::VIEWER_CLIENT_ID, |(c, _)| c)
+        self.reply_to.map_or(periscope_scene::VIEWER_CLIENT, |(c, _)| c)
     }
 
     /// The error answer for this request.

@@ -18,7 +18,7 @@ use periscope_viewer::app;
 use periscope_viewer::config::{self, Config};
 use periscope_viewer::export::{ExportCamera, ExportRequest};
 use periscope_viewer::replay::Replay;
-use periscope_viewer::runtime::{self, OffscreenShooter, Runtime, RuntimeConfig};
+use periscope_viewer::runtime::{OffscreenShooter, Runtime, RuntimeConfig};
 use periscope_viewer::screenshot::{self, HeadlessRenderer, ScreenshotOnExit};
 
 /// A fast, scriptable remote viewer. Programs connect over WebSocket and stream
@@ -170,7 +170,7 @@ fn init_logging(level: Option<&str>) {
 
 /// The network clients that came have all gone and their messages are handled.
 fn clients_done(rt: &Runtime) -> bool {
-    let mut clients = rt.scene.clients().filter(|c| runtime::is_network_client(c.id)).peekable();
+    let mut clients = rt.scene.clients().filter(|c| periscope_scene::ClientKind::is_network(c.id)).peekable();
     clients.peek().is_some() && clients.all(|c| !c.connected) && rt.queue().is_empty()
 }
 

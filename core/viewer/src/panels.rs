@@ -42,7 +42,8 @@ pub fn server_panel(ui: &mut egui::Ui, rt: &mut Runtime, listen: std::net::Socke
     });
     ui.add_space(4.0);
     // Network clients only: plugins and replayed recordings have no traffic here.
-    let clients: Vec<_> = rt.scene.clients().filter(|c| crate::runtime::is_network_client(c.id)).cloned().collect();
+    let clients: Vec<_> =
+        rt.scene.clients().filter(|c| periscope_scene::ClientKind::is_network(c.id)).cloned().collect();
     if clients.is_empty() {
         ui.weak("No clients yet.");
     }

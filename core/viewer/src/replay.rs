@@ -7,13 +7,10 @@ use std::time::{Duration, Instant};
 
 use periscope_protocol::{DecodeLimits, Envelope, MessageType, Request, Value, encode_value};
 use periscope_record::{Kind, Record, Recorder};
-use periscope_scene::Scene;
+use periscope_scene::{ClientId, ClientKind, Scene};
 use periscope_server::{ClientRef, Event};
 
 use crate::runtime::Runtime;
-
-/// Replayed clients get ids from here on, apart from live connections.
-pub const REPLAY_ID_BASE: u64 = 1 << 40;
 
 /// A recording being replayed.
 pub struct Replay {
@@ -76,7 +73,7 @@ impl Replay {
 
     fn event(&mut self, i: usize) -> Option<Event> {
         let r = &self.records[i];
-        let id = REPLAY_ID_BASE + r.client;
+        let id = replayed(r.client);
         let client = self.clients.entry(id).or_insert_with(|| ClientRef::detached(id, &r.name, &self.origin)).clone();
         Some(match r.kind {
             Kind::Connect => Event::Connected { client, resumed: false },
@@ -153,9 +150,16 @@ impl Replay {
     }
 }
 
+/// The id a recorded client has in the replay ([`ClientKind::Replay`]); a
+/// recorded id too large for the range (not one the viewer gives out) takes
+/// the last id.
+fn replayed(recorded: ClientId) -> ClientId {
+    ClientKind::Replay(recorded).id().unwrap_or(ClientId::MAX)
+}
+
 /// Removes every node a replay created.
 pub fn clear_replayed(scene: &mut Scene) {
-    let ids: Vec<_> = scene.nodes().filter(|n| n.client >= REPLAY_ID_BASE).map(|n| n.id).collect();
+    let ids: Vec<_> = scene.nodes().filter(|n| ClientKind::is_replay(n.client)).map(|n| n.id).collect();
     for id in ids {
         scene.remove_node(id);
     }
@@ -173,7 +177,7 @@ fn remap_client_ids(envelope: &mut Envelope) {
         if k == "client_id"
             && let Some(id) = v.as_i64().and_then(|i| u64::try_from(i).ok())
         {
-            *v = Value::from(REPLAY_ID_BASE + id);
+            *v = Value::from(replayed(id));
             // Stages that borrow the frame must see the same ids.
             envelope.raw = None;
         }

@@ -124,7 +124,12 @@ fn non_finite_and_out_of_range_values_are_refused_naming_the_field_and_nothing_i
     let dots = v.spheres(verts(2), vec![]).unwrap();
     let before = v.query().unwrap().nodes;
     let edits: Vec<(i64, &str, Value, &str)> = vec![
-        (mesh, "position", nan3(), "set_properties: field \"position\" must hold finite numbers, found NaN at [0]"),
+        (
+            mesh,
+            "position",
+            nan3(),
+            "set_properties: field \"position\" must be 3 finite numbers, found [NaN, 0.0, 0.0]",
+        ),
         (mesh, "scale", Value::from(0.0), "set_properties: field \"scale\" must be a finite number > 0, found 0.0"),
         (
             mesh,
@@ -142,7 +147,7 @@ fn non_finite_and_out_of_range_values_are_refused_naming_the_field_and_nothing_i
             mesh,
             "rotation",
             Value::from(vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, f64::INFINITY]),
-            "set_properties: field \"rotation\" must hold finite numbers, found inf at [8]",
+            "set_properties: field \"rotation\" must be a 3x3 matrix (9 finite numbers), found [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, inf]",
         ),
         (
             dots,

@@ -286,8 +286,13 @@ fn script_api_nodes_arrays_and_creation() {
                 let fps_error = "";
                 try { set_fps(0.0); } catch (e) { fps_error = e; }
                 set_fps(48);
+                // A setter's value is read by `set_properties` like a client's: a
+                // non-number is refused, not dropped (this took [1, 2, 3]).
+                let pos_error = "";
+                try { m.position = [1, "x", 2, 3]; } catch (e) { pos_error = e; }
                 send(client, #{ type: 10012, lines: l.kind, mesh: m.name, selected: selected(),
-                                fps_error: fps_error, fps: fps(), playing: is_playing() });
+                                fps_error: fps_error, fps: fps(), playing: is_playing(),
+                                pos_error: pos_error, pos: m.position });
                 broadcast(#{ type: 10013, from: client.name });
             }
         }
@@ -329,6 +334,12 @@ fn script_api_nodes_arrays_and_creation() {
         "{fps_error}"
     );
     assert_eq!((field(&r, "fps"), field(&r, "playing")), (&Value::Float(48.0), &Value::Bool(true)));
+    let pos_error = field(&r, "pos_error").as_str().unwrap();
+    assert!(
+        pos_error.contains("set_properties: field \"position\" must be 3 finite numbers, found a list of 4"),
+        "{pos_error}"
+    );
+    assert_eq!(field(&r, "pos"), &Value::from(vec![0.0, 0.0, 0.0]), "the position is unchanged");
     let s = v.query().unwrap();
     let names: Vec<&str> = s.nodes.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names.len(), 3);

@@ -7,14 +7,11 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use periscope_protocol::{Envelope, MessageType, NdArray, Reply, Value};
-use periscope_scene::{Node, NodeId, Scene};
+use periscope_scene::{Node, NodeId, Scene, VIEWER_CLIENT};
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FLOAT, INT, ImmutableString, Map};
 
 use super::convert::{ArrayView, to_value};
 use crate::config::ScriptsConfig;
-
-/// The client id that owns nodes created by scripts.
-pub const SCRIPT_CLIENT: u64 = 0;
 
 pub(crate) type Res<T> = Result<T, Box<EvalAltResult>>;
 
@@ -65,7 +62,7 @@ fn set_prop(c: &Shared, n: &NodeHandle, key: &str, value: Value) -> Res<()> {
         return Err(gone(n.0));
     }
     let env = Envelope::new(MessageType::SetProperties.as_i64()).with_kwarg("node_id", n.0).with_kwarg(key, value);
-    g.scene.apply(0, &env).map(drop).map_err(|e| e.message.into())
+    g.scene.apply(VIEWER_CLIENT, &env).map(drop).map_err(|e| e.message.into())
 }
 
 /// Applies `env` as the script's client through the scene's typed handler
@@ -73,7 +70,7 @@ fn set_prop(c: &Shared, n: &NodeHandle, key: &str, value: Value) -> Res<()> {
 /// and deletions are messages, whoever makes them.
 fn apply_message(c: &Shared, env: &Envelope) -> Res<()> {
     let mut g = lock(c);
-    let applied = g.scene.apply(SCRIPT_CLIENT, env).map_err(|e| e.message)?;
+    let applied = g.scene.apply(VIEWER_CLIENT, env).map_err(|e| e.message)?;
     for w in applied.warnings {
         tracing::warn!(script = %g.script, "{}", w.message);
     }
@@ -82,24 +79,6 @@ fn apply_message(c: &Shared, env: &Envelope) -> Res<()> {
 
 fn set_frame_message(frame: INT) -> Envelope {
     Envelope::new(MessageType::SetFrame.as_i64()).with_arg(Value::Int(frame))
-}
-
-fn floats<const N: usize>(what: &str, d: &Dynamic) -> Res<[f32; N]> {
-    let flat: Vec<f32> = match to_value(d)? {
-        Value::Array(items) => {
-            let mut out = Vec::new();
-            for it in items {
-                match it {
-                    Value::Array(inner) => out.extend(inner.iter().filter_map(Value::as_f64).map(|x| x as f32)),
-                    other => out.extend(other.as_f64().map(|x| x as f32)),
-                }
-            }
-            out
-        }
-        Value::NdArray(a) => a.to_f32().to_vec(),
-        other => return Err(format!("{what} must be an array of {N} numbers, not {}", other.type_name()).into()),
-    };
-    flat.try_into().map_err(|v: Vec<f32>| format!("{what} must have {N} numbers, got {}", v.len()).into())
 }
 
 fn number(d: &Dynamic) -> Option<f64> {
@@ -143,7 +122,7 @@ fn create(c: &Shared, kind: MessageType, args: Vec<&Dynamic>, opts: &Map) -> Res
         env.kwargs.push((k.to_string(), to_value(v)?));
     }
     let mut g = lock(c);
-    let applied = g.scene.apply(SCRIPT_CLIENT, &env).map_err(|e| format!("{}: {}", kind.name(), e.message))?;
+    let applied = g.scene.apply(VIEWER_CLIENT, &env).map_err(|e| format!("{}: {}", kind.name(), e.message))?;
     for w in applied.warnings {
         tracing::warn!(script = %g.script, "{}", w.message);
     }
@@ -236,32 +215,12 @@ fn register_nodes(e: &mut Engine, ctx: &Shared) {
     e.register_set("name", move |n: &mut NodeHandle, v: ImmutableString| set_prop(&c, n, "name", v.as_str().into()));
     let c = Arc::clone(ctx);
     e.register_set("enabled", move |n: &mut NodeHandle, v: bool| set_prop(&c, n, "enabled", v.into()));
-    let c = Arc::clone(ctx);
-    e.register_set("color", move |n: &mut NodeHandle, v: Dynamic| {
-        let rgba = match floats::<4>("color", &v) {
-            Ok(c) => c,
-            Err(_) => {
-                let [r, g, b] = floats::<3>("color", &v).map_err(|_| "color must be [r, g, b] or [r, g, b, a]")?;
-                [r, g, b, 1.0]
-            }
-        };
-        set_prop(&c, n, "color", Value::from(rgba.to_vec()))
-    });
-    let c = Arc::clone(ctx);
-    e.register_set("scale", move |n: &mut NodeHandle, v: Dynamic| {
-        let s = number(&v).ok_or("scale must be a number")?;
-        set_prop(&c, n, "scale", Value::from(s))
-    });
-    let c = Arc::clone(ctx);
-    e.register_set("position", move |n: &mut NodeHandle, v: Dynamic| {
-        let p = floats::<3>("position", &v)?;
-        set_prop(&c, n, "position", Value::from(p.to_vec()))
-    });
-    let c = Arc::clone(ctx);
-    e.register_set("rotation", move |n: &mut NodeHandle, v: Dynamic| {
-        let r = floats::<9>("rotation", &v)?;
-        set_prop(&c, n, "rotation", Value::from(r.to_vec()))
-    });
+    // The value goes as it is: `set_properties`' reader checks it (the
+    // error names the field like any client's).
+    for key in ["color", "scale", "position", "rotation"] {
+        let c = Arc::clone(ctx);
+        e.register_set(key, move |n: &mut NodeHandle, v: Dynamic| set_prop(&c, n, key, to_value(&v)?));
+    }
     let c = Arc::clone(ctx);
     e.register_set("current_frame", move |_: &mut NodeHandle, f: INT| apply_message(&c, &set_frame_message(f)));
     // One frame of a per-frame attribute as an ndarray view: shared, not

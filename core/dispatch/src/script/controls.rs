@@ -9,10 +9,10 @@
 use std::sync::Arc;
 
 use periscope_protocol::{Envelope, MessageType, Value};
-use periscope_scene::{ControlId, ControlKind};
+use periscope_scene::{ControlId, ControlKind, VIEWER_CLIENT};
 use rhai::{Array, Dynamic, Engine, INT, Map};
 
-use super::api::{Res, SCRIPT_CLIENT, Shared, Target, lock};
+use super::api::{Res, Shared, Target, lock};
 use super::convert::{to_dynamic, to_value};
 
 /// A control as scripts hold it: the viewer-wide control id.
@@ -23,12 +23,12 @@ pub struct ControlHandle(pub ControlId);
 /// clients (a `set_control`'s event) go out with the script's replies.
 fn apply(c: &Shared, env: &Envelope) -> Res<()> {
     let mut g = lock(c);
-    let applied = g.scene.apply(SCRIPT_CLIENT, env).map_err(|e| e.message)?;
+    let applied = g.scene.apply(VIEWER_CLIENT, env).map_err(|e| e.message)?;
     for w in applied.warnings {
         tracing::warn!(script = %g.script, "{}", w.message);
     }
     for (client, reply) in applied.replies {
-        if client != SCRIPT_CLIENT {
+        if client != VIEWER_CLIENT {
             g.replies.push((Target::Client(client), reply));
         }
     }
@@ -40,11 +40,11 @@ fn add(c: &Shared, kind: ControlKind, label: &str, fields: Vec<(&str, Value)>) -
         let g = lock(c);
         let folder = g.script.clone();
         // The scripts' client's controls only (not every client's).
-        let mine = g.scene.controls().of_client(SCRIPT_CLIENT).find(|k| k.folder == folder && k.label == label);
+        let mine = g.scene.controls().of_client(VIEWER_CLIENT).find(|k| k.folder == folder && k.label == label);
         match mine {
             Some(k) if k.kind == kind => (Some(k.id), k.uid, folder),
             Some(k) => (None, k.uid, folder),
-            None => (None, g.scene.controls().free_uid(SCRIPT_CLIENT), folder),
+            None => (None, g.scene.controls().free_uid(VIEWER_CLIENT), folder),
         }
     };
     if let Some(id) = existing {
@@ -60,7 +60,7 @@ fn add(c: &Shared, kind: ControlKind, label: &str, fields: Vec<(&str, Value)>) -
     }
     apply(c, &env)?;
     let g = lock(c);
-    Ok(ControlHandle(g.scene.controls().by_remote(SCRIPT_CLIENT, uid).expect("just added").id))
+    Ok(ControlHandle(g.scene.controls().by_remote(VIEWER_CLIENT, uid).expect("just added").id))
 }
 
 fn num(d: &Dynamic) -> Res<Value> {
@@ -97,7 +97,7 @@ pub(crate) fn register_controls(e: &mut Engine, ctx: &Shared) {
         let uid = {
             let g = lock(&c);
             let k = g.scene.controls().get(h.0).ok_or_else(|| gone(h.0))?;
-            if k.client != SCRIPT_CLIENT {
+            if k.client != VIEWER_CLIENT {
                 return Err("only the control's owner sets .value; use set_control(id, value)".into());
             }
             k.uid

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use periscope_dispatch::{Chain, ClientCtx, Incoming, Outbox, PollResult, StageStatus};
 use periscope_protocol::{Reply, Request};
 use periscope_render::{Camera, world_to_display};
-use periscope_scene::Scene;
+use periscope_scene::{ClientKind, Scene};
 use periscope_server::{ByteQueue, ClientRef, Event, ServerHandle};
 
 use std::collections::VecDeque;
@@ -128,16 +128,6 @@ pub struct Runtime {
     /// While the scene plays: when the playhead last moved (or playback
     /// started); the next tick is `1/fps` later ([`Runtime::step_playback`]).
     playback_tick: Option<Instant>,
-}
-
-/// The client id of the viewer's own panels ([`Runtime::submit`]); network
-/// clients are numbered from 1.
-pub const VIEWER_CLIENT_ID: u64 = 0;
-
-/// Whether `id` is a client that connected over the network (not the viewer
-/// itself, a plugin, or a replayed recording's client).
-pub fn is_network_client(id: u64) -> bool {
-    id != VIEWER_CLIENT_ID && id < periscope_dispatch::plugin::PLUGIN_CLIENT_BASE
 }
 
 /// How a [`Runtime`] is set up, given to [`Runtime::new`] and
@@ -260,7 +250,7 @@ impl Runtime {
             images: image_hub,
             recorder: None,
             export_dir,
-            viewer_client: ClientRef::detached(VIEWER_CLIENT_ID, "viewer", "local"),
+            viewer_client: ClientRef::detached(periscope_scene::VIEWER_CLIENT, "viewer", "local"),
             subscribers: HashMap::new(),
             selection_sent: (None, None),
             camera_sent: None,
@@ -523,7 +513,7 @@ impl Runtime {
                 return Err("view_resync: only a view (hello role = \"view\") is sent snapshots".into());
             }
             Request::SaveScene { name } => self.save_scene_request(client.id(), envelope, name),
-            Request::ExportVideo(_) if client.id() >= crate::replay::REPLAY_ID_BASE => {
+            Request::ExportVideo(_) if ClientKind::is_replay(client.id()) => {
                 // A replay shows what happened; it does not render the session's videos again.
                 self.info(format!("replay: export_video by {} not repeated", client.name()));
             }

@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 
 use periscope_protocol::MessageType;
 
-use super::{Runtime, VIEWER_CLIENT_ID};
+use periscope_scene::VIEWER_CLIENT;
+
+use super::Runtime;
 
 impl Runtime {
     /// Plays the scene: while it is playing, moves the playhead one frame per
@@ -28,7 +30,7 @@ impl Runtime {
         }
         if self.scene.n_frames() > 1 {
             let tick = periscope_protocol::Envelope::new(MessageType::NextFrame.as_i64());
-            if let Err(e) = self.scene.apply(VIEWER_CLIENT_ID, &tick) {
+            if let Err(e) = self.scene.apply(VIEWER_CLIENT, &tick) {
                 tracing::warn!("playback: {}", e.message);
             }
         }

@@ -9,7 +9,9 @@ use periscope_server::Event;
 
 use periscope_dispatch::Outbox as _;
 
-use super::{Runtime, is_network_client};
+use periscope_scene::ClientKind;
+
+use super::Runtime;
 use crate::replay::frame_of;
 
 impl Runtime {
@@ -18,7 +20,7 @@ impl Runtime {
         let r = Recorder::create(path).map_err(|e| e.to_string())?;
         // Clients already connected appear connected at the start of the recording.
         let mut r = r;
-        for c in self.scene.clients().filter(|c| c.connected && is_network_client(c.id)) {
+        for c in self.scene.clients().filter(|c| c.connected && ClientKind::is_network(c.id)) {
             r.record(Kind::Connect, c.id, &c.name, None, bytes::Bytes::new());
         }
         self.recorder = Some(r);

@@ -237,9 +237,20 @@ impl ViewerApp {
             }
             ui.toggle_value(&mut self.video.open, "Video")
                 .on_hover_text("Camera path and video export (MP4, GIF, PNG sequence)");
+            let viewing = self.rt.link().is_some();
             let recording = self.rt.recording().is_some();
             let label = if recording { "Stop recording" } else { "Record" };
-            if ui.selectable_label(recording, label).on_hover_text("Record every message to a .psr file").clicked() {
+            let hover = if viewing {
+                "A view has no messages of its own to record: record on the hub (--record or [recording] there)"
+            } else {
+                "Record every message to a .psr file"
+            };
+            if ui
+                .add_enabled(!viewing, egui::Button::selectable(recording, label))
+                .on_hover_text(hover)
+                .on_disabled_hover_text(hover)
+                .clicked()
+            {
                 if recording {
                     self.rt.stop_recording();
                 } else {
@@ -249,14 +260,29 @@ impl ViewerApp {
                     }
                 }
             }
-            if ui.button("Save scene").on_hover_text("Save every node and frame to a .psr file").clicked() {
+            let hover = if viewing {
+                "Save the hub's scene, as this view shows it (every node and frame), to a .psr file on this machine"
+            } else {
+                "Save every node and frame to a .psr file"
+            };
+            if ui.button("Save scene").on_hover_text(hover).clicked() {
                 let path = unique_path(&self.cfg.export_dir, "scene", "psr");
                 match crate::replay::save_scene(&self.rt.scene, &path) {
                     Ok(n) => self.rt.info(format!("scene saved to {} ({n} records)", path.display())),
                     Err(e) => self.rt.error(format!("cannot save the scene: {e}")),
                 }
             }
-            if ui.button("Open").on_hover_text("Open a recording or saved scene (or drop the file here)").clicked() {
+            let hover = if viewing {
+                "A view shows its hub's scene: open recordings on the hub (periscope FILE there)"
+            } else {
+                "Open a recording or saved scene (or drop the file here)"
+            };
+            if ui
+                .add_enabled(!viewing, egui::Button::new("Open"))
+                .on_hover_text(hover)
+                .on_disabled_hover_text(hover)
+                .clicked()
+            {
                 self.open_dialog = Some(String::new());
             }
             ui.separator();
@@ -541,7 +567,14 @@ impl ViewerApp {
             i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect()
         });
         if let Some(p) = dropped.first() {
-            self.open(p, 0.0);
+            if self.rt.link().is_some() {
+                self.rt.error(format!(
+                    "{}: a view shows its hub's scene; open recordings on the hub (periscope FILE there)",
+                    p.display()
+                ));
+            } else {
+                self.open(p, 0.0);
+            }
         }
         let budget = Duration::from_millis(self.cfg.drain_budget_ms);
         let size = self.screenshot_size();

@@ -36,7 +36,9 @@ class Event:
     the viewer's window, or a script), ``client_name``. Selection events:
     ``node`` (this client's uid of the selected node, or None), ``node_id``,
     ``client_id`` (the node's owner), ``name``, ``point`` (the hit point, or
-    None). Camera events: ``camera`` (the dict :attr:`RemoteViewer.camera` returns).
+    None). Camera events: ``camera`` (the dict :attr:`RemoteViewer.camera` returns)
+    and ``view``: whose camera it is (0: the viewer's own window; otherwise the
+    client id of a ``periscope --connect`` view, the one a person moved last).
     """
 
     def __init__(self, kind: str, raw: Msg, **fields: Any) -> None:

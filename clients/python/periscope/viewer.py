@@ -405,7 +405,7 @@ class RemoteViewer(RemoteRenderer):
                           client_id=msg.get("client_id"), name=msg.get("name"), point=msg.get("point"))
             callbacks, key = self._select_callbacks, next(self._event_keys)
         elif what == "camera":
-            event = Event("camera", msg, camera=msg.get("camera"))
+            event = Event("camera", msg, camera=msg.get("camera"), view=msg.get("view", 0))
             callbacks, key = self._camera_callbacks, ("camera",)
         else:
             return

@@ -75,6 +75,8 @@ def test_connect_shows_the_hubs_scene_and_a_click_reaches_the_owner():
         clicks = []
         button = v.gui.add_button("Ping")
         button.on_click(clicks.append)
+        cameras = []
+        v.on_camera(cameras.append)
         wait_for("Xvfb", lambda: os.path.exists(f"/tmp/.X11-unix/X{n}"))
         env = dict(os.environ, DISPLAY=display, XDG_RUNTIME_DIR=tempfile.mkdtemp())
         env.pop("WAYLAND_DISPLAY", None)
@@ -95,6 +97,14 @@ def test_connect_shows_the_hubs_scene_and_a_click_reaches_the_owner():
         subprocess.run(["xdotool", "mousemove", str(BUTTON[0]), str(BUTTON[1]), "click", "1"], env=env, check=True)
         wait_for("the button's callback", lambda: clicks, timeout=30)
         assert clicks[0].control is button
+
+        # Dragging in the view's 3D view turns its camera: the hub reports that
+        # view's camera to camera subscribers (and its remote renderers follow it).
+        subprocess.run(["xdotool", "mousemove", "600", "420", "mousedown", "1", "mousemove", "640", "430",
+                        "mousemove", "700", "440", "mouseup", "1"], env=env, check=True)
+        moved = wait_for("a camera event from the view",
+                         lambda: [e for e in cameras if e.view not in (None, 0)], timeout=30)
+        assert moved[-1].camera["width"] > 100, moved[-1].camera
 
         # The hub goes away: the view keeps its last scene and reconnects to the next one.
         port = hub.port

@@ -132,8 +132,9 @@ impl Admission {
                 let p = inner.pending.pop_front().expect("checked");
                 let ms = now.duration_since(p.since).as_millis() as u64;
                 tracing::warn!(addr = %p.addr, ms, "handshake not finished in time; closing");
-                let _ = p.socket.shutdown(Shutdown::Both);
+                // Counted first: whoever sees the socket closed sees it counted.
                 self.stats.timed_out.fetch_add(1, Ordering::Relaxed);
+                let _ = p.socket.shutdown(Shutdown::Both);
             }
             let wait =
                 inner.pending.front().map_or(Duration::from_secs(1), |p| p.deadline.saturating_duration_since(now));

@@ -618,7 +618,9 @@ fn serve(ws: &mut Ws, client: &ClientRef, out: &mut Out, shared: &Arc<Shared>, f
             let _ = ws.flush();
             return;
         }
-        let urgent = conn.urgency.urgent();
+        // A view is sent changes without asking: its replies go out at once
+        // (not after a 50 ms idle read), like an urgent client's.
+        let urgent = conn.urgency.urgent() || client.is_view();
         if urgent != nonblocking && ws.get_mut().tcp().set_nonblocking(urgent).is_ok() {
             nonblocking = urgent;
         }

@@ -11,14 +11,17 @@
 //!   and encoded part by part as the view's outbox drains (at most
 //!   [`SNAPSHOT_AHEAD`] bytes queued, [`SNAPSHOT_BUDGET`] of encoding per
 //!   step), so a view of a large scene costs the hub a few parts of memory,
-//!   not a copy of the scene. Batches published meanwhile wait behind it (at
-//!   most [`BACKLOG_BYTES`]).
-//! - The resync rule: a view whose outbox cannot take the next batch (it
-//!   stopped reading: `server.outbox_bytes`), or whose backlog passes
-//!   [`BACKLOG_BYTES`] during a snapshot, or that asks (`view_resync`: its
-//!   mirror saw a gap), is sent a fresh snapshot instead of the changes it
-//!   missed. A slow view therefore never slows the hub, its clients or other
-//!   views, and holds bounded memory.
+//!   not a copy of the scene.
+//! - Every view has a backlog of batch parts (shared with the other views):
+//!   they go out, in order, as its outbox has room for them, so a sequence
+//!   sent in one message (bigger than `server.outbox_bytes`) reaches a view
+//!   that reads, and batches published during a snapshot wait behind it.
+//! - The resync rule: a view whose backlog passes [`backlog_bytes`] (four
+//!   times `server.outbox_bytes`: it is not reading), or that asks
+//!   (`view_resync`: its mirror saw a gap), is sent a fresh snapshot instead
+//!   of the changes it missed, at most one per [`RESYNC_INTERVAL`] and only
+//!   when its outbox has room. A slow view therefore never slows the hub, its
+//!   clients or other views, and holds bounded memory.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -37,8 +40,13 @@ pub const PART_BYTES: usize = 8 << 20;
 pub const SNAPSHOT_AHEAD: usize = 24 << 20;
 /// Encoding time spent on snapshots per step (at least one part).
 pub const SNAPSHOT_BUDGET: Duration = Duration::from_millis(8);
-/// Change batches held for a view while its snapshot is sent.
-pub const BACKLOG_BYTES: usize = 64 << 20;
+/// Change batches held for a view, while its snapshot is sent or while its
+/// outbox has no room for them (a sequence sent in one message is bigger than
+/// `server.outbox_bytes`): four times `server.outbox_bytes` (256 MiB by
+/// default). The parts are shared by every view; past this the view is resynced.
+pub fn backlog_bytes(out: &ServerHandle) -> usize {
+    out.config().outbox_bytes.saturating_mul(4)
+}
 
 /// A snapshot being sent: its remaining parts (sharing the scene's arrays).
 struct Snapshot {
@@ -280,7 +288,8 @@ impl Hub {
         }
         scene.track_changes();
         let changes = scene.take_changes();
-        if !changes.is_empty() {
+        // Nothing to encode when every view is waiting for a fresh snapshot anyway.
+        if !changes.is_empty() && self.views.values().any(|v| !v.resync) {
             let batch = self.batch;
             self.batch += 1;
             let groups = split_changes(changes, PART_BYTES);
@@ -298,28 +307,22 @@ impl Hub {
                 })
                 .collect();
             done.batches = parts.len();
+            let bound = backlog_bytes(out);
             for (&id, view) in &mut self.views {
                 if view.resync {
                     continue;
                 }
                 for (reply, size) in &parts {
-                    if view.snapshot.is_some() {
-                        view.backlog_bytes += size;
-                        view.backlog.push_back((Arc::clone(reply), *size));
-                        if view.backlog_bytes > BACKLOG_BYTES {
-                            view.resync = true;
-                            view.snapshot = None;
-                            view.backlog.clear();
-                            view.backlog_bytes = 0;
-                            let why = "its backlog passed 64 MiB while its snapshot was sent";
-                            done.resynced.push((id, why, view.snapshots));
-                            break;
-                        }
-                    } else if !out.send_shared(id, Arc::clone(reply)) {
-                        view.resync = true;
-                        done.resynced.push((id, "it is not reading (its outbox is full)", view.snapshots));
-                        break;
-                    }
+                    view.backlog_bytes += size;
+                    view.backlog.push_back((Arc::clone(reply), *size));
+                }
+                if view.backlog_bytes > bound {
+                    view.resync = true;
+                    view.snapshot = None;
+                    view.backlog.clear();
+                    view.backlog_bytes = 0;
+                    let why = "its backlog of changes passed 4 x server.outbox_bytes (it is not reading)";
+                    done.resynced.push((id, why, view.snapshots));
                 }
             }
         }
@@ -377,15 +380,30 @@ impl Hub {
                 }
                 if last {
                     view.snapshot = None;
-                    view.backlog_bytes = 0;
                     view.images_due =
                         self.images.iter().filter(|(_, v)| v.message.is_some()).map(|(k, _)| *k).collect();
-                    for (reply, _) in std::mem::take(&mut view.backlog) {
-                        if !out.send_shared(id, reply) {
-                            view.resync = true;
-                            done.resynced.push((id, "it is not reading (its outbox is full)", view.snapshots));
-                            break;
-                        }
+                }
+            }
+            // Waiting batches go out as the outbox has room for them (one part
+            // of any size into an empty outbox), in order.
+            if view.snapshot.is_none() && !view.resync {
+                let room = out.config().outbox_bytes;
+                while let Some((reply, size)) = view.backlog.front() {
+                    let q = queued(out);
+                    if q > 0 && q + size > room {
+                        done.again_in =
+                            Some(done.again_in.map_or(Duration::from_millis(2), |a| a.min(Duration::from_millis(2))));
+                        break;
+                    }
+                    let (reply, size) = (Arc::clone(reply), *size);
+                    view.backlog.pop_front();
+                    view.backlog_bytes -= size;
+                    if !out.send_shared(id, reply) {
+                        view.resync = true;
+                        view.backlog.clear();
+                        view.backlog_bytes = 0;
+                        done.resynced.push((id, "its outbox refused a part of the changes", view.snapshots));
+                        break;
                     }
                 }
             }

@@ -361,3 +361,131 @@ fn views_get_each_remote_renderers_latest_images_and_hear_when_it_leaves() {
     let (client, message) = next_images("the renderer leaving");
     assert_eq!((client, message.is_none()), (renderer_id, true));
 }
+
+/// The repository's `.venv` Python (made by `make venv`), if there is one.
+fn venv_python() -> Option<std::path::PathBuf> {
+    let py = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    if py.exists() {
+        return Some(py);
+    }
+    assert!(
+        std::env::var_os("PERISCOPE_REQUIRE_PYTHON").is_none(),
+        "PERISCOPE_REQUIRE_PYTHON is set but {} does not exist (make venv)",
+        py.display()
+    );
+    eprintln!("skipping: no .venv (make venv)");
+    None
+}
+
+/// The example plugin that creates geometry (each mesh's bounding box), built by cargo.
+fn bbox_plugin() -> std::path::PathBuf {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let status = std::process::Command::new(env!("CARGO"))
+        .current_dir(&root)
+        .args(["build", "-q", "-p", "periscope-bbox"])
+        .status();
+    assert!(status.unwrap().success(), "building the bbox plugin failed");
+    let exe = std::path::PathBuf::from(env!("CARGO_BIN_EXE_periscope"));
+    exe.parent().unwrap().join(format!(
+        "{}periscope_bbox{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
+}
+
+#[test]
+fn a_python_program_a_script_a_plugin_and_two_views_share_one_scene() {
+    let Some(py) = venv_python() else { return };
+    let dir = test_dir();
+    let scripts = dir.join("scripts");
+    std::fs::create_dir_all(&scripts).unwrap();
+    std::fs::copy(example_scripts().join("color_by_client.rhai"), scripts.join("color_by_client.rhai")).unwrap();
+    let models = dir.join("models");
+    let config = format!(
+        "[dispatch]\nchain = [\"builtin\", \"bbox\", \"scripts/*.rhai\"]\n[plugins]\npaths = [\"{}\"]\n[smpl]\nmodels_dir = \"{}\"\n",
+        bbox_plugin().display(),
+        models.display()
+    );
+    let hub = Periscope::start_in(dir, &config, false);
+    let mut early = Mirror::connect(&hub, "early");
+
+    // A real Python program: a mesh sequence streamed frame by frame (5,000
+    // frames), a point cloud, an SMPL body (skinned by the hub), a slider.
+    let tests = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../clients/python/tests");
+    let script = format!(
+        "import sys, numpy as np\n\
+         sys.path.insert(0, {tests:?})\n\
+         from smpl_reference import synthetic_model\n\
+         import os; os.makedirs({models:?} + '/smpl', exist_ok=True)\n\
+         np.savez({models:?} + '/smpl/SMPL_NEUTRAL.npz', **synthetic_model(n_vertices=200))\n\
+         from periscope import RemoteViewer, RemoteMeshes, RemotePointClouds, RemoteSMPLSequence\n\
+         v = RemoteViewer('127.0.0.1', {port}, client_name='trainer')\n\
+         quad = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], np.float32)\n\
+         m = RemoteMeshes(v, quad, np.array([[0, 1, 2], [0, 2, 3]]), name='stream')\n\
+         for i in range(5000):\n    m.add_frames(quad + [0, 0, i * 0.001])\n\
+         rng = np.random.default_rng(0)\n\
+         pc = RemotePointClouds(v, rng.random((3, 500, 3)).astype(np.float32), colors=rng.integers(0, 255, (3, 500, 3), dtype=np.uint8), name='cloud')\n\
+         body = RemoteSMPLSequence(v, rng.normal(0, 0.2, (4, 69)).astype(np.float32), name='body')\n\
+         s = v.gui.add_slider('speed', min=0.0, max=2.0, value=1.0)\n\
+         v.set_playback(playing=True, fps=60)\n\
+         v.sync()\n\
+         print('streamed', flush=True)\n\
+         sys.stdin.readline()\n\
+         v.close()\n",
+        models = models.display().to_string(),
+        port = hub.addr.port(),
+    );
+    let mut child = std::process::Command::new(py)
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python starts");
+    let mut line = String::new();
+    use std::io::BufRead as _;
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "streamed", "the Python program failed");
+
+    // A view that joins after the 5,000 frames; playback runs on the headless hub.
+    let mut late = Mirror::connect(&hub, "late");
+    let mut checker = hub.client("checker");
+    let state = checker.query().unwrap();
+    let find = |name: &str| state.nodes.iter().find(|n| n.name == name).unwrap_or_else(|| panic!("{name}: {state:?}"));
+    assert_eq!(find("stream").n_frames, 5001);
+    assert_eq!(find("body").n_frames, 4);
+    assert!(state.nodes.iter().any(|n| n.client_id != find("stream").client_id), "the plugin made geometry");
+
+    // Panel edits from the late view: hide the cloud, select the body, move the slider, pause.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while late.scene.controls().is_empty() || late.scene.nodes().count() < state.nodes.len() {
+        late.pump();
+        assert!(Instant::now() < deadline, "the late view never got the scene");
+    }
+    let cloud = late.scene.nodes().find(|n| n.name == "cloud").unwrap().clone();
+    let body = late.scene.nodes().find(|n| n.name == "body").unwrap().clone();
+    late.link.send(periscope_scene::set_properties_message(&cloud).with_kwarg("enabled", false));
+    late.link.send(periscope_scene::select_message(Some(&body), None));
+    let slider = late.scene.controls().iter().next().unwrap().clone();
+    late.link.send(periscope_scene::set_control_message(&slider, Value::from(1.75f64)));
+    late.link.send(periscope_scene::playback_message(Some(false), None));
+
+    // Once everything settled, each view equals the hub, bit for bit.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let want = loop {
+        let state = checker.query().unwrap();
+        let hidden = state.nodes.iter().any(|n| n.name == "cloud" && !n.enabled);
+        if hidden && !state.playing && state.selected == Some(body.id) {
+            break checker.digest().unwrap();
+        }
+        assert!(Instant::now() < deadline, "the view's edits never reached the hub: {state:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    early.wait_for(&want, "the early view");
+    late.wait_for(&want, "the late view");
+    assert_eq!(late.scene.controls().get(slider.id).unwrap().value, periscope_scene::ControlValue::Number(1.75));
+    assert!(!late.scene.playing() && late.scene.selected() == Some(body.id));
+    let skinned = late.scene.node(body.id).unwrap();
+    assert_eq!(skinned.attr("vertices").map(|v| v.len()), Some(4), "the hub's skinned body frames arrived");
+    drop(child.stdin.take());
+    let _ = child.wait();
+}

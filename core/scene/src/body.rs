@@ -4,6 +4,10 @@
 
 use std::sync::Arc;
 
+/// The per-frame attributes a body node holds besides its parameters: the
+/// mesh and joints skinning derived from them.
+pub(crate) const DERIVED_ATTRS: &[&str] = &["vertices", "joints"];
+
 /// One frame's body parameters, borrowed from the node's attributes.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct BodyPose<'a> {

@@ -716,10 +716,11 @@ impl<'a> WireReader<'a> {
 
 fn attr_name(kind: Option<NodeKind>, name: &str) -> Option<&'static str> {
     let spec = TRANSFORM_ATTRS.iter().find(|a| a.name == name).map(|a| a.name);
-    spec.or_else(|| match kind {
-        Some(k) => k.attr(name).map(|a| a.name),
-        None => NodeKind::ALL.iter().find_map(|k| k.attr(name)).map(|a| a.name),
-    })
+    // A kind's own attributes first; then any kind's (a body node also holds
+    // the `vertices` and `joints` the hub derived by skinning).
+    spec.or_else(|| kind.and_then(|k| k.attr(name)).map(|a| a.name))
+        .or_else(|| NodeKind::ALL.iter().find_map(|k| k.attr(name)).map(|a| a.name))
+        .or_else(|| crate::body::DERIVED_ATTRS.iter().copied().find(|d| *d == name))
 }
 
 fn read_frames(r: &WireReader<'_>, v: &Value) -> Result<FrameSeq, SceneError> {

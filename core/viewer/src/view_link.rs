@@ -216,6 +216,10 @@ impl ViewLink {
 impl Drop for ViewLink {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // The thread may be waiting to hand over an event nobody will take:
+        // closing our end makes that send fail, so it ends instead of blocking the join.
+        let (_, closed) = sync_channel(1);
+        drop(std::mem::replace(&mut self.events, closed));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

@@ -375,17 +375,10 @@ fn image_window(v: &mut Viewer) -> anyhow::Result<(u64, u64)> {
     let seq = v.send_message(MessageType::QueryImages.as_i64(), None, vec![], vec![])?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
-        if let Some(Reply::Other { kind, fields }) = v.recv(Duration::from_secs(1))?
-            && kind == MessageType::ImagesState.as_i64()
-            && fields.iter().any(|(k, val)| k == "ref_seq" && val.as_i64() == Some(seq as i64))
+        if let Some(Reply::ImagesState(state)) = v.recv(Duration::from_secs(1))?
+            && state.ref_seq == Some(seq)
         {
-            let windows = fields.iter().find(|(k, _)| k == "windows").map(|(_, w)| w.clone());
-            let first = match windows {
-                Some(Value::Array(w)) if !w.is_empty() => w[0].clone(),
-                _ => return Ok((0, 0)),
-            };
-            let get = |k: &str| first.get(k).and_then(Value::as_i64).unwrap_or(0) as u64;
-            return Ok((get("decoded"), get("received")));
+            return Ok(state.windows.first().map_or((0, 0), |w| (w.decoded, w.received)));
         }
     }
     bail!("no images state")
@@ -434,9 +427,7 @@ fn camera_round_trip(addr: SocketAddr, n: usize) -> anyhow::Result<(f64, f64)> {
         v.send_message(MessageType::RequireCamera.as_i64(), None, vec![], vec![("enabled".into(), Value::Bool(true))])?;
         let cam_seq = loop {
             match v.recv(Duration::from_secs(5))? {
-                Some(Reply::Other { kind, fields }) if kind == MessageType::Camera.as_i64() => {
-                    break fields.iter().find(|(k, _)| k == "seq").and_then(|(_, s)| s.as_i64()).unwrap_or(0);
-                }
+                Some(Reply::Camera(camera)) => break camera.seq as i64,
                 Some(_) => {}
                 None => bail!("no camera"),
             }

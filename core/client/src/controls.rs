@@ -5,35 +5,9 @@
 
 use std::time::{Duration, Instant};
 
-use periscope_protocol::{MessageType, Reply, Value};
+use periscope_protocol::{Event, MessageType, Reply, Value};
 
 use crate::{ClientError, Kwarg, QUERY_TIMEOUT, Viewer, kw};
-
-/// Something that happened in the viewer (`event` message, type 327).
-#[derive(Clone, Debug, PartialEq)]
-pub struct ViewerEvent {
-    /// `control`, `select` or `camera`.
-    pub kind: String,
-    /// Every field as sent (`value`, `control_id`, `uid`, `client_id`, `node_id`, `point`, `camera`, ...).
-    pub fields: Vec<(String, Value)>,
-}
-
-impl ViewerEvent {
-    /// One field (`None` when absent).
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-    }
-
-    fn from_reply(reply: &Reply) -> Option<Self> {
-        match reply {
-            Reply::Other { kind, fields } if *kind == MessageType::Event.as_i64() => {
-                let what = fields.iter().find(|(k, _)| k == "event").and_then(|(_, v)| v.as_str())?;
-                Some(Self { kind: what.to_owned(), fields: fields.clone() })
-            }
-            _ => None,
-        }
-    }
-}
 
 /// A control this client defined.
 #[derive(Clone, Debug, PartialEq)]
@@ -47,26 +21,11 @@ pub struct ControlRef {
 }
 
 impl Viewer {
-    /// Waits for the answer (of type `answer`) to request `seq`; other
-    /// messages are kept for [`Viewer::recv`].
-    fn await_answer(&mut self, seq: u64, answer: MessageType) -> Result<Vec<(String, Value)>, ClientError> {
-        let cites = |fields: &[(String, Value)]| {
-            fields.iter().any(|(k, v)| k == "ref_seq" && v.as_i64() == i64::try_from(seq).ok())
-        };
-        let is_answer =
-            |r: &Reply| matches!(r, Reply::Other { kind, fields } if *kind == answer.as_i64() && cites(fields));
-        match self.await_reply(seq, QUERY_TIMEOUT, is_answer)? {
-            Reply::Other { fields, .. } => Ok(fields),
-            _ => unreachable!("await_reply returns what is_answer accepted"),
+    fn control_of(reply: Reply) -> Result<Value, ClientError> {
+        match reply {
+            Reply::ControlState(s) => Ok(s.control),
+            _ => Err(ClientError::Protocol("control_state without a control".into())),
         }
-    }
-
-    fn control_of(fields: Vec<(String, Value)>) -> Result<Value, ClientError> {
-        fields
-            .into_iter()
-            .find(|(k, _)| k == "control")
-            .map(|(_, v)| v)
-            .ok_or_else(|| ClientError::Protocol("control_state without a control".into()))
     }
 
     /// Defines a control (`kind`: slider, number, checkbox, dropdown, text,
@@ -78,7 +37,7 @@ impl Viewer {
         fields.insert(0, kw("label", label));
         fields.insert(0, kw("kind", kind));
         let seq = self.send_message(MessageType::AddControl.as_i64(), Some(uid), vec![], fields)?;
-        let state = Self::control_of(self.await_answer(seq, MessageType::ControlState)?)?;
+        let state = Self::control_of(self.await_answer(seq, MessageType::ControlState, QUERY_TIMEOUT)?)?;
         let id = state
             .get("id")
             .and_then(Value::as_i64)
@@ -103,15 +62,14 @@ impl Viewer {
     pub fn set_control(&mut self, control_id: u64, value: impl Into<Value>) -> Result<Value, ClientError> {
         let fields = vec![kw("control_id", control_id), kw("value", value)];
         let seq = self.send_message(MessageType::SetControl.as_i64(), None, vec![], fields)?;
-        Self::control_of(self.await_answer(seq, MessageType::ControlState)?)
+        Self::control_of(self.await_answer(seq, MessageType::ControlState, QUERY_TIMEOUT)?)
     }
 
     /// Every control in the viewer.
     pub fn controls(&mut self) -> Result<Vec<Value>, ClientError> {
         let seq = self.send_message(MessageType::QueryControls.as_i64(), None, vec![], vec![])?;
-        let fields = self.await_answer(seq, MessageType::Controls)?;
-        match fields.into_iter().find(|(k, _)| k == "controls") {
-            Some((_, Value::Array(list))) => Ok(list),
+        match self.await_answer(seq, MessageType::Controls, QUERY_TIMEOUT)? {
+            Reply::Controls(list) => Ok(list.controls),
             _ => Err(ClientError::Protocol("controls answer without a list".into())),
         }
     }
@@ -150,19 +108,17 @@ impl Viewer {
 
     /// The next event (a control of this client's changed, the selection or
     /// the camera), waiting up to `timeout`; other messages stay queued.
-    pub fn next_event(&mut self, timeout: Duration) -> Result<Option<ViewerEvent>, ClientError> {
-        if let Some(i) = self.pending.iter().position(|r| ViewerEvent::from_reply(r).is_some()) {
-            let reply = self.pending.remove(i).expect("found");
-            return Ok(ViewerEvent::from_reply(&reply));
+    pub fn next_event(&mut self, timeout: Duration) -> Result<Option<Event>, ClientError> {
+        if let Some(i) = self.pending.iter().position(|r| matches!(r, Reply::Event(_))) {
+            let Some(Reply::Event(e)) = self.pending.remove(i) else { unreachable!("found an event") };
+            return Ok(Some(e));
         }
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.read_timeout(left)? {
-                Some(r) => match ViewerEvent::from_reply(&r) {
-                    Some(e) => return Ok(Some(e)),
-                    None => self.stash(r),
-                },
+                Some(Reply::Event(e)) => return Ok(Some(e)),
+                Some(r) => self.stash(r),
                 None if left.is_zero() || Instant::now() >= deadline => return Ok(None),
                 None => {}
             }

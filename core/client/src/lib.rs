@@ -21,7 +21,7 @@
 mod controls;
 mod stream;
 
-pub use controls::{ControlRef, ViewerEvent};
+pub use controls::ControlRef;
 
 use std::collections::VecDeque;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -31,8 +31,8 @@ use std::time::{Duration, Instant};
 pub use stream::ClientStream;
 
 use periscope_protocol::{
-    DecodeLimits, Envelope, Hello, MessageType, NdArray, Reply, SceneState, Value, decode_value, encode_value,
-    encode_value_into,
+    DecodeLimits, Envelope, Hello, MessageType, NdArray, Reply, SceneState, Value, VideoExported, decode_value,
+    encode_value, encode_value_into,
 };
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Message, WebSocket};
@@ -513,17 +513,9 @@ impl Viewer {
     pub fn screenshot(&mut self, width: u32, height: u32) -> Result<NdArray, ClientError> {
         let kwargs = vec![kw("width", i64::from(width)), kw("height", i64::from(height))];
         let seq = self.send_message(MessageType::Screenshot.as_i64(), None, vec![], kwargs)?;
-        let answer = MessageType::ScreenshotResult.as_i64();
-        let is_answer = |r: &Reply| {
-            matches!(r, Reply::Other { kind, fields } if *kind == answer
-                && fields.iter().any(|(k, v)| k == "ref_seq" && v.as_i64() == Some(seq as i64)))
-        };
-        match self.await_reply(seq, SCREENSHOT_TIMEOUT, is_answer)? {
-            Reply::Other { fields, .. } => match fields.into_iter().find(|(k, _)| k == "image") {
-                Some((_, Value::NdArray(a))) => Ok(a),
-                _ => Err(ClientError::Protocol("screenshot answer without image".into())),
-            },
-            _ => unreachable!("await_reply returns what is_answer accepted"),
+        match self.await_answer(seq, MessageType::ScreenshotResult, SCREENSHOT_TIMEOUT)? {
+            Reply::ScreenshotResult(r) => Ok(r.image),
+            _ => Err(ClientError::Protocol("screenshot answer without image".into())),
         }
     }
 
@@ -531,24 +523,31 @@ impl Viewer {
     /// name, `.mp4`, `.gif` or `.png`; `kwargs` as docs/protocol.md *Video
     /// export*: `fps`, `frames`, `frame_range`, `width`, `height`,
     /// `camera_path`, `orbit`, `return_bytes`) and waits up to `timeout` for
-    /// the answer: its fields (`path`, `frames`, `width`, `height`, ...).
+    /// the answer (`path`, `frames`, `width`, `height`, ...).
     pub fn export_video(
         &mut self,
         name: &str,
         mut kwargs: Vec<Kwarg>,
         timeout: Duration,
-    ) -> Result<Vec<(String, Value)>, ClientError> {
+    ) -> Result<VideoExported, ClientError> {
         kwargs.push(kw("name", name));
         let seq = self.send_message(MessageType::ExportVideo.as_i64(), None, vec![], kwargs)?;
-        let answer = MessageType::VideoExported.as_i64();
-        let is_answer = |r: &Reply| {
-            matches!(r, Reply::Other { kind, fields } if *kind == answer
-                && fields.iter().any(|(k, v)| k == "ref_seq" && v.as_i64() == Some(seq as i64)))
-        };
-        match self.await_reply(seq, timeout, is_answer)? {
-            Reply::Other { fields, .. } => Ok(fields),
-            _ => unreachable!("await_reply returns what is_answer accepted"),
+        match self.await_answer(seq, MessageType::VideoExported, timeout)? {
+            Reply::VideoExported(r) => Ok(r),
+            _ => Err(ClientError::Protocol("video_exported answer not readable".into())),
         }
+    }
+
+    /// Waits up to `timeout` for the answer (of type `answer`) to request
+    /// `seq`; other messages are kept for [`Viewer::recv`].
+    pub(crate) fn await_answer(
+        &mut self,
+        seq: u64,
+        answer: MessageType,
+        timeout: Duration,
+    ) -> Result<Reply, ClientError> {
+        let is_answer = |r: &Reply| r.kind() == answer.as_i64() && r.ref_seq() == Some(seq);
+        self.await_reply(seq, timeout, is_answer)
     }
 
     fn await_state(&mut self, seq: u64, timeout: Duration) -> Result<SceneState, ClientError> {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use periscope_protocol::{Envelope, MessageType, Reply, Value};
+use periscope_protocol::{ChainState, Envelope, Reply};
 use periscope_scene::Scene;
 
 use crate::Stage;
@@ -84,59 +84,8 @@ pub struct StageReport {
     pub errors: Vec<String>,
 }
 
-/// A stage as the UI and the chain query show it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StageStatus {
-    pub name: String,
-    /// The `dispatch.chain` entry it came from.
-    pub entry: String,
-    pub path: Option<PathBuf>,
-    /// The version a plugin declares.
-    pub version: Option<String>,
-    pub generation: u64,
-    pub calls: u64,
-    pub failures: u64,
-    /// Set while the stage is disabled after repeated failures.
-    pub disabled: Option<String>,
-    /// The latest load error (the last good version, if any, keeps running).
-    pub load_error: Option<String>,
-    pub last_error: Option<String>,
-}
-
-impl StageStatus {
-    fn to_value(&self) -> Value {
-        Value::map([
-            ("name", Value::from(self.name.as_str())),
-            ("entry", self.entry.as_str().into()),
-            ("path", self.path.as_ref().map(|p| p.display().to_string()).into()),
-            ("version", self.version.clone().into()),
-            ("generation", self.generation.into()),
-            ("calls", self.calls.into()),
-            ("failures", self.failures.into()),
-            ("disabled", self.disabled.clone().into()),
-            ("load_error", self.load_error.clone().into()),
-            ("last_error", self.last_error.clone().into()),
-        ])
-    }
-
-    /// A stage as a chain query's answer describes it (a view shows its hub's chain).
-    pub fn from_value(v: &Value) -> Option<Self> {
-        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-        let count = |k: &str| v.get(k).and_then(Value::as_i64).and_then(|x| u64::try_from(x).ok()).unwrap_or(0);
-        Some(Self {
-            name: text("name")?,
-            entry: text("entry").unwrap_or_default(),
-            path: text("path").map(PathBuf::from),
-            version: text("version"),
-            generation: count("generation"),
-            calls: count("calls"),
-            failures: count("failures"),
-            disabled: text("disabled"),
-            load_error: text("load_error"),
-            last_error: text("last_error"),
-        })
-    }
-}
+/// A stage as the UI and the chain query show it (its wire form is the protocol's).
+pub use periscope_protocol::StageStatus;
 
 /// What [`Chain::poll`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -430,9 +379,7 @@ impl Chain {
 
     /// The answer to a chain query (`query_chain`): every stage's state.
     pub fn state_reply(&self, ref_seq: Option<u64>) -> Reply {
-        let stages = self.status().iter().map(StageStatus::to_value).collect();
-        let fields = vec![("ref_seq".to_owned(), Value::from(ref_seq)), ("stages".to_owned(), Value::Array(stages))];
-        Reply::Other { kind: MessageType::ChainState.as_i64(), fields }
+        Reply::ChainState(ChainState { ref_seq, stages: self.status() })
     }
 
     /// Offers `msg` to every enabled stage in order until one stops the chain.

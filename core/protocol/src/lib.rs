@@ -8,6 +8,7 @@
 //!
 //! This crate does no I/O. See `docs/protocol.md` for the full specification.
 
+mod answers;
 mod array;
 mod decode;
 mod encode;
@@ -21,6 +22,11 @@ mod request;
 mod types;
 mod value;
 
+pub use answers::{
+    CameraEvent, CameraParams, CameraRequest, CameraStream, ChainState, ControlEvent, ControlList, ControlState, Event,
+    ImageWindowState, ImagesState, RendererState, SceneSaved, ScreenshotResult, SelectEvent, StageStatus,
+    VideoExported, ViewCamera, ViewCameraState, ViewportState,
+};
 pub use array::{ArrayData, ArrayError, DType, MAX_NDIM, NdArray};
 pub use decode::{
     DecodeError, DecodeLimits, Header, NDARRAY_KEY, decode_value, decode_value_with_spans, decode_value_with_transfers,

@@ -1,7 +1,18 @@
 //! Server -> client messages: maps with an integer `type` and named fields.
 
+use std::borrow::Cow;
+
+use crate::answers::{
+    ChainState, ControlList, ControlState, Event, Fields, ImagesState, SceneSaved, ScreenshotResult, VideoExported,
+    ViewCameraState,
+};
 use crate::types::MessageType;
 use crate::value::Value;
+
+/// A map of `fields` (in order), owned.
+pub(crate) fn fields_map(fields: Fields<'_>) -> Value {
+    Value::Map(fields.into_iter().map(|(k, v)| (Value::from(k), v.into_owned())).collect())
+}
 
 /// One node as reported by a scene query.
 #[derive(Clone, Debug, PartialEq)]
@@ -80,7 +91,28 @@ pub enum Reply {
         message: String,
     },
     SceneState(SceneState),
-    /// Any other message (scripts and plugins send these).
+    /// `control_state`: the answer to `add_control`/`set_control`.
+    ControlState(ControlState),
+    /// `controls`: the answer to `query_controls`.
+    Controls(ControlList),
+    /// `event`: a control changed, the selection or the main camera.
+    Event(Event),
+    /// `camera`: the camera a remote renderer renders its next image from.
+    Camera(crate::answers::CameraRequest),
+    /// `view_camera`: the answer to `set_camera`/`query_camera`.
+    ViewCamera(ViewCameraState),
+    /// `images_state`: the answer to `query_images`.
+    ImagesState(ImagesState),
+    /// `screenshot_result`: the answer to `screenshot`.
+    ScreenshotResult(ScreenshotResult),
+    /// `video_exported`: the answer to `export_video`.
+    VideoExported(VideoExported),
+    /// `scene_saved`: the answer to `save_scene`.
+    SceneSaved(SceneSaved),
+    /// `chain_state`: the answer to `query_chain`.
+    ChainState(ChainState),
+    /// Any other message: what scripts and plugins send (any type, any
+    /// fields). The viewer's own answers and events are the typed variants.
     Other {
         kind: i64,
         fields: Vec<(String, Value)>,
@@ -124,8 +156,41 @@ impl Reply {
             Reply::Problem { warning: false, .. } => MessageType::Error.as_i64(),
             Reply::Problem { warning: true, .. } => MessageType::Warning.as_i64(),
             Reply::SceneState(_) => MessageType::SceneState.as_i64(),
+            Reply::ControlState(_) => MessageType::ControlState.as_i64(),
+            Reply::Controls(_) => MessageType::Controls.as_i64(),
+            Reply::Event(_) => MessageType::Event.as_i64(),
+            Reply::Camera(_) => MessageType::Camera.as_i64(),
+            Reply::ViewCamera(_) => MessageType::ViewCamera.as_i64(),
+            Reply::ImagesState(_) => MessageType::ImagesState.as_i64(),
+            Reply::ScreenshotResult(_) => MessageType::ScreenshotResult.as_i64(),
+            Reply::VideoExported(_) => MessageType::VideoExported.as_i64(),
+            Reply::SceneSaved(_) => MessageType::SceneSaved.as_i64(),
+            Reply::ChainState(_) => MessageType::ChainState.as_i64(),
             Reply::Other { kind, .. } | Reply::Encoded { kind, .. } => *kind,
         }
+    }
+
+    /// A typed answer's or event's fields in wire order (after `type`);
+    /// `None` for the variants with a layout of their own.
+    fn typed_fields(&self) -> Option<Fields<'_>> {
+        Some(match self {
+            Reply::ControlState(r) => r.fields(),
+            Reply::Controls(r) => r.fields(),
+            Reply::Event(r) => r.fields(),
+            Reply::Camera(r) => r.fields(),
+            Reply::ViewCamera(r) => r.fields(),
+            Reply::ImagesState(r) => r.fields(),
+            Reply::ScreenshotResult(r) => r.fields(),
+            Reply::VideoExported(r) => r.fields(),
+            Reply::SceneSaved(r) => r.fields(),
+            Reply::ChainState(r) => r.fields(),
+            Reply::Welcome { .. }
+            | Reply::Refused { .. }
+            | Reply::Problem { .. }
+            | Reply::SceneState(_)
+            | Reply::Other { .. }
+            | Reply::Encoded { .. } => return None,
+        })
     }
 
     /// The exact length of [`Self::encode`]'s output, computed without
@@ -133,6 +198,12 @@ impl Reply {
     /// the server can weigh a reply on the sender's thread before queueing it.
     pub fn encoded_len(&self) -> usize {
         use crate::encode::{container_len, encoded_len as len, str_len};
+        if let Some(fields) = self.typed_fields() {
+            return container_len(1 + fields.len())
+                + str_len("type".len())
+                + len(&Value::Int(self.kind()))
+                + fields.iter().map(|(k, v)| str_len(k.len()) + len(v)).sum::<usize>();
+        }
         match self {
             Reply::SceneState(s) => {
                 let key = |k: &str| str_len(k.len());
@@ -197,6 +268,16 @@ impl Reply {
                     + fields.map(|(k, v)| str_len(k.len()) + len(v)).sum::<usize>()
             }
             Reply::Encoded { bytes, .. } => bytes.len(),
+            Reply::ControlState(_)
+            | Reply::Controls(_)
+            | Reply::Event(_)
+            | Reply::Camera(_)
+            | Reply::ViewCamera(_)
+            | Reply::ImagesState(_)
+            | Reply::ScreenshotResult(_)
+            | Reply::VideoExported(_)
+            | Reply::SceneSaved(_)
+            | Reply::ChainState(_) => unreachable!("weighed above"),
             // Small: their value tree is cheap to build.
             Reply::Welcome { .. } | Reply::Refused { .. } | Reply::Problem { .. } => len(&self.to_value()),
         }
@@ -207,6 +288,15 @@ impl Reply {
         match self {
             Reply::Problem { ref_seq, .. } => *ref_seq,
             Reply::SceneState(s) => s.ref_seq,
+            Reply::ControlState(r) => r.ref_seq,
+            Reply::Controls(r) => r.ref_seq,
+            Reply::ViewCamera(r) => r.ref_seq,
+            Reply::ImagesState(r) => r.ref_seq,
+            Reply::ScreenshotResult(r) => r.ref_seq,
+            Reply::VideoExported(r) => r.ref_seq,
+            Reply::SceneSaved(r) => r.ref_seq,
+            Reply::ChainState(r) => r.ref_seq,
+            Reply::Event(_) | Reply::Camera(_) => None,
             Reply::Other { fields, .. } => fields
                 .iter()
                 .find(|(k, _)| k == "ref_seq")
@@ -250,16 +340,28 @@ impl Reply {
     /// build a value tree of some 100,000 small allocations first); its
     /// layout is defined here only, `to_value` reads it back.
     pub fn encode(&self) -> Vec<u8> {
-        let s = match self {
-            Reply::SceneState(s) => s,
-            Reply::Encoded { bytes, .. } => return bytes.to_vec(),
-            _ => return crate::encode_value(&self.to_value()),
-        };
         use crate::encode::write_value as v;
         use rmp::encode as e;
         let ok = |r: Result<(), rmp::encode::ValueWriteError>| r.expect("writing to a Vec cannot fail");
         let ok_marker = |r: Result<rmp::Marker, rmp::encode::ValueWriteError>| {
             r.expect("writing to a Vec cannot fail");
+        };
+        if let Some(fields) = self.typed_fields() {
+            // Written straight from the fields: big values are not copied first.
+            let mut out = Vec::with_capacity(self.encoded_len());
+            ok_marker(e::write_map_len(&mut out, 1 + fields.len() as u32));
+            ok(e::write_str(&mut out, "type"));
+            v(&mut out, &Value::Int(self.kind()));
+            for (k, val) in &fields {
+                ok(e::write_str(&mut out, k));
+                v(&mut out, val);
+            }
+            return out;
+        }
+        let s = match self {
+            Reply::SceneState(s) => s,
+            Reply::Encoded { bytes, .. } => return bytes.to_vec(),
+            _ => return crate::encode_value(&self.to_value()),
         };
         let mut out = Vec::with_capacity(256 + s.nodes.len() * 160);
         let key = |out: &mut Vec<u8>, k: &str| ok(e::write_str(out, k));
@@ -330,6 +432,11 @@ impl Reply {
 
     /// The wire form of this reply.
     pub fn to_value(&self) -> Value {
+        if let Some(fields) = self.typed_fields() {
+            let mut all: Fields<'_> = vec![("type", Cow::Owned(Value::Int(self.kind())))];
+            all.extend(fields);
+            return fields_map(all);
+        }
         let mut f: Vec<(&str, Value)> = vec![("type", Value::Int(self.kind()))];
         match self {
             Reply::Welcome { server, version, client_id, session, resumed, max_message_bytes, array_parts } => {
@@ -357,6 +464,16 @@ impl Reply {
                 return crate::decode_value(&self.encode(), crate::DecodeLimits::default())
                     .expect("a scene state encodes to valid MessagePack");
             }
+            Reply::ControlState(_)
+            | Reply::Controls(_)
+            | Reply::Event(_)
+            | Reply::Camera(_)
+            | Reply::ViewCamera(_)
+            | Reply::ImagesState(_)
+            | Reply::ScreenshotResult(_)
+            | Reply::VideoExported(_)
+            | Reply::SceneSaved(_)
+            | Reply::ChainState(_) => unreachable!("typed replies are written above"),
             Reply::Other { fields, .. } => {
                 return Value::Map(
                     std::iter::once((Value::from("type"), Value::Int(self.kind())))
@@ -446,6 +563,7 @@ impl Reply {
                     data: v.get("data").cloned(),
                 })
             }
+            Some(t) if let Some(typed) = Self::typed_from_value(t, &v) => typed,
             _ => {
                 let Value::Map(entries) = v else { return None };
                 Reply::Other {
@@ -460,6 +578,29 @@ impl Reply {
                 }
             }
         })
+    }
+}
+
+impl Reply {
+    /// The typed reading of a viewer answer or event of type `t`, when `v`
+    /// is exactly what that variant writes (a script's message of the same
+    /// type with other fields stays [`Reply::Other`], nothing lost).
+    fn typed_from_value(t: MessageType, v: &Value) -> Option<Self> {
+        use crate::answers::CameraRequest;
+        let typed = match t {
+            MessageType::ControlState => Reply::ControlState(ControlState::read(v)?),
+            MessageType::Controls => Reply::Controls(ControlList::read(v)?),
+            MessageType::Event => Reply::Event(Event::read(v)?),
+            MessageType::Camera => Reply::Camera(CameraRequest::read(v)?),
+            MessageType::ViewCamera => Reply::ViewCamera(ViewCameraState::read(v)?),
+            MessageType::ImagesState => Reply::ImagesState(ImagesState::read(v)?),
+            MessageType::ScreenshotResult => Reply::ScreenshotResult(ScreenshotResult::read(v)?),
+            MessageType::VideoExported => Reply::VideoExported(VideoExported::read(v)?),
+            MessageType::SceneSaved => Reply::SceneSaved(SceneSaved::read(v)?),
+            MessageType::ChainState => Reply::ChainState(ChainState::read(v)?),
+            _ => return None,
+        };
+        (typed.to_value() == *v).then_some(typed)
     }
 }
 

@@ -278,3 +278,179 @@ fn wire_snapshots() {
         path.display()
     );
 }
+
+/// A complete message of each of the viewer's typed answers and events
+/// ([`Reply`]'s typed variants), as it goes on the wire.
+fn typed_examples() -> Vec<(&'static str, Reply)> {
+    use periscope_protocol::{
+        CameraEvent, CameraParams, CameraRequest, CameraStream, ChainState, ControlEvent, ControlList, ControlState,
+        Event, ImageWindowState, ImagesState, RendererState, SceneSaved, ScreenshotResult, SelectEvent, StageStatus,
+        VideoExported, ViewCamera, ViewCameraState, ViewportState,
+    };
+    let identity = std::array::from_fn(|i| if i % 5 == 0 { 1.0 } else { 0.0 });
+    let params = CameraParams {
+        width: 640,
+        height: 480,
+        fx: 500.0,
+        fy: 500.0,
+        cx: 320.0,
+        cy: 240.0,
+        fov_x: 65.0,
+        fov_y: 50.0,
+        znear: 0.01,
+        zfar: 100.0,
+        world_to_camera: identity,
+        camera_to_world: identity,
+        view: identity,
+        projection: identity,
+        position: [0.0, 1.0, 3.0],
+    };
+    let camera = ViewCamera { params: params.clone(), target: [0.0; 3] };
+    let control = Value::map([("id", Value::Int(1)), ("kind", Value::from("slider")), ("value", Value::from(2.5))]);
+    vec![
+        ("control_state", Reply::ControlState(ControlState { ref_seq: Some(7), control: control.clone() })),
+        ("controls", Reply::Controls(ControlList { ref_seq: Some(7), controls: vec![control] })),
+        (
+            "event control",
+            Reply::Event(Event::Control(ControlEvent {
+                action: "update".into(),
+                control_id: 1,
+                uid: 3,
+                kind: "slider".into(),
+                label: "Speed".into(),
+                value: Value::from(2.5),
+                client_id: 2,
+                client_name: "py".into(),
+            })),
+        ),
+        (
+            "event select",
+            Reply::Event(Event::Select(SelectEvent {
+                node_id: Some(4),
+                client_id: Some(1),
+                uid: Some(2),
+                name: Some("Dots".into()),
+                kind: Some("spheres".into()),
+                point: Some([0.5, 0.5, 0.5]),
+            })),
+        ),
+        ("event camera", Reply::Event(Event::Camera(CameraEvent { camera: camera.clone(), view: 0 }))),
+        (
+            "camera",
+            Reply::Camera(CameraRequest {
+                seq: 1,
+                params,
+                stream: Some(CameraStream {
+                    moving: false,
+                    full_width: 640,
+                    full_height: 480,
+                    target: "window".into(),
+                }),
+            }),
+        ),
+        ("view_camera", Reply::ViewCamera(ViewCameraState { ref_seq: Some(7), camera })),
+        (
+            "images_state",
+            Reply::ImagesState(ImagesState {
+                ref_seq: Some(7),
+                windows: vec![ImageWindowState {
+                    client_id: 1,
+                    width: 64,
+                    height: 48,
+                    format: "png".into(),
+                    received: 2,
+                    decoded: 2,
+                    last_seq: Some(2),
+                    fps: 30.0,
+                    ..Default::default()
+                }],
+                clients: vec![RendererState {
+                    client_id: 1,
+                    name: "renderer".into(),
+                    require_camera: true,
+                    reading: true,
+                    width: 640,
+                    height: 480,
+                    camera_seq: 1,
+                    target: "window".into(),
+                    scale: 1.0,
+                    ..Default::default()
+                }],
+                viewport: vec![ViewportState { client_id: 1, width: 640, height: 480, ..Default::default() }],
+            }),
+        ),
+        (
+            "screenshot_result",
+            Reply::ScreenshotResult(ScreenshotResult {
+                ref_seq: Some(7),
+                width: 1,
+                height: 1,
+                frame: 0,
+                image: NdArray::from_le_bytes(DType::U8, vec![1, 1, 4], &[255, 0, 0, 255]).expect("4 bytes"),
+            }),
+        ),
+        (
+            "video_exported",
+            Reply::VideoExported(VideoExported {
+                ref_seq: Some(7),
+                path: "exports/turntable.mp4".into(),
+                frames: 100,
+                width: 640,
+                height: 360,
+                fps: 30.0,
+                bytes: 123_456,
+                seconds: 2.5,
+                files: vec![],
+                data: None,
+            }),
+        ),
+        (
+            "scene_saved",
+            Reply::SceneSaved(SceneSaved { ref_seq: Some(7), path: "exports/scene.psr".into(), records: 3 }),
+        ),
+        (
+            "chain_state",
+            Reply::ChainState(ChainState {
+                ref_seq: Some(7),
+                stages: vec![StageStatus {
+                    name: "stats".into(),
+                    entry: "stats".into(),
+                    generation: 1,
+                    calls: 10,
+                    ..Default::default()
+                }],
+            }),
+        ),
+    ]
+}
+
+/// The typed answers and events: each writes one layout (a change is a
+/// visible diff of `snapshots/replies.txt`, rewritten with
+/// `UPDATE_SNAPSHOTS=1`), weighs exactly what it writes and reads back typed.
+#[test]
+fn typed_reply_snapshots() {
+    let mut text = String::from(
+        "# The wire form of each of the viewer's typed answers and events (core/protocol/tests/agreement.rs).\n\
+         # A change here is a protocol change: update docs/protocol.md and the clients with it.\n\
+         # Rewrite with UPDATE_SNAPSHOTS=1 cargo test -p periscope-protocol --test agreement\n",
+    );
+    for (name, r) in typed_examples() {
+        let bytes = r.encode();
+        assert_eq!(bytes, encode_value(&r.to_value()), "{name}");
+        assert_eq!(r.encoded_len(), bytes.len(), "{name}");
+        let back = decode_value(&bytes, Default::default()).expect("decodes");
+        assert_eq!(Reply::from_value(back).as_ref(), Some(&r), "{name} reads back typed");
+        text.push_str(&format!("\n{} {name}\n    {}\n", r.kind(), hex(&bytes)));
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/replies.txt");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &text).expect("write snapshot");
+        return;
+    }
+    let old = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        old == text,
+        "{} differs from the typed replies' wire form; if the change is intended, rerun with UPDATE_SNAPSHOTS=1 and commit the diff",
+        path.display()
+    );
+}

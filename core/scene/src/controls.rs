@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use periscope_protocol::kwargs::{describe, read_client_id, read_floats};
 use periscope_protocol::limits::{MAX_EXACT_INT, excerpt, excerpt_list};
-use periscope_protocol::{Envelope, FieldError, MessageType, Reply, Value};
+use periscope_protocol::{
+    ControlEvent, ControlList, ControlState, Envelope, Event, FieldError, MessageType, Reply, Value,
+};
 
 use crate::error::{SceneError, err};
 use crate::handler::Applied;
@@ -575,8 +577,8 @@ impl Scene {
 
     /// The `control_state` answer to the sender of `env`.
     fn answer_control(&self, client: ClientId, env: &Envelope, id: ControlId, applied: &mut Applied) {
-        let fields = vec![("ref_seq".into(), Value::from(env.seq)), ("control".into(), self.control_value(id))];
-        applied.replies.push((client, Reply::Other { kind: MessageType::ControlState.as_i64(), fields }));
+        let state = ControlState { ref_seq: env.seq, control: self.control_value(id) };
+        applied.replies.push((client, Reply::ControlState(state)));
     }
 
     /// A control as a map, with its owner's name.
@@ -657,20 +659,16 @@ impl Scene {
             "update"
         };
         let by = self.client(client).map_or_else(String::new, |i| i.name.clone());
-        let event = Reply::Other {
-            kind: MessageType::Event.as_i64(),
-            fields: vec![
-                ("event".into(), Value::from("control")),
-                ("action".into(), Value::from(action)),
-                ("control_id".into(), Value::from(c.id)),
-                ("uid".into(), Value::Int(c.uid)),
-                ("kind".into(), Value::from(c.kind.name())),
-                ("label".into(), Value::from(c.label.as_str())),
-                ("value".into(), if action == "click" { Value::Bool(true) } else { c.value_to_wire() }),
-                ("client_id".into(), Value::from(client)),
-                ("client_name".into(), Value::from(by)),
-            ],
-        };
+        let event = Reply::Event(Event::Control(ControlEvent {
+            action: action.to_owned(),
+            control_id: c.id,
+            uid: c.uid,
+            kind: c.kind.name().to_owned(),
+            label: c.label.clone(),
+            value: if action == "click" { Value::Bool(true) } else { c.value_to_wire() },
+            client_id: client,
+            client_name: by,
+        }));
         applied.replies.push((c.client, event));
         let id = self.controls.insert(c);
         self.answer_control(client, env, id, applied);
@@ -680,13 +678,7 @@ impl Scene {
 
     fn query_controls(&self, client: ClientId, env: &Envelope, applied: &mut Applied) {
         let list = self.controls.iter().map(|c| self.control_value(c.id)).collect();
-        applied.replies.push((
-            client,
-            Reply::Other {
-                kind: MessageType::Controls.as_i64(),
-                fields: vec![("ref_seq".into(), Value::from(env.seq)), ("controls".into(), Value::Array(list))],
-            },
-        ));
+        applied.replies.push((client, Reply::Controls(ControlList { ref_seq: env.seq, controls: list })));
     }
 
     /// Applies a control message (the handler's part for types 318..=323).

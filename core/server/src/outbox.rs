@@ -158,17 +158,20 @@ pub(crate) struct Held {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use periscope_protocol::{MessageType, Value};
+    use periscope_protocol::{Event, NdArray, ScreenshotResult, SelectEvent};
 
-    fn answer(seq: i64, bytes: usize) -> Arc<Reply> {
-        Arc::new(Reply::Other {
-            kind: MessageType::ScreenshotResult.as_i64(),
-            fields: vec![("ref_seq".into(), Value::Int(seq)), ("pad".into(), Value::Bin(vec![0; bytes]))],
-        })
+    fn answer(seq: u64, bytes: usize) -> Arc<Reply> {
+        Arc::new(Reply::ScreenshotResult(ScreenshotResult {
+            ref_seq: Some(seq),
+            width: 1,
+            height: 1,
+            frame: 0,
+            image: NdArray::from_u8(vec![bytes], vec![0; bytes]),
+        }))
     }
 
     fn event() -> Arc<Reply> {
-        Arc::new(Reply::Other { kind: MessageType::Event.as_i64(), fields: vec![] })
+        Arc::new(Reply::Event(Event::Select(SelectEvent::default())))
     }
 
     fn error(_: &Held) -> Reply {

@@ -300,10 +300,9 @@ fn drag(h: &mut Harness<'static, ViewerApp>, from: eframe::egui::Pos2, to: efram
 /// The client's next control event (others are skipped), as (action, value).
 fn next_control_event(client: &mut Viewer) -> (String, Value) {
     let e = client.next_event(Duration::from_secs(10)).unwrap().expect("an event within 10 s");
-    assert_eq!(e.kind, "control", "{e:?}");
-    let text = |k: &str| e.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-    assert_eq!(e.get("client_id").and_then(Value::as_i64), Some(0), "changed by the viewer's own client");
-    (text("action"), e.get("value").cloned().unwrap_or(Value::Nil))
+    let periscope_protocol::Event::Control(e) = e else { panic!("not a control event: {e:?}") };
+    assert_eq!(e.client_id, 0, "changed by the viewer's own client");
+    (e.action, e.value)
 }
 
 #[test]
@@ -372,14 +371,15 @@ fn selecting_in_the_tree_is_a_select_message_subscribers_hear() {
     f.harness.get_by_label("Dots  · kittest").click();
     f.harness.run_steps(2);
     let e = f.client.next_event(Duration::from_secs(10)).unwrap().expect("a select event");
-    assert_eq!(e.kind, "select");
-    assert_eq!(e.get("uid").and_then(Value::as_i64), Some(dots));
-    assert_eq!(e.get("name").and_then(Value::as_str), Some("Dots"));
+    let periscope_protocol::Event::Select(e) = e else { panic!("not a select event: {e:?}") };
+    assert_eq!(e.uid, Some(dots));
+    assert_eq!(e.name.as_deref(), Some("Dots"));
     // The client selects nothing; the panel shows no properties then.
     f.client.select(None).unwrap();
     step_until(&mut f.harness, "no selection", |a| a.rt.scene.selected().is_none());
     let e = f.client.next_event(Duration::from_secs(10)).unwrap().expect("a second select event");
-    assert_eq!(e.get("node_id"), Some(&Value::Nil));
+    let periscope_protocol::Event::Select(e) = e else { panic!("not a select event: {e:?}") };
+    assert_eq!(e.node_id, None);
 }
 
 #[test]

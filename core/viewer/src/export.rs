@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use glam::Vec3;
-use periscope_protocol::{ExportVideo, MessageType, Reply, Value};
+use periscope_protocol::{ExportVideo, MessageType, Reply, Value, VideoExported};
 use periscope_render::{Camera, SceneView, world_to_display};
 use periscope_scene::{NodeId, Scene};
 use periscope_video::{CameraPath, NodeRef, PathContext, VideoFormat, VideoSpec, VideoWriter, Written};
@@ -374,30 +374,24 @@ impl ExportJob {
 /// The answer to a client's export: path, size, frames (and the bytes when asked).
 pub fn done_reply(seq: Option<u64>, done: &ExportDone, fps: f64, return_bytes: bool) -> Result<Reply, String> {
     let w = &done.written;
-    let mut fields = vec![
-        ("ref_seq".into(), seq.map_or(Value::Nil, Value::from)),
-        ("path".into(), Value::from(w.path.display().to_string())),
-        ("frames".into(), Value::Int(w.frames as i64)),
-        ("width".into(), Value::Int(i64::from(done.width))),
-        ("height".into(), Value::Int(i64::from(done.height))),
-        ("fps".into(), Value::Float(fps)),
-        ("bytes".into(), Value::Int(w.bytes as i64)),
-        ("seconds".into(), Value::Float(done.seconds)),
-    ];
-    if !w.files.is_empty() {
-        let files = w.files.iter().map(|f| Value::from(f.display().to_string())).collect();
-        fields.push(("files".into(), Value::Array(files)));
-    }
-    if return_bytes {
-        let read = |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
-        let data = if w.files.is_empty() {
-            Value::Bin(read(&w.path)?)
-        } else {
-            Value::Array(w.files.iter().map(|f| read(f).map(Value::Bin)).collect::<Result<_, _>>()?)
-        };
-        fields.push(("data".into(), data));
-    }
-    Ok(Reply::Other { kind: MessageType::VideoExported.as_i64(), fields })
+    let read = |p: &Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    let data = match return_bytes {
+        false => None,
+        true if w.files.is_empty() => Some(Value::Bin(read(&w.path)?)),
+        true => Some(Value::Array(w.files.iter().map(|f| read(f).map(Value::Bin)).collect::<Result<_, _>>()?)),
+    };
+    Ok(Reply::VideoExported(VideoExported {
+        ref_seq: seq,
+        path: w.path.display().to_string(),
+        frames: w.frames as u64,
+        width: done.width,
+        height: done.height,
+        fps,
+        bytes: w.bytes,
+        seconds: done.seconds,
+        files: w.files.iter().map(|f| f.display().to_string()).collect(),
+        data,
+    }))
 }
 
 /// Parses `A:B` or `A:B:STEP` (stop exclusive) into scene frames.

@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use periscope_protocol::{DType, MessageType, NdArray, OrbitView, Reply, Screenshot, Value};
+use periscope_protocol::{DType, MessageType, NdArray, OrbitView, Reply, Screenshot, ScreenshotResult};
 use periscope_render::{Camera, Image, Offscreen, RenderOptions, SceneView};
 
 /// Largest side of a requested image.
@@ -66,16 +66,13 @@ impl ScreenshotRequest {
     pub fn reply(&self, image: &Image, frame: usize) -> Reply {
         let shape = vec![image.height as usize, image.width as usize, 4];
         let array = NdArray::from_le_bytes(DType::U8, shape, &image.rgba).expect("shape matches the pixels");
-        Reply::Other {
-            kind: MessageType::ScreenshotResult.as_i64(),
-            fields: vec![
-                ("ref_seq".into(), self.seq.map_or(Value::Nil, Value::from)),
-                ("width".into(), Value::Int(i64::from(image.width))),
-                ("height".into(), Value::Int(i64::from(image.height))),
-                ("frame".into(), Value::Int(frame as i64)),
-                ("image".into(), Value::NdArray(array)),
-            ],
-        }
+        Reply::ScreenshotResult(ScreenshotResult {
+            ref_seq: self.seq,
+            width: image.width,
+            height: image.height,
+            frame: frame as u64,
+            image: array,
+        })
     }
 
     /// The error reply for a failed render.

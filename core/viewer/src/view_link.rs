@@ -315,12 +315,9 @@ fn serve(v: &mut Viewer, tx: &Events, rx: &Receiver<Envelope>, stopped: &dyn Fn(
             Err(e) => return e.to_string(),
         };
         let kind = MessageType::from_i64(reply.kind());
-        if let (Some(MessageType::ChainState), Reply::Other { fields, .. }) = (kind, &reply) {
-            let stages = fields.iter().find(|(k, _)| k == "stages").map(|(_, s)| s);
-            if let Some(Value::Array(list)) = stages
-                && let Ok(mut s) = tx.stages.lock()
-            {
-                *s = list.iter().filter_map(StageStatus::from_value).collect();
+        if let Reply::ChainState(state) = reply {
+            if let Ok(mut s) = tx.stages.lock() {
+                *s = state.stages;
             }
             continue;
         }

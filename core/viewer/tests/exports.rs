@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::Periscope;
 use periscope_client::{ClientError, Viewer, kw};
-use periscope_protocol::{MessageType, NdArray, Reply, Value};
+use periscope_protocol::{MessageType, NdArray, Reply, Value, VideoExported};
 
 /// A few spheres over `frames` frames.
 fn scene(v: &mut Viewer, frames: usize) {
@@ -79,10 +79,7 @@ fn save_scene(v: &mut Viewer, name: &str) -> Result<String, (String, String)> {
     let deadline = Instant::now() + T;
     while Instant::now() < deadline {
         match v.recv(Duration::from_millis(200)).unwrap() {
-            Some(Reply::Other { kind, fields }) if kind == MessageType::SceneSaved.as_i64() => {
-                let path = fields.iter().find(|(k, _)| k == "path").and_then(|(_, v)| v.as_str()).unwrap();
-                return Ok(path.to_owned());
-            }
+            Some(Reply::SceneSaved(saved)) if saved.ref_seq == Some(seq) => return Ok(saved.path),
             Some(Reply::Problem { warning: false, ref_seq: Some(r), code, message, .. }) if r == seq => {
                 return Err((code, message));
             }
@@ -92,7 +89,7 @@ fn save_scene(v: &mut Viewer, name: &str) -> Result<String, (String, String)> {
     panic!("no answer to save_scene");
 }
 
-fn rejected(r: Result<Vec<(String, Value)>, ClientError>) -> (String, String) {
+fn rejected(r: Result<VideoExported, ClientError>) -> (String, String) {
     match r {
         Err(ClientError::Rejected { code, message, .. }) => (code, message),
         other => panic!("expected a refusal, got {other:?}"),

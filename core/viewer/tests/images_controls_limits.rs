@@ -119,10 +119,10 @@ fn images_state(v: &mut Viewer) -> Value {
     let seq = v.send(Envelope::new(MessageType::QueryImages.as_i64())).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if let Ok(Some(Reply::Other { fields, .. })) = v.recv(Duration::from_secs(1))
-            && fields.iter().any(|(k, v)| k == "ref_seq" && v.as_i64() == Some(seq as i64))
+        if let Ok(Some(reply @ Reply::ImagesState(_))) = v.recv(Duration::from_secs(1))
+            && reply.ref_seq() == Some(seq)
         {
-            return Value::Map(fields.into_iter().map(|(k, v)| (Value::from(k), v)).collect());
+            return reply.to_value();
         }
     }
     panic!("no images state");

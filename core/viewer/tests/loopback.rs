@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use common::Periscope;
 use periscope_client::{ClientError, ConnectOptions, Viewer, kw};
-use periscope_protocol::{Envelope, MessageType, NdArray, Reply, Value, encode_value};
+use periscope_protocol::{Envelope, Event, MessageType, NdArray, Reply, Value, encode_value};
 use tungstenite::Message;
 
 fn verts(frames: usize, v: usize, base: f32) -> NdArray {
@@ -316,10 +316,12 @@ fn rust_client_controls_events_select_and_camera() {
     // Another client changes them as a person would; the owner hears it.
     let state = other.set_control(speed.id, 4.0).unwrap();
     assert_eq!(state.get("value").and_then(Value::as_f64), Some(4.0));
-    let e = owner.next_event(Duration::from_secs(10)).unwrap().expect("an event");
-    assert_eq!((e.kind.as_str(), e.get("uid").and_then(Value::as_i64)), ("control", Some(speed.uid)));
-    assert_eq!(e.get("value").and_then(Value::as_f64), Some(4.0));
-    assert_eq!(e.get("client_id").and_then(Value::as_i64), Some(other.client_id() as i64));
+    let Event::Control(e) = owner.next_event(Duration::from_secs(10)).unwrap().expect("an event") else {
+        panic!("a control event first")
+    };
+    assert_eq!(e.uid, speed.uid);
+    assert_eq!(e.value.as_f64(), Some(4.0));
+    assert_eq!(e.client_id, other.client_id());
     match other.set_control(mode.id, "hsv") {
         Err(ClientError::Rejected { code, message, .. }) => {
             assert_eq!(code, "bad_value");
@@ -336,19 +338,22 @@ fn rust_client_controls_events_select_and_camera() {
     owner.subscribe(true, true).unwrap();
     owner.query().unwrap();
     let first = owner.next_event(Duration::from_secs(10)).unwrap().expect("the current camera");
-    assert_eq!(first.kind, "camera");
+    assert!(matches!(first, Event::Camera(_)), "{first:?}");
     owner.select(Some(dots)).unwrap();
     owner.set_camera(Some([0.0, 2.0, 6.0]), Some([0.0, 0.0, 0.0]), Some(50.0)).unwrap();
     let mut kinds = Vec::new();
     while kinds.len() < 2 {
-        let e = owner.next_event(Duration::from_secs(10)).unwrap().expect("select and camera events");
-        if e.kind == "select" {
-            assert_eq!(e.get("uid").and_then(Value::as_i64), Some(dots));
-        } else {
-            let cam = e.get("camera").expect("camera fields");
-            assert!((cam.get("fov_y").and_then(Value::as_f64).unwrap() - 50.0).abs() < 1e-3);
+        match owner.next_event(Duration::from_secs(10)).unwrap().expect("select and camera events") {
+            Event::Select(e) => {
+                assert_eq!(e.uid, Some(dots));
+                kinds.push("select");
+            }
+            Event::Camera(e) => {
+                assert!((e.camera.params.fov_y - 50.0).abs() < 1e-3);
+                kinds.push("camera");
+            }
+            e => panic!("unexpected {e:?}"),
         }
-        kinds.push(e.kind);
     }
     kinds.sort();
     assert_eq!(kinds, ["camera", "select"]);
@@ -454,12 +459,11 @@ fn rust_client_exports_a_video_and_gets_clear_errors() {
         }
         Err(e) => panic!("export failed: {e}"),
     };
-    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap();
-    assert_eq!(get("frames").as_i64(), Some(6));
-    assert_eq!((get("width").as_i64(), get("height").as_i64()), (Some(64), Some(48)));
-    let path = std::path::PathBuf::from(get("path").as_str().unwrap());
+    assert_eq!(fields.frames, 6);
+    assert_eq!((fields.width, fields.height), (64, 48));
+    let path = std::path::PathBuf::from(&fields.path);
     assert_eq!(path, p.dir().join("exports").join("orbit.gif"));
-    let Value::Bin(data) = get("data") else { panic!("no bytes") };
+    let Some(Value::Bin(data)) = fields.data else { panic!("no bytes") };
     assert_eq!(data, std::fs::read(&path).unwrap());
     assert_eq!(&data[..6], b"GIF89a");
     // A bad request names the field; the connection goes on.

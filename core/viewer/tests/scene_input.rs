@@ -217,16 +217,10 @@ fn camera_position(v: &mut Viewer) -> [f32; 3] {
     let seq = v.send_message(MessageType::QueryCamera.as_i64(), None, vec![], vec![]).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
-        if let Some(Reply::Other { kind, fields }) = v.recv(Duration::from_secs(1)).unwrap()
-            && kind == MessageType::ViewCamera.as_i64()
-            && fields.iter().any(|(k, x)| k == "ref_seq" && x.as_i64() == Some(seq as i64))
+        if let Some(Reply::ViewCamera(state)) = v.recv(Duration::from_secs(1)).unwrap()
+            && state.ref_seq == Some(seq)
         {
-            let (_, pos) = fields.iter().find(|(k, _)| k == "position").expect("position");
-            let p = match pos {
-                Value::NdArray(a) => a.to_f32(),
-                other => panic!("position is {other:?}"),
-            };
-            return [p[0], p[1], p[2]];
+            return state.camera.params.position;
         }
     }
     panic!("no VIEW_CAMERA within 30 s");

@@ -51,11 +51,16 @@ fn field<'a>(fields: &'a [(String, Value)], key: &str) -> &'a Value {
 
 /// The chain's stages as the chain query reports them.
 fn stages(v: &mut Viewer) -> Vec<Value> {
-    v.send_message(302, None, vec![], vec![]).unwrap();
-    match field(&reply_of(v, 303), "stages") {
-        Value::Array(s) => s.clone(),
-        other => panic!("{other:?}"),
+    let seq = v.send_message(302, None, vec![], vec![]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if let Some(Reply::ChainState(state)) = v.recv(Duration::from_millis(200)).unwrap()
+            && state.ref_seq == Some(seq)
+        {
+            return state.stages.iter().map(periscope_protocol::StageStatus::to_value).collect();
+        }
     }
+    panic!("no chain_state");
 }
 
 fn stage<'a>(stages: &'a [Value], name: &str) -> &'a Value {

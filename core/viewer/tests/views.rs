@@ -217,20 +217,6 @@ fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn point(v: &Value) -> [f32; 3] {
-    match v {
-        Value::NdArray(a) => {
-            let d = a.to_f32();
-            [d[0], d[1], d[2]]
-        }
-        Value::Array(items) => {
-            let f = |i: usize| items[i].as_f64().unwrap() as f32;
-            [f(0), f(1), f(2)]
-        }
-        other => panic!("not a point: {other:?}"),
-    }
-}
-
 fn vec3(p: [f64; 3]) -> Value {
     Value::Array(p.iter().map(|&x| Value::from(x)).collect())
 }
@@ -253,17 +239,16 @@ fn the_view_moved_last_drives_camera_events_and_set_camera_moves_every_view() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let event = loop {
         assert!(Instant::now() < deadline, "no camera event from the view");
-        if let Some(periscope_protocol::Reply::Other { fields, .. }) = watcher.recv(Duration::from_millis(100)).unwrap()
+        if let Some(periscope_protocol::Reply::Event(periscope_protocol::Event::Camera(e))) =
+            watcher.recv(Duration::from_millis(100)).unwrap()
+            && e.view == view.client_id()
         {
-            let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
-            if get("event") == Some(Value::from("camera")) && get("view") == Some(Value::from(view.client_id())) {
-                break get("camera").unwrap();
-            }
+            break e.camera;
         }
     };
-    let p = point(event.get("position").unwrap());
+    let p = event.params.position;
     assert!((p[1] - 2.0).abs() < 1e-3 && (p[2] - 7.0).abs() < 1e-3, "the event has the view's camera: {p:?}");
-    assert_eq!(event.get("width"), Some(&Value::from(800i64)));
+    assert_eq!(event.params.width, 800);
 
     // Only a view reports its camera.
     let refused = watcher.send(

@@ -7,7 +7,7 @@
 //! Everything is in world coordinates (the viewer's `z_up` is applied).
 
 use glam::{Mat4, Vec3};
-use periscope_protocol::{MessageType, NdArray, Reply, Value};
+use periscope_protocol::{CameraParams, CameraRequest, Reply};
 use periscope_render::{Camera, GL_TO_CV, world_to_display};
 
 /// The intrinsics and extrinsics of `camera` for an image of `width` x `height` pixels.
@@ -60,31 +60,32 @@ impl CameraModel {
         }
     }
 
+    /// Its wire form (matrices row-major).
+    pub fn params(&self) -> CameraParams {
+        // glam is column-major: the transpose's columns are the rows.
+        let m = |m: &Mat4| m.transpose().to_cols_array();
+        CameraParams {
+            width: self.width,
+            height: self.height,
+            fx: self.fx,
+            fy: self.fy,
+            cx: self.cx,
+            cy: self.cy,
+            fov_x: self.fov_x,
+            fov_y: self.fov_y,
+            znear: self.znear,
+            zfar: self.zfar,
+            world_to_camera: m(&self.world_to_camera),
+            camera_to_world: m(&self.camera_to_world),
+            view: m(&self.view),
+            projection: m(&self.projection),
+            position: self.position.to_array(),
+        }
+    }
+
     /// The wire message; `seq` numbers the viewer's camera messages to this client.
     pub fn reply(&self, seq: u64) -> Reply {
-        let m = |m: &Mat4| Value::NdArray(NdArray::from_f32(vec![4, 4], m.transpose().to_cols_array().to_vec()));
-        let f = |x: f32| Value::Float(f64::from(x));
-        Reply::Other {
-            kind: MessageType::Camera.as_i64(),
-            fields: vec![
-                ("seq".into(), Value::from(seq)),
-                ("width".into(), Value::from(u64::from(self.width))),
-                ("height".into(), Value::from(u64::from(self.height))),
-                ("fx".into(), f(self.fx)),
-                ("fy".into(), f(self.fy)),
-                ("cx".into(), f(self.cx)),
-                ("cy".into(), f(self.cy)),
-                ("fov_x".into(), f(self.fov_x)),
-                ("fov_y".into(), f(self.fov_y)),
-                ("znear".into(), f(self.znear)),
-                ("zfar".into(), f(self.zfar)),
-                ("world_to_camera".into(), m(&self.world_to_camera)),
-                ("camera_to_world".into(), m(&self.camera_to_world)),
-                ("view".into(), m(&self.view)),
-                ("projection".into(), m(&self.projection)),
-                ("position".into(), Value::NdArray(NdArray::from_f32(vec![3], self.position.to_array().to_vec()))),
-            ],
-        }
+        Reply::Camera(CameraRequest { seq, params: self.params(), stream: None })
     }
 }
 

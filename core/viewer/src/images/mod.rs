@@ -22,7 +22,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use periscope_dispatch::Outbox;
-use periscope_protocol::{CameraTarget, Envelope, MessageType, Reply, Request, Value};
+use periscope_protocol::{
+    CameraRequest, CameraStream, CameraTarget, Envelope, ImageWindowState, ImagesState, MessageType, RendererState,
+    Reply, Request, Value, ViewportState,
+};
 use periscope_render::{Background, Camera, world_to_display};
 
 pub use camera::CameraModel;
@@ -666,13 +669,16 @@ impl ImageHub {
             let scale = if moving { c.scale } else { 1.0 };
             let side = |n: u32| ((n as f32 * scale).round().max(MIN_SIDE) as u32).min(n.max(1));
             let model = CameraModel::new(&c.camera, self.z_up, side(c.size[0]), side(c.size[1]));
-            let mut reply = model.reply(c.seq + 1);
-            if let Reply::Other { fields, .. } = &mut reply {
-                fields.push(("moving".into(), Value::Bool(moving)));
-                fields.push(("full_width".into(), Value::from(u64::from(c.size[0]))));
-                fields.push(("full_height".into(), Value::from(u64::from(c.size[1]))));
-                fields.push(("target".into(), Value::from(c.target.name())));
-            }
+            let reply = Reply::Camera(CameraRequest {
+                seq: c.seq + 1,
+                params: model.params(),
+                stream: Some(CameraStream {
+                    moving,
+                    full_width: c.size[0],
+                    full_height: c.size[1],
+                    target: c.target.name().to_owned(),
+                }),
+            });
             // A full outbox (the renderer is not reading) keeps it dirty: the newest goes next time.
             if out.send(*id, reply) {
                 c.seq += 1;
@@ -696,69 +702,52 @@ impl ImageHub {
         let windows = self
             .windows
             .values()
-            .map(|w| {
-                Value::map([
-                    ("client_id", Value::from(w.key.0)),
-                    ("index", Value::from(w.key.1)),
-                    ("width", Value::from(w.width)),
-                    ("height", Value::from(w.height)),
-                    ("format", Value::from(w.format)),
-                    ("received", Value::from(w.received)),
-                    ("decoded", Value::from(w.decoded)),
-                    ("dropped", Value::from(w.dropped)),
-                    ("errors", Value::from(w.errors)),
-                    ("last_seq", w.last_seq.map_or(Value::Nil, Value::from)),
-                    ("fps", Value::from(w.fps)),
-                    ("latency_ms", w.latency_ms.map_or(Value::Nil, Value::from)),
-                    ("camera_rtt_ms", w.camera_rtt_ms.map_or(Value::Nil, Value::from)),
-                ])
+            .map(|w| ImageWindowState {
+                client_id: w.key.0,
+                index: w.key.1 as u64,
+                width: w.width as u64,
+                height: w.height as u64,
+                format: w.format.to_owned(),
+                received: w.received,
+                decoded: w.decoded,
+                dropped: w.dropped,
+                errors: w.errors,
+                last_seq: w.last_seq,
+                fps: w.fps,
+                latency_ms: w.latency_ms,
+                camera_rtt_ms: w.camera_rtt_ms,
             })
             .collect();
         let clients = self
             .clients
             .iter()
-            .map(|(id, c)| {
-                Value::map([
-                    ("client_id", Value::from(*id)),
-                    ("name", Value::from(c.name.as_str())),
-                    ("require_camera", Value::from(c.require_camera)),
-                    ("reading", Value::from(c.reading)),
-                    ("paused", Value::from(c.paused)),
-                    ("width", Value::from(u64::from(c.size[0]))),
-                    ("height", Value::from(u64::from(c.size[1]))),
-                    ("camera_seq", Value::from(c.seq)),
-                    ("target", Value::from(c.target.name())),
-                    ("scale", Value::from(c.scale)),
-                ])
+            .map(|(id, c)| RendererState {
+                client_id: *id,
+                name: c.name.clone(),
+                require_camera: c.require_camera,
+                reading: c.reading,
+                paused: c.paused,
+                width: c.size[0],
+                height: c.size[1],
+                camera_seq: c.seq,
+                target: c.target.name().to_owned(),
+                scale: c.scale,
             })
             .collect();
-        Reply::Other {
-            kind: MessageType::ImagesState.as_i64(),
-            fields: vec![
-                ("ref_seq".into(), ref_seq.map_or(Value::Nil, Value::from)),
-                ("windows".into(), Value::Array(windows)),
-                ("clients".into(), Value::Array(clients)),
-                (
-                    "viewport".into(),
-                    Value::Array(
-                        self.viewport
-                            .iter()
-                            .map(|(id, v)| {
-                                Value::map([
-                                    ("client_id", Value::from(*id)),
-                                    ("width", Value::from(u64::from(v.background.width))),
-                                    ("height", Value::from(u64::from(v.background.height))),
-                                    ("depth", Value::from(v.background.depth.is_some())),
-                                    ("decoded", Value::from(v.decoded)),
-                                    ("errors", Value::from(v.errors)),
-                                    ("fps", Value::from(v.fps)),
-                                ])
-                            })
-                            .collect(),
-                    ),
-                ),
-            ],
-        }
+        let viewport = self
+            .viewport
+            .iter()
+            .map(|(id, v)| ViewportState {
+                client_id: *id,
+                width: v.background.width,
+                height: v.background.height,
+                depth: v.background.depth.is_some(),
+                decoded: v.decoded,
+                errors: v.errors,
+                fps: v.fps,
+            })
+            .collect();
+        Reply::ImagesState(ImagesState { ref_seq, windows, clients, viewport })
     }
 }
 

@@ -2,14 +2,14 @@
 
 use std::time::{Duration, Instant};
 
-use periscope_protocol::{MessageType, NdArray, Reply, Value};
+use periscope_protocol::{CameraEvent, Event, Reply, SelectEvent};
 
 use periscope_dispatch::Outbox as _;
 
 use super::Runtime;
 use periscope_render::Camera;
 
-use super::view_work::{Shooter, view_camera_reply};
+use super::view_work::{Shooter, view_camera};
 
 /// The events a client asked for besides its own controls'.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,17 +39,14 @@ impl Runtime {
             return;
         }
         let node = now.0.and_then(|id| self.scene.node(id));
-        let point = now.1.map_or(Value::Nil, |p| Value::NdArray(NdArray::from_f32(vec![3], p.to_vec())));
-        let fields = vec![
-            ("event".into(), Value::from("select")),
-            ("node_id".into(), Value::from(node.map(|n| n.id))),
-            ("client_id".into(), Value::from(node.map(|n| n.client))),
-            ("uid".into(), node.and_then(|n| n.uid).map_or(Value::Nil, Value::Int)),
-            ("name".into(), Value::from(node.map(|n| n.name.clone()))),
-            ("kind".into(), Value::from(node.map(|n| n.kind.name().to_owned()))),
-            ("point".into(), point),
-        ];
-        let reply = Reply::Other { kind: MessageType::Event.as_i64(), fields };
+        let reply = Reply::Event(Event::Select(SelectEvent {
+            node_id: node.map(|n| n.id),
+            client_id: node.map(|n| n.client),
+            uid: node.and_then(|n| n.uid),
+            name: node.map(|n| n.name.clone()),
+            kind: node.map(|n| n.kind.name().to_owned()),
+            point: now.1,
+        }));
         for id in to {
             self.out.send(id, reply.clone());
         }
@@ -87,19 +84,8 @@ impl Runtime {
         {
             return Some(CAMERA_EVENT_INTERVAL - at.elapsed());
         }
-        let Reply::Other { fields, .. } = view_camera_reply(&now.0, self.images.z_up, now.1, None) else {
-            unreachable!("view_camera_reply builds fields")
-        };
-        let camera =
-            Value::Map(fields.into_iter().filter(|(k, _)| k != "ref_seq").map(|(k, v)| (Value::from(k), v)).collect());
-        let reply = Reply::Other {
-            kind: MessageType::Event.as_i64(),
-            fields: vec![
-                ("event".into(), Value::from("camera")),
-                ("camera".into(), camera),
-                ("view".into(), Value::from(moved_by)),
-            ],
-        };
+        let camera = view_camera(&now.0, self.images.z_up, now.1);
+        let reply = Reply::Event(Event::Camera(CameraEvent { camera, view: moved_by }));
         for id in to {
             self.out.send(id, reply.clone());
         }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use periscope_protocol::{MessageType, Reply};
+use periscope_protocol::Reply;
 use periscope_record::{Kind, Recorder};
 use periscope_server::Event;
 
@@ -84,17 +84,11 @@ impl Runtime {
             match crate::replay::save_scene(&self.scene, &path) {
                 Ok(records) => {
                     self.info(format!("scene saved to {} ({records} records)", path.display()));
-                    Reply::Other {
-                        kind: MessageType::SceneSaved.as_i64(),
-                        fields: vec![
-                            (
-                                "ref_seq".into(),
-                                envelope.seq.map_or(periscope_protocol::Value::Nil, periscope_protocol::Value::from),
-                            ),
-                            ("path".into(), periscope_protocol::Value::from(path.display().to_string())),
-                            ("records".into(), periscope_protocol::Value::from(records)),
-                        ],
-                    }
+                    Reply::SceneSaved(periscope_protocol::SceneSaved {
+                        ref_seq: envelope.seq,
+                        path: path.display().to_string(),
+                        records,
+                    })
                 }
                 Err(e) => {
                     self.error(format!("cannot save the scene: {e}"));

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use glam::Vec3;
-use periscope_protocol::{MessageType, NdArray, Reply, Screenshot, Value, ViewPose};
+use periscope_protocol::{MessageType, Reply, Screenshot, ViewCamera, ViewCameraState, ViewPose};
 use periscope_render::{Camera, Image, SceneView, world_to_display};
 use periscope_scene::Scene;
 
@@ -44,15 +44,14 @@ pub trait Shooter {
 
 /// The main view's camera as a `view_camera` answer: the fields of the image
 /// windows' camera message plus `target` (world coordinates) and `ref_seq`.
-pub(super) fn view_camera_reply(camera: &Camera, z_up: bool, (w, h): (u32, u32), ref_seq: Option<u64>) -> Reply {
-    let Reply::Other { mut fields, .. } = CameraModel::new(camera, z_up, w, h).reply(0) else {
-        unreachable!("a camera model replies with fields")
-    };
-    fields.retain(|(k, _)| k != "seq");
+pub(super) fn view_camera_reply(camera: &Camera, z_up: bool, size: (u32, u32), ref_seq: Option<u64>) -> Reply {
+    Reply::ViewCamera(ViewCameraState { ref_seq, camera: view_camera(camera, z_up, size) })
+}
+
+/// The main view's camera as answers and events describe it.
+pub(super) fn view_camera(camera: &Camera, z_up: bool, (w, h): (u32, u32)) -> ViewCamera {
     let target = world_to_display(z_up).inverse().transform_point3(Vec3::from(camera.target));
-    fields.push(("target".into(), Value::NdArray(NdArray::from_f32(vec![3], target.to_array().to_vec()))));
-    fields.push(("ref_seq".into(), Value::from(ref_seq)));
-    Reply::Other { kind: MessageType::ViewCamera.as_i64(), fields }
+    ViewCamera { params: CameraModel::new(camera, z_up, w, h).params(), target: target.to_array() }
 }
 
 /// Something the main view does for a client, in the order asked.

@@ -5,7 +5,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 CARGO   ?= cargo
 
-.PHONY: run test test-rust test-python test-wasm lint venv clean wheel wheel-dev bench-gpu fuzz
+.PHONY: run test test-rust test-python test-wasm lint venv clean wheel wheel-dev bench bench-gpu fuzz
 
 run:
 	$(CARGO) run --release --bin periscope
@@ -71,6 +71,13 @@ fuzz:
 	$(CARGO) build --workspace
 	PERISCOPE_FUZZ_MESSAGES=$(FUZZ_MESSAGES) $(if $(FUZZ_SEED),PERISCOPE_FUZZ_SEED=$(FUZZ_SEED)) \
 		$(CARGO) test --workspace --test fuzz_messages -- --nocapture
+
+# The benchmark program (core/bench, docs/benchmarks.md) against the release
+# viewer on loopback: every row, the view stream (rows 10-13, about a minute
+# on 2 cores) included. BENCH_ARGS is passed through (e.g. --quick, --views, --json).
+bench:
+	$(CARGO) build --release --workspace
+	$${CARGO_TARGET_DIR:-target}/release/periscope-bench $(BENCH_ARGS)
 
 # The render benchmark on whatever adapter wgpu finds: run it on a machine with
 # a real GPU to record absolute figures in docs/benchmarks.md (on lavapipe only

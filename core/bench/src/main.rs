@@ -13,8 +13,12 @@
 //! 7. 10,000 idle TCP connections (never a byte sent): the viewer's threads and
 //!    resident memory during and after, and how long a real client then takes
 //!    to be welcomed.
+//! 8. point clouds (`--points-only`), 9. queries with thousands of nodes (`--nodes-only`),
+//! 10. the view stream, rows 10-13 (`--views`, module `views`): ingest with 0,
+//!     1 and 4 views and with a view that does not read, a ~1 GB scene's
+//!     snapshot, the hub's memory per view, and change-to-view latency.
 //!
-//!     cargo build --release --workspace && cargo run --release -p periscope-bench -- [--json] [--quick] [--ingest-only] [--idle-only]
+//!     cargo build --release --workspace && cargo run --release -p periscope-bench -- [--json] [--quick] [--ingest-only] [--idle-only] [--points-only] [--nodes-only] [--views]
 //!
 //! `PERISCOPE_BENCH_VIEWER=/path/to/periscope` measures another viewer build
 //! (e.g. the previous commit's) with this program.
@@ -28,6 +32,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use periscope_client::{Viewer, kw};
 use periscope_protocol::{MessageType, NdArray, Reply, Value};
+
+mod views;
 
 const VERTICES: usize = 6890;
 
@@ -461,6 +467,8 @@ fn main() -> anyhow::Result<()> {
     // Only the point-cloud rows (8), or only the many-nodes rows (9).
     let points_only = std::env::args().any(|a| a == "--points-only");
     let nodes_only = std::env::args().any(|a| a == "--nodes-only");
+    // Only the view-stream rows (10-13).
+    let views_only = std::env::args().any(|a| a == "--views");
     let (frames, small_n, seconds) = if quick { (200, 2000, 1.0) } else { (2000, 20000, 2.0) };
     let mut rows: Vec<Row> = Vec::new();
     let mut row = |name: &str, value: f64, unit: &'static str, ratio: Option<f64>| {
@@ -474,6 +482,10 @@ fn main() -> anyhow::Result<()> {
         println!("{:<52} {:>12} {:<8} {:>8}", "measurement", "value", "unit", "x base");
     }
 
+    if views_only {
+        views::view_rows(&mut row, quick)?;
+        return finish(json, &rows);
+    }
     if points_only {
         point_cloud_rows(&mut row)?;
         return finish(json, &rows);
@@ -604,6 +616,7 @@ fn main() -> anyhow::Result<()> {
     for (name, value, unit) in idle_connections(if quick { 2_000 } else { 10_000 })? {
         row(&name, value, unit, None);
     }
+    views::view_rows(&mut row, quick)?;
     finish(json, &rows)
 }
 

@@ -345,9 +345,7 @@ impl ViewerApp {
                 {
                     // The hub's `set_camera` moves every view.
                     self.camera_requests_seen = n;
-                    let to_display = periscope_render::world_to_display(self.rt.images.z_up);
-                    let point = |p: Option<[f32; 3]>| p.map(|p| to_display.transform_point3(glam::Vec3::from(p)));
-                    vp.camera.look(point(pose.position), point(pose.target), pose.fov_y_deg.map(f32::to_radians));
+                    crate::runtime::look_at_pose(&mut vp.camera, self.rt.images.z_up, &pose);
                     vp.keep_camera();
                     // Not reported back: nobody moved this view by hand.
                     self.camera_reported = Some((vp.camera, Instant::now()));

@@ -135,13 +135,9 @@ pub struct MovedView {
     pub at: Instant,
 }
 
-/// What one publish did (for the log and benchmarks).
+/// What one publish did, for the runtime.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Published {
-    /// Change messages encoded (shared by every view).
-    pub batches: usize,
-    /// Snapshot parts sent.
-    pub snapshot_parts: usize,
     /// Views to be sent a fresh snapshot, why, and how many they had before
     /// (logged at 0, 1, 3, 7, ...: a view stuck for hours does not flood the log).
     pub resynced: Vec<(u64, &'static str, u64)>,
@@ -306,7 +302,6 @@ impl Hub {
                     message(MessageType::ViewChanges, fields, g)
                 })
                 .collect();
-            done.batches = parts.len();
             let bound = backlog_bytes(out);
             for (&id, view) in &mut self.views {
                 if view.resync {
@@ -371,7 +366,6 @@ impl Hub {
                 let (reply, _) = message(MessageType::ViewSnapshot, fields, &part);
                 snap.sent += 1;
                 sent_now += 1;
-                done.snapshot_parts += 1;
                 if !out.send_shared(id, reply) {
                     view.resync = true;
                     view.snapshot = None;

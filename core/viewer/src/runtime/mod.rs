@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use periscope_dispatch::{Chain, ClientCtx, Incoming, Outbox, PollResult, StageStatus};
 use periscope_protocol::{Reply, Request};
-use periscope_render::{Camera, world_to_display};
+use periscope_render::Camera;
 use periscope_scene::{ClientKind, Scene};
 use periscope_server::{ByteQueue, ClientRef, Event, ServerHandle};
 
@@ -54,7 +54,7 @@ use link::LINK_POLL;
 pub use log::{ClientStats, Level, LogLine};
 use skins::{SKIN_POLL, SkinWork};
 use view_work::ViewWork;
-pub use view_work::{OffscreenShooter, Shooter};
+pub use view_work::{OffscreenShooter, Shooter, look_at_pose};
 
 /// Sends replies through the server (none in a view of a remote hub: its
 /// messages go to the hub through the [`ViewLink`]).
@@ -500,10 +500,8 @@ impl Runtime {
             Request::QueryCamera => self.queue_query_camera(client.id(), envelope.seq),
             Request::ViewResync if self.hub.is_view(client.id()) => self.hub.resync(client.id()),
             Request::ViewMoved { pose, size } if self.hub.is_view(client.id()) => {
-                let to_display = world_to_display(self.images.z_up);
-                let point = |p: Option<[f32; 3]>| p.map(|p| to_display.transform_point3(glam::Vec3::from(p)));
                 let mut camera = Camera::default();
-                camera.look(point(pose.position), point(pose.target), pose.fov_y_deg.map(f32::to_radians));
+                look_at_pose(&mut camera, self.images.z_up, pose);
                 self.hub.view_moved(client.id(), camera, *size);
             }
             Request::ViewMoved { .. } => {

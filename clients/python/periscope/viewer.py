@@ -598,7 +598,7 @@ class RemoteViewer(RemoteRenderer):
 
     def set_playback(self, playing: Optional[bool] = None, fps: Optional[float] = None) -> Optional[int]:
         """Starts or stops playback (``playing``) and sets its speed in frames
-        per second (``fps``, a finite number in (0, 240]); ``None`` keeps each.
+        per second (``fps``, a finite number in [0.001, 240]); ``None`` keeps each.
         While playing, the viewer (windowed or headless) advances the playhead
         one frame every ``1/fps`` seconds. A bad value is refused naming the field."""
         kwargs: dict[str, Any] = {}

@@ -454,7 +454,7 @@ impl Viewer {
     }
 
     /// Starts or stops playback (`playing`) and sets its speed in frames per
-    /// second (`fps`, in (0, 240]); `None` keeps each (a `playback` message).
+    /// second (`fps`, in [0.001, 240]); `None` keeps each (a `playback` message).
     pub fn set_playback(&mut self, playing: Option<bool>, fps: Option<f64>) -> Result<u64, ClientError> {
         let mut kwargs = Vec::new();
         if let Some(p) = playing {

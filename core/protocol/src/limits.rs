@@ -56,9 +56,12 @@ pub const MAX_REFUSED_TRANSFERS: usize = 4096;
 
 // --- playback (one door: PLAYBACK) ---
 
-/// Fastest playback a `playback` message may set (`fps`, frames per second;
-/// the slowest is any finite rate above 0).
+/// Fastest playback a `playback` message may set (`fps`, frames per second).
 pub const MAX_PLAYBACK_FPS: f64 = 240.0;
+
+/// Slowest playback (a frame every 1,000 s): a rate closer to 0 has a frame
+/// interval too long to wait for (1e-300 fps crashed the viewer's timer).
+pub const MIN_PLAYBACK_FPS: f64 = 0.001;
 
 // --- end playback ---
 

@@ -849,8 +849,8 @@ pub fn from_wire(v: &Value) -> Result<Change, SceneError> {
             playing: r.bool("playing")?,
             fps: r
                 .opt_f64("fps")?
-                .filter(|f| *f > 0.0 && *f <= periscope_protocol::limits::MAX_PLAYBACK_FPS)
-                .ok_or_else(|| r.bad("fps", "frames per second in (0, 240]"))?,
+                .filter(|f| crate::playback::valid_fps(*f))
+                .ok_or_else(|| r.bad("fps", "frames per second in [0.001, 240]"))?,
         },
         "select" => Change::Selection {
             node: r.opt_u64("node")?,

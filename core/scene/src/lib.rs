@@ -26,7 +26,7 @@ pub use error::{SceneError, SceneWarning};
 pub use frames::FrameSeq;
 pub use handler::Applied;
 pub use node::{ClientId, DEFAULT_COLOR, LineMode, Node, NodeId, Style};
-pub use playback::playback_message;
+pub use playback::{playback_message, valid_fps};
 pub use points::{packed_bytes, unpack};
 pub use properties::{delete_message, select_message, set_control_message, set_properties_message};
 pub use scene::{ClientInfo, DEFAULT_FPS, Scene, SceneConfig};

@@ -4,7 +4,7 @@
 
 use periscope_protocol::Envelope;
 use periscope_protocol::kwargs::describe;
-use periscope_protocol::limits::MAX_PLAYBACK_FPS;
+use periscope_protocol::limits::{MAX_PLAYBACK_FPS, MIN_PLAYBACK_FPS};
 
 use crate::error::{SceneError, err};
 use crate::handler::Applied;
@@ -22,14 +22,14 @@ pub fn playback_message(playing: Option<bool>, fps: Option<f64>) -> Envelope {
     env
 }
 
-/// Whether `fps` is a playback speed the scene takes: finite, in (0, 240].
-pub(crate) fn valid_fps(fps: f64) -> bool {
-    fps.is_finite() && fps > 0.0 && fps <= MAX_PLAYBACK_FPS
+/// Whether `fps` is a playback speed the scene takes: in [0.001, 240].
+pub fn valid_fps(fps: f64) -> bool {
+    (MIN_PLAYBACK_FPS..=MAX_PLAYBACK_FPS).contains(&fps)
 }
 
 impl Scene {
     /// `playback`: kwargs `playing` (bool) and `fps` (frames per second,
-    /// finite, in (0, 240]), both optional; the whole message is checked first.
+    /// finite, in [0.001, 240]), both optional; the whole message is checked first.
     pub(crate) fn apply_playback(&mut self, env: &Envelope, applied: &mut Applied) -> Result<(), SceneError> {
         const MSG: &str = "playback";
         if !env.args.is_empty() {
@@ -57,7 +57,7 @@ impl Scene {
                         err(
                             "bad_value",
                             format!(
-                                "{MSG}: field \"fps\" must be a finite number in (0, {MAX_PLAYBACK_FPS}], found {}",
+                                "{MSG}: field \"fps\" must be a finite number in [{MIN_PLAYBACK_FPS}, {MAX_PLAYBACK_FPS}], found {}",
                                 describe(v)
                             ),
                         )

@@ -65,7 +65,7 @@ pub struct Scene {
     pub(crate) current_frame: usize,
     /// Whether playback runs (`Runtime::step` advances frames, window or headless).
     pub(crate) playing: bool,
-    /// Playback speed in frames per second, in (0, `MAX_PLAYBACK_FPS`].
+    /// Playback speed in frames per second, in [`MIN_PLAYBACK_FPS`, `MAX_PLAYBACK_FPS`].
     pub(crate) fps: f64,
     /// The selected node (UI, scripts and plugins share it; a `select` message).
     pub(crate) selected: Option<NodeId>,
@@ -135,7 +135,7 @@ impl Scene {
     }
 
     /// The scene with playback speed `fps` (the configured default); a rate
-    /// outside (0, `MAX_PLAYBACK_FPS`] keeps the default. Later changes are
+    /// outside [`MIN_PLAYBACK_FPS`, `MAX_PLAYBACK_FPS`] keeps the default. Later changes are
     /// `playback` messages.
     pub fn with_fps(mut self, fps: f64) -> Self {
         if crate::playback::valid_fps(fps) {

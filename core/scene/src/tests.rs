@@ -729,10 +729,18 @@ fn playback_messages_start_stop_and_set_the_speed() {
     assert_eq!((st.playing, st.fps), (false, 12.0), "the query answers both");
 
     // Bad values name the field, and nothing changes (not even the valid field).
-    for (fps, found) in [(0.0, "0.0"), (-1.0, "-1.0"), (240.5, "240.5"), (f64::NAN, "NaN"), (f64::INFINITY, "inf")] {
+    // 1e-300 fps: a frame interval beyond any timer (it crashed the viewer: found by the fuzzer).
+    let tiny = [(1e-300, "1e-300")];
+    for (fps, found) in [(0.0, "0.0"), (-1.0, "-1.0"), (240.5, "240.5"), (f64::NAN, "NaN"), (f64::INFINITY, "inf")]
+        .into_iter()
+        .chain(tiny)
+    {
         let e = s.apply(C, &playback(Some(true), Some(fps))).unwrap_err();
         assert_eq!(e.code, "bad_value");
-        assert_eq!(e.message, format!("playback: field \"fps\" must be a finite number in (0, 240], found {found}"));
+        assert_eq!(
+            e.message,
+            format!("playback: field \"fps\" must be a finite number in [0.001, 240], found {found}")
+        );
     }
     let e = s.apply(C, &Envelope::new(T::Playback.as_i64()).with_kwarg("playing", "yes")).unwrap_err();
     assert_eq!(e.message, "playback: field \"playing\" must be a bool, found str");

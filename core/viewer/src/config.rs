@@ -79,7 +79,7 @@ pub struct ViewerSection {
     pub title: String,
     pub width: f32,
     pub height: f32,
-    /// Playback speed in frames per second at start, in (0, 240]: the scene's
+    /// Playback speed in frames per second at start, in [0.001, 240]: the scene's
     /// default (`Scene::with_fps`); PLAYBACK messages change it.
     pub playback_fps: f32,
     /// Milliseconds per UI frame spent applying queued messages.

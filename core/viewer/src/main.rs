@@ -326,9 +326,10 @@ fn main() -> anyhow::Result<()> {
 
     // The chain (and its scripts) is ready before the first client can connect.
     let fps = f64::from(config.viewer.playback_fps);
-    if !(fps.is_finite() && fps > 0.0 && fps <= periscope_protocol::limits::MAX_PLAYBACK_FPS) {
+    if !periscope_scene::valid_fps(fps) {
         anyhow::bail!(
-            "[viewer] playback_fps must be a finite number in (0, {}], found {fps}",
+            "[viewer] playback_fps must be a finite number in [{}, {}], found {fps}",
+            periscope_protocol::limits::MIN_PLAYBACK_FPS,
             periscope_protocol::limits::MAX_PLAYBACK_FPS
         );
     }

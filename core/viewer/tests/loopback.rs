@@ -557,7 +557,7 @@ fn a_headless_viewer_plays_at_the_scenes_fps() {
     let seq = v.set_playback(Some(true), Some(0.0)).unwrap();
     let (ref_seq, code, message) = next_error(&mut v);
     assert_eq!((ref_seq, code.as_str()), (Some(seq), "bad_value"));
-    assert_eq!(message, "playback: field \"fps\" must be a finite number in (0, 240], found 0.0");
+    assert_eq!(message, "playback: field \"fps\" must be a finite number in [0.001, 240], found 0.0");
     let seq = v.send_message(MessageType::Playback.as_i64(), None, vec![], vec![kw("fps", 1e9)]).unwrap();
     let (ref_seq, _, message) = next_error(&mut v);
     assert_eq!(ref_seq, Some(seq));

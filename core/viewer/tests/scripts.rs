@@ -335,7 +335,7 @@ fn script_api_nodes_arrays_and_creation() {
     assert_eq!(field(&reply_of(&mut other, 10_013), "from"), &Value::from("api"), "broadcast reaches every client");
     let fps_error = field(&r, "fps_error").as_str().unwrap();
     assert!(
-        fps_error.contains("playback: field \"fps\" must be a finite number in (0, 240], found 0.0"),
+        fps_error.contains("playback: field \"fps\" must be a finite number in [0.001, 240], found 0.0"),
         "{fps_error}"
     );
     assert_eq!((field(&r, "fps"), field(&r, "playing")), (&Value::Float(48.0), &Value::Bool(true)));

@@ -5,10 +5,35 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 CARGO   ?= cargo
 
-.PHONY: run test test-rust test-python test-wasm lint venv clean wheel wheel-dev bench bench-gpu fuzz
+.PHONY: run test test-rust test-python test-wasm test-web web lint venv clean wheel wheel-dev bench bench-gpu fuzz
 
-run:
+run: web
 	$(CARGO) run --release --bin periscope
+
+# The browser view (core/web, docs/web.md): the viewer compiled to wasm32,
+# bound by wasm-bindgen (the CLI at the version Cargo.lock pins for the
+# wasm-bindgen crate, installed when missing), shrunk by wasm-opt when it is
+# installed, and gzipped. The periscope binary embeds core/web/dist when it is
+# built (core/viewer/build.rs) and serves it from its own port.
+WEB_DIST := core/web/dist
+WASM_OUT  = $${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/web/periscope_web.wasm
+WASM_BINDGEN_VERSION := $(shell sed -n '/^name = "wasm-bindgen"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' Cargo.lock)
+web:
+	rustup target add wasm32-unknown-unknown
+	@if [ "$$(wasm-bindgen --version 2>/dev/null | cut -d' ' -f2)" != "$(WASM_BINDGEN_VERSION)" ]; then \
+		echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (the version Cargo.lock pins)"; \
+		$(CARGO) install --quiet wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); fi
+	$(CARGO) build -p periscope-web --target wasm32-unknown-unknown --profile web
+	rm -rf $(WEB_DIST).new && mkdir -p $(WEB_DIST).new
+	wasm-bindgen --target web --no-typescript --out-dir $(WEB_DIST).new $(WASM_OUT)
+	@if command -v wasm-opt >/dev/null; then \
+		wasm-opt -O2 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+			-o $(WEB_DIST).new/periscope_web_bg.wasm $(WEB_DIST).new/periscope_web_bg.wasm; \
+	else echo "wasm-opt not found: the bundle is not shrunk further (apt install binaryen)"; fi
+	cp core/web/page/* $(WEB_DIST).new/
+	for f in $(WEB_DIST).new/*; do gzip -9 -k -n "$$f"; done
+	rm -rf $(WEB_DIST) && mv $(WEB_DIST).new $(WEB_DIST)
+	@ls -l $(WEB_DIST)
 
 # A venv with the Python client (editable) and pytest; rebuilt when the client's metadata changes.
 $(VENV)/.installed: clients/python/pyproject.toml

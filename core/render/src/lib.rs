@@ -21,7 +21,7 @@ pub use background::Background;
 pub use camera::{Camera, GL_TO_CV, world_to_display};
 pub use gpu::{Gpu, Offscreen};
 pub use renderer::{FrameStats, RenderOptions, Renderer};
-pub use target::{COLOR_FORMAT, COLOR_FORMAT_LINEAR_VIEW, Image, RenderTarget};
+pub use target::{COLOR_FORMAT, COLOR_FORMAT_LINEAR_VIEW, Image, PendingRead, RenderTarget};
 pub use view::SceneView;
 pub use wgpu;
 

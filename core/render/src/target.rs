@@ -217,3 +217,69 @@ fn read_region(
     buffer.unmap();
     Ok(out)
 }
+
+/// A one-pixel read of the pick id that does not wait for the GPU: the
+/// browser cannot block on a buffer mapping (its callback runs from the page's
+/// event loop, after the current frame), so the web view starts the read when
+/// a click lands and takes the answer a frame or two later.
+pub struct PendingRead {
+    buffer: wgpu::Buffer,
+    done: std::sync::Arc<std::sync::Mutex<Option<Result<(), wgpu::BufferAsyncError>>>>,
+}
+
+impl RenderTarget {
+    /// Starts reading the pick id under pixel (`x`, `y`) of the last pick
+    /// pass; `None` outside the target.
+    pub fn begin_read_id(&self, device: &wgpu::Device, queue: &wgpu::Queue, x: u32, y: u32) -> Option<PendingRead> {
+        if x >= self.width || y >= self.height {
+            return None;
+        }
+        let padded = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("periscope pick readback"),
+            size: u64::from(padded),
+            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+            mapped_at_creation: false,
+        });
+        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pick readback") });
+        enc.copy_texture_to_buffer(
+            wgpu::TexelCopyTextureInfo {
+                texture: &self.id,
+                mip_level: 0,
+                origin: wgpu::Origin3d { x, y, z: 0 },
+                aspect: wgpu::TextureAspect::All,
+            },
+            wgpu::TexelCopyBufferInfo {
+                buffer: &buffer,
+                layout: wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(padded), rows_per_image: Some(1) },
+            },
+            wgpu::Extent3d { width: 1, height: 1, depth_or_array_layers: 1 },
+        );
+        queue.submit([enc.finish()]);
+        let done = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let slot = std::sync::Arc::clone(&done);
+        buffer.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            if let Ok(mut s) = slot.lock() {
+                *s = Some(r);
+            }
+        });
+        Some(PendingRead { buffer, done })
+    }
+}
+
+impl PendingRead {
+    /// The id once the GPU delivered it (`None`: not yet). Natively this
+    /// also lets wgpu deliver finished mappings without waiting.
+    pub fn poll(&self, device: &wgpu::Device) -> Option<Result<u32, RenderError>> {
+        let _ = device.poll(wgpu::PollType::Poll);
+        let result = self.done.lock().ok()?.take()?;
+        Some(result.map_err(|e| RenderError::Gpu(e.to_string())).and_then(|()| {
+            let slice = self.buffer.slice(..);
+            let mapped = slice.get_mapped_range().map_err(|e| RenderError::Gpu(e.to_string()))?;
+            let id = u32::from_le_bytes([mapped[0], mapped[1], mapped[2], mapped[3]]);
+            drop(mapped);
+            self.buffer.unmap();
+            Ok(id)
+        }))
+    }
+}

@@ -431,7 +431,7 @@ impl Scene {
                 self.controls.remove_id(id);
             }
             Change::Client { id, name, addr, connected } => {
-                let disconnected_at = (!connected).then(std::time::Instant::now);
+                let disconnected_at = (!connected).then(web_time::Instant::now);
                 self.clients.insert(id, ClientInfo { id, name, addr, connected, disconnected_at });
             }
         }

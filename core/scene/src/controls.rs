@@ -9,7 +9,8 @@
 //! is checked whole before anything changes; errors name the field.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 use periscope_protocol::kwargs::{describe, read_client_id, read_floats};
 use periscope_protocol::limits::{MAX_EXACT_INT, excerpt, excerpt_list};
@@ -815,7 +816,7 @@ mod limit_tests {
         assert_eq!(c.free_uid(9), 1);
         // Replacing one is not a new one, even at the total.
         s.apply(1, &button(1)).unwrap();
-        let now = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let now = web_time::Instant::now() + std::time::Duration::from_secs(60);
         s.expire_controls(std::time::Duration::from_secs(30), now);
         assert_eq!((s.controls().len(), s.controls().count(1)), (0, 0), "expired controls free the total");
     }

@@ -51,7 +51,7 @@ pub struct ClientInfo {
     pub addr: String,
     pub connected: bool,
     /// When it last disconnected (`None` while connected).
-    pub disconnected_at: Option<std::time::Instant>,
+    pub disconnected_at: Option<web_time::Instant>,
 }
 
 /// Every node the viewer holds, and the playhead.
@@ -311,7 +311,7 @@ impl Scene {
     pub fn client_disconnected(&mut self, id: ClientId) {
         if let Some(c) = self.clients.get_mut(&id) {
             c.connected = false;
-            c.disconnected_at = Some(std::time::Instant::now());
+            c.disconnected_at = Some(web_time::Instant::now());
         }
         self.controls.version += 1;
         if self.config.drop_nodes_on_disconnect {

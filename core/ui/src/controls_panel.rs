@@ -8,7 +8,8 @@
 //! one.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use web_time::Instant;
 
 use egui;
 use periscope_protocol::Value;

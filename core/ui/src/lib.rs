@@ -10,7 +10,10 @@
 //! `wasm32-unknown-unknown` as it is (CI checks it).
 
 pub mod controls_panel;
+pub mod images;
 pub mod panels;
+pub mod playback;
+pub mod stream;
 pub mod viewport;
 
 use periscope_protocol::Envelope;

@@ -4,7 +4,7 @@
 //! It renders only when the scene, the camera, the size or the look changed,
 //! so an idle window costs nothing.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use egui;
 use egui_wgpu;
@@ -39,6 +39,10 @@ pub struct Viewport {
     screenshot_requested: bool,
     /// Video frames are rendered here (export size), not into the window's target.
     export_target: Option<RenderTarget>,
+    /// Clicks are picked without waiting for the GPU (the browser: see
+    /// [`Viewport::set_async_pick`]); the read under way.
+    async_pick: bool,
+    pending_pick: Option<periscope_render::PendingRead>,
 }
 
 impl Viewport {
@@ -56,7 +60,16 @@ impl Viewport {
             renders: 0,
             screenshot_requested: false,
             export_target: None,
+            async_pick: false,
+            pending_pick: None,
         }
+    }
+
+    /// Picks without blocking on the GPU: a click's answer comes a frame or
+    /// two later, and without the 3D point (the browser cannot wait for a
+    /// buffer mapping, and WebGL2 cannot read a depth texture back).
+    pub fn set_async_pick(&mut self, on: bool) {
+        self.async_pick = on;
     }
 
     /// Sets the camera from code (`set_camera`): kept, not refitted when the first data arrives.
@@ -141,7 +154,19 @@ impl Viewport {
             self.focus_seen = n;
             self.center_on(Some(id));
         }
-        out.picked = self.handle_input(ui, &response, scene, keys_free);
+        if let Some(pending) = self.pending_pick.take() {
+            match pending.poll(&self.rs.device) {
+                Some(Ok(id)) => out.picked = Some((self.renderer.node_for_pick(id), None)),
+                Some(Err(e)) => tracing::warn!("picking failed: {e}"),
+                None => {
+                    self.pending_pick = Some(pending);
+                    ui.ctx().request_repaint();
+                }
+            }
+        }
+        if let Some(picked) = self.handle_input(ui, &response, scene, keys_free) {
+            out.picked = Some(picked);
+        }
 
         let ppp = ui.pixels_per_point();
         let size = [(rect.width() * ppp).round().max(1.0) as u32, (rect.height() * ppp).round().max(1.0) as u32];
@@ -222,7 +247,13 @@ impl Viewport {
         {
             let ppp = ui.pixels_per_point();
             let p = (pos - response.rect.min) * ppp;
-            picked = Some(self.pick(p.x.max(0.0) as u32, p.y.max(0.0) as u32));
+            let (x, y) = (p.x.max(0.0) as u32, p.y.max(0.0) as u32);
+            if self.async_pick {
+                self.begin_pick(x, y);
+                ui.ctx().request_repaint();
+            } else {
+                picked = Some(self.pick(x, y));
+            }
         }
         if response.double_clicked() {
             self.center_on(scene.selected());
@@ -241,6 +272,14 @@ impl Viewport {
             }
         }
         picked
+    }
+
+    /// Starts an asynchronous pick at target pixel (`x`, `y`); the answer
+    /// comes from a later [`Viewport::show`].
+    fn begin_pick(&mut self, x: u32, y: u32) {
+        let Some(t) = self.target.as_ref() else { return };
+        self.renderer.render_pick(t, &self.camera);
+        self.pending_pick = t.begin_read_id(&self.rs.device, &self.rs.queue, x, y);
     }
 
     /// The node under target pixel (`x`, `y`) from the current camera, and
@@ -310,4 +349,36 @@ impl Viewport {
         let t = self.target.as_ref().ok_or("nothing rendered yet")?;
         t.read_color(&self.rs.device, &self.rs.queue).map_err(|e| e.to_string())
     }
+}
+
+/// A view's `view_moved` message (docs/protocol.md, "Views"): its camera, in
+/// world coordinates, and its size in pixels, for the hub's camera events and
+/// remote renderers.
+pub fn view_moved_message(camera: &Camera, size: (u32, u32), z_up: bool) -> periscope_protocol::Envelope {
+    use periscope_protocol::{Envelope, MessageType, Value};
+    let to_world = periscope_render::world_to_display(z_up).inverse();
+    let world = |p: glam::Vec3| {
+        let w = to_world.transform_point3(p);
+        Value::Array(w.to_array().iter().map(|&x| Value::from(x)).collect())
+    };
+    Envelope::new(MessageType::ViewMoved.as_i64())
+        .with_kwarg("position", world(camera.eye()))
+        .with_kwarg("target", world(glam::Vec3::from(camera.target)))
+        .with_kwarg("fov_y", f64::from(camera.fov_y.to_degrees()))
+        .with_kwarg("width", i64::from(size.0))
+        .with_kwarg("height", i64::from(size.1))
+}
+
+/// Points `camera` from a world-space pose (what it leaves out is kept): a
+/// view's reported camera, and a `set_camera` that moves every view.
+pub fn look_at_pose(camera: &mut Camera, z_up: bool, pose: &periscope_protocol::ViewPose) {
+    let (position, target) = display_points(z_up, pose);
+    camera.look(position, target, pose.fov_y_deg.map(f32::to_radians));
+}
+
+/// A pose's position and target in display space.
+pub fn display_points(z_up: bool, pose: &periscope_protocol::ViewPose) -> (Option<glam::Vec3>, Option<glam::Vec3>) {
+    let to_display = periscope_render::world_to_display(z_up);
+    let point = |p: Option<[f32; 3]>| p.map(|p| to_display.transform_point3(glam::Vec3::from(p)));
+    (point(pose.position), point(pose.target))
 }

@@ -15,8 +15,6 @@ use crate::runtime::{Level, Runtime, Shooter};
 use crate::screenshot::ScreenshotRequest;
 use crate::view_files::unique_path;
 use crate::viewport::Viewport;
-use periscope_protocol::limits::MAX_PLAYBACK_FPS;
-use periscope_protocol::{Envelope, MessageType, Value};
 use periscope_render::{Camera, Image, SceneView};
 use periscope_scene::Scene;
 
@@ -137,28 +135,7 @@ impl ViewerApp {
     /// playhead advances in `Runtime::step` while the scene plays).
     fn playback_keys(&mut self, ctx: &egui::Context) {
         let keys_free = !ctx.egui_wants_keyboard_input() && self.open_dialog.is_none();
-        if keys_free {
-            let (space, next, prev, esc) = ctx.input(|i| {
-                (
-                    i.key_pressed(egui::Key::Space),
-                    i.key_pressed(egui::Key::Period),
-                    i.key_pressed(egui::Key::Comma),
-                    i.key_pressed(egui::Key::Escape),
-                )
-            });
-            if space {
-                self.rt.submit(periscope_scene::playback_message(Some(!self.rt.scene.playing()), None));
-            }
-            if next {
-                self.rt.submit(Envelope::new(MessageType::NextFrame.as_i64()));
-            }
-            if prev {
-                self.rt.submit(Envelope::new(MessageType::PreviousFrame.as_i64()));
-            }
-            if esc {
-                self.rt.submit(periscope_scene::select_message(None, None));
-            }
-        }
+        periscope_ui::playback::playback_keys(ctx, &mut self.rt, keys_free);
     }
 
     fn top_bar(&mut self, ui: &mut egui::Ui) {
@@ -291,48 +268,6 @@ impl ViewerApp {
         });
     }
 
-    /// The playback bar: every button is a message of the viewer's client
-    /// (`set_frame`, `next_frame`, `previous_frame`, `playback`), so the
-    /// chain, the recorder and other views see it.
-    fn playback_bar(&mut self, ui: &mut egui::Ui) {
-        let scene = &self.rt.scene;
-        let n = scene.n_frames();
-        let set_frame = |f: i64| Envelope::new(MessageType::SetFrame.as_i64()).with_arg(Value::Int(f));
-        let mut send = Vec::new();
-        ui.horizontal(|ui| {
-            if ui.button("|<").on_hover_text("First frame").clicked() {
-                send.push(set_frame(0));
-            }
-            if ui.button("<").on_hover_text("Previous frame (,)").clicked() {
-                send.push(Envelope::new(MessageType::PreviousFrame.as_i64()));
-            }
-            let label = if scene.playing() { "Pause" } else { "Play" };
-            if ui.add(egui::Button::new(label).min_size(egui::vec2(48.0, 0.0))).on_hover_text("Space").clicked() {
-                send.push(periscope_scene::playback_message(Some(!scene.playing()), None));
-            }
-            if ui.button(">").on_hover_text("Next frame (.)").clicked() {
-                send.push(Envelope::new(MessageType::NextFrame.as_i64()));
-            }
-            let mut fps = scene.fps();
-            let drag = egui::DragValue::new(&mut fps)
-                .range(1.0..=MAX_PLAYBACK_FPS)
-                .clamp_existing_to_range(false)
-                .suffix(" fps")
-                .speed(0.5);
-            if ui.add(drag).on_hover_text("Playback speed").changed() && fps != scene.fps() {
-                send.push(periscope_scene::playback_message(None, Some(fps)));
-            }
-            let mut f = scene.current_frame();
-            ui.spacing_mut().slider_width = (ui.available_width() - 120.0).max(100.0);
-            if ui.add(egui::Slider::new(&mut f, 0..=n.saturating_sub(1)).text(format!("/ {n}"))).changed() {
-                send.push(set_frame(f as i64));
-            }
-        });
-        for env in send {
-            self.rt.submit(env);
-        }
-    }
-
     fn central(&mut self, ui: &mut egui::Ui) {
         let keys_free = !ui.ctx().egui_wants_keyboard_input();
         let rect = ui.available_rect_before_wrap();
@@ -437,7 +372,7 @@ impl ViewerApp {
             self.frame_interval = if dt < 0.5 { self.frame_interval * 0.9 + dt * 0.1 } else { 0.0 };
         }
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
-        egui::Panel::bottom("playback").show(ui, |ui| self.playback_bar(ui));
+        egui::Panel::bottom("playback").show(ui, |ui| periscope_ui::playback::playback_bar(ui, &mut self.rt));
         if self.replay.is_some() {
             egui::Panel::bottom("replay").show(ui, |ui| self.replay_bar(ui));
         }
@@ -688,16 +623,6 @@ fn report_camera(
     }
     let camera = vp.camera;
     *reported = Some((camera, Instant::now()));
-    let to_world = periscope_render::world_to_display(z_up).inverse();
-    let world = |p: glam::Vec3| {
-        let w = to_world.transform_point3(p);
-        periscope_protocol::Value::Array(w.to_array().iter().map(|&x| periscope_protocol::Value::from(x)).collect())
-    };
-    let env = periscope_protocol::Envelope::new(periscope_protocol::MessageType::ViewMoved.as_i64())
-        .with_kwarg("position", world(camera.eye()))
-        .with_kwarg("target", world(glam::Vec3::from(camera.target)))
-        .with_kwarg("fov_y", f64::from(camera.fov_y.to_degrees()))
-        .with_kwarg("width", i64::from(size.0))
-        .with_kwarg("height", i64::from(size.1));
+    let env = periscope_ui::viewport::view_moved_message(&camera, size, z_up);
     rt.submit(env);
 }

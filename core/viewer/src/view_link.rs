@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 
 use periscope_client::{ConnectOptions, Viewer};
 use periscope_dispatch::StageStatus;
-use periscope_protocol::{Envelope, MessageType, Reply, Value};
+use periscope_protocol::{Envelope, MessageType, Reply};
 use periscope_scene::Change;
-use periscope_scene::changes::list_from_wire;
+use periscope_ui::stream::{StreamItem, ViewStream, resync_message};
 
 /// Decoded messages waiting for the UI at most (then the link stops reading).
 const CHANNEL: usize = 64;
@@ -102,62 +102,6 @@ pub struct LinkOptions {
     pub ca_cert: Option<std::path::PathBuf>,
 }
 
-/// Where the reader is in the hub's sequence.
-#[derive(Debug, PartialEq)]
-enum Expect {
-    /// Waiting for part 0 of a snapshot (after connecting or a gap).
-    Snapshot,
-    /// Part `part` of the snapshot that is followed by batch `next`.
-    SnapshotPart { next: u64, part: u64 },
-    /// Part `part` of batch `batch`.
-    Batch { batch: u64, part: u64 },
-}
-
-fn field_u64(r: &[(String, Value)], key: &str) -> Option<u64> {
-    r.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.as_i64()).and_then(|x| u64::try_from(x).ok())
-}
-
-fn field_bool(r: &[(String, Value)], key: &str) -> bool {
-    r.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.as_bool()).unwrap_or(false)
-}
-
-impl Expect {
-    /// Checks one message's place in the sequence: `Ok(true)` when it starts a
-    /// snapshot, `Ok(false)` when it follows on, `Err` on a gap.
-    fn next(&mut self, kind: MessageType, f: &[(String, Value)]) -> Result<bool, String> {
-        let part = field_u64(f, "part").ok_or("a view message without \"part\"")?;
-        let last = field_bool(f, "last");
-        match kind {
-            MessageType::ViewSnapshot => {
-                let next = field_u64(f, "next").ok_or("a snapshot without \"next\"")?;
-                let start = part == 0;
-                let ok = start || *self == Expect::SnapshotPart { next, part };
-                if !ok {
-                    return Err(format!("snapshot part {part} came out of order ({self:?})"));
-                }
-                *self = if last {
-                    Expect::Batch { batch: next, part: 0 }
-                } else {
-                    Expect::SnapshotPart { next, part: part + 1 }
-                };
-                Ok(start)
-            }
-            _ => {
-                let batch = field_u64(f, "batch").ok_or("a change batch without \"batch\"")?;
-                if *self != (Expect::Batch { batch, part }) {
-                    return Err(format!("change batch {batch} part {part} came out of order ({self:?})"));
-                }
-                *self = if last {
-                    Expect::Batch { batch: batch + 1, part: 0 }
-                } else {
-                    Expect::Batch { batch, part: part + 1 }
-                };
-                Ok(false)
-            }
-        }
-    }
-}
-
 impl ViewLink {
     /// Starts the link thread; it connects (and reconnects) by itself.
     pub fn start(opts: LinkOptions) -> std::io::Result<Self> {
@@ -205,7 +149,7 @@ impl ViewLink {
 
     /// Asks the hub for a fresh snapshot (the mirror could not apply a change).
     pub fn resync(&self) {
-        self.send(Envelope::new(MessageType::ViewResync.as_i64()));
+        self.send(resync_message());
     }
 
     pub fn state(&self) -> LinkState {
@@ -286,7 +230,7 @@ fn run(
 
 /// Reads and forwards until the connection ends; returns why.
 fn serve(v: &mut Viewer, tx: &Events, rx: &Receiver<Envelope>, stopped: &dyn Fn() -> bool) -> String {
-    let mut expect = Expect::Snapshot;
+    let mut stream = ViewStream::default();
     let mut chain_asked: Option<Instant> = None;
     loop {
         if stopped() {
@@ -314,107 +258,32 @@ fn serve(v: &mut Viewer, tx: &Events, rx: &Receiver<Envelope>, stopped: &dyn Fn(
             Ok(None) => continue,
             Err(e) => return e.to_string(),
         };
-        let kind = MessageType::from_i64(reply.kind());
         if let Reply::ChainState(state) = reply {
             if let Ok(mut s) = tx.stages.lock() {
                 *s = state.stages;
             }
             continue;
         }
-        if let (Some(MessageType::ViewImages), Reply::Other { fields, .. }) = (kind, &reply) {
-            let client = field_u64(fields, "client").unwrap_or(0);
-            let name = fields.iter().find(|(k, _)| k == "client_name").and_then(|(_, v)| v.as_str()).unwrap_or("");
-            let message = match fields.iter().find(|(k, _)| k == "message") {
-                _ if field_bool(fields, "gone") => None,
-                Some((_, m)) => match Envelope::from_value(m.clone()) {
-                    Ok(env) => Some(env),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "an unreadable image message from the hub");
-                        continue;
-                    }
-                },
-                None => continue,
-            };
-            if !tx.send(LinkEvent::Images { client, name: name.to_owned(), message }) {
-                return "stopped".into();
+        let event = match stream.read(reply) {
+            StreamItem::Reset(changes) => {
+                if !tx.send(LinkEvent::Reset) {
+                    return "stopped".into();
+                }
+                LinkEvent::Changes(changes)
             }
-            continue;
-        }
-        let Reply::Other { fields, .. } = &reply else {
-            if !tx.send(LinkEvent::Reply(reply)) {
-                return "stopped".into();
-            }
-            continue;
-        };
-        let (Some(kind @ (MessageType::ViewSnapshot | MessageType::ViewChanges)), fields) = (kind, fields.as_slice())
-        else {
-            if !tx.send(LinkEvent::Reply(reply)) {
-                return "stopped".into();
-            }
-            continue;
-        };
-        if expect == Expect::Snapshot && !(kind == MessageType::ViewSnapshot && field_u64(fields, "part") == Some(0)) {
-            continue; // waiting for a snapshot: what came before it is superseded
-        }
-        let start = match expect.next(kind, fields) {
-            Ok(start) => start,
-            Err(gap) => {
-                tracing::warn!(%gap, "view stream gap: asking the hub for a snapshot");
-                expect = Expect::Snapshot;
-                if let Err(e) = v.send(Envelope::new(MessageType::ViewResync.as_i64())) {
+            StreamItem::Changes(changes) => LinkEvent::Changes(changes),
+            StreamItem::Images { client, name, message } => LinkEvent::Images { client, name, message },
+            StreamItem::Gap(_) => {
+                if let Err(e) = v.send(resync_message()) {
                     return e.to_string();
                 }
                 continue;
             }
+            StreamItem::Skip => continue,
+            StreamItem::Other(reply) => LinkEvent::Reply(reply),
         };
-        let changes = match fields.iter().find(|(k, _)| k == "changes").map(|(_, c)| list_from_wire(c)) {
-            Some(Ok(c)) => c,
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "unreadable view change: asking the hub for a snapshot");
-                expect = Expect::Snapshot;
-                if let Err(e) = v.send(Envelope::new(MessageType::ViewResync.as_i64())) {
-                    return e.to_string();
-                }
-                continue;
-            }
-            None => Vec::new(),
-        };
-        if start && !tx.send(LinkEvent::Reset) {
+        if !tx.send(event) {
             return "stopped".into();
         }
-        if !tx.send(LinkEvent::Changes(changes)) {
-            return "stopped".into();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn f(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
-    }
-
-    #[test]
-    fn the_sequence_is_checked_and_a_gap_is_an_error() {
-        let mut e = Expect::Snapshot;
-        let snap = |part: u64, last: bool| {
-            f(&[("next", Value::from(7u64)), ("part", Value::from(part)), ("last", Value::Bool(last))])
-        };
-        let batch = |b: u64, part: u64, last: bool| {
-            f(&[("batch", Value::from(b)), ("part", Value::from(part)), ("last", Value::Bool(last))])
-        };
-        assert_eq!(e.next(MessageType::ViewSnapshot, &snap(0, false)), Ok(true));
-        assert_eq!(e.next(MessageType::ViewSnapshot, &snap(1, true)), Ok(false));
-        assert_eq!(e.next(MessageType::ViewChanges, &batch(7, 0, false)), Ok(false));
-        assert_eq!(e.next(MessageType::ViewChanges, &batch(7, 1, true)), Ok(false));
-        assert!(
-            e.next(MessageType::ViewChanges, &batch(9, 0, true)).unwrap_err().contains("batch 9"),
-            "batch 8 missed"
-        );
-        let mut e = Expect::Snapshot;
-        e.next(MessageType::ViewSnapshot, &snap(0, false)).unwrap();
-        assert!(e.next(MessageType::ViewSnapshot, &snap(2, true)).is_err(), "part 1 missed");
     }
 }

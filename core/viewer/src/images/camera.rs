@@ -89,6 +89,20 @@ impl CameraModel {
     }
 }
 
+impl From<&CameraModel> for periscope_ui::images::SourceCamera {
+    fn from(m: &super::CameraModel) -> Self {
+        Self {
+            width: m.width as f32,
+            height: m.height as f32,
+            fx: m.fx,
+            fy: m.fy,
+            cx: m.cx,
+            cy: m.cy,
+            world_to_camera: m.world_to_camera,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,7 +26,7 @@ use periscope_protocol::{
     CameraRequest, CameraStream, CameraTarget, Envelope, ImageWindowState, ImagesState, MessageType, RendererState,
     Reply, Request, Value, ViewportState,
 };
-use periscope_render::{Background, Camera, world_to_display};
+use periscope_render::{Background, Camera};
 
 pub use camera::CameraModel;
 use decode::Decoder;
@@ -526,21 +526,10 @@ impl ImageHub {
     /// A decoded main-view image: drawn with the camera it was rendered from
     /// (intrinsics scaled when the image has another size than that camera).
     fn viewport_image(&mut self, mut d: Decoded, now: Instant) {
-        let Some(extra) = d.viewport.take() else { return };
-        let (depth, cam) = *extra;
-        let (sx, sy) = (d.width as f32 / cam.width, d.height as f32 / cam.height);
-        let background = Arc::new(Background {
-            width: d.width as u32,
-            height: d.height as u32,
-            rgba: std::mem::take(&mut d.rgba),
-            depth,
-            fx: cam.fx * sx,
-            fy: cam.fy * sy,
-            cx: cam.cx * sx,
-            cy: cam.cy * sy,
-            camera_to_display: world_to_display(self.z_up) * cam.world_to_camera.inverse(),
-        });
-        let v = self.viewport.entry(d.key.0).or_insert_with(|| ViewportImage {
+        let key = d.key;
+        let Some(background) = periscope_ui::images::viewport_background(&mut d, self.z_up) else { return };
+        let background = Arc::new(background);
+        let v = self.viewport.entry(key.0).or_insert_with(|| ViewportImage {
             background: Arc::clone(&background),
             decoded: 0,
             errors: 0,

@@ -61,19 +61,7 @@ pub(super) enum ViewWork {
     QueryCamera { client: u64, seq: Option<u64> },
 }
 
-/// Points `camera` from a world-space pose (what it leaves out is kept): a
-/// view's reported camera, and a `set_camera` that moves every view.
-pub fn look_at_pose(camera: &mut Camera, z_up: bool, pose: &ViewPose) {
-    let (position, target) = display_points(z_up, pose);
-    camera.look(position, target, pose.fov_y_deg.map(f32::to_radians));
-}
-
-/// A pose's position and target in display space.
-fn display_points(z_up: bool, pose: &ViewPose) -> (Option<Vec3>, Option<Vec3>) {
-    let to_display = world_to_display(z_up);
-    let point = |p: Option<[f32; 3]>| p.map(|p| to_display.transform_point3(Vec3::from(p)));
-    (point(pose.position), point(pose.target))
-}
+pub use periscope_ui::viewport::{display_points, look_at_pose};
 
 /// Why the camera cannot take `pose` (display-space `position`/`target`, each
 /// given or kept from `camera`): the position it would end up with is on the

@@ -1,0 +1,248 @@
+//! The page's side (wasm32 only): `start` (called by index.html) reads the
+//! address, the renderer choice and the token, starts eframe's web runner on
+//! the canvas, and connects a browser `WebSocket` to the hub that served the
+//! page (`ws://` beside `http://`, `wss://` beside `https://`).
+//!
+//! For the page's tests, the body's `data-status`, `data-backend` and
+//! `data-frames` attributes say where the view is (connecting, viewing,
+//! refused: …, lost: …), what draws it and how many frames showed a scene.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen::prelude::*;
+
+use crate::app::{Backend, Link, SocketEvent, WebApp};
+use crate::session::Phase;
+
+/// Where the tab keeps the token (session storage: this tab only, gone when it closes).
+const TOKEN_KEY: &str = "periscope-token";
+
+type Handler = Closure<dyn FnMut(JsValue)>;
+
+/// The browser `WebSocket` to the hub.
+struct WsLink {
+    url: String,
+    ws: Option<web_sys::WebSocket>,
+    inbox: Rc<RefCell<Vec<SocketEvent>>>,
+    /// Events of an older socket are dropped.
+    generation: Rc<RefCell<u64>>,
+    ctx: egui::Context,
+    handlers: Vec<Handler>,
+}
+
+impl WsLink {
+    fn handler(&self, f: impl Fn(JsValue) -> Option<SocketEvent> + 'static) -> Handler {
+        let (inbox, generation, ctx) = (Rc::clone(&self.inbox), Rc::clone(&self.generation), self.ctx.clone());
+        let mine = *self.generation.borrow();
+        Closure::wrap(Box::new(move |ev: JsValue| {
+            if *generation.borrow() != mine {
+                return;
+            }
+            if let Some(e) = f(ev) {
+                inbox.borrow_mut().push(e);
+                ctx.request_repaint();
+            }
+        }) as Box<dyn FnMut(JsValue)>)
+    }
+
+    fn close_old(&mut self) {
+        *self.generation.borrow_mut() += 1;
+        if let Some(ws) = self.ws.take() {
+            ws.set_onopen(None);
+            ws.set_onmessage(None);
+            ws.set_onclose(None);
+            let _ = ws.close();
+        }
+        self.handlers.clear();
+    }
+}
+
+impl Link for WsLink {
+    fn open(&mut self) {
+        self.close_old();
+        let ws = match web_sys::WebSocket::new(&self.url) {
+            Ok(ws) => ws,
+            Err(e) => {
+                self.inbox.borrow_mut().push(SocketEvent::Closed(format!("cannot open {}: {e:?}", self.url)));
+                return;
+            }
+        };
+        ws.set_binary_type(web_sys::BinaryType::Arraybuffer);
+        let on_open = self.handler(|_| Some(SocketEvent::Open));
+        let on_message = self.handler(|ev| {
+            let data = ev.dyn_into::<web_sys::MessageEvent>().ok()?.data();
+            let buf = data.dyn_into::<js_sys::ArrayBuffer>().ok()?;
+            Some(SocketEvent::Message(js_sys::Uint8Array::new(&buf).to_vec()))
+        });
+        let on_close = self.handler(|ev| {
+            let why = match ev.dyn_into::<web_sys::CloseEvent>() {
+                Ok(c) if !c.reason().is_empty() => format!("closed: {} ({})", c.reason(), c.code()),
+                Ok(c) => format!("closed ({})", c.code()),
+                Err(_) => "closed".into(),
+            };
+            Some(SocketEvent::Closed(why))
+        });
+        ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        self.handlers = vec![on_open, on_message, on_close];
+        self.ws = Some(ws);
+    }
+
+    fn drain(&mut self) -> Vec<SocketEvent> {
+        std::mem::take(&mut *self.inbox.borrow_mut())
+    }
+
+    fn send(&mut self, bytes: Vec<u8>) -> Result<(), String> {
+        let ws = self.ws.as_ref().ok_or("not connected")?;
+        ws.send_with_u8_array(&bytes).map_err(|e| format!("{e:?}"))
+    }
+
+    fn buffered(&self) -> u64 {
+        self.ws.as_ref().map_or(0, |ws| u64::from(ws.buffered_amount()))
+    }
+
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    fn remember_token(&mut self, token: &str) {
+        if let Some(s) = session_storage() {
+            let _ = s.set_item(TOKEN_KEY, token);
+        }
+    }
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok().flatten()
+}
+
+/// The app with the page's status attributes.
+struct Shell {
+    app: WebApp,
+    shown: (String, u64),
+}
+
+impl eframe::App for Shell {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.app.draw(ui);
+        let status = match self.app.phase() {
+            Phase::Connecting => "connecting".to_owned(),
+            Phase::Viewing { .. } => "viewing".to_owned(),
+            Phase::Refused(r) => format!("refused: {r}"),
+            Phase::Lost(r) => format!("lost: {r}"),
+        };
+        let state = (status, self.app.frames_with_scene.min(1000));
+        if state != self.shown {
+            if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+                let _ = body.set_attribute("data-status", &state.0);
+                let _ = body.set_attribute("data-frames", &state.1.to_string());
+            }
+            self.shown = state;
+        }
+    }
+}
+
+/// The page's address pieces: the hub's WebSocket URL, the renderer asked
+/// for, and the token from `#token=…` (then removed from the address bar) or
+/// from this tab's storage.
+fn from_location() -> Result<(String, bool, Option<String>), JsValue> {
+    let window = web_sys::window().ok_or("no window")?;
+    let loc = window.location();
+    let scheme = if loc.protocol()? == "https:" { "wss" } else { "ws" };
+    let url = format!("{scheme}://{}/", loc.host()?);
+    let webgl2 = loc.search()?.contains("renderer=webgl2");
+    let hash = loc.hash()?;
+    let from_hash = hash
+        .strip_prefix("#token=")
+        .map(|t| js_sys::decode_uri_component(t).ok().and_then(|s| s.as_string()).unwrap_or_else(|| t.to_owned()));
+    if from_hash.is_some() {
+        // Out of the address bar (and of what a person copies from it).
+        let path = format!("{}{}", loc.pathname()?, loc.search()?);
+        let _ = window.history()?.replace_state_with_url(&JsValue::NULL, "", Some(&path));
+    }
+    let token = from_hash.or_else(|| session_storage().and_then(|s| s.get_item(TOKEN_KEY).ok().flatten()));
+    Ok((url, webgl2, token))
+}
+
+/// Shows `text` in the page's status line (outside the canvas: for when
+/// the canvas cannot draw at all).
+fn page_status(text: &str) {
+    if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
+        if let Some(el) = doc.get_element_by_id("status") {
+            el.set_text_content(Some(text));
+        }
+        if let Some(body) = doc.body() {
+            let _ = body.set_attribute("data-status", &format!("failed: {text}"));
+        }
+    }
+}
+
+/// Console output for `tracing` (no clock: `SystemTime` does not exist here).
+struct Console;
+
+impl std::io::Write for Console {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        web_sys::console::log_1(&String::from_utf8_lossy(buf).trim_end().into());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Starts the view on the canvas with id `canvas_id`.
+#[wasm_bindgen]
+pub async fn start(canvas_id: String) -> Result<(), JsValue> {
+    let _ = tracing_subscriber::fmt().without_time().with_ansi(false).with_writer(|| Console).try_init();
+    let (url, webgl2, token) = from_location()?;
+    let canvas = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id(&canvas_id))
+        .ok_or("no canvas")?
+        .dyn_into::<web_sys::HtmlCanvasElement>()?;
+    let mut options = eframe::WebOptions::default();
+    if webgl2 && let egui_wgpu::WgpuSetup::CreateNew(create) = &mut options.wgpu_options.wgpu_setup {
+        create.instance_descriptor.backends = eframe::wgpu::Backends::GL;
+    }
+    let started = eframe::WebRunner::new()
+        .start(
+            canvas,
+            options,
+            Box::new(move |cc| {
+                let rs = cc.wgpu_render_state.as_ref();
+                let backend = rs.map(|rs| {
+                    let info = rs.adapter.get_info();
+                    let name = match info.backend {
+                        eframe::wgpu::Backend::Gl => "WebGL2",
+                        _ => "WebGPU",
+                    };
+                    if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
+                        let _ = body.set_attribute("data-backend", name);
+                    }
+                    Backend { name: name.to_owned(), adapter: format!("{} ({:?})", info.name, info.backend) }
+                });
+                let link = WsLink {
+                    url,
+                    ws: None,
+                    inbox: Rc::default(),
+                    generation: Rc::default(),
+                    ctx: cc.egui_ctx.clone(),
+                    handlers: Vec::new(),
+                };
+                let app = WebApp::new(Box::new(link), token, rs, backend);
+                Ok(Box::new(Shell { app, shown: (String::new(), u64::MAX) }))
+            }),
+        )
+        .await;
+    if let Err(e) = &started {
+        let why = e.as_string().unwrap_or_else(|| format!("{e:?}"));
+        page_status(&format!(
+            "This browser could start neither WebGPU nor WebGL2 ({why}). Try another browser, or turn on hardware \
+             acceleration."
+        ));
+    }
+    started
+}

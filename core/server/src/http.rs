@@ -164,7 +164,8 @@ fn parse(buf: Vec<u8>, end: usize) -> Head {
     if upgrade.split(',').any(|p| p.trim().eq_ignore_ascii_case("websocket")) {
         return Head::Upgrade(buf);
     }
-    let if_none_match = req.headers.iter().any(|h| h.name.eq_ignore_ascii_case("if-none-match")).then(|| values("if-none-match"));
+    let if_none_match =
+        req.headers.iter().any(|h| h.name.eq_ignore_ascii_case("if-none-match")).then(|| values("if-none-match"));
     Head::Http(Request {
         method: req.method.unwrap_or_default().to_owned(),
         target: req.path.unwrap_or_default().to_owned(),

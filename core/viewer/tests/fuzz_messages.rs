@@ -601,7 +601,13 @@ fn http_request(rng: &mut Rng, bundle: &periscope_server::WebBundle) -> (Vec<u8>
         1 => "/index.html".to_owned(),
         2 if !names.is_empty() => names[rng.below(names.len())].clone(),
         3 => rng
-            .pick(&["/../Cargo.toml", "/%2e%2e/%2e%2e/etc/passwd", "/..%2f..%2fetc/passwd", "//etc/passwd", "/.git/config"])
+            .pick(&[
+                "/../Cargo.toml",
+                "/%2e%2e/%2e%2e/etc/passwd",
+                "/..%2f..%2fetc/passwd",
+                "//etc/passwd",
+                "/.git/config",
+            ])
             .to_owned(),
         4 => format!("/index.html?{}", "q=1&".repeat(rng.below(50))),
         5 => format!("/{}", "a/".repeat(rng.below(3000))),

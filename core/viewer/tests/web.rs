@@ -29,9 +29,10 @@ impl Response {
 }
 
 fn parse(raw: &[u8]) -> Response {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| {
-        panic!("no end of head in {:?}", String::from_utf8_lossy(&raw[..raw.len().min(300)]))
-    });
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no end of head in {:?}", String::from_utf8_lossy(&raw[..raw.len().min(300)])));
     let head = std::str::from_utf8(&raw[..end]).expect("an ASCII head");
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap();
@@ -155,7 +156,8 @@ fn the_page_its_files_and_nothing_else() {
     assert!(head.header("content-length").unwrap().parse::<usize>().unwrap() > 0);
 
     // Nothing outside the bundle.
-    for path in ["/nope", "/../Cargo.toml", "/%2e%2e/Cargo.toml", "/..%2fCargo.toml", "//etc/passwd", "/index.html/", "*"]
+    for path in
+        ["/nope", "/../Cargo.toml", "/%2e%2e/Cargo.toml", "/..%2fCargo.toml", "//etc/passwd", "/index.html/", "*"]
     {
         let r = get(addr, path, "");
         assert_eq!(r.status, 404, "{path}");

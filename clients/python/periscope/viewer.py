@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import importlib
 import itertools
 import logging
 import os
@@ -140,7 +141,8 @@ class RemoteViewer(RemoteRenderer):
         if port is None:
             port = int(os.environ.get("PERISCOPE_PORT", DEFAULT_PORT))
         self.host, self.port, self.timeout, self.verbose = host, port, timeout, verbose
-        self.url = f"{scheme}://{host}:{port}"
+        #: The WebSocket address this client connects to (``ws://host:port``, ``wss://`` with TLS).
+        self.ws_url = f"{scheme}://{host}:{port}"
         self._ssl = ssl if not isinstance(ssl, bool) else None
         if token is None:
             token = os.environ.get("PERISCOPE_TOKEN") or None
@@ -265,16 +267,56 @@ class RemoteViewer(RemoteRenderer):
             return None
         return self.process.wait(timeout)
 
+    # -- the web view ----------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The address of the hub's web view, the same port as its WebSocket:
+        ``http://host:port/`` (``https://`` when the connection uses TLS). Open it
+        in a browser to see the scene; a hub built without the web view (or with
+        ``[server] web = false``) answers there with a page saying so."""
+        scheme = "https" if self.ws_url.startswith("wss://") else "http"
+        host = f"[{self.host}]" if ":" in self.host and not self.host.startswith("[") else self.host
+        return f"{scheme}://{host}:{self.port}/"
+
+    def web_view(self, height: int = 600, width: Union[int, str] = "100%") -> Any:
+        """The hub's web view (:attr:`url`) as an ``IPython.display.IFrame``
+        of ``height`` pixels, for a notebook to display; :meth:`show` displays it.
+
+        An IFrame of the hub's own page rather than a Jupyter widget: the page
+        is the whole viewer (the same UI as the native window, talking to the
+        hub over its own WebSocket), so it needs no notebook extension, works
+        in JupyterLab, classic Notebook, VS Code and exported HTML alike, and
+        stays live while the kernel is busy or restarted. The browser, not the
+        kernel, connects to the hub: from a remote kernel, forward the port
+        (``ssh -L``) so that :attr:`url` opens on the notebook's machine.
+        Raises ImportError, saying so, when IPython is not installed."""
+        try:
+            display_module = importlib.import_module("IPython.display")
+        except ImportError as e:
+            raise ImportError(
+                "showing the web view inline needs IPython (run this in Jupyter, or `pip install ipython`); "
+                f"or open {self.url} in a browser"
+            ) from e
+        return display_module.IFrame(self.url, width=width, height=height)
+
+    def show(self, height: int = 600, width: Union[int, str] = "100%") -> None:
+        """Shows the hub's web view inline in a Jupyter notebook: displays
+        :meth:`web_view` (an IFrame of :attr:`url`, ``height`` pixels high).
+        Raises ImportError, saying so, when IPython is not installed."""
+        frame = self.web_view(height=height, width=width)
+        importlib.import_module("IPython.display").display(frame)
+
     # -- connection -------------------------------------------------------
 
     def _connect(self) -> None:
         """Opens a connection and does the handshake; raises ConnectionError or ViewerError."""
         try:
-            ws = open_websocket(self.url, self.timeout, self._ssl)
+            ws = open_websocket(self.ws_url, self.timeout, self._ssl)
         except (OSError, TimeoutError, EOFError, WebSocketException) as e:
             hint = " (does the viewer use TLS? then connect to wss://)" if isinstance(e, (EOFError, WebSocketException)) \
-                and self.url.startswith("ws://") else ""
-            raise ConnectionError(f"cannot connect to a Periscope viewer at {self.url}: {e}{hint}") from e
+                and self.ws_url.startswith("ws://") else ""
+            raise ConnectionError(f"cannot connect to a Periscope viewer at {self.ws_url}: {e}{hint}") from e
         hello: dict[str, Any] = {"protocol": PROTOCOL_NAME, "version": PROTOCOL_VERSION, "client_name": self.client_name}
         if self.token is not None:
             hello["token"] = self.token
@@ -286,7 +328,7 @@ class RemoteViewer(RemoteRenderer):
             welcome = unpack(reply if isinstance(reply, bytes) else reply.encode())
         except (TimeoutError, ConnectionClosed, OSError) as e:
             ws.close()
-            raise ConnectionError(f"no welcome from the viewer at {self.url}: {e}") from e
+            raise ConnectionError(f"no welcome from the viewer at {self.ws_url}: {e}") from e
         if welcome.get("type") == Message.REFUSED:
             ws.close()
             raise ViewerError(f"the viewer refused the connection: {welcome.get('reason')}", code="refused")
@@ -308,7 +350,7 @@ class RemoteViewer(RemoteRenderer):
                                         daemon=True)
         self._reader.start()
         if self.verbose:
-            log.info("connected to %s as client %s%s", self.url, self.client_id, " (resumed)" if self.resumed else "")
+            log.info("connected to %s as client %s%s", self.ws_url, self.client_id, " (resumed)" if self.resumed else "")
         if self.resumed:
             # Continue numbering after this client's existing nodes so new
             # nodes never replace old ones.
@@ -345,7 +387,7 @@ class RemoteViewer(RemoteRenderer):
                 self._camera = None
                 self._camera_new = False
                 if self.verbose and not self._stopped:
-                    log.info("lost the viewer at %s", self.url)
+                    log.info("lost the viewer at %s", self.ws_url)
             self._cond.notify_all()
 
     def _read_loop(self, ws: ClientConnection, generation: int) -> None:
@@ -567,7 +609,7 @@ class RemoteViewer(RemoteRenderer):
             self._lost(ws)
         self.dropped += 1
         if self.verbose and self.dropped == 1:
-            log.warning("no viewer connected at %s: dropping messages (counted in .dropped)", self.url)
+            log.warning("no viewer connected at %s: dropping messages (counted in .dropped)", self.ws_url)
         return None
 
     def send_message(self, type: int, uid: Optional[int] = None, *args: Any, **kwargs: Any) -> Optional[int]:
@@ -624,14 +666,14 @@ class RemoteViewer(RemoteRenderer):
             seq = next(self._seq)
             ws, generation = self._ws, self._generation
             if ws is None:
-                raise ConnectionError(f"not connected to a Periscope viewer at {self.url}")
+                raise ConnectionError(f"not connected to a Periscope viewer at {self.ws_url}")
             with self._cond:
                 self._states[seq] = None
             try:
                 ws.send(pack({"type": int(kind), "uid": uid, "args": [], "kwargs": kwargs, "seq": seq}))
             except (ConnectionClosed, OSError) as e:
                 self._states.pop(seq, None)
-                raise ConnectionError(f"lost the viewer at {self.url}: {e}") from e
+                raise ConnectionError(f"lost the viewer at {self.ws_url}: {e}") from e
         with self._cond:
             deadline = time.monotonic() + (max(self.timeout, 60) if _timeout is None else _timeout)
             while self._states[seq] is None:

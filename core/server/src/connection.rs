@@ -31,6 +31,7 @@ use periscope_scene::PLUGIN_CLIENT_BASE;
 use tungstenite::Bytes;
 
 use crate::admission::Ticket;
+use crate::http;
 use crate::outbox::Outbox;
 use crate::queue::PushError;
 use crate::server::{ClientRef, Event, Session, Shared, deliver, lock};
@@ -126,13 +127,34 @@ pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>, ticket: Ticket) {
     let _ = stream.set_write_timeout(Some(handshake_timeout));
     // Read timeouts restart with every byte: the admission reaper closes
     // connections that trickle (slowloris) or never say hello by a deadline.
-    let stream = match Stream::new(stream, shared.tls.as_ref()) {
+    let mut stream = match Stream::new(stream, shared.tls.as_ref()) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!(%addr, error = %e, "cannot start TLS");
             return;
         }
     };
+    // The request head decides: a WebSocket upgrade goes on below with the
+    // bytes read handed back; a plain HTTP request is answered from the web
+    // bundle and the connection ends (still under this slot and deadline).
+    match http::read_head(&mut stream) {
+        http::Head::Upgrade(head) => stream.unread(head),
+        http::Head::Http(request) => {
+            let bundle = shared.config.web.then_some(&shared.web);
+            let status = http::respond(&mut stream, &request, bundle);
+            tracing::debug!(%addr, method = request.method, target = request.target, status, "HTTP request");
+            return;
+        }
+        http::Head::Bad(status, why) => {
+            tracing::debug!(%addr, status, why, "HTTP request refused");
+            http::refuse(&mut stream, status, why, false);
+            return;
+        }
+        http::Head::Gone => {
+            tracing::debug!(%addr, "connection closed before its request head");
+            return;
+        }
+    }
     let max = shared.config.max_message_bytes;
     let ws_config =
         WebSocketConfig::default().max_message_size(Some(max)).max_frame_size(Some(max)).read_buffer_size(256 << 10);

@@ -11,12 +11,14 @@
 
 mod admission;
 mod connection;
+mod http;
 mod outbox;
 mod queue;
 mod server;
 mod stream;
 
 pub use admission::AdmissionStats;
+pub use http::{MAX_HEAD_BYTES, MAX_HEADERS, WebBundle, WebFile};
 pub use queue::{ByteQueue, PushError, Waker};
 pub use server::{
     ClientRef, Compat, DEFAULT_MAX_REPLY_BYTES, Event, Server, ServerConfig, ServerError, ServerHandle, ServerStats,

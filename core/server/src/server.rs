@@ -57,6 +57,10 @@ pub struct ServerConfig {
     /// Connections whose hello says `role = "view"` at most (each also takes
     /// a `max_clients` slot); more are refused naming this key.
     pub max_views: usize,
+    /// Answer plain HTTP GETs on this port with the web view (the files
+    /// embedded in the binary). Off: every plain HTTP request gets 404;
+    /// WebSocket clients are served either way.
+    pub web: bool,
 }
 
 /// Whether the aitviewer (pickle) compatibility path is open.
@@ -100,6 +104,7 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             max_views: 16,
+            web: true,
         }
     }
 }
@@ -256,6 +261,8 @@ pub(crate) struct Shared {
     pub admission: Arc<Admission>,
     /// Bytes in parts over every connection (`parts_bytes`).
     pub parts: Arc<periscope_protocol::PartsBudget>,
+    /// The web view's files, served to plain HTTP requests when `config.web` is on.
+    pub web: crate::http::WebBundle,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -279,8 +286,20 @@ pub struct ServerHandle {
 }
 
 impl Server {
-    /// Binds and starts accepting. Events go to `queue`.
-    pub fn start(mut config: ServerConfig, queue: Arc<ByteQueue<Event>>) -> Result<Self, ServerError> {
+    /// Binds and starts accepting. Events go to `queue`. Plain HTTP requests
+    /// find no web view (see [`Server::start_with_web`]).
+    pub fn start(config: ServerConfig, queue: Arc<ByteQueue<Event>>) -> Result<Self, ServerError> {
+        Self::start_with_web(config, queue, crate::http::WebBundle::EMPTY)
+    }
+
+    /// [`Server::start`], answering plain HTTP GETs on the same port from
+    /// `web` (when `config.web` is on; an empty bundle serves a page saying
+    /// how to build the web view).
+    pub fn start_with_web(
+        mut config: ServerConfig,
+        queue: Arc<ByteQueue<Event>>,
+        web: crate::http::WebBundle,
+    ) -> Result<Self, ServerError> {
         config.token = config.token.filter(|t| !t.is_empty());
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(crate::stream::load_tls(cert, key).map_err(ServerError::Tls)?),
@@ -306,6 +325,7 @@ impl Server {
         }
         let parts = periscope_protocol::PartsBudget::new(config.parts_bytes);
         let shared = Arc::new(Shared {
+            web,
             tls,
             parts,
             config,

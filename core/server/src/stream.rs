@@ -9,8 +9,16 @@ use rustls::{ServerConfig as TlsConfig, ServerConnection, StreamOwned};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-/// What tungstenite reads and writes.
-pub(crate) enum Stream {
+/// What tungstenite reads and writes: the transport, and the bytes of the
+/// request head already read by `http::read_head`, given back first.
+pub(crate) struct Stream {
+    io: Io,
+    /// Bytes read ahead (the request head) that reads return before the socket's.
+    replay: Vec<u8>,
+    at: usize,
+}
+
+enum Io {
     Plain(TcpStream),
     Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
 }
@@ -18,45 +26,72 @@ pub(crate) enum Stream {
 impl Stream {
     /// Wraps `tcp` in TLS when `tls` is configured (the TLS handshake happens on first use).
     pub(crate) fn new(tcp: TcpStream, tls: Option<&Arc<TlsConfig>>) -> std::io::Result<Self> {
-        match tls {
-            None => Ok(Stream::Plain(tcp)),
+        let io = match tls {
+            None => Io::Plain(tcp),
             Some(cfg) => {
                 let conn = ServerConnection::new(Arc::clone(cfg)).map_err(std::io::Error::other)?;
-                Ok(Stream::Tls(Box::new(StreamOwned::new(conn, tcp))))
+                Io::Tls(Box::new(StreamOwned::new(conn, tcp)))
             }
-        }
+        };
+        Ok(Self { io, replay: Vec::new(), at: 0 })
     }
 
     /// The TCP socket underneath (timeouts, blocking mode, shutdown).
     pub(crate) fn tcp(&self) -> &TcpStream {
-        match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => &s.sock,
+        match &self.io {
+            Io::Plain(s) => s,
+            Io::Tls(s) => &s.sock,
         }
+    }
+
+    /// Makes the next reads return `bytes` (read ahead) before the socket's.
+    pub(crate) fn unread(&mut self, bytes: Vec<u8>) {
+        debug_assert!(self.at >= self.replay.len(), "nothing left to replay");
+        self.replay = bytes;
+        self.at = 0;
+    }
+
+    /// Ends the stream politely: TLS close_notify, flush, and no more writes.
+    pub(crate) fn finish(&mut self) {
+        if let Io::Tls(s) = &mut self.io {
+            s.conn.send_close_notify();
+        }
+        let _ = self.flush();
+        let _ = self.tcp().shutdown(std::net::Shutdown::Write);
     }
 }
 
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.read(buf),
-            Stream::Tls(s) => s.read(buf),
+        if self.at < self.replay.len() {
+            let n = buf.len().min(self.replay.len() - self.at);
+            buf[..n].copy_from_slice(&self.replay[self.at..self.at + n]);
+            self.at += n;
+            if self.at == self.replay.len() {
+                self.replay = Vec::new();
+                self.at = 0;
+            }
+            return Ok(n);
+        }
+        match &mut self.io {
+            Io::Plain(s) => s.read(buf),
+            Io::Tls(s) => s.read(buf),
         }
     }
 }
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.write(buf),
-            Stream::Tls(s) => s.write(buf),
+        match &mut self.io {
+            Io::Plain(s) => s.write(buf),
+            Io::Tls(s) => s.write(buf),
         }
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.flush(),
-            Stream::Tls(s) => s.flush(),
+        match &mut self.io {
+            Io::Plain(s) => s.flush(),
+            Io::Tls(s) => s.flush(),
         }
     }
 }

@@ -22,3 +22,10 @@ pub mod view_link;
 
 // The scene panels and the viewport live in `periscope-ui` (they compile for the browser).
 pub use periscope_ui::{controls_panel, viewport};
+
+/// The web view's files embedded in this binary (`core/viewer/build.rs`: the
+/// bundle `make web` writes to `core/web/dist/`), served on the hub's port;
+/// empty when it was built without them.
+pub fn web_bundle() -> periscope_server::WebBundle {
+    include!(concat!(env!("OUT_DIR"), "/web_bundle.rs"))
+}

@@ -342,12 +342,25 @@ fn main() -> anyhow::Result<()> {
     // Clients take turns: a flooding client does not delay another's next message.
     let queue =
         Arc::new(ByteQueue::with_key(config.server.queue_bytes, config.server.queue_messages, Event::queue_key));
-    let mut server = Server::start(config.server.clone(), Arc::clone(&queue))?;
+    let mut server = Server::start_with_web(config.server.clone(), Arc::clone(&queue), periscope_viewer::web_bundle())?;
     let listen = server.local_addr();
     // A machine-readable line for scripts and tests (the port matters when 0 was asked for).
-    let scheme = if config.server.tls_cert.is_some() { "wss" } else { "ws" };
-    println!("periscope listening on {scheme}://{listen}");
-    std::io::stdout().flush().ok();
+    let tls = config.server.tls_cert.is_some();
+    let mut lines = format!("periscope listening on {}://{listen}\n", if tls { "wss" } else { "ws" });
+    if config.server.web {
+        // The page's address: the web view on the same port (loopback for a
+        // wildcard bind, which a browser cannot open).
+        let mut page = listen;
+        if page.ip().is_unspecified() {
+            page.set_ip(if page.is_ipv4() { [127, 0, 0, 1].into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+        }
+        lines.push_str(&format!("open {}://{page}/\n", if tls { "https" } else { "http" }));
+    }
+    // One write, so a reader of the first line finds the second with it; a
+    // closed stdout is no reason to stop serving.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(lines.as_bytes()).and_then(|()| stdout.flush());
+    drop(stdout);
 
     let shutdown = Arc::new(AtomicBool::new(false));
     {

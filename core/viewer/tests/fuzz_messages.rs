@@ -576,3 +576,206 @@ fn short(v: &Value) -> String {
     };
     s.chars().take(80).collect()
 }
+
+/// One random HTTP request for the HTTP front end, and the status it must get
+/// when the request is well formed (`None`: any refusal, or a silent close).
+fn http_request(rng: &mut Rng, bundle: &periscope_server::WebBundle) -> (Vec<u8>, Option<u16>) {
+    let mut well_formed = true;
+    let method = match rng.below(10) {
+        0..=4 => "GET".to_owned(),
+        5 => "HEAD".to_owned(),
+        6 => rng.pick(&["POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT"]).to_owned(),
+        7 => {
+            well_formed = false;
+            rng.pick(&["get", "G ET", "", "GET\0", "\u{e9}T", "GETGETGETGETGETGETGET"]).to_owned()
+        }
+        8 => {
+            well_formed = false;
+            (0..rng.below(24)).map(|_| char::from(rng.below(256) as u8)).collect()
+        }
+        _ => "GET".to_owned(),
+    };
+    let names: Vec<String> = bundle.files.iter().map(|f| format!("/{}", f.path)).collect();
+    let path = match rng.below(12) {
+        0 => "/".to_owned(),
+        1 => "/index.html".to_owned(),
+        2 if !names.is_empty() => names[rng.below(names.len())].clone(),
+        3 => rng
+            .pick(&[
+                "/../Cargo.toml",
+                "/%2e%2e/%2e%2e/etc/passwd",
+                "/..%2f..%2fetc/passwd",
+                "//etc/passwd",
+                "/.git/config",
+            ])
+            .to_owned(),
+        4 => format!("/index.html?{}", "q=1&".repeat(rng.below(50))),
+        5 => format!("/{}", "a/".repeat(rng.below(3000))),
+        6 => {
+            well_formed = false;
+            (0..rng.below(64)).map(|_| char::from(rng.below(128) as u8)).collect()
+        }
+        7 => "*".to_owned(),
+        _ => format!("/{}", (0..rng.below(20)).map(|_| char::from(b'a' + rng.below(26) as u8)).collect::<String>()),
+    };
+    let version = match rng.below(8) {
+        0 => "HTTP/1.0",
+        1 => {
+            well_formed = false;
+            rng.pick(&["HTTP/2", "HTTP/1.1 extra", "", "http/1.1", "HTTP/9.9"])
+        }
+        _ => "HTTP/1.1",
+    };
+    let mut head = format!("{method} {path} {version}\r\n");
+    for _ in 0..rng.below(8) {
+        head.push_str(rng.pick(&[
+            "Host: 127.0.0.1\r\n",
+            "Accept-Encoding: gzip, deflate, br\r\n",
+            "Accept-Encoding: identity\r\n",
+            "Accept-Encoding: gzip;q=0\r\n",
+            "If-None-Match: \"nope\"\r\n",
+            "If-None-Match: *\r\n",
+            "Connection: keep-alive\r\n",
+            "Content-Length: 5\r\n",
+            "Transfer-Encoding: chunked\r\n",
+            "Range: bytes=0-10\r\n",
+            "Cookie: a=b\r\n",
+        ]));
+    }
+    match rng.below(12) {
+        0 => {
+            well_formed = false;
+            head.push_str(&format!("X-Big: {}\r\n", "b".repeat(8_000 + rng.below(40_000))));
+        }
+        1 => {
+            well_formed = false;
+            for i in 0..(60 + rng.below(100)) {
+                head.push_str(&format!("X-{i}: v\r\n"));
+            }
+        }
+        2 => {
+            well_formed = false;
+            head.push_str(rng.pick(&["No colon here\r\n", ": empty name\r\n", "X\u{7f}: v\r\n", " folded: x\r\n"]));
+        }
+        3 => {
+            // A WebSocket upgrade without its key: tungstenite's to refuse.
+            well_formed = false;
+            head.push_str("Upgrade: websocket\r\nConnection: Upgrade\r\n");
+        }
+        _ => {}
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    if rng.chance(0.05) {
+        bytes.extend((0..rng.below(4096)).map(|_| rng.below(256) as u8));
+    }
+    if !well_formed || !bytes.is_ascii() || bytes.len() > periscope_server::MAX_HEAD_BYTES {
+        return (bytes, None);
+    }
+    let status = if method != "GET" && method != "HEAD" {
+        405
+    } else {
+        let name = path.split('?').next().unwrap_or("");
+        let name = if name == "/" { "/index.html" } else { name };
+        let served = names.iter().any(|n| n == name) || (bundle.is_empty() && name == "/index.html");
+        let revalidated = head_has(&bytes, "If-None-Match: *");
+        match (served, revalidated && !bundle.is_empty()) {
+            (true, true) => 304,
+            (true, false) => 200,
+            (false, _) => 404,
+        }
+    };
+    (bytes, Some(status))
+}
+
+fn head_has(bytes: &[u8], text: &str) -> bool {
+    bytes.windows(text.len()).any(|w| w == text.as_bytes())
+}
+
+/// Reads what the server answers until it closes (a reset ends it too).
+fn read_answer(s: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 16 << 10];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => return raw,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[test]
+fn random_http_requests_are_answered_or_refused_and_websocket_clients_stay_served() {
+    use std::io::Write;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    let seed = env_num("PERISCOPE_FUZZ_SEED", now);
+    let total = env_num("PERISCOPE_FUZZ_HTTP", 400) as usize;
+    eprintln!("fuzz http: {total} requests, PERISCOPE_FUZZ_SEED={seed}");
+    let mut rng = Rng(seed);
+    let bundle = periscope_viewer::web_bundle();
+    let mut p = Periscope::start_in(common::test_dir(), "[server]\nhandshake_timeout_ms = 2000\n", true);
+    let pid = p.child.id();
+    let mut ws = p.client("beside-http");
+    // Half-sent requests left open: closed at the handshake deadline.
+    let mut silent = Vec::new();
+    let mut statuses: HashMap<u16, usize> = HashMap::new();
+    for i in 0..total {
+        let (request, expected) = http_request(&mut rng, &bundle);
+        let mut s = std::net::TcpStream::connect(p.addr).expect("the viewer accepts");
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        if rng.chance(0.1) {
+            // Part of the request, then silence.
+            let cut = rng.below(request.len());
+            let _ = s.write_all(&request[..cut]);
+            if silent.len() >= 8 {
+                silent.remove(0);
+            }
+            silent.push(s);
+            continue;
+        }
+        // Sometimes in pieces, as a slow client would send it.
+        let mut sent = 0;
+        while sent < request.len() {
+            let n = if rng.chance(0.2) { 1 + rng.below(64) } else { request.len() - sent };
+            if s.write_all(&request[sent..sent + n.min(request.len() - sent)]).is_err() {
+                break;
+            }
+            sent += n.min(request.len() - sent);
+        }
+        let raw = read_answer(&mut s);
+        let text = String::from_utf8_lossy(&raw[..raw.len().min(200)]).into_owned();
+        let status = if raw.is_empty() {
+            None
+        } else {
+            assert!(raw.starts_with(b"HTTP/1.1 "), "request {i}: not an HTTP answer: {text:?} (seed {seed})");
+            Some(text[9..12].parse::<u16>().unwrap_or_else(|_| panic!("request {i}: {text:?} (seed {seed})")))
+        };
+        if let Some(st) = status {
+            *statuses.entry(st).or_default() += 1;
+        }
+        match expected {
+            Some(want) => assert_eq!(
+                status,
+                Some(want),
+                "request {i}: {:?} answered {text:?} (seed {seed})",
+                String::from_utf8_lossy(&request[..request.len().min(200)])
+            ),
+            None => assert!(
+                status.is_none_or(|st| (400..500).contains(&st) || st == 200 || st == 304 || st == 404),
+                "request {i}: a bad request answered {text:?} (seed {seed})"
+            ),
+        }
+        if i % 50 == 0 {
+            ws.query().unwrap_or_else(|e| panic!("a WebSocket client beside the HTTP requests: {e} (seed {seed})"));
+        }
+    }
+    drop(silent);
+    assert!(p.child.try_wait().unwrap().is_none(), "the viewer is still running (seed {seed})");
+    let mut fresh = p.client("after-http-fuzz");
+    fresh.query().expect("the viewer answers a query after the run");
+    ws.query().expect("the client that stayed connected is still served");
+    let peak = peak_rss_mb(pid);
+    eprintln!("fuzz http: statuses {statuses:?}, peak RSS {peak} MB");
+    assert!(peak <= MAX_PEAK_RSS_MB, "peak RSS {peak} MB (PERISCOPE_FUZZ_SEED={seed})");
+}

@@ -25,6 +25,25 @@ fn make_cert(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
+/// A GET over TLS trusting `cert`, by `openssl s_client` (which the test
+/// needs anyway); the whole answer.
+fn https_get(port: u16, cert: &Path, path: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-verify_return_error", "-quiet", "-CAfile"])
+        .arg(cert)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl runs");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    child.stdin.take().unwrap().write_all(request.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "openssl s_client: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn opts(name: &str, ca: Option<&Path>) -> ConnectOptions {
     ConnectOptions { client_name: name.into(), ca_cert: ca.map(Path::to_owned), ..Default::default() }
 }
@@ -37,6 +56,13 @@ fn rust_client_speaks_wss_and_checks_the_certificate() {
     let config = format!("[server]\ntls_cert = {:?}\ntls_key = {:?}\n", cert.display(), key.display());
     let p = Periscope::start_in(dir, &config, false);
     let port = p.addr.port();
+    assert_eq!(p.page, Some(format!("https://127.0.0.1:{port}/")), "the page is served over https");
+
+    // The web view over https on the same port (the page then connects with wss).
+    let page = https_get(port, &cert, "/");
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.contains("Content-Type: text/html; charset=utf-8\r\n"), "{page}");
+    assert!(https_get(port, &cert, "/../key.pem").starts_with("HTTP/1.1 404 "));
 
     let mut v = Viewer::connect_url(&format!("wss://127.0.0.1:{port}"), opts("secure", Some(&cert))).unwrap();
     let uid = v.spheres(NdArray::from_f32(vec![2, 3], vec![4.0; 6]), vec![]).unwrap();

@@ -15,6 +15,9 @@ use periscope_client::Viewer;
 pub struct Periscope {
     pub child: Child,
     pub addr: SocketAddr,
+    /// The web view's address from the second stdout line (`open http://...`),
+    /// when the viewer printed one (`[server] web = true`).
+    pub page: Option<String>,
     dir: PathBuf,
 }
 
@@ -68,7 +71,11 @@ impl Periscope {
             .spawn()
             .expect("start periscope");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        reader.read_line(&mut line).unwrap();
+        // Both lines are written at once: the second is already buffered.
+        let rest = String::from_utf8_lossy(reader.buffer()).into_owned();
+        let page = rest.lines().next().and_then(|l| l.strip_prefix("open ")).map(str::to_owned);
         let addr = line
             .trim()
             .strip_prefix("periscope listening on ws://")
@@ -76,7 +83,7 @@ impl Periscope {
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .parse()
             .unwrap();
-        Self { child, addr, dir }
+        Self { child, addr, page, dir }
     }
 
     pub fn dir(&self) -> &Path {

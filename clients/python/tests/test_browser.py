@@ -11,6 +11,7 @@ Screenshots are kept in target/screenshots/web-*.png."""
 import base64
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -27,8 +28,8 @@ from periscope import RemoteMeshes, RemotePointClouds, RemoteSpheres, RemoteView
 REQUIRED = os.environ.get("PERISCOPE_REQUIRE_BROWSER") == "1"
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
-MISSING = [n for n, p in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER), ("convert", shutil.which("convert")))
-           if p is None]
+MISSING = [n for n, p in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER), ("convert", shutil.which("convert")),
+                          ("Xvfb", shutil.which("Xvfb"))) if p is None]
 if not (REPO / "core" / "web" / "dist" / "index.html").exists():
     MISSING.append("the web bundle (make web)")
 if MISSING:
@@ -38,6 +39,9 @@ if MISSING:
 
 SHOTS = BIN.parent.parent / "screenshots"
 WIDTH, HEIGHT = 1280, 800
+# The Controls panel's first button in a 1280-wide page (checked by its effect:
+# the owner's callback must fire).
+BUTTON = (1211, 83)
 
 
 def free_port():
@@ -47,21 +51,33 @@ def free_port():
 
 
 class Browser:
-    """One headless chromium session through chromedriver."""
+    """One chromium session through chromedriver, in a window on its own
+    virtual X display: chromium's headless mode draws WebGPU canvases but
+    screenshots them blank (its Vulkan swapchain never reaches the
+    compositor), so the page runs headed under Xvfb, still without a GPU."""
 
     def __init__(self, webgpu):
         self.dir = tempfile.mkdtemp(prefix="periscope-chromium-")
+        n = random.randint(2500, 3500)
+        self.xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp"],
+                                     stderr=subprocess.DEVNULL)
+        wait_for("Xvfb", lambda: os.path.exists(f"/tmp/.X11-unix/X{n}"))
+        env = dict(os.environ, DISPLAY=f":{n}")
+        env.pop("WAYLAND_DISPLAY", None)
         port = free_port()
         self.driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL)
+                                       stderr=subprocess.DEVNULL, env=env)
         self.base = f"http://127.0.0.1:{port}"
         wait_for("chromedriver", self._ready, timeout=20)
-        args = ["--headless=new", "--no-sandbox", "--no-first-run", "--disable-background-networking",
+        args = ["--no-sandbox", "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
                 "--use-angle=swiftshader", "--enable-unsafe-swiftshader", f"--window-size={WIDTH},{HEIGHT}",
                 f"--user-data-dir={self.dir}"]
         if webgpu:
-            args.append("--enable-unsafe-webgpu")
+            # WebGPU through Dawn on SwiftShader's Vulkan; without the Vulkan
+            # compositing flags its canvas renders but screenshots blank.
+            args += ["--enable-unsafe-webgpu", "--ignore-gpu-blocklist", "--enable-gpu", "--enable-features=Vulkan",
+                     "--use-vulkan=swiftshader", "--use-webgpu-adapter=swiftshader", "--disable-vulkan-surface"]
         caps = {"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
@@ -125,6 +141,8 @@ class Browser:
             pass
         self.driver.terminate()
         self.driver.wait(timeout=10)
+        self.xvfb.terminate()
+        self.xvfb.wait(timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -212,18 +230,62 @@ def test_the_page_shows_the_hubs_scene_and_clicks_reach_the_owner(page):
         assert selected[-1].node is not None, selected[-1]
 
         # A click on the button control in the page's Controls panel fires the owner's callback.
-        bx, by = find_button(browser, which)
-        browser.click(bx, by)
+        browser.click(*BUTTON)
         wait_for("the button's callback from the page", lambda: clicks, timeout=30)
         assert clicks[0].control is button
 
 
-def find_button(browser, which):
-    """The Controls panel's first button: the light widget at the top of the right-hand panel."""
-    path, img = browser.screenshot(f"web-{which}-controls.png")
-    panel = img[40:200, WIDTH - 290:WIDTH - 10]
-    # egui's buttons are a lighter grey than the panel around them.
-    light = (panel.sum(axis=2) > 3 * 70) & (np.ptp(panel, axis=2) < 12)
-    ys, xs = np.nonzero(light)
-    assert len(xs) > 50, f"no button in the Controls panel: see {path}"
-    return WIDTH - 290 + float(np.median(xs)), 40 + float(np.median(ys))
+@pytest.fixture
+def webgpu_browser():
+    browser = Browser(webgpu=True)
+    yield browser
+    browser.close()
+
+
+def test_a_remote_renderers_composited_image_shows_in_the_page(webgpu_browser, viewer_process):
+    hub, browser = viewer_process, webgpu_browser
+    with RemoteViewer("127.0.0.1", hub.port, client_name="scene") as v, \
+            RemoteViewer("127.0.0.1", hub.port, client_name="renderer") as rv:
+        RemoteSpheres(v, np.zeros((1, 3), np.float32), radius=0.4, color=(0.0, 1.0, 0.0, 1.0))
+        v.sync()
+        browser.open(f"http://127.0.0.1:{hub.port}/")
+        wait_viewing(browser, "WebGPU", "webgpu")
+        # The page's camera reaches the renderer through the hub; the renderer
+        # answers with a yellow image behind the sphere (depth 50).
+        rv.require_camera_from_remote(True, target="viewport")
+        cam = wait_for("the page's camera at the renderer",
+                       lambda: (c := rv.read(timeout=1)) and c["status"] == 1 and c["camera"], timeout=30)
+        h, w = int(cam["height"]), int(cam["width"])
+        yellow = np.zeros((h, w, 3), np.uint8)
+        yellow[..., :2] = 230
+        yellow[..., 2] = 30
+        rv.send_viewport(yellow, depth=np.full((h, w), 50.0, np.float32), camera=cam)
+
+        def composited():
+            path, img = browser.screenshot("web-composited.png")
+            m = masks(img)
+            return (path, m) if m["yellow"].sum() > 20000 and m["green"].sum() > 1000 else None
+
+        path, m = wait_for("the renderer's image in the page", composited, timeout=60)
+        gx, _ = centroid(m["green"])
+        yx, _ = centroid(m["yellow"])
+        assert abs(gx - yx) < 200, f"the sphere is drawn in front of the image around it: see {path}"
+
+
+def test_a_wrong_token_shows_the_refusal_and_the_right_one_connects(webgpu_browser, start_viewer):
+    hub, browser = start_viewer(config='[server]\ntoken = "s3cret"\n'), webgpu_browser
+    browser.open(f"http://127.0.0.1:{hub.port}/#token=wrong")
+
+    def refused():
+        status, _, _ = browser.status()
+        return status if status.startswith("refused") else None
+
+    status = wait_for("the refusal in the page", refused, timeout=60)
+    assert "token" in status, status
+    path, img = browser.screenshot("web-refused.png")
+    light_red = (img[..., 0] > 200) & (img[..., 1] < 150) & (img[..., 2] < 150)
+    assert light_red.sum() > 50, f"the refusal is written on the page: see {path}"
+    assert "#token" not in browser.js("return location.href"), "the token leaves the address bar"
+
+    browser.open(f"http://127.0.0.1:{hub.port}/#token=s3cret")
+    wait_for("the page to connect with the right token", lambda: browser.status()[0] == "viewing", timeout=60)

@@ -84,3 +84,85 @@ impl Capabilities {
         o
     }
 }
+
+/// WGSL sources of every pipeline the limited tier builds, with the entry
+/// points it uses (for the GLSL ES check below).
+#[cfg(test)]
+pub(crate) fn limited_shaders() -> Vec<(String, Vec<(naga::ShaderStage, &'static str)>)> {
+    use naga::ShaderStage::{Fragment as F, Vertex as V};
+    let screen = include_str!("shaders/screen.wgsl");
+    vec![
+        (
+            crate::renderer::scene_shader(Tier::Limited),
+            vec![
+                (V, "vs_mesh"),
+                (V, "vs_edges"),
+                (V, "vs_sphere"),
+                (V, "vs_tube"),
+                (V, "vs_line"),
+                (V, "vs_point_instanced"),
+                (V, "vs_point_instanced_plain"),
+                (F, "fs_lit"),
+                (F, "fs_pick"),
+                (F, "fs_flat"),
+                (F, "fs_grid"),
+                (F, "fs_ground"),
+                (F, "fs_point"),
+                (F, "fs_point_pick"),
+            ],
+        ),
+        (format!("{screen}{}", include_str!("shaders/outline.wgsl")), vec![(V, "vs_screen"), (F, "fs_outline")]),
+        (format!("{screen}{}", include_str!("shaders/encode.wgsl")), vec![(V, "vs_screen"), (F, "fs_encode")]),
+        (
+            include_str!("shaders/background.wgsl").to_string(),
+            vec![(V, "vs_far"), (V, "vs_depth"), (F, "fs_far"), (F, "fs_depth")],
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// WebGL2's shading language, as wgpu's GL backend writes it in the browser.
+    fn to_webgl2(source: &str, stage: naga::ShaderStage, entry: &str) -> Result<String, String> {
+        use naga::back::glsl;
+        let module = naga::front::wgsl::parse_str(source).map_err(|e| e.emit_to_string(source))?;
+        let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
+            .validate(&module)
+            .map_err(|e| format!("{e:?}"))?;
+        let options = glsl::Options {
+            version: glsl::Version::Embedded { version: 300, is_webgl: true },
+            writer_flags: glsl::WriterFlags::ADJUST_COORDINATE_SPACE | glsl::WriterFlags::FORCE_POINT_SIZE,
+            ..Default::default()
+        };
+        let pipeline = glsl::PipelineOptions { shader_stage: stage, entry_point: entry.into(), multiview: None };
+        let mut out = String::new();
+        let policies = naga::proc::BoundsCheckPolicies::default();
+        glsl::Writer::new(&mut out, &module, &info, &options, &pipeline, policies)
+            .and_then(|mut w| w.write())
+            .map_err(|e| format!("{e:?}"))?;
+        Ok(out)
+    }
+
+    #[test]
+    fn the_limited_tier_shaders_translate_to_webgl2_glsl() {
+        for (source, entries) in limited_shaders() {
+            assert!(!source.contains("var<storage"), "a limited-tier shader declares a storage buffer");
+            for (stage, entry) in entries {
+                let glsl = to_webgl2(&source, stage, entry).unwrap_or_else(|e| panic!("{entry}: {e}"));
+                assert!(glsl.starts_with("#version 300 es"), "{entry}: {}", &glsl[..40.min(glsl.len())]);
+                assert!(!glsl.contains(" buffer "), "{entry} uses a storage buffer:\n{glsl}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_full_tier_point_shader_would_not_run_on_webgl2() {
+        // The reason the limited tier has its own point path: the storage
+        // buffers do not exist in GLSL ES 3.0.
+        let source = crate::renderer::scene_shader(Tier::Full);
+        let glsl = to_webgl2(&source, naga::ShaderStage::Vertex, "vs_point");
+        assert!(glsl.is_err() || glsl.as_deref().is_ok_and(|g| g.contains("buffer")), "{glsl:?}");
+    }
+}

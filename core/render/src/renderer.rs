@@ -1209,7 +1209,7 @@ impl Renderer {
 /// The scene shader for `tier`: the limited tier's source declares no storage
 /// buffers (naga's GLSL ES 3.0 output for WebGL2 refuses a module with them,
 /// used or not).
-fn scene_shader(tier: Tier) -> String {
+pub(crate) fn scene_shader(tier: Tier) -> String {
     let points = match tier {
         Tier::Full => include_str!("shaders/points_storage.wgsl"),
         Tier::Limited => include_str!("shaders/points_instanced.wgsl"),

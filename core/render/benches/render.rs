@@ -18,10 +18,11 @@ struct Args {
     height: u32,
     frames: usize,
     look_only: bool,
+    points_only: bool,
 }
 
 fn args() -> Args {
-    let mut a = Args { width: 1280, height: 720, frames: 20, look_only: false };
+    let mut a = Args { width: 1280, height: 720, frames: 20, look_only: false, points_only: false };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
         match x.as_str() {
@@ -33,6 +34,8 @@ fn args() -> Args {
             "--frames" => a.frames = it.next().and_then(|v| v.parse().ok()).expect("--frames N"),
             // Only the rows about shadows and the ground (and their baselines).
             "--look-only" => a.look_only = true,
+            // Only the point cloud rows (full and limited tier) and the baseline.
+            "--points-only" => a.points_only = true,
             _ => {} // cargo bench passes --bench
         }
     }
@@ -142,6 +145,11 @@ fn main() {
     let mut empty = scene_with(None);
     rows.push(("empty scene (baseline: clear + grid)", measure(&mut off, &mut empty, &a, |_, _| {}), 0));
 
+    if a.points_only {
+        let gpu_per_point = point_rows(&mut off, &a, &mut rows);
+        print_rows(&rows, gpu_per_point);
+        return;
+    }
     let mut mesh = scene_with(Some(grid_mesh(708, 2)));
     let t = measure(&mut off, &mut mesh, &a, |_, _| {});
     rows.push(("mesh 1.0M triangles, static", t, off.renderer.stats().triangles));
@@ -208,16 +216,7 @@ fn main() {
     let t = measure(&mut off, &mut single, &a, |_, _| {});
     rows.push(("one node with the same 5,000 spheres", t, off.renderer.stats().triangles));
 
-    // Point clouds (issue 16): one draw call of sprites, colors per point.
-    let mut gpu_per_point = 0.0;
-    for (name, n) in
-        [("1M points, 2 px, colors per point", 1_000_000), ("10M points, 2 px, colors per point", 10_000_000)]
-    {
-        let mut cloud = scene_with(Some(points(n)));
-        let t = measure(&mut off, &mut cloud, &a, |_, _| {});
-        rows.push((name, t, off.renderer.stats().triangles));
-        gpu_per_point = off.renderer.gpu_bytes() as f64 / n as f64;
-    }
+    let gpu_per_point = point_rows(&mut off, &a, &mut rows);
 
     // A remote render composited into the view: 512x512 with depth, from the
     // bench camera (the far grid and the depth grid), over the empty scene.
@@ -230,6 +229,41 @@ fn main() {
     off.renderer.set_backgrounds(&[]);
 
     print_rows(&rows, gpu_per_point);
+}
+
+/// Point clouds (issue 16): one draw call of sprites, colors per point; then
+/// the limited tier's instanced path (WebGL2 limits, issue 26) for 1M points
+/// beside the full tier's storage path, as a ratio. Returns GPU bytes per point.
+fn point_rows(off: &mut Offscreen, a: &Args, rows: &mut Vec<(&'static str, Duration, u64)>) -> f64 {
+    let mut gpu_per_point = 0.0;
+    let mut storage_1m = None;
+    for (name, n) in
+        [("1M points, 2 px, colors per point", 1_000_000), ("10M points, 2 px, colors per point", 10_000_000)]
+    {
+        let mut cloud = scene_with(Some(points(n)));
+        let t = measure(off, &mut cloud, a, |_, _| {});
+        rows.push((name, t, off.renderer.stats().triangles));
+        gpu_per_point = off.renderer.gpu_bytes() as f64 / n as f64;
+        storage_1m.get_or_insert(t);
+    }
+    let limited = periscope_render::Gpu::headless_with(periscope_render::wgpu::Limits::downlevel_webgl2_defaults())
+        .map(|gpu| Offscreen::with_gpu(gpu, off.renderer.options().clone()));
+    match limited {
+        Ok(mut lim) if a.width <= 2048 && a.height <= 2048 => {
+            let mut cloud = scene_with(Some(points(1_000_000)));
+            let t = measure(&mut lim, &mut cloud, a, |_, _| {});
+            rows.push(("1M points, limited tier (instanced, WebGL2)", t, lim.renderer.stats().triangles));
+            if let Some(s) = storage_1m {
+                println!(
+                    "1M points: limited tier (instanced) / full tier (storage) = {:.2}",
+                    t.as_secs_f64() / s.as_secs_f64()
+                );
+            }
+        }
+        Ok(_) => println!("limited tier row skipped: WebGL2 targets are at most 2048 on a side"),
+        Err(e) => println!("limited tier row skipped: {e}"),
+    }
+    gpu_per_point
 }
 
 fn print_rows(rows: &[(&str, Duration, u64)], gpu_per_point: f64) {

@@ -75,7 +75,40 @@ struct GpuBackground {
     has_depth: bool,
     far_cells: (u32, u32),
     depth_cells: (u32, u32),
+    /// Size and intrinsics as uploaded (scaled down when the image is larger
+    /// than the device's largest texture).
+    size: (u32, u32),
+    intr: [f32; 4],
     source: std::sync::Arc<Background>,
+}
+
+/// `bg`'s color and depth scaled down (nearest pixel) to fit in `max` texels
+/// on a side, with the scale; `None` when it fits as it is.
+#[allow(clippy::type_complexity)]
+fn fit(bg: &Background, max: u32) -> Option<(u32, u32, Vec<u8>, Option<Vec<f32>>, [f32; 2])> {
+    let (w, h) = (bg.width.max(1), bg.height.max(1));
+    if w <= max && h <= max {
+        return None;
+    }
+    let s = max as f64 / w.max(h) as f64;
+    let (nw, nh) = (((w as f64 * s).floor() as u32).clamp(1, max), ((h as f64 * s).floor() as u32).clamp(1, max));
+    // Source pixel of each destination column and row (centre to centre).
+    let xs: Vec<usize> =
+        (0..nw).map(|x| (((x as f64 + 0.5) * w as f64 / nw as f64) as usize).min(w as usize - 1)).collect();
+    let ys: Vec<usize> =
+        (0..nh).map(|y| (((y as f64 + 0.5) * h as f64 / nh as f64) as usize).min(h as usize - 1)).collect();
+    let mut rgba = Vec::with_capacity(nw as usize * nh as usize * 4);
+    for &y in &ys {
+        for &x in &xs {
+            let i = (y * w as usize + x) * 4;
+            rgba.extend_from_slice(bg.rgba.get(i..i + 4).unwrap_or(&[0; 4]));
+        }
+    }
+    let depth = bg.depth.as_ref().map(|d| {
+        ys.iter().flat_map(|&y| xs.iter().map(move |&x| d.get(y * w as usize + x).copied().unwrap_or(0.0))).collect()
+    });
+    tracing::debug!(w, h, nw, nh, max, "remote image scaled down to the device's largest texture");
+    Some((nw, nh, rgba, depth, [nw as f32 / w as f32, nh as f32 / h as f32]))
 }
 
 /// The pipelines and the uploaded backgrounds.
@@ -196,11 +229,21 @@ impl Backgrounds {
             );
             t.create_view(&Default::default())
         };
-        let (w, h) = (bg.width.max(1), bg.height.max(1));
-        let color = texture("periscope background color", COLOR_FORMAT, w, h, &bg.rgba, 4);
-        let (depth, has_depth) = match &bg.depth {
+        let scaled = fit(bg, device.limits().max_texture_dimension_2d);
+        let (w, h, rgba, depth_data, scale) = match &scaled {
+            Some((w, h, rgba, depth, scale)) => (*w, *h, rgba.as_slice(), depth.as_deref(), *scale),
+            None => (
+                bg.width.max(1),
+                bg.height.max(1),
+                bg.rgba.as_slice(),
+                bg.depth.as_deref().map(Vec::as_slice),
+                [1.0; 2],
+            ),
+        };
+        let color = texture("periscope background color", COLOR_FORMAT, w, h, rgba, 4);
+        let (depth, has_depth) = match depth_data {
             Some(d) => {
-                let bytes: &[u8] = bytemuck::cast_slice(d.as_slice());
+                let bytes: &[u8] = bytemuck::cast_slice(d);
                 (texture("periscope background depth", wgpu::TextureFormat::R32Float, w, h, bytes, 4), true)
             }
             None => (texture("periscope background depth", wgpu::TextureFormat::R32Float, 1, 1, &[0; 4], 4), false),
@@ -228,6 +271,8 @@ impl Backgrounds {
             far_cells: cells(w, h, FAR_CELLS),
             // Vertices sit at pixel centres: at most one cell per pixel step.
             depth_cells: cells(w.saturating_sub(1).max(1), h.saturating_sub(1).max(1), DEPTH_CELLS),
+            size: (w, h),
+            intr: [bg.fx * scale[0], bg.fy * scale[1], bg.cx * scale[0], bg.cy * scale[1]],
             source: std::sync::Arc::clone(bg),
         }
     }
@@ -240,12 +285,11 @@ impl Backgrounds {
     /// space); call before the pass that [`Self::draw`]s them.
     pub(crate) fn prepare(&self, queue: &wgpu::Queue, view_proj: Mat4) {
         for g in &self.list {
-            let b = &g.source;
             let u = BgUniform {
                 view_proj: view_proj.to_cols_array_2d(),
-                cam_to_display: b.camera_to_display.to_cols_array_2d(),
-                intr: [b.fx, b.fy, b.cx, b.cy],
-                size: [b.width as f32, b.height as f32, g.far_cells.0 as f32, g.far_cells.1 as f32],
+                cam_to_display: g.source.camera_to_display.to_cols_array_2d(),
+                intr: g.intr,
+                size: [g.size.0 as f32, g.size.1 as f32, g.far_cells.0 as f32, g.far_cells.1 as f32],
                 cells: [g.depth_cells.0 as f32, g.depth_cells.1 as f32, 0.0, 0.0],
             };
             queue.write_buffer(&g.uniform, 0, bytemuck::bytes_of(&u));

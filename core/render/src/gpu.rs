@@ -19,6 +19,19 @@ impl Gpu {
     /// Opens the best adapter wgpu finds (`WGPU_BACKEND` and friends are honoured).
     /// On machines without a GPU that is Mesa's software Vulkan (lavapipe).
     pub fn headless() -> Result<Self, RenderError> {
+        Self::open(None)
+    }
+
+    /// Like [`Self::headless`], with exactly `limits` (not raised to the
+    /// adapter's): `wgpu::Limits::downlevel_webgl2_defaults()` gives a device
+    /// like the browser's WebGL2 fallback, on which the renderer runs its
+    /// limited tier ([`crate::Tier`]). A device without storage buffers may be
+    /// a downlevel adapter (GL); the limited tier needs nothing more.
+    pub fn headless_with(limits: wgpu::Limits) -> Result<Self, RenderError> {
+        Self::open(Some(limits))
+    }
+
+    fn open(limits: Option<wgpu::Limits>) -> Result<Self, RenderError> {
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
             power_preference: wgpu::PowerPreference::from_env().unwrap_or(wgpu::PowerPreference::HighPerformance),
@@ -34,7 +47,8 @@ impl Gpu {
         // formats, sampling multisampled depth, ...); a downlevel adapter (GL)
         // would fail validation, which wgpu turns into a panic.
         let caps = adapter.get_downlevel_capabilities();
-        if !caps.is_webgpu_compliant() {
+        let limited = limits.as_ref().is_some_and(|l| l.max_storage_buffers_per_shader_stage < 2);
+        if !caps.is_webgpu_compliant() && !limited {
             let missing = wgpu::DownlevelFlags::compliant() - caps.flags;
             return Err(RenderError::NoAdapter(format!(
                 "{} ({:?}) lacks {missing:?}: the renderer needs Vulkan, Metal or DX12 \
@@ -44,7 +58,8 @@ impl Gpu {
         }
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("periscope offscreen"),
-            required_limits: wgpu::Limits::downlevel_defaults().using_resolution(adapter.limits()),
+            required_limits:
+                limits.unwrap_or_else(|| wgpu::Limits::downlevel_defaults().using_resolution(adapter.limits())),
             ..Default::default()
         }))
         .map_err(|e| RenderError::Gpu(format!("cannot open {}: {e}", info.name)))?;
@@ -64,9 +79,13 @@ pub struct Offscreen {
 impl Offscreen {
     /// Opens a headless device and builds the renderer.
     pub fn new(options: RenderOptions) -> Result<Self, RenderError> {
-        let gpu = Gpu::headless()?;
+        Ok(Self::with_gpu(Gpu::headless()?, options))
+    }
+
+    /// Builds the renderer on `gpu` (e.g. [`Gpu::headless_with`] WebGL2 limits).
+    pub fn with_gpu(gpu: Gpu, options: RenderOptions) -> Self {
         let renderer = Renderer::new(&gpu.device, &gpu.queue, options);
-        Ok(Self { gpu, renderer, target: None })
+        Self { gpu, renderer, target: None }
     }
 
     fn target(&mut self, width: u32, height: u32) -> Result<&RenderTarget, RenderError> {

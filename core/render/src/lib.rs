@@ -6,9 +6,12 @@
 //! [`Renderer::prepare`] only when a node's data or shown frame changed, and
 //! freed when the node is deleted. What is drawn is a [`SceneView`]: the scene
 //! at one frame (its playhead, or another one for screenshots and videos).
+//! It runs on full WebGPU/Vulkan devices and on WebGL2-class ones
+//! ([`Tier`], [`Capabilities`]: [`Renderer::capabilities`]).
 
 mod background;
 mod camera;
+mod caps;
 pub mod extract;
 mod gpu;
 mod pipeline;
@@ -19,6 +22,7 @@ mod view;
 
 pub use background::Background;
 pub use camera::{Camera, GL_TO_CV, world_to_display};
+pub use caps::{Capabilities, NO_PICK_DEPTH, NO_SSAO, Tier};
 pub use gpu::{Gpu, Offscreen};
 pub use renderer::{FrameStats, RenderOptions, Renderer};
 pub use target::{COLOR_FORMAT, COLOR_FORMAT_LINEAR_VIEW, Image, PendingRead, RenderTarget};
@@ -38,4 +42,7 @@ pub enum RenderError {
     Png(String),
     #[error("cannot write {0}")]
     Io(String),
+    /// The device's tier cannot do this ([`Capabilities`]).
+    #[error("not available on this device: {0}")]
+    Unavailable(&'static str),
 }

@@ -110,6 +110,18 @@ pub(crate) fn build_overlay(
     fs: &str,
     blend: wgpu::BlendState,
 ) -> wgpu::RenderPipeline {
+    build_screen(device, group, shader, fs, crate::target::COLOR_FORMAT, Some(blend))
+}
+
+/// A full-screen triangle into a `format` target (`blend` over it, or replacing it).
+pub(crate) fn build_screen(
+    device: &wgpu::Device,
+    group: &wgpu::BindGroupLayout,
+    shader: &wgpu::ShaderModule,
+    fs: &str,
+    format: wgpu::TextureFormat,
+    blend: Option<wgpu::BlendState>,
+) -> wgpu::RenderPipeline {
     let layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
         label: Some("periscope overlay"),
         bind_group_layouts: &[Some(group)],
@@ -131,11 +143,7 @@ pub(crate) fn build_overlay(
             module: shader,
             entry_point: Some(fs),
             compilation_options: Default::default(),
-            targets: &[Some(wgpu::ColorTargetState {
-                format: crate::target::COLOR_FORMAT,
-                blend: Some(blend),
-                write_mask: wgpu::ColorWrites::ALL,
-            })],
+            targets: &[Some(wgpu::ColorTargetState { format, blend, write_mask: wgpu::ColorWrites::ALL })],
         }),
         multiview_mask: None,
         cache: None,

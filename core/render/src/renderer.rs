@@ -11,6 +11,7 @@ use crate::SceneView;
 use wgpu::util::DeviceExt as _;
 
 use crate::camera::{Camera, world_to_display};
+use crate::caps::{Capabilities, Tier};
 use crate::extract::{MeshVertex, SphereInstance, TubeInstance, extract, node_transform};
 use crate::primitives::{Shape, UnitVertex, icosphere, tube};
 use crate::target::{COLOR_FORMAT, ID_FORMAT, MSAA_SAMPLES, RenderTarget};
@@ -51,8 +52,6 @@ impl Default for RenderOptions {
     }
 }
 
-/// Side of the shadow map in texels.
-const SHADOW_SIZE: u32 = 2048;
 /// Direction towards the key light in display space (above, front left of
 /// the default view), fixed in the scene so shadows stay put when the
 /// camera moves.
@@ -155,8 +154,9 @@ struct GpuNode {
     spheres: Option<GrowBuffer>,
     tubes: Option<GrowBuffer>,
     /// Point clouds: xyz per point, and RGBA8 per point when it has colors
-    /// (storage buffers the vertex shader reads), and per chunk of at most
-    /// [`POINT_CHUNK`] points its bind group and point count.
+    /// (storage buffers the vertex shader reads on the full tier, instanced
+    /// vertex buffers on the limited tier), and on the full tier per chunk of
+    /// at most [`POINT_CHUNK`] points its bind group and point count.
     points: Option<GrowBuffer>,
     point_colors: Option<GrowBuffer>,
     point_chunks: Vec<(wgpu::BindGroup, u32)>,
@@ -193,10 +193,13 @@ struct Pipelines {
     ground: wgpu::RenderPipeline,
     /// Full-screen: the selected node's outline over the resolved image.
     outline: wgpu::RenderPipeline,
-    /// Full-screen: ambient occlusion multiplied into the resolved image.
-    /// `None` on GL backends, whose shaders cannot load from a depth texture
-    /// (`Renderer::ssao_available`): the option then does nothing.
-    ssao: Option<wgpu::RenderPipeline>,
+    /// Full-screen: ambient occlusion multiplied into the resolved image, and
+    /// its bind group layout. `None` on the limited tier (no multisampled
+    /// depth texture in shaders: [`Capabilities::ssao`]): the option is skipped.
+    ssao: Option<(wgpu::RenderPipeline, wgpu::BindGroupLayout)>,
+    /// Limited tier: the resolved image copied into the target's plain
+    /// `Rgba8Unorm` texture for egui (`encode.wgsl`), and its layout.
+    encode: Option<(wgpu::RenderPipeline, wgpu::BindGroupLayout)>,
     mesh: wgpu::RenderPipeline,
     edges: wgpu::RenderPipeline,
     sphere: wgpu::RenderPipeline,
@@ -211,7 +214,17 @@ struct Pipelines {
     pick_sphere: wgpu::RenderPipeline,
     pick_tube: wgpu::RenderPipeline,
     /// Point sprites per pass (color, blend, pick).
-    points: [wgpu::RenderPipeline; 3],
+    points: PointPipelines,
+}
+
+/// How point clouds are drawn on this tier.
+enum PointPipelines {
+    /// Full tier: points and colors read from storage buffers (group 2; the
+    /// bind group layout, and a 4-byte buffer bound for clouds without colors).
+    Storage { pipelines: [wgpu::RenderPipeline; 3], layout: wgpu::BindGroupLayout, no_colors: wgpu::Buffer },
+    /// Limited tier: one instance per point, position (and color) as
+    /// per-instance vertex attributes; pipelines with and without colors.
+    Instanced { colored: [wgpu::RenderPipeline; 3], plain: [wgpu::RenderPipeline; 3] },
 }
 
 /// Points per draw of a cloud: its storage bindings stay below wgpu's default
@@ -246,8 +259,7 @@ pub struct Renderer {
     globals: wgpu::Buffer,
     globals_bind_group: wgpu::BindGroup,
     node_layout: wgpu::BindGroupLayout,
-    points_layout: wgpu::BindGroupLayout,
-    no_colors: wgpu::Buffer,
+    caps: Capabilities,
     sphere: GpuShape,
     /// Coarser spheres for nodes with many spheres (80 and 20 triangles).
     sphere_coarse: GpuShape,
@@ -270,7 +282,6 @@ pub struct Renderer {
     /// Display-space height of the ground plane it was built for, and its half size.
     ground_at: (f32, f32),
     outline_layout: wgpu::BindGroupLayout,
-    ssao_layout: wgpu::BindGroupLayout,
     ssao_params: wgpu::Buffer,
     /// The scene's selected node (outlined).
     selected: Option<NodeId>,
@@ -298,11 +309,15 @@ fn pick_id(node: NodeId) -> u32 {
 }
 
 impl Renderer {
-    /// Builds the pipelines on `device`. Cheap to keep for the program's life.
+    /// Builds the pipelines on `device` for its tier ([`Capabilities::of`]).
+    /// Cheap to keep for the program's life.
     pub fn new(device: &wgpu::Device, queue: &wgpu::Queue, options: RenderOptions) -> Self {
+        let caps = Capabilities::of(device);
+        let full = caps.tier == Tier::Full;
+        tracing::debug!(?caps, "renderer capabilities");
         let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("periscope scene shader"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("shaders/scene.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(scene_shader(caps.tier).into()),
         });
         let uniform_layout = |label| {
             device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -352,7 +367,7 @@ impl Renderer {
         let globals = globals_buffer("periscope globals");
         let shadow_map = device.create_texture(&wgpu::TextureDescriptor {
             label: Some("periscope shadow map"),
-            size: wgpu::Extent3d { width: SHADOW_SIZE, height: SHADOW_SIZE, depth_or_array_layers: 1 },
+            size: wgpu::Extent3d { width: caps.shadow_map, height: caps.shadow_map, depth_or_array_layers: 1 },
             mip_level_count: 1,
             sample_count: 1,
             dimension: wgpu::TextureDimension::D2,
@@ -415,32 +430,57 @@ impl Renderer {
             "fs_outline",
             wgpu::BlendState::ALPHA_BLENDING,
         );
-        let ssao_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("periscope ssao"),
-            entries: &[
-                wgpu::BindGroupLayoutEntry {
+        // WebGL2 cannot bind a multisampled (depth) texture, and GLSL ES has no
+        // `textureLoad` from a depth texture: not built on the limited tier.
+        let ssao = full.then(|| {
+            let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("periscope ssao"),
+                entries: &[
+                    wgpu::BindGroupLayoutEntry {
+                        binding: 0,
+                        visibility: wgpu::ShaderStages::FRAGMENT,
+                        ty: wgpu::BindingType::Texture {
+                            sample_type: wgpu::TextureSampleType::Depth,
+                            view_dimension: wgpu::TextureViewDimension::D2,
+                            multisampled: true,
+                        },
+                        count: None,
+                    },
+                    crate::pipeline::uniform_entry(1),
+                ],
+            });
+            let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("periscope ssao shader"),
+                source: wgpu::ShaderSource::Wgsl(
+                    concat!(include_str!("shaders/screen.wgsl"), include_str!("shaders/ssao.wgsl")).into(),
+                ),
+            });
+            let multiply = crate::pipeline::MULTIPLY;
+            (crate::pipeline::build_overlay(device, &layout, &shader, "fs_ssao", multiply), layout)
+        });
+        // The limited tier's copy of the image into the plain texture egui shows.
+        let encode = (!full).then(|| {
+            let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+                label: Some("periscope encode"),
+                entries: &[wgpu::BindGroupLayoutEntry {
                     binding: 0,
                     visibility: wgpu::ShaderStages::FRAGMENT,
                     ty: wgpu::BindingType::Texture {
-                        sample_type: wgpu::TextureSampleType::Depth,
+                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
                         view_dimension: wgpu::TextureViewDimension::D2,
-                        multisampled: true,
+                        multisampled: false,
                     },
                     count: None,
-                },
-                crate::pipeline::uniform_entry(1),
-            ],
-        });
-        let ssao_shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some("periscope ssao shader"),
-            source: wgpu::ShaderSource::Wgsl(
-                concat!(include_str!("shaders/screen.wgsl"), include_str!("shaders/ssao.wgsl")).into(),
-            ),
-        });
-        // GLSL has no `textureLoad` from a depth texture: on GL (and WebGL2)
-        // the pipeline would fail validation and panic, so it is not built.
-        let ssao = (device.adapter_info().backend != wgpu::Backend::Gl).then(|| {
-            crate::pipeline::build_overlay(device, &ssao_layout, &ssao_shader, "fs_ssao", crate::pipeline::MULTIPLY)
+                }],
+            });
+            let shader = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some("periscope encode shader"),
+                source: wgpu::ShaderSource::Wgsl(
+                    concat!(include_str!("shaders/screen.wgsl"), include_str!("shaders/encode.wgsl")).into(),
+                ),
+            });
+            let format = crate::target::COLOR_FORMAT_LINEAR_VIEW;
+            (crate::pipeline::build_screen(device, &layout, &shader, "fs_encode", format, None), layout)
         });
         let ssao_params = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("periscope ssao params"),
@@ -512,57 +552,11 @@ impl Renderer {
         let sphere_bufs = [Some(unit.clone()), Some(sphere_inst)];
         let tube_bufs = [Some(unit), Some(tube_inst)];
         let mesh_bufs = [Some(mesh)];
-        // Point clouds pull their points from storage buffers (group 2): one
-        // plain draw of 6 vertices per point, which software rasterizers run
-        // in large batches (an instanced draw of 6 vertices each is run
-        // instance by instance there).
-        let storage = |binding| wgpu::BindGroupLayoutEntry {
-            binding,
-            visibility: wgpu::ShaderStages::VERTEX,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Storage { read_only: true },
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
+        let points = if full {
+            point_storage_pipelines(device, &shader, &globals_layout, &node_layout)
+        } else {
+            point_instanced_pipelines(device, &shader, &layout)
         };
-        let points_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("periscope points"),
-            entries: &[storage(0), storage(1)],
-        });
-        let point_pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-            label: Some("periscope points"),
-            bind_group_layouts: &[Some(&globals_layout), Some(&node_layout), Some(&points_layout)],
-            immediate_size: 0,
-        });
-        let points =
-            [(Pass::Color, "fs_point"), (Pass::Blend, "fs_point"), (Pass::Pick, "fs_point_pick")].map(|(pass, fs)| {
-                let (format, samples, blend, depth_write) = pass.target();
-                crate::pipeline::build(
-                    device,
-                    &crate::pipeline::PipelineDesc {
-                        label: "periscope points",
-                        layout: &point_pipeline_layout,
-                        shader: &shader,
-                        vs: "vs_point",
-                        fs,
-                        buffers: &[],
-                        topology: TriangleList,
-                        cull: None,
-                        format,
-                        samples,
-                        blend,
-                        depth_write,
-                    },
-                )
-            });
-        // Bound for clouds without colors (the shader then uses the node's color).
-        let no_colors = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("periscope no point colors"),
-            size: 4,
-            usage: wgpu::BufferUsages::STORAGE,
-            mapped_at_creation: false,
-        });
         let shadow = |label: &str, vs: &str, buffers: &[Option<wgpu::VertexBufferLayout>]| {
             crate::pipeline::build_depth_only(device, label, &shadow_layout, &shader, vs, buffers)
         };
@@ -581,6 +575,7 @@ impl Renderer {
             ),
             outline,
             ssao,
+            encode,
             points,
             mesh: pipeline("periscope mesh", "vs_mesh", "fs_lit", &mesh_bufs, TriangleList, None, Pass::Color),
             edges: pipeline("periscope edges", "vs_edges", "fs_flat", &mesh_bufs, LineList, None, Pass::Color),
@@ -627,8 +622,7 @@ impl Renderer {
             grid: GpuNodeGrid { vertices: None, uniform: grid_uniform, bind_group: grid_bg, spacing: 0.0 },
             device: device.clone(),
             queue: queue.clone(),
-            points_layout,
-            no_colors,
+            caps,
             pipelines,
             globals,
             globals_bind_group,
@@ -644,7 +638,6 @@ impl Renderer {
             ground: None,
             ground_at: (f32::NAN, f32::NAN),
             outline_layout,
-            ssao_layout,
             ssao_params,
             selected: None,
         }
@@ -665,10 +658,16 @@ impl Renderer {
         (buffer, bg)
     }
 
-    /// Whether this device can draw ambient occlusion (not on GL backends,
-    /// whose shaders cannot read a depth texture; `ssao` then does nothing).
+    /// Whether this device can draw ambient occlusion (not on the limited
+    /// tier; `ssao` then does nothing).
     pub fn ssao_available(&self) -> bool {
         self.pipelines.ssao.is_some()
+    }
+
+    /// The device's tier, what it can draw and, for what it cannot, why
+    /// (options it cannot draw are skipped: [`Capabilities::effective`]).
+    pub fn capabilities(&self) -> &Capabilities {
+        &self.caps
     }
 
     pub fn options(&self) -> &RenderOptions {
@@ -764,16 +763,16 @@ impl Renderer {
             upload(dev, q, &mut gpu.tubes, &geom.tubes, U::VERTEX, "tube instances");
             // Straight from the scene's arrays: positions as float32 xyz, colors as RGBA8.
             let cloud = geom.points.as_ref();
-            upload(dev, q, &mut gpu.points, cloud.map_or(&[][..], |p| p.positions()), U::STORAGE, "points");
+            let usage = if self.caps.tier == Tier::Full { U::STORAGE } else { U::VERTEX };
+            upload(dev, q, &mut gpu.points, cloud.map_or(&[][..], |p| p.positions()), usage, "points");
             let colors = cloud.and_then(|p| p.colors()).unwrap_or(&[]);
-            upload(dev, q, &mut gpu.point_colors, colors, U::STORAGE, "point colors");
-            gpu.point_chunks = point_chunks(
-                &self.device,
-                &self.points_layout,
-                &self.no_colors,
-                gpu.points.as_ref(),
-                gpu.point_colors.as_ref(),
-            );
+            upload(dev, q, &mut gpu.point_colors, colors, usage, "point colors");
+            gpu.point_chunks = match &self.pipelines.points {
+                PointPipelines::Storage { layout, no_colors, .. } => {
+                    point_chunks(dev, layout, no_colors, gpu.points.as_ref(), gpu.point_colors.as_ref())
+                }
+                PointPipelines::Instanced { .. } => Vec::new(),
+            };
             let has_colors = if gpu.point_colors.is_some() { 1.0 } else { 0.0 };
             let params = match cloud {
                 Some(p) if p.world => [p.size * node.scale, 1.0, has_colors, 0.0],
@@ -924,8 +923,9 @@ impl Renderer {
         let dir = KEY_LIGHT.normalize();
         let view = Mat4::look_at_rh(center + dir * radius * 2.0, center, Vec3::Y);
         let proj = Mat4::orthographic_rh(-radius, radius, -radius, radius, radius * 0.5, radius * 3.5);
-        let texel_world = 2.0 * radius / SHADOW_SIZE as f32;
-        (proj * view, [1.0, 1.0 / SHADOW_SIZE as f32, texel_world * 1.5, 1e-3])
+        let size = self.caps.shadow_map as f32;
+        let texel_world = 2.0 * radius / size;
+        (proj * view, [1.0, 1.0 / size, texel_world * 1.5, 1e-3])
     }
 
     /// Draws the opaque nodes' depth from the key light into the shadow map.
@@ -968,6 +968,7 @@ impl Renderer {
     /// Darkens the resolved image where the depth buffer shows occluders
     /// near a pixel (within 6 % of the scene's size).
     fn render_ssao(&self, enc: &mut wgpu::CommandEncoder, target: &RenderTarget, camera: &Camera) {
+        let Some((pipeline, layout)) = &self.pipelines.ssao else { return };
         let Some((lo, hi)) = self.display_bounds(None) else { return };
         let radius = ((hi - lo).length() * 0.06).max(1e-4);
         let (near, far) = camera.clip_planes();
@@ -977,15 +978,31 @@ impl Renderer {
         let depth = target.depth_view.clone();
         let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("periscope ssao"),
-            layout: &self.ssao_layout,
+            layout,
             entries: &[
                 wgpu::BindGroupEntry { binding: 0, resource: wgpu::BindingResource::TextureView(&depth) },
                 wgpu::BindGroupEntry { binding: 1, resource: self.ssao_params.as_entire_binding() },
             ],
         });
-        if let Some(pipeline) = &self.pipelines.ssao {
-            overlay_pass(enc, target, "ssao", pipeline, &group);
+        overlay_pass(enc, &target.color_view, "ssao", pipeline, &group);
+    }
+
+    /// Limited tier: copies the resolved image into the target's plain
+    /// texture that egui shows (`color_view_linear`).
+    fn render_encode(&self, enc: &mut wgpu::CommandEncoder, target: &RenderTarget) {
+        let Some((pipeline, layout)) = &self.pipelines.encode else { return };
+        if target.tier == Tier::Full {
+            return; // `color_view_linear` is a view of the image itself.
         }
+        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some("periscope encode"),
+            layout,
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: wgpu::BindingResource::TextureView(&target.color_view),
+            }],
+        });
+        overlay_pass(enc, &target.color_view_linear, "encode", pipeline, &group);
     }
 
     /// The selected node's silhouette into the id texture, then its outline
@@ -1005,7 +1022,7 @@ impl Renderer {
                 resource: wgpu::BindingResource::TextureView(&target.id_view),
             }],
         });
-        overlay_pass(enc, target, "outline", &self.pipelines.outline, &group);
+        overlay_pass(enc, &target.color_view, "outline", &self.pipelines.outline, &group);
         stats.draw_calls += 1;
     }
 
@@ -1016,8 +1033,10 @@ impl Renderer {
     }
 
     /// Draws the prepared scene from `camera` into `target` and submits it.
+    /// Options the device cannot draw ([`Self::capabilities`]) are skipped.
     pub fn render(&mut self, target: &RenderTarget, camera: &Camera) {
         let _span = tracing::trace_span!("render").entered();
+        let options = self.caps.effective(&self.options);
         if self.options.grid || self.options.ground {
             self.update_grid();
         }
@@ -1028,7 +1047,7 @@ impl Renderer {
         }
         let mut enc = self.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("scene") });
         let mut stats = FrameStats::default();
-        let shadows = self.options.shadows && self.display_bounds(None).is_some();
+        let shadows = options.shadows && self.display_bounds(None).is_some();
         if shadows {
             self.render_shadow_map(&mut enc, &mut stats);
         }
@@ -1044,7 +1063,7 @@ impl Renderer {
                     store: wgpu::StoreOp::Discard,
                 },
             };
-            let keep_depth = self.options.ssao;
+            let keep_depth = options.ssao;
             let mut pass = begin_pass(&mut enc, "scene", color, &target.depth_view, keep_depth);
             stats.draw_calls += self.backgrounds.draw(&mut pass);
             pass.set_bind_group(0, &self.globals_bind_group, &[]);
@@ -1068,12 +1087,13 @@ impl Renderer {
             }
             self.draw_nodes(&mut pass, Pass::Color, &mut stats, camera.eye());
         }
-        if self.options.ssao && self.ssao_available() {
+        if options.ssao {
             self.render_ssao(&mut enc, target, camera);
         }
-        if self.options.outline {
+        if options.outline {
             self.render_outline(&mut enc, target, &mut stats);
         }
+        self.render_encode(&mut enc, target);
         self.queue.submit([enc.finish()]);
         self.stats = stats;
     }
@@ -1152,16 +1172,143 @@ impl Renderer {
             pass.set_pipeline(tube);
             draw_instanced(pass, &self.tube, t, stats);
         }
-        if !gpu.point_chunks.is_empty() {
-            pass.set_pipeline(&p.points[which as usize]);
-            for (group, n) in &gpu.point_chunks {
-                pass.set_bind_group(2, group, &[]);
-                // Six corners (two triangles) per point.
-                pass.draw(0..6 * n, 0..1);
-                stats.draw_calls += 1;
-                stats.triangles += 2 * u64::from(*n);
+        match &p.points {
+            PointPipelines::Storage { pipelines, .. } => {
+                if !gpu.point_chunks.is_empty() {
+                    pass.set_pipeline(&pipelines[which as usize]);
+                }
+                for (group, n) in &gpu.point_chunks {
+                    pass.set_bind_group(2, group, &[]);
+                    // Six corners (two triangles) per point.
+                    pass.draw(0..6 * n, 0..1);
+                    stats.draw_calls += 1;
+                    stats.triangles += 2 * u64::from(*n);
+                }
+            }
+            PointPipelines::Instanced { colored, plain } => {
+                if let Some(points) = &gpu.points {
+                    let n = points.count / 3;
+                    pass.set_vertex_buffer(0, points.buffer.slice(..));
+                    match &gpu.point_colors {
+                        Some(c) => {
+                            pass.set_pipeline(&colored[which as usize]);
+                            pass.set_vertex_buffer(1, c.buffer.slice(..));
+                        }
+                        None => pass.set_pipeline(&plain[which as usize]),
+                    }
+                    // One instance of six corners (two triangles) per point.
+                    pass.draw(0..6, 0..n);
+                    stats.draw_calls += 1;
+                    stats.triangles += 2 * u64::from(n);
+                }
             }
         }
+    }
+}
+
+/// The scene shader for `tier`: the limited tier's source declares no storage
+/// buffers (naga's GLSL ES 3.0 output for WebGL2 refuses a module with them,
+/// used or not).
+pub(crate) fn scene_shader(tier: Tier) -> String {
+    let points = match tier {
+        Tier::Full => include_str!("shaders/points_storage.wgsl"),
+        Tier::Limited => include_str!("shaders/points_instanced.wgsl"),
+    };
+    format!("{}\n{points}", include_str!("shaders/scene.wgsl"))
+}
+
+/// The three point pipelines (color, blend, pick) of one vertex entry point.
+fn point_pipelines(
+    device: &wgpu::Device,
+    shader: &wgpu::ShaderModule,
+    layout: &wgpu::PipelineLayout,
+    vs: &str,
+    buffers: &[Option<wgpu::VertexBufferLayout<'_>>],
+) -> [wgpu::RenderPipeline; 3] {
+    [(Pass::Color, "fs_point"), (Pass::Blend, "fs_point"), (Pass::Pick, "fs_point_pick")].map(|(pass, fs)| {
+        let (format, samples, blend, depth_write) = pass.target();
+        crate::pipeline::build(
+            device,
+            &crate::pipeline::PipelineDesc {
+                label: "periscope points",
+                layout,
+                shader,
+                vs,
+                fs,
+                buffers,
+                topology: wgpu::PrimitiveTopology::TriangleList,
+                cull: None,
+                format,
+                samples,
+                blend,
+                depth_write,
+            },
+        )
+    })
+}
+
+/// Full tier: point clouds pull their points from storage buffers (group 2):
+/// one plain draw of 6 vertices per point, which software rasterizers run in
+/// large batches (an instanced draw of 6 vertices each is run instance by
+/// instance there).
+fn point_storage_pipelines(
+    device: &wgpu::Device,
+    shader: &wgpu::ShaderModule,
+    globals_layout: &wgpu::BindGroupLayout,
+    node_layout: &wgpu::BindGroupLayout,
+) -> PointPipelines {
+    let storage = |binding| wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::VERTEX,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only: true },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    };
+    let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some("periscope points"),
+        entries: &[storage(0), storage(1)],
+    });
+    let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        label: Some("periscope points"),
+        bind_group_layouts: &[Some(globals_layout), Some(node_layout), Some(&layout)],
+        immediate_size: 0,
+    });
+    let pipelines = point_pipelines(device, shader, &pipeline_layout, "vs_point", &[]);
+    // Bound for clouds without colors (the shader then uses the node's color).
+    let no_colors = device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("periscope no point colors"),
+        size: 4,
+        usage: wgpu::BufferUsages::STORAGE,
+        mapped_at_creation: false,
+    });
+    PointPipelines::Storage { pipelines, layout, no_colors }
+}
+
+/// Limited tier: one instance per point, xyz (float32) and RGBA8 as
+/// per-instance attributes straight from the same arrays (16 bytes a point).
+fn point_instanced_pipelines(
+    device: &wgpu::Device,
+    shader: &wgpu::ShaderModule,
+    layout: &wgpu::PipelineLayout,
+) -> PointPipelines {
+    let position_attrs = wgpu::vertex_attr_array![0 => Float32x3];
+    let position = wgpu::VertexBufferLayout {
+        array_stride: 12,
+        step_mode: wgpu::VertexStepMode::Instance,
+        attributes: &position_attrs,
+    };
+    let color_attrs = wgpu::vertex_attr_array![1 => Unorm8x4];
+    let color = wgpu::VertexBufferLayout {
+        array_stride: 4,
+        step_mode: wgpu::VertexStepMode::Instance,
+        attributes: &color_attrs,
+    };
+    PointPipelines::Instanced {
+        colored: point_pipelines(device, shader, layout, "vs_point_instanced", &[Some(position.clone()), Some(color)]),
+        plain: point_pipelines(device, shader, layout, "vs_point_instanced_plain", &[Some(position)]),
     }
 }
 
@@ -1257,11 +1404,11 @@ fn begin_id_pass<'e>(enc: &'e mut wgpu::CommandEncoder, target: &'e RenderTarget
     begin_pass(enc, label, ids, &target.pick_depth_view, false)
 }
 
-/// One full-screen triangle with `pipeline` over the resolved image (the
-/// outline and ambient occlusion passes).
+/// One full-screen triangle with `pipeline` over `view` (the outline and
+/// ambient occlusion passes over the resolved image; the limited tier's copy).
 fn overlay_pass(
     enc: &mut wgpu::CommandEncoder,
-    target: &RenderTarget,
+    view: &wgpu::TextureView,
     label: &str,
     pipeline: &wgpu::RenderPipeline,
     group: &wgpu::BindGroup,
@@ -1269,7 +1416,7 @@ fn overlay_pass(
     let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
         label: Some(label),
         color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-            view: &target.color_view,
+            view,
             depth_slice: None,
             resolve_target: None,
             ops: wgpu::Operations { load: wgpu::LoadOp::Load, store: wgpu::StoreOp::Store },

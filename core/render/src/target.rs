@@ -58,8 +58,12 @@ impl Image {
 pub struct RenderTarget {
     pub color: wgpu::Texture,
     pub color_view: wgpu::TextureView,
-    /// `color` viewed as plain `Rgba8Unorm`, for showing it through egui.
+    /// `color`'s bytes as plain `Rgba8Unorm`, for showing them through egui: a
+    /// view of `color` on the full tier, a separate texture the renderer
+    /// copies the image into on the limited tier (WebGL2 has no view formats).
     pub color_view_linear: wgpu::TextureView,
+    /// The device's tier when the target was made.
+    pub tier: crate::Tier,
     pub msaa_view: wgpu::TextureView,
     pub depth_view: wgpu::TextureView,
     pub id: wgpu::Texture,
@@ -82,9 +86,14 @@ impl RenderTarget {
         u64::from(self.width) * u64::from(self.height) <= Self::MAX_KEPT_PIXELS
     }
 
-    /// A target of `width` x `height` pixels (at least 1x1).
+    /// A target of `width` x `height` pixels (at least 1x1, at most the
+    /// device's largest texture on each side: callers that must not be
+    /// clamped check `max_texture_dimension_2d` first).
     pub fn new(device: &wgpu::Device, width: u32, height: u32) -> Self {
-        let (width, height) = (width.max(1), height.max(1));
+        let max = device.limits().max_texture_dimension_2d;
+        let (width, height) = (width.clamp(1, max), height.clamp(1, max));
+        let tier = crate::Tier::of(device);
+        let full = tier == crate::Tier::Full;
         let size = wgpu::Extent3d { width, height, depth_or_array_layers: 1 };
         let texture = |label, format, usage, view_formats: &[wgpu::TextureFormat], sample_count| {
             device.create_texture(&wgpu::TextureDescriptor {
@@ -99,26 +108,44 @@ impl RenderTarget {
             })
         };
         use wgpu::TextureUsages as U;
+        let linear_view: &[wgpu::TextureFormat] = if full { &[COLOR_FORMAT_LINEAR_VIEW] } else { &[] };
         let color = texture(
             "periscope color",
             COLOR_FORMAT,
             U::RENDER_ATTACHMENT | U::TEXTURE_BINDING | U::COPY_SRC,
-            &[COLOR_FORMAT_LINEAR_VIEW],
+            linear_view,
             1,
         );
         let msaa = texture("periscope color (msaa)", COLOR_FORMAT, U::RENDER_ATTACHMENT, &[], MSAA_SAMPLES);
-        // Sampled by ambient occlusion.
-        let depth =
-            texture("periscope depth", DEPTH_FORMAT, U::RENDER_ATTACHMENT | U::TEXTURE_BINDING, &[], MSAA_SAMPLES);
+        // Sampled by ambient occlusion (full tier only: WebGL2 cannot bind a
+        // multisampled texture).
+        let depth_usage = if full { U::RENDER_ATTACHMENT | U::TEXTURE_BINDING } else { U::RENDER_ATTACHMENT };
+        let depth = texture("periscope depth", DEPTH_FORMAT, depth_usage, &[], MSAA_SAMPLES);
         // Read back when picking, sampled by the selection outline.
         let id = texture("periscope ids", ID_FORMAT, U::RENDER_ATTACHMENT | U::COPY_SRC | U::TEXTURE_BINDING, &[], 1);
-        let pick_depth = texture("periscope pick depth", DEPTH_FORMAT, U::RENDER_ATTACHMENT | U::COPY_SRC, &[], 1);
+        // Read back when picking (full tier only: WebGL2 cannot copy depth).
+        let pick_usage = if full { U::RENDER_ATTACHMENT | U::COPY_SRC } else { U::RENDER_ATTACHMENT };
+        let pick_depth = texture("periscope pick depth", DEPTH_FORMAT, pick_usage, &[], 1);
         let color_view = color.create_view(&Default::default());
-        let color_view_linear = color
-            .create_view(&wgpu::TextureViewDescriptor { format: Some(COLOR_FORMAT_LINEAR_VIEW), ..Default::default() });
+        let color_view_linear = if full {
+            color.create_view(&wgpu::TextureViewDescriptor {
+                format: Some(COLOR_FORMAT_LINEAR_VIEW),
+                ..Default::default()
+            })
+        } else {
+            texture(
+                "periscope color (for egui)",
+                COLOR_FORMAT_LINEAR_VIEW,
+                U::RENDER_ATTACHMENT | U::TEXTURE_BINDING,
+                &[],
+                1,
+            )
+            .create_view(&Default::default())
+        };
         Self {
             color_view,
             color_view_linear,
+            tier,
             msaa_view: msaa.create_view(&Default::default()),
             depth_view: depth.create_view(&Default::default()),
             id_view: id.create_view(&Default::default()),
@@ -148,7 +175,8 @@ impl RenderTarget {
     }
 
     /// The depth (0 near .. 1 far, the projection's) under pixel (`x`, `y`) of
-    /// the last pick pass; 1 for background.
+    /// the last pick pass; 1 for background. [`RenderError::Unavailable`] on
+    /// the limited tier ([`crate::Capabilities::pick_depth`]).
     pub fn read_pick_depth(
         &self,
         device: &wgpu::Device,
@@ -156,6 +184,9 @@ impl RenderTarget {
         x: u32,
         y: u32,
     ) -> Result<f32, RenderError> {
+        if self.tier == crate::Tier::Limited {
+            return Err(RenderError::Unavailable(crate::caps::NO_PICK_DEPTH));
+        }
         if x >= self.width || y >= self.height {
             return Ok(1.0);
         }

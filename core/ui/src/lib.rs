@@ -1,6 +1,6 @@
 //! Periscope's user interface pieces that need nothing but a scene: the scene
-//! tree and properties ([`panels`]), the Controls panel ([`controls_panel`])
-//! and the 3D viewport ([`viewport`]). They read a [`Scene`] — the hub's own,
+//! tree and properties ([`panels`]), the Controls panel ([`controls_panel`]),
+//! the Look menu ([`look`]) and the 3D viewport ([`viewport`]). They read a [`Scene`] — the hub's own,
 //! or a view's mirror of a remote hub — and send what a person does as
 //! messages through one [`UiHost::submit`]: `Runtime::submit` in the hub's
 //! window (the message passes the dispatch chain and the recorder), the link
@@ -11,6 +11,7 @@
 
 pub mod controls_panel;
 pub mod images;
+pub mod look;
 pub mod panels;
 pub mod playback;
 pub mod stream;

@@ -97,6 +97,11 @@ impl Viewport {
         self.renderer.set_options(o);
     }
 
+    /// What this device draws (the Look menu greys out the rest).
+    pub fn capabilities(&self) -> &periscope_render::Capabilities {
+        self.renderer.capabilities()
+    }
+
     pub fn stats(&self) -> periscope_render::FrameStats {
         self.renderer.stats()
     }
@@ -169,7 +174,7 @@ impl Viewport {
         }
 
         let ppp = ui.pixels_per_point();
-        let size = [(rect.width() * ppp).round().max(1.0) as u32, (rect.height() * ppp).round().max(1.0) as u32];
+        let size = target_size([rect.width() * ppp, rect.height() * ppp], self.renderer.capabilities().max_texture);
         self.ensure_target(size);
         let state = (self.camera, size, self.renderer.options().clone());
         if changed || self.last.as_ref() != Some(&state) || self.screenshot_requested {
@@ -245,9 +250,12 @@ impl Viewport {
         if response.clicked()
             && let Some(pos) = response.interact_pointer_pos()
         {
-            let ppp = ui.pixels_per_point();
-            let p = (pos - response.rect.min) * ppp;
-            let (x, y) = (p.x.max(0.0) as u32, p.y.max(0.0) as u32);
+            // Target pixels (the target may be smaller than the view: see `target_size`).
+            let p = pos - response.rect.min;
+            let (w, h) = self.target.as_ref().map_or((1, 1), |t| (t.width, t.height));
+            let (x, y) =
+                (p.x / response.rect.width().max(1.0) * w as f32, p.y / response.rect.height().max(1.0) * h as f32);
+            let (x, y) = (x.max(0.0) as u32, y.max(0.0) as u32);
             if self.async_pick {
                 self.begin_pick(x, y);
                 ui.ctx().request_repaint();
@@ -288,7 +296,12 @@ impl Viewport {
         let Some(t) = self.target.as_ref() else { return (None, None) };
         self.renderer.render_pick(t, &self.camera);
         let (device, queue) = (&self.rs.device, &self.rs.queue);
-        let read = t.read_id(device, queue, x, y).and_then(|id| Ok((id, t.read_pick_depth(device, queue, x, y)?)));
+        // No depth on the limited tier (`Capabilities::pick_depth`): the node without the point.
+        let depth_known = self.renderer.capabilities().pick_depth.is_ok();
+        let read = t.read_id(device, queue, x, y).and_then(|id| {
+            let depth = if depth_known { t.read_pick_depth(device, queue, x, y)? } else { 1.0 };
+            Ok((id, depth))
+        });
         match read {
             Ok((id, depth)) => {
                 let node = self.renderer.node_for_pick(id);
@@ -349,6 +362,14 @@ impl Viewport {
         let t = self.target.as_ref().ok_or("nothing rendered yet")?;
         t.read_color(&self.rs.device, &self.rs.queue).map_err(|e| e.to_string())
     }
+}
+
+/// The target's size for a view of `px` pixels: at least 1x1, scaled down
+/// (keeping the aspect) to the device's largest texture (2048 on WebGL2;
+/// egui stretches the image over the view).
+fn target_size(px: [f32; 2], max: u32) -> [u32; 2] {
+    let scale = (max as f32 / px[0].max(px[1])).min(1.0);
+    px.map(|p| ((p * scale).round() as u32).clamp(1, max.max(1)))
 }
 
 /// A view's `view_moved` message (docs/protocol.md, "Views"): its camera, in

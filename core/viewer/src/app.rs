@@ -198,15 +198,7 @@ impl ViewerApp {
                     }
                 }
                 let mut o = vp.options().clone();
-                ui.menu_button("Look", |ui| {
-                    ui.checkbox(&mut o.shadows, "Shadows").on_hover_text("The key light casts soft shadows");
-                    ui.checkbox(&mut o.ground, "Ground").on_hover_text("A ground plane that receives shadows");
-                    ui.checkbox(&mut o.grid, "Grid");
-                    ui.checkbox(&mut o.outline, "Outline selection");
-                    ui.checkbox(&mut o.ssao, "Ambient occlusion").on_hover_text("Darken creases and contact areas");
-                    ui.checkbox(&mut o.z_up, "Z up");
-                });
-                if &o != vp.options() {
+                if periscope_ui::look::look_menu(ui, &mut o, vp.capabilities()) {
                     self.rt.images.z_up = o.z_up;
                     vp.set_options(o);
                 }

@@ -45,6 +45,10 @@ pub trait Link {
     fn url(&self) -> String;
     /// Keeps the token for this tab only (the page's session storage).
     fn remember_token(&mut self, _token: &str) {}
+    /// A token the person put in the address (`#token=…`) since the last call.
+    fn new_token(&mut self) -> Option<String> {
+        None
+    }
 }
 
 /// Waits between reconnection attempts (doubling up to the last).
@@ -174,7 +178,12 @@ impl WebApp {
                 SocketEvent::Closed(reason) => self.closed(reason),
             }
         }
-        if self.reconnect_at.is_some_and(|t| Instant::now() >= t) {
+        if let Some(token) = self.link.new_token() {
+            self.token = Some(token);
+            self.token_prompt = None;
+            self.attempt = 0;
+            self.connect();
+        } else if self.reconnect_at.is_some_and(|t| Instant::now() >= t) {
             self.connect();
         }
     }
@@ -294,14 +303,7 @@ impl WebApp {
                     vp.center_on(self.mirror.scene.selected());
                 }
                 let mut o = vp.options().clone();
-                ui.menu_button("Look", |ui| {
-                    ui.checkbox(&mut o.shadows, "Shadows");
-                    ui.checkbox(&mut o.ground, "Ground");
-                    ui.checkbox(&mut o.grid, "Grid");
-                    ui.checkbox(&mut o.outline, "Outline selection");
-                    ui.checkbox(&mut o.ssao, "Ambient occlusion");
-                    ui.checkbox(&mut o.z_up, "Z up");
-                });
+                periscope_ui::look::look_menu(ui, &mut o, vp.capabilities());
                 if &o != vp.options() {
                     vp.set_options(o);
                 }

@@ -30,6 +30,9 @@ struct WsLink {
     generation: Rc<RefCell<u64>>,
     ctx: egui::Context,
     handlers: Vec<Handler>,
+    /// A token from the address (`#token=…`) typed after the page loaded.
+    hash_token: Rc<RefCell<Option<String>>>,
+    _on_hash: Handler,
 }
 
 impl WsLink {
@@ -108,6 +111,10 @@ impl Link for WsLink {
         self.url.clone()
     }
 
+    fn new_token(&mut self) -> Option<String> {
+        self.hash_token.borrow_mut().take()
+    }
+
     fn remember_token(&mut self, token: &str) {
         if let Some(s) = session_storage() {
             let _ = s.set_item(TOKEN_KEY, token);
@@ -145,25 +152,30 @@ impl eframe::App for Shell {
     }
 }
 
-/// The page's address pieces: the hub's WebSocket URL, the renderer asked
-/// for, and the token from `#token=…` (then removed from the address bar) or
-/// from this tab's storage.
-fn from_location() -> Result<(String, bool, Option<String>), JsValue> {
+/// The token in the address (`#token=…`), removed from the address bar (and
+/// from what a person copies from it); it never reaches a server's log.
+fn token_from_hash() -> Result<Option<String>, JsValue> {
     let window = web_sys::window().ok_or("no window")?;
     let loc = window.location();
-    let scheme = if loc.protocol()? == "https:" { "wss" } else { "ws" };
-    let url = format!("{scheme}://{}/", loc.host()?);
-    let webgl2 = loc.search()?.contains("renderer=webgl2");
     let hash = loc.hash()?;
     let from_hash = hash
         .strip_prefix("#token=")
         .map(|t| js_sys::decode_uri_component(t).ok().and_then(|s| s.as_string()).unwrap_or_else(|| t.to_owned()));
     if from_hash.is_some() {
-        // Out of the address bar (and of what a person copies from it).
         let path = format!("{}{}", loc.pathname()?, loc.search()?);
         let _ = window.history()?.replace_state_with_url(&JsValue::NULL, "", Some(&path));
     }
-    let token = from_hash.or_else(|| session_storage().and_then(|s| s.get_item(TOKEN_KEY).ok().flatten()));
+    Ok(from_hash)
+}
+
+/// The page's address pieces: the hub's WebSocket URL, the renderer asked
+/// for, and the token from the address or from this tab's storage.
+fn from_location() -> Result<(String, bool, Option<String>), JsValue> {
+    let loc = web_sys::window().ok_or("no window")?.location();
+    let scheme = if loc.protocol()? == "https:" { "wss" } else { "ws" };
+    let url = format!("{scheme}://{}/", loc.host()?);
+    let webgl2 = loc.search()?.contains("renderer=webgl2");
+    let token = token_from_hash()?.or_else(|| session_storage().and_then(|s| s.get_item(TOKEN_KEY).ok().flatten()));
     Ok((url, webgl2, token))
 }
 
@@ -224,6 +236,19 @@ pub async fn start(canvas_id: String) -> Result<(), JsValue> {
                     }
                     Backend { name: name.to_owned(), adapter: format!("{} ({:?})", info.name, info.backend) }
                 });
+                let hash_token: Rc<RefCell<Option<String>>> = Rc::default();
+                let on_hash = {
+                    let (slot, ctx) = (Rc::clone(&hash_token), cc.egui_ctx.clone());
+                    Closure::wrap(Box::new(move |_: JsValue| {
+                        if let Ok(Some(t)) = token_from_hash() {
+                            *slot.borrow_mut() = Some(t);
+                            ctx.request_repaint();
+                        }
+                    }) as Box<dyn FnMut(JsValue)>)
+                };
+                if let Some(w) = web_sys::window() {
+                    let _ = w.add_event_listener_with_callback("hashchange", on_hash.as_ref().unchecked_ref());
+                }
                 let link = WsLink {
                     url,
                     ws: None,
@@ -231,6 +256,8 @@ pub async fn start(canvas_id: String) -> Result<(), JsValue> {
                     generation: Rc::default(),
                     ctx: cc.egui_ctx.clone(),
                     handlers: Vec::new(),
+                    hash_token,
+                    _on_hash: on_hash,
                 };
                 let app = WebApp::new(Box::new(link), token, rs, backend);
                 Ok(Box::new(Shell { app, shown: (String::new(), u64::MAX) }))

@@ -1,5 +1,5 @@
-"""The browser view (docs/web.md), in Debian's real chromium, headless,
-driven by chromedriver (WebDriver over HTTP: no Python package needed):
+"""The browser view (docs/web.md), in Debian's real chromium (in a window on
+a virtual X display, see browser.py), driven by chromedriver (WebDriver over HTTP: no Python package needed):
 the hub serves the page from its own port, the page connects as a view and
 draws the hub's scene on WebGPU (SwiftShader, `--enable-unsafe-webgpu`) and
 on WebGL2 (`?renderer=webgl2`); a click on a button control fires the
@@ -8,28 +8,16 @@ renderer's composited image shows, and a wrong token shows the refusal.
 
 Screenshots are kept in target/screenshots/web-*.png."""
 
-import base64
-import json
 import os
-import random
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
-import urllib.request
 
 import numpy as np
 import pytest
 
-from conftest import BIN, REPO, Viewer, wait_for
+from browser import MISSING, Browser, centroid, masks, mean_x, wait_viewing
+from conftest import REPO, Viewer, wait_for
 from periscope import RemoteMeshes, RemotePointClouds, RemoteSpheres, RemoteViewer
 
 REQUIRED = os.environ.get("PERISCOPE_REQUIRE_BROWSER") == "1"
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
-MISSING = [n for n, p in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER), ("convert", shutil.which("convert")),
-                          ("Xvfb", shutil.which("Xvfb"))) if p is None]
 if not (REPO / "core" / "web" / "dist" / "index.html").exists():
     MISSING.append("the web bundle (make web)")
 if MISSING:
@@ -37,133 +25,9 @@ if MISSING:
         raise RuntimeError(f"the browser tests need {', '.join(MISSING)} (apt: chromium chromium-driver imagemagick)")
     pytest.skip(f"browser tests skipped: {', '.join(MISSING)} missing", allow_module_level=True)
 
-SHOTS = BIN.parent.parent / "screenshots"
-WIDTH, HEIGHT = 1280, 800
 # The Controls panel's first button in a 1280-wide page (checked by its effect:
 # the owner's callback must fire).
 BUTTON = (1211, 83)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Browser:
-    """One chromium session through chromedriver, in a window on its own
-    virtual X display: chromium's headless mode draws WebGPU canvases but
-    screenshots them blank (its Vulkan swapchain never reaches the
-    compositor), so the page runs headed under Xvfb, still without a GPU."""
-
-    def __init__(self, webgpu):
-        self.dir = tempfile.mkdtemp(prefix="periscope-chromium-")
-        n = random.randint(2500, 3500)
-        self.xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp"],
-                                     stderr=subprocess.DEVNULL)
-        wait_for("Xvfb", lambda: os.path.exists(f"/tmp/.X11-unix/X{n}"))
-        env = dict(os.environ, DISPLAY=f":{n}")
-        env.pop("WAYLAND_DISPLAY", None)
-        port = free_port()
-        self.driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL, env=env)
-        self.base = f"http://127.0.0.1:{port}"
-        wait_for("chromedriver", self._ready, timeout=20)
-        args = ["--no-sandbox", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
-                "--use-angle=swiftshader", "--enable-unsafe-swiftshader", f"--window-size={WIDTH},{HEIGHT}",
-                f"--user-data-dir={self.dir}"]
-        if webgpu:
-            # WebGPU through Dawn on SwiftShader's Vulkan; without the Vulkan
-            # compositing flags its canvas renders but screenshots blank.
-            args += ["--enable-unsafe-webgpu", "--ignore-gpu-blocklist", "--enable-gpu", "--enable-features=Vulkan",
-                     "--use-vulkan=swiftshader", "--use-webgpu-adapter=swiftshader", "--disable-vulkan-surface"]
-        caps = {"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
-            "goog:loggingPrefs": {"browser": "ALL"},
-        }}}
-        self.session = self._call("POST", "/session", caps)["sessionId"]
-
-    def _ready(self):
-        try:
-            return self._call("GET", "/status").get("ready")
-        except OSError:
-            return False
-
-    def _call(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=120) as r:
-            return json.loads(r.read())["value"]
-
-    def _s(self, method, path, body=None):
-        return self._call(method, f"/session/{self.session}{path}", body)
-
-    def open(self, url):
-        self._s("POST", "/url", {"url": url})
-
-    def js(self, script):
-        return self._s("POST", "/execute/sync", {"script": script, "args": []})
-
-    def status(self):
-        return self.js("return [document.body.dataset.status || '', document.body.dataset.backend || '', "
-                       "Number(document.body.dataset.frames || 0)]")
-
-    def console(self):
-        try:
-            return self._s("POST", "/se/log", {"type": "browser"})
-        except Exception:  # noqa: BLE001 - only for failure messages
-            return []
-
-    def screenshot(self, name):
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        path = SHOTS / name
-        path.write_bytes(base64.b64decode(self._s("GET", "/screenshot")))
-        raw = subprocess.run(["convert", str(path), "-depth", "8", "rgb:-"], check=True, capture_output=True).stdout
-        w, h = subprocess.run(["identify", "-format", "%w %h", str(path)], check=True, capture_output=True,
-                              text=True).stdout.split()
-        return path, np.frombuffer(raw, np.uint8).reshape(int(h), int(w), 3).astype(int)
-
-    def click(self, x, y):
-        self._s("POST", "/actions", {"actions": [{
-            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
-            "actions": [{"type": "pointerMove", "duration": 0, "x": int(x), "y": int(y)},
-                        {"type": "pointerDown", "button": 0}, {"type": "pause", "duration": 60},
-                        {"type": "pointerUp", "button": 0}],
-        }]})
-
-    def close(self):
-        try:
-            self._s("DELETE", "")
-        except Exception:  # noqa: BLE001 - the browser may be gone already
-            pass
-        self.driver.terminate()
-        self.driver.wait(timeout=10)
-        self.xvfb.terminate()
-        self.xvfb.wait(timeout=10)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def masks(img):
-    r, g, b = img[..., 0], img[..., 1], img[..., 2]
-    return {
-        "red": (r > 150) & (g < 70) & (b < 70),
-        "blue": (b > 150) & (r < 70) & (g < 70),
-        "green": (g > 150) & (r < 90) & (b < 90),
-        "yellow": (r > 180) & (g > 180) & (b < 80),
-    }
-
-
-def mean_x(m):
-    xs = np.nonzero(m)[1]
-    return float(xs.mean()) if len(xs) else -1.0
-
-
-def centroid(m):
-    ys, xs = np.nonzero(m)
-    return float(xs.mean()), float(ys.mean())
 
 
 def scene(v):
@@ -186,17 +50,6 @@ def page(request):
     finally:
         browser.close()
         hub.stop()
-
-
-def wait_viewing(browser, want_backend, name):
-    def ready():
-        status, backend, frames = browser.status()
-        if status.startswith("failed"):
-            raise AssertionError(f"the page failed: {status}; console: {browser.console()}")
-        return (backend, frames) if status == "viewing" and frames > 2 else None
-
-    backend, _ = wait_for(f"the page ({name}) to connect and draw", ready, timeout=120)
-    assert backend == want_backend, f"drawn with {backend}, not {want_backend}"
 
 
 def test_the_page_shows_the_hubs_scene_and_clicks_reach_the_owner(page):

@@ -1,0 +1,157 @@
+"""A real chromium driven by chromedriver (WebDriver over HTTP: no Python
+package needed), headed in a window on its own virtual X display. Used by
+test_browser.py and clients/python/bench/bench_web.py."""
+
+import base64
+import json
+import os
+import random
+import shutil
+import socket
+import subprocess
+import tempfile
+import urllib.request
+
+import numpy as np
+
+from conftest import BIN, wait_for
+
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+MISSING = [n for n, p in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER), ("convert", shutil.which("convert")),
+                          ("Xvfb", shutil.which("Xvfb"))) if p is None]
+SHOTS = BIN.parent.parent / "screenshots"
+WIDTH, HEIGHT = 1280, 800
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Browser:
+    """One chromium session through chromedriver, in a window on its own
+    virtual X display: chromium's headless mode draws WebGPU canvases but
+    screenshots them blank (its Vulkan swapchain never reaches the
+    compositor), so the page runs headed under Xvfb, still without a GPU."""
+
+    def __init__(self, webgpu):
+        self.dir = tempfile.mkdtemp(prefix="periscope-chromium-")
+        n = random.randint(2500, 3500)
+        self.xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp"],
+                                     stderr=subprocess.DEVNULL)
+        wait_for("Xvfb", lambda: os.path.exists(f"/tmp/.X11-unix/X{n}"))
+        env = dict(os.environ, DISPLAY=f":{n}")
+        env.pop("WAYLAND_DISPLAY", None)
+        port = free_port()
+        self.driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, env=env)
+        self.base = f"http://127.0.0.1:{port}"
+        wait_for("chromedriver", self._ready, timeout=20)
+        args = ["--no-sandbox", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--disable-quic", "--disable-dev-shm-usage",
+                "--use-angle=swiftshader", "--enable-unsafe-swiftshader", f"--window-size={WIDTH},{HEIGHT}",
+                f"--user-data-dir={self.dir}"]
+        if webgpu:
+            # WebGPU through Dawn on SwiftShader's Vulkan; without the Vulkan
+            # compositing flags its canvas renders but screenshots blank.
+            args += ["--enable-unsafe-webgpu", "--ignore-gpu-blocklist", "--enable-gpu", "--enable-features=Vulkan",
+                     "--use-vulkan=swiftshader", "--use-webgpu-adapter=swiftshader", "--disable-vulkan-surface"]
+        caps = {"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+            "goog:loggingPrefs": {"browser": "ALL"},
+        }}}
+        self.session = self._call("POST", "/session", caps)["sessionId"]
+
+    def _ready(self):
+        try:
+            return self._call("GET", "/status").get("ready")
+        except OSError:
+            return False
+
+    def _call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return json.loads(r.read())["value"]
+
+    def _s(self, method, path, body=None):
+        return self._call(method, f"/session/{self.session}{path}", body)
+
+    def open(self, url):
+        self._s("POST", "/url", {"url": url})
+
+    def js(self, script):
+        return self._s("POST", "/execute/sync", {"script": script, "args": []})
+
+    def status(self):
+        return self.js("return [document.body.dataset.status || '', document.body.dataset.backend || '', "
+                       "Number(document.body.dataset.frames || 0)]")
+
+    def console(self):
+        try:
+            return self._s("POST", "/se/log", {"type": "browser"})
+        except Exception:  # noqa: BLE001 - only for failure messages
+            return []
+
+    def screenshot(self, name):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / name
+        path.write_bytes(base64.b64decode(self._s("GET", "/screenshot")))
+        raw = subprocess.run(["convert", str(path), "-depth", "8", "rgb:-"], check=True, capture_output=True).stdout
+        w, h = subprocess.run(["identify", "-format", "%w %h", str(path)], check=True, capture_output=True,
+                              text=True).stdout.split()
+        return path, np.frombuffer(raw, np.uint8).reshape(int(h), int(w), 3).astype(int)
+
+    def click(self, x, y):
+        self._s("POST", "/actions", {"actions": [{
+            "type": "pointer", "id": "mouse", "parameters": {"pointerType": "mouse"},
+            "actions": [{"type": "pointerMove", "duration": 0, "x": int(x), "y": int(y)},
+                        {"type": "pointerDown", "button": 0}, {"type": "pause", "duration": 60},
+                        {"type": "pointerUp", "button": 0}],
+        }]})
+
+    def close(self):
+        try:
+            self._s("DELETE", "")
+        except Exception:  # noqa: BLE001 - the browser may be gone already
+            pass
+        self.driver.terminate()
+        self.driver.wait(timeout=10)
+        self.xvfb.terminate()
+        self.xvfb.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def masks(img):
+    r, g, b = img[..., 0], img[..., 1], img[..., 2]
+    return {
+        "red": (r > 150) & (g < 70) & (b < 70),
+        "blue": (b > 150) & (r < 70) & (g < 70),
+        "green": (g > 150) & (r < 90) & (b < 90),
+        "yellow": (r > 180) & (g > 180) & (b < 80),
+    }
+
+
+def mean_x(m):
+    xs = np.nonzero(m)[1]
+    return float(xs.mean()) if len(xs) else -1.0
+
+
+def centroid(m):
+    ys, xs = np.nonzero(m)
+    return float(xs.mean()), float(ys.mean())
+
+
+def wait_viewing(browser, want_backend, name):
+    def ready():
+        status, backend, frames = browser.status()
+        if status.startswith("failed"):
+            raise AssertionError(f"the page failed: {status}; console: {browser.console()}")
+        return (backend, frames) if status == "viewing" and frames > 2 else None
+
+    backend, _ = wait_for(f"the page ({name}) to connect and draw", ready, timeout=120)
+    assert backend == want_backend, f"drawn with {backend}, not {want_backend}"

@@ -5,7 +5,7 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 CARGO   ?= cargo
 
-.PHONY: run test test-rust test-python test-wasm test-web web lint venv clean wheel wheel-dev bench bench-gpu fuzz
+.PHONY: run test test-rust test-python web lint venv clean wheel wheel-dev bench bench-gpu fuzz
 
 run: web
 	$(CARGO) run --release --bin periscope
@@ -27,8 +27,9 @@ web:
 	rm -rf $(WEB_DIST).new && mkdir -p $(WEB_DIST).new
 	wasm-bindgen --target web --no-typescript --out-dir $(WEB_DIST).new $(WASM_OUT)
 	@if command -v wasm-opt >/dev/null; then \
-		wasm-opt -O2 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-			-o $(WEB_DIST).new/periscope_web_bg.wasm $(WEB_DIST).new/periscope_web_bg.wasm; \
+		wasm-opt -Os --all-features -o $(WEB_DIST).new/opt.wasm $(WEB_DIST).new/periscope_web_bg.wasm \
+			&& mv $(WEB_DIST).new/opt.wasm $(WEB_DIST).new/periscope_web_bg.wasm \
+			|| { rm -f $(WEB_DIST).new/opt.wasm; echo "wasm-opt failed: the bundle is left as wasm-bindgen wrote it"; }; \
 	else echo "wasm-opt not found: the bundle is not shrunk further (apt install binaryen)"; fi
 	cp core/web/page/* $(WEB_DIST).new/
 	for f in $(WEB_DIST).new/*; do gzip -9 -k -n "$$f"; done
@@ -54,12 +55,9 @@ $(AITVENV)/.installed:
 
 venv: $(VENV)/.installed $(AITVENV)/.installed
 
-test: test-rust test-python test-wasm
-
-# The UI crate (panels and viewport) builds for the browser as it is.
-test-wasm:
-	rustup target add wasm32-unknown-unknown
-	$(CARGO) check -p periscope-ui --target wasm32-unknown-unknown
+# The web bundle first: the periscope binary the tests run embeds it, and the
+# browser tests (clients/python/tests/test_browser.py) load it in chromium.
+test: web test-rust test-python
 
 # The venv first: a panel test drives a real Python client (PERISCOPE_REQUIRE_PYTHON
 # makes it fail instead of skipping when .venv is missing).
@@ -75,7 +73,7 @@ test-python: venv
 # The `periscope` wheel: the release viewer binary with the Python client
 # (maturin, pyproject.toml at the top). `pip install dist/periscope-*.whl`
 # needs no Rust. The tests build a debug-profile wheel (it reuses target/debug).
-wheel: $(VENV)/.installed
+wheel: $(VENV)/.installed web
 	rm -f dist/periscope-*.whl
 	$(PY) -m maturin build --release -o dist
 

@@ -36,7 +36,7 @@ class Browser:
     screenshots them blank (its Vulkan swapchain never reaches the
     compositor), so the page runs headed under Xvfb, still without a GPU."""
 
-    def __init__(self, webgpu):
+    def __init__(self, webgpu, extra_args=()):
         self.dir = tempfile.mkdtemp(prefix="periscope-chromium-")
         n = random.randint(2500, 3500)
         self.xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp"],
@@ -58,6 +58,7 @@ class Browser:
             # compositing flags its canvas renders but screenshots blank.
             args += ["--enable-unsafe-webgpu", "--ignore-gpu-blocklist", "--enable-gpu", "--enable-features=Vulkan",
                      "--use-vulkan=swiftshader", "--use-webgpu-adapter=swiftshader", "--disable-vulkan-surface"]
+        args += list(extra_args)
         caps = {"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": CHROMIUM, "args": args},

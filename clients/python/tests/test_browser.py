@@ -142,3 +142,44 @@ def test_a_wrong_token_shows_the_refusal_and_the_right_one_connects(webgpu_brows
 
     browser.open(f"http://127.0.0.1:{hub.port}/#token=s3cret")
     wait_for("the page to connect with the right token", lambda: browser.status()[0] == "viewing", timeout=60)
+
+
+def test_the_page_says_when_the_hub_is_gone_and_reconnects_to_the_next_one(webgpu_browser, start_viewer):
+    hub, browser = start_viewer(), webgpu_browser
+    with RemoteViewer("127.0.0.1", hub.port, client_name="producer") as v:
+        scene(v)
+        v.sync()
+        browser.open(f"http://127.0.0.1:{hub.port}/")
+        wait_viewing(browser, "WebGPU", "webgpu")
+    port = hub.port
+    hub.stop()
+    wait_for("the page to say the hub is gone", lambda: browser.status()[0].startswith("lost"), timeout=30)
+    path, img = browser.screenshot("web-disconnected.png")
+    m = masks(img)
+    assert m["red"].sum() > 1500 and m["blue"].sum() > 1500, f"the last scene stays on the page: see {path}"
+    top = img[:28]
+    light_red = (top[..., 0] > 200) & (top[..., 1] < 150) & (top[..., 2] < 150)
+    assert light_red.sum() > 30, f"the top bar says disconnected: see {path}"
+
+    # A new hub on the same port: the page picks it up by itself and shows its (empty) scene.
+    start_viewer(port=port)
+    wait_for("the page to reconnect", lambda: browser.status()[0] == "viewing", timeout=30)
+
+    def emptied():
+        _, img = browser.screenshot("web-reconnected.png")
+        return masks(img)["red"].sum() == 0
+
+    wait_for("the new hub's empty scene in the page", emptied, timeout=30)
+
+
+def test_a_browser_without_webgpu_or_webgl2_says_so_on_the_page(viewer_process):
+    browser = Browser(webgpu=False, extra_args=["--disable-3d-apis"])
+    try:
+        browser.open(f"http://127.0.0.1:{viewer_process.port}/")
+        status = wait_for("the page's failure", lambda: (s := browser.status()[0]).startswith("failed") and s,
+                          timeout=60)
+        assert "WebGPU" in status and "WebGL2" in status, status
+        text = browser.js("return document.getElementById('status').textContent")
+        assert "neither WebGPU nor WebGL2" in text and "could not start" in text, text
+    finally:
+        browser.close()

@@ -5,7 +5,7 @@
 
 use egui;
 use periscope_protocol::Value;
-use periscope_scene::{Node, NodeId, NodeKind, Setting, Style, set_properties_message};
+use periscope_scene::{Node, NodeId, NodeKind, Scene, Setting, Style, set_properties_message};
 
 use crate::UiHost;
 
@@ -240,4 +240,21 @@ mod tests {
             }
         }
     }
+}
+
+/// The hub's clients as a view knows them (from the hub's changes): name,
+/// id, address and whether still connected.
+pub fn hub_clients(ui: &mut egui::Ui, scene: &Scene) {
+    egui::Grid::new("hub-clients").num_columns(3).striped(true).show(ui, |ui| {
+        ui.strong("Client");
+        ui.strong("Address");
+        ui.strong("State");
+        ui.end_row();
+        for c in scene.clients() {
+            ui.label(format!("{} #{}", c.name, c.id));
+            ui.monospace(&c.addr);
+            ui.label(if c.connected { "connected" } else { "gone" });
+            ui.end_row();
+        }
+    });
 }

@@ -149,16 +149,5 @@ fn hub_panel(ui: &mut egui::Ui, rt: &Runtime) {
         link_status(ui, link);
     }
     ui.add_space(4.0);
-    egui::Grid::new("hub-clients").num_columns(3).striped(true).show(ui, |ui| {
-        ui.strong("Client");
-        ui.strong("Address");
-        ui.strong("State");
-        ui.end_row();
-        for c in rt.scene.clients() {
-            ui.label(format!("{} #{}", c.name, c.id));
-            ui.monospace(&c.addr);
-            ui.label(if c.connected { "connected" } else { "gone" });
-            ui.end_row();
-        }
-    });
+    periscope_ui::panels::hub_clients(ui, &rt.scene);
 }

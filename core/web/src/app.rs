@@ -428,6 +428,12 @@ impl WebApp {
                     egui::CollapsingHeader::new("Controls").default_open(true).show(ui, |ui| {
                         self.controls.show(ui, &mut self.mirror);
                     });
+                    egui::CollapsingHeader::new("Server").default_open(false).show(ui, |ui| {
+                        let (color, text) = self.status();
+                        ui.colored_label(color, text);
+                        ui.add_space(4.0);
+                        periscope_ui::panels::hub_clients(ui, &self.mirror.scene);
+                    });
                     if self.images.has_windows() {
                         egui::CollapsingHeader::new("Images").default_open(true).show(ui, |ui| {
                             self.images.show_docked(ui);

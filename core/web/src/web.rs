@@ -179,19 +179,6 @@ fn from_location() -> Result<(String, bool, Option<String>), JsValue> {
     Ok((url, webgl2, token))
 }
 
-/// Shows `text` in the page's status line (outside the canvas: for when
-/// the canvas cannot draw at all).
-fn page_status(text: &str) {
-    if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
-        if let Some(el) = doc.get_element_by_id("status") {
-            el.set_text_content(Some(text));
-        }
-        if let Some(body) = doc.body() {
-            let _ = body.set_attribute("data-status", &format!("failed: {text}"));
-        }
-    }
-}
-
 /// Console output for `tracing` (no clock: `SystemTime` does not exist here).
 struct Console;
 
@@ -264,12 +251,12 @@ pub async fn start(canvas_id: String) -> Result<(), JsValue> {
             }),
         )
         .await;
-    if let Err(e) = &started {
+    // index.html writes the error on the page, outside the canvas.
+    started.map_err(|e| {
         let why = e.as_string().unwrap_or_else(|| format!("{e:?}"));
-        page_status(&format!(
-            "This browser could start neither WebGPU nor WebGL2 ({why}). Try another browser, or turn on hardware \
+        JsValue::from_str(&format!(
+            "this browser could start neither WebGPU nor WebGL2 ({why}). Try another browser, or turn on hardware \
              acceleration."
-        ));
-    }
-    started
+        ))
+    })
 }

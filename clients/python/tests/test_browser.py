@@ -183,3 +183,25 @@ def test_a_browser_without_webgpu_or_webgl2_says_so_on_the_page(viewer_process):
         assert "neither WebGPU nor WebGL2" in text and "could not start" in text, text
     finally:
         browser.close()
+
+
+def test_a_scene_over_the_pages_budget_stops_its_stream_with_a_notice(webgpu_browser, start_viewer):
+    hub, browser = start_viewer(config="[server]\nweb_view_budget_mb = 1\n"), webgpu_browser
+    with RemoteViewer("127.0.0.1", hub.port, client_name="producer") as v:
+        scene(v)
+        v.sync()
+        browser.open(f"http://127.0.0.1:{hub.port}/")
+        wait_viewing(browser, "WebGPU", "webgpu")
+        # 3 MB of points: more than the page's 1 MB.
+        rng = np.random.default_rng(1)
+        RemotePointClouds(v, rng.random((250_000, 3), np.float32), name="too big")
+        v.sync()
+        status = wait_for("the page to stop at its budget",
+                          lambda: (s := browser.status()[0]).startswith("over budget") and s, timeout=60)
+        assert "web_view_budget_mb" in status, status
+        path, img = browser.screenshot("web-over-budget.png")
+        m = masks(img)
+        assert m["red"].sum() > 1500 and m["blue"].sum() > 1500, f"the scene as it was stays: see {path}"
+        orange = (img[..., 0] > 200) & (img[..., 1] > 110) & (img[..., 1] < 170) & (img[..., 2] < 80)
+        assert orange.sum() > 200, f"the notice is on the page: see {path}"
+        assert hub.proc.poll() is None, "the hub is unaffected"

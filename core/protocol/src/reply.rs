@@ -76,6 +76,9 @@ pub enum Reply {
         max_message_bytes: u64,
         /// The viewer takes big arrays in parts (`ARRAY_PART`).
         array_parts: bool,
+        /// To a view only: the most bytes of scene data a browser view should
+        /// hold (`[server] web_view_budget_mb`); the page stops there.
+        web_view_budget_bytes: Option<u64>,
     },
     Refused {
         reason: String,
@@ -439,7 +442,16 @@ impl Reply {
         }
         let mut f: Vec<(&str, Value)> = vec![("type", Value::Int(self.kind()))];
         match self {
-            Reply::Welcome { server, version, client_id, session, resumed, max_message_bytes, array_parts } => {
+            Reply::Welcome {
+                server,
+                version,
+                client_id,
+                session,
+                resumed,
+                max_message_bytes,
+                array_parts,
+                web_view_budget_bytes,
+            } => {
                 f.push(("server", server.as_str().into()));
                 f.push(("version", (*version as i64).into()));
                 f.push(("client_id", (*client_id).into()));
@@ -447,6 +459,9 @@ impl Reply {
                 f.push(("resumed", (*resumed).into()));
                 f.push(("max_message_bytes", (*max_message_bytes).into()));
                 f.push(("array_parts", (*array_parts).into()));
+                if let Some(b) = web_view_budget_bytes {
+                    f.push(("web_view_budget_bytes", (*b).into()));
+                }
             }
             Reply::Refused { reason } => f.push(("reason", reason.as_str().into())),
             Reply::Problem { ref_seq, ref_type, uid, code, message, .. } => {
@@ -505,6 +520,7 @@ impl Reply {
                 resumed: v.get("resumed").and_then(Value::as_bool).unwrap_or(false),
                 max_message_bytes: u("max_message_bytes").unwrap_or(0),
                 array_parts: v.get("array_parts").and_then(Value::as_bool).unwrap_or(false),
+                web_view_budget_bytes: u("web_view_budget_bytes"),
             },
             Some(MessageType::Refused) => Reply::Refused { reason: s("reason") },
             Some(t @ (MessageType::Error | MessageType::Warning)) => Reply::Problem {
@@ -619,6 +635,7 @@ mod tests {
                 resumed: true,
                 max_message_bytes: 10,
                 array_parts: true,
+                web_view_budget_bytes: Some(1500 << 20),
             },
             Reply::Refused { reason: "bad token".into() },
             Reply::error(Some(4), Some(2), Some(7), "bad_shape", "vertices must be (V,3)"),

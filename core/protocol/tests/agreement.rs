@@ -228,6 +228,7 @@ fn example(t: MessageType) -> Value {
                 resumed: false,
                 max_message_bytes: 1 << 30,
                 array_parts: true,
+                web_view_budget_bytes: None,
             }
             .to_value();
         }

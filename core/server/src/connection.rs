@@ -335,6 +335,7 @@ fn handshake(ws: &mut Ws, addr: SocketAddr, shared: &Arc<Shared>) -> Option<Acce
         resumed,
         max_message_bytes: shared.config.max_message_bytes as u64,
         array_parts: true,
+        web_view_budget_bytes: view.then(|| shared.config.web_view_budget_mb.saturating_mul(1 << 20)),
     };
     if ws.send(Message::binary(encode_value(&welcome.to_value()))).is_err() {
         lock(&shared.outboxes).remove(&client_id);

@@ -61,6 +61,9 @@ pub struct ServerConfig {
     /// embedded in the binary). Off: every plain HTTP request gets 404;
     /// WebSocket clients are served either way.
     pub web: bool,
+    /// The most scene data, in MB, a browser view holds (sent to views in
+    /// their welcome); a larger scene stops the page's stream with a notice.
+    pub web_view_budget_mb: u64,
 }
 
 /// Whether the aitviewer (pickle) compatibility path is open.
@@ -105,6 +108,7 @@ impl Default for ServerConfig {
             tls_key: None,
             max_views: 16,
             web: true,
+            web_view_budget_mb: 1500,
         }
     }
 }

@@ -35,6 +35,8 @@ pub enum SocketEvent {
 pub trait Link {
     /// Opens a new socket (closing any old one).
     fn open(&mut self);
+    /// Closes the socket (no `Closed` event follows).
+    fn close(&mut self);
     /// What the socket delivered since the last call.
     fn drain(&mut self) -> Vec<SocketEvent>;
     /// Sends one binary message.
@@ -59,6 +61,10 @@ const LOG_LINES: usize = 200;
 const REPORT_EVERY: Duration = Duration::from_millis(33);
 /// Bytes queued in the socket above which camera reports wait.
 const CONGESTED: u64 = 256 * 1024;
+/// The page's budget for scene data when the hub names none
+/// (`[server] web_view_budget_mb`'s default), and the least it takes.
+const DEFAULT_BUDGET: u64 = 1500 << 20;
+const MIN_BUDGET: u64 = 1 << 20;
 
 /// The scene mirror and what the panels sent this frame.
 struct Mirror {
@@ -101,6 +107,10 @@ pub struct WebApp {
     attempt: usize,
     camera_reported: Option<(periscope_render::Camera, Instant)>,
     camera_requests_seen: u64,
+    /// The most scene data (array bytes) the page holds, and an upper bound
+    /// of what the mirror holds now (exact after [`WebApp::mirror_bytes`]).
+    budget: u64,
+    held: u64,
     show_side: bool,
     show_log: bool,
     /// Frames drawn with something in the scene (the page's tests wait for one).
@@ -138,6 +148,8 @@ impl WebApp {
             attempt: 0,
             camera_reported: None,
             camera_requests_seen: 0,
+            budget: DEFAULT_BUDGET,
+            held: 0,
             show_side: true,
             show_log: false,
             frames_with_scene: 0,
@@ -189,8 +201,8 @@ impl WebApp {
     }
 
     fn closed(&mut self, reason: String) {
-        if let Phase::Refused(_) = self.session.phase {
-            return; // the refusal stays on the page; no reconnecting with the same token
+        if let Phase::Refused(_) | Phase::OverBudget(_) = self.session.phase {
+            return; // the refusal or notice stays on the page; no reconnecting by itself
         }
         if !matches!(self.session.phase, Phase::Lost(_)) {
             self.say(true, format!("disconnected from the hub ({reason}): reconnecting"));
@@ -203,8 +215,9 @@ impl WebApp {
 
     fn incoming(&mut self, bytes: &[u8]) {
         match self.session.read(bytes) {
-            Incoming::Welcome { client_id } => {
+            Incoming::Welcome { client_id, budget } => {
                 self.attempt = 0;
+                self.budget = budget.unwrap_or(DEFAULT_BUDGET).max(MIN_BUDGET);
                 let url = self.link.url();
                 self.say(false, format!("connected to {url} as view #{client_id}"));
                 self.images.clear();
@@ -228,6 +241,7 @@ impl WebApp {
         let changes = match item {
             StreamItem::Reset(changes) => {
                 self.mirror.scene.clear_mirror();
+                self.held = 0;
                 changes
             }
             StreamItem::Changes(changes) => changes,
@@ -252,10 +266,53 @@ impl WebApp {
             }
             StreamItem::Other(_) => return,
         };
+        if !self.fits(&changes) {
+            return;
+        }
         if let Err(e) = self.mirror.scene.apply_changes(changes) {
             self.say(true, format!("the view missed a change ({e}): asking the hub for a snapshot"));
             self.send(resync_message());
         }
+    }
+
+    /// Bytes of array data the mirror holds.
+    fn mirror_bytes(&self) -> u64 {
+        self.mirror.scene.nodes().map(|n| n.data_bytes() as u64).sum()
+    }
+
+    /// Whether the page can take `changes` within its budget. When not, the
+    /// stream stops (the socket closes, no reconnecting by itself): the
+    /// page keeps showing the scene as it was, with a notice, rather than
+    /// growing until the tab runs out of memory.
+    fn fits(&mut self, changes: &[periscope_scene::Change]) -> bool {
+        use periscope_scene::Change;
+        let adds: u64 = changes
+            .iter()
+            .filter(|c| matches!(c, Change::Node(_) | Change::Frames { .. }))
+            .map(|c| c.weight() as u64)
+            .sum();
+        if self.held + adds <= self.budget {
+            self.held += adds;
+            return true;
+        }
+        // The running sum only grows (a replaced node counts twice): measure.
+        self.held = self.mirror_bytes();
+        if self.held + adds <= self.budget {
+            self.held += adds;
+            return true;
+        }
+        let mb = |b: u64| b as f64 / (1 << 20) as f64;
+        let notice = format!(
+            "the hub's scene outgrew this page's budget ({:.0} MB, [server] web_view_budget_mb): it holds {:.1} MB \
+             and the next change adds {:.1} MB. Showing the scene as it was; periscope --connect shows all of it",
+            mb(self.budget),
+            mb(self.held),
+            mb(adds)
+        );
+        self.say(true, notice.clone());
+        self.session.phase = Phase::OverBudget(notice);
+        self.link.close();
+        false
     }
 
     fn send(&mut self, env: Envelope) {
@@ -280,6 +337,7 @@ impl WebApp {
             }
             Phase::Refused(reason) => (egui::Color32::LIGHT_RED, format!("refused: {reason}")),
             Phase::Lost(reason) => (egui::Color32::LIGHT_RED, format!("disconnected — reconnecting ({reason})")),
+            Phase::OverBudget(_) => (egui::Color32::from_rgb(230, 140, 40), "stopped: the scene is over budget".into()),
         }
     }
 
@@ -288,7 +346,13 @@ impl WebApp {
             ui.strong("Periscope");
             ui.separator();
             let (color, text) = self.status();
-            ui.colored_label(color, text);
+            let status = ui.colored_label(color, text);
+            if let Phase::OverBudget(notice) = &self.session.phase {
+                status.on_hover_text(notice.as_str());
+                if ui.button("Reconnect").on_hover_text("Take the hub's scene again from the start").clicked() {
+                    self.connect();
+                }
+            }
             ui.separator();
             let clients = self.mirror.scene.clients().filter(|c| c.connected).count();
             ui.label(format!("{clients} client(s) on the hub"));
@@ -440,6 +504,11 @@ impl WebApp {
                         });
                     }
                 });
+            });
+        }
+        if let Phase::OverBudget(notice) = &self.session.phase {
+            egui::Panel::top("notice").show(ui, |ui| {
+                ui.colored_label(egui::Color32::from_rgb(230, 140, 40), notice.as_str());
             });
         }
         egui::CentralPanel::default().frame(egui::Frame::NONE).show(ui, |ui| self.central(ui));

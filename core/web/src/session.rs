@@ -16,6 +16,9 @@ pub enum Phase {
     Viewing { client_id: u64 },
     /// The hub refused the hello (a wrong or missing token, a full hub): its reason.
     Refused(String),
+    /// The hub's scene outgrew the page's budget: the stream was stopped (the
+    /// page keeps what it had); the notice.
+    OverBudget(String),
     /// The connection ended or could not be made: reconnecting.
     Lost(String),
 }
@@ -23,8 +26,8 @@ pub enum Phase {
 /// What one message from the hub means to the page.
 #[derive(Debug)]
 pub enum Incoming {
-    /// The hub welcomed this view.
-    Welcome { client_id: u64 },
+    /// The hub welcomed this view; the most scene data it should hold.
+    Welcome { client_id: u64, budget: Option<u64> },
     /// The hub refused this view; its reason.
     Refused(String),
     /// A view stream item.
@@ -71,9 +74,9 @@ impl Session {
             Err(e) => return Incoming::Unreadable(e.to_string()),
         };
         match (&self.phase, reply) {
-            (Phase::Connecting, Reply::Welcome { client_id, .. }) => {
+            (Phase::Connecting, Reply::Welcome { client_id, web_view_budget_bytes, .. }) => {
                 self.phase = Phase::Viewing { client_id };
-                Incoming::Welcome { client_id }
+                Incoming::Welcome { client_id, budget: web_view_budget_bytes }
             }
             (_, Reply::Refused { reason }) => {
                 self.phase = Phase::Refused(reason.clone());

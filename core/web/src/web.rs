@@ -94,6 +94,10 @@ impl Link for WsLink {
         self.ws = Some(ws);
     }
 
+    fn close(&mut self) {
+        self.close_old();
+    }
+
     fn drain(&mut self) -> Vec<SocketEvent> {
         std::mem::take(&mut *self.inbox.borrow_mut())
     }
@@ -140,6 +144,7 @@ impl eframe::App for Shell {
             Phase::Viewing { .. } => "viewing".to_owned(),
             Phase::Refused(r) => format!("refused: {r}"),
             Phase::Lost(r) => format!("lost: {r}"),
+            Phase::OverBudget(r) => format!("over budget: {r}"),
         };
         let state = (status, self.app.frames_with_scene.min(1000));
         if state != self.shown {

@@ -205,6 +205,12 @@ impl FrameSeq {
     pub fn data_bytes(&self) -> usize {
         self.frames.iter().map(|r| r.len).sum::<usize>() * std::mem::size_of::<f32>()
     }
+
+    /// The chunks its frames point into, each as (address, bytes): a chunk
+    /// stays allocated whole while any frame refers into it.
+    pub(crate) fn chunks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.frames.iter().map(|r| (Arc::as_ptr(&r.chunk) as usize, r.chunk.len() * std::mem::size_of::<f32>()))
+    }
 }
 
 #[cfg(test)]

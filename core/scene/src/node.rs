@@ -185,6 +185,13 @@ impl Node {
     }
 
     /// Bytes of array data the node refers to.
+    /// Each distinct array chunk this node keeps alive, as (address, bytes).
+    pub(crate) fn chunks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let faces = self.faces.as_ref().map(|f| (Arc::as_ptr(f) as usize, f.len() * 4));
+        let joints = self.joint_connections.as_ref().map(|j| (Arc::as_ptr(j) as usize, j.len() * 8));
+        self.attrs.values().flat_map(FrameSeq::chunks).chain(faces).chain(joints)
+    }
+
     pub fn data_bytes(&self) -> usize {
         self.attrs.values().map(FrameSeq::data_bytes).sum::<usize>()
             + self.faces.as_ref().map_or(0, |f| f.len() * 4)

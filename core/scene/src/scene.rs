@@ -220,6 +220,15 @@ impl Scene {
     }
 
     /// Nodes in creation order.
+    /// Bytes of array data the scene keeps allocated: every shared chunk
+    /// once and whole (frames replaced one by one leave their old chunk alive
+    /// while any frame still points into it). A browser view weighs its
+    /// mirror with this against its budget.
+    pub fn held_bytes(&self) -> usize {
+        let mut seen = std::collections::HashSet::new();
+        self.nodes.values().flat_map(Node::chunks).filter(|(at, _)| seen.insert(*at)).map(|(_, bytes)| bytes).sum()
+    }
+
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
         self.nodes.values()
     }

@@ -793,3 +793,22 @@ fn zero_size_frames_cannot_make_a_huge_frame_count() {
     let e = s.apply(C, &more).unwrap_err();
     assert!(e.message.contains("would have"), "{e}");
 }
+
+#[test]
+fn held_bytes_count_each_chunk_whole_and_once() {
+    let mut s = scene();
+    // 10 frames of 4x3 floats in one chunk, faces 2x3 u32.
+    s.apply(C, &mesh(1, 10)).unwrap();
+    let chunk = 10 * 12 * 4;
+    assert_eq!(s.held_bytes(), chunk + 6 * 4);
+    // Replacing 9 of the 10 frames one by one keeps the first chunk alive
+    // (frame 0 still points into it): what is held grows though the frames'
+    // own bytes do not.
+    let before = s.node_by_remote(C, 1).unwrap().data_bytes();
+    for f in 1..10 {
+        let upd = Envelope::new(T::UpdateFrames.as_i64()).with_uid(1).with_arg(arr(&[4, 3], |_| 1.0));
+        s.apply(C, &upd.with_kwarg("frames", Value::Int(f))).unwrap();
+    }
+    assert_eq!(s.node_by_remote(C, 1).unwrap().data_bytes(), before);
+    assert_eq!(s.held_bytes(), chunk + 9 * 12 * 4 + 6 * 4);
+}

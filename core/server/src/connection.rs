@@ -140,6 +140,8 @@ pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>, ticket: Ticket) {
     match http::read_head(&mut stream) {
         http::Head::Upgrade(head) => stream.unread(head),
         http::Head::Http(request) => {
+            // A download is bounded by http::DOWNLOAD_DEADLINE, not the handshake's.
+            ticket.handshake_done();
             let bundle = shared.config.web.then_some(&shared.web);
             let status = http::respond(&mut stream, &request, bundle);
             tracing::debug!(%addr, method = request.method, target = request.target, status, "HTTP request");
@@ -160,7 +162,22 @@ pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>, ticket: Ticket) {
         WebSocketConfig::default().max_message_size(Some(max)).max_frame_size(Some(max)).read_buffer_size(256 << 10);
     // The write buffer is bounded by `Out` (MAX_WRITE_BUFFER, or one reply of
     // up to max_reply_bytes), not by tungstenite, which would drop a reply.
-    let mut ws = match tungstenite::accept_with_config(stream, Some(ws_config)) {
+    let secured = shared.config.token.as_deref().is_some_and(|t| !t.is_empty()) || shared.tls.is_some();
+    // tungstenite's callback returns its whole HTTP response as the error.
+    #[allow(clippy::result_large_err)]
+    let check = |req: &tungstenite::handshake::server::Request, resp| {
+        let header = |name| req.headers().get(name).and_then(|v: &tungstenite::http::HeaderValue| v.to_str().ok());
+        match http::check_origin(header("origin"), header("host"), secured) {
+            Ok(()) => Ok(resp),
+            Err(why) => {
+                tracing::warn!(%addr, %why, "WebSocket refused");
+                let mut refusal = tungstenite::handshake::server::ErrorResponse::new(Some(why));
+                *refusal.status_mut() = tungstenite::http::StatusCode::FORBIDDEN;
+                Err(refusal)
+            }
+        }
+    };
+    let mut ws = match tungstenite::accept_hdr_with_config(stream, check, Some(ws_config)) {
         Ok(ws) => ws,
         Err(e) => {
             tracing::debug!(%addr, error = %e, "WebSocket handshake failed");

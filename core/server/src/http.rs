@@ -20,6 +20,13 @@ use crate::stream::Stream;
 pub const MAX_HEAD_BYTES: usize = 16 << 10;
 /// Most header lines accepted in a request head (more get 431).
 pub const MAX_HEADERS: usize = 64;
+/// A whole answer (the page's wasm is a few MB) is written within this, a
+/// write at a time, each write within the handshake timeout: a download over
+/// a slow tunnel is not cut at the handshake deadline, and a client that
+/// reads slowly holds its slot no longer than this.
+pub const DOWNLOAD_DEADLINE: Duration = Duration::from_secs(120);
+/// Bytes per write of an answer's body (the deadline is checked between them).
+const WRITE_CHUNK: usize = 64 << 10;
 /// Longest method token (anything longer is not HTTP: 400 at once).
 const MAX_METHOD: usize = 16;
 
@@ -299,7 +306,7 @@ pub(crate) fn respond(stream: &mut Stream, req: &Request, bundle: Option<&WebBun
         extra.push_str("Content-Encoding: gzip\r\n");
         write_ok(stream, 200, &extra, file.body.len() as u64);
         if !head_only {
-            let _ = stream.write_all(file.body);
+            write_body(stream, &mut { file.body });
         }
     } else {
         write_ok(stream, 200, &extra, file.len);
@@ -307,14 +314,67 @@ pub(crate) fn respond(stream: &mut Stream, req: &Request, bundle: Option<&WebBun
             if file.gzip {
                 // Decompressed as it is written: a fixed buffer, never the whole file.
                 let mut inflate = flate2::read::GzDecoder::new(file.body).take(file.len);
-                let _ = std::io::copy(&mut inflate, stream);
+                write_body(stream, &mut inflate);
             } else {
-                let _ = stream.write_all(file.body);
+                write_body(stream, &mut { file.body });
             }
         }
     }
     close(stream);
     200
+}
+
+/// Writes what `body` reads, a chunk at a time, until it ends, a write fails
+/// or [`DOWNLOAD_DEADLINE`] passes.
+fn write_body(stream: &mut Stream, body: &mut impl Read) {
+    let start = Instant::now();
+    let mut buf = vec![0u8; WRITE_CHUNK];
+    loop {
+        let n = match body.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stream.write_all(&buf[..n]).is_err() {
+            return;
+        }
+        if start.elapsed() > DOWNLOAD_DEADLINE {
+            tracing::debug!("an HTTP answer took longer than {DOWNLOAD_DEADLINE:?}: cut");
+            return;
+        }
+    }
+}
+
+/// Whether a WebSocket upgrade from a browser may go on. Browsers send
+/// `Origin`; other clients (Python, Rust, aitviewer) do not and pass. A page
+/// from another site must not reach a hub on this machine (WebSockets have
+/// no CORS): its `Origin` must name the `Host` it connects to. And a page
+/// whose host is a name (not an IP address or `localhost`) might be a DNS
+/// rebinding of that name to this hub: it passes only when the hub has a
+/// token or TLS (`secured`), which such a page cannot get past.
+pub(crate) fn check_origin(origin: Option<&str>, host: Option<&str>, secured: bool) -> Result<(), String> {
+    let Some(origin) = origin else { return Ok(()) };
+    let authority = origin.split_once("://").map_or(origin, |(_, rest)| rest).trim_end_matches('/');
+    let host = host.unwrap_or_default();
+    if !authority.eq_ignore_ascii_case(host) {
+        return Err(format!(
+            "a WebSocket from a page of {origin:?} to host {host:?}: only the hub's own page may connect from a browser"
+        ));
+    }
+    let name = match host.rsplit_once(':') {
+        Some((h, port)) if !h.ends_with(']') || host.starts_with('[') => {
+            if port.chars().all(|c| c.is_ascii_digit()) { h } else { host }
+        }
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    let literal = name.parse::<std::net::IpAddr>().is_ok() || name.eq_ignore_ascii_case("localhost");
+    if !literal && !secured {
+        return Err(format!(
+            "a browser page at host {host:?} (a name, not an address): set server.token or TLS to allow it \
+             (a page of any site can make a name point at this machine)"
+        ));
+    }
+    Ok(())
 }
 
 fn write_ok(stream: &mut Stream, status: u16, extra: &str, len: u64) {
@@ -348,6 +408,22 @@ mod tests {
 
     fn head(bytes: &[u8]) -> Head {
         read_head(&mut std::io::Cursor::new(bytes.to_vec()))
+    }
+
+    #[test]
+    fn only_the_hubs_own_page_may_open_a_websocket_from_a_browser() {
+        let ok = |o: Option<&str>, h: &str, s| check_origin(o, Some(h), s).is_ok();
+        assert!(ok(None, "anything", false), "clients without Origin (Python, Rust) pass");
+        assert!(ok(Some("http://127.0.0.1:8417"), "127.0.0.1:8417", false));
+        assert!(ok(Some("http://localhost:8417"), "LOCALHOST:8417", false));
+        assert!(ok(Some("https://[::1]:8417"), "[::1]:8417", false));
+        assert!(!ok(Some("https://evil.example"), "127.0.0.1:8417", false), "another site's page");
+        assert!(!ok(Some("http://127.0.0.1:9999"), "127.0.0.1:8417", false), "another port's page");
+        assert!(!ok(Some("null"), "127.0.0.1:8417", false), "a sandboxed page");
+        assert!(!ok(Some("http://rebound.example:8417"), "rebound.example:8417", false), "a name without a secret");
+        assert!(ok(Some("http://gpu-box.lan:8417"), "gpu-box.lan:8417", true), "a name with a token or TLS");
+        let why = check_origin(Some("https://evil.example"), Some("127.0.0.1:8417"), false).unwrap_err();
+        assert!(why.contains("evil.example"), "{why}");
     }
 
     #[test]

@@ -227,21 +227,6 @@ fn style_value(st: &Style, s: Setting) -> Option<Value> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn euler_round_trips() {
-        for e in [[10.0, 20.0, 30.0], [-45.0, 5.0, 170.0], [0.0, 0.0, 0.0]] {
-            let back = euler_deg(rotation_from_euler(e));
-            for k in 0..3 {
-                assert!((back[k] - e[k]).abs() < 1e-3, "{e:?} -> {back:?}");
-            }
-        }
-    }
-}
-
 /// The hub's clients as a view knows them (from the hub's changes): name,
 /// id, address and whether still connected.
 pub fn hub_clients(ui: &mut egui::Ui, scene: &Scene) {
@@ -258,3 +243,19 @@ pub fn hub_clients(ui: &mut egui::Ui, scene: &Scene) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn euler_round_trips() {
+        for e in [[10.0, 20.0, 30.0], [-45.0, 5.0, 170.0], [0.0, 0.0, 0.0]] {
+            let back = euler_deg(rotation_from_euler(e));
+            for k in 0..3 {
+                assert!((back[k] - e[k]).abs() < 1e-3, "{e:?} -> {back:?}");
+            }
+        }
+    }
+}
+

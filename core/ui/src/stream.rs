@@ -134,6 +134,12 @@ impl ViewStream {
         if start { StreamItem::Reset(changes) } else { StreamItem::Changes(changes) }
     }
 
+    /// Ignores what comes until the next snapshot: the caller could not apply
+    /// a change and asked for one ([`resync_message`]).
+    pub fn await_snapshot(&mut self) {
+        self.expect = Expect::Snapshot;
+    }
+
     fn gap(&mut self, why: String) -> StreamItem {
         tracing::warn!(%why, "view stream gap: asking the hub for a snapshot");
         self.expect = Expect::Snapshot;

@@ -37,6 +37,9 @@ pub struct Viewport {
     pub render_ms: f32,
     pub renders: u64,
     screenshot_requested: bool,
+    /// Screenshots can be taken (not in the browser: reading the image back
+    /// would wait for the GPU, which a page cannot do).
+    screenshots: bool,
     /// Video frames are rendered here (export size), not into the window's target.
     export_target: Option<RenderTarget>,
     /// Clicks are picked without waiting for the GPU (the browser: see
@@ -59,6 +62,7 @@ impl Viewport {
             render_ms: 0.0,
             renders: 0,
             screenshot_requested: false,
+            screenshots: true,
             export_target: None,
             async_pick: false,
             pending_pick: None,
@@ -137,8 +141,13 @@ impl Viewport {
     }
 
     /// Asks for a screenshot of the next rendered frame.
+    /// Turns screenshots (the P key, [`Viewport::request_screenshot`]) off or on.
+    pub fn set_screenshots(&mut self, on: bool) {
+        self.screenshots = on;
+    }
+
     pub fn request_screenshot(&mut self) {
-        self.screenshot_requested = true;
+        self.screenshot_requested = self.screenshots;
     }
 
     /// Shows the viewport in `rect`, handles camera input, renders if needed.
@@ -359,6 +368,10 @@ impl Viewport {
 
     /// The last rendered frame.
     pub fn read_image(&self) -> Result<Image, String> {
+        if cfg!(target_arch = "wasm32") {
+            // A page cannot wait for the GPU to hand the image back.
+            return Err("screenshots are not taken in the browser".into());
+        }
         let t = self.target.as_ref().ok_or("nothing rendered yet")?;
         t.read_color(&self.rs.device, &self.rs.queue).map_err(|e| e.to_string())
     }

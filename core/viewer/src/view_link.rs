@@ -245,6 +245,10 @@ fn serve(v: &mut Viewer, tx: &Events, rx: &Receiver<Envelope>, stopped: &dyn Fn(
         loop {
             match rx.try_recv() {
                 Ok(env) => {
+                    if env.kind == MessageType::ViewResync.as_i64() {
+                        // The window could not apply a change: what comes before the snapshot is stale.
+                        stream.await_snapshot();
+                    }
                     if let Err(e) = v.send(env) {
                         return e.to_string();
                     }

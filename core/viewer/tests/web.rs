@@ -233,3 +233,32 @@ fn web_off_answers_404_and_prints_no_page() {
     assert!(String::from_utf8_lossy(&r.body).contains("server.web = false"));
     p.client("still-served").query().unwrap();
 }
+
+/// A WebSocket upgrade as a browser sends it: with `Origin`.
+fn upgrade(addr: SocketAddr, host: &str, origin: &str) -> u16 {
+    let req = format!(
+        "GET / HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(req.as_bytes()).unwrap();
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).expect("a status line");
+    std::str::from_utf8(&head[9..12]).unwrap().parse().unwrap()
+}
+
+#[test]
+fn only_the_hubs_own_page_opens_a_websocket_from_a_browser() {
+    let p = Periscope::start("");
+    let addr = p.addr;
+    let host = addr.to_string();
+    assert_eq!(upgrade(addr, &host, &format!("http://{host}")), 101, "the hub's own page");
+    assert_eq!(upgrade(addr, &host, "https://evil.example"), 403, "another site's page");
+    assert_eq!(upgrade(addr, "rebound.example:8417", "http://rebound.example:8417"), 403, "a rebound name");
+    // Clients that send no Origin (the Python and Rust clients) are unaffected.
+    let mut v = periscope_client::Viewer::connect(addr, "no-origin").expect("a plain client connects");
+    v.query().expect("and is served");
+    let t = Periscope::start("[server]\ntoken = \"t\"\n");
+    assert_eq!(upgrade(t.addr, "gpu-box.lan:8417", "http://gpu-box.lan:8417"), 101, "a name, with a token");
+}

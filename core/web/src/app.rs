@@ -28,6 +28,9 @@ use crate::session::{Incoming, Phase, Session, refusal_wants_token};
 pub enum SocketEvent {
     Open,
     Message(Vec<u8>),
+    /// A message of this many bytes arrived and was not copied in (over
+    /// [`Link::set_max_message`]).
+    TooLarge(u64),
     Closed(String),
 }
 
@@ -37,6 +40,9 @@ pub trait Link {
     fn open(&mut self);
     /// Closes the socket (no `Closed` event follows).
     fn close(&mut self);
+    /// Messages larger than this are not taken into the page: the socket
+    /// reports [`SocketEvent::TooLarge`] instead (the page's budget left).
+    fn set_max_message(&mut self, bytes: u64);
     /// What the socket delivered since the last call.
     fn drain(&mut self) -> Vec<SocketEvent>;
     /// Sends one binary message.
@@ -130,6 +136,7 @@ impl WebApp {
         let viewport = render_state.map(|rs| {
             let mut vp = Viewport::new(rs, RenderOptions::default());
             vp.set_async_pick(true);
+            vp.set_screenshots(false);
             vp
         });
         let mut app = Self {
@@ -172,6 +179,8 @@ impl WebApp {
 
     fn connect(&mut self) {
         self.session = Session::new(&self.name, self.token.clone());
+        // The snapshot replaces the mirror: its first part may take the whole budget.
+        self.link.set_max_message(self.budget);
         self.reconnect_at = None;
         self.link.open();
     }
@@ -187,7 +196,11 @@ impl WebApp {
                     }
                 }
                 SocketEvent::Message(bytes) => self.incoming(&bytes),
+                SocketEvent::TooLarge(n) => self.over_budget(n),
                 SocketEvent::Closed(reason) => self.closed(reason),
+            }
+            if let Phase::Refused(_) | Phase::OverBudget(_) = self.session.phase {
+                break; // what else arrived is not for this page any more
             }
         }
         if let Some(token) = self.link.new_token() {
@@ -218,6 +231,10 @@ impl WebApp {
             Incoming::Welcome { client_id, budget } => {
                 self.attempt = 0;
                 self.budget = budget.unwrap_or(DEFAULT_BUDGET).max(MIN_BUDGET);
+                self.link.set_max_message(self.budget.saturating_sub(self.held));
+                if let Some(vp) = &mut self.viewport {
+                    vp.set_backgrounds(&[]); // the old hub's renderers are gone
+                }
                 let url = self.link.url();
                 self.say(false, format!("connected to {url} as view #{client_id}"));
                 self.images.clear();
@@ -242,6 +259,7 @@ impl WebApp {
             StreamItem::Reset(changes) => {
                 self.mirror.scene.clear_mirror();
                 self.held = 0;
+                self.link.set_max_message(self.budget);
                 changes
             }
             StreamItem::Changes(changes) => changes,
@@ -271,13 +289,14 @@ impl WebApp {
         }
         if let Err(e) = self.mirror.scene.apply_changes(changes) {
             self.say(true, format!("the view missed a change ({e}): asking the hub for a snapshot"));
+            self.session.await_snapshot();
             self.send(resync_message());
         }
     }
 
-    /// Bytes of array data the mirror holds.
+    /// Bytes of array data the mirror keeps allocated.
     fn mirror_bytes(&self) -> u64 {
-        self.mirror.scene.nodes().map(|n| n.data_bytes() as u64).sum()
+        self.mirror.scene.held_bytes() as u64
     }
 
     /// Whether the page can take `changes` within its budget. When not, the
@@ -293,14 +312,22 @@ impl WebApp {
             .sum();
         if self.held + adds <= self.budget {
             self.held += adds;
+            self.link.set_max_message(self.budget - self.held);
             return true;
         }
         // The running sum only grows (a replaced node counts twice): measure.
         self.held = self.mirror_bytes();
         if self.held + adds <= self.budget {
             self.held += adds;
+            self.link.set_max_message(self.budget - self.held);
             return true;
         }
+        self.over_budget(adds);
+        false
+    }
+
+    /// Stops the stream: the next change (`adds` bytes) does not fit.
+    fn over_budget(&mut self, adds: u64) {
         let mb = |b: u64| b as f64 / (1 << 20) as f64;
         let notice = format!(
             "the hub's scene outgrew this page's budget ({:.0} MB, [server] web_view_budget_mb): it holds {:.1} MB \
@@ -312,7 +339,6 @@ impl WebApp {
         self.say(true, notice.clone());
         self.session.phase = Phase::OverBudget(notice);
         self.link.close();
-        false
     }
 
     fn send(&mut self, env: Envelope) {
@@ -347,11 +373,17 @@ impl WebApp {
             ui.separator();
             let (color, text) = self.status();
             let status = ui.colored_label(color, text);
-            if let Phase::OverBudget(notice) = &self.session.phase {
-                status.on_hover_text(notice.as_str());
-                if ui.button("Reconnect").on_hover_text("Take the hub's scene again from the start").clicked() {
-                    self.connect();
+            let again = match &self.session.phase {
+                Phase::OverBudget(notice) => {
+                    status.on_hover_text(notice.as_str());
+                    true
                 }
+                Phase::Refused(_) => self.token_prompt.is_none(),
+                _ => false,
+            };
+            if again && ui.button("Reconnect").on_hover_text("Connect to the hub again").clicked() {
+                self.attempt = 0;
+                self.connect();
             }
             ui.separator();
             let clients = self.mirror.scene.clients().filter(|c| c.connected).count();

@@ -13,6 +13,11 @@ use periscope_render::Background;
 use periscope_ui::images::{Decoded, ImageKey, decode, parse, parse_viewport, viewport_background};
 use web_time::Instant;
 
+/// Decoded image bytes the page holds at most (all renderers' windows and
+/// main-view images together): an image that would pass it is refused, not
+/// decoded. A PNG of a few KB can declare 16384x16384 pixels (1 GiB).
+pub const IMAGE_BUDGET: usize = 256 << 20;
+
 struct Shown {
     name: String,
     decoded: Decoded,
@@ -33,6 +38,30 @@ impl ImageView {
     }
 
     /// Takes one forwarded message of renderer `client` (`None`: it left).
+    /// Bytes the decoded images hold, but those at `except` (about to be replaced).
+    fn held(&self, except_window: &[ImageKey], except_viewport: Option<u64>) -> usize {
+        let windows: usize =
+            self.windows.iter().filter(|(k, _)| !except_window.contains(k)).map(|(_, s)| s.decoded.rgba.len()).sum();
+        let viewport: usize = self
+            .viewport
+            .iter()
+            .filter(|(c, _)| Some(**c) != except_viewport)
+            .map(|(_, b)| b.rgba.len() + b.depth.as_ref().map_or(0, |d| d.len() * 4))
+            .sum();
+        windows + viewport
+    }
+
+    fn check(&self, wanted: usize, held: usize) -> Result<(), String> {
+        if held + wanted > IMAGE_BUDGET {
+            return Err(format!(
+                "refused: decoded, it would take the page's images to {} MiB, over its {} MiB for images",
+                (held + wanted) >> 20,
+                IMAGE_BUDGET >> 20
+            ));
+        }
+        Ok(())
+    }
+
     pub fn handle(&mut self, client: u64, name: &str, message: Option<&Envelope>, z_up: bool) -> Result<(), String> {
         let Some(env) = message else {
             self.windows.retain(|k, _| k.0 != client);
@@ -43,6 +72,7 @@ impl ImageView {
         match Request::decode(env).map_err(|e| e.to_string())? {
             Some(Request::ViewportImage) => {
                 let incoming = parse_viewport(client, env, now, None)?;
+                self.check(incoming.decoded_bytes(), self.held(&[], Some(client)))?;
                 let mut d = decode(&incoming)?;
                 let bg = viewport_background(&mut d, z_up).ok_or("a viewport image without its camera")?;
                 self.viewport.insert(client, Arc::new(bg));
@@ -51,7 +81,10 @@ impl ImageView {
                 self.viewport.remove(&client);
             }
             Some(Request::Images) => {
-                for incoming in parse(client, env, now)? {
+                let list = parse(client, env, now)?;
+                let keys: Vec<ImageKey> = list.iter().map(|i| i.key).collect();
+                self.check(list.iter().map(|i| i.decoded_bytes()).sum(), self.held(&keys, None))?;
+                for incoming in list {
                     let decoded = decode(&incoming)?;
                     self.windows.insert(incoming.key, Shown { name: name.to_owned(), decoded, texture: None });
                 }

@@ -86,6 +86,11 @@ impl Session {
         }
     }
 
+    /// Ignores the stream until the next snapshot (the page asked for one).
+    pub fn await_snapshot(&mut self) {
+        self.stream.await_snapshot();
+    }
+
     /// Encodes a message of this view's client, numbering it.
     pub fn encode(&mut self, mut env: Envelope) -> Vec<u8> {
         self.seq += 1;

@@ -30,6 +30,8 @@ struct WsLink {
     generation: Rc<RefCell<u64>>,
     ctx: egui::Context,
     handlers: Vec<Handler>,
+    /// Messages larger than this are reported, not copied in.
+    max_message: Rc<std::cell::Cell<u64>>,
     /// A token from the address (`#token=…`) typed after the page loaded.
     hash_token: Rc<RefCell<Option<String>>>,
     _on_hash: Handler,
@@ -74,9 +76,14 @@ impl Link for WsLink {
         };
         ws.set_binary_type(web_sys::BinaryType::Arraybuffer);
         let on_open = self.handler(|_| Some(SocketEvent::Open));
-        let on_message = self.handler(|ev| {
+        let max = Rc::clone(&self.max_message);
+        let on_message = self.handler(move |ev| {
             let data = ev.dyn_into::<web_sys::MessageEvent>().ok()?.data();
             let buf = data.dyn_into::<js_sys::ArrayBuffer>().ok()?;
+            let len = u64::from(buf.byte_length());
+            if len > max.get() {
+                return Some(SocketEvent::TooLarge(len));
+            }
             Some(SocketEvent::Message(js_sys::Uint8Array::new(&buf).to_vec()))
         });
         let on_close = self.handler(|ev| {
@@ -96,6 +103,10 @@ impl Link for WsLink {
 
     fn close(&mut self) {
         self.close_old();
+    }
+
+    fn set_max_message(&mut self, bytes: u64) {
+        self.max_message.set(bytes);
     }
 
     fn drain(&mut self) -> Vec<SocketEvent> {
@@ -248,6 +259,7 @@ pub async fn start(canvas_id: String) -> Result<(), JsValue> {
                     generation: Rc::default(),
                     ctx: cc.egui_ctx.clone(),
                     handlers: Vec::new(),
+                    max_message: Rc::new(std::cell::Cell::new(u64::MAX)),
                     hash_token,
                     _on_hash: on_hash,
                 };

@@ -360,13 +360,11 @@ pub(crate) fn check_origin(origin: Option<&str>, host: Option<&str>, secured: bo
             "a WebSocket from a page of {origin:?} to host {host:?}: only the hub's own page may connect from a browser"
         ));
     }
-    let name = match host.rsplit_once(':') {
-        Some((h, port)) if !h.ends_with(']') || host.starts_with('[') => {
-            if port.chars().all(|c| c.is_ascii_digit()) { h } else { host }
-        }
-        _ => host,
+    // The host without its port: "[::1]:8417" -> "::1", "gpu-box:8417" -> "gpu-box".
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(rest),
+        None => host.rsplit_once(':').filter(|(h, _)| !h.contains(':')).map_or(host, |(h, _)| h),
     };
-    let name = name.trim_start_matches('[').trim_end_matches(']');
     let literal = name.parse::<std::net::IpAddr>().is_ok() || name.eq_ignore_ascii_case("localhost");
     if !literal && !secured {
         return Err(format!(

@@ -8,6 +8,7 @@ renderer's composited image shows, and a wrong token shows the refusal.
 
 Screenshots are kept in target/screenshots/web-*.png."""
 
+import base64
 import os
 
 import numpy as np
@@ -31,14 +32,16 @@ BUTTON = (1211, 83)
 
 
 def scene(v):
-    RemoteSpheres(v, np.array([[-1.0, 0.0, 0.0]]), radius=0.5, color=(1, 0, 0, 1), name="red sphere")
+    """The red sphere, the blue mesh and the green points; returns them."""
+    sphere = RemoteSpheres(v, np.array([[-1.0, 0.0, 0.0]]), radius=0.5, color=(1, 0, 0, 1), name="red sphere")
     quad = np.array([[0.5, -0.5, 0], [1.5, -0.5, 0], [1.5, 0.5, 0], [0.5, 0.5, 0]], float)
-    RemoteMeshes(v, quad, np.array([[0, 1, 2], [0, 2, 3]]), color=(0, 0, 1, 1), name="blue mesh")
+    mesh = RemoteMeshes(v, quad, np.array([[0, 1, 2], [0, 2, 3]]), color=(0, 0, 1, 1), name="blue mesh")
     # A green point cloud above the two, its points colored one by one.
     g = np.linspace(-0.6, 0.6, 40)
     pts = np.array([[x, 0.9 + y * 0.15, 0.0] for x in g for y in g[:8]], np.float32)
     colors = np.tile(np.array([[0.1, 0.9, 0.2, 1.0]], np.float32), (len(pts), 1))
-    RemotePointClouds(v, pts, colors=colors, point_size=6.0, name="green points")
+    points = RemotePointClouds(v, pts, colors=colors, point_size=6.0, name="green points")
+    return [sphere, mesh, points]
 
 
 @pytest.fixture(params=["webgpu", "webgl2"])
@@ -205,3 +208,34 @@ def test_a_scene_over_the_pages_budget_stops_its_stream_with_a_notice(webgpu_bro
         orange = (img[..., 0] > 200) & (img[..., 1] > 110) & (img[..., 1] < 170) & (img[..., 2] < 80)
         assert orange.sum() > 200, f"the notice is on the page: see {path}"
         assert hub.proc.poll() is None, "the hub is unaffected"
+
+
+def test_a_saved_scene_dropped_on_the_page_is_shown_instead_of_the_hub(webgpu_browser, start_viewer, tmp_path):
+    hub = start_viewer(config=f'[viewer]\nexport_dir = "{tmp_path}"\n')
+    browser = webgpu_browser
+    with RemoteViewer("127.0.0.1", hub.port, client_name="producer") as v:
+        nodes = scene(v)
+        saved = v.save_scene("three.psr")
+        for n in nodes:  # the hub's scene is now empty; the file still holds the three nodes
+            n.delete()
+        v.sync()
+        browser.open(f"http://127.0.0.1:{hub.port}/")
+        wait_for("the page to connect", lambda: browser.status()[0] == "viewing", timeout=120)
+        data = base64.b64encode(open(saved, "rb").read()).decode()
+        # What a person's drop does: a DataTransfer with the file, dropped on the canvas.
+        browser.js(f"""
+            const bytes = Uint8Array.from(atob("{data}"), c => c.charCodeAt(0));
+            const dt = new DataTransfer();
+            dt.items.add(new File([bytes], "three.psr"));
+            const canvas = document.getElementById("periscope");
+            canvas.dispatchEvent(new DragEvent("dragover", {{dataTransfer: dt, bubbles: true, cancelable: true}}));
+            canvas.dispatchEvent(new DragEvent("drop", {{dataTransfer: dt, bubbles: true, cancelable: true}}));
+        """)
+        wait_for("the page to show the dropped file", lambda: browser.status()[0] == "local: three.psr", timeout=30)
+
+        def shows_file():
+            path, img = browser.screenshot("web-dropped.png")
+            m = masks(img)
+            return path if m["red"].sum() > 1500 and m["blue"].sum() > 1500 else None
+
+        wait_for("the file's scene in the page", shows_file, timeout=30)

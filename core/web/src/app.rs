@@ -117,6 +117,8 @@ pub struct WebApp {
     /// of what the mirror holds now (exact after [`WebApp::mirror_bytes`]).
     budget: u64,
     held: u64,
+    /// The last playback tick of a dropped file's scene (the hub plays its own).
+    tick: Option<Instant>,
     show_side: bool,
     show_log: bool,
     /// Frames drawn with something in the scene (the page's tests wait for one).
@@ -157,6 +159,7 @@ impl WebApp {
             camera_requests_seen: 0,
             budget: DEFAULT_BUDGET,
             held: 0,
+            tick: None,
             show_side: true,
             show_log: false,
             frames_with_scene: 0,
@@ -199,7 +202,7 @@ impl WebApp {
                 SocketEvent::TooLarge(n) => self.over_budget(n),
                 SocketEvent::Closed(reason) => self.closed(reason),
             }
-            if let Phase::Refused(_) | Phase::OverBudget(_) = self.session.phase {
+            if let Phase::Refused(_) | Phase::OverBudget(_) | Phase::Local(_) = self.session.phase {
                 break; // what else arrived is not for this page any more
             }
         }
@@ -214,7 +217,7 @@ impl WebApp {
     }
 
     fn closed(&mut self, reason: String) {
-        if let Phase::Refused(_) | Phase::OverBudget(_) = self.session.phase {
+        if let Phase::Refused(_) | Phase::OverBudget(_) | Phase::Local(_) = self.session.phase {
             return; // the refusal or notice stays on the page; no reconnecting by itself
         }
         if !matches!(self.session.phase, Phase::Lost(_)) {
@@ -341,7 +344,95 @@ impl WebApp {
         self.link.close();
     }
 
+    /// Shows a recording or saved scene (`.psr`) dropped on the page instead
+    /// of the hub: its records are applied, in order and at once, to a scene
+    /// of the page's own (through `Scene::apply`, as the hub would), the
+    /// socket is closed, and the page's panels and playback act on that
+    /// scene until the person goes back to the hub. A file larger than the
+    /// page's budget is refused.
+    pub fn open_file(&mut self, name: &str, bytes: Vec<u8>) {
+        if bytes.len() as u64 > self.budget {
+            return self.file_too_large(name, bytes.len() as f64);
+        }
+        let recording = match periscope_record::read_bytes(bytes::Bytes::from(bytes), name) {
+            Ok(r) => r,
+            Err(e) => return self.say(true, format!("cannot open {name}: {e}")),
+        };
+        let mut scene = Scene::new(periscope_scene::SceneConfig::default());
+        let (mut applied, mut refused) = (0usize, 0usize);
+        for r in &recording.records {
+            match r.kind {
+                periscope_record::Kind::Connect => scene.client_connected(r.client, &r.name, "recording"),
+                periscope_record::Kind::Disconnect => scene.client_disconnected(r.client),
+                periscope_record::Kind::Message => {
+                    let limits = periscope_protocol::DecodeLimits::default();
+                    match Envelope::decode_frame(r.frame.clone(), limits) {
+                        Ok(env) if scene.apply(r.client, &env).is_ok() => applied += 1,
+                        _ => refused += 1,
+                    }
+                }
+            }
+        }
+        if let Some(w) = recording.warning {
+            self.say(true, format!("{name}: {w}"));
+        }
+        let note = if refused > 0 { format!(", {refused} not applied (see the hub for those)") } else { String::new() };
+        self.say(false, format!("showing {name}: {applied} messages{note}; not the hub"));
+        self.link.close();
+        self.session.phase = Phase::Local(name.to_owned());
+        self.mirror.scene = scene;
+        self.held = self.mirror_bytes();
+        self.images.clear();
+        if let Some(vp) = &mut self.viewport {
+            vp.set_backgrounds(&[]);
+            vp.fit_all();
+        }
+    }
+
+    /// Plays a dropped file's scene: one `next_frame` per `1/fps` while it plays.
+    fn local_playback(&mut self, ctx: &egui::Context) {
+        if !matches!(self.session.phase, Phase::Local(_)) || !self.mirror.scene.playing() {
+            self.tick = None;
+            return;
+        }
+        let interval = Duration::from_secs_f64(1.0 / self.mirror.scene.fps());
+        let now = Instant::now();
+        let last = *self.tick.get_or_insert(now);
+        if now >= last + interval {
+            let next = Envelope::new(periscope_protocol::MessageType::NextFrame.as_i64());
+            if self.mirror.scene.n_frames() > 1 {
+                let _ = self.mirror.scene.apply(periscope_scene::VIEWER_CLIENT, &next);
+            }
+            self.tick = Some(now);
+        }
+        ctx.request_repaint_after(interval);
+    }
+
+    /// A dropped file too large to take into the page.
+    pub fn file_too_large(&mut self, name: &str, size: f64) {
+        self.say(
+            true,
+            format!(
+                "{name} is {:.0} MB, more than this page's budget ({:.0} MB): open it on the hub (periscope FILE)",
+                size / (1 << 20) as f64,
+                self.budget as f64 / (1 << 20) as f64
+            ),
+        );
+    }
+
+    /// The most bytes a dropped file may have.
+    pub fn budget(&self) -> u64 {
+        self.budget
+    }
+
     fn send(&mut self, env: Envelope) {
+        if matches!(self.session.phase, Phase::Local(_)) {
+            // The page's own scene: its one door, as the hub's.
+            if let Err(e) = self.mirror.scene.apply(periscope_scene::VIEWER_CLIENT, &env) {
+                self.say(true, format!("{}: {}", e.code, e.message));
+            }
+            return;
+        }
         if !matches!(self.session.phase, Phase::Viewing { .. }) {
             return; // typed while disconnected: not replayed later
         }
@@ -355,15 +446,24 @@ impl WebApp {
         self.viewport.as_ref().is_some_and(|vp| vp.options().z_up)
     }
 
-    fn status(&self) -> (egui::Color32, String) {
+    /// The connection's state for the top bar, colored for a dark or a light theme.
+    fn status(&self, dark: bool) -> (egui::Color32, String) {
+        let tone = |on_dark: (u8, u8, u8), on_light: (u8, u8, u8)| {
+            let (r, g, b) = if dark { on_dark } else { on_light };
+            egui::Color32::from_rgb(r, g, b)
+        };
+        let red = tone((255, 128, 128), (210, 40, 40));
         match &self.session.phase {
-            Phase::Connecting => (egui::Color32::YELLOW, format!("connecting to {}", self.link.url())),
+            Phase::Connecting => (tone((255, 255, 0), (160, 120, 0)), format!("connecting to {}", self.link.url())),
             Phase::Viewing { client_id } => {
-                (egui::Color32::LIGHT_GREEN, format!("connected to {} (view #{client_id})", self.link.url()))
+                (tone((144, 238, 144), (20, 130, 50)), format!("connected to {} (view #{client_id})", self.link.url()))
             }
-            Phase::Refused(reason) => (egui::Color32::LIGHT_RED, format!("refused: {reason}")),
-            Phase::Lost(reason) => (egui::Color32::LIGHT_RED, format!("disconnected — reconnecting ({reason})")),
-            Phase::OverBudget(_) => (egui::Color32::from_rgb(230, 140, 40), "stopped: the scene is over budget".into()),
+            Phase::Refused(reason) => (red, format!("refused: {reason}")),
+            Phase::Lost(reason) => (red, format!("disconnected — reconnecting ({reason})")),
+            Phase::OverBudget(_) => (tone((230, 140, 40), (230, 140, 40)), "stopped: the scene is over budget".into()),
+            Phase::Local(name) => {
+                (tone((173, 216, 230), (30, 90, 200)), format!("showing {name} (dropped on the page), not the hub"))
+            }
         }
     }
 
@@ -371,7 +471,7 @@ impl WebApp {
         ui.horizontal(|ui| {
             ui.strong("Periscope");
             ui.separator();
-            let (color, text) = self.status();
+            let (color, text) = self.status(ui.visuals().dark_mode);
             let status = ui.colored_label(color, text);
             let again = match &self.session.phase {
                 Phase::OverBudget(notice) => {
@@ -379,9 +479,11 @@ impl WebApp {
                     true
                 }
                 Phase::Refused(_) => self.token_prompt.is_none(),
+                Phase::Local(_) => true,
                 _ => false,
             };
-            if again && ui.button("Reconnect").on_hover_text("Connect to the hub again").clicked() {
+            let label = if matches!(self.session.phase, Phase::Local(_)) { "Back to the hub" } else { "Reconnect" };
+            if again && ui.button(label).on_hover_text("Connect to the hub again").clicked() {
                 self.attempt = 0;
                 self.connect();
             }
@@ -497,6 +599,7 @@ impl WebApp {
     /// Draws the whole page.
     pub fn draw(&mut self, ui: &mut egui::Ui) {
         self.pump();
+        self.local_playback(ui.ctx());
         let keys_free = !ui.ctx().egui_wants_keyboard_input();
         periscope_ui::playback::playback_keys(ui.ctx(), &mut self.mirror, keys_free);
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
@@ -525,7 +628,7 @@ impl WebApp {
                         self.controls.show(ui, &mut self.mirror);
                     });
                     egui::CollapsingHeader::new("Server").default_open(false).show(ui, |ui| {
-                        let (color, text) = self.status();
+                        let (color, text) = self.status(ui.visuals().dark_mode);
                         ui.colored_label(color, text);
                         ui.add_space(4.0);
                         periscope_ui::panels::hub_clients(ui, &self.mirror.scene);

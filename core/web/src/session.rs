@@ -19,6 +19,9 @@ pub enum Phase {
     /// The hub's scene outgrew the page's budget: the stream was stopped (the
     /// page keeps what it had); the notice.
     OverBudget(String),
+    /// The page shows a recording or saved scene dropped on it (this name),
+    /// not the hub: the socket is closed until the person goes back.
+    Local(String),
     /// The connection ended or could not be made: reconnecting.
     Lost(String),
 }

@@ -141,14 +141,47 @@ fn session_storage() -> Option<web_sys::Storage> {
     web_sys::window()?.session_storage().ok().flatten()
 }
 
-/// The app with the page's status attributes.
+/// A file dropped on the page, read (the browser reads files asynchronously).
+type Dropped = Rc<RefCell<Vec<(String, Result<Vec<u8>, String>)>>>;
+
+/// The app with the page's status attributes and its dropped files.
 struct Shell {
     app: WebApp,
     shown: (String, u64),
+    dropped: Dropped,
+}
+
+impl Shell {
+    /// Starts reading the files dropped this frame; opens those read.
+    fn files(&mut self, ctx: &egui::Context) {
+        for f in ctx.input(|i| i.raw.dropped_files.clone()) {
+            let name = f.path().display().to_string();
+            // Refused before reading when the browser says it is too large.
+            let size = f.web_file().map_or(0.0, |file| file.size());
+            if size > self.app.budget() as f64 {
+                self.app.file_too_large(&name, size);
+                continue;
+            }
+            let (slot, ctx) = (Rc::clone(&self.dropped), ctx.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                let read = f.bytes_async().await;
+                slot.borrow_mut().push((name, read));
+                ctx.request_repaint();
+            });
+        }
+        let read = std::mem::take(&mut *self.dropped.borrow_mut());
+        for (name, bytes) in read {
+            match bytes {
+                Ok(bytes) => self.app.open_file(&name, bytes),
+                Err(e) => tracing::warn!("cannot read {name}: {e}"),
+            }
+        }
+    }
 }
 
 impl eframe::App for Shell {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.files(ui.ctx());
         self.app.draw(ui);
         let status = match self.app.phase() {
             Phase::Connecting => "connecting".to_owned(),
@@ -156,6 +189,7 @@ impl eframe::App for Shell {
             Phase::Refused(r) => format!("refused: {r}"),
             Phase::Lost(r) => format!("lost: {r}"),
             Phase::OverBudget(r) => format!("over budget: {r}"),
+            Phase::Local(name) => format!("local: {name}"),
         };
         let state = (status, self.app.frames_with_scene.min(1000));
         if state != self.shown {
@@ -264,7 +298,7 @@ pub async fn start(canvas_id: String) -> Result<(), JsValue> {
                     _on_hash: on_hash,
                 };
                 let app = WebApp::new(Box::new(link), token, rs, backend);
-                Ok(Box::new(Shell { app, shown: (String::new(), u64::MAX) }))
+                Ok(Box::new(Shell { app, shown: (String::new(), u64::MAX), dropped: Rc::default() }))
             }),
         )
         .await;

@@ -367,8 +367,9 @@ def main():
                             unit_m = m if label.endswith("RSS") else m / 2**20
                             row(f"4. page {backend}: {label}, {args.points:,} points (empty page {unit_b:.0f} MiB)",
                                 unit_m, "MiB", unit_m / unit_b if unit_b else None)
-                        extra = (mem[2] - base_mem[2]) + (mem[3] + mem[4] - base_mem[3] - base_mem[4]) * 2**20
-                        row(f"4. page {backend}: wasm + renderer + GPU growth per point", extra / args.points,
+                        # The wasm memory is inside the renderer process: not counted twice.
+                        extra = (mem[3] + mem[4] - base_mem[3] - base_mem[4]) * 2**20
+                        row(f"4. page {backend}: renderer + GPU process growth per point", extra / args.points,
                             "B/point")
                 finally:
                     browser.close()

@@ -35,6 +35,12 @@ pub struct ViewerApp {
     frame_interval: f32,
     last_frame: Option<Instant>,
     ui_ms: f32,
+    /// Frames drawn since `frames_since` (logged once a second at debug level
+    /// as `periscope::frames`: the web benchmark's native baseline).
+    frames_drawn: u32,
+    frames_since: Option<Instant>,
+    /// Bytes of array data in the scene last drawn (logged when it changes, as `periscope::frames`).
+    bytes_drawn: usize,
     /// A recording or saved scene being replayed.
     replay: Option<Replay>,
     /// The "Open" dialog's path text, while it is open.
@@ -122,6 +128,9 @@ impl ViewerApp {
             frame_interval: 0.0,
             last_frame: None,
             ui_ms: 0.0,
+            frames_drawn: 0,
+            frames_since: None,
+            bytes_drawn: 0,
             replay: None,
             open_dialog: None,
             controls: Default::default(),
@@ -362,6 +371,21 @@ impl ViewerApp {
             let dt = last.elapsed().as_secs_f32();
             // Only busy frames count; an idle window does not draw at all.
             self.frame_interval = if dt < 0.5 { self.frame_interval * 0.9 + dt * 0.1 } else { 0.0 };
+        }
+        self.frames_drawn += 1;
+        let since = *self.frames_since.get_or_insert(t0);
+        let seconds = t0.duration_since(since).as_secs_f64();
+        if seconds >= 1.0 {
+            let render_ms = self.viewport.as_ref().map_or(0.0, |vp| vp.render_ms);
+            tracing::debug!(target: "periscope::frames", frames = self.frames_drawn - 1, seconds, render_ms, "frames drawn");
+            (self.frames_drawn, self.frames_since) = (1, Some(t0));
+        }
+        if tracing::enabled!(target: "periscope::frames", tracing::Level::DEBUG) {
+            let bytes = self.rt.scene.nodes().map(|n| n.data_bytes()).sum();
+            if bytes != self.bytes_drawn {
+                self.bytes_drawn = bytes;
+                tracing::debug!(target: "periscope::frames", bytes, "drawing the scene");
+            }
         }
         egui::Panel::top("top").show(ui, |ui| self.top_bar(ui));
         egui::Panel::bottom("playback").show(ui, |ui| periscope_ui::playback::playback_bar(ui, &mut self.rt));

@@ -123,6 +123,9 @@ pub struct WebApp {
     show_log: bool,
     /// Frames drawn with something in the scene (the page's tests wait for one).
     pub frames_with_scene: u64,
+    /// Bytes of array data the mirror holds, updated as changes are applied
+    /// (the page's `data-bytes`: the web benchmark waits for the whole scene).
+    pub scene_bytes: usize,
 }
 
 impl WebApp {
@@ -163,6 +166,7 @@ impl WebApp {
             show_side: true,
             show_log: false,
             frames_with_scene: 0,
+            scene_bytes: 0,
         };
         app.connect();
         app
@@ -295,6 +299,7 @@ impl WebApp {
             self.session.await_snapshot();
             self.send(resync_message());
         }
+        self.scene_bytes = self.mirror.scene.nodes().map(|n| n.data_bytes()).sum();
     }
 
     /// Bytes of array data the mirror keeps allocated.

@@ -3,9 +3,13 @@
 //! the canvas, and connects a browser `WebSocket` to the hub that served the
 //! page (`ws://` beside `http://`, `wss://` beside `https://`).
 //!
-//! For the page's tests, the body's `data-status`, `data-backend` and
-//! `data-frames` attributes say where the view is (connecting, viewing,
-//! refused: …, lost: …), what draws it and how many frames showed a scene.
+//! For the page's tests, the body's `data-status`, `data-backend`,
+//! `data-frames` and `data-bytes` attributes say where the view is
+//! (connecting, viewing, refused: …, lost: …), what draws it, how many frames
+//! showed a scene (up to 1,000) and how many bytes of array data its mirror
+//! holds (the web benchmark waits for the whole scene with it);
+//! `window.periscopeFramesDrawn` counts every frame the page drew (the web
+//! benchmark's frame rate).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -147,7 +151,9 @@ type Dropped = Rc<RefCell<Vec<(String, Result<Vec<u8>, String>)>>>;
 /// The app with the page's status attributes and its dropped files.
 struct Shell {
     app: WebApp,
-    shown: (String, u64),
+    shown: (String, u64, usize),
+    /// Every frame drawn (`window.periscopeFramesDrawn`, for the web benchmark).
+    drawn: f64,
     dropped: Dropped,
 }
 
@@ -183,6 +189,11 @@ impl eframe::App for Shell {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.files(ui.ctx());
         self.app.draw(ui);
+        self.drawn += 1.0;
+        if let Some(w) = web_sys::window() {
+            let _ =
+                js_sys::Reflect::set(&w, &JsValue::from_str("periscopeFramesDrawn"), &JsValue::from_f64(self.drawn));
+        }
         let status = match self.app.phase() {
             Phase::Connecting => "connecting".to_owned(),
             Phase::Viewing { .. } => "viewing".to_owned(),
@@ -191,11 +202,12 @@ impl eframe::App for Shell {
             Phase::OverBudget(r) => format!("over budget: {r}"),
             Phase::Local(name) => format!("local: {name}"),
         };
-        let state = (status, self.app.frames_with_scene.min(1000));
+        let state = (status, self.app.frames_with_scene.min(1000), self.app.scene_bytes);
         if state != self.shown {
             if let Some(body) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.body()) {
                 let _ = body.set_attribute("data-status", &state.0);
                 let _ = body.set_attribute("data-frames", &state.1.to_string());
+                let _ = body.set_attribute("data-bytes", &state.2.to_string());
             }
             self.shown = state;
         }
@@ -298,7 +310,12 @@ pub async fn start(canvas_id: String) -> Result<(), JsValue> {
                     _on_hash: on_hash,
                 };
                 let app = WebApp::new(Box::new(link), token, rs, backend);
-                Ok(Box::new(Shell { app, shown: (String::new(), u64::MAX), dropped: Rc::default() }))
+                Ok(Box::new(Shell {
+                    app,
+                    shown: (String::new(), u64::MAX, usize::MAX),
+                    drawn: 0.0,
+                    dropped: Rc::default(),
+                }))
             }),
         )
         .await;

@@ -266,6 +266,7 @@ impl WebApp {
             StreamItem::Reset(changes) => {
                 self.mirror.scene.clear_mirror();
                 self.held = 0;
+                self.scene_bytes = 0;
                 self.link.set_max_message(self.budget);
                 changes
             }
@@ -294,12 +295,17 @@ impl WebApp {
         if !self.fits(&changes) {
             return;
         }
+        use periscope_scene::Change;
+        let data = changes.iter().any(|c| matches!(c, Change::Node(_) | Change::Frames { .. } | Change::Removed(_)));
         if let Err(e) = self.mirror.scene.apply_changes(changes) {
             self.say(true, format!("the view missed a change ({e}): asking the hub for a snapshot"));
             self.session.await_snapshot();
             self.send(resync_message());
         }
-        self.scene_bytes = self.mirror.scene.nodes().map(|n| n.data_bytes()).sum();
+        if data {
+            // Only when arrays changed: a playhead batch (30-60 a second) does not walk every frame.
+            self.scene_bytes = self.mirror.scene.nodes().map(|n| n.data_bytes()).sum();
+        }
     }
 
     /// Bytes of array data the mirror keeps allocated.
@@ -387,6 +393,7 @@ impl WebApp {
         self.session.phase = Phase::Local(name.to_owned());
         self.mirror.scene = scene;
         self.held = self.mirror_bytes();
+        self.scene_bytes = self.mirror.scene.nodes().map(|n| n.data_bytes()).sum();
         self.images.clear();
         if let Some(vp) = &mut self.viewport {
             vp.set_backgrounds(&[]);

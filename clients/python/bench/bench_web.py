@@ -66,6 +66,17 @@ def log(*args):
     print(*args, file=sys.stderr, flush=True)
 
 
+def end(proc):
+    """Terminates `proc` (killed if it does not end within 10 s)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Hub:
     """A release `periscope --headless` on an ephemeral loopback port."""
 
@@ -78,13 +89,7 @@ class Hub:
         self.url = f"http://127.0.0.1:{self.port}/"
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -136,13 +141,7 @@ class Native:
         return frames / secs if secs else 0.0
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        end(self.proc)
         self.xvfb.terminate()
         self.xvfb.wait(timeout=10)
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -5,11 +5,14 @@
 //! wgpu validation error scope, and compared with the full tier's image.
 //! On lavapipe in CI; colors compared with tolerances.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::{add, arr, ints, save, scene, skip_or_fail};
 use periscope_protocol::{Envelope, MessageType as T, NdArray, Value};
 use periscope_render::{Background, Camera, Gpu, Image, Offscreen, RenderOptions, Tier};
-use periscope_scene::{NodeId, Scene, SceneConfig};
+use periscope_scene::{NodeId, Scene};
 
 const W: u32 = 320;
 const H: u32 = 240;
@@ -48,42 +51,6 @@ fn open_limited(options: RenderOptions) -> Result<Offscreen, periscope_render::R
 
 fn limited(options: RenderOptions) -> Option<Offscreen> {
     skip_or_fail(open_limited(options))
-}
-
-fn skip_or_fail<R>(opened: Result<R, periscope_render::RenderError>) -> Option<R> {
-    match opened {
-        Ok(o) => Some(o),
-        Err(e) if std::env::var_os("PERISCOPE_REQUIRE_RENDER").is_none() => {
-            eprintln!("skipping: {e}");
-            None
-        }
-        Err(e) => panic!("PERISCOPE_REQUIRE_RENDER is set but rendering is unavailable: {e}"),
-    }
-}
-
-fn save(img: &Image, name: &str) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
-    img.save_png(&dir.join(format!("limited-{name}.png"))).expect("png written");
-}
-
-fn arr(shape: &[usize], data: Vec<f32>) -> Value {
-    Value::NdArray(NdArray::from_f32(shape.to_vec(), data))
-}
-
-fn ints(shape: &[usize], data: Vec<i64>) -> Value {
-    Value::NdArray(NdArray::from_i64(shape.to_vec(), data))
-}
-
-fn scene() -> Scene {
-    let mut s = Scene::new(SceneConfig::default());
-    s.client_connected(1, "test", "127.0.0.1:1");
-    s
-}
-
-fn add(s: &mut Scene, env: Envelope) -> NodeId {
-    let a = s.apply(1, &env).expect("message applies");
-    let uid = a.created.expect("creates a node");
-    s.node_by_remote(1, uid as i64).expect("node exists").id
 }
 
 /// A unit cube centred at `c` with side `side`.
@@ -258,7 +225,7 @@ fn a_webgl2_class_device_draws_every_kind_like_the_full_tier() {
     let cam = camera();
     let empty = render_checked(&mut limited, &scene(), &cam);
     let img = render_checked(&mut limited, &s, &cam);
-    save(&img, "every-kind");
+    save(&img, "limited-every-kind");
 
     // The cloud's colors where its points are.
     let [red, green, blue] = CLOUD.map(|p| img.pixel(project(&cam, p).0, project(&cam, p).1));
@@ -299,7 +266,7 @@ fn a_webgl2_class_device_draws_every_kind_like_the_full_tier() {
     assert!(full.renderer.capabilities().ssao.is_ok());
     full.renderer.set_options(RenderOptions { ssao: false, ..options() });
     let reference = render_checked(&mut full, &s, &cam);
-    save(&reference, "every-kind-full");
+    save(&reference, "limited-every-kind-full");
     let (mean, off) = difference(&img, &reference);
     eprintln!("limited vs full: mean difference {mean:.4} per channel, {:.3} % of pixels off by > 16", off * 100.0);
     assert!(
@@ -336,7 +303,7 @@ fn clouds_without_colors_and_translucent_clouds_use_the_instanced_path() {
     );
     let cam = camera();
     let img = render_checked(&mut limited, &s, &cam);
-    save(&img, "clouds");
+    save(&img, "limited-clouds");
     let (x, y) = project(&cam, [-0.5, 0.8]);
     let yellow = img.pixel(x, y);
     assert!(yellow[0] > 200 && yellow[1] > 200 && yellow[2] < 50, "node color is {yellow:?}");
@@ -356,7 +323,7 @@ fn remote_images_larger_than_the_device_allows_are_scaled_down() {
     let bg = Arc::new(Background::from_camera(&cam, w, h, rgba, Some(depth)));
     limited.renderer.set_backgrounds(&[bg]);
     let img = render_checked(&mut limited, &scene(), &cam);
-    save(&img, "background");
+    save(&img, "limited-background");
     let left = img.pixel(W / 4, H / 2);
     let right = img.pixel(3 * W / 4, H / 2);
     assert!(left[0] > 200 && left[1] < 50 && left[2] > 200, "left is {left:?}");

@@ -1,9 +1,11 @@
 //! Offscreen pixel tests on whatever adapter wgpu finds (lavapipe in CI).
 //! Colors are compared with tolerances, never byte for byte.
 
+mod common;
+
+use common::{add, arr, ints, save, scene, skip_or_fail};
 use periscope_protocol::{Envelope, MessageType as T, NdArray, Value};
 use periscope_render::{Camera, Image, Offscreen, RenderOptions, SceneView};
-use periscope_scene::{NodeId, Scene, SceneConfig};
 
 const W: u32 = 160;
 const H: u32 = 120;
@@ -13,39 +15,7 @@ const BG: [f32; 3] = [0.0, 0.0, 0.0];
 /// `PERISCOPE_REQUIRE_RENDER` is unset. CI sets it, so CI never skips.
 fn offscreen() -> Option<Offscreen> {
     // No ground plane: these tests count the pixels nodes cover on a black background.
-    match Offscreen::new(RenderOptions { background: BG, grid: false, ground: false, ..Default::default() }) {
-        Ok(o) => Some(o),
-        Err(e) if std::env::var_os("PERISCOPE_REQUIRE_RENDER").is_none() => {
-            eprintln!("skipping: {e}");
-            None
-        }
-        Err(e) => panic!("PERISCOPE_REQUIRE_RENDER is set but rendering is unavailable: {e}"),
-    }
-}
-
-fn save(img: &Image, name: &str) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
-    img.save_png(&dir.join(format!("render-{name}.png"))).expect("png written");
-}
-
-fn arr(shape: &[usize], data: Vec<f32>) -> Value {
-    Value::NdArray(NdArray::from_f32(shape.to_vec(), data))
-}
-
-fn ints(shape: &[usize], data: Vec<i64>) -> Value {
-    Value::NdArray(NdArray::from_i64(shape.to_vec(), data))
-}
-
-fn scene() -> Scene {
-    let mut s = Scene::new(SceneConfig::default());
-    s.client_connected(1, "test", "127.0.0.1:1");
-    s
-}
-
-fn add(s: &mut Scene, env: Envelope) -> NodeId {
-    let a = s.apply(1, &env).expect("message applies");
-    let uid = a.created.expect("creates a node");
-    s.node_by_remote(1, uid as i64).expect("node exists").id
+    skip_or_fail(Offscreen::new(RenderOptions { background: BG, grid: false, ground: false, ..Default::default() }))
 }
 
 /// One sphere node (uid 1) at `c` with `radius` and RGBA `color`.
@@ -90,7 +60,7 @@ fn red_sphere_is_red_in_the_centre_and_can_be_picked() {
     let mut s = scene();
     let id = add(&mut s, sphere([0.0, 0.0, 0.0], 0.5, [1.0, 0.0, 0.0, 1.0]));
     let img = off.render(&s, &front_camera(), W, H).unwrap();
-    save(&img, "red-sphere");
+    save(&img, "render-red-sphere");
     let c = img.pixel(W / 2, H / 2);
     assert!(c[0] > 150 && c[1] < 60 && c[2] < 60, "centre is {c:?}");
     assert!(is_bg(img.pixel(2, 2)), "corner is {:?}", img.pixel(2, 2));
@@ -106,7 +76,7 @@ fn flat_cube_faces_have_distinct_shades() {
     // From above, front and right: three faces in view.
     let cam = Camera { target: [0.0; 3], yaw: 0.7, pitch: 0.5, distance: 3.5, ..Camera::default() };
     let img = off.render(&s, &cam, W, H).unwrap();
-    save(&img, "flat-cube");
+    save(&img, "render-flat-cube");
     // A flat face is one gray level (edges are antialiased in between): find the
     // levels that many pixels share, then count those well apart.
     let mut hist = [0usize; 256];
@@ -161,8 +131,8 @@ fn mesh_frames_differ_where_vertices_differ() {
     // Another frame is shown without moving the playhead (screenshots, videos).
     let f1 = off.render(SceneView::at(&s, Some(1)), &cam, W, H).unwrap();
     assert_eq!(s.current_frame(), 0);
-    save(&f0, "frame0");
-    save(&f1, "frame1");
+    save(&f0, "render-frame0");
+    save(&f1, "render-frame1");
     let (left, right) = (W / 4, 3 * W / 4);
     assert!(!is_bg(f0.pixel(left, H / 2)) && is_bg(f0.pixel(right, H / 2)));
     assert!(is_bg(f1.pixel(left, H / 2)) && !is_bg(f1.pixel(right, H / 2)));
@@ -183,7 +153,7 @@ fn vertex_colors_and_face_colors_show() {
             .with_kwarg("face_colors", arr(&[2, 3], vec![0.0, 1.0, 0.0, 0.0, 0.0, 1.0])),
     );
     let img = off.render(&s, &front_camera(), W, H).unwrap();
-    save(&img, "face-colors");
+    save(&img, "render-face-colors");
     let br = img.pixel(W / 2 + 20, H / 2 + 15);
     let tl = img.pixel(W / 2 - 20, H / 2 - 15);
     // Dominant channel, with room for the specular highlight.
@@ -231,7 +201,7 @@ fn every_kind_draws_something() {
         add(&mut s, env.with_uid(1));
         let cam = Camera { target: [0.0; 3], yaw: 0.3, pitch: 0.3, distance: 3.0, ..Camera::default() };
         let img = off.render(&s, &cam, W, H).unwrap();
-        save(&img, name);
+        save(&img, &format!("render-{name}"));
         assert!(coverage(&img) > 300, "{name} covers only {} px", coverage(&img));
     }
 }
@@ -250,7 +220,7 @@ fn rigid_body_axes_are_red_green_blue() {
             .with_kwarg("length", 1.0f64),
     );
     let img = off.render(&s, &front_camera(), W, H).unwrap();
-    save(&img, "rb-axes");
+    save(&img, "render-rb-axes");
     // +x axis to the right of the centre, +y above it.
     let x = img.pixel(W / 2 + 30, H / 2);
     let y = img.pixel(W / 2, H / 2 - 30);
@@ -277,7 +247,7 @@ fn z_up_stands_data_upright() {
     opts.z_up = true;
     off.renderer.set_options(opts);
     let z_up = off.render(&s, &cam, W, H).unwrap();
-    save(&z_up, "z-up");
+    save(&z_up, "render-z-up");
     assert!(!is_bg(z_up.pixel(W / 2, 15)) && !is_bg(z_up.pixel(W / 2, H - 15)), "vertical line expected");
     assert!(is_bg(y_up.pixel(W / 2, 15)));
 }
@@ -302,7 +272,7 @@ fn translucent_nodes_blend_over_what_is_behind_them() {
         add(&mut s, sphere(1, first.1, first.0));
         add(&mut s, sphere(2, second.1, second.0));
         let img = off.render(&s, &front_camera(), W, H).unwrap();
-        save(&img, &format!("translucent-{name}"));
+        save(&img, &format!("render-translucent-{name}"));
         let c = img.pixel(W / 2, H / 2);
         assert!(c[0] > 80 && c[1] > 80 && c[2] < 60, "{name}: centre {c:?} should mix red over green");
     }
@@ -343,20 +313,20 @@ fn a_remote_image_with_depth_is_composited_with_local_nodes() {
     let mut s = scene();
     add(&mut s, green_sphere_at(3.0));
     let img = off.render(&s, &cam, W, H).unwrap();
-    save(&img, "composite-in-front");
+    save(&img, "render-composite-in-front");
     assert!(is_green(centre(&img)), "a sphere at depth 3 is in front of the image at 5: {:?}", centre(&img));
     assert!(is_red(img.pixel(4, 4)), "the image fills the rest: {:?}", img.pixel(4, 4));
 
     let mut s = scene();
     add(&mut s, green_sphere_at(8.0));
     let img = off.render(&s, &cam, W, H).unwrap();
-    save(&img, "composite-behind");
+    save(&img, "render-composite-behind");
     assert!(is_red(centre(&img)), "a sphere at depth 8 is hidden by the image at 5: {:?}", centre(&img));
 
     // Without depth the image is a background: the sphere is always in front.
     off.renderer.set_backgrounds(&[red(None)]);
     let img = off.render(&s, &cam, W, H).unwrap();
-    save(&img, "composite-no-depth");
+    save(&img, "render-composite-no-depth");
     assert!(is_green(centre(&img)), "without depth the sphere is in front: {:?}", centre(&img));
     assert!(is_red(img.pixel(4, 4)));
 
@@ -367,7 +337,7 @@ fn a_remote_image_with_depth_is_composited_with_local_nodes() {
     off.renderer.set_backgrounds(&[red(Some(5.0))]);
     let moved = Camera { yaw: 0.15, ..cam };
     let img = off.render(&scene(), &moved, W, H).unwrap();
-    save(&img, "composite-moved");
+    save(&img, "render-composite-moved");
     let red_pixels = img.rgba.chunks_exact(4).filter(|p| is_red([p[0], p[1], p[2], p[3]])).count();
     assert!(red_pixels > (W * H) as usize * 3 / 4, "the image is reprojected, not lost: {red_pixels}");
     off.renderer.set_backgrounds(&[]);
@@ -411,7 +381,7 @@ fn point_clouds_draw_round_sprites_in_their_colors_and_sizes() {
     let mut s = scene();
     let id = add(&mut s, cloud_rgb("point_size", 20.0));
     let img = off.render(&s, &cam, W, H).unwrap();
-    save(&img, "point-cloud");
+    save(&img, "render-point-cloud");
     let red = img.pixel(project(&cam, [-0.8, 0., 0.]).0, project(&cam, [-0.8, 0., 0.]).1);
     let green = img.pixel(project(&cam, [0., 0., 0.]).0, project(&cam, [0., 0., 0.]).1);
     let blue = img.pixel(project(&cam, [0.8, 0., 0.]).0, project(&cam, [0.8, 0., 0.]).1);
@@ -458,7 +428,7 @@ fn point_clouds_draw_round_sprites_in_their_colors_and_sizes() {
             .with_kwarg("color", Value::from(vec![0.0f64, 0.0, 1.0])),
     );
     let img = off.render(&s, &cam, W, H).unwrap();
-    save(&img, "point-cloud-occluded");
+    save(&img, "render-point-cloud-occluded");
     let (rx, ry) = project(&cam, [0.8, 0., 0.]);
     let yellow = img.pixel(rx, ry);
     assert!(yellow[0] > 200 && yellow[1] > 200 && yellow[2] < 40, "node color is {yellow:?}");
@@ -496,7 +466,7 @@ fn a_sphere_casts_a_shadow_on_the_ground_that_goes_when_shadows_are_off() {
     let cam =
         Camera { target: [0.0, 0.3, 0.0], yaw: std::f32::consts::PI, pitch: 0.5, distance: 4.0, ..Camera::default() };
     let img = off.render(&s, &cam, W, H).unwrap();
-    save(&img, "shadow-on");
+    save(&img, "render-shadow-on");
     // The key light comes from (-0.45, 1, 0.55): the sphere's centre casts onto
     // the ground at centre - dir * (0.8 / dir.y).
     let under = project(&cam, [0.45 * 0.8, 0.0, -0.55 * 0.8]);
@@ -505,7 +475,7 @@ fn a_sphere_casts_a_shadow_on_the_ground_that_goes_when_shadows_are_off() {
     assert!(dark < light * 0.85, "ground in the shadow {dark} vs away from it {light} ({under:?}, {far:?})");
     off.renderer.set_options(RenderOptions { shadows: false, ..options.clone() });
     let img = off.render(&s, &cam, W, H).unwrap();
-    save(&img, "shadow-off");
+    save(&img, "render-shadow-off");
     let (dark, light) = (mean_luminance(&img, under), mean_luminance(&img, far));
     assert!((dark - light).abs() < light * 0.1, "no shadow: {dark} vs {light}");
     // No ground: the background shows there.
@@ -534,7 +504,7 @@ fn nodes_shadow_each_other() {
     let cam =
         Camera { target: [0.0, 0.3, 0.0], yaw: std::f32::consts::PI, pitch: 0.5, distance: 4.0, ..Camera::default() };
     let img = off.render(&s, &cam, W, H).unwrap();
-    save(&img, "shadow-on-node");
+    save(&img, "render-shadow-on-node");
     let under = project(&cam, [0.45 * 0.8, 0.0, -0.55 * 0.8]);
     let far = project(&cam, [-1.4, 0.0, -0.3]);
     let (dark, light) = (mean_luminance(&img, under), mean_luminance(&img, far));
@@ -552,7 +522,7 @@ fn the_selected_node_is_outlined() {
     assert_eq!(count(&plain), 0);
     s.apply(1, &periscope_scene::select_message(s.node(id), None)).unwrap();
     let img = off.render(&s, &front_camera(), W, H).unwrap();
-    save(&img, "outline");
+    save(&img, "render-outline");
     // A ring around the sphere (radius ~ 0.5 / tan(22.5 deg) / 3 of the half height).
     let ring = count(&img);
     assert!(ring > 100, "outline pixels: {ring}");
@@ -583,8 +553,8 @@ fn ambient_occlusion_darkens_the_crease_where_a_box_stands_on_the_ground() {
             off.render(&s, &cam, W, H).unwrap()
         })
         .collect();
-    save(&shots[1], "ssao-on");
-    save(&shots[0], "ssao-off");
+    save(&shots[1], "render-ssao-on");
+    save(&shots[0], "render-ssao-off");
     // The ground just in front of the box's base (a concave corner), and open ground.
     let crease = project(&cam, [0.0, 0.0, 0.56]);
     let open = project(&cam, [1.6, 0.0, 0.8]);

@@ -8,6 +8,9 @@
 //! When every slot is taken and a new peer arrives, the oldest connection that
 //! has not even finished its WebSocket upgrade is evicted to make room: idle
 //! sockets cannot lock out a real client, which upgrades within milliseconds.
+//! Before that, a connection whose HTTP answer is already written and which is
+//! only lingering for the client's close gives way: a browser fetching the
+//! page's next file at once must not find the slot of the previous one taken.
 //! One reaper thread closes handshakes that miss their deadline (slowloris),
 //! instead of a watchdog thread per connection.
 
@@ -30,6 +33,8 @@ pub struct AdmissionStats {
     pub refused: AtomicU64,
     /// Handshakes closed to make room for a new connection.
     pub evicted: AtomicU64,
+    /// Answered HTTP connections closed early (in their linger) to make room.
+    pub answered_closed: AtomicU64,
     /// Handshakes closed at their deadline.
     pub timed_out: AtomicU64,
 }
@@ -51,6 +56,9 @@ struct Inner {
     open: usize,
     /// Connections in their handshake, oldest first.
     pending: VecDeque<Pending>,
+    /// HTTP connections whose answer is written, lingering until the client
+    /// closes (`Ticket::answered`), oldest first: `(id, socket)`.
+    answered: VecDeque<(u64, TcpStream)>,
     next_id: u64,
     shutdown: bool,
 }
@@ -90,17 +98,24 @@ impl Admission {
                 self.stats.refused.fetch_add(1, Ordering::Relaxed);
                 return None;
             }
-            // Make room by evicting the oldest connection that has not finished
-            // its WebSocket upgrade; if every slot is a real client, refuse.
-            let Some(i) = inner.pending.iter().position(|p| !p.upgraded) else {
-                drop(inner);
-                self.stats.refused.fetch_add(1, Ordering::Relaxed);
-                return None;
-            };
-            let old = inner.pending.remove(i).expect("found above");
-            let _ = old.socket.shutdown(Shutdown::Both);
-            self.stats.evicted.fetch_add(1, Ordering::Relaxed);
-            tracing::debug!(addr = %old.addr, "handshake evicted to admit a new connection");
+            // Make room: first an answered HTTP connection (nothing is lost,
+            // its answer is out), then the oldest connection that has not
+            // finished its WebSocket upgrade; if every slot is a real client, refuse.
+            if let Some((_, old)) = inner.answered.pop_front() {
+                let _ = old.shutdown(Shutdown::Both);
+                self.stats.answered_closed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!("an answered HTTP connection stopped lingering to admit a new connection");
+            } else {
+                let Some(i) = inner.pending.iter().position(|p| !p.upgraded) else {
+                    drop(inner);
+                    self.stats.refused.fetch_add(1, Ordering::Relaxed);
+                    return None;
+                };
+                let old = inner.pending.remove(i).expect("found above");
+                let _ = old.socket.shutdown(Shutdown::Both);
+                self.stats.evicted.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(addr = %old.addr, "handshake evicted to admit a new connection");
+            }
         }
         inner.open += 1;
         self.stats.admitted.fetch_add(1, Ordering::Relaxed);
@@ -176,6 +191,14 @@ impl Ticket {
         });
     }
 
+    /// The connection's HTTP answer is written; what is left is the linger
+    /// for the client's close, which a newcomer may cut short when every slot
+    /// is taken (through `socket`, a second handle).
+    pub(crate) fn answered(&self, socket: &TcpStream) {
+        let Ok(socket) = socket.try_clone() else { return };
+        self.update(|inner, _| inner.answered.push_back((self.id, socket)));
+    }
+
     /// The handshake is over (the client was welcomed or refused): no deadline.
     pub(crate) fn handshake_done(&self) {
         self.update(|inner, i| {
@@ -192,6 +215,7 @@ impl Drop for Ticket {
             if let Some(i) = i {
                 inner.pending.remove(i);
             }
+            inner.answered.retain(|(id, _)| *id != self.id);
             inner.open -= 1;
         });
     }
@@ -236,6 +260,37 @@ mod tests {
         assert_eq!(adm.stats.refused.load(Ordering::Relaxed), 1);
         assert_eq!(adm.open(), 2);
         drop((second, third));
+        assert_eq!(adm.open(), 0);
+    }
+
+    #[test]
+    fn an_answered_http_connection_gives_way_before_a_handshake() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let adm = Arc::new(Admission::default());
+        let addr = listener.local_addr().unwrap();
+        let t = Duration::from_secs(60);
+        let (_c1, s1) = pair(&listener);
+        let (_c2, s2) = pair(&listener);
+        let handshaking = adm.admit(&s1, addr, 2, t).expect("room");
+        let lingering = adm.admit(&s2, addr, 2, t).expect("room");
+        lingering.handshake_done();
+        lingering.answered(&s2);
+        // Full: the newcomer ends the answered connection's linger, not the
+        // older handshake.
+        let (_c3, s3) = pair(&listener);
+        let third = adm.admit(&s3, addr, 2, t).expect("makes room");
+        assert_eq!(adm.stats.answered_closed.load(Ordering::Relaxed), 1);
+        assert_eq!(adm.stats.evicted.load(Ordering::Relaxed), 0);
+        use std::io::Read as _;
+        let mut buf = [0u8; 1];
+        assert_eq!((&s2).read(&mut buf).unwrap_or(0), 0, "its linger read ends at once");
+        s1.set_nonblocking(true).unwrap();
+        assert!((&s1).read(&mut buf).is_err(), "the handshake is untouched (would block)");
+        // Its ticket unwinds as the thread ends; nothing is left behind.
+        drop(lingering);
+        assert_eq!(adm.open(), 2);
+        assert!(lock(&adm.inner).answered.is_empty());
+        drop((handshaking, third));
         assert_eq!(adm.open(), 0);
     }
 

@@ -236,7 +236,7 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Writes a short plain-text answer (an error) and closes.
+/// Writes a short plain-text answer (an error); the caller then [`close`]s.
 pub(crate) fn refuse(stream: &mut Stream, status: u16, why: &str, head_only: bool) {
     let body = format!("{status} {}: {why}\n", reason(status));
     let mut head = format!(
@@ -252,11 +252,10 @@ pub(crate) fn refuse(stream: &mut Stream, status: u16, why: &str, head_only: boo
     if !head_only {
         let _ = stream.write_all(body.as_bytes());
     }
-    close(stream);
 }
 
-/// Answers `req` from `bundle` (`None`: the web view is off) and closes;
-/// returns the status sent.
+/// Answers `req` from `bundle` (`None`: the web view is off); returns the
+/// status sent. The caller then [`close`]s.
 pub(crate) fn respond(stream: &mut Stream, req: &Request, bundle: Option<&WebBundle>) -> u16 {
     let head_only = req.method == "HEAD";
     if req.method != "GET" && !head_only {
@@ -285,7 +284,6 @@ pub(crate) fn respond(stream: &mut Stream, req: &Request, bundle: Option<&WebBun
         if !head_only {
             let _ = stream.write_all(NOT_BUILT.as_bytes());
         }
-        close(stream);
         return 200;
     }
     let Some(file) = bundle.get(name) else {
@@ -298,7 +296,6 @@ pub(crate) fn respond(stream: &mut Stream, req: &Request, bundle: Option<&WebBun
     let mut extra = format!("ETag: {etag}\r\nCache-Control: no-cache\r\nVary: Accept-Encoding\r\n");
     if req.if_none_match.as_deref().is_some_and(|list| etag_matches(list, &etag)) {
         let _ = stream.write_all(format!("HTTP/1.1 304 Not Modified\r\n{extra}Connection: close\r\n\r\n").as_bytes());
-        close(stream);
         return 304;
     }
     extra.push_str(&format!("Content-Type: {}\r\n", content_type(name)));
@@ -320,7 +317,6 @@ pub(crate) fn respond(stream: &mut Stream, req: &Request, bundle: Option<&WebBun
             }
         }
     }
-    close(stream);
     200
 }
 
@@ -386,7 +382,7 @@ fn write_ok(stream: &mut Stream, status: u16, extra: &str, len: u64) {
 /// Ends the response and lingers briefly, reading what the client still
 /// sends (at most 64 KiB, at most a second), so that closing does not reset
 /// the connection and discard the answer.
-fn close(stream: &mut Stream) {
+pub(crate) fn close(stream: &mut Stream) {
     stream.finish();
     let start = Instant::now();
     let _ = stream.tcp().set_read_timeout(Some(Duration::from_millis(250)));

@@ -292,8 +292,9 @@ struct GpuNodeGrid {
     vertices: Option<GrowBuffer>,
     uniform: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
-    /// Grid spacing it was built for.
+    /// Grid spacing and display-space height it was built for.
     spacing: f32,
+    height: f32,
 }
 
 /// Grid lines on each side of the origin.
@@ -619,7 +620,7 @@ impl Renderer {
             sphere_coarse: GpuShape::new(device, &icosphere(1), "unit sphere (coarse)"),
             sphere_coarsest: GpuShape::new(device, &icosphere(0), "unit sphere (coarsest)"),
             tube: GpuShape::new(device, &tube(16), "unit tube"),
-            grid: GpuNodeGrid { vertices: None, uniform: grid_uniform, bind_group: grid_bg, spacing: 0.0 },
+            grid: GpuNodeGrid { vertices: None, uniform: grid_uniform, bind_group: grid_bg, spacing: 0.0, height: 0.0 },
             device: device.clone(),
             queue: queue.clone(),
             caps,
@@ -840,10 +841,13 @@ impl Renderer {
             params: [0.0; 4],
         };
         self.queue.write_buffer(&self.grid.uniform, 0, bytemuck::bytes_of(&u));
-        // The ground plane: under everything shown (at 0 unless data goes lower),
-        // as far as the grid fades out.
+        // The ground: under everything shown (at 0 unless data goes lower), as
+        // far as the grid fades out. The grid lies on it (a grid left at 0 would
+        // cut through whatever stands lower, drawn over its lower part), and
+        // the plane a hair below, so the two do not fight over depth.
         let half = GRID_LINES as f32 * spacing;
-        let y = self.display_bounds(None).map_or(0.0, |(lo, _)| lo.y.min(0.0)) - spacing * 1e-3;
+        let height = self.display_bounds(None).map_or(0.0, |(lo, _)| lo.y.min(0.0));
+        let y = height - spacing * 1e-3;
         if self.ground_at != (y, half) || self.ground.is_none() {
             let corners = [[-half, y, -half], [half, y, -half], [half, y, half], [-half, y, half]];
             let quad: Vec<LineVertex> = [0, 1, 2, 0, 2, 3]
@@ -856,7 +860,7 @@ impl Renderer {
             upload(&self.device, &self.queue, &mut self.ground, &quad, wgpu::BufferUsages::VERTEX, "ground");
             self.ground_at = (y, half);
         }
-        if spacing == self.grid.spacing && self.grid.vertices.is_some() {
+        if spacing == self.grid.spacing && height == self.grid.height && self.grid.vertices.is_some() {
             return;
         }
         let n = GRID_LINES as i32;
@@ -869,7 +873,7 @@ impl Renderer {
                 _ if i % 5 == 0 => [0.3, 0.3, 0.33, 1.0],
                 _ => [0.22, 0.22, 0.25, 1.0],
             };
-            for p in [[t, 0.0, -half], [t, 0.0, half], [-half, 0.0, t], [half, 0.0, t]] {
+            for p in [[t, height, -half], [t, height, half], [-half, height, t], [half, height, t]] {
                 // Grid lines are in display space; the grid's model undoes world_to_display.
                 let world = model.transform_point3(Vec3::from(p));
                 verts.push(LineVertex { position: world.into(), color });
@@ -877,6 +881,7 @@ impl Renderer {
         }
         upload(&self.device, &self.queue, &mut self.grid.vertices, &verts, wgpu::BufferUsages::VERTEX, "grid");
         self.grid.spacing = spacing;
+        self.grid.height = height;
     }
 
     fn write_globals(&mut self, target: &RenderTarget, camera: &Camera) {

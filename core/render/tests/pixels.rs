@@ -580,3 +580,44 @@ fn huge_targets_are_freed_after_their_render() {
     assert_eq!((img.width, img.height), (4097, 2048));
     assert_eq!(off.kept_target(), None, "a target over 4096x2048 pixels is not kept");
 }
+
+#[test]
+fn the_grid_lies_under_what_stands_below_zero_and_never_crosses_it() {
+    let Some(mut off) = offscreen() else { return };
+    let mut s = scene();
+    // A sphere around the origin: its lower half is below y = 0, so the grid
+    // (and ground) go down to its bottom. A grid left at 0 would cut through
+    // it, its lines drawn over the sphere's lower front.
+    add(&mut s, sphere([0.0, 0.0, 0.0], 0.5, [1.0, 0.0, 0.0, 1.0]));
+    let cam = Camera { target: [0.0; 3], yaw: 0.3, pitch: 0.5, distance: 2.5, ..Camera::default() };
+    let plain = RenderOptions { background: BG, grid: false, ground: false, shadows: false, ..Default::default() };
+    off.renderer.set_options(plain.clone());
+    let without = off.render(&s, &cam, W, H).unwrap();
+    off.renderer.set_options(RenderOptions { grid: true, ..plain });
+    let with = off.render(&s, &cam, W, H).unwrap();
+    save(&with, "render-grid-under-sphere");
+    // The grid is there around the sphere...
+    let grid_pixels = (0..W * H).filter(|i| is_bg(without.pixel(i % W, i / W)) && !is_bg(with.pixel(i % W, i / W)));
+    assert!(grid_pixels.count() > 200, "the grid is drawn");
+    // ...and not over it: every pixel well inside the sphere (its 8 neighbours
+    // are sphere too) is the same with and without the grid.
+    let inside = |x: u32, y: u32| {
+        (x.saturating_sub(1)..=(x + 1).min(W - 1))
+            .all(|x| (y.saturating_sub(1)..=(y + 1).min(H - 1)).all(|y| !is_bg(without.pixel(x, y))))
+    };
+    let mut crossed = Vec::new();
+    for y in 0..H {
+        for x in 0..W {
+            let (a, b) = (without.pixel(x, y), with.pixel(x, y));
+            if inside(x, y) && (0..3).any(|c| a[c].abs_diff(b[c]) > 24) {
+                crossed.push((x, y, a, b));
+            }
+        }
+    }
+    assert!(
+        crossed.is_empty(),
+        "{} sphere pixels changed by the grid, e.g. {:?}",
+        crossed.len(),
+        &crossed[..crossed.len().min(4)]
+    );
+}

@@ -1,6 +1,7 @@
 """A real chromium driven by chromedriver (WebDriver over HTTP: no Python
-package needed), headed in a window on its own virtual X display. Used by
-test_browser.py and clients/python/bench/bench_web.py."""
+package needed), headed in a window on its own virtual X display, and a real
+Firefox ESR on its own display without a driver. Used by test_browser.py and
+clients/python/bench/bench_web.py."""
 
 import base64
 import json
@@ -11,17 +12,122 @@ import socket
 import subprocess
 import tempfile
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 
 from conftest import BIN, wait_for
+from periscope import RemoteMeshes, RemotePointClouds, RemoteSpheres
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
 MISSING = [n for n, p in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER), ("convert", shutil.which("convert")),
                           ("Xvfb", shutil.which("Xvfb"))) if p is None]
+FIREFOX = shutil.which("firefox-esr") or shutil.which("firefox")
+FIREFOX_MISSING = [n for n, p in (("firefox-esr", FIREFOX), ("xdotool", shutil.which("xdotool")),
+                                  ("import", shutil.which("import"))) if p is None]
 SHOTS = BIN.parent.parent / "screenshots"
 WIDTH, HEIGHT = 1280, 800
+
+
+def xvfb():
+    """A virtual X display of WIDTH x HEIGHT: (process, number)."""
+    n = random.randint(2500, 3500)
+    proc = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp"],
+                            stderr=subprocess.DEVNULL)
+    wait_for("Xvfb", lambda: os.path.exists(f"/tmp/.X11-unix/X{n}"))
+    return proc, n
+
+
+def read_png(path):
+    """An RGB image file as an (h, w, 3) int array."""
+    raw = subprocess.run(["convert", str(path), "-depth", "8", "rgb:-"], check=True, capture_output=True).stdout
+    w, h = subprocess.run(["identify", "-format", "%w %h", str(path)], check=True, capture_output=True,
+                          text=True).stdout.split()
+    return np.frombuffer(raw, np.uint8).reshape(int(h), int(w), 3).astype(int)
+
+
+# A fresh Firefox profile's preferences: no first-run, update or telemetry
+# pages (the machine may be offline), and WebGPU on where the release has it.
+FIREFOX_PREFS = """
+user_pref("browser.shell.checkDefaultBrowser", false);
+user_pref("browser.startup.homepage_override.mstone", "ignore");
+user_pref("browser.aboutwelcome.enabled", false);
+user_pref("datareporting.policy.dataSubmissionEnabled", false);
+user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);
+user_pref("app.update.disabledForTesting", true);
+user_pref("network.captive-portal-service.enabled", false);
+user_pref("network.connectivity-service.enabled", false);
+user_pref("browser.sessionstore.resume_from_crash", false);
+user_pref("dom.webgpu.enabled", true);
+user_pref("gfx.webgpu.ignore-blocklist", true);
+"""
+
+
+class Firefox:
+    """Debian's Firefox ESR showing `url` in kiosk mode (the page fills the
+    display from its top-left corner, no toolbar) on its own virtual X
+    display, with a fresh profile. Debian packages no geckodriver, so there is
+    no WebDriver: the test reads the screen (ImageMagick's `import`) and
+    clicks with `xdotool`, and learns the page's state from the hub. WebGPU
+    runs on Mesa's lavapipe, WebGL2 on llvmpipe; no GPU is used."""
+
+    def __init__(self, url):
+        self.dir = tempfile.mkdtemp(prefix="periscope-firefox-")
+        (Path(self.dir) / "user.js").write_text(FIREFOX_PREFS)
+        self.xvfb, n = xvfb()
+        self.env = dict(os.environ, DISPLAY=f":{n}")
+        for var in ("WAYLAND_DISPLAY", "MOZ_HEADLESS"):
+            self.env.pop(var, None)
+        self.log = open(Path(self.dir) / "firefox.log", "wb")
+        self.proc = subprocess.Popen([FIREFOX, "--no-remote", "--profile", self.dir, "--kiosk", "--width",
+                                      str(WIDTH), "--height", str(HEIGHT), url], stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=self.env)
+
+    def screenshot(self, name):
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / name
+        subprocess.run(["import", "-window", "root", str(path)], check=True, env=self.env, timeout=60)
+        return path, read_png(path)
+
+    def click(self, x, y):
+        subprocess.run(["xdotool", "mousemove", "--sync", str(int(x)), str(int(y)), "click", "1"], check=True,
+                       env=self.env, timeout=30)
+
+    def output(self):
+        """The end of Firefox's own output, for failure messages."""
+        self.log.flush()
+        return (Path(self.dir) / "firefox.log").read_text(errors="replace")[-3000:]
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+        self.xvfb.terminate()
+        self.xvfb.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# The Controls panel's first button in a 1280-wide page (checked by its effect:
+# the owner's callback must fire).
+BUTTON = (1211, 83)
+
+
+def scene(v):
+    """The red sphere, the blue mesh and the green points; returns them."""
+    sphere = RemoteSpheres(v, np.array([[-1.0, 0.0, 0.0]]), radius=0.5, color=(1, 0, 0, 1), name="red sphere")
+    quad = np.array([[0.5, -0.5, 0], [1.5, -0.5, 0], [1.5, 0.5, 0], [0.5, 0.5, 0]], float)
+    mesh = RemoteMeshes(v, quad, np.array([[0, 1, 2], [0, 2, 3]]), color=(0, 0, 1, 1), name="blue mesh")
+    # A green point cloud above the two, its points colored one by one.
+    g = np.linspace(-0.6, 0.6, 40)
+    pts = np.array([[x, 0.9 + y * 0.15, 0.0] for x in g for y in g[:8]], np.float32)
+    colors = np.tile(np.array([[0.1, 0.9, 0.2, 1.0]], np.float32), (len(pts), 1))
+    points = RemotePointClouds(v, pts, colors=colors, point_size=6.0, name="green points")
+    return [sphere, mesh, points]
 
 
 def free_port():
@@ -38,10 +144,7 @@ class Browser:
 
     def __init__(self, webgpu, extra_args=()):
         self.dir = tempfile.mkdtemp(prefix="periscope-chromium-")
-        n = random.randint(2500, 3500)
-        self.xvfb = subprocess.Popen(["Xvfb", f":{n}", "-screen", "0", f"{WIDTH}x{HEIGHT}x24", "-nolisten", "tcp"],
-                                     stderr=subprocess.DEVNULL)
-        wait_for("Xvfb", lambda: os.path.exists(f"/tmp/.X11-unix/X{n}"))
+        self.xvfb, n = xvfb()
         env = dict(os.environ, DISPLAY=f":{n}")
         env.pop("WAYLAND_DISPLAY", None)
         port = free_port()
@@ -102,10 +205,7 @@ class Browser:
         SHOTS.mkdir(parents=True, exist_ok=True)
         path = SHOTS / name
         path.write_bytes(base64.b64decode(self._s("GET", "/screenshot")))
-        raw = subprocess.run(["convert", str(path), "-depth", "8", "rgb:-"], check=True, capture_output=True).stdout
-        w, h = subprocess.run(["identify", "-format", "%w %h", str(path)], check=True, capture_output=True,
-                              text=True).stdout.split()
-        return path, np.frombuffer(raw, np.uint8).reshape(int(h), int(w), 3).astype(int)
+        return path, read_png(path)
 
     def click(self, x, y):
         self._s("POST", "/actions", {"actions": [{

@@ -14,7 +14,7 @@ import os
 import numpy as np
 import pytest
 
-from browser import MISSING, Browser, centroid, masks, mean_x, wait_viewing
+from browser import BUTTON, MISSING, Browser, centroid, masks, mean_x, scene, wait_viewing
 from conftest import REPO, Viewer, wait_for
 from periscope import RemoteMeshes, RemotePointClouds, RemoteSpheres, RemoteViewer
 
@@ -25,24 +25,6 @@ if MISSING:
     if REQUIRED:
         raise RuntimeError(f"the browser tests need {', '.join(MISSING)} (apt: chromium chromium-driver imagemagick)")
     pytest.skip(f"browser tests skipped: {', '.join(MISSING)} missing", allow_module_level=True)
-
-# The Controls panel's first button in a 1280-wide page (checked by its effect:
-# the owner's callback must fire).
-BUTTON = (1211, 83)
-
-
-def scene(v):
-    """The red sphere, the blue mesh and the green points; returns them."""
-    sphere = RemoteSpheres(v, np.array([[-1.0, 0.0, 0.0]]), radius=0.5, color=(1, 0, 0, 1), name="red sphere")
-    quad = np.array([[0.5, -0.5, 0], [1.5, -0.5, 0], [1.5, 0.5, 0], [0.5, 0.5, 0]], float)
-    mesh = RemoteMeshes(v, quad, np.array([[0, 1, 2], [0, 2, 3]]), color=(0, 0, 1, 1), name="blue mesh")
-    # A green point cloud above the two, its points colored one by one.
-    g = np.linspace(-0.6, 0.6, 40)
-    pts = np.array([[x, 0.9 + y * 0.15, 0.0] for x in g for y in g[:8]], np.float32)
-    colors = np.tile(np.array([[0.1, 0.9, 0.2, 1.0]], np.float32), (len(pts), 1))
-    points = RemotePointClouds(v, pts, colors=colors, point_size=6.0, name="green points")
-    return [sphere, mesh, points]
-
 
 @pytest.fixture(params=["webgpu", "webgl2"])
 def page(request):

@@ -137,7 +137,11 @@ impl WebApp {
         render_state: Option<&egui_wgpu::RenderState>,
         backend: Option<Backend>,
     ) -> Self {
-        let name = "browser".to_owned();
+        // The hub's client list (its Server panel, `query`) says who watches on what.
+        let name = match &backend {
+            Some(b) => format!("browser ({})", b.name),
+            None => "browser (no renderer)".to_owned(),
+        };
         let viewport = render_state.map(|rs| {
             let mut vp = Viewport::new(rs, RenderOptions::default());
             vp.set_async_pick(true);

@@ -831,8 +831,9 @@ impl Renderer {
         let extent =
             self.display_bounds(None).map_or(1.0, |(lo, hi)| lo.abs().max(hi.abs()).max_element()).clamp(1e-3, 1e7);
         let spacing = 10f32.powf((extent / 5.0).log10().ceil()).max(1e-3);
-        let w2d = world_to_display(self.options.z_up);
-        let model = w2d.inverse();
+        // The grid and ground vertices are in display space (y up, whatever
+        // `z_up`); their model undoes the world_to_display every vertex shader applies.
+        let model = world_to_display(self.options.z_up).inverse();
         let u = NodeUniform {
             model: model.to_cols_array_2d(),
             normal_mat: Mat4::IDENTITY.to_cols_array_2d(),
@@ -850,13 +851,8 @@ impl Renderer {
         let y = height - spacing * 1e-3;
         if self.ground_at != (y, half) || self.ground.is_none() {
             let corners = [[-half, y, -half], [half, y, -half], [half, y, half], [-half, y, half]];
-            let quad: Vec<LineVertex> = [0, 1, 2, 0, 2, 3]
-                .iter()
-                .map(|&i| LineVertex {
-                    position: model.transform_point3(Vec3::from(corners[i])).into(),
-                    color: [0.0; 4],
-                })
-                .collect();
+            let quad: Vec<LineVertex> =
+                [0, 1, 2, 0, 2, 3].iter().map(|&i| LineVertex { position: corners[i], color: [0.0; 4] }).collect();
             upload(&self.device, &self.queue, &mut self.ground, &quad, wgpu::BufferUsages::VERTEX, "ground");
             self.ground_at = (y, half);
         }
@@ -864,8 +860,7 @@ impl Renderer {
             return;
         }
         let n = GRID_LINES as i32;
-        let mut verts = Vec::with_capacity((n as usize * 2 + 1) * 4);
-        let half = n as f32 * spacing;
+        let mut verts = Vec::with_capacity((n as usize * 2 + 1) * n as usize * 8);
         for i in -n..=n {
             let t = i as f32 * spacing;
             let color = match i {
@@ -873,10 +868,15 @@ impl Renderer {
                 _ if i % 5 == 0 => [0.3, 0.3, 0.33, 1.0],
                 _ => [0.22, 0.22, 0.25, 1.0],
             };
-            for p in [[t, height, -half], [t, height, half], [-half, height, t], [half, height, t]] {
-                // Grid lines are in display space; the grid's model undoes world_to_display.
-                let world = model.transform_point3(Vec3::from(p));
-                verts.push(LineVertex { position: world.into(), color });
+            // Each line in cells-long segments, not one segment from edge to
+            // edge: a line that passes behind the camera must be clipped at
+            // the near plane, and some rasterisers (SwiftShader, Chromium's
+            // software WebGPU and WebGL2) drop such a line whole.
+            for k in -n..n {
+                let (a, b) = (k as f32 * spacing, (k + 1) as f32 * spacing);
+                for p in [[t, height, a], [t, height, b], [a, height, t], [b, height, t]] {
+                    verts.push(LineVertex { position: p, color });
+                }
             }
         }
         upload(&self.device, &self.queue, &mut self.grid.vertices, &verts, wgpu::BufferUsages::VERTEX, "grid");

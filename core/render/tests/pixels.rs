@@ -584,21 +584,39 @@ fn huge_targets_are_freed_after_their_render() {
 #[test]
 fn the_grid_lies_under_what_stands_below_zero_and_never_crosses_it() {
     let Some(mut off) = offscreen() else { return };
+    let y_up = grid_under_a_sphere(&mut off, false);
+    // A sphere at the origin looks the same either way up, and so must the
+    // grid under it: in display space, whatever `z_up` (a renderer opened
+    // with z_up once drew it vertical; hence a renderer of its own).
+    let Some(mut off) = offscreen() else { return };
+    let z_up = grid_under_a_sphere(&mut off, true);
+    let differ = (0..W * H)
+        .filter(|i| (0..3).any(|c| y_up.pixel(i % W, i / W)[c].abs_diff(z_up.pixel(i % W, i / W)[c]) > 24))
+        .count();
+    // (The sphere's facets turn with the world: a few edge pixels differ; a
+    // vertical grid changed 7,824.)
+    assert!(differ < 300, "{differ} pixels differ with z_up: see render-grid-under-sphere-z-up.png");
+}
+
+/// Renders the grid under a sphere around the origin, checks that it does
+/// not cross the sphere, and returns the image.
+fn grid_under_a_sphere(off: &mut Offscreen, z_up: bool) -> Image {
     let mut s = scene();
     // A sphere around the origin: its lower half is below y = 0, so the grid
     // (and ground) go down to its bottom. A grid left at 0 would cut through
     // it, its lines drawn over the sphere's lower front.
     add(&mut s, sphere([0.0, 0.0, 0.0], 0.5, [1.0, 0.0, 0.0, 1.0]));
     let cam = Camera { target: [0.0; 3], yaw: 0.3, pitch: 0.5, distance: 2.5, ..Camera::default() };
-    let plain = RenderOptions { background: BG, grid: false, ground: false, shadows: false, ..Default::default() };
+    let plain =
+        RenderOptions { background: BG, grid: false, ground: false, shadows: false, z_up, ..Default::default() };
     off.renderer.set_options(plain.clone());
     let without = off.render(&s, &cam, W, H).unwrap();
     off.renderer.set_options(RenderOptions { grid: true, ..plain });
     let with = off.render(&s, &cam, W, H).unwrap();
-    save(&with, "render-grid-under-sphere");
+    save(&with, &format!("render-grid-under-sphere{}", if z_up { "-z-up" } else { "" }));
     // The grid is there around the sphere...
     let grid_pixels = (0..W * H).filter(|i| is_bg(without.pixel(i % W, i / W)) && !is_bg(with.pixel(i % W, i / W)));
-    assert!(grid_pixels.count() > 200, "the grid is drawn");
+    assert!(grid_pixels.count() > 200, "the grid is drawn (z_up {z_up})");
     // ...and not over it: every pixel well inside the sphere (its 8 neighbours
     // are sphere too) is the same with and without the grid.
     let inside = |x: u32, y: u32| {
@@ -616,8 +634,9 @@ fn the_grid_lies_under_what_stands_below_zero_and_never_crosses_it() {
     }
     assert!(
         crossed.is_empty(),
-        "{} sphere pixels changed by the grid, e.g. {:?}",
+        "z_up {z_up}: {} sphere pixels changed by the grid, e.g. {:?}",
         crossed.len(),
         &crossed[..crossed.len().min(4)]
     );
+    with
 }

@@ -142,7 +142,7 @@ class Browser:
     screenshots them blank (its Vulkan swapchain never reaches the
     compositor), so the page runs headed under Xvfb, still without a GPU."""
 
-    def __init__(self, webgpu, extra_args=()):
+    def __init__(self, webgpu, extra_args=(), downloads=None):
         self.dir = tempfile.mkdtemp(prefix="periscope-chromium-")
         self.xvfb, n = xvfb()
         env = dict(os.environ, DISPLAY=f":{n}")
@@ -164,7 +164,8 @@ class Browser:
         args += list(extra_args)
         caps = {"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {"binary": CHROMIUM, "args": args},
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": args, "prefs": {
+                "download.default_directory": str(downloads or self.dir), "download.prompt_for_download": False}},
             "goog:loggingPrefs": {"browser": "ALL"},
         }}}
         self.session = self._call("POST", "/session", caps)["sessionId"]
@@ -213,6 +214,13 @@ class Browser:
             "actions": [{"type": "pointerMove", "duration": 0, "x": int(x), "y": int(y)},
                         {"type": "pointerDown", "button": 0}, {"type": "pause", "duration": 60},
                         {"type": "pointerUp", "button": 0}],
+        }]})
+
+    def key(self, key):
+        """Presses and releases `key` (one character) in the page."""
+        self._s("POST", "/actions", {"actions": [{
+            "type": "key", "id": "keyboard",
+            "actions": [{"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}],
         }]})
 
     def close(self):

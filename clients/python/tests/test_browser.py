@@ -14,7 +14,7 @@ import os
 import numpy as np
 import pytest
 
-from browser import BUTTON, MISSING, Browser, centroid, masks, mean_x, scene, wait_viewing
+from browser import BUTTON, MISSING, SHOTS, Browser, centroid, masks, mean_x, read_png, scene, wait_viewing
 from conftest import REPO, Viewer, wait_for
 from periscope import RemoteMeshes, RemotePointClouds, RemoteSpheres, RemoteViewer
 
@@ -221,3 +221,35 @@ def test_a_saved_scene_dropped_on_the_page_is_shown_instead_of_the_hub(webgpu_br
             return path if m["red"].sum() > 1500 and m["blue"].sum() > 1500 else None
 
         wait_for("the file's scene in the page", shows_file, timeout=30)
+
+
+def test_a_screenshot_from_the_page_is_downloaded_as_the_view_shows_it(viewer_process, tmp_path):
+    hub = viewer_process
+    browser = Browser(webgpu=True, downloads=tmp_path)
+    try:
+        with RemoteViewer("127.0.0.1", hub.port, client_name="producer") as v:
+            scene(v)
+            v.sync()
+            browser.open(f"http://127.0.0.1:{hub.port}/")
+            wait_viewing(browser, "WebGPU", "webgpu")
+            def red():
+                m = masks(browser.screenshot("web-before-p.png")[1])["red"]
+                return centroid(m) if m.sum() > 1500 else None
+
+            # Focus the canvas with a click (it selects the sphere), then P, as a person would.
+            browser.click(*wait_for("the scene in the page", red, timeout=60))
+            browser.key("p")
+            pngs = wait_for("the screenshot's download",
+                            lambda: [p for p in tmp_path.glob("periscope-*.png") if p.stat().st_size > 0], timeout=60)
+            assert len(pngs) == 1, pngs
+            img = read_png(pngs[0])
+            # The 3D view only (no panels), at the page's pixel size, drawn as shown.
+            h, w, _ = img.shape
+            assert 400 < w < 1280 and 400 < h < 800, (w, h)
+            m = masks(img)
+            assert m["red"].sum() > 1500 and m["blue"].sum() > 1500 and m["green"].sum() > 300, pngs[0]
+            assert mean_x(m["red"]) < mean_x(m["blue"]), pngs[0]
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            (SHOTS / "web-downloaded-screenshot.png").write_bytes(pngs[0].read_bytes())
+    finally:
+        browser.close()

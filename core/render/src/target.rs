@@ -160,7 +160,8 @@ impl RenderTarget {
 
     /// Reads the whole color texture back (blocks until the GPU is done).
     pub fn read_color(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> Result<Image, RenderError> {
-        let rows = read_region(device, queue, &self.color, wgpu::TextureAspect::All, 0, 0, self.width, self.height, 4)?;
+        let size = (self.width, self.height);
+        let rows = read_region(device, queue, &self.color, wgpu::TextureAspect::All, (0, 0), size, 4)?;
         Ok(Image { width: self.width, height: self.height, rgba: rows })
     }
 
@@ -170,7 +171,7 @@ impl RenderTarget {
         if x >= self.width || y >= self.height {
             return Ok(0);
         }
-        let px = read_region(device, queue, &self.id, wgpu::TextureAspect::All, x, y, 1, 1, 4)?;
+        let px = read_region(device, queue, &self.id, wgpu::TextureAspect::All, (x, y), (1, 1), 4)?;
         Ok(u32::from_le_bytes([px[0], px[1], px[2], px[3]]))
     }
 
@@ -190,127 +191,154 @@ impl RenderTarget {
         if x >= self.width || y >= self.height {
             return Ok(1.0);
         }
-        let px = read_region(device, queue, &self.pick_depth, wgpu::TextureAspect::DepthOnly, x, y, 1, 1, 4)?;
+        let px = read_region(device, queue, &self.pick_depth, wgpu::TextureAspect::DepthOnly, (x, y), (1, 1), 4)?;
         Ok(f32::from_le_bytes([px[0], px[1], px[2], px[3]]))
     }
 }
 
-/// Copies a region of a texture to the CPU, removing wgpu's row padding.
-#[allow(clippy::too_many_arguments)]
+/// A texture region being copied to a buffer: wgpu pads each row to
+/// `COPY_BYTES_PER_ROW_ALIGNMENT`.
+struct Region {
+    buffer: wgpu::Buffer,
+    /// Bytes of one row without, and with, wgpu's padding.
+    row: u32,
+    padded: u32,
+}
+
+impl Region {
+    /// Copies `width` x `height` pixels at (`x`, `y`) of `texture` into a new
+    /// buffer and submits the copy.
+    #[allow(clippy::too_many_arguments)]
+    fn copy(
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        texture: &wgpu::Texture,
+        aspect: wgpu::TextureAspect,
+        (x, y): (u32, u32),
+        (width, height): (u32, u32),
+        bytes_per_pixel: u32,
+    ) -> Self {
+        let row = width * bytes_per_pixel;
+        let padded = row.div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
+        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("periscope readback"),
+            size: u64::from(padded) * u64::from(height),
+            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+            mapped_at_creation: false,
+        });
+        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
+        enc.copy_texture_to_buffer(
+            wgpu::TexelCopyTextureInfo { texture, mip_level: 0, origin: wgpu::Origin3d { x, y, z: 0 }, aspect },
+            wgpu::TexelCopyBufferInfo {
+                buffer: &buffer,
+                layout: wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(padded),
+                    rows_per_image: Some(height),
+                },
+            },
+            wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
+        );
+        queue.submit([enc.finish()]);
+        Self { buffer, row, padded }
+    }
+
+    /// The rows without padding, once the buffer is mapped; unmaps it.
+    fn rows(&self) -> Result<Vec<u8>, RenderError> {
+        let mapped = self.buffer.slice(..).get_mapped_range().map_err(|e| RenderError::Gpu(e.to_string()))?;
+        let mut out = Vec::with_capacity(mapped.len() / self.padded as usize * self.row as usize);
+        for r in mapped.chunks_exact(self.padded as usize) {
+            out.extend_from_slice(&r[..self.row as usize]);
+        }
+        drop(mapped);
+        self.buffer.unmap();
+        Ok(out)
+    }
+}
+
+/// Copies a region of a texture to the CPU, removing wgpu's row padding
+/// (blocks until the GPU is done).
 fn read_region(
     device: &wgpu::Device,
     queue: &wgpu::Queue,
     texture: &wgpu::Texture,
     aspect: wgpu::TextureAspect,
-    x: u32,
-    y: u32,
-    width: u32,
-    height: u32,
+    at: (u32, u32),
+    size: (u32, u32),
     bytes_per_pixel: u32,
 ) -> Result<Vec<u8>, RenderError> {
-    let row = width * bytes_per_pixel;
-    let padded = row.div_ceil(wgpu::COPY_BYTES_PER_ROW_ALIGNMENT) * wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
-    let buffer = device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some("periscope readback"),
-        size: u64::from(padded) * u64::from(height),
-        usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-        mapped_at_creation: false,
-    });
-    let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
-    enc.copy_texture_to_buffer(
-        wgpu::TexelCopyTextureInfo { texture, mip_level: 0, origin: wgpu::Origin3d { x, y, z: 0 }, aspect },
-        wgpu::TexelCopyBufferInfo {
-            buffer: &buffer,
-            layout: wgpu::TexelCopyBufferLayout {
-                offset: 0,
-                bytes_per_row: Some(padded),
-                rows_per_image: Some(height),
-            },
-        },
-        wgpu::Extent3d { width, height, depth_or_array_layers: 1 },
-    );
-    queue.submit([enc.finish()]);
-    let slice = buffer.slice(..);
+    let region = Region::copy(device, queue, texture, aspect, at, size, bytes_per_pixel);
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    slice.map_async(wgpu::MapMode::Read, move |r| {
+    region.buffer.slice(..).map_async(wgpu::MapMode::Read, move |r| {
         let _ = tx.send(r);
     });
     device.poll(wgpu::PollType::wait_indefinitely()).map_err(|e| RenderError::Gpu(e.to_string()))?;
     rx.recv()
         .map_err(|_| RenderError::Gpu("readback callback dropped".into()))?
         .map_err(|e| RenderError::Gpu(e.to_string()))?;
-    let mapped = slice.get_mapped_range().map_err(|e| RenderError::Gpu(e.to_string()))?;
-    let mut out = Vec::with_capacity((row * height) as usize);
-    for r in mapped.chunks_exact(padded as usize) {
-        out.extend_from_slice(&r[..row as usize]);
-    }
-    drop(mapped);
-    buffer.unmap();
-    Ok(out)
+    region.rows()
 }
 
-/// A one-pixel read of the pick id that does not wait for the GPU: the
-/// browser cannot block on a buffer mapping (its callback runs from the page's
-/// event loop, after the current frame), so the web view starts the read when
-/// a click lands and takes the answer a frame or two later.
-pub struct PendingRead {
-    buffer: wgpu::Buffer,
+/// A read from a target that does not wait for the GPU: the browser cannot
+/// block on a buffer mapping (its callback runs from the page's event loop,
+/// after the current frame), so the web view starts a read (the pick id
+/// under a click, a screenshot) and takes the answer a frame or two later.
+pub struct PendingRead<T> {
+    region: Region,
     done: std::sync::Arc<std::sync::Mutex<Option<Result<(), wgpu::BufferAsyncError>>>>,
+    /// Turns the unpadded rows into the answer.
+    finish: fn(Vec<u8>, u32, u32) -> T,
+    size: (u32, u32),
+}
+
+impl<T> PendingRead<T> {
+    fn start(region: Region, size: (u32, u32), finish: fn(Vec<u8>, u32, u32) -> T) -> Self {
+        let done = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let slot = std::sync::Arc::clone(&done);
+        region.buffer.slice(..).map_async(wgpu::MapMode::Read, move |r| {
+            if let Ok(mut s) = slot.lock() {
+                *s = Some(r);
+            }
+        });
+        Self { region, done, finish, size }
+    }
+
+    /// The answer once the GPU delivered it (`None`: not yet). Natively this
+    /// also lets wgpu deliver finished mappings without waiting.
+    pub fn poll(&self, device: &wgpu::Device) -> Option<Result<T, RenderError>> {
+        let _ = device.poll(wgpu::PollType::Poll);
+        let result = self.done.lock().ok()?.take()?;
+        Some(
+            result
+                .map_err(|e| RenderError::Gpu(e.to_string()))
+                .and_then(|()| self.region.rows())
+                .map(|rows| (self.finish)(rows, self.size.0, self.size.1)),
+        )
+    }
 }
 
 impl RenderTarget {
     /// Starts reading the pick id under pixel (`x`, `y`) of the last pick
     /// pass; `None` outside the target.
-    pub fn begin_read_id(&self, device: &wgpu::Device, queue: &wgpu::Queue, x: u32, y: u32) -> Option<PendingRead> {
+    pub fn begin_read_id(
+        &self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        x: u32,
+        y: u32,
+    ) -> Option<PendingRead<u32>> {
         if x >= self.width || y >= self.height {
             return None;
         }
-        let padded = wgpu::COPY_BYTES_PER_ROW_ALIGNMENT;
-        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("periscope pick readback"),
-            size: u64::from(padded),
-            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-            mapped_at_creation: false,
-        });
-        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("pick readback") });
-        enc.copy_texture_to_buffer(
-            wgpu::TexelCopyTextureInfo {
-                texture: &self.id,
-                mip_level: 0,
-                origin: wgpu::Origin3d { x, y, z: 0 },
-                aspect: wgpu::TextureAspect::All,
-            },
-            wgpu::TexelCopyBufferInfo {
-                buffer: &buffer,
-                layout: wgpu::TexelCopyBufferLayout { offset: 0, bytes_per_row: Some(padded), rows_per_image: Some(1) },
-            },
-            wgpu::Extent3d { width: 1, height: 1, depth_or_array_layers: 1 },
-        );
-        queue.submit([enc.finish()]);
-        let done = std::sync::Arc::new(std::sync::Mutex::new(None));
-        let slot = std::sync::Arc::clone(&done);
-        buffer.slice(..).map_async(wgpu::MapMode::Read, move |r| {
-            if let Ok(mut s) = slot.lock() {
-                *s = Some(r);
-            }
-        });
-        Some(PendingRead { buffer, done })
+        let region = Region::copy(device, queue, &self.id, wgpu::TextureAspect::All, (x, y), (1, 1), 4);
+        Some(PendingRead::start(region, (1, 1), |px, _, _| u32::from_le_bytes([px[0], px[1], px[2], px[3]])))
     }
-}
 
-impl PendingRead {
-    /// The id once the GPU delivered it (`None`: not yet). Natively this
-    /// also lets wgpu deliver finished mappings without waiting.
-    pub fn poll(&self, device: &wgpu::Device) -> Option<Result<u32, RenderError>> {
-        let _ = device.poll(wgpu::PollType::Poll);
-        let result = self.done.lock().ok()?.take()?;
-        Some(result.map_err(|e| RenderError::Gpu(e.to_string())).and_then(|()| {
-            let slice = self.buffer.slice(..);
-            let mapped = slice.get_mapped_range().map_err(|e| RenderError::Gpu(e.to_string()))?;
-            let id = u32::from_le_bytes([mapped[0], mapped[1], mapped[2], mapped[3]]);
-            drop(mapped);
-            self.buffer.unmap();
-            Ok(id)
-        }))
+    /// Starts reading the whole color texture (what [`Self::read_color`]
+    /// returns, without waiting).
+    pub fn begin_read_color(&self, device: &wgpu::Device, queue: &wgpu::Queue) -> PendingRead<Image> {
+        let size = (self.width, self.height);
+        let region = Region::copy(device, queue, &self.color, wgpu::TextureAspect::All, (0, 0), size, 4);
+        PendingRead::start(region, size, |rgba, width, height| Image { width, height, rgba })
     }
 }

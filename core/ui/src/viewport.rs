@@ -15,7 +15,9 @@ use periscope_scene::{NodeId, Scene};
 #[derive(Default)]
 pub struct ViewportOutput {
     /// The screenshot asked for with [`Viewport::request_screenshot`]: the
-    /// frame as rendered (the host writes it where it keeps files), or the error.
+    /// frame as rendered (the host writes it where it keeps files, the page
+    /// downloads it), or the error. With asynchronous reads it comes a frame
+    /// or two after the request.
     pub screenshot: Option<Result<Image, String>>,
     /// A click picked this node (or nothing), at this display-space point.
     pub picked: Option<(Option<NodeId>, Option<glam::Vec3>)>,
@@ -37,15 +39,13 @@ pub struct Viewport {
     pub render_ms: f32,
     pub renders: u64,
     screenshot_requested: bool,
-    /// Screenshots can be taken (not in the browser: reading the image back
-    /// would wait for the GPU, which a page cannot do).
-    screenshots: bool,
     /// Video frames are rendered here (export size), not into the window's target.
     export_target: Option<RenderTarget>,
-    /// Clicks are picked without waiting for the GPU (the browser: see
-    /// [`Viewport::set_async_pick`]); the read under way.
-    async_pick: bool,
-    pending_pick: Option<periscope_render::PendingRead>,
+    /// Clicks are picked and screenshots read without waiting for the GPU
+    /// (the browser: see [`Viewport::set_async_reads`]); the reads under way.
+    async_reads: bool,
+    pending_pick: Option<periscope_render::PendingRead<u32>>,
+    pending_shot: Option<periscope_render::PendingRead<Image>>,
 }
 
 impl Viewport {
@@ -62,18 +62,19 @@ impl Viewport {
             render_ms: 0.0,
             renders: 0,
             screenshot_requested: false,
-            screenshots: true,
             export_target: None,
-            async_pick: false,
+            async_reads: false,
             pending_pick: None,
+            pending_shot: None,
         }
     }
 
-    /// Picks without blocking on the GPU: a click's answer comes a frame or
-    /// two later, and without the 3D point (the browser cannot wait for a
-    /// buffer mapping, and WebGL2 cannot read a depth texture back).
-    pub fn set_async_pick(&mut self, on: bool) {
-        self.async_pick = on;
+    /// Picks and takes screenshots without blocking on the GPU: the answer
+    /// comes a frame or two later, and a pick without the 3D point (the
+    /// browser cannot wait for a buffer mapping, and WebGL2 cannot read a
+    /// depth texture back).
+    pub fn set_async_reads(&mut self, on: bool) {
+        self.async_reads = on;
     }
 
     /// Sets the camera from code (`set_camera`): kept, not refitted when the first data arrives.
@@ -140,14 +141,9 @@ impl Viewport {
         self.fitted = true;
     }
 
-    /// Asks for a screenshot of the next rendered frame.
-    /// Turns screenshots (the P key, [`Viewport::request_screenshot`]) off or on.
-    pub fn set_screenshots(&mut self, on: bool) {
-        self.screenshots = on;
-    }
-
+    /// Asks for a screenshot of the next rendered frame (also the P key).
     pub fn request_screenshot(&mut self) {
-        self.screenshot_requested = self.screenshots;
+        self.screenshot_requested = true;
     }
 
     /// Shows the viewport in `rect`, handles camera input, renders if needed.
@@ -194,8 +190,23 @@ impl Viewport {
             self.renders += 1;
             self.last = Some(state);
         }
+        if let Some(pending) = self.pending_shot.take() {
+            match pending.poll(&self.rs.device) {
+                Some(read) => out.screenshot = Some(read.map_err(|e| e.to_string())),
+                None => {
+                    self.pending_shot = Some(pending);
+                    ui.ctx().request_repaint();
+                }
+            }
+        }
         if std::mem::take(&mut self.screenshot_requested) {
-            out.screenshot = Some(self.read_image());
+            if !self.async_reads {
+                out.screenshot = Some(self.read_image());
+            } else if self.pending_shot.is_none() {
+                let target = self.target.as_ref().expect("ensured");
+                self.pending_shot = Some(target.begin_read_color(&self.rs.device, &self.rs.queue));
+                ui.ctx().request_repaint();
+            }
         }
         if let Some(tex) = self.texture {
             let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
@@ -265,7 +276,7 @@ impl Viewport {
             let (x, y) =
                 (p.x / response.rect.width().max(1.0) * w as f32, p.y / response.rect.height().max(1.0) * h as f32);
             let (x, y) = (x.max(0.0) as u32, y.max(0.0) as u32);
-            if self.async_pick {
+            if self.async_reads {
                 self.begin_pick(x, y);
                 ui.ctx().request_repaint();
             } else {
@@ -370,7 +381,7 @@ impl Viewport {
     pub fn read_image(&self) -> Result<Image, String> {
         if cfg!(target_arch = "wasm32") {
             // A page cannot wait for the GPU to hand the image back.
-            return Err("screenshots are not taken in the browser".into());
+            return Err("a page reads screenshots asynchronously (Viewport::set_async_reads)".into());
         }
         let t = self.target.as_ref().ok_or("nothing rendered yet")?;
         t.read_color(&self.rs.device, &self.rs.queue).map_err(|e| e.to_string())

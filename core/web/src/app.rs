@@ -126,6 +126,9 @@ pub struct WebApp {
     /// Bytes of array data the mirror holds, updated as changes are applied
     /// (the page's `data-bytes`: the web benchmark waits for the whole scene).
     pub scene_bytes: usize,
+    /// Screenshots read back and encoded, for the page to hand to the
+    /// browser as downloads ([`WebApp::take_screenshots`]).
+    screenshots: Vec<Vec<u8>>,
 }
 
 impl WebApp {
@@ -144,8 +147,7 @@ impl WebApp {
         };
         let viewport = render_state.map(|rs| {
             let mut vp = Viewport::new(rs, RenderOptions::default());
-            vp.set_async_pick(true);
-            vp.set_screenshots(false);
+            vp.set_async_reads(true);
             vp
         });
         let mut app = Self {
@@ -171,9 +173,15 @@ impl WebApp {
             show_log: false,
             frames_with_scene: 0,
             scene_bytes: 0,
+            screenshots: Vec::new(),
         };
         app.connect();
         app
+    }
+
+    /// The screenshots (PNG) taken since the last call, oldest first.
+    pub fn take_screenshots(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.screenshots)
     }
 
     fn say(&mut self, error: bool, text: String) {
@@ -516,6 +524,9 @@ impl WebApp {
                 if ui.button("Center").on_hover_text("Frame the selected node (X, or double-click)").clicked() {
                     vp.center_on(self.mirror.scene.selected());
                 }
+                if ui.button("Screenshot").on_hover_text("Download the 3D view as a PNG (P)").clicked() {
+                    vp.request_screenshot();
+                }
                 let mut o = vp.options().clone();
                 periscope_ui::look::look_menu(ui, &mut o, vp.capabilities());
                 if &o != vp.options() {
@@ -576,6 +587,17 @@ impl WebApp {
             let node = node.and_then(|id| self.mirror.scene.node(id));
             let msg = periscope_scene::select_message(node, point);
             self.mirror.out.push(msg);
+        }
+        match out.screenshot {
+            Some(Ok(image)) => match image.encode_png() {
+                Ok(png) => {
+                    self.say(false, format!("screenshot {}x{}: downloaded", image.width, image.height));
+                    self.screenshots.push(png);
+                }
+                Err(e) => self.say(true, format!("screenshot not encoded: {e}")),
+            },
+            Some(Err(e)) => self.say(true, format!("screenshot failed: {e}")),
+            None => {}
         }
     }
 

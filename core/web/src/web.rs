@@ -189,6 +189,13 @@ impl eframe::App for Shell {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.files(ui.ctx());
         self.app.draw(ui);
+        for png in self.app.take_screenshots() {
+            // Named like the hub's own screenshots (`periscope-<unix seconds>.png`).
+            let name = format!("periscope-{}.png", (js_sys::Date::now() / 1000.0) as u64);
+            if let Err(e) = download(&name, &png, "image/png") {
+                tracing::warn!("the screenshot could not be downloaded: {e:?}");
+            }
+        }
         self.drawn += 1.0;
         if let Some(w) = web_sys::window() {
             let _ =
@@ -212,6 +219,26 @@ impl eframe::App for Shell {
             self.shown = state;
         }
     }
+}
+
+/// Hands `bytes` to the browser as a download named `name` (a link to a
+/// blob, clicked; the blob is released a minute later).
+fn download(name: &str, bytes: &[u8], mime: &str) -> Result<(), JsValue> {
+    let window = web_sys::window().ok_or("no window")?;
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type(mime);
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob)?;
+    let link: web_sys::HtmlAnchorElement = window.document().ok_or("no document")?.create_element("a")?.dyn_into()?;
+    link.set_href(&url);
+    link.set_download(name);
+    link.click();
+    let release = Closure::once_into_js(move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    });
+    window.set_timeout_with_callback_and_timeout_and_arguments_0(release.unchecked_ref(), 60_000)?;
+    Ok(())
 }
 
 /// The token in the address (`#token=…`), removed from the address bar (and

@@ -4,13 +4,14 @@
 //! Every accepted TCP connection gets a [`Ticket`] or is closed at once. A
 //! connection holds its ticket (and its one thread) from accept to close, so
 //! connection threads are bounded by `max_clients` (connections still in their
-//! handshake count) plus a small slack for evicted handshakes still unwinding.
+//! handshake count) plus a small slack for evicted connections still unwinding.
 //! When every slot is taken and a new peer arrives, the oldest connection that
 //! has not even finished its WebSocket upgrade is evicted to make room: idle
 //! sockets cannot lock out a real client, which upgrades within milliseconds.
-//! Before that, a connection whose HTTP answer is already written and which is
-//! only lingering for the client's close gives way: a browser fetching the
-//! page's next file at once must not find the slot of the previous one taken.
+//! Before that, a connection whose HTTP answer is already written and flushed,
+//! and which is only lingering for the client's close, gives way: a browser
+//! fetching the page's next file at once should not find the slot of the
+//! previous one taken.
 //! One reaper thread closes handshakes that miss their deadline (slowloris),
 //! instead of a watchdog thread per connection.
 
@@ -21,7 +22,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Connections beyond `max_clients` that may still be unwinding after an
-/// eviction; past this, new connections are refused until threads end.
+/// eviction (a handshake, or an answered HTTP connection's linger); past this,
+/// new connections are refused until threads end.
 pub(crate) const EVICTION_SLACK: usize = 16;
 
 /// Counters of what admission did, for stats and benchmarks.
@@ -98,9 +100,11 @@ impl Admission {
                 self.stats.refused.fetch_add(1, Ordering::Relaxed);
                 return None;
             }
-            // Make room: first an answered HTTP connection (nothing is lost,
-            // its answer is out), then the oldest connection that has not
-            // finished its WebSocket upgrade; if every slot is a real client, refuse.
+            // Make room: first an answered HTTP connection (its answer is
+            // flushed; at worst a client still sending, e.g. past a 431, sees
+            // a reset instead of a clean close), then the oldest connection
+            // that has not finished its WebSocket upgrade; if every slot is a
+            // real client, refuse.
             if let Some((_, old)) = inner.answered.pop_front() {
                 let _ = old.shutdown(Shutdown::Both);
                 self.stats.answered_closed.fetch_add(1, Ordering::Relaxed);
@@ -194,9 +198,16 @@ impl Ticket {
     /// The connection's HTTP answer is written; what is left is the linger
     /// for the client's close, which a newcomer may cut short when every slot
     /// is taken (through `socket`, a second handle).
+    /// No longer a handshake either (one list per connection: evicted,
+    /// reaped or cut short once).
     pub(crate) fn answered(&self, socket: &TcpStream) {
         let Ok(socket) = socket.try_clone() else { return };
-        self.update(|inner, _| inner.answered.push_back((self.id, socket)));
+        self.update(|inner, i| {
+            if let Some(i) = i {
+                inner.pending.remove(i);
+            }
+            inner.answered.push_back((self.id, socket));
+        });
     }
 
     /// The handshake is over (the client was welcomed or refused): no deadline.
@@ -273,8 +284,10 @@ mod tests {
         let (_c2, s2) = pair(&listener);
         let handshaking = adm.admit(&s1, addr, 2, t).expect("room");
         let lingering = adm.admit(&s2, addr, 2, t).expect("room");
-        lingering.handshake_done();
+        // As a refused (400) request: answered without handshake_done. It
+        // leaves the handshakes, so it is cut short once, never also evicted.
         lingering.answered(&s2);
+        assert!(lock(&adm.inner).pending.iter().all(|p| p.id != lingering.id));
         // Full: the newcomer ends the answered connection's linger, not the
         // older handshake.
         let (_c3, s3) = pair(&listener);

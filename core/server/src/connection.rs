@@ -145,15 +145,17 @@ pub(crate) fn run(stream: TcpStream, shared: Arc<Shared>, ticket: Ticket) {
             let bundle = shared.config.web.then_some(&shared.web);
             let status = http::respond(&mut stream, &request, bundle);
             tracing::debug!(%addr, method = request.method, target = request.target, status, "HTTP request");
-            ticket.answered(stream.tcp());
-            http::close(&mut stream);
+            // Listed as answered before the peer can see the end (and come back).
+            stream.finish(|tcp| ticket.answered(tcp));
+            http::linger(&mut stream);
             return;
         }
         http::Head::Bad(status, why) => {
             tracing::debug!(%addr, status, why, "HTTP request refused");
             http::refuse(&mut stream, status, why, false);
-            ticket.answered(stream.tcp());
-            http::close(&mut stream);
+            // Listed as answered before the peer can see the end (and come back).
+            stream.finish(|tcp| ticket.answered(tcp));
+            http::linger(&mut stream);
             return;
         }
         http::Head::Gone => {

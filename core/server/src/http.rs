@@ -236,7 +236,8 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Writes a short plain-text answer (an error); the caller then [`close`]s.
+/// Writes a short plain-text answer (an error); the caller then finishes the
+/// stream and [`linger`]s.
 pub(crate) fn refuse(stream: &mut Stream, status: u16, why: &str, head_only: bool) {
     let body = format!("{status} {}: {why}\n", reason(status));
     let mut head = format!(
@@ -255,7 +256,7 @@ pub(crate) fn refuse(stream: &mut Stream, status: u16, why: &str, head_only: boo
 }
 
 /// Answers `req` from `bundle` (`None`: the web view is off); returns the
-/// status sent. The caller then [`close`]s.
+/// status sent. The caller then finishes the stream and [`linger`]s.
 pub(crate) fn respond(stream: &mut Stream, req: &Request, bundle: Option<&WebBundle>) -> u16 {
     let head_only = req.method == "HEAD";
     if req.method != "GET" && !head_only {
@@ -379,11 +380,10 @@ fn write_ok(stream: &mut Stream, status: u16, extra: &str, len: u64) {
     let _ = stream.write_all(head.as_bytes());
 }
 
-/// Ends the response and lingers briefly, reading what the client still
+/// After the answer (and `Stream::finish`), reads what the client still
 /// sends (at most 64 KiB, at most a second), so that closing does not reset
 /// the connection and discard the answer.
-pub(crate) fn close(stream: &mut Stream) {
-    stream.finish();
+pub(crate) fn linger(stream: &mut Stream) {
     let start = Instant::now();
     let _ = stream.tcp().set_read_timeout(Some(Duration::from_millis(250)));
     let mut buf = [0u8; 4096];

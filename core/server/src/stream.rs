@@ -51,12 +51,14 @@ impl Stream {
         self.at = 0;
     }
 
-    /// Ends the stream politely: TLS close_notify, flush, and no more writes.
-    pub(crate) fn finish(&mut self) {
+    /// Ends the stream politely: TLS close_notify and flush, then `flushed`
+    /// (everything written is out), then no more writes (the peer sees the end).
+    pub(crate) fn finish(&mut self, flushed: impl FnOnce(&TcpStream)) {
         if let Io::Tls(s) = &mut self.io {
             s.conn.send_close_notify();
         }
         let _ = self.flush();
+        flushed(self.tcp());
         let _ = self.tcp().shutdown(std::net::Shutdown::Write);
     }
 }

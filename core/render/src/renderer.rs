@@ -279,8 +279,6 @@ pub struct Renderer {
     shadow_bind_group: wgpu::BindGroup,
     /// The ground plane (two triangles; drawn with the grid's uniform).
     ground: Option<GrowBuffer>,
-    /// Display-space height of the ground plane it was built for, and its half size.
-    ground_at: (f32, f32),
     outline_layout: wgpu::BindGroupLayout,
     ssao_params: wgpu::Buffer,
     /// The scene's selected node (outlined).
@@ -292,9 +290,8 @@ struct GpuNodeGrid {
     vertices: Option<GrowBuffer>,
     uniform: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
-    /// Grid spacing and display-space height it was built for.
+    /// Grid spacing it (and the ground) was built for.
     spacing: f32,
-    height: f32,
 }
 
 /// Grid lines on each side of the origin.
@@ -620,7 +617,7 @@ impl Renderer {
             sphere_coarse: GpuShape::new(device, &icosphere(1), "unit sphere (coarse)"),
             sphere_coarsest: GpuShape::new(device, &icosphere(0), "unit sphere (coarsest)"),
             tube: GpuShape::new(device, &tube(16), "unit tube"),
-            grid: GpuNodeGrid { vertices: None, uniform: grid_uniform, bind_group: grid_bg, spacing: 0.0, height: 0.0 },
+            grid: GpuNodeGrid { vertices: None, uniform: grid_uniform, bind_group: grid_bg, spacing: 0.0 },
             device: device.clone(),
             queue: queue.clone(),
             caps,
@@ -637,7 +634,6 @@ impl Renderer {
             shadow_globals,
             shadow_bind_group,
             ground: None,
-            ground_at: (f32::NAN, f32::NAN),
             outline_layout,
             ssao_params,
             selected: None,
@@ -831,9 +827,17 @@ impl Renderer {
         let extent =
             self.display_bounds(None).map_or(1.0, |(lo, hi)| lo.abs().max(hi.abs()).max_element()).clamp(1e-3, 1e7);
         let spacing = 10f32.powf((extent / 5.0).log10().ceil()).max(1e-3);
-        // The grid and ground vertices are in display space (y up, whatever
-        // `z_up`); their model undoes the world_to_display every vertex shader applies.
-        let model = world_to_display(self.options.z_up).inverse();
+        // The ground: under everything shown (at 0 unless data goes lower), as
+        // far as the grid fades out. The grid lies on it (a grid left at 0 would
+        // cut through whatever stands lower, drawn over its lower part), a hair
+        // below the lowest data (a flat floor there covers it rather than
+        // fighting it over depth), and the plane a hair below the grid.
+        let height = self.display_bounds(None).map_or(0.0, |(lo, _)| lo.y.min(0.0));
+        // Grid and ground vertices are in display space (y up, whatever
+        // `z_up`) around y = 0; their model lifts them to `height` and undoes
+        // the world_to_display every vertex shader applies, so data moving
+        // below 0 rewrites this uniform, never the vertices.
+        let model = world_to_display(self.options.z_up).inverse() * Mat4::from_translation(Vec3::Y * height);
         let u = NodeUniform {
             model: model.to_cols_array_2d(),
             normal_mat: Mat4::IDENTITY.to_cols_array_2d(),
@@ -842,23 +846,16 @@ impl Renderer {
             params: [0.0; 4],
         };
         self.queue.write_buffer(&self.grid.uniform, 0, bytemuck::bytes_of(&u));
-        // The ground: under everything shown (at 0 unless data goes lower), as
-        // far as the grid fades out. The grid lies on it (a grid left at 0 would
-        // cut through whatever stands lower, drawn over its lower part), and
-        // the plane a hair below, so the two do not fight over depth.
-        let half = GRID_LINES as f32 * spacing;
-        let height = self.display_bounds(None).map_or(0.0, |(lo, _)| lo.y.min(0.0));
-        let y = height - spacing * 1e-3;
-        if self.ground_at != (y, half) || self.ground.is_none() {
-            let corners = [[-half, y, -half], [half, y, -half], [half, y, half], [-half, y, half]];
-            let quad: Vec<LineVertex> =
-                [0, 1, 2, 0, 2, 3].iter().map(|&i| LineVertex { position: corners[i], color: [0.0; 4] }).collect();
-            upload(&self.device, &self.queue, &mut self.ground, &quad, wgpu::BufferUsages::VERTEX, "ground");
-            self.ground_at = (y, half);
-        }
-        if spacing == self.grid.spacing && height == self.grid.height && self.grid.vertices.is_some() {
+        if spacing == self.grid.spacing && self.grid.vertices.is_some() && self.ground.is_some() {
             return;
         }
+        let half = GRID_LINES as f32 * spacing;
+        let y = -spacing * 1e-3;
+        let corners = [[-half, y, -half], [half, y, -half], [half, y, half], [-half, y, half]];
+        let quad: Vec<LineVertex> =
+            [0, 1, 2, 0, 2, 3].iter().map(|&i| LineVertex { position: corners[i], color: [0.0; 4] }).collect();
+        upload(&self.device, &self.queue, &mut self.ground, &quad, wgpu::BufferUsages::VERTEX, "ground");
+        let y = -spacing * 4e-4;
         let n = GRID_LINES as i32;
         let mut verts = Vec::with_capacity((n as usize * 2 + 1) * n as usize * 8);
         for i in -n..=n {
@@ -874,14 +871,13 @@ impl Renderer {
             // software WebGPU and WebGL2) drop such a line whole.
             for k in -n..n {
                 let (a, b) = (k as f32 * spacing, (k + 1) as f32 * spacing);
-                for p in [[t, height, a], [t, height, b], [a, height, t], [b, height, t]] {
+                for p in [[t, y, a], [t, y, b], [a, y, t], [b, y, t]] {
                     verts.push(LineVertex { position: p, color });
                 }
             }
         }
         upload(&self.device, &self.queue, &mut self.grid.vertices, &verts, wgpu::BufferUsages::VERTEX, "grid");
         self.grid.spacing = spacing;
-        self.grid.height = height;
     }
 
     fn write_globals(&mut self, target: &RenderTarget, camera: &Camera) {

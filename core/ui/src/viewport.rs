@@ -287,8 +287,14 @@ impl Viewport {
             self.center_on(scene.selected());
         }
         if keys_free {
-            let (x, home, p) = ui
-                .input(|i| (i.key_pressed(egui::Key::X), i.key_pressed(egui::Key::Home), i.key_pressed(egui::Key::P)));
+            // P once per press: a held key repeats, and each screenshot is a file.
+            let (x, home, p) = ui.input(|i| {
+                let p = i
+                    .events
+                    .iter()
+                    .any(|e| matches!(e, egui::Event::Key { key: egui::Key::P, pressed: true, repeat: false, .. }));
+                (i.key_pressed(egui::Key::X), i.key_pressed(egui::Key::Home), p)
+            });
             if x {
                 self.center_on(scene.selected());
             }

@@ -591,7 +591,10 @@ impl WebApp {
         match out.screenshot {
             Some(Ok(image)) => match image.encode_png() {
                 Ok(png) => {
-                    self.say(false, format!("screenshot {}x{}: downloaded", image.width, image.height));
+                    self.say(
+                        false,
+                        format!("screenshot {}x{}: handed to the browser to download", image.width, image.height),
+                    );
                     self.screenshots.push(png);
                 }
                 Err(e) => self.say(true, format!("screenshot not encoded: {e}")),

@@ -8,6 +8,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -25,7 +26,7 @@ MISSING = [n for n, p in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)
                           ("Xvfb", shutil.which("Xvfb"))) if p is None]
 FIREFOX = shutil.which("firefox-esr") or shutil.which("firefox")
 FIREFOX_MISSING = [n for n, p in (("firefox-esr", FIREFOX), ("xdotool", shutil.which("xdotool")),
-                                  ("import", shutil.which("import"))) if p is None]
+                                  ("import", shutil.which("import")), ("Xvfb", shutil.which("Xvfb"))) if p is None]
 SHOTS = BIN.parent.parent / "screenshots"
 WIDTH, HEIGHT = 1280, 800
 
@@ -80,9 +81,16 @@ class Firefox:
         for var in ("WAYLAND_DISPLAY", "MOZ_HEADLESS"):
             self.env.pop(var, None)
         self.log = open(Path(self.dir) / "firefox.log", "wb")
-        self.proc = subprocess.Popen([FIREFOX, "--no-remote", "--profile", self.dir, "--kiosk", "--width",
-                                      str(WIDTH), "--height", str(HEIGHT), url], stdout=self.log,
-                                     stderr=subprocess.STDOUT, env=self.env)
+        try:
+            # Its own process group: `firefox` may be a wrapper script, and
+            # Firefox starts helper processes; close() ends them all.
+            self.proc = subprocess.Popen([FIREFOX, "--no-remote", "--profile", self.dir, "--kiosk", "--width",
+                                          str(WIDTH), "--height", str(HEIGHT), url], stdout=self.log,
+                                         stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        except BaseException:
+            self.proc = None
+            self.close()
+            raise
 
     def screenshot(self, name):
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -100,12 +108,15 @@ class Firefox:
         return (Path(self.dir) / "firefox.log").read_text(errors="replace")[-3000:]
 
     def close(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            except ProcessLookupError:
+                pass
         self.log.close()
         self.xvfb.terminate()
         self.xvfb.wait(timeout=10)

@@ -16,7 +16,7 @@ import pytest
 
 from browser import BUTTON, MISSING, SHOTS, Browser, centroid, masks, mean_x, read_png, scene, wait_viewing
 from conftest import REPO, Viewer, wait_for
-from periscope import RemoteMeshes, RemotePointClouds, RemoteSpheres, RemoteViewer
+from periscope import RemotePointClouds, RemoteSpheres, RemoteViewer
 
 REQUIRED = os.environ.get("PERISCOPE_REQUIRE_BROWSER") == "1"
 if not (REPO / "core" / "web" / "dist" / "index.html").exists():

@@ -163,6 +163,9 @@ class RemoteViewer(RemoteRenderer):
         self._states: dict[int, Optional[Msg]] = {}
         self._ws: Optional[ClientConnection] = None
         self._generation = 0  # bumped per connection, so requests notice a lost one
+        # Reader threads still delivering what arrived (a connection marked lost
+        # by a failed send may still have the viewer's last messages to read).
+        self._reading = 0
         self._stopped = False
         self._reader: Optional[threading.Thread] = None
         self._connector: Optional[threading.Thread] = None
@@ -345,10 +348,16 @@ class RemoteViewer(RemoteRenderer):
             self._generation += 1
             generation = self._generation
             self._camera_sent = False
+            self._reading += 1
             self._cond.notify_all()
         self._reader = threading.Thread(target=self._read_loop, args=(ws, generation), name="periscope-reader",
                                         daemon=True)
-        self._reader.start()
+        try:
+            self._reader.start()
+        except BaseException:
+            with self._cond:
+                self._reading -= 1
+            raise
         if self.verbose:
             log.info("connected to %s as client %s%s", self.ws_url, self.client_id, " (resumed)" if self.resumed else "")
         if self.resumed:
@@ -424,6 +433,9 @@ class RemoteViewer(RemoteRenderer):
             pass
         finally:
             self._lost(ws)
+            with self._cond:
+                self._reading -= 1
+                self._cond.notify_all()
 
     # -- events and callbacks -------------------------------------------
 
@@ -678,7 +690,7 @@ class RemoteViewer(RemoteRenderer):
             deadline = time.monotonic() + (max(self.timeout, 60) if _timeout is None else _timeout)
             while self._states[seq] is None:
                 left = deadline - time.monotonic()
-                if self._generation != generation or self._ws is None:
+                if self._generation != generation or (self._ws is None and self._reading == 0):
                     self._states.pop(seq, None)
                     raise ConnectionError("the viewer closed the connection")
                 if left <= 0:
@@ -842,10 +854,11 @@ class RemoteViewer(RemoteRenderer):
 
     def get_message(self, block: bool = True, timeout: Optional[float] = None) -> Optional[Msg]:
         """The next message from the viewer as a dict (``msg["type"]`` is a
-        :class:`Message` number), or None if none arrives in time."""
+        :class:`Message` number), or None if none arrives in time (or the
+        connection is gone and everything it brought was read)."""
         with self._cond:
             if block:
-                self._cond.wait_for(lambda: self._pending or self._ws is None, timeout)
+                self._cond.wait_for(lambda: self._pending or (self._ws is None and self._reading == 0), timeout)
             return self._pending.popleft() if self._pending else None
 
     def process_messages(self, handler: Callable[[RemoteViewer, Msg], object], block: bool = True,

@@ -182,3 +182,22 @@ def test_non_finite_and_out_of_range_values_are_refused_naming_the_field(viewer_
             v.sync()
         assert e.value.code == "bad_frames"
         assert [n["name"] for n in v.sync()["nodes"]] == ["dots"]
+
+
+def test_what_arrived_before_a_failed_send_is_still_read(viewer_process, monkeypatch):
+    # A send can fail (the viewer closed, the network broke) while the
+    # viewer's last replies, often the error saying why, are still on their
+    # way to the reader thread: they must not be lost with the connection.
+    with RemoteViewer("127.0.0.1", viewer_process.port, verbose=False) as v:
+        ws = v._ws
+        v.send_message(Message.NODE, 7, "not an array")  # answered with an error, a moment later
+
+        def broken(_frame):
+            raise OSError("broken pipe (simulated)")
+
+        monkeypatch.setattr(ws, "send", broken)
+        assert v.send_message(Message.NODE, 8) is None, "the failed send is dropped and the connection marked lost"
+        msg = v.get_message(timeout=10)
+        assert msg is not None and msg["type"] == Message.ERROR, msg
+        assert msg["ref_seq"] is not None
+        ws.close()  # the simulated failure left the real socket open (a real failure leaves it broken)

@@ -141,6 +141,23 @@ def scene(v):
     return [sphere, mesh, points]
 
 
+def scene_with_listeners(v):
+    """scene(v), a "Ping" button and an on_select listener, synced: returns
+    (button, clicks, selections), the lists filled by the callbacks."""
+    scene(v)
+    clicks, selected = [], []
+    button = v.gui.add_button("Ping")
+    button.on_click(clicks.append)
+    v.on_select(selected.append)
+    v.sync()
+    return button, clicks, selected
+
+
+def shows_scene(m):
+    """Whether the color masks `m` hold scene(v)'s sphere, mesh and points."""
+    return m["red"].sum() > 1500 and m["blue"].sum() > 1500 and m["green"].sum() > 300
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -14,7 +14,8 @@ import os
 import numpy as np
 import pytest
 
-from browser import BUTTON, MISSING, SHOTS, Browser, centroid, masks, mean_x, read_png, scene, wait_viewing
+from browser import (BUTTON, MISSING, SHOTS, Browser, centroid, masks, mean_x, read_png, scene, scene_with_listeners,
+                     shows_scene, wait_viewing)
 from conftest import REPO, Viewer, wait_for
 from periscope import RemotePointClouds, RemoteSpheres, RemoteViewer
 
@@ -40,23 +41,17 @@ def page(request):
 def test_the_page_shows_the_hubs_scene_and_clicks_reach_the_owner(page):
     hub, browser, which = page
     with RemoteViewer("127.0.0.1", hub.port, client_name="producer") as v:
-        scene(v)
-        clicks, selected = [], []
-        button = v.gui.add_button("Ping")
-        button.on_click(clicks.append)
-        v.on_select(selected.append)
-        v.sync()
+        button, clicks, selected = scene_with_listeners(v)
         query = "?renderer=webgl2" if which == "webgl2" else ""
         browser.open(f"http://127.0.0.1:{hub.port}/{query}")
         wait_viewing(browser, "WebGPU" if which == "webgpu" else "WebGL2", which)
 
-        def shows_scene():
+        def scene_on_screen():
             path, img = browser.screenshot(f"web-{which}.png")
             m = masks(img)
-            ok = m["red"].sum() > 1500 and m["blue"].sum() > 1500 and m["green"].sum() > 300
-            return (path, img, m) if ok else None
+            return (path, img, m) if shows_scene(m) else None
 
-        path, img, m = wait_for(f"the scene in the page ({which})", shows_scene, timeout=60)
+        path, img, m = wait_for(f"the scene in the page ({which})", scene_on_screen, timeout=60)
         assert mean_x(m["red"]) < mean_x(m["blue"]), f"red sphere left of the blue mesh: see {path}"
         gx, gy = centroid(m["green"])
         rx, ry = centroid(m["red"])
@@ -247,7 +242,7 @@ def test_a_screenshot_from_the_page_is_downloaded_as_the_view_shows_it(viewer_pr
             h, w, _ = img.shape
             assert 400 < w < 1280 and 400 < h < 800, (w, h)
             m = masks(img)
-            assert m["red"].sum() > 1500 and m["blue"].sum() > 1500 and m["green"].sum() > 300, pngs[0]
+            assert shows_scene(m), pngs[0]
             assert mean_x(m["red"]) < mean_x(m["blue"]), pngs[0]
             SHOTS.mkdir(parents=True, exist_ok=True)
             (SHOTS / "web-downloaded-screenshot.png").write_bytes(pngs[0].read_bytes())

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from browser import BUTTON, FIREFOX_MISSING, Firefox, centroid, masks, mean_x, scene
+from browser import BUTTON, FIREFOX_MISSING, Firefox, centroid, masks, mean_x, scene_with_listeners, shows_scene
 from conftest import REPO, wait_for
 from periscope import RemoteViewer
 
@@ -27,12 +27,7 @@ if FIREFOX_MISSING:
 def test_firefox_shows_the_hubs_scene_and_its_clicks_reach_the_owner(which, viewer_process):
     hub = viewer_process
     with RemoteViewer("127.0.0.1", hub.port, client_name="producer") as v:
-        scene(v)
-        clicks, selected = [], []
-        button = v.gui.add_button("Ping")
-        button.on_click(clicks.append)
-        v.on_select(selected.append)
-        v.sync()
+        button, clicks, selected = scene_with_listeners(v)
         query = "?renderer=webgl2" if which == "WebGL2" else ""
         firefox = Firefox(f"http://127.0.0.1:{hub.port}/{query}")
         try:
@@ -44,17 +39,16 @@ def test_firefox_shows_the_hubs_scene_and_its_clicks_reach_the_owner(which, view
             name = wait_for("the page in Firefox to join the hub", joined, timeout=120)
             assert name == f"browser ({which})", f"{name}; Firefox said:\n{firefox.output()}"
 
-            def shows_scene():
+            def scene_on_screen():
                 path, img = firefox.screenshot(f"firefox-{which.lower()}.png")
                 m = masks(img)
                 # Kiosk mode grows the window to the display after the first
                 # paint; the clicks below need the page's final layout (the
                 # bare X root, outside the window, is black).
                 fills = img[:, -1].mean() > 30 and img[-1, :].mean() > 30
-                ok = fills and m["red"].sum() > 1500 and m["blue"].sum() > 1500 and m["green"].sum() > 300
-                return (path, m) if ok else None
+                return (path, m) if fills and shows_scene(m) else None
 
-            path, m = wait_for(f"the scene in Firefox ({which})", shows_scene, timeout=60)
+            path, m = wait_for(f"the scene in Firefox ({which})", scene_on_screen, timeout=60)
             assert mean_x(m["red"]) < mean_x(m["blue"]), f"red sphere left of the blue mesh: see {path}"
             assert centroid(m["green"])[1] < centroid(m["red"])[1], f"points above the sphere: see {path}"
 

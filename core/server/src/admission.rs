@@ -238,6 +238,14 @@ mod tests {
 
     use super::*;
 
+    /// A listener to make socket pairs from, an admission, its address and a
+    /// 60 s handshake deadline.
+    fn setup() -> (TcpListener, Arc<Admission>, SocketAddr, Duration) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        (listener, Arc::new(Admission::default()), addr, Duration::from_secs(60))
+    }
+
     fn pair(listener: &TcpListener) -> (TcpStream, TcpStream) {
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
@@ -246,10 +254,7 @@ mod tests {
 
     #[test]
     fn full_slots_evict_the_oldest_unupgraded_handshake_then_refuse() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let adm = Arc::new(Admission::default());
-        let addr = listener.local_addr().unwrap();
-        let t = Duration::from_secs(60);
+        let (listener, adm, addr, t) = setup();
         let (_c1, s1) = pair(&listener);
         let (_c2, s2) = pair(&listener);
         let first = adm.admit(&s1, addr, 2, t).expect("room");
@@ -276,10 +281,7 @@ mod tests {
 
     #[test]
     fn an_answered_http_connection_gives_way_before_a_handshake() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let adm = Arc::new(Admission::default());
-        let addr = listener.local_addr().unwrap();
-        let t = Duration::from_secs(60);
+        let (listener, adm, addr, t) = setup();
         let (_c1, s1) = pair(&listener);
         let (_c2, s2) = pair(&listener);
         let handshaking = adm.admit(&s1, addr, 2, t).expect("room");
